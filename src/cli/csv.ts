@@ -1,0 +1,76 @@
+// A small RFC 4180 CSV reader for `rackhand servers import FILE.csv`.
+
+export function parseCsv(text: string): Record<string, string>[] {
+  const rows: string[][] = [];
+  let row: string[] = [];
+  let field = '';
+  let quoted = false;
+  for (let i = 0; i < text.length; i++) {
+    const c = text[i];
+    if (quoted) {
+      if (c === '"' && text[i + 1] === '"') (field += '"'), i++;
+      else if (c === '"') quoted = false;
+      else field += c;
+    } else if (c === '"' && field === '') quoted = true;
+    else if (c === ',') row.push(field), (field = '');
+    else if (c === '\n' || c === '\r') {
+      if (c === '\r' && text[i + 1] === '\n') i++;
+      row.push(field), rows.push(row), (row = []), (field = '');
+    } else field += c;
+  }
+  if (quoted) throw new Error('unterminated quoted field');
+  if (field !== '' || row.length) row.push(field), rows.push(row);
+  const nonEmpty = rows.filter((r) => r.some((f) => f.trim() !== ''));
+  const [header, ...data] = nonEmpty;
+  if (!header) return [];
+  const names = header.map((h) => h.trim());
+  return data.map((r, n) => {
+    if (r.length !== names.length) throw new Error(`line ${n + 2}: ${r.length} fields, header has ${names.length}`);
+    return Object.fromEntries(names.map((h, i) => [h, r[i]]));
+  });
+}
+
+const num = (v: string | undefined) => (v === undefined || v.trim() === '' ? undefined : Number(v));
+const opt = (v: string | undefined) => (v === undefined || v.trim() === '' ? undefined : v.trim());
+
+/**
+ * One CSV row → the server input shape. Columns: id, name, status, type, location, location_id, datacenter, rack,
+ * rack_position, configuration, preset, owner_id, interface, mac, ip, switch, switch_port, bmc_driver, bmc_host,
+ * bmc_port, bmc_username, bmc_password, bmc_model, bmc_cipher_suite, console_host, console_port, console_password.
+ */
+export function csvRowToServer(r: Record<string, string>): Record<string, unknown> {
+  const s: Record<string, unknown> = {
+    id: num(r.id),
+    name: opt(r.name),
+    status: opt(r.status),
+    type: opt(r.type),
+    location: opt(r.location),
+    location_id: num(r.location_id),
+    datacenter: opt(r.datacenter),
+    rack: opt(r.rack),
+    rack_position: num(r.rack_position),
+    configuration: opt(r.configuration),
+    preset: opt(r.preset),
+    owner_id: num(r.owner_id),
+  };
+  if (opt(r.mac)) {
+    s.interfaces = [
+      { name: opt(r.interface) ?? 'eth0', mac: r.mac.trim(), ip: opt(r.ip), switch: opt(r.switch), switch_port: opt(r.switch_port) },
+    ];
+  }
+  if (opt(r.bmc_host)) {
+    s.bmc = {
+      driver: opt(r.bmc_driver),
+      host: r.bmc_host.trim(),
+      port: num(r.bmc_port),
+      username: opt(r.bmc_username),
+      password: r.bmc_password === '' ? undefined : r.bmc_password,
+      model: opt(r.bmc_model),
+      cipher_suite: num(r.bmc_cipher_suite),
+    };
+  }
+  if (opt(r.console_host)) {
+    s.console = { host: r.console_host.trim(), port: num(r.console_port), password: opt(r.console_password) };
+  }
+  return JSON.parse(JSON.stringify(s)); // drops undefined so schema defaults apply
+}

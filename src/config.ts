@@ -1,0 +1,141 @@
+// Configuration: embedded defaults, an optional YAML file, RACKHAND_* environment overrides, validated at start.
+import { readFileSync } from 'node:fs';
+import path from 'node:path';
+import { parse as parseYaml } from 'yaml';
+import { z } from 'zod';
+
+const listen = z.string().regex(/^(\[[0-9a-fA-F:]+\]|[0-9.]+|localhost):\d{1,5}$/, 'host:port');
+
+export const configSchema = z
+  .object({
+    stateDir: z.string().min(1).default('./var'),
+    site: z.object({ name: z.string().min(1).default('site-1') }).strict().default({ name: 'site-1' }),
+    http: z
+      .object({
+        listen: listen.default('127.0.0.1:8080'),
+        /** URL central control and browsers use to reach this daemon; derived from listen when empty. */
+        publicUrl: z.string().url().optional(),
+        bodyLimitBytes: z.number().int().positive().default(1024 * 1024),
+        importBodyLimitBytes: z.number().int().positive().default(64 * 1024 * 1024),
+      })
+      .strict()
+      .default({ listen: '127.0.0.1:8080', bodyLimitBytes: 1024 * 1024, importBodyLimitBytes: 64 * 1024 * 1024 }),
+    secrets: z
+      .object({ keyFile: z.string().min(1).optional() })
+      .strict()
+      .default({}),
+    log: z
+      .object({ level: z.enum(['trace', 'debug', 'info', 'warn', 'error', 'fatal', 'silent']).default('info') })
+      .strict()
+      .default({ level: 'info' }),
+    tasks: z
+      .object({
+        /** How long a finished task stays in the store. */
+        retentionDays: z.number().int().positive().default(90),
+      })
+      .strict()
+      .default({ retentionDays: 90 }),
+  })
+  .strict();
+
+export type Config = z.infer<typeof configSchema>;
+
+export class ConfigError extends Error {}
+
+/** Resolve derived paths so every part receives absolute ones. */
+export function finishConfig(c: Config): Config & { secrets: { keyFile: string } } {
+  const stateDir = path.resolve(c.stateDir);
+  return {
+    ...c,
+    stateDir,
+    secrets: { ...c.secrets, keyFile: path.resolve(stateDir, c.secrets.keyFile ?? 'secret.key') },
+  };
+}
+
+export type ResolvedConfig = ReturnType<typeof finishConfig>;
+
+/**
+ * RACKHAND_HTTP_LISTEN=… sets http.listen; nested keys are joined with `_` and matched case-insensitively
+ * against the schema, so RACKHAND_STATE_DIR sets stateDir. Values are parsed as YAML scalars (numbers, booleans).
+ */
+export function envOverrides(env: NodeJS.ProcessEnv): Record<string, unknown> {
+  const out: Record<string, unknown> = {};
+  for (const [name, raw] of Object.entries(env)) {
+    if (!name.startsWith('RACKHAND_') || raw === undefined) continue;
+    if (name === 'RACKHAND_CONFIG' || name === 'RACKHAND_URL' || name === 'RACKHAND_TOKEN') continue;
+    const keyPath = resolveEnvKey(name.slice('RACKHAND_'.length));
+    if (!keyPath) throw new ConfigError(`unknown configuration variable ${name}`);
+    let target = out;
+    for (const k of keyPath.slice(0, -1)) target = (target[k] ??= {}) as Record<string, unknown>;
+    target[keyPath[keyPath.length - 1]] = parseYaml(raw);
+  }
+  return out;
+}
+
+function resolveEnvKey(envKey: string): string[] | undefined {
+  const want = envKey.toLowerCase().replace(/_/g, '');
+  const walk = (shape: z.ZodRawShape, prefix: string[]): string[] | undefined => {
+    for (const [key, schema] of Object.entries(shape)) {
+      const keyPath = [...prefix, key];
+      if (keyPath.join('').toLowerCase() === want) return keyPath;
+      const inner = unwrapObject(schema as z.ZodType);
+      if (inner) {
+        const found = walk(inner.shape, keyPath);
+        if (found) return found;
+      }
+    }
+    return undefined;
+  };
+  return walk(configSchema.shape, []);
+}
+
+function unwrapObject(schema: z.ZodType): z.ZodObject | undefined {
+  let s: unknown = schema;
+  for (let i = 0; i < 5 && s; i++) {
+    if (s instanceof z.ZodObject) return s;
+    const def = (s as { def?: { innerType?: unknown } }).def;
+    s = def?.innerType;
+  }
+  return undefined;
+}
+
+function deepMerge(a: Record<string, unknown>, b: Record<string, unknown>): Record<string, unknown> {
+  const out = { ...a };
+  for (const [k, v] of Object.entries(b)) {
+    const prev = out[k];
+    out[k] =
+      v && typeof v === 'object' && !Array.isArray(v) && prev && typeof prev === 'object' && !Array.isArray(prev)
+        ? deepMerge(prev as Record<string, unknown>, v as Record<string, unknown>)
+        : v;
+  }
+  return out;
+}
+
+export function parseConfig(raw: unknown): ResolvedConfig {
+  const result = configSchema.safeParse(raw ?? {});
+  if (!result.success) {
+    const issue = result.error.issues[0];
+    const where = issue.path.join('.') || '(root)';
+    const keys = issue.code === 'unrecognized_keys' ? ` ${issue.keys.join(', ')}` : '';
+    throw new ConfigError(`invalid configuration at ${where}:${keys} ${issue.message}`);
+  }
+  return finishConfig(result.data);
+}
+
+export function loadConfig(opts: { file?: string; env?: NodeJS.ProcessEnv } = {}): ResolvedConfig {
+  const env = opts.env ?? process.env;
+  const file = opts.file ?? env.RACKHAND_CONFIG;
+  let fromFile: Record<string, unknown> = {};
+  if (file) {
+    let text: string;
+    try {
+      text = readFileSync(file, 'utf8');
+    } catch (e) {
+      throw new ConfigError(`cannot read configuration file ${file}: ${(e as Error).message}`);
+    }
+    const doc = parseYaml(text) ?? {};
+    if (typeof doc !== 'object' || Array.isArray(doc)) throw new ConfigError(`${file}: expected a YAML mapping`);
+    fromFile = doc as Record<string, unknown>;
+  }
+  return parseConfig(deepMerge(fromFile, envOverrides(env)));
+}

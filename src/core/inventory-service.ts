@@ -1,0 +1,85 @@
+// Inventory operations every facade shares: list, show, import, update, owners, users.
+import { z } from 'zod';
+import { RackhandError } from '../errors.js';
+import { can, type Principal } from '../auth/tokens.js';
+import { serverInputSchema, type ServerFilter, type ServerInput, type ServerRecord } from '../inventory/server-schema.js';
+import type { ServersRepo } from '../store/repos/servers-repo.js';
+import type { UsersRepo, UserRecord } from '../store/repos/users-repo.js';
+import { assertAllowed, assertServerVisible } from './access.js';
+import { parseInput } from './validate.js';
+
+export class InventoryService {
+  constructor(
+    private readonly servers: ServersRepo,
+    private readonly users: UsersRepo,
+  ) {}
+
+  list(p: Principal, filter: ServerFilter): { servers: ServerRecord[]; total: number } {
+    return this.servers.list(can.seeAllServers(p) ? filter : { ...filter, ownerId: p.ownerId ?? -1 });
+  }
+
+  show(p: Principal, id: number): ServerRecord {
+    return assertServerVisible(p, this.servers.get(id), id);
+  }
+
+  /** Validate every item first, then write all in one transaction: a bad item writes nothing. */
+  import(p: Principal, items: unknown): { created: number; updated: number } {
+    assertAllowed(can.manageInventory(p), 'change the inventory');
+    const list = parseInput(z.array(serverInputSchema).max(100_000), items, 'servers');
+    const seen = new Set<number>();
+    for (const [n, s] of list.entries()) {
+      if (seen.has(s.id)) throw new RackhandError('INVALID_INPUT', `servers[${n}].id: id ${s.id} appears twice`, { field: `servers.${n}.id` });
+      seen.add(s.id);
+    }
+    this.checkOwners(list);
+    return this.servers.upsertMany(list);
+  }
+
+  upsert(p: Principal, input: unknown): { server: ServerRecord; created: boolean } {
+    assertAllowed(can.manageInventory(p), 'change the inventory');
+    const s = parseInput(serverInputSchema, input, 'server');
+    this.checkOwners([s]);
+    const r = this.servers.upsertMany([s]);
+    return { server: this.servers.get(s.id)!, created: r.created === 1 };
+  }
+
+  remove(p: Principal, id: number): void {
+    assertAllowed(can.manageInventory(p), 'change the inventory');
+    if (!this.servers.delete(id)) throw new RackhandError('NOT_FOUND', `server ${id} not found`, { id });
+  }
+
+  setOwner(p: Principal, serverId: number, ownerId: number | null): void {
+    assertAllowed(can.manageUsers(p), 'assign owners');
+    if (ownerId !== null && !this.users.get(ownerId)) {
+      throw new RackhandError('NOT_FOUND', `user ${ownerId} not found`, { field: 'owner' });
+    }
+    this.servers.setOwner(serverId, ownerId);
+  }
+
+  freeByConfiguration(_p: Principal) {
+    return this.servers.freeByConfiguration();
+  }
+
+  listUsers(p: Principal): UserRecord[] {
+    assertAllowed(can.manageUsers(p), 'list users');
+    return this.users.list();
+  }
+
+  createUser(p: Principal, u: { email: string; fullName?: string; phoneNumber?: string; role?: string; password?: string }): UserRecord {
+    assertAllowed(can.manageUsers(p), 'create users');
+    return this.users.create(u);
+  }
+
+  /** eq update_servers: the servers this token may act on now. */
+  updateServers(p: Principal): ServerRecord[] {
+    return this.list(p, {}).servers;
+  }
+
+  private checkOwners(list: ServerInput[]): void {
+    for (const s of list) {
+      if (s.owner_id && !this.users.get(s.owner_id)) {
+        throw new RackhandError('INVALID_INPUT', `server ${s.id}: owner_id ${s.owner_id} is not a known user`, { field: 'owner_id' });
+      }
+    }
+  }
+}

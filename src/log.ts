@@ -1,0 +1,46 @@
+// The agent's logger: pino JSON lines with secrets, tokens and ticket-like query parameters redacted.
+import { pino, type Logger, type DestinationStream } from 'pino';
+
+export type { Logger };
+
+/** Query parameters whose values are credentials or single-use tickets. */
+const SECRET_QUERY = /([?&#](?:token|ticket|ses6|password|pass|root_pass|admin_pass|key|install_token)=)[^&#\s]*/gi;
+
+export function redactUrl(url: string): string {
+  return url.replace(SECRET_QUERY, '$1[redacted]');
+}
+
+export const REDACT_PATHS = [
+  'password',
+  'token',
+  'ticket',
+  '*.password',
+  '*.token',
+  '*.ticket',
+  '*.root_pass',
+  '*.admin_pass',
+  '*.bmcPassword',
+  'req.headers.authorization',
+  'req.headers.cookie',
+  'req.headers["x-xsrf-token"]',
+  'res.headers["set-cookie"]',
+];
+
+export function createLogger(opts: { level?: string; destination?: DestinationStream } = {}): Logger {
+  return pino(
+    {
+      level: opts.level ?? 'info',
+      base: { svc: 'rackhand' },
+      redact: { paths: REDACT_PATHS, censor: '[redacted]' },
+      serializers: {
+        req: (req: { method?: string; url?: string; ip?: string; socket?: { remoteAddress?: string } }) => ({
+          method: req.method,
+          url: req.url ? redactUrl(req.url) : undefined,
+          remote: req.ip ?? req.socket?.remoteAddress,
+        }),
+        err: pino.stdSerializers.err,
+      },
+    },
+    opts.destination,
+  );
+}

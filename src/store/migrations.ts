@@ -1,0 +1,122 @@
+// Numbered schema migrations; each runs once, in order, inside a transaction.
+
+export interface Migration {
+  version: number;
+  name: string;
+  sql: string;
+}
+
+export const MIGRATIONS: Migration[] = [
+  {
+    version: 1,
+    name: 'inventory, users, tokens, tasks',
+    sql: `
+      CREATE TABLE users (
+        id INTEGER PRIMARY KEY,
+        email TEXT NOT NULL UNIQUE COLLATE NOCASE,
+        full_name TEXT NOT NULL DEFAULT '',
+        phone_number TEXT NOT NULL DEFAULT '',
+        role TEXT NOT NULL DEFAULT 'user',
+        password_hash TEXT,
+        vlans_per_user INTEGER NOT NULL DEFAULT 5,
+        created_at TEXT NOT NULL
+      );
+
+      CREATE TABLE tokens (
+        id INTEGER PRIMARY KEY,
+        name TEXT NOT NULL,
+        role TEXT NOT NULL CHECK (role IN ('admin','central','tech','client')),
+        owner_id INTEGER REFERENCES users(id) ON DELETE CASCADE,
+        hash TEXT NOT NULL UNIQUE,
+        created_at TEXT NOT NULL,
+        last_used_at TEXT,
+        revoked_at TEXT
+      );
+
+      CREATE TABLE servers (
+        id INTEGER PRIMARY KEY,
+        name TEXT NOT NULL,
+        status TEXT NOT NULL DEFAULT 'free',
+        type TEXT NOT NULL DEFAULT 'Server',
+        location TEXT NOT NULL DEFAULT '',
+        location_id INTEGER,
+        datacenter TEXT NOT NULL DEFAULT '',
+        rack TEXT NOT NULL DEFAULT '',
+        rack_position INTEGER,
+        configuration TEXT NOT NULL DEFAULT '',
+        preset TEXT NOT NULL DEFAULT '',
+        os_id INTEGER,
+        os_name TEXT NOT NULL DEFAULT '',
+        owner_id INTEGER REFERENCES users(id) ON DELETE SET NULL,
+        tags TEXT NOT NULL DEFAULT '[]',
+        groups TEXT NOT NULL DEFAULT '[]',
+        hardware TEXT NOT NULL DEFAULT '[]',
+        bmc_driver TEXT,
+        bmc_host TEXT,
+        bmc_port INTEGER,
+        bmc_username TEXT,
+        bmc_password_enc TEXT,
+        bmc_model TEXT NOT NULL DEFAULT '',
+        bmc_mac TEXT,
+        bmc_cipher_suite INTEGER NOT NULL DEFAULT 3,
+        bmc_privilege TEXT NOT NULL DEFAULT 'administrator',
+        console_type TEXT,
+        console_host TEXT,
+        console_port INTEGER,
+        console_password_enc TEXT,
+        power_state TEXT NOT NULL DEFAULT 'unknown',
+        power_read_at TEXT,
+        bmc_reachable INTEGER,
+        bmc_checked_at TEXT,
+        created_at TEXT NOT NULL,
+        updated_at TEXT NOT NULL
+      );
+      CREATE INDEX servers_status ON servers(status);
+      CREATE INDEX servers_owner ON servers(owner_id);
+      CREATE INDEX servers_location ON servers(location);
+
+      CREATE TABLE interfaces (
+        id INTEGER PRIMARY KEY,
+        server_id INTEGER NOT NULL REFERENCES servers(id) ON DELETE CASCADE,
+        name TEXT NOT NULL,
+        mac TEXT NOT NULL UNIQUE,
+        ip TEXT,
+        switch TEXT,
+        switch_port TEXT
+      );
+      CREATE INDEX interfaces_server ON interfaces(server_id);
+      CREATE INDEX interfaces_ip ON interfaces(ip);
+
+      CREATE TABLE tasks (
+        id INTEGER PRIMARY KEY,
+        kind TEXT NOT NULL,
+        server_id INTEGER REFERENCES servers(id) ON DELETE SET NULL,
+        mutating INTEGER NOT NULL,
+        params TEXT NOT NULL DEFAULT '{}',
+        state TEXT NOT NULL CHECK (state IN ('queued','running','succeeded','failed','cancelled')),
+        result TEXT,
+        error_code TEXT,
+        error_message TEXT,
+        requested_by TEXT NOT NULL,
+        created_at TEXT NOT NULL,
+        started_at TEXT,
+        finished_at TEXT
+      );
+      CREATE INDEX tasks_server ON tasks(server_id, state);
+      CREATE INDEX tasks_state ON tasks(state);
+      -- The per-server lock, enforced by the database: at most one unfinished mutating task per server.
+      CREATE UNIQUE INDEX tasks_one_mutating_per_server ON tasks(server_id)
+        WHERE mutating = 1 AND state IN ('queued','running');
+
+      CREATE TABLE task_steps (
+        task_id INTEGER NOT NULL REFERENCES tasks(id) ON DELETE CASCADE,
+        seq INTEGER NOT NULL,
+        at TEXT NOT NULL,
+        name TEXT NOT NULL,
+        state TEXT NOT NULL,
+        message TEXT NOT NULL DEFAULT '',
+        PRIMARY KEY (task_id, seq)
+      );
+    `,
+  },
+];

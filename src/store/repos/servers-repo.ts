@@ -1,0 +1,372 @@
+// The servers and interfaces tables: upsert, read as ServerRecord, filter, and the BMC/console secrets.
+import type { Db } from '../sqlite-store.js';
+import { nowIso } from '../sqlite-store.js';
+import type { SecretBox } from '../secret-box.js';
+import { RackhandError } from '../../errors.js';
+import type {
+  LastPower,
+  ServerFilter,
+  ServerInput,
+  ServerInterface,
+  ServerRecord,
+  ServerStatus,
+} from '../../inventory/server-schema.js';
+import type { BmcTarget } from '../../bmc/bmc-driver.js';
+
+interface ServerRow {
+  id: number;
+  name: string;
+  status: string;
+  type: string;
+  location: string;
+  location_id: number | null;
+  datacenter: string;
+  rack: string;
+  rack_position: number | null;
+  configuration: string;
+  preset: string;
+  os_id: number | null;
+  os_name: string;
+  owner_id: number | null;
+  tags: string;
+  groups: string;
+  hardware: string;
+  bmc_driver: string | null;
+  bmc_host: string | null;
+  bmc_port: number | null;
+  bmc_username: string | null;
+  bmc_password_enc: string | null;
+  bmc_model: string;
+  bmc_mac: string | null;
+  bmc_cipher_suite: number;
+  bmc_privilege: string;
+  console_type: string | null;
+  console_host: string | null;
+  console_port: number | null;
+  console_password_enc: string | null;
+  power_state: string;
+  power_read_at: string | null;
+  bmc_reachable: number | null;
+  created_at: string;
+  updated_at: string;
+}
+
+interface InterfaceRow {
+  id: number;
+  server_id: number;
+  name: string;
+  mac: string;
+  ip: string | null;
+  switch: string | null;
+  switch_port: string | null;
+}
+
+const bmcContext = (id: number) => `server:${id}:bmc`;
+const consoleContext = (id: number) => `server:${id}:console`;
+
+export class ServersRepo {
+  constructor(
+    private readonly db: Db,
+    private readonly secrets: SecretBox,
+  ) {}
+
+  /**
+   * Insert or replace servers by id, in one transaction: all or nothing. A server's interfaces are replaced
+   * by the given list; a BMC or console password left out keeps the stored one.
+   */
+  upsertMany(inputs: ServerInput[]): { created: number; updated: number } {
+    const exists = this.db.prepare('SELECT bmc_password_enc, console_password_enc, created_at FROM servers WHERE id = ?');
+    const upsert = this.db.prepare(`
+      INSERT INTO servers (id, name, status, type, location, location_id, datacenter, rack, rack_position, configuration,
+        preset, os_id, os_name, owner_id, tags, groups, hardware, bmc_driver, bmc_host, bmc_port, bmc_username,
+        bmc_password_enc, bmc_model, bmc_mac, bmc_cipher_suite, bmc_privilege, console_type, console_host, console_port,
+        console_password_enc, created_at, updated_at)
+      VALUES (@id, @name, @status, @type, @location, @location_id, @datacenter, @rack, @rack_position, @configuration,
+        @preset, @os_id, @os_name, @owner_id, @tags, @groups, @hardware, @bmc_driver, @bmc_host, @bmc_port, @bmc_username,
+        @bmc_password_enc, @bmc_model, @bmc_mac, @bmc_cipher_suite, @bmc_privilege, @console_type, @console_host,
+        @console_port, @console_password_enc, @created_at, @updated_at)
+      ON CONFLICT(id) DO UPDATE SET name=excluded.name, status=excluded.status, type=excluded.type,
+        location=excluded.location, location_id=excluded.location_id, datacenter=excluded.datacenter, rack=excluded.rack,
+        rack_position=excluded.rack_position, configuration=excluded.configuration, preset=excluded.preset,
+        os_id=excluded.os_id, os_name=excluded.os_name, owner_id=excluded.owner_id, tags=excluded.tags,
+        groups=excluded.groups, hardware=excluded.hardware, bmc_driver=excluded.bmc_driver, bmc_host=excluded.bmc_host,
+        bmc_port=excluded.bmc_port, bmc_username=excluded.bmc_username, bmc_password_enc=excluded.bmc_password_enc,
+        bmc_model=excluded.bmc_model, bmc_mac=excluded.bmc_mac, bmc_cipher_suite=excluded.bmc_cipher_suite,
+        bmc_privilege=excluded.bmc_privilege, console_type=excluded.console_type, console_host=excluded.console_host,
+        console_port=excluded.console_port, console_password_enc=excluded.console_password_enc,
+        updated_at=excluded.updated_at`);
+    const dropInterfaces = this.db.prepare('DELETE FROM interfaces WHERE server_id = ?');
+    const macOwner = this.db.prepare('SELECT server_id FROM interfaces WHERE mac = ?');
+    const addInterface = this.db.prepare(
+      'INSERT INTO interfaces (server_id, name, mac, ip, switch, switch_port) VALUES (?, ?, ?, ?, ?, ?)',
+    );
+    let created = 0;
+    let updated = 0;
+    const now = nowIso();
+    this.db.transaction(() => {
+      for (const s of inputs) {
+        const prev = exists.get(s.id) as
+          | { bmc_password_enc: string | null; console_password_enc: string | null; created_at: string }
+          | undefined;
+        if (prev) updated++;
+        else created++;
+        const bmcPassword =
+          s.bmc?.password !== undefined ? this.secrets.seal(s.bmc.password, bmcContext(s.id)) : s.bmc ? prev?.bmc_password_enc ?? null : null;
+        const consolePassword =
+          s.console?.password !== undefined
+            ? this.secrets.seal(s.console.password, consoleContext(s.id))
+            : s.console
+              ? prev?.console_password_enc ?? null
+              : null;
+        upsert.run({
+          id: s.id,
+          name: s.name,
+          status: s.status,
+          type: s.type,
+          location: s.location,
+          location_id: s.location_id ?? null,
+          datacenter: s.datacenter,
+          rack: s.rack,
+          rack_position: s.rack_position ?? null,
+          configuration: s.configuration,
+          preset: s.preset,
+          os_id: s.os?.id ?? null,
+          os_name: s.os?.name ?? '',
+          owner_id: s.owner_id ?? null,
+          tags: JSON.stringify(s.tags),
+          groups: JSON.stringify(s.groups),
+          hardware: JSON.stringify(s.hardware),
+          bmc_driver: s.bmc?.driver ?? null,
+          bmc_host: s.bmc?.host ?? null,
+          bmc_port: s.bmc?.port ?? null,
+          bmc_username: s.bmc?.username ?? null,
+          bmc_password_enc: bmcPassword,
+          bmc_model: s.bmc?.model ?? '',
+          bmc_mac: s.bmc?.mac ?? null,
+          bmc_cipher_suite: s.bmc?.cipher_suite ?? 3,
+          bmc_privilege: s.bmc?.privilege ?? 'administrator',
+          console_type: s.console?.type ?? null,
+          console_host: s.console?.host ?? null,
+          console_port: s.console?.port ?? null,
+          console_password_enc: consolePassword,
+          created_at: prev?.created_at ?? now,
+          updated_at: now,
+        });
+        dropInterfaces.run(s.id);
+        for (const i of s.interfaces) {
+          const owner = macOwner.get(i.mac) as { server_id: number } | undefined;
+          if (owner) {
+            throw new RackhandError('CONFLICT', `MAC ${i.mac} already belongs to server ${owner.server_id}`, {
+              field: 'interfaces.mac',
+              mac: i.mac,
+              server: owner.server_id,
+            });
+          }
+          addInterface.run(s.id, i.name, i.mac, i.ip ?? null, i.switch ?? null, i.switch_port ?? null);
+        }
+      }
+    })();
+    return { created, updated };
+  }
+
+  get(id: number): ServerRecord | undefined {
+    const row = this.db.prepare('SELECT * FROM servers WHERE id = ?').get(id) as ServerRow | undefined;
+    if (!row) return undefined;
+    return toRecord(row, this.interfacesOf([id]).get(id) ?? []);
+  }
+
+  require(id: number): ServerRecord {
+    const s = this.get(id);
+    if (!s) throw new RackhandError('NOT_FOUND', `server ${id} not found`, { id });
+    return s;
+  }
+
+  exists(id: number): boolean {
+    return this.db.prepare('SELECT 1 FROM servers WHERE id = ?').get(id) !== undefined;
+  }
+
+  list(filter: ServerFilter = {}): { servers: ServerRecord[]; total: number } {
+    const where: string[] = [];
+    const args: Record<string, unknown> = {};
+    if (filter.id !== undefined) (where.push('s.id = @id'), (args.id = filter.id));
+    if (filter.ownerId !== undefined) (where.push('s.owner_id = @owner'), (args.owner = filter.ownerId));
+    if (filter.status) (where.push('s.status = @status'), (args.status = filter.status));
+    if (filter.type) (where.push('s.type = @type COLLATE NOCASE'), (args.type = filter.type));
+    if (filter.location) {
+      if (/^\d+$/.test(filter.location)) where.push('(s.location_id = @locationId OR s.location = @location)');
+      else where.push('s.location = @location COLLATE NOCASE');
+      args.location = filter.location;
+      args.locationId = Number(filter.location);
+    }
+    if (filter.group) {
+      where.push(
+        `EXISTS (SELECT 1 FROM json_each(s.groups) g WHERE json_extract(g.value, '$.name') = @group
+           OR CAST(json_extract(g.value, '$.id') AS TEXT) = @group)`,
+      );
+      args.group = filter.group;
+    }
+    if (filter.ip) {
+      where.push('EXISTS (SELECT 1 FROM interfaces i WHERE i.server_id = s.id AND i.ip = @ip)');
+      args.ip = filter.ip;
+    }
+    if (filter.search) {
+      where.push(`(s.name LIKE @like ESCAPE '\\' OR s.rack LIKE @like ESCAPE '\\' OR CAST(s.id AS TEXT) = @search
+        OR EXISTS (SELECT 1 FROM interfaces i WHERE i.server_id = s.id AND (i.mac LIKE @like ESCAPE '\\' OR i.ip LIKE @like ESCAPE '\\')))`);
+      args.search = filter.search;
+      args.like = '%' + filter.search.toLowerCase().replace(/[\\%_]/g, (c) => '\\' + c) + '%';
+    }
+    const clause = where.length ? 'WHERE ' + where.join(' AND ') : '';
+    const total = (this.db.prepare(`SELECT count(*) AS n FROM servers s ${clause}`).get(args) as { n: number }).n;
+    const limit = filter.limit ?? -1;
+    const offset = filter.offset ?? 0;
+    const rows = this.db
+      .prepare(`SELECT s.* FROM servers s ${clause} ORDER BY s.id LIMIT @limit OFFSET @offset`)
+      .all({ ...args, limit, offset }) as ServerRow[];
+    const ifaces = this.interfacesOf(rows.map((r) => r.id));
+    return { servers: rows.map((r) => toRecord(r, ifaces.get(r.id) ?? [])), total };
+  }
+
+  delete(id: number): boolean {
+    return this.db.prepare('DELETE FROM servers WHERE id = ?').run(id).changes > 0;
+  }
+
+  setOwner(id: number, ownerId: number | null): void {
+    const r = this.db.prepare('UPDATE servers SET owner_id = ?, updated_at = ? WHERE id = ?').run(ownerId, nowIso(), id);
+    if (r.changes === 0) throw new RackhandError('NOT_FOUND', `server ${id} not found`, { id });
+  }
+
+  setStatus(id: number, status: ServerStatus): void {
+    this.db.prepare('UPDATE servers SET status = ?, updated_at = ? WHERE id = ?').run(status, nowIso(), id);
+  }
+
+  recordPower(id: number, state: LastPower, reachable: boolean, at = nowIso()): void {
+    this.db
+      .prepare('UPDATE servers SET power_state = ?, power_read_at = ?, bmc_reachable = ?, bmc_checked_at = ? WHERE id = ?')
+      .run(state, reachable ? at : null, reachable ? 1 : 0, at, id);
+  }
+
+  /** Count free servers per configuration (DCImanager /server/configuration). */
+  freeByConfiguration(): { configuration: string; free_server_count: number }[] {
+    return this.db
+      .prepare(
+        `SELECT configuration, count(*) AS free_server_count FROM servers WHERE status = 'free' AND owner_id IS NULL
+         GROUP BY configuration ORDER BY configuration`,
+      )
+      .all() as { configuration: string; free_server_count: number }[];
+  }
+
+  /** The BMC login with its password decrypted: only for drivers, never for API output. */
+  bmcTarget(id: number): BmcTarget & { driver: string } {
+    const row = this.db
+      .prepare('SELECT bmc_driver, bmc_host, bmc_port, bmc_username, bmc_password_enc, bmc_cipher_suite, bmc_privilege FROM servers WHERE id = ?')
+      .get(id) as Pick<ServerRow, 'bmc_driver' | 'bmc_host' | 'bmc_port' | 'bmc_username' | 'bmc_password_enc' | 'bmc_cipher_suite' | 'bmc_privilege'> | undefined;
+    if (!row) throw new RackhandError('NOT_FOUND', `server ${id} not found`, { id });
+    if (!row.bmc_driver || !row.bmc_host || !row.bmc_username) {
+      throw new RackhandError('BMC_NOT_CONFIGURED', `server ${id} has no BMC configured`, { id });
+    }
+    return {
+      driver: row.bmc_driver,
+      host: row.bmc_host,
+      port: row.bmc_port ?? 623,
+      username: row.bmc_username,
+      password: row.bmc_password_enc ? this.secrets.open(row.bmc_password_enc, bmcContext(id)) : '',
+      cipherSuite: row.bmc_cipher_suite,
+      privilege: row.bmc_privilege as BmcTarget['privilege'],
+    };
+  }
+
+  consoleTarget(id: number): { host: string; port: number; password?: string } {
+    const row = this.db
+      .prepare('SELECT console_type, console_host, console_port, console_password_enc FROM servers WHERE id = ?')
+      .get(id) as Pick<ServerRow, 'console_type' | 'console_host' | 'console_port' | 'console_password_enc'> | undefined;
+    if (!row) throw new RackhandError('NOT_FOUND', `server ${id} not found`, { id });
+    if (!row.console_host || !row.console_port) {
+      throw new RackhandError('CONSOLE_ERROR', `server ${id} has no console target configured`, { id });
+    }
+    return {
+      host: row.console_host,
+      port: row.console_port,
+      password: row.console_password_enc ? this.secrets.open(row.console_password_enc, consoleContext(id)) : undefined,
+    };
+  }
+
+  findByMac(mac: string): ServerRecord | undefined {
+    const r = this.db.prepare('SELECT server_id FROM interfaces WHERE mac = ?').get(mac) as { server_id: number } | undefined;
+    return r ? this.get(r.server_id) : undefined;
+  }
+
+  findByIp(ip: string): ServerRecord | undefined {
+    const r = this.db.prepare('SELECT server_id FROM interfaces WHERE ip = ? LIMIT 1').get(ip) as { server_id: number } | undefined;
+    return r ? this.get(r.server_id) : undefined;
+  }
+
+  allIds(): number[] {
+    return (this.db.prepare('SELECT id FROM servers ORDER BY id').all() as { id: number }[]).map((r) => r.id);
+  }
+
+  private interfacesOf(ids: number[]): Map<number, ServerInterface[]> {
+    const out = new Map<number, ServerInterface[]>();
+    if (ids.length === 0) return out;
+    const rows: InterfaceRow[] = [];
+    // SQLite caps bound parameters; fetch in slices.
+    for (let i = 0; i < ids.length; i += 500) {
+      const slice = ids.slice(i, i + 500);
+      rows.push(
+        ...(this.db
+          .prepare(`SELECT * FROM interfaces WHERE server_id IN (${slice.map(() => '?').join(',')}) ORDER BY id`)
+          .all(...slice) as InterfaceRow[]),
+      );
+    }
+    for (const r of rows) {
+      const list = out.get(r.server_id) ?? [];
+      list.push({ id: r.id, name: r.name, mac: r.mac, ip: r.ip, switch: r.switch, switchPort: r.switch_port });
+      out.set(r.server_id, list);
+    }
+    return out;
+  }
+}
+
+function toRecord(r: ServerRow, interfaces: ServerInterface[]): ServerRecord {
+  return {
+    id: r.id,
+    name: r.name,
+    status: r.status as ServerStatus,
+    type: r.type,
+    location: r.location,
+    locationId: r.location_id,
+    datacenter: r.datacenter,
+    rack: r.rack,
+    rackPosition: r.rack_position,
+    configuration: r.configuration,
+    preset: r.preset,
+    os: r.os_id !== null ? { id: r.os_id, name: r.os_name } : null,
+    ownerId: r.owner_id,
+    tags: JSON.parse(r.tags),
+    groups: JSON.parse(r.groups),
+    hardware: JSON.parse(r.hardware),
+    interfaces,
+    bmc: r.bmc_driver
+      ? {
+          driver: r.bmc_driver as 'ipmi',
+          host: r.bmc_host ?? '',
+          port: r.bmc_port ?? 623,
+          username: r.bmc_username ?? '',
+          passwordSet: r.bmc_password_enc !== null,
+          model: r.bmc_model,
+          mac: r.bmc_mac,
+          cipherSuite: r.bmc_cipher_suite,
+          privilege: r.bmc_privilege as 'administrator',
+        }
+      : null,
+    console: r.console_host
+      ? { type: 'vnc', host: r.console_host, port: r.console_port ?? 5900, passwordSet: r.console_password_enc !== null }
+      : null,
+    power: {
+      state: r.power_state as LastPower,
+      readAt: r.power_read_at,
+      bmcReachable: r.bmc_reachable === null ? null : r.bmc_reachable === 1,
+    },
+    createdAt: r.created_at,
+    updatedAt: r.updated_at,
+  };
+}

@@ -1,0 +1,179 @@
+// The tasks and task_steps tables: the persistent record of every operation and its step journal.
+import type { Db } from '../sqlite-store.js';
+import { nowIso } from '../sqlite-store.js';
+import { RackhandError } from '../../errors.js';
+
+export const TASK_STATES = ['queued', 'running', 'succeeded', 'failed', 'cancelled'] as const;
+export type TaskState = (typeof TASK_STATES)[number];
+
+export interface TaskStep {
+  seq: number;
+  at: string;
+  name: string;
+  state: 'started' | 'succeeded' | 'failed' | 'note';
+  message: string;
+}
+
+export interface TaskRecord {
+  id: number;
+  kind: string;
+  serverId: number | null;
+  mutating: boolean;
+  params: Record<string, unknown>;
+  state: TaskState;
+  result: unknown;
+  error: { code: string; message: string } | null;
+  requestedBy: string;
+  createdAt: string;
+  startedAt: string | null;
+  finishedAt: string | null;
+  steps: TaskStep[];
+}
+
+export interface TaskFilter {
+  serverId?: number;
+  serverIds?: number[]; // restrict to these (client tokens)
+  state?: TaskState;
+  kind?: string;
+  limit?: number;
+  offset?: number;
+}
+
+interface TaskRow {
+  id: number;
+  kind: string;
+  server_id: number | null;
+  mutating: number;
+  params: string;
+  state: TaskState;
+  result: string | null;
+  error_code: string | null;
+  error_message: string | null;
+  requested_by: string;
+  created_at: string;
+  started_at: string | null;
+  finished_at: string | null;
+}
+
+export class TasksRepo {
+  constructor(private readonly db: Db) {}
+
+  /** Insert a queued task; a second unfinished mutating task for the same server is SERVER_BUSY. */
+  insert(t: { kind: string; serverId: number | null; mutating: boolean; params: Record<string, unknown>; requestedBy: string }): number {
+    try {
+      const r = this.db
+        .prepare(
+          `INSERT INTO tasks (kind, server_id, mutating, params, state, requested_by, created_at)
+           VALUES (?, ?, ?, ?, 'queued', ?, ?)`,
+        )
+        .run(t.kind, t.serverId, t.mutating ? 1 : 0, JSON.stringify(t.params), t.requestedBy, nowIso());
+      return Number(r.lastInsertRowid);
+    } catch (e) {
+      if ((e as { code?: string }).code === 'SQLITE_CONSTRAINT_UNIQUE') {
+        const busy = this.db
+          .prepare(`SELECT id, kind FROM tasks WHERE server_id = ? AND mutating = 1 AND state IN ('queued','running')`)
+          .get(t.serverId) as { id: number; kind: string } | undefined;
+        throw new RackhandError('SERVER_BUSY', `server ${t.serverId} is busy with task ${busy?.id} (${busy?.kind})`, {
+          server: t.serverId,
+          task: busy?.id,
+        });
+      }
+      throw e;
+    }
+  }
+
+  markRunning(id: number): void {
+    this.db.prepare(`UPDATE tasks SET state = 'running', started_at = ? WHERE id = ? AND state = 'queued'`).run(nowIso(), id);
+  }
+
+  finish(id: number, state: 'succeeded' | 'failed' | 'cancelled', opts: { result?: unknown; error?: { code: string; message: string } }): void {
+    this.db
+      .prepare(
+        `UPDATE tasks SET state = ?, finished_at = ?, result = ?, error_code = ?, error_message = ?
+         WHERE id = ? AND state IN ('queued','running')`,
+      )
+      .run(
+        state,
+        nowIso(),
+        opts.result === undefined ? null : JSON.stringify(opts.result),
+        opts.error?.code ?? null,
+        opts.error?.message ?? null,
+        id,
+      );
+  }
+
+  addStep(taskId: number, step: Omit<TaskStep, 'seq' | 'at'>): TaskStep {
+    const seq =
+      ((this.db.prepare('SELECT max(seq) AS m FROM task_steps WHERE task_id = ?').get(taskId) as { m: number | null }).m ?? 0) + 1;
+    const at = nowIso();
+    this.db
+      .prepare('INSERT INTO task_steps (task_id, seq, at, name, state, message) VALUES (?, ?, ?, ?, ?, ?)')
+      .run(taskId, seq, at, step.name, step.state, step.message);
+    return { seq, at, ...step };
+  }
+
+  get(id: number): TaskRecord | undefined {
+    const row = this.db.prepare('SELECT * FROM tasks WHERE id = ?').get(id) as TaskRow | undefined;
+    if (!row) return undefined;
+    const steps = this.db
+      .prepare('SELECT seq, at, name, state, message FROM task_steps WHERE task_id = ? ORDER BY seq')
+      .all(id) as TaskStep[];
+    return toRecord(row, steps);
+  }
+
+  list(f: TaskFilter = {}): { tasks: TaskRecord[]; total: number } {
+    const where: string[] = [];
+    const args: unknown[] = [];
+    if (f.serverId !== undefined) (where.push('server_id = ?'), args.push(f.serverId));
+    if (f.serverIds) {
+      if (f.serverIds.length === 0) return { tasks: [], total: 0 };
+      where.push(`server_id IN (SELECT value FROM json_each(?))`);
+      args.push(JSON.stringify(f.serverIds));
+    }
+    if (f.state) (where.push('state = ?'), args.push(f.state));
+    if (f.kind) (where.push('kind = ?'), args.push(f.kind));
+    const clause = where.length ? 'WHERE ' + where.join(' AND ') : '';
+    const total = (this.db.prepare(`SELECT count(*) AS n FROM tasks ${clause}`).get(...args) as { n: number }).n;
+    const rows = this.db
+      .prepare(`SELECT * FROM tasks ${clause} ORDER BY id DESC LIMIT ? OFFSET ?`)
+      .all(...args, f.limit ?? 100, f.offset ?? 0) as TaskRow[];
+    return { tasks: rows.map((r) => toRecord(r, [])), total };
+  }
+
+  unfinished(): TaskRecord[] {
+    return (this.db.prepare(`SELECT * FROM tasks WHERE state IN ('queued','running') ORDER BY id`).all() as TaskRow[]).map((r) =>
+      toRecord(r, []),
+    );
+  }
+
+  lastForServer(serverId: number, kind?: string): TaskRecord | undefined {
+    const row = (
+      kind
+        ? this.db.prepare('SELECT * FROM tasks WHERE server_id = ? AND kind = ? ORDER BY id DESC LIMIT 1').get(serverId, kind)
+        : this.db.prepare('SELECT * FROM tasks WHERE server_id = ? ORDER BY id DESC LIMIT 1').get(serverId)
+    ) as TaskRow | undefined;
+    return row ? toRecord(row, []) : undefined;
+  }
+
+  pruneFinishedBefore(iso: string): number {
+    return this.db.prepare(`DELETE FROM tasks WHERE state NOT IN ('queued','running') AND finished_at < ?`).run(iso).changes;
+  }
+}
+
+function toRecord(r: TaskRow, steps: TaskStep[]): TaskRecord {
+  return {
+    id: r.id,
+    kind: r.kind,
+    serverId: r.server_id,
+    mutating: r.mutating === 1,
+    params: JSON.parse(r.params),
+    state: r.state,
+    result: r.result === null ? null : JSON.parse(r.result),
+    error: r.error_code ? { code: r.error_code, message: r.error_message ?? '' } : null,
+    requestedBy: r.requested_by,
+    createdAt: r.created_at,
+    startedAt: r.started_at,
+    finishedAt: r.finished_at,
+    steps,
+  };
+}

@@ -1,0 +1,141 @@
+// Runs the real rackhand daemon (node bin/rackhand.js serve) as a child process on a free loopback port.
+import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import path from 'node:path';
+
+export const REPO_ROOT = path.resolve(import.meta.dirname, '../..');
+const BIN = path.join(REPO_ROOT, 'bin/rackhand.js');
+
+export interface RackhandProcess {
+  url: string;
+  stateDir: string;
+  /** Everything the daemon printed (stdout and stderr), for log assertions. */
+  output(): string;
+  cli(args: string[], input?: string): { code: number; stdout: string; stderr: string };
+  stop(): Promise<void>;
+  kill9(): Promise<void>;
+  /** Start again on the same state dir (and the same config). */
+  restart(): Promise<void>;
+  cleanup(): Promise<void>;
+  child(): ChildProcess;
+}
+
+export interface StartOptions {
+  stateDir?: string;
+  config?: Record<string, unknown>;
+  env?: Record<string, string>;
+  listen?: string;
+}
+
+export async function startRackhand(opts: StartOptions = {}): Promise<RackhandProcess> {
+  const stateDir = opts.stateDir ?? mkdtempSync(path.join(tmpdir(), `rackhand-test-${process.pid}-`));
+  let configFile: string | undefined;
+  if (opts.config) {
+    configFile = path.join(stateDir, 'test-config.json');
+    writeFileSync(configFile, JSON.stringify(opts.config));
+  }
+  const env: NodeJS.ProcessEnv = {
+    ...process.env,
+    RACKHAND_STATE_DIR: stateDir,
+    RACKHAND_HTTP_LISTEN: opts.listen ?? '127.0.0.1:0',
+    ...(configFile ? { RACKHAND_CONFIG: configFile } : {}),
+    ...opts.env,
+  };
+  let out = '';
+  let proc!: ChildProcess;
+  let url = '';
+
+  const launch = () =>
+    new Promise<void>((resolve, reject) => {
+      proc = spawn(process.execPath, [BIN, 'serve'], { env, stdio: ['ignore', 'pipe', 'pipe'] });
+      const timer = setTimeout(() => reject(new Error(`rackhand did not start:\n${out}`)), 30_000);
+      const onData = (b: Buffer) => {
+        out += b.toString();
+        const m = /listening on (http:\/\/\S+)/.exec(out.slice(-4000));
+        if (m && !url) {
+          url = m[1];
+          clearTimeout(timer);
+          resolve();
+        }
+      };
+      proc.stdout!.on('data', onData);
+      proc.stderr!.on('data', onData);
+      proc.once('exit', (code) => {
+        clearTimeout(timer);
+        if (!url) reject(new Error(`rackhand exited with ${code} before listening:\n${out}`));
+      });
+    });
+
+  const waitExit = (p: ChildProcess) =>
+    new Promise<void>((r) => (p.exitCode !== null || p.signalCode !== null ? r() : p.once('exit', () => r())));
+
+  await launch();
+  const handle: RackhandProcess = {
+    get url() {
+      return url;
+    },
+    stateDir,
+    output: () => out,
+    cli(args, input) {
+      const r = spawnSync(process.execPath, [BIN, ...args], { env, input, encoding: 'utf8', timeout: 60_000 });
+      return { code: r.status ?? -1, stdout: r.stdout, stderr: r.stderr };
+    },
+    async stop() {
+      proc.kill('SIGTERM');
+      await waitExit(proc);
+    },
+    async kill9() {
+      proc.kill('SIGKILL');
+      await waitExit(proc);
+    },
+    async restart() {
+      url = '';
+      await launch();
+    },
+    async cleanup() {
+      if (proc.exitCode === null && proc.signalCode === null) {
+        proc.kill('SIGKILL');
+        await waitExit(proc);
+      }
+      if (!opts.stateDir) rmSync(stateDir, { recursive: true, force: true });
+    },
+    child: () => proc,
+  };
+  return handle;
+}
+
+/** A tiny JSON client for tests. */
+export function apiClient(base: () => string, token?: string) {
+  const call = async (method: string, p: string, body?: unknown, headers: Record<string, string> = {}) => {
+    const res = await fetch(base() + p, {
+      method,
+      headers: {
+        ...(token ? { authorization: `Bearer ${token}` } : {}),
+        ...(body !== undefined && typeof body !== 'string' ? { 'content-type': 'application/json' } : {}),
+        ...headers,
+      },
+      body: body === undefined ? undefined : typeof body === 'string' ? body : JSON.stringify(body),
+    });
+    const text = await res.text();
+    let json: any;
+    try {
+      json = text ? JSON.parse(text) : undefined;
+    } catch {
+      json = undefined;
+    }
+    return { status: res.status, json, text, headers: res.headers };
+  };
+  return {
+    get: (p: string, h?: Record<string, string>) => call('GET', p, undefined, h),
+    post: (p: string, body?: unknown, h?: Record<string, string>) => call('POST', p, body, h),
+    put: (p: string, body?: unknown) => call('PUT', p, body),
+    del: (p: string) => call('DELETE', p),
+    /** eq: form-encoded POST as central sends it. */
+    eq: (params: Record<string, string | number>, tok = token) =>
+      call('POST', '/api/eq', new URLSearchParams(Object.entries({ ...params, ...(tok ? { token: tok } : {}) }).map(([k, v]) => [k, String(v)])).toString(), {
+        'content-type': 'application/x-www-form-urlencoded',
+        authorization: '',
+      }),
+  };
+}
