@@ -48,7 +48,8 @@ export function registerRoutes(
         const body = r.body ? parseInput(r.body, req.body, 'body') : undefined;
         const result = await r.handler({ principal, params, query, body, req, reply });
         if (reply.sent) return reply;
-        reply.code(r.status ?? 200);
+        // A handler that chose its own status (201 created vs 200 replaced) keeps it.
+        if (reply.statusCode === 200 && r.status) reply.code(r.status);
         return result ?? { ok: true };
       },
     });
