@@ -38,3 +38,13 @@ export function nowIso(): string {
 export function databaseFile(stateDir: string): string {
   return path.join(stateDir, 'rackhand.db');
 }
+
+/** Prepared statements by SQL text: preparing costs more than running a point query, so do it once. */
+export function statements(db: Db): (sql: string) => Database.Statement {
+  const cache = new Map<string, Database.Statement>();
+  return (sql) => {
+    let s = cache.get(sql);
+    if (!s) cache.set(sql, (s = db.prepare(sql)));
+    return s;
+  };
+}

@@ -1,6 +1,6 @@
 // The servers and interfaces tables: upsert, read as ServerRecord, filter, and the BMC/console secrets.
 import type { Db } from '../sqlite-store.js';
-import { nowIso } from '../sqlite-store.js';
+import { nowIso, statements } from '../sqlite-store.js';
 import type { SecretBox } from '../secret-box.js';
 import { RackhandError } from '../../errors.js';
 import type {
@@ -65,18 +65,22 @@ const bmcContext = (id: number) => `server:${id}:bmc`;
 const consoleContext = (id: number) => `server:${id}:console`;
 
 export class ServersRepo {
+  private readonly sql: ReturnType<typeof statements>;
+
   constructor(
     private readonly db: Db,
     private readonly secrets: SecretBox,
-  ) {}
+  ) {
+    this.sql = statements(db);
+  }
 
   /**
    * Insert or replace servers by id, in one transaction: all or nothing. A server's interfaces are replaced
    * by the given list; a BMC or console password left out keeps the stored one.
    */
   upsertMany(inputs: ServerInput[]): { created: number; updated: number } {
-    const exists = this.db.prepare('SELECT bmc_password_enc, console_password_enc, created_at FROM servers WHERE id = ?');
-    const upsert = this.db.prepare(`
+    const exists = this.sql('SELECT bmc_password_enc, console_password_enc, created_at FROM servers WHERE id = ?');
+    const upsert = this.sql(`
       INSERT INTO servers (id, name, status, type, location, location_id, datacenter, rack, rack_position, configuration,
         preset, os_id, os_name, owner_id, tags, groups, hardware, bmc_driver, bmc_host, bmc_port, bmc_username,
         bmc_password_enc, bmc_model, bmc_mac, bmc_cipher_suite, bmc_privilege, console_type, console_host, console_port,
@@ -95,9 +99,9 @@ export class ServersRepo {
         bmc_privilege=excluded.bmc_privilege, console_type=excluded.console_type, console_host=excluded.console_host,
         console_port=excluded.console_port, console_password_enc=excluded.console_password_enc,
         updated_at=excluded.updated_at`);
-    const dropInterfaces = this.db.prepare('DELETE FROM interfaces WHERE server_id = ?');
-    const macOwner = this.db.prepare('SELECT server_id FROM interfaces WHERE mac = ?');
-    const addInterface = this.db.prepare(
+    const dropInterfaces = this.sql('DELETE FROM interfaces WHERE server_id = ?');
+    const macOwner = this.sql('SELECT server_id FROM interfaces WHERE mac = ?');
+    const addInterface = this.sql(
       'INSERT INTO interfaces (server_id, name, mac, ip, switch, switch_port) VALUES (?, ?, ?, ?, ?, ?)',
     );
     let created = 0;
@@ -170,7 +174,7 @@ export class ServersRepo {
   }
 
   get(id: number): ServerRecord | undefined {
-    const row = this.db.prepare('SELECT * FROM servers WHERE id = ?').get(id) as ServerRow | undefined;
+    const row = this.sql('SELECT * FROM servers WHERE id = ?').get(id) as ServerRow | undefined;
     if (!row) return undefined;
     return toRecord(row, this.interfacesOf([id]).get(id) ?? []);
   }
@@ -182,7 +186,7 @@ export class ServersRepo {
   }
 
   exists(id: number): boolean {
-    return this.db.prepare('SELECT 1 FROM servers WHERE id = ?').get(id) !== undefined;
+    return this.sql('SELECT 1 FROM servers WHERE id = ?').get(id) !== undefined;
   }
 
   list(filter: ServerFilter = {}): { servers: ServerRecord[]; total: number } {
@@ -216,39 +220,36 @@ export class ServersRepo {
       args.like = '%' + filter.search.toLowerCase().replace(/[\\%_]/g, (c) => '\\' + c) + '%';
     }
     const clause = where.length ? 'WHERE ' + where.join(' AND ') : '';
-    const total = (this.db.prepare(`SELECT count(*) AS n FROM servers s ${clause}`).get(args) as { n: number }).n;
+    const total = (this.sql(`SELECT count(*) AS n FROM servers s ${clause}`).get(args) as { n: number }).n;
     const limit = filter.limit ?? -1;
     const offset = filter.offset ?? 0;
-    const rows = this.db
-      .prepare(`SELECT s.* FROM servers s ${clause} ORDER BY s.id LIMIT @limit OFFSET @offset`)
+    const rows = this.sql(`SELECT s.* FROM servers s ${clause} ORDER BY s.id LIMIT @limit OFFSET @offset`)
       .all({ ...args, limit, offset }) as ServerRow[];
     const ifaces = this.interfacesOf(rows.map((r) => r.id));
     return { servers: rows.map((r) => toRecord(r, ifaces.get(r.id) ?? [])), total };
   }
 
   delete(id: number): boolean {
-    return this.db.prepare('DELETE FROM servers WHERE id = ?').run(id).changes > 0;
+    return this.sql('DELETE FROM servers WHERE id = ?').run(id).changes > 0;
   }
 
   setOwner(id: number, ownerId: number | null): void {
-    const r = this.db.prepare('UPDATE servers SET owner_id = ?, updated_at = ? WHERE id = ?').run(ownerId, nowIso(), id);
+    const r = this.sql('UPDATE servers SET owner_id = ?, updated_at = ? WHERE id = ?').run(ownerId, nowIso(), id);
     if (r.changes === 0) throw new RackhandError('NOT_FOUND', `server ${id} not found`, { id });
   }
 
   setStatus(id: number, status: ServerStatus): void {
-    this.db.prepare('UPDATE servers SET status = ?, updated_at = ? WHERE id = ?').run(status, nowIso(), id);
+    this.sql('UPDATE servers SET status = ?, updated_at = ? WHERE id = ?').run(status, nowIso(), id);
   }
 
   recordPower(id: number, state: LastPower, reachable: boolean, at = nowIso()): void {
-    this.db
-      .prepare('UPDATE servers SET power_state = ?, power_read_at = ?, bmc_reachable = ?, bmc_checked_at = ? WHERE id = ?')
+    this.sql('UPDATE servers SET power_state = ?, power_read_at = ?, bmc_reachable = ?, bmc_checked_at = ? WHERE id = ?')
       .run(state, reachable ? at : null, reachable ? 1 : 0, at, id);
   }
 
   /** Count free servers per configuration (DCImanager /server/configuration). */
   freeByConfiguration(): { configuration: string; free_server_count: number }[] {
-    return this.db
-      .prepare(
+    return this.sql(
         `SELECT configuration, count(*) AS free_server_count FROM servers WHERE status = 'free' AND owner_id IS NULL
          GROUP BY configuration ORDER BY configuration`,
       )
@@ -257,8 +258,7 @@ export class ServersRepo {
 
   /** The BMC login with its password decrypted: only for drivers, never for API output. */
   bmcTarget(id: number): BmcTarget & { driver: string } {
-    const row = this.db
-      .prepare('SELECT bmc_driver, bmc_host, bmc_port, bmc_username, bmc_password_enc, bmc_cipher_suite, bmc_privilege FROM servers WHERE id = ?')
+    const row = this.sql('SELECT bmc_driver, bmc_host, bmc_port, bmc_username, bmc_password_enc, bmc_cipher_suite, bmc_privilege FROM servers WHERE id = ?')
       .get(id) as Pick<ServerRow, 'bmc_driver' | 'bmc_host' | 'bmc_port' | 'bmc_username' | 'bmc_password_enc' | 'bmc_cipher_suite' | 'bmc_privilege'> | undefined;
     if (!row) throw new RackhandError('NOT_FOUND', `server ${id} not found`, { id });
     if (!row.bmc_driver || !row.bmc_host || !row.bmc_username) {
@@ -276,8 +276,7 @@ export class ServersRepo {
   }
 
   consoleTarget(id: number): { host: string; port: number; password?: string } {
-    const row = this.db
-      .prepare('SELECT console_type, console_host, console_port, console_password_enc FROM servers WHERE id = ?')
+    const row = this.sql('SELECT console_type, console_host, console_port, console_password_enc FROM servers WHERE id = ?')
       .get(id) as Pick<ServerRow, 'console_type' | 'console_host' | 'console_port' | 'console_password_enc'> | undefined;
     if (!row) throw new RackhandError('NOT_FOUND', `server ${id} not found`, { id });
     if (!row.console_host || !row.console_port) {
@@ -291,32 +290,27 @@ export class ServersRepo {
   }
 
   findByMac(mac: string): ServerRecord | undefined {
-    const r = this.db.prepare('SELECT server_id FROM interfaces WHERE mac = ?').get(mac) as { server_id: number } | undefined;
+    const r = this.sql('SELECT server_id FROM interfaces WHERE mac = ?').get(mac) as { server_id: number } | undefined;
     return r ? this.get(r.server_id) : undefined;
   }
 
   findByIp(ip: string): ServerRecord | undefined {
-    const r = this.db.prepare('SELECT server_id FROM interfaces WHERE ip = ? LIMIT 1').get(ip) as { server_id: number } | undefined;
+    const r = this.sql('SELECT server_id FROM interfaces WHERE ip = ? LIMIT 1').get(ip) as { server_id: number } | undefined;
     return r ? this.get(r.server_id) : undefined;
   }
 
   allIds(): number[] {
-    return (this.db.prepare('SELECT id FROM servers ORDER BY id').all() as { id: number }[]).map((r) => r.id);
+    return (this.sql('SELECT id FROM servers ORDER BY id').all() as { id: number }[]).map((r) => r.id);
   }
 
   private interfacesOf(ids: number[]): Map<number, ServerInterface[]> {
     const out = new Map<number, ServerInterface[]>();
     if (ids.length === 0) return out;
-    const rows: InterfaceRow[] = [];
-    // SQLite caps bound parameters; fetch in slices.
-    for (let i = 0; i < ids.length; i += 500) {
-      const slice = ids.slice(i, i + 500);
-      rows.push(
-        ...(this.db
-          .prepare(`SELECT * FROM interfaces WHERE server_id IN (${slice.map(() => '?').join(',')}) ORDER BY id`)
-          .all(...slice) as InterfaceRow[]),
-      );
-    }
+    const rows = (
+      ids.length === 1
+        ? this.sql('SELECT * FROM interfaces WHERE server_id = ? ORDER BY id').all(ids[0])
+        : this.sql('SELECT * FROM interfaces WHERE server_id IN (SELECT value FROM json_each(?)) ORDER BY id').all(JSON.stringify(ids))
+    ) as InterfaceRow[];
     for (const r of rows) {
       const list = out.get(r.server_id) ?? [];
       list.push({ id: r.id, name: r.name, mac: r.mac, ip: r.ip, switch: r.switch, switchPort: r.switch_port });

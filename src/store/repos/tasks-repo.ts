@@ -1,6 +1,6 @@
 // The tasks and task_steps tables: the persistent record of every operation and its step journal.
 import type { Db } from '../sqlite-store.js';
-import { nowIso } from '../sqlite-store.js';
+import { nowIso, statements } from '../sqlite-store.js';
 import { RackhandError } from '../../errors.js';
 
 export const TASK_STATES = ['queued', 'running', 'succeeded', 'failed', 'cancelled'] as const;
@@ -56,13 +56,16 @@ interface TaskRow {
 }
 
 export class TasksRepo {
-  constructor(private readonly db: Db) {}
+  private readonly sql: ReturnType<typeof statements>;
+
+  constructor(private readonly db: Db) {
+    this.sql = statements(db);
+  }
 
   /** Insert a queued task; a second unfinished mutating task for the same server is SERVER_BUSY. */
   insert(t: { kind: string; serverId: number | null; mutating: boolean; params: Record<string, unknown>; requestedBy: string }): number {
     try {
-      const r = this.db
-        .prepare(
+      const r = this.sql(
           `INSERT INTO tasks (kind, server_id, mutating, params, state, requested_by, created_at)
            VALUES (?, ?, ?, ?, 'queued', ?, ?)`,
         )
@@ -83,12 +86,11 @@ export class TasksRepo {
   }
 
   markRunning(id: number): void {
-    this.db.prepare(`UPDATE tasks SET state = 'running', started_at = ? WHERE id = ? AND state = 'queued'`).run(nowIso(), id);
+    this.sql(`UPDATE tasks SET state = 'running', started_at = ? WHERE id = ? AND state = 'queued'`).run(nowIso(), id);
   }
 
   finish(id: number, state: 'succeeded' | 'failed' | 'cancelled', opts: { result?: unknown; error?: { code: string; message: string } }): void {
-    this.db
-      .prepare(
+    this.sql(
         `UPDATE tasks SET state = ?, finished_at = ?, result = ?, error_code = ?, error_message = ?
          WHERE id = ? AND state IN ('queued','running')`,
       )
@@ -104,19 +106,17 @@ export class TasksRepo {
 
   addStep(taskId: number, step: Omit<TaskStep, 'seq' | 'at'>): TaskStep {
     const seq =
-      ((this.db.prepare('SELECT max(seq) AS m FROM task_steps WHERE task_id = ?').get(taskId) as { m: number | null }).m ?? 0) + 1;
+      ((this.sql('SELECT max(seq) AS m FROM task_steps WHERE task_id = ?').get(taskId) as { m: number | null }).m ?? 0) + 1;
     const at = nowIso();
-    this.db
-      .prepare('INSERT INTO task_steps (task_id, seq, at, name, state, message) VALUES (?, ?, ?, ?, ?, ?)')
+    this.sql('INSERT INTO task_steps (task_id, seq, at, name, state, message) VALUES (?, ?, ?, ?, ?, ?)')
       .run(taskId, seq, at, step.name, step.state, step.message);
     return { seq, at, ...step };
   }
 
   get(id: number): TaskRecord | undefined {
-    const row = this.db.prepare('SELECT * FROM tasks WHERE id = ?').get(id) as TaskRow | undefined;
+    const row = this.sql('SELECT * FROM tasks WHERE id = ?').get(id) as TaskRow | undefined;
     if (!row) return undefined;
-    const steps = this.db
-      .prepare('SELECT seq, at, name, state, message FROM task_steps WHERE task_id = ? ORDER BY seq')
+    const steps = this.sql('SELECT seq, at, name, state, message FROM task_steps WHERE task_id = ? ORDER BY seq')
       .all(id) as TaskStep[];
     return toRecord(row, steps);
   }
@@ -133,15 +133,14 @@ export class TasksRepo {
     if (f.state) (where.push('state = ?'), args.push(f.state));
     if (f.kind) (where.push('kind = ?'), args.push(f.kind));
     const clause = where.length ? 'WHERE ' + where.join(' AND ') : '';
-    const total = (this.db.prepare(`SELECT count(*) AS n FROM tasks ${clause}`).get(...args) as { n: number }).n;
-    const rows = this.db
-      .prepare(`SELECT * FROM tasks ${clause} ORDER BY id DESC LIMIT ? OFFSET ?`)
+    const total = (this.sql(`SELECT count(*) AS n FROM tasks ${clause}`).get(...args) as { n: number }).n;
+    const rows = this.sql(`SELECT * FROM tasks ${clause} ORDER BY id DESC LIMIT ? OFFSET ?`)
       .all(...args, f.limit ?? 100, f.offset ?? 0) as TaskRow[];
     return { tasks: rows.map((r) => toRecord(r, [])), total };
   }
 
   unfinished(): TaskRecord[] {
-    return (this.db.prepare(`SELECT * FROM tasks WHERE state IN ('queued','running') ORDER BY id`).all() as TaskRow[]).map((r) =>
+    return (this.sql(`SELECT * FROM tasks WHERE state IN ('queued','running') ORDER BY id`).all() as TaskRow[]).map((r) =>
       toRecord(r, []),
     );
   }
@@ -149,14 +148,14 @@ export class TasksRepo {
   lastForServer(serverId: number, kind?: string): TaskRecord | undefined {
     const row = (
       kind
-        ? this.db.prepare('SELECT * FROM tasks WHERE server_id = ? AND kind = ? ORDER BY id DESC LIMIT 1').get(serverId, kind)
-        : this.db.prepare('SELECT * FROM tasks WHERE server_id = ? ORDER BY id DESC LIMIT 1').get(serverId)
+        ? this.sql('SELECT * FROM tasks WHERE server_id = ? AND kind = ? ORDER BY id DESC LIMIT 1').get(serverId, kind)
+        : this.sql('SELECT * FROM tasks WHERE server_id = ? ORDER BY id DESC LIMIT 1').get(serverId)
     ) as TaskRow | undefined;
     return row ? toRecord(row, []) : undefined;
   }
 
   pruneFinishedBefore(iso: string): number {
-    return this.db.prepare(`DELETE FROM tasks WHERE state NOT IN ('queued','running') AND finished_at < ?`).run(iso).changes;
+    return this.sql(`DELETE FROM tasks WHERE state NOT IN ('queued','running') AND finished_at < ?`).run(iso).changes;
   }
 }
 

@@ -1,6 +1,6 @@
 // The tokens table: create (hash stored), look up by presented token, list, revoke.
 import type { Db } from '../sqlite-store.js';
-import { nowIso } from '../sqlite-store.js';
+import { nowIso, statements } from '../sqlite-store.js';
 import { generateToken, hashToken, type Principal, type Role } from '../../auth/tokens.js';
 
 export interface TokenInfo {
@@ -26,42 +26,44 @@ interface TokenRow {
 export class TokensRepo {
   private lastTouched = new Map<number, number>();
 
-  constructor(private readonly db: Db) {}
+  private readonly sql: ReturnType<typeof statements>;
+
+  constructor(private readonly db: Db) {
+    this.sql = statements(db);
+  }
 
   /** Returns the clear token once; only its hash is stored. */
   create(opts: { name: string; role: Role; ownerId?: number | null }): { token: string; info: TokenInfo } {
     const token = generateToken();
-    const r = this.db
-      .prepare('INSERT INTO tokens (name, role, owner_id, hash, created_at) VALUES (?, ?, ?, ?, ?)')
+    const r = this.sql('INSERT INTO tokens (name, role, owner_id, hash, created_at) VALUES (?, ?, ?, ?, ?)')
       .run(opts.name, opts.role, opts.ownerId ?? null, hashToken(token), nowIso());
     return { token, info: this.get(Number(r.lastInsertRowid))! };
   }
 
   authenticate(token: string): Principal | undefined {
-    const row = this.db
-      .prepare('SELECT id, name, role, owner_id FROM tokens WHERE hash = ? AND revoked_at IS NULL')
+    const row = this.sql('SELECT id, name, role, owner_id FROM tokens WHERE hash = ? AND revoked_at IS NULL')
       .get(hashToken(token)) as Pick<TokenRow, 'id' | 'name' | 'role' | 'owner_id'> | undefined;
     if (!row) return undefined;
     // last_used_at is informative: write it at most once a minute per token, not on every request.
     const now = Date.now();
     if ((this.lastTouched.get(row.id) ?? 0) < now - 60_000) {
       this.lastTouched.set(row.id, now);
-      this.db.prepare('UPDATE tokens SET last_used_at = ? WHERE id = ?').run(nowIso(), row.id);
+      this.sql('UPDATE tokens SET last_used_at = ? WHERE id = ?').run(nowIso(), row.id);
     }
     return { tokenId: row.id, name: row.name, role: row.role, ownerId: row.owner_id };
   }
 
   get(id: number): TokenInfo | undefined {
-    const r = this.db.prepare('SELECT * FROM tokens WHERE id = ?').get(id) as TokenRow | undefined;
+    const r = this.sql('SELECT * FROM tokens WHERE id = ?').get(id) as TokenRow | undefined;
     return r ? toInfo(r) : undefined;
   }
 
   list(): TokenInfo[] {
-    return (this.db.prepare('SELECT * FROM tokens ORDER BY id').all() as TokenRow[]).map(toInfo);
+    return (this.sql('SELECT * FROM tokens ORDER BY id').all() as TokenRow[]).map(toInfo);
   }
 
   revoke(id: number): boolean {
-    return this.db.prepare('UPDATE tokens SET revoked_at = ? WHERE id = ? AND revoked_at IS NULL').run(nowIso(), id).changes > 0;
+    return this.sql('UPDATE tokens SET revoked_at = ? WHERE id = ? AND revoked_at IS NULL').run(nowIso(), id).changes > 0;
   }
 }
 

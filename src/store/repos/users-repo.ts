@@ -1,6 +1,6 @@
 // The users table (DCImanager /user): owners of servers, passwords hashed with scrypt.
 import type { Db } from '../sqlite-store.js';
-import { nowIso } from '../sqlite-store.js';
+import { nowIso, statements } from '../sqlite-store.js';
 import { hashPassword } from '../../auth/passwords.js';
 import { RackhandError } from '../../errors.js';
 
@@ -27,12 +27,15 @@ interface UserRow {
 }
 
 export class UsersRepo {
-  constructor(private readonly db: Db) {}
+  private readonly sql: ReturnType<typeof statements>;
+
+  constructor(private readonly db: Db) {
+    this.sql = statements(db);
+  }
 
   create(u: { email: string; fullName?: string; phoneNumber?: string; role?: string; password?: string }): UserRecord {
     try {
-      const r = this.db
-        .prepare(
+      const r = this.sql(
           'INSERT INTO users (email, full_name, phone_number, role, password_hash, created_at) VALUES (?, ?, ?, ?, ?, ?)',
         )
         .run(u.email, u.fullName ?? '', u.phoneNumber ?? '', u.role ?? 'user', u.password ? hashPassword(u.password) : null, nowIso());
@@ -46,12 +49,12 @@ export class UsersRepo {
   }
 
   get(id: number): UserRecord | undefined {
-    const r = this.db.prepare(`${SELECT} WHERE u.id = ?`).get(id) as UserRow | undefined;
+    const r = this.sql(`${SELECT} WHERE u.id = ?`).get(id) as UserRow | undefined;
     return r ? toRecord(r) : undefined;
   }
 
   list(): UserRecord[] {
-    return (this.db.prepare(`${SELECT} ORDER BY u.id`).all() as UserRow[]).map(toRecord);
+    return (this.sql(`${SELECT} ORDER BY u.id`).all() as UserRow[]).map(toRecord);
   }
 }
 
