@@ -9,7 +9,7 @@ const listen = z.string().regex(/^(\[[0-9a-fA-F:]+\]|[0-9.]+|localhost):\d{1,5}$
 export const configSchema = z
   .object({
     stateDir: z.string().min(1).default('./var'),
-    site: z.object({ name: z.string().min(1).default('site-1') }).strict().default({ name: 'site-1' }),
+    site: z.object({ name: z.string().min(1).default('site-1') }).strict().prefault({}),
     http: z
       .object({
         listen: listen.default('127.0.0.1:8080'),
@@ -19,22 +19,42 @@ export const configSchema = z
         importBodyLimitBytes: z.number().int().positive().default(64 * 1024 * 1024),
       })
       .strict()
-      .default({ listen: '127.0.0.1:8080', bodyLimitBytes: 1024 * 1024, importBodyLimitBytes: 64 * 1024 * 1024 }),
+      .prefault({}),
     secrets: z
       .object({ keyFile: z.string().min(1).optional() })
       .strict()
-      .default({}),
+      .prefault({}),
     log: z
       .object({ level: z.enum(['trace', 'debug', 'info', 'warn', 'error', 'fatal', 'silent']).default('info') })
       .strict()
-      .default({ level: 'info' }),
+      .prefault({}),
+    bmc: z
+      .object({
+        powerPollMs: z.number().int().min(50).default(1000),
+        powerTimeoutMs: z.number().int().min(1000).default(60_000),
+        softOffTimeoutMs: z.number().int().min(1000).default(300_000),
+        bmcResetTimeoutMs: z.number().int().min(1000).default(180_000),
+        /** How long `eq sensors` waits for the read before answering BMC_TIMEOUT with the task id. */
+        sensorsWaitMs: z.number().int().min(100).default(30_000),
+        sync: z
+          .object({
+            enabled: z.boolean().default(true),
+            intervalMs: z.number().int().min(1000).default(60_000),
+            jitter: z.number().min(0).max(0.9).default(0.2),
+          })
+          .strict()
+          .prefault({}),
+        ipmitoolPath: z.string().min(1).default('ipmitool'),
+      })
+      .strict()
+      .prefault({}),
     tasks: z
       .object({
         /** How long a finished task stays in the store. */
         retentionDays: z.number().int().positive().default(90),
       })
       .strict()
-      .default({ retentionDays: 90 }),
+      .prefault({}),
   })
   .strict();
 

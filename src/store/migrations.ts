@@ -119,4 +119,37 @@ export const MIGRATIONS: Migration[] = [
       );
     `,
   },
+  {
+    version: 2,
+    name: 'netboot state and discovered clients',
+    sql: `
+      -- One row per host whose network boot is armed; no row = boot from disk.
+      CREATE TABLE netboot (
+        server_id INTEGER PRIMARY KEY REFERENCES servers(id) ON DELETE CASCADE,
+        purpose TEXT NOT NULL CHECK (purpose IN ('install','diag','wipe')),
+        os_id TEXT NOT NULL,
+        -- Template inputs; the root password only as its SHA-512 crypt hash.
+        params TEXT NOT NULL,
+        -- Installer callback token: sealed (to render it into the host's scripts) and hashed (to look it up).
+        token_sealed TEXT NOT NULL,
+        token_hash TEXT NOT NULL UNIQUE,
+        task_id INTEGER REFERENCES tasks(id) ON DELETE SET NULL,
+        armed_at TEXT NOT NULL,
+        callback_at TEXT,
+        callback_status TEXT
+      );
+
+      CREATE TABLE discovered (
+        mac TEXT PRIMARY KEY,
+        arch INTEGER,
+        vendor_class TEXT,
+        user_class TEXT,
+        uuid TEXT,
+        relay TEXT,
+        first_seen TEXT NOT NULL,
+        last_seen TEXT NOT NULL,
+        seen_count INTEGER NOT NULL DEFAULT 1
+      );
+    `,
+  },
 ];

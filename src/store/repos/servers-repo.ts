@@ -242,9 +242,17 @@ export class ServersRepo {
     this.sql('UPDATE servers SET status = ?, updated_at = ? WHERE id = ?').run(status, nowIso(), id);
   }
 
-  recordPower(id: number, state: LastPower, reachable: boolean, at = nowIso()): void {
-    this.sql('UPDATE servers SET power_state = ?, power_read_at = ?, bmc_reachable = ?, bmc_checked_at = ? WHERE id = ?')
-      .run(state, reachable ? at : null, reachable ? 1 : 0, at, id);
+  recordPower(id: number, state: 'on' | 'off', at = nowIso()): void {
+    this.sql('UPDATE servers SET power_state = ?, power_read_at = ?, bmc_reachable = 1, bmc_checked_at = ? WHERE id = ?').run(state, at, at, id);
+  }
+
+  /** The BMC did not answer: keep the last known power state and when it was read. */
+  recordBmcUnreachable(id: number, at = nowIso()): void {
+    this.sql('UPDATE servers SET bmc_reachable = 0, bmc_checked_at = ? WHERE id = ?').run(at, id);
+  }
+
+  idsWithBmc(): number[] {
+    return (this.sql('SELECT id FROM servers WHERE bmc_driver IS NOT NULL ORDER BY id').all() as { id: number }[]).map((r) => r.id);
   }
 
   /** Count free servers per configuration (DCImanager /server/configuration). */

@@ -1,0 +1,188 @@
+// Workflows that drive a BMC: verified power, boot device, sensors, BMC users, BMC reset.
+import { setTimeout as sleep } from 'node:timers/promises';
+import { RackhandError } from '../../errors.js';
+import type { BmcDrivers } from '../../bmc/bmc-drivers.js';
+import type { BmcPrivilege, BootDevice, BootMode, PowerState } from '../../bmc/bmc-driver.js';
+import type { ServersRepo } from '../../store/repos/servers-repo.js';
+import type { Workflow, WorkflowContext } from '../task-runner.js';
+
+export interface BmcTiming {
+  /** Between status reads while confirming a power change. */
+  powerPollMs: number;
+  /** How long a hard power change may take to be confirmed. */
+  powerTimeoutMs: number;
+  /** How long an ACPI soft-off may take. */
+  softOffTimeoutMs: number;
+  /** How long a BMC may stay silent after a cold/warm reset. */
+  bmcResetTimeoutMs: number;
+}
+
+export type PowerRequest = 'on' | 'off' | 'soft' | 'reset' | 'cycle' | 'reboot';
+
+export interface BmcWorkflowDeps {
+  bmc: BmcDrivers;
+  servers: ServersRepo;
+  timing: BmcTiming;
+}
+
+/** Reads until two consecutive reads show `want`: one read can race a BMC that is still switching. */
+async function confirmPower(d: BmcWorkflowDeps, ctx: WorkflowContext<unknown, unknown>, want: PowerState, timeoutMs: number): Promise<void> {
+  const serverId = ctx.serverId!;
+  const deadline = Date.now() + timeoutMs;
+  let matches = 0;
+  let last: PowerState | undefined;
+  for (;;) {
+    last = await d.bmc.call(serverId, (drv, t) => drv.powerStatus(t));
+    d.servers.recordPower(serverId, last);
+    matches = last === want ? matches + 1 : 0;
+    if (matches >= 2) return;
+    if (Date.now() + d.timing.powerPollMs > deadline) break;
+    await sleep(d.timing.powerPollMs, undefined, { signal: ctx.signal });
+  }
+  throw new RackhandError('BMC_TIMEOUT', `power did not read ${want} twice within ${Math.round(timeoutMs / 1000)} s (last read: ${last})`, {
+    want,
+    last,
+  });
+}
+
+async function readPower(d: BmcWorkflowDeps, ctx: WorkflowContext<unknown, unknown>): Promise<PowerState> {
+  const s = await d.bmc.call(ctx.serverId!, (drv, t) => drv.powerStatus(t));
+  d.servers.recordPower(ctx.serverId!, s);
+  return s;
+}
+
+export function powerWorkflow(d: BmcWorkflowDeps): Workflow<{ action: PowerRequest }> {
+  return {
+    kind: 'power',
+    mutating: true,
+    async run(ctx) {
+      const { action } = ctx.params;
+      const before = await ctx.step('read power state', () => readPower(d, ctx));
+      const call = (a: 'on' | 'off' | 'soft' | 'reset' | 'cycle') => ctx.step(`power ${a}`, () => d.bmc.call(ctx.serverId!, (drv, t) => drv.power(t, a)));
+      const confirm = (want: PowerState, timeout = d.timing.powerTimeoutMs) => ctx.step(`confirm power ${want}`, () => confirmPower(d, ctx, want, timeout));
+      switch (action) {
+        case 'on':
+          // Never a cycle: a server that is on stays untouched.
+          if (before === 'on') return ctx.note('power on', 'already on: nothing done'), { power: 'on', changed: false };
+          await call('on');
+          await confirm('on');
+          return { power: 'on', changed: true };
+        case 'off':
+          if (before === 'off') return ctx.note('power off', 'already off: nothing done'), { power: 'off', changed: false };
+          await call('off');
+          await confirm('off');
+          return { power: 'off', changed: true };
+        case 'soft':
+          if (before === 'off') return ctx.note('soft off', 'already off: nothing done'), { power: 'off', changed: false };
+          await call('soft');
+          await confirm('off', d.timing.softOffTimeoutMs);
+          return { power: 'off', changed: true };
+        case 'reboot':
+        case 'reset':
+          // A reset does nothing to a server that is off; power it on instead.
+          if (before === 'off') {
+            ctx.note('reboot', 'server was off: powering on');
+            await call('on');
+          } else await call('reset');
+          await confirm('on');
+          return { power: 'on', changed: true };
+        case 'cycle':
+          await call(before === 'off' ? 'on' : 'cycle');
+          await confirm('on');
+          return { power: 'on', changed: true };
+      }
+    },
+  };
+}
+
+export function bootDeviceWorkflow(d: BmcWorkflowDeps): Workflow<{ device: BootDevice; mode: BootMode; persistent: boolean }> {
+  return {
+    kind: 'boot_device',
+    mutating: true,
+    async run(ctx) {
+      const want = ctx.params;
+      await ctx.step(`set boot device ${want.device} (${want.mode}, ${want.persistent ? 'persistent' : 'next boot'})`, () =>
+        d.bmc.call(ctx.serverId!, (drv, t) => drv.setBootDevice(t, want)),
+      );
+      const got = await ctx.step('read back boot device', () => d.bmc.call(ctx.serverId!, (drv, t) => drv.getBootDevice(t)));
+      if (got.device !== want.device) {
+        throw new RackhandError('BMC_ERROR', `BMC reports boot device ${got.device} after setting ${want.device}`, { want, got });
+      }
+      if (got.mode !== want.mode && want.mode !== 'auto') ctx.note('read back', `BMC reports boot mode ${got.mode} (asked ${want.mode}); many BMCs do not report it`);
+      return { device: got.device, mode: got.mode, persistent: got.persistent };
+    },
+  };
+}
+
+export function sensorsWorkflow(d: BmcWorkflowDeps): Workflow<Record<string, never>> {
+  return {
+    kind: 'sensors',
+    mutating: false,
+    run: (ctx) => ctx.step('read sensors', () => d.bmc.call(ctx.serverId!, (drv, t) => drv.sensors(t))),
+  };
+}
+
+export function addBmcUserWorkflow(d: BmcWorkflowDeps): Workflow<{ name: string; privilege: BmcPrivilege }, { password: string }> {
+  return {
+    kind: 'bmc_user_add',
+    mutating: true,
+    async run(ctx) {
+      const { name, privilege } = ctx.params;
+      const users = await ctx.step('list BMC users', () => d.bmc.call(ctx.serverId!, (drv, t) => drv.listUsers(t)));
+      if (users.some((u) => u.name === name)) throw new RackhandError('CONFLICT', `BMC user ${name} exists already`, { field: 'admin_user' });
+      const { id } = await ctx.step(`add BMC user ${name} (${privilege})`, () =>
+        d.bmc.call(ctx.serverId!, (drv, t) => drv.addUser(t, { name, password: ctx.secrets.password, privilege })),
+      );
+      const after = await ctx.step('confirm BMC user', () => d.bmc.call(ctx.serverId!, (drv, t) => drv.listUsers(t)));
+      const added = after.find((u) => u.name === name);
+      if (!added?.enabled) throw new RackhandError('BMC_ERROR', `BMC user ${name} is not listed as enabled after adding it`);
+      return { username: name, user_id: id, privilege };
+    },
+  };
+}
+
+export function removeBmcUserWorkflow(d: BmcWorkflowDeps): Workflow<{ name: string }> {
+  return {
+    kind: 'bmc_user_remove',
+    mutating: true,
+    async run(ctx) {
+      const { name } = ctx.params;
+      const own = d.servers.bmcTarget(ctx.serverId!).username;
+      if (name === own) throw new RackhandError('FORBIDDEN', `${name} is the account rackhand uses for this BMC; it is not removed`);
+      const users = await ctx.step('list BMC users', () => d.bmc.call(ctx.serverId!, (drv, t) => drv.listUsers(t)));
+      if (!users.some((u) => u.name === name)) throw new RackhandError('NOT_FOUND', `no BMC user named ${name}`, { field: 'username' });
+      await ctx.step(`remove BMC user ${name}`, () => d.bmc.call(ctx.serverId!, (drv, t) => drv.removeUser(t, name)));
+      const after = await ctx.step('confirm removal', () => d.bmc.call(ctx.serverId!, (drv, t) => drv.listUsers(t)));
+      if (after.some((u) => u.name === name)) throw new RackhandError('BMC_ERROR', `BMC user ${name} is still listed after removal`);
+      return { removed: name };
+    },
+  };
+}
+
+export function bmcResetWorkflow(d: BmcWorkflowDeps): Workflow<{ kind: 'cold' | 'warm' }> {
+  return {
+    kind: 'bmc_reset',
+    mutating: true,
+    async run(ctx) {
+      await ctx.step(`BMC ${ctx.params.kind} reset`, () => d.bmc.call(ctx.serverId!, (drv, t) => drv.resetBmc(t, ctx.params.kind)));
+      // The BMC reboots: wait until it answers again, so the next task does not meet a dead BMC.
+      const info = await ctx.step('wait for the BMC to answer', async () => {
+        const deadline = Date.now() + d.timing.bmcResetTimeoutMs;
+        await sleep(Math.min(5000, d.timing.powerPollMs * 2), undefined, { signal: ctx.signal });
+        for (;;) {
+          try {
+            return await d.bmc.call(ctx.serverId!, (drv, t) => drv.deviceInfo(t));
+          } catch (e) {
+            if (Date.now() > deadline) throw new RackhandError('BMC_TIMEOUT', 'the BMC did not come back after its reset', { cause: String(e) });
+            await sleep(d.timing.powerPollMs, undefined, { signal: ctx.signal });
+          }
+        }
+      });
+      return { firmware: info.firmware };
+    },
+  };
+}
+
+export function bmcWorkflows(d: BmcWorkflowDeps): Workflow<any, any>[] {
+  return [powerWorkflow(d), bootDeviceWorkflow(d), sensorsWorkflow(d), addBmcUserWorkflow(d), removeBmcUserWorkflow(d), bmcResetWorkflow(d)];
+}
