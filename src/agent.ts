@@ -16,12 +16,17 @@ import { createHttpServer } from './api/http-server.js';
 import { v1Routes } from './api/v1/v1-routes.js';
 import { dciRoutes } from './api/dci/dci-routes.js';
 import { VERSION } from './version.js';
+import { ConsoleRepo } from './store/repos/console-repo.js';
+import { ConsoleSessions } from './console/console-sessions.js';
+import { VncProxy } from './console/vnc-proxy.js';
+import { registerConsolePage } from './console/console-page.js';
+import { eqConsoleHandlers, registerConsoleTicketRoute, v1ConsoleRoutes } from './api/console-routes.js';
 
 export interface Agent {
   config: ResolvedConfig;
   log: Logger;
   db: Db;
-  repos: { servers: ServersRepo; tokens: TokensRepo; users: UsersRepo; tasks: TasksRepo };
+  repos: ReturnType<typeof openState>['repos'];
   inventory: InventoryService;
   tasks: TaskRunner;
   http: FastifyInstance;
@@ -38,6 +43,7 @@ export function openState(config: ResolvedConfig) {
     tokens: new TokensRepo(db),
     users: new UsersRepo(db),
     tasks: new TasksRepo(db),
+    console: new ConsoleRepo(db),
   };
   return { secrets, db, repos };
 }
@@ -48,19 +54,42 @@ export async function createAgent(config: ResolvedConfig, opts: { log?: Logger }
   const inventory = new InventoryService(repos.servers, repos.users);
   const tasks = new TaskRunner(repos.tasks, log);
   let ready = false;
+  let boundUrl = '';
+  const publicUrl = () => config.http.publicUrl?.replace(/\/$/, '') ?? boundUrl;
+
+  const CONSOLE_BASE = '/console';
+  const consoles = new ConsoleSessions(repos.console, repos.servers, inventory, { ...config.console, basePath: CONSOLE_BASE }, publicUrl);
+  const vncProxy = new VncProxy({
+    authority: consoles,
+    path: `${CONSOLE_BASE}/ws`,
+    allowedOrigins: config.console.allowedOrigins.map((o) => new URL(o).origin),
+    connectTimeoutMs: config.console.connectTimeoutMs,
+    handshakeTimeoutMs: config.console.handshakeTimeoutMs,
+    idleTimeoutMs: config.console.idleTimeoutMs,
+    maxConnectionsPerServer: config.console.maxConnectionsPerServer,
+    maxConnectionsTotal: config.console.maxConnectionsTotal,
+    logger: log.child({ part: 'console' }),
+    onConnectionEnd: (rec) => consoles.recordConnection(rec),
+  });
+  consoles.onCloseLive((sessionId, reason) => vncProxy.closeSession(sessionId, reason));
 
   const http = await createHttpServer({
     log,
     version: VERSION,
     bodyLimit: config.http.bodyLimitBytes,
     authenticate: (req) => authenticate(req, repos.tokens),
-    eq: { inventory, operations: {} },
+    eq: { inventory, operations: { ...eqConsoleHandlers(consoles) } },
     routes: [
       ...v1Routes({ inventory, tasks, tokens: repos.tokens, importBodyLimit: config.http.importBodyLimitBytes }),
+      ...v1ConsoleRoutes(consoles),
       ...dciRoutes({ inventory, operations: {} }),
     ],
     ready: () => ready,
   });
+  registerConsolePage(http, { basePath: CONSOLE_BASE });
+  registerConsoleTicketRoute(http, consoles, CONSOLE_BASE);
+  vncProxy.attach(http.server);
+  const timers: NodeJS.Timeout[] = [];
 
   return {
     config,
@@ -76,12 +105,16 @@ export async function createAgent(config: ResolvedConfig, opts: { log?: Logger }
       const { host, port } = splitListen(config.http.listen);
       await http.listen({ host, port });
       const addr = http.server.address() as AddressInfo;
-      ready = true;
       const shownHost = addr.family === 'IPv6' ? `[${addr.address}]` : addr.address;
-      return { url: `http://${shownHost}:${addr.port}` };
+      boundUrl = `http://${shownHost}:${addr.port}`;
+      timers.push(setInterval(() => consoles.expire(), 30_000).unref());
+      ready = true;
+      return { url: boundUrl };
     },
     async stop() {
       ready = false;
+      for (const t of timers) clearInterval(t);
+      await vncProxy.close();
       await http.close();
       await tasks.stop();
       db.close();

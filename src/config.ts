@@ -48,6 +48,20 @@ export const configSchema = z
       })
       .strict()
       .prefault({}),
+    console: z
+      .object({
+        ticketTtlMs: z.number().int().min(1000).default(60_000),
+        sessionTtlMs: z.number().int().min(10_000).default(4 * 3600_000),
+        /** Origins (scheme://host[:port]) besides rackhand's own that may open consoles, e.g. the control panel. */
+        allowedOrigins: z.array(z.string().url()).default([]),
+        connectTimeoutMs: z.number().int().min(100).default(5000),
+        handshakeTimeoutMs: z.number().int().min(100).default(5000),
+        idleTimeoutMs: z.number().int().min(1000).default(30 * 60_000),
+        maxConnectionsPerServer: z.number().int().min(1).default(4),
+        maxConnectionsTotal: z.number().int().min(1).default(200),
+      })
+      .strict()
+      .prefault({}),
     tasks: z
       .object({
         /** How long a finished task stays in the store. */

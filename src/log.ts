@@ -4,10 +4,13 @@ import { pino, type Logger, type DestinationStream } from 'pino';
 export type { Logger };
 
 /** Query parameters whose values are credentials or single-use tickets. */
-const SECRET_QUERY = /([?&#](?:token|ticket|ses6|password|pass|root_pass|admin_pass|key|install_token)=)[^&#\s]*/gi;
+const SECRET_QUERY = /([?&#](?:token|ticket|ses6|password|pass|root_pass|admin_pass|key|install_token|ticketUrl)=)[^&#\s]*/gi;
+
+/** Path segments that are credentials: console session keys, installer callback tokens. */
+const SECRET_PATH = /(\/(?:console\/sessions|boot\/callback|boot\/install)\/)[^/?#\s]+/g;
 
 export function redactUrl(url: string): string {
-  return url.replace(SECRET_QUERY, '$1[redacted]');
+  return url.replace(SECRET_QUERY, '$1[redacted]').replace(SECRET_PATH, '$1[redacted]');
 }
 
 export const REDACT_PATHS = [

@@ -152,4 +152,33 @@ export const MIGRATIONS: Migration[] = [
       );
     `,
   },
+  {
+    version: 3,
+    name: 'console sessions and tickets',
+    sql: `
+      CREATE TABLE console_sessions (
+        id INTEGER PRIMARY KEY,
+        key_hash TEXT NOT NULL UNIQUE,
+        server_id INTEGER NOT NULL REFERENCES servers(id) ON DELETE CASCADE,
+        opened_by TEXT NOT NULL,
+        white_ip TEXT,
+        created_at TEXT NOT NULL,
+        expires_at TEXT NOT NULL,
+        ended_at TEXT,
+        end_reason TEXT,
+        connections INTEGER NOT NULL DEFAULT 0,
+        bytes_up INTEGER NOT NULL DEFAULT 0,
+        bytes_down INTEGER NOT NULL DEFAULT 0,
+        last_remote TEXT
+      );
+      CREATE INDEX console_sessions_server ON console_sessions(server_id, ended_at);
+
+      CREATE TABLE console_tickets (
+        hash TEXT PRIMARY KEY,
+        session_id INTEGER NOT NULL REFERENCES console_sessions(id) ON DELETE CASCADE,
+        expires_at TEXT NOT NULL,
+        used_at TEXT
+      );
+    `,
+  },
 ];
