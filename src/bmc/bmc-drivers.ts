@@ -1,12 +1,7 @@
-// Drivers by name, and the one door the rest of rackhand uses to reach a server's BMC: driver + target,
-// every call passed through the per-BMC scheduler.
+// Drivers by name, and the one door the rest of rackhand uses to reach a server's BMC: its driver (already
+// wrapped by the per-BMC scheduler) and its login.
 import { RackhandError } from '../errors.js';
 import type { BmcDriver, BmcTarget } from './bmc-driver.js';
-
-export interface BmcCallScheduler {
-  /** Run one BMC command under the per-BMC rules (one in flight, spacing, global cap, timeout, breaker). */
-  run<T>(bmcKey: string, op: () => Promise<T>): Promise<T>;
-}
 
 export interface BmcTargetSource {
   bmcTarget(serverId: number): BmcTarget & { driver: string };
@@ -18,7 +13,6 @@ export class BmcDrivers {
   constructor(
     drivers: BmcDriver[],
     private readonly targets: BmcTargetSource,
-    private readonly scheduler: BmcCallScheduler,
   ) {
     for (const d of drivers) this.byName.set(d.name, d);
   }
@@ -33,11 +27,10 @@ export class BmcDrivers {
     return d;
   }
 
-  /** Call the server's BMC through its driver, under the scheduler. */
+  /** Call the server's BMC through its driver. */
   async call<T>(serverId: number, op: (driver: BmcDriver, target: BmcTarget) => Promise<T>): Promise<T> {
     const { driver: name, ...target } = this.targets.bmcTarget(serverId);
-    const driver = this.driver(name);
-    return this.scheduler.run(`${target.host}:${target.port}`, () => op(driver, target));
+    return op(this.driver(name), target);
   }
 
   async close(): Promise<void> {

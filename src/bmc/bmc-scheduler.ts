@@ -1,0 +1,261 @@
+// Per-BMC scheduling of driver calls: one command in flight per BMC, spacing, a global cap, timeouts, busy backoff, a circuit breaker.
+
+import { RackhandError } from '../errors.js';
+import type { BmcDriver, BmcTarget } from './bmc-driver.js';
+
+export interface BmcSchedulerOptions {
+  /** Global cap on BMC operations running at once, all BMCs together. */
+  maxParallel: number;
+  /** Quiet time after one command to a BMC ends before the next one starts (BMCs drop bursts). */
+  minSpacingMs: number;
+  /** One attempt of an operation; past it the caller gets BMC_TIMEOUT and the slots are released. */
+  operationTimeoutMs: number;
+  /** Extra attempts after BMC_BUSY ("insufficient resources for session", node busy). */
+  busyRetries: number;
+  /** First backoff after BMC_BUSY; doubles per retry up to busyBackoffMaxMs, with ±20 % jitter. */
+  busyBackoffMs: number;
+  busyBackoffMaxMs: number;
+  /** Consecutive BMC_UNREACHABLE / BMC_TIMEOUT failures that open a BMC's circuit. */
+  breakerThreshold: number;
+  /** How long an open circuit fails calls fast before one trial call is let through (half-open). */
+  breakerCooldownMs: number;
+}
+
+export const DEFAULT_BMC_SCHEDULER_OPTIONS: Readonly<BmcSchedulerOptions> = Object.freeze({
+  maxParallel: 64,
+  minSpacingMs: 100,
+  operationTimeoutMs: 30_000,
+  busyRetries: 3,
+  busyBackoffMs: 1_000,
+  busyBackoffMaxMs: 8_000,
+  breakerThreshold: 3,
+  breakerCooldownMs: 30_000,
+});
+
+export type CircuitState = 'closed' | 'open' | 'half-open';
+
+export interface BmcSchedulerDeps {
+  now?: () => number;
+  random?: () => number;
+}
+
+interface Job {
+  seq: number;
+  op: string;
+  fn: () => Promise<unknown>;
+  resolve: (v: unknown) => void;
+  reject: (e: unknown) => void;
+  attempt: number;
+}
+
+interface BmcLane {
+  key: string;
+  queue: Job[];
+  running: boolean;
+  nextAt: number; // earliest start of the next command (spacing, busy backoff)
+  timer: ReturnType<typeof setTimeout> | undefined;
+  failures: number; // consecutive unreachable/timeout
+  openUntil: number | undefined; // circuit open until then; past it, the next call is the half-open trial
+  trial: boolean; // the running call is the half-open trial
+}
+
+type Target = Pick<BmcTarget, 'host' | 'port'>;
+
+export class BmcScheduler {
+  private readonly opts: BmcSchedulerOptions;
+  private readonly now: () => number;
+  private readonly random: () => number;
+  private readonly lanes = new Map<string, BmcLane>();
+  private inFlight = 0;
+  private seq = 0;
+
+  constructor(options: Partial<BmcSchedulerOptions> = {}, deps: BmcSchedulerDeps = {}) {
+    this.opts = { ...DEFAULT_BMC_SCHEDULER_OPTIONS, ...options };
+    this.now = deps.now ?? Date.now;
+    this.random = deps.random ?? Math.random;
+  }
+
+  /** Runs `fn` for the BMC at target when its turn comes. `op` names the call in errors. */
+  run<T>(target: Target, op: string, fn: () => Promise<T>): Promise<T> {
+    const lane = this.lane(target);
+    const open = this.openRemaining(lane);
+    if (open > 0) return Promise.reject(this.circuitError(lane, op, open));
+    return new Promise<T>((resolve, reject) => {
+      lane.queue.push({ seq: this.seq++, op, fn, resolve: resolve as (v: unknown) => void, reject, attempt: 0 });
+      this.pump();
+    });
+  }
+
+  /** The same driver, with every call going through this scheduler. */
+  wrap(driver: BmcDriver): BmcDriver {
+    const s = this;
+    return {
+      name: driver.name,
+      powerStatus: (t) => s.run(t, 'powerStatus', () => driver.powerStatus(t)),
+      power: (t, a) => s.run(t, 'power', () => driver.power(t, a)),
+      getBootDevice: (t) => s.run(t, 'getBootDevice', () => driver.getBootDevice(t)),
+      setBootDevice: (t, b) => s.run(t, 'setBootDevice', () => driver.setBootDevice(t, b)),
+      sensors: (t) => s.run(t, 'sensors', () => driver.sensors(t)),
+      listUsers: (t) => s.run(t, 'listUsers', () => driver.listUsers(t)),
+      addUser: (t, u) => s.run(t, 'addUser', () => driver.addUser(t, u)),
+      setUserPassword: (t, n, p) => s.run(t, 'setUserPassword', () => driver.setUserPassword(t, n, p)),
+      setUserEnabled: (t, n, e) => s.run(t, 'setUserEnabled', () => driver.setUserEnabled(t, n, e)),
+      removeUser: (t, n) => s.run(t, 'removeUser', () => driver.removeUser(t, n)),
+      resetBmc: (t, k) => s.run(t, 'resetBmc', () => driver.resetBmc(t, k)),
+      deviceInfo: (t) => s.run(t, 'deviceInfo', () => driver.deviceInfo(t)),
+      close: () => driver.close(),
+    };
+  }
+
+  circuit(target: Target): CircuitState {
+    const lane = this.lanes.get(keyOf(target));
+    if (!lane || lane.openUntil === undefined) return 'closed';
+    return this.openRemaining(lane) > 0 ? 'open' : 'half-open';
+  }
+
+  stats(): { inFlight: number; queued: number; openCircuits: number } {
+    let queued = 0;
+    let openCircuits = 0;
+    for (const l of this.lanes.values()) {
+      queued += l.queue.length;
+      if (this.openRemaining(l) > 0) openCircuits++;
+    }
+    return { inFlight: this.inFlight, queued, openCircuits };
+  }
+
+  // ------------------------------------------------------------ internals
+
+  private lane(t: Target): BmcLane {
+    const key = keyOf(t);
+    let lane = this.lanes.get(key);
+    if (!lane) {
+      lane = { key, queue: [], running: false, nextAt: 0, timer: undefined, failures: 0, openUntil: undefined, trial: false };
+      this.lanes.set(key, lane);
+    }
+    return lane;
+  }
+
+  private openRemaining(lane: BmcLane): number {
+    return lane.openUntil === undefined ? 0 : Math.max(0, lane.openUntil - this.now());
+  }
+
+  private circuitError(lane: BmcLane, op: string, remainingMs: number): RackhandError {
+    return new RackhandError('BMC_UNREACHABLE', `BMC ${lane.key} failed repeatedly; not trying again for ${Math.ceil(remainingMs / 1000)} s`, {
+      bmc: lane.key,
+      op,
+      circuit: 'open',
+      retryAfterMs: remainingMs,
+    });
+  }
+
+  /** Starts every job that may start now, oldest first; arms a timer for lanes waiting on spacing. */
+  private pump(): void {
+    const ready = [...this.lanes.values()]
+      .filter((l) => !l.running && l.queue.length > 0)
+      .sort((a, b) => a.queue[0]!.seq - b.queue[0]!.seq);
+    const now = this.now();
+    for (const lane of ready) {
+      const open = this.openRemaining(lane);
+      if (open > 0) {
+        for (const job of lane.queue.splice(0)) job.reject(this.circuitError(lane, job.op, open));
+        continue;
+      }
+      if (now < lane.nextAt) {
+        this.arm(lane, lane.nextAt - now);
+        continue;
+      }
+      if (this.inFlight >= this.opts.maxParallel) break;
+      this.start(lane, lane.queue.shift()!);
+    }
+    this.forget();
+  }
+
+  private arm(lane: BmcLane, ms: number): void {
+    if (lane.timer !== undefined) return;
+    lane.timer = setTimeout(() => {
+      lane.timer = undefined;
+      this.pump();
+    }, ms);
+  }
+
+  private start(lane: BmcLane, job: Job): void {
+    lane.running = true;
+    lane.trial = lane.openUntil !== undefined; // cool-down over: this call decides
+    this.inFlight++;
+    let done = false;
+    const timer = setTimeout(() => {
+      finish(
+        false,
+        new RackhandError('BMC_TIMEOUT', `BMC ${lane.key} did not complete ${job.op} within ${this.opts.operationTimeoutMs} ms`, {
+          bmc: lane.key,
+          op: job.op,
+        }),
+      );
+    }, this.opts.operationTimeoutMs);
+    const finish = (ok: boolean, value: unknown): void => {
+      if (done) return;
+      done = true;
+      clearTimeout(timer);
+      lane.running = false;
+      this.inFlight--;
+      lane.nextAt = Math.max(lane.nextAt, this.now() + this.opts.minSpacingMs);
+      this.settle(lane, job, ok, value);
+      this.pump();
+    };
+    let p: Promise<unknown>;
+    try {
+      p = job.fn();
+    } catch (e) {
+      p = Promise.reject(e);
+    }
+    p.then(
+      (v) => finish(true, v),
+      (e) => finish(false, e),
+    );
+  }
+
+  private settle(lane: BmcLane, job: Job, ok: boolean, value: unknown): void {
+    const wasTrial = lane.trial;
+    lane.trial = false;
+    if (ok) {
+      lane.failures = 0;
+      lane.openUntil = undefined;
+      job.resolve(value);
+      return;
+    }
+    const code = value instanceof RackhandError ? value.code : undefined;
+    if (code === 'BMC_UNREACHABLE' || code === 'BMC_TIMEOUT') {
+      lane.failures++;
+      if (wasTrial || lane.failures >= this.opts.breakerThreshold) lane.openUntil = this.now() + this.opts.breakerCooldownMs;
+      job.reject(value);
+      return;
+    }
+    // Any other answer proves the BMC is there.
+    lane.failures = 0;
+    lane.openUntil = undefined;
+    if (code === 'BMC_BUSY' && job.attempt < this.opts.busyRetries) {
+      const base = Math.min(this.opts.busyBackoffMaxMs, this.opts.busyBackoffMs * 2 ** job.attempt);
+      const delay = Math.round(base * (0.8 + 0.4 * this.random()));
+      job.attempt++;
+      lane.nextAt = Math.max(lane.nextAt, this.now() + delay);
+      lane.queue.unshift(job); // same logical command: it keeps its place at the head
+      return;
+    }
+    job.reject(value);
+  }
+
+  /** Drops idle lanes with nothing to remember, so a site's churn does not grow the map forever. */
+  private forget(): void {
+    if (this.lanes.size < 4096) return;
+    const now = this.now();
+    for (const [k, l] of this.lanes) {
+      if (!l.running && l.queue.length === 0 && l.timer === undefined && l.failures === 0 && l.openUntil === undefined && l.nextAt <= now) {
+        this.lanes.delete(k);
+      }
+    }
+  }
+}
+
+function keyOf(t: Target): string {
+  return `${t.host}:${t.port}`;
+}

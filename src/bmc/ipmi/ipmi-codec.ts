@@ -1,0 +1,595 @@
+// Pure encoders/decoders for RMCP, ASF ping, the IPMI 1.5 and 2.0 (RMCP+) session wrappers, RMCP+ session
+// setup payloads and IPMI LAN message framing. Decoders throw only IpmiDecodeError.
+
+/** The one error a decoder may throw; sessions catch it and drop the datagram. */
+export class IpmiDecodeError extends Error {
+  constructor(readonly reason: string) {
+    super(`IPMI decode: ${reason}`);
+    this.name = 'IpmiDecodeError';
+  }
+}
+
+function need(buf: Buffer, len: number, what: string): void {
+  if (buf.length < len) throw new IpmiDecodeError(`${what}: ${buf.length} bytes, need ${len}`);
+}
+
+// ---------------------------------------------------------------------------------------------- RMCP
+
+export const RMCP_VERSION = 0x06;
+export const RMCP_CLASS_ASF = 0x06;
+export const RMCP_CLASS_IPMI = 0x07;
+/** RMCP sequence 0xff: no RMCP ACK wanted (always so for IPMI). */
+export const RMCP_SEQ_NO_ACK = 0xff;
+
+export interface RmcpHeader {
+  version: number; // byte 0, 0x06 = RMCP 1.0
+  sequence: number; // byte 2, 0xff for IPMI
+  messageClass: number; // byte 3 bits 4:0 (0x06 ASF, 0x07 IPMI); bit 7 = ACK
+  ack: boolean;
+}
+
+export function encodeRmcp(body: Buffer, messageClass = RMCP_CLASS_IPMI, sequence = RMCP_SEQ_NO_ACK): Buffer {
+  const h = Buffer.from([RMCP_VERSION, 0x00, sequence & 0xff, messageClass & 0x1f]);
+  return Buffer.concat([h, body]);
+}
+
+export function decodeRmcp(buf: Buffer): { header: RmcpHeader; body: Buffer } {
+  need(buf, 4, 'RMCP header');
+  const version = buf[0];
+  if (version !== RMCP_VERSION) throw new IpmiDecodeError(`RMCP version 0x${version.toString(16)}`);
+  const header: RmcpHeader = {
+    version,
+    sequence: buf[2],
+    messageClass: buf[3] & 0x1f,
+    ack: (buf[3] & 0x80) !== 0,
+  };
+  return { header, body: buf.subarray(4) };
+}
+
+// ------------------------------------------------------------------------------------ ASF presence ping
+
+const ASF_IANA = 4542;
+export const ASF_PRESENCE_PING = 0x80;
+export const ASF_PRESENCE_PONG = 0x40;
+
+export function encodeAsfPing(tag: number): Buffer {
+  const b = Buffer.alloc(8);
+  b.writeUInt32BE(ASF_IANA, 0);
+  b[4] = ASF_PRESENCE_PING;
+  b[5] = tag & 0xff;
+  b[6] = 0;
+  b[7] = 0; // data length
+  return encodeRmcp(b, RMCP_CLASS_ASF, 0x00);
+}
+
+export interface AsfPong {
+  tag: number;
+  iana: number; // enterprise of the OEM fields
+  oem: number;
+  supportsIpmi: boolean; // supported entities bit 7
+  supportedInteractions: number;
+}
+
+/** Decodes an ASF body (after the RMCP header) carrying a Presence Pong. */
+export function decodeAsfPong(body: Buffer): AsfPong {
+  need(body, 8, 'ASF header');
+  if (body.readUInt32BE(0) !== ASF_IANA) throw new IpmiDecodeError('ASF IANA');
+  if (body[4] !== ASF_PRESENCE_PONG) throw new IpmiDecodeError(`ASF type 0x${body[4].toString(16)}`);
+  const len = body[7];
+  need(body, 8 + len, 'ASF pong data');
+  if (len < 16) throw new IpmiDecodeError('ASF pong data too short');
+  return {
+    tag: body[5],
+    iana: body.readUInt32BE(8),
+    oem: body.readUInt32BE(12),
+    supportsIpmi: (body[16] & 0x80) !== 0,
+    supportedInteractions: body[17],
+  };
+}
+
+// ------------------------------------------------------------------------------- IPMI 1.5 session wrapper
+
+export const AUTH_TYPE_NONE = 0x00;
+export const AUTH_TYPE_RMCPPLUS = 0x06;
+
+export interface Ipmi15Session {
+  authType: number; // 0 none, 1 MD2, 2 MD5, 4 straight password, 5 OEM
+  sequence: number; // session sequence number (LE u32)
+  sessionId: number; // LE u32, 0 outside a session
+  authCode?: Buffer; // 16 bytes when authType != 0
+  message: Buffer; // the IPMI message (length byte on the wire)
+}
+
+export function encodeIpmi15Session(s: Ipmi15Session): Buffer {
+  const auth = s.authType !== AUTH_TYPE_NONE;
+  const b = Buffer.alloc(10 + (auth ? 16 : 0));
+  b[0] = s.authType;
+  b.writeUInt32LE(s.sequence >>> 0, 1);
+  b.writeUInt32LE(s.sessionId >>> 0, 5);
+  let o = 9;
+  if (auth) {
+    const code = Buffer.alloc(16);
+    s.authCode?.copy(code, 0, 0, 16);
+    code.copy(b, o);
+    o += 16;
+  }
+  if (s.message.length > 255) throw new RangeError('IPMI 1.5 message longer than 255 bytes');
+  b[o] = s.message.length;
+  return encodeRmcp(Buffer.concat([b, s.message]));
+}
+
+/** Decodes the session part (after the RMCP header) of an IPMI 1.5 packet. */
+export function decodeIpmi15Session(body: Buffer): Ipmi15Session {
+  need(body, 10, 'IPMI 1.5 session header');
+  const authType = body[0] & 0x0f;
+  if (authType === AUTH_TYPE_RMCPPLUS) throw new IpmiDecodeError('RMCP+ packet given to the 1.5 decoder');
+  const sequence = body.readUInt32LE(1);
+  const sessionId = body.readUInt32LE(5);
+  let o = 9;
+  let authCode: Buffer | undefined;
+  if (authType !== AUTH_TYPE_NONE) {
+    need(body, 9 + 16 + 1, 'IPMI 1.5 auth code');
+    authCode = Buffer.from(body.subarray(9, 25));
+    o = 25;
+  }
+  const len = body[o];
+  need(body, o + 1 + len, 'IPMI 1.5 message');
+  return { authType, sequence, sessionId, authCode, message: Buffer.from(body.subarray(o + 1, o + 1 + len)) };
+}
+
+// ------------------------------------------------------------------------------ IPMI 2.0 / RMCP+ wrapper
+
+export const PAYLOAD_IPMI = 0x00;
+export const PAYLOAD_SOL = 0x01;
+export const PAYLOAD_OEM = 0x02;
+export const PAYLOAD_OPEN_SESSION_REQ = 0x10;
+export const PAYLOAD_OPEN_SESSION_RESP = 0x11;
+export const PAYLOAD_RAKP1 = 0x12;
+export const PAYLOAD_RAKP2 = 0x13;
+export const PAYLOAD_RAKP3 = 0x14;
+export const PAYLOAD_RAKP4 = 0x15;
+
+const NEXT_HEADER_IPMI = 0x07;
+
+export interface Ipmi20Packet {
+  payloadType: number; // byte 1 bits 5:0
+  encrypted: boolean; // byte 1 bit 7
+  authenticated: boolean; // byte 1 bit 6
+  oemIana?: number; // only for payload type 0x02
+  oemPayloadId?: number;
+  sessionId: number; // LE u32: the receiver's session id
+  sequence: number; // LE u32
+  payload: Buffer; // as on the wire (still encrypted when `encrypted`)
+  /** Present when authenticated: the covered bytes (auth type .. next header) and the received code. */
+  integrity?: { covered: Buffer; authCode: Buffer; padLength: number; nextHeader: number };
+}
+
+export interface Ipmi20Encode {
+  payloadType: number;
+  encrypted: boolean;
+  sessionId: number;
+  sequence: number;
+  payload: Buffer; // already encrypted when `encrypted`
+  oemIana?: number;
+  oemPayloadId?: number;
+  /** When given, the packet is authenticated: integrity(covered bytes) gives the auth code. */
+  integrity?: (covered: Buffer) => Buffer;
+}
+
+export function encodeIpmi20Session(p: Ipmi20Encode): Buffer {
+  const authenticated = p.integrity !== undefined;
+  const oem = p.payloadType === PAYLOAD_OEM;
+  const hdr = Buffer.alloc(oem ? 18 : 12);
+  hdr[0] = AUTH_TYPE_RMCPPLUS;
+  hdr[1] = (p.encrypted ? 0x80 : 0) | (authenticated ? 0x40 : 0) | (p.payloadType & 0x3f);
+  let o = 2;
+  if (oem) {
+    hdr.writeUInt32LE((p.oemIana ?? 0) >>> 0, 2);
+    hdr.writeUInt16LE((p.oemPayloadId ?? 0) & 0xffff, 6);
+    o = 8;
+  }
+  hdr.writeUInt32LE(p.sessionId >>> 0, o);
+  hdr.writeUInt32LE(p.sequence >>> 0, o + 4);
+  if (p.payload.length > 0xffff) throw new RangeError('RMCP+ payload longer than 65535 bytes');
+  hdr.writeUInt16LE(p.payload.length, o + 8);
+  if (!p.integrity) return encodeRmcp(Buffer.concat([hdr, p.payload]));
+  // Pad so that auth type .. next header is a multiple of 4 bytes.
+  const base = hdr.length + p.payload.length + 2;
+  const padLength = (4 - (base % 4)) % 4;
+  const trailer = Buffer.alloc(padLength + 2, 0xff);
+  trailer[padLength] = padLength;
+  trailer[padLength + 1] = NEXT_HEADER_IPMI;
+  const covered = Buffer.concat([hdr, p.payload, trailer]);
+  return encodeRmcp(Buffer.concat([covered, p.integrity(covered)]));
+}
+
+/**
+ * Decodes the session part (after the RMCP header) of an RMCP+ packet. `authCodeLength` is the integrity
+ * algorithm's code length (12 or 16; 0 when the session has none); it is used only for authenticated packets.
+ */
+export function decodeIpmi20Session(body: Buffer, authCodeLength: number): Ipmi20Packet {
+  need(body, 12, 'RMCP+ session header');
+  if ((body[0] & 0x0f) !== AUTH_TYPE_RMCPPLUS) throw new IpmiDecodeError('not an RMCP+ packet');
+  const encrypted = (body[1] & 0x80) !== 0;
+  const authenticated = (body[1] & 0x40) !== 0;
+  const payloadType = body[1] & 0x3f;
+  let o = 2;
+  let oemIana: number | undefined;
+  let oemPayloadId: number | undefined;
+  if (payloadType === PAYLOAD_OEM) {
+    need(body, 18, 'RMCP+ OEM session header');
+    oemIana = body.readUInt32LE(2);
+    oemPayloadId = body.readUInt16LE(6);
+    o = 8;
+  }
+  const sessionId = body.readUInt32LE(o);
+  const sequence = body.readUInt32LE(o + 4);
+  const len = body.readUInt16LE(o + 8);
+  const start = o + 10;
+  need(body, start + len, 'RMCP+ payload');
+  const payload = Buffer.from(body.subarray(start, start + len));
+  const pkt: Ipmi20Packet = { payloadType, encrypted, authenticated, oemIana, oemPayloadId, sessionId, sequence, payload };
+  if (!authenticated) return pkt;
+  if (authCodeLength <= 0) throw new IpmiDecodeError('authenticated packet but no integrity algorithm');
+  // Trailer: pad (0..3 bytes of 0xff), pad length, next header, auth code.
+  const trailerEnd = body.length - authCodeLength;
+  if (trailerEnd < start + len + 2) throw new IpmiDecodeError('RMCP+ trailer truncated');
+  const padLength = body[trailerEnd - 2];
+  const nextHeader = body[trailerEnd - 1];
+  if (padLength > 3 || trailerEnd - 2 - padLength !== start + len) throw new IpmiDecodeError('RMCP+ pad length');
+  if (nextHeader !== NEXT_HEADER_IPMI) throw new IpmiDecodeError('RMCP+ next header');
+  if (trailerEnd % 4 !== 0) throw new IpmiDecodeError('RMCP+ integrity data not 4-byte aligned');
+  pkt.integrity = {
+    covered: Buffer.from(body.subarray(0, trailerEnd)),
+    authCode: Buffer.from(body.subarray(trailerEnd)),
+    padLength,
+    nextHeader,
+  };
+  return pkt;
+}
+
+/** Either session format, told apart by the auth type byte. */
+export type SessionPacket = { kind: 'ipmi15'; session: Ipmi15Session } | { kind: 'ipmi20'; packet: Ipmi20Packet } | { kind: 'asf'; pong: AsfPong };
+
+export function decodePacket(buf: Buffer, authCodeLength: number): SessionPacket {
+  const { header, body } = decodeRmcp(buf);
+  if (header.messageClass === RMCP_CLASS_ASF) return { kind: 'asf', pong: decodeAsfPong(body) };
+  if (header.messageClass !== RMCP_CLASS_IPMI) throw new IpmiDecodeError(`RMCP class 0x${header.messageClass.toString(16)}`);
+  need(body, 1, 'session auth type');
+  if ((body[0] & 0x0f) === AUTH_TYPE_RMCPPLUS) return { kind: 'ipmi20', packet: decodeIpmi20Session(body, authCodeLength) };
+  return { kind: 'ipmi15', session: decodeIpmi15Session(body) };
+}
+
+// --------------------------------------------------------------------------------- IPMI LAN message
+
+export const BMC_SLAVE_ADDR = 0x20;
+export const REMOTE_SWID = 0x81;
+
+function checksum(buf: Buffer, from: number, to: number): number {
+  let s = 0;
+  for (let i = from; i < to; i++) s = (s + buf[i]) & 0xff;
+  return (0x100 - s) & 0xff;
+}
+
+export interface IpmiRequest {
+  rsAddr: number; // responder slave address, 0x20 = BMC
+  netFn: number; // even (request) network function
+  rsLun: number;
+  rqAddr: number; // requester software id, 0x81 = remote console
+  rqSeq: number; // 6-bit request sequence that pairs the response
+  rqLun: number;
+  cmd: number;
+  data: Buffer;
+}
+
+export interface IpmiResponse {
+  rqAddr: number;
+  netFn: number; // odd (response) network function
+  rqLun: number;
+  rsAddr: number;
+  rqSeq: number;
+  rsLun: number;
+  cmd: number;
+  completionCode: number;
+  data: Buffer; // after the completion code
+}
+
+export function encodeIpmiRequest(r: IpmiRequest): Buffer {
+  const b = Buffer.alloc(7 + r.data.length);
+  b[0] = r.rsAddr & 0xff;
+  b[1] = ((r.netFn & 0x3f) << 2) | (r.rsLun & 0x03);
+  b[2] = checksum(b, 0, 2);
+  b[3] = r.rqAddr & 0xff;
+  b[4] = ((r.rqSeq & 0x3f) << 2) | (r.rqLun & 0x03);
+  b[5] = r.cmd & 0xff;
+  r.data.copy(b, 6);
+  b[b.length - 1] = checksum(b, 3, b.length - 1);
+  return b;
+}
+
+function decodeFrame(buf: Buffer, what: string): { a: number; netFn: number; lunA: number; b: number; seq: number; lunB: number; cmd: number; data: Buffer } {
+  need(buf, 7, what);
+  if (checksum(buf, 0, 2) !== buf[2]) throw new IpmiDecodeError(`${what}: header checksum`);
+  if (checksum(buf, 3, buf.length - 1) !== buf[buf.length - 1]) throw new IpmiDecodeError(`${what}: data checksum`);
+  return {
+    a: buf[0],
+    netFn: buf[1] >> 2,
+    lunA: buf[1] & 0x03,
+    b: buf[3],
+    seq: buf[4] >> 2,
+    lunB: buf[4] & 0x03,
+    cmd: buf[5],
+    data: Buffer.from(buf.subarray(6, buf.length - 1)),
+  };
+}
+
+export function decodeIpmiRequest(buf: Buffer): IpmiRequest {
+  const f = decodeFrame(buf, 'IPMI request');
+  if (f.netFn & 1) throw new IpmiDecodeError('IPMI request with a response netFn');
+  return { rsAddr: f.a, netFn: f.netFn, rsLun: f.lunA, rqAddr: f.b, rqSeq: f.seq, rqLun: f.lunB, cmd: f.cmd, data: f.data };
+}
+
+export function encodeIpmiResponse(r: IpmiResponse): Buffer {
+  const b = Buffer.alloc(8 + r.data.length);
+  b[0] = r.rqAddr & 0xff;
+  b[1] = ((r.netFn & 0x3f) << 2) | (r.rqLun & 0x03);
+  b[2] = checksum(b, 0, 2);
+  b[3] = r.rsAddr & 0xff;
+  b[4] = ((r.rqSeq & 0x3f) << 2) | (r.rsLun & 0x03);
+  b[5] = r.cmd & 0xff;
+  b[6] = r.completionCode & 0xff;
+  r.data.copy(b, 7);
+  b[b.length - 1] = checksum(b, 3, b.length - 1);
+  return b;
+}
+
+export function decodeIpmiResponse(buf: Buffer): IpmiResponse {
+  const f = decodeFrame(buf, 'IPMI response');
+  if (f.data.length < 1) throw new IpmiDecodeError('IPMI response without completion code');
+  if ((f.netFn & 1) === 0) throw new IpmiDecodeError('IPMI response with a request netFn');
+  return {
+    rqAddr: f.a,
+    netFn: f.netFn,
+    rqLun: f.lunA,
+    rsAddr: f.b,
+    rqSeq: f.seq,
+    rsLun: f.lunB,
+    cmd: f.cmd,
+    completionCode: f.data[0],
+    data: Buffer.from(f.data.subarray(1)),
+  };
+}
+
+// ------------------------------------------------------------------- Get Channel Authentication Capabilities
+
+export interface AuthCapabilities {
+  channel: number;
+  authTypes: number; // bit mask: 0 none, 1 MD2, 2 MD5, 4 straight, 5 OEM
+  ipmi20Extended: boolean; // byte 2 bit 7: extended capabilities present
+  kgNonZero: boolean; // byte 3 bit 5: BMC key (Kg) is set
+  perMessageAuthDisabled: boolean;
+  userLevelAuthDisabled: boolean;
+  nonNullUsers: boolean;
+  nullUsers: boolean;
+  anonymousLogin: boolean;
+  supportsIpmi15: boolean; // byte 4 bit 0
+  supportsIpmi20: boolean; // byte 4 bit 1
+  oemId: number;
+  oemAux: number;
+}
+
+/** Data after the completion code of Get Channel Authentication Capabilities (App 0x38). */
+export function decodeAuthCapabilities(d: Buffer): AuthCapabilities {
+  need(d, 8, 'auth capabilities');
+  const ext = (d[1] & 0x80) !== 0;
+  return {
+    channel: d[0] & 0x0f,
+    authTypes: d[1] & 0x3f,
+    ipmi20Extended: ext,
+    kgNonZero: (d[2] & 0x20) !== 0,
+    perMessageAuthDisabled: (d[2] & 0x10) !== 0,
+    userLevelAuthDisabled: (d[2] & 0x08) !== 0,
+    nonNullUsers: (d[2] & 0x04) !== 0,
+    nullUsers: (d[2] & 0x02) !== 0,
+    anonymousLogin: (d[2] & 0x01) !== 0,
+    supportsIpmi15: ext ? (d[3] & 0x01) !== 0 : true,
+    supportsIpmi20: ext && (d[3] & 0x02) !== 0,
+    oemId: d[4] | (d[5] << 8) | (d[6] << 16),
+    oemAux: d[7],
+  };
+}
+
+// ------------------------------------------------------------------------ RMCP+ session setup payloads
+
+export interface AlgorithmSet {
+  auth: number; // 0 none, 1 RAKP-HMAC-SHA1, 2 RAKP-HMAC-MD5, 3 RAKP-HMAC-SHA256
+  integrity: number; // 0 none, 1 HMAC-SHA1-96, 2 HMAC-MD5-128, 3 MD5-128, 4 HMAC-SHA256-128
+  confidentiality: number; // 0 none, 1 AES-CBC-128
+}
+
+export interface OpenSessionRequest {
+  tag: number;
+  privilege: number; // requested maximum privilege (0 = highest the user may have)
+  consoleSessionId: number; // our session id, used by the BMC in every packet to us
+  algorithms: AlgorithmSet;
+}
+
+function algRecord(type: number, alg: number): Buffer {
+  return Buffer.from([type, 0, 0, 0x08, alg & 0x3f, 0, 0, 0]);
+}
+
+export function encodeOpenSessionRequest(r: OpenSessionRequest): Buffer {
+  const b = Buffer.alloc(8);
+  b[0] = r.tag & 0xff;
+  b[1] = r.privilege & 0x0f;
+  b.writeUInt32LE(r.consoleSessionId >>> 0, 4);
+  return Buffer.concat([b, algRecord(0, r.algorithms.auth), algRecord(1, r.algorithms.integrity), algRecord(2, r.algorithms.confidentiality)]);
+}
+
+function decodeAlgRecords(b: Buffer, o: number): AlgorithmSet {
+  const out = [0, 0, 0];
+  for (let i = 0; i < 3; i++) {
+    const r = b.subarray(o + i * 8, o + i * 8 + 8);
+    if (r[0] !== i) throw new IpmiDecodeError(`algorithm record ${i} type ${r[0]}`);
+    out[i] = r[4] & 0x3f;
+  }
+  return { auth: out[0], integrity: out[1], confidentiality: out[2] };
+}
+
+export function decodeOpenSessionRequest(b: Buffer): OpenSessionRequest {
+  need(b, 32, 'Open Session Request');
+  return { tag: b[0], privilege: b[1] & 0x0f, consoleSessionId: b.readUInt32LE(4), algorithms: decodeAlgRecords(b, 8) };
+}
+
+export interface OpenSessionResponse {
+  tag: number;
+  status: number; // RMCP+ status code
+  privilege: number; // maximum privilege granted
+  consoleSessionId: number;
+  bmcSessionId: number; // 0 on error
+  algorithms?: AlgorithmSet; // absent on error
+}
+
+export function encodeOpenSessionResponse(r: OpenSessionResponse): Buffer {
+  const b = Buffer.alloc(r.status === 0 ? 12 : 8);
+  b[0] = r.tag;
+  b[1] = r.status;
+  b[2] = r.privilege;
+  b.writeUInt32LE(r.consoleSessionId >>> 0, 4);
+  if (r.status !== 0) return b;
+  b.writeUInt32LE(r.bmcSessionId >>> 0, 8);
+  const a = r.algorithms ?? { auth: 0, integrity: 0, confidentiality: 0 };
+  return Buffer.concat([b, algRecord(0, a.auth), algRecord(1, a.integrity), algRecord(2, a.confidentiality)]);
+}
+
+export function decodeOpenSessionResponse(b: Buffer): OpenSessionResponse {
+  need(b, 2, 'Open Session Response');
+  const tag = b[0];
+  const status = b[1];
+  if (status !== 0) {
+    return { tag, status, privilege: b.length > 2 ? b[2] : 0, consoleSessionId: b.length >= 8 ? b.readUInt32LE(4) : 0, bmcSessionId: 0 };
+  }
+  need(b, 36, 'Open Session Response');
+  return {
+    tag,
+    status,
+    privilege: b[2] & 0x0f,
+    consoleSessionId: b.readUInt32LE(4),
+    bmcSessionId: b.readUInt32LE(8),
+    algorithms: decodeAlgRecords(b, 12),
+  };
+}
+
+export interface Rakp1 {
+  tag: number;
+  bmcSessionId: number;
+  consoleRandom: Buffer; // Rm, 16 bytes
+  role: number; // requested privilege | 0x10 for name-only lookup (ROLEm)
+  username: Buffer; // 0..16 bytes
+}
+
+export function encodeRakp1(r: Rakp1): Buffer {
+  if (r.consoleRandom.length !== 16) throw new RangeError('Rm must be 16 bytes');
+  if (r.username.length > 16) throw new RangeError('user name longer than 16 bytes');
+  const b = Buffer.alloc(28);
+  b[0] = r.tag;
+  b.writeUInt32LE(r.bmcSessionId >>> 0, 4);
+  r.consoleRandom.copy(b, 8);
+  b[24] = r.role;
+  b[27] = r.username.length;
+  return Buffer.concat([b, r.username]);
+}
+
+export function decodeRakp1(b: Buffer): Rakp1 {
+  need(b, 28, 'RAKP 1');
+  const ulen = b[27];
+  if (ulen > 16) throw new IpmiDecodeError('RAKP 1 user name length');
+  need(b, 28 + ulen, 'RAKP 1 user name');
+  return {
+    tag: b[0],
+    bmcSessionId: b.readUInt32LE(4),
+    consoleRandom: Buffer.from(b.subarray(8, 24)),
+    role: b[24],
+    username: Buffer.from(b.subarray(28, 28 + ulen)),
+  };
+}
+
+export interface Rakp2 {
+  tag: number;
+  status: number;
+  consoleSessionId: number;
+  bmcRandom: Buffer; // Rc, 16 bytes (zero-length on error)
+  bmcGuid: Buffer; // GUIDc, 16 bytes (zero-length on error)
+  authCode: Buffer; // key exchange auth code (20 for SHA1, 32 for SHA256)
+}
+
+export function encodeRakp2(r: Rakp2): Buffer {
+  const b = Buffer.alloc(8);
+  b[0] = r.tag;
+  b[1] = r.status;
+  b.writeUInt32LE(r.consoleSessionId >>> 0, 4);
+  if (r.status !== 0) return b;
+  return Buffer.concat([b, r.bmcRandom, r.bmcGuid, r.authCode]);
+}
+
+export function decodeRakp2(b: Buffer): Rakp2 {
+  need(b, 2, 'RAKP 2');
+  const tag = b[0];
+  const status = b[1];
+  if (status !== 0) {
+    return { tag, status, consoleSessionId: b.length >= 8 ? b.readUInt32LE(4) : 0, bmcRandom: Buffer.alloc(0), bmcGuid: Buffer.alloc(0), authCode: Buffer.alloc(0) };
+  }
+  need(b, 40, 'RAKP 2');
+  return {
+    tag,
+    status,
+    consoleSessionId: b.readUInt32LE(4),
+    bmcRandom: Buffer.from(b.subarray(8, 24)),
+    bmcGuid: Buffer.from(b.subarray(24, 40)),
+    authCode: Buffer.from(b.subarray(40)),
+  };
+}
+
+export interface Rakp3 {
+  tag: number;
+  status: number; // we send 0; a non-zero value tells the BMC we abort
+  bmcSessionId: number;
+  authCode: Buffer;
+}
+
+export function encodeRakp3(r: Rakp3): Buffer {
+  const b = Buffer.alloc(8);
+  b[0] = r.tag;
+  b[1] = r.status;
+  b.writeUInt32LE(r.bmcSessionId >>> 0, 4);
+  return Buffer.concat([b, r.authCode]);
+}
+
+export function decodeRakp3(b: Buffer): Rakp3 {
+  need(b, 8, 'RAKP 3');
+  return { tag: b[0], status: b[1], bmcSessionId: b.readUInt32LE(4), authCode: Buffer.from(b.subarray(8)) };
+}
+
+export interface Rakp4 {
+  tag: number;
+  status: number;
+  consoleSessionId: number;
+  icv: Buffer; // integrity check value (12 for SHA1, 16 for SHA256)
+}
+
+export function encodeRakp4(r: Rakp4): Buffer {
+  const b = Buffer.alloc(8);
+  b[0] = r.tag;
+  b[1] = r.status;
+  b.writeUInt32LE(r.consoleSessionId >>> 0, 4);
+  return Buffer.concat([b, r.icv]);
+}
+
+export function decodeRakp4(b: Buffer): Rakp4 {
+  need(b, 2, 'RAKP 4');
+  const tag = b[0];
+  const status = b[1];
+  if (status !== 0) return { tag, status, consoleSessionId: b.length >= 8 ? b.readUInt32LE(4) : 0, icv: Buffer.alloc(0) };
+  need(b, 8, 'RAKP 4');
+  return { tag, status, consoleSessionId: b.readUInt32LE(4), icv: Buffer.from(b.subarray(8)) };
+}

@@ -1,0 +1,470 @@
+// One RMCP+ session to one BMC over a UDP link: handshake, authenticated+encrypted requests with
+// retransmits, inbound verification (session id, HMAC, sequence window), keepalive and Close Session.
+import { RackhandError } from '../../errors.js';
+import type { BmcPrivilege, BmcTarget } from '../bmc-driver.js';
+import {
+  AUTH_TYPE_NONE, BMC_SLAVE_ADDR, IpmiDecodeError, PAYLOAD_IPMI, PAYLOAD_OPEN_SESSION_REQ, PAYLOAD_OPEN_SESSION_RESP,
+  PAYLOAD_RAKP1, PAYLOAD_RAKP2, PAYLOAD_RAKP3, PAYLOAD_RAKP4, REMOTE_SWID, decodeAuthCapabilities, decodeIpmiResponse,
+  decodeOpenSessionResponse, decodePacket, decodeRakp2, decodeRakp4, encodeIpmi15Session, encodeIpmi20Session,
+  encodeIpmiRequest, encodeOpenSessionRequest, encodeRakp1, encodeRakp3, type AuthCapabilities, type IpmiResponse,
+  type OpenSessionResponse, type Rakp2, type Rakp4,
+} from './ipmi-codec.js';
+import {
+  additionalKey, cipherSuite, decryptPayload, encryptPayload, integrityCode, randomBlock, rakp2AuthCode, rakp3AuthCode, rakp4Icv,
+  sameBytes, sessionIntegrityKey, userKey, type CipherSuite, type RakpContext,
+} from './ipmi-crypto.js';
+import { completionCodeError, rmcpStatusError } from './ipmi-errors.js';
+import { UdpTransport, type IpmiLink, type IpmiTransport } from './ipmi-transport.js';
+
+export const PRIVILEGE_LEVEL: Record<BmcPrivilege, number> = { callback: 1, user: 2, operator: 3, administrator: 4 };
+
+export const NETFN_CHASSIS = 0x00;
+export const NETFN_SENSOR = 0x04;
+export const NETFN_APP = 0x06;
+export const NETFN_STORAGE = 0x0a;
+
+/** Minimal pino-compatible logger. */
+export interface IpmiLogger {
+  debug(obj: object, msg?: string): void;
+  warn(obj: object, msg?: string): void;
+}
+
+export interface IpmiSessionOptions {
+  /** Wait for one answer before retransmitting (ms). */
+  timeoutMs?: number;
+  /** Retransmits after the first attempt of every message. */
+  retries?: number;
+  /** BMC key (Kg) when the BMC has one set; defaults to the user's password (Kuid). */
+  kg?: Buffer;
+  logger?: IpmiLogger;
+  /** Shared UDP sockets (the driver passes one); without it the session uses a private socket. */
+  transport?: IpmiTransport;
+}
+
+/** Why an inbound datagram was dropped; counted per reason for tests and metrics. */
+export type RejectReason =
+  | 'decode' | 'session-id' | 'unauthenticated' | 'integrity' | 'sequence' | 'decrypt' | 'unencrypted'
+  | 'payload-type' | 'unexpected';
+
+type Incoming =
+  | { kind: 'ipmi15'; msg: IpmiResponse }
+  | { kind: 'setup'; payloadType: number; payload: Buffer }
+  | { kind: 'ipmi'; msg: IpmiResponse };
+
+interface Waiter {
+  match(p: Incoming): boolean;
+}
+
+type SessionState = 'new' | 'opening' | 'active' | 'broken' | 'closed';
+
+/** How far behind the newest accepted inbound sequence number a late packet may be (and how far ahead). */
+const SEQ_WINDOW = 32;
+
+export class IpmiSession {
+  readonly stats = { sent: 0, received: 0, retransmits: 0, rejected: {} as Partial<Record<RejectReason, number>> };
+  state: SessionState = 'new';
+  /** Last time a verified packet arrived (ms since epoch); 0 = never. */
+  lastRxAt = 0;
+  /** Last time a caller used the session. */
+  lastUseAt = Date.now();
+  authCapabilities?: AuthCapabilities;
+
+  private readonly cs: CipherSuite;
+  private readonly timeoutMs: number;
+  private readonly retries: number;
+  private readonly log?: IpmiLogger;
+  private link?: IpmiLink;
+  private ownTransport?: UdpTransport;
+  private consoleSessionId = 0;
+  private bmcSessionId = 0;
+  private k1: Buffer = Buffer.alloc(0);
+  private k2: Buffer = Buffer.alloc(0);
+  private outSeq = 0;
+  private inHighest = -1;
+  private readonly inSeen = new Set<number>();
+  private rqSeq = 0;
+  private tag = 0;
+  private waiter?: Waiter;
+  private queue: Promise<unknown> = Promise.resolve();
+  private keepaliveTimer?: NodeJS.Timeout;
+
+  constructor(readonly target: BmcTarget, private readonly opts: IpmiSessionOptions = {}) {
+    const cs = cipherSuite(target.cipherSuite);
+    if (!cs) {
+      throw new RackhandError('BMC_UNSUPPORTED', `cipher suite ${target.cipherSuite} is not implemented (use 3 or 17)`, {
+        cipherSuite: target.cipherSuite,
+      });
+    }
+    this.cs = cs;
+    this.timeoutMs = opts.timeoutMs ?? 1000;
+    this.retries = opts.retries ?? 3;
+    this.log = opts.logger;
+  }
+
+  get isActive(): boolean {
+    return this.state === 'active';
+  }
+
+  get idBmc(): number {
+    return this.bmcSessionId;
+  }
+
+  // ------------------------------------------------------------------------------------------- socket
+
+  private async openLink(): Promise<void> {
+    let transport = this.opts.transport;
+    if (!transport) {
+      this.ownTransport = new UdpTransport({ endpointsPerSocket: 1, receiveBufferBytes: 256 * 1024 });
+      transport = this.ownTransport;
+    }
+    // The transport hands us only datagrams whose source is the BMC's address:port.
+    this.link = await transport.open(this.target.host, this.target.port, (buf) => this.onDatagram(buf));
+  }
+
+  private send(buf: Buffer): void {
+    if (!this.link) return;
+    this.stats.sent++;
+    this.link.send(buf);
+  }
+
+  private reject(reason: RejectReason): void {
+    this.stats.rejected[reason] = (this.stats.rejected[reason] ?? 0) + 1;
+  }
+
+  private onDatagram(buf: Buffer): void {
+    this.stats.received++;
+    let incoming: Incoming | undefined;
+    try {
+      incoming = this.verify(buf);
+    } catch {
+      // Decoders throw only IpmiDecodeError; anything else is still a bad datagram, never a crash.
+      return this.reject('decode');
+    }
+    if (!incoming) return;
+    if (this.waiter && this.waiter.match(incoming)) return;
+    this.reject('unexpected');
+  }
+
+  /** Decodes and authenticates one datagram; undefined (with a counted reason) when it must be dropped. */
+  private verify(buf: Buffer): Incoming | undefined {
+    const active = this.state === 'active';
+    const p = decodePacket(buf, this.cs.integrityLength);
+    if (p.kind === 'asf') return void this.reject('payload-type');
+    if (p.kind === 'ipmi15') {
+      // Only Get Channel Authentication Capabilities travels outside RMCP+.
+      if (active || p.session.sessionId !== 0) return void this.reject('session-id');
+      return { kind: 'ipmi15', msg: decodeIpmiResponse(p.session.message) };
+    }
+    const pkt = p.packet;
+    if (!active) {
+      const setup = pkt.payloadType === PAYLOAD_OPEN_SESSION_RESP || pkt.payloadType === PAYLOAD_RAKP2 || pkt.payloadType === PAYLOAD_RAKP4;
+      if (!setup) return void this.reject('payload-type');
+      if (pkt.authenticated || pkt.encrypted) return void this.reject('unauthenticated');
+      return { kind: 'setup', payloadType: pkt.payloadType, payload: pkt.payload };
+    }
+    if (pkt.sessionId !== this.consoleSessionId) return void this.reject('session-id');
+    if (!pkt.authenticated || !pkt.integrity) return void this.reject('unauthenticated');
+    if (!sameBytes(integrityCode(this.cs, this.k1, pkt.integrity.covered), pkt.integrity.authCode)) return void this.reject('integrity');
+    if (!this.sequenceAcceptable(pkt.sequence)) return void this.reject('sequence');
+    if (pkt.payloadType !== PAYLOAD_IPMI) return void this.reject('payload-type');
+    if (!pkt.encrypted) return void this.reject('unencrypted');
+    let plain: Buffer;
+    try {
+      plain = decryptPayload(this.k2, pkt.payload);
+    } catch (e) {
+      if (!(e instanceof IpmiDecodeError)) throw e;
+      return void this.reject('decrypt');
+    }
+    const msg = decodeIpmiResponse(plain);
+    // Only a fully verified packet moves the window, so forged packets cannot poison it.
+    this.recordSequence(pkt.sequence);
+    this.lastRxAt = Date.now();
+    return { kind: 'ipmi', msg };
+  }
+
+  private sequenceAcceptable(seq: number): boolean {
+    if (this.inHighest < 0) return true;
+    if (seq > this.inHighest) return seq - this.inHighest <= SEQ_WINDOW;
+    return this.inHighest - seq < SEQ_WINDOW && !this.inSeen.has(seq);
+  }
+
+  private recordSequence(seq: number): void {
+    this.inSeen.add(seq);
+    if (seq > this.inHighest) {
+      this.inHighest = seq;
+      for (const s of this.inSeen) if (this.inHighest - s >= SEQ_WINDOW) this.inSeen.delete(s);
+    }
+  }
+
+  /**
+   * Sends build() and waits for a packet that match() turns into a value, retransmitting (build() is called
+   * again, so a fresh sequence number goes out) until retries run out.
+   */
+  private exchange<T>(build: () => Buffer, match: (p: Incoming) => T | undefined, what: string, attempts = this.retries + 1): Promise<T> {
+    return new Promise<T>((resolve, reject) => {
+      let attempt = 0;
+      let timer: NodeJS.Timeout | undefined;
+      const rxBefore = this.stats.received;
+      const finish = (): void => {
+        if (timer) clearTimeout(timer);
+        if (this.waiter === waiter) this.waiter = undefined;
+      };
+      const waiter: Waiter = {
+        match: (p) => {
+          const v = match(p);
+          if (v === undefined) return false;
+          finish();
+          resolve(v);
+          return true;
+        },
+      };
+      const fire = (): void => {
+        if (this.state === 'closed') {
+          finish();
+          reject(new RackhandError('BMC_ERROR', `${what}: session closed`));
+          return;
+        }
+        if (attempt >= attempts) {
+          finish();
+          const heard = this.stats.received > rxBefore || this.lastRxAt > 0;
+          reject(new RackhandError(heard ? 'BMC_TIMEOUT' : 'BMC_UNREACHABLE',
+            `${what}: no answer from ${this.target.host}:${this.target.port} after ${attempts} attempt(s)`));
+          return;
+        }
+        if (attempt > 0) this.stats.retransmits++;
+        attempt++;
+        let pkt: Buffer;
+        try {
+          pkt = build();
+        } catch (e) {
+          finish();
+          reject(e);
+          return;
+        }
+        this.send(pkt);
+        timer = setTimeout(fire, this.timeoutMs);
+      };
+      this.waiter = waiter;
+      fire();
+    });
+  }
+
+  private nextRqSeq(): number {
+    this.rqSeq = (this.rqSeq % 63) + 1;
+    return this.rqSeq;
+  }
+
+  private nextTag(): number {
+    this.tag = (this.tag + 1) & 0xff;
+    return this.tag;
+  }
+
+  // ------------------------------------------------------------------------------------------ handshake
+
+  /** Get Channel Auth Caps → Open Session → RAKP 1–4 → Set Session Privilege Level. */
+  async open(): Promise<void> {
+    if (this.state !== 'new') throw new RackhandError('BMC_ERROR', `session already ${this.state}`);
+    this.state = 'opening';
+    try {
+      await this.openLink();
+      await this.handshake();
+      this.state = 'active';
+      const priv = PRIVILEGE_LEVEL[this.target.privilege];
+      if (priv > PRIVILEGE_LEVEL.user) {
+        const r = await this.requestNow(NETFN_APP, 0x3b, Buffer.from([priv]), 0);
+        if (r.completionCode !== 0) {
+          const e = completionCodeError(r.completionCode, 'Set Session Privilege Level');
+          throw r.completionCode === 0x80 || r.completionCode === 0x81
+            ? new RackhandError('BMC_AUTH_FAILED', `privilege ${this.target.privilege} not available to this user`, e.details)
+            : e;
+        }
+      }
+    } catch (e) {
+      await this.close();
+      throw e;
+    }
+  }
+
+  private async handshake(): Promise<void> {
+    const t = this.target;
+    const priv = PRIVILEGE_LEVEL[t.privilege];
+    // 1. Get Channel Authentication Capabilities, IPMI 1.5 wrapper, asking for the v2.0 extended data.
+    const capsSeq = this.nextRqSeq();
+    const capsReq = encodeIpmiRequest({ rsAddr: BMC_SLAVE_ADDR, netFn: NETFN_APP, rsLun: 0, rqAddr: REMOTE_SWID, rqSeq: capsSeq, rqLun: 0, cmd: 0x38, data: Buffer.from([0x8e, priv]) });
+    const caps = await this.exchange(
+      () => encodeIpmi15Session({ authType: AUTH_TYPE_NONE, sequence: 0, sessionId: 0, message: capsReq }),
+      (p) => (p.kind === 'ipmi15' && p.msg.cmd === 0x38 && p.msg.rqSeq === capsSeq ? p.msg : undefined),
+      'Get Channel Authentication Capabilities',
+    );
+    if (caps.completionCode !== 0) throw completionCodeError(caps.completionCode, 'Get Channel Authentication Capabilities');
+    try {
+      this.authCapabilities = decodeAuthCapabilities(caps.data);
+    } catch (e) {
+      if (e instanceof IpmiDecodeError) throw new RackhandError('BMC_ERROR', `Get Channel Authentication Capabilities: ${e.reason}`);
+      throw e;
+    }
+    if (!this.authCapabilities.supportsIpmi20) throw new RackhandError('BMC_UNSUPPORTED', 'BMC does not support IPMI v2.0 / RMCP+');
+
+    // 2. Open Session.
+    this.consoleSessionId = randomBlock(4).readUInt32LE(0) || 1;
+    const osTag = this.nextTag();
+    const osReq = encodeOpenSessionRequest({ tag: osTag, privilege: priv, consoleSessionId: this.consoleSessionId, algorithms: this.cs.algorithms });
+    const os: OpenSessionResponse = await this.exchange(
+      () => encodeIpmi20Session({ payloadType: PAYLOAD_OPEN_SESSION_REQ, encrypted: false, sessionId: 0, sequence: 0, payload: osReq }),
+      (p) => {
+        if (p.kind !== 'setup' || p.payloadType !== PAYLOAD_OPEN_SESSION_RESP) return undefined;
+        const r = decodeOpenSessionResponse(p.payload);
+        return r.tag === osTag && (r.status !== 0 || r.consoleSessionId === this.consoleSessionId) ? r : undefined;
+      },
+      'Open Session',
+    );
+    if (os.status !== 0) throw rmcpStatusError(os.status, 'Open Session');
+    const a = os.algorithms!;
+    if (a.auth !== this.cs.algorithms.auth || a.integrity !== this.cs.algorithms.integrity || a.confidentiality !== this.cs.algorithms.confidentiality) {
+      throw new RackhandError('BMC_UNSUPPORTED', `BMC answered with other algorithms than cipher suite ${this.cs.id}`);
+    }
+    this.bmcSessionId = os.bmcSessionId;
+
+    // 3. RAKP 1 / 2: prove the BMC knows the password.
+    const username = Buffer.from(t.username, 'utf8');
+    if (username.length > 16) throw new RackhandError('BMC_AUTH_FAILED', 'user name longer than 16 bytes');
+    let kuid: Buffer;
+    try {
+      kuid = userKey(t.password);
+    } catch {
+      throw new RackhandError('BMC_AUTH_FAILED', 'password longer than 20 bytes');
+    }
+    const ctx: RakpContext = {
+      consoleSessionId: this.consoleSessionId,
+      bmcSessionId: this.bmcSessionId,
+      consoleRandom: randomBlock(16),
+      bmcRandom: Buffer.alloc(16),
+      bmcGuid: Buffer.alloc(16),
+      role: priv | 0x10, // name-only lookup
+      username,
+    };
+    const r1Tag = this.nextTag();
+    const rakp1 = encodeRakp1({ tag: r1Tag, bmcSessionId: this.bmcSessionId, consoleRandom: ctx.consoleRandom, role: ctx.role, username });
+    const r2: Rakp2 = await this.exchange(
+      () => encodeIpmi20Session({ payloadType: PAYLOAD_RAKP1, encrypted: false, sessionId: 0, sequence: 0, payload: rakp1 }),
+      (p) => {
+        if (p.kind !== 'setup' || p.payloadType !== PAYLOAD_RAKP2) return undefined;
+        const r = decodeRakp2(p.payload);
+        return r.tag === r1Tag && (r.status !== 0 || r.consoleSessionId === this.consoleSessionId) ? r : undefined;
+      },
+      'RAKP 1',
+    );
+    if (r2.status !== 0) throw rmcpStatusError(r2.status, 'RAKP 2');
+    ctx.bmcRandom = r2.bmcRandom;
+    ctx.bmcGuid = r2.bmcGuid;
+    const r3Tag = this.nextTag();
+    if (!sameBytes(rakp2AuthCode(this.cs, kuid, ctx), r2.authCode)) {
+      // Tell the BMC we give up so it frees the half-open session.
+      this.send(encodeIpmi20Session({ payloadType: PAYLOAD_RAKP3, encrypted: false, sessionId: 0, sequence: 0,
+        payload: encodeRakp3({ tag: r3Tag, status: 0x0f, bmcSessionId: this.bmcSessionId, authCode: Buffer.alloc(0) }) }));
+      throw new RackhandError('BMC_AUTH_FAILED', `RAKP 2 auth code mismatch for user ${t.username} (wrong password?)`);
+    }
+
+    // 4. RAKP 3 / 4: prove we know it, and check the BMC derived the same session key.
+    const kg = this.opts.kg && this.opts.kg.some((b) => b !== 0) ? this.opts.kg : kuid;
+    const sik = sessionIntegrityKey(this.cs, kg, ctx);
+    const rakp3 = encodeRakp3({ tag: r3Tag, status: 0, bmcSessionId: this.bmcSessionId, authCode: rakp3AuthCode(this.cs, kuid, ctx) });
+    const r4: Rakp4 = await this.exchange(
+      () => encodeIpmi20Session({ payloadType: PAYLOAD_RAKP3, encrypted: false, sessionId: 0, sequence: 0, payload: rakp3 }),
+      (p) => {
+        if (p.kind !== 'setup' || p.payloadType !== PAYLOAD_RAKP4) return undefined;
+        const r = decodeRakp4(p.payload);
+        return r.tag === r3Tag && (r.status !== 0 || r.consoleSessionId === this.consoleSessionId) ? r : undefined;
+      },
+      'RAKP 3',
+    );
+    if (r4.status !== 0) throw rmcpStatusError(r4.status, 'RAKP 4');
+    if (!sameBytes(rakp4Icv(this.cs, sik, ctx), r4.icv)) throw new RackhandError('BMC_AUTH_FAILED', 'RAKP 4 integrity check value mismatch');
+    this.k1 = additionalKey(this.cs, sik, 1);
+    this.k2 = additionalKey(this.cs, sik, 2);
+  }
+
+  // ------------------------------------------------------------------------------------------ requests
+
+  private serial<T>(fn: () => Promise<T>): Promise<T> {
+    const run = this.queue.then(fn, fn);
+    this.queue = run.catch(() => undefined);
+    return run;
+  }
+
+  private encodeRequest(netFn: number, cmd: number, data: Buffer, lun: number, rqSeq: number): Buffer {
+    const msg = encodeIpmiRequest({ rsAddr: BMC_SLAVE_ADDR, netFn, rsLun: lun, rqAddr: REMOTE_SWID, rqSeq, rqLun: 0, cmd, data });
+    this.outSeq = this.outSeq >= 0xffffffff ? 1 : this.outSeq + 1;
+    return encodeIpmi20Session({
+      payloadType: PAYLOAD_IPMI,
+      encrypted: true,
+      sessionId: this.bmcSessionId,
+      sequence: this.outSeq,
+      payload: encryptPayload(this.k2, msg),
+      integrity: (covered) => integrityCode(this.cs, this.k1, covered),
+    });
+  }
+
+  private requestNow(netFn: number, cmd: number, data: Buffer, lun: number, attempts?: number): Promise<IpmiResponse> {
+    if (this.state !== 'active') return Promise.reject(new RackhandError('BMC_ERROR', `session is ${this.state}`));
+    const rqSeq = this.nextRqSeq();
+    return this.exchange(
+      () => this.encodeRequest(netFn, cmd, data, lun, rqSeq),
+      (p) => (p.kind === 'ipmi' && p.msg.rqSeq === rqSeq && p.msg.cmd === cmd && p.msg.netFn === (netFn | 1) ? p.msg : undefined),
+      `IPMI netFn 0x${netFn.toString(16)} cmd 0x${cmd.toString(16)}`,
+      attempts,
+    ).catch((e: unknown) => {
+      // A request that went unanswered leaves the session in doubt (BMC rebooted, session expired).
+      if (e instanceof RackhandError && (e.code === 'BMC_TIMEOUT' || e.code === 'BMC_UNREACHABLE')) this.state = 'broken';
+      throw e;
+    });
+  }
+
+  /** One request in this session (queued behind any other); resolves with the response whatever its completion code. */
+  request(netFn: number, cmd: number, data: Buffer = Buffer.alloc(0), lun = 0): Promise<IpmiResponse> {
+    this.lastUseAt = Date.now();
+    return this.serial(() => this.requestNow(netFn, cmd, data, lun));
+  }
+
+  /** Like request(), but a non-zero completion code becomes the mapped RackhandError. */
+  async command(netFn: number, cmd: number, data: Buffer = Buffer.alloc(0), what = `cmd 0x${cmd.toString(16)}`, lun = 0): Promise<Buffer> {
+    const r = await this.request(netFn, cmd, data, lun);
+    if (r.completionCode !== 0) throw completionCodeError(r.completionCode, what);
+    return r.data;
+  }
+
+  /** Sends Get Device ID every intervalMs while the session sits idle, so the BMC does not expire it. */
+  startKeepalive(intervalMs: number): void {
+    this.stopKeepalive();
+    this.keepaliveTimer = setInterval(() => {
+      if (this.state !== 'active' || Date.now() - this.lastUseAt < intervalMs) return;
+      this.lastUseAt = Date.now();
+      this.serial(() => this.requestNow(NETFN_APP, 0x01, Buffer.alloc(0), 0)).catch(() => {
+        this.log?.debug({ host: this.target.host, port: this.target.port }, 'ipmi keepalive failed');
+      });
+    }, Math.max(50, Math.floor(intervalMs / 2)));
+    this.keepaliveTimer.unref();
+  }
+
+  private stopKeepalive(): void {
+    if (this.keepaliveTimer) clearInterval(this.keepaliveTimer);
+    this.keepaliveTimer = undefined;
+  }
+
+  /** Close Session (best effort, one short try when the session is healthy), then the socket. Never throws. */
+  async close(): Promise<void> {
+    this.stopKeepalive();
+    if (this.state === 'closed') return;
+    if (this.state === 'active') {
+      const data = Buffer.alloc(4);
+      data.writeUInt32LE(this.bmcSessionId >>> 0, 0);
+      await this.serial(() => this.requestNow(NETFN_APP, 0x3c, data, 0, 2)).catch(() => undefined);
+    }
+    this.state = 'closed';
+    this.link?.close();
+    this.link = undefined;
+    this.waiter = undefined;
+    await this.ownTransport?.close();
+    this.ownTransport = undefined;
+  }
+}

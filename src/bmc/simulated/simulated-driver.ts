@@ -1,0 +1,302 @@
+// BmcDriver 'simulated': an in-process stateful fake BMC per host:port, with delays and injectable faults (tests, demo).
+
+import { RackhandError, type ErrorCode } from '../../errors.js';
+import type {
+  BmcDeviceInfo,
+  BmcDriver,
+  BmcPrivilege,
+  BmcTarget,
+  BmcUser,
+  BootDeviceSetting,
+  NewBmcUser,
+  PowerAction,
+  PowerState,
+  SensorReading,
+} from '../bmc-driver.js';
+
+export type SimulatedFaultKind = 'unreachable' | 'auth' | 'timeout' | 'busy' | 'error' | 'unsupported' | 'hang';
+
+export interface SimulatedFault {
+  kind: SimulatedFaultKind;
+  /** How many calls it affects; unlimited when absent. */
+  times?: number;
+  /** Only these operations; all when absent. */
+  ops?: SimulatedOp[];
+  /** For 'error': the completion code reported. Default 0xff. */
+  completionCode?: number;
+}
+
+export type SimulatedOp = Exclude<keyof BmcDriver, 'name' | 'close'>;
+
+export interface SimulatedDriverOptions {
+  /** Latency of every call. Default 0 (resolves on the next timer tick). */
+  delayMs?: number;
+  /** How long a 'timeout' fault waits before rejecting with BMC_TIMEOUT. Default 5000. */
+  faultTimeoutMs?: number;
+  /** Power of a BMC the first time it is seen. Default 'off'. */
+  initialPower?: PowerState;
+  /** Relative sensor jitter, 0.01 = ±1 %. Default 0.01. */
+  sensorJitter?: number;
+  /** Randomness source (tests pass a seeded one). */
+  random?: () => number;
+}
+
+interface SimUser {
+  id: number;
+  name: string;
+  password: string;
+  enabled: boolean;
+  privilege: BmcPrivilege | 'no-access';
+}
+
+/** What one simulated BMC holds; tests read and change it directly. */
+export interface SimulatedBmcState {
+  power: PowerState;
+  boot: BootDeviceSetting;
+  users: SimUser[];
+  resets: number;
+  bmcResets: number;
+  /** Every operation that reached this BMC, in order (after faults and auth). */
+  log: string[];
+}
+
+const PRIV_RANK: Record<BmcPrivilege | 'no-access', number> = { 'no-access': 0, callback: 1, user: 2, operator: 3, administrator: 4 };
+const MAX_USERS = 16;
+
+export class SimulatedDriver implements BmcDriver {
+  readonly name = 'simulated';
+  private readonly bmcs = new Map<string, SimulatedBmcState>();
+  private readonly faults = new Map<string, SimulatedFault[]>();
+  private readonly hung = new Set<() => void>();
+  private readonly opts: Required<SimulatedDriverOptions>;
+  /** Calls that entered the driver, faults included: "host:port op". */
+  readonly calls: string[] = [];
+
+  constructor(options: SimulatedDriverOptions = {}) {
+    this.opts = {
+      delayMs: options.delayMs ?? 0,
+      faultTimeoutMs: options.faultTimeoutMs ?? 5000,
+      initialPower: options.initialPower ?? 'off',
+      sensorJitter: options.sensorJitter ?? 0.01,
+      random: options.random ?? Math.random,
+    };
+  }
+
+  /** The state behind host:port (created on first use with `t`'s credentials as the admin user). */
+  state(t: Pick<BmcTarget, 'host' | 'port'> & Partial<BmcTarget>): SimulatedBmcState {
+    const key = `${t.host}:${t.port}`;
+    let s = this.bmcs.get(key);
+    if (!s) {
+      s = {
+        power: this.opts.initialPower,
+        boot: { device: 'none', mode: 'auto', persistent: false },
+        users: [
+          { id: 1, name: '', password: '', enabled: false, privilege: 'user' },
+          { id: 2, name: t.username ?? 'admin', password: t.password ?? 'password', enabled: true, privilege: 'administrator' },
+        ],
+        resets: 0,
+        bmcResets: 0,
+        log: [],
+      };
+      this.bmcs.set(key, s);
+    }
+    return s;
+  }
+
+  /** Adds a fault for one BMC ("host:port") or every BMC ("*"). */
+  injectFault(key: string, fault: SimulatedFault): void {
+    const list = this.faults.get(key) ?? [];
+    list.push({ ...fault });
+    this.faults.set(key, list);
+  }
+
+  clearFaults(key?: string): void {
+    if (key === undefined) this.faults.clear();
+    else this.faults.delete(key);
+    for (const release of this.hung) release();
+    this.hung.clear();
+  }
+
+  async powerStatus(t: BmcTarget): Promise<PowerState> {
+    return (await this.enter(t, 'powerStatus')).power;
+  }
+
+  async power(t: BmcTarget, action: PowerAction): Promise<void> {
+    const s = await this.enter(t, 'power', action);
+    switch (action) {
+      case 'on':
+        s.power = 'on'; // already on: nothing happens, as on a real chassis
+        break;
+      case 'off':
+      case 'soft':
+        s.power = 'off';
+        break;
+      case 'reset':
+        if (s.power === 'on') s.resets++;
+        break;
+      case 'cycle':
+        if (s.power === 'on') s.resets++;
+        s.power = 'on';
+        break;
+    }
+  }
+
+  async getBootDevice(t: BmcTarget): Promise<BootDeviceSetting> {
+    return { ...(await this.enter(t, 'getBootDevice')).boot };
+  }
+
+  async setBootDevice(t: BmcTarget, setting: BootDeviceSetting): Promise<void> {
+    const s = await this.enter(t, 'setBootDevice', `${setting.device}/${setting.mode}/${setting.persistent ? 'persistent' : 'once'}`);
+    s.boot = { ...setting };
+  }
+
+  async sensors(t: BmcTarget): Promise<SensorReading[]> {
+    const s = await this.enter(t, 'sensors');
+    const j = (v: number, digits: number): number => {
+      const x = v * (1 + (this.opts.random() * 2 - 1) * this.opts.sensorJitter);
+      return Number(x.toFixed(digits));
+    };
+    const on = s.power === 'on';
+    return [
+      {
+        name: 'CPU1 Temp',
+        type: 'temperature',
+        value: on ? j(45, 0) : j(25, 0),
+        unit: 'degrees C',
+        status: 'ok',
+        thresholds: { upperNonCritical: 80, upperCritical: 90, upperNonRecoverable: 100 },
+      },
+      {
+        name: 'FAN1',
+        type: 'fan',
+        value: on ? j(4800, 0) : 0,
+        unit: 'RPM',
+        status: on ? 'ok' : 'unavailable',
+        thresholds: { lowerNonRecoverable: 250, lowerCritical: 500, lowerNonCritical: 1000 },
+      },
+      {
+        name: '12V',
+        type: 'voltage',
+        value: on ? j(12, 2) : 0,
+        unit: 'Volts',
+        status: on ? 'ok' : 'unavailable',
+        thresholds: { lowerCritical: 10.8, lowerNonCritical: 11.4, upperNonCritical: 12.6, upperCritical: 13.2 },
+      },
+      { name: 'PS1 Status', type: 'discrete', value: null, unit: '', status: 'ok', thresholds: {} },
+    ];
+  }
+
+  async listUsers(t: BmcTarget): Promise<BmcUser[]> {
+    const s = await this.enter(t, 'listUsers');
+    return s.users.filter((u) => u.name !== '').map(({ id, name, enabled, privilege }) => ({ id, name, enabled, privilege }));
+  }
+
+  async addUser(t: BmcTarget, user: NewBmcUser): Promise<{ id: number }> {
+    if (!/^[\x21-\x7e][\x20-\x7e]{0,15}$/.test(user.name)) throw new RackhandError('INVALID_INPUT', 'BMC user name must be 1..16 printable ASCII characters');
+    if (user.password.length < 1 || Buffer.byteLength(user.password) > 20) throw new RackhandError('INVALID_INPUT', 'BMC password must be 1..20 bytes');
+    const s = await this.enter(t, 'addUser', user.name);
+    if (s.users.some((u) => u.name === user.name)) throw new RackhandError('CONFLICT', `BMC user ${user.name} already exists`);
+    let id = 2;
+    while (s.users.some((u) => u.id === id && u.name !== '')) id++;
+    if (id > MAX_USERS) throw new RackhandError('BMC_ERROR', 'no free user slot on the BMC', { reason: 'no-free-slot' });
+    s.users = s.users.filter((u) => u.id !== id);
+    s.users.push({ id, name: user.name, password: user.password, enabled: true, privilege: user.privilege });
+    s.users.sort((a, b) => a.id - b.id);
+    return { id };
+  }
+
+  async setUserPassword(t: BmcTarget, name: string, password: string): Promise<void> {
+    const s = await this.enter(t, 'setUserPassword', name);
+    this.user(s, name).password = password;
+  }
+
+  async setUserEnabled(t: BmcTarget, name: string, enabled: boolean): Promise<void> {
+    const s = await this.enter(t, 'setUserEnabled', `${name}=${enabled}`);
+    this.user(s, name).enabled = enabled;
+  }
+
+  async removeUser(t: BmcTarget, name: string): Promise<void> {
+    const s = await this.enter(t, 'removeUser', name);
+    const u = this.user(s, name);
+    s.users = s.users.filter((x) => x !== u);
+  }
+
+  async resetBmc(t: BmcTarget, kind: 'cold' | 'warm'): Promise<void> {
+    const s = await this.enter(t, 'resetBmc', kind);
+    s.bmcResets++;
+  }
+
+  async deviceInfo(t: BmcTarget): Promise<BmcDeviceInfo> {
+    await this.enter(t, 'deviceInfo');
+    return { deviceId: 0x20, firmware: '1.00', ipmiVersion: '2.0', manufacturerId: 0, productId: 0 };
+  }
+
+  async close(): Promise<void> {
+    for (const release of this.hung) release();
+    this.hung.clear();
+  }
+
+  // ------------------------------------------------------------ internals
+
+  private user(s: SimulatedBmcState, name: string): SimUser {
+    const u = s.users.find((x) => x.name === name && name !== '');
+    if (!u) throw new RackhandError('NOT_FOUND', `no BMC user named ${name}`);
+    return u;
+  }
+
+  /** Delay, faults, then authentication: what every operation goes through before touching state. */
+  private async enter(t: BmcTarget, op: SimulatedOp, arg?: string): Promise<SimulatedBmcState> {
+    const key = `${t.host}:${t.port}`;
+    this.calls.push(`${key} ${op}`);
+    await this.sleep(this.opts.delayMs);
+    const fault = this.takeFault(key, op);
+    if (fault) await this.fail(fault, op);
+    const s = this.state(t);
+    const u = s.users.find((x) => x.name === t.username);
+    if (!u || !u.enabled || u.password !== t.password || PRIV_RANK[u.privilege] < PRIV_RANK[t.privilege]) {
+      throw new RackhandError('BMC_AUTH_FAILED', 'authentication failed', { host: t.host, port: t.port });
+    }
+    s.log.push(arg === undefined ? op : `${op} ${arg}`);
+    return s;
+  }
+
+  private takeFault(key: string, op: SimulatedOp): SimulatedFault | undefined {
+    for (const k of [key, '*']) {
+      const list = this.faults.get(k);
+      if (!list) continue;
+      const idx = list.findIndex((f) => !f.ops || f.ops.includes(op));
+      if (idx === -1) continue;
+      const f = list[idx]!;
+      if (f.times !== undefined && --f.times <= 0) list.splice(idx, 1);
+      return f;
+    }
+    return undefined;
+  }
+
+  private async fail(f: SimulatedFault, op: SimulatedOp): Promise<never> {
+    const codes: Record<Exclude<SimulatedFaultKind, 'hang' | 'timeout'>, ErrorCode> = {
+      unreachable: 'BMC_UNREACHABLE',
+      auth: 'BMC_AUTH_FAILED',
+      busy: 'BMC_BUSY',
+      error: 'BMC_ERROR',
+      unsupported: 'BMC_UNSUPPORTED',
+    };
+    if (f.kind === 'hang') {
+      await new Promise<void>((resolve) => this.hung.add(resolve));
+      throw new RackhandError('BMC_TIMEOUT', `simulated BMC hung during ${op}`);
+    }
+    if (f.kind === 'timeout') {
+      await this.sleep(this.opts.faultTimeoutMs);
+      throw new RackhandError('BMC_TIMEOUT', `simulated BMC timed out during ${op}`);
+    }
+    const details: Record<string, unknown> = {};
+    if (f.kind === 'error') details.completionCode = f.completionCode ?? 0xff;
+    if (f.kind === 'unsupported') details.completionCode = 0xc1;
+    if (f.kind === 'busy') details.completionCode = 0xc0;
+    throw new RackhandError(codes[f.kind], `simulated ${f.kind} during ${op}`, details);
+  }
+
+  private sleep(ms: number): Promise<void> {
+    return new Promise((r) => setTimeout(r, ms));
+  }
+}

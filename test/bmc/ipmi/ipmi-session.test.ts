@@ -1,0 +1,141 @@
+// Session mechanics against the loopback fake BMC: retransmits, no-answer classification, keepalive, idle close,
+// Close Session, error-code mapping.
+import dgram from 'node:dgram';
+import { afterEach, describe, expect, it } from 'vitest';
+import { IpmiSession } from '../../../src/bmc/ipmi/ipmi-session.js';
+import { IpmiDriver } from '../../../src/bmc/ipmi/ipmi-driver.js';
+import { completionCodeError, rmcpStatusError } from '../../../src/bmc/ipmi/ipmi-errors.js';
+import { startFakeBmc } from './fake-rmcp-bmc.js';
+
+const PW = 'session-test-pw';
+const on = (r: { netFn: number; cmd: number }) =>
+  r.netFn === 0 && r.cmd === 1 ? { cc: 0, data: Buffer.from([1, 0, 0]) } : r.netFn === 6 && r.cmd === 1 ? { cc: 0, data: Buffer.from('0003090802 9f 9112 00 020f'.replace(/ /g, ''), 'hex') } : undefined;
+
+let cleanups: (() => Promise<unknown>)[] = [];
+afterEach(async () => {
+  for (const c of cleanups.reverse()) await c().catch(() => undefined);
+  cleanups = [];
+});
+
+const tgt = (port: number, suite = 3) => ({ host: '127.0.0.1', port, username: 'admin', password: PW, cipherSuite: suite, privilege: 'administrator' as const });
+
+describe('IpmiSession', () => {
+  it('retransmits a lost request with a fresh sequence number and succeeds', async () => {
+    let dropped = 0;
+    const bmc = await startFakeBmc({ username: 'admin', password: PW, handler: on, onRespond: (c) => c.req.netFn === 0 && c.req.cmd === 1 && dropped++ < 2 });
+    const s = new IpmiSession(tgt(bmc.port), { timeoutMs: 150, retries: 3 });
+    cleanups.push(() => bmc.stop(), () => s.close());
+    await s.open();
+    const r = await s.request(0, 1);
+    expect(r.data[0] & 1).toBe(1);
+    expect(s.stats.retransmits).toBe(2);
+    expect(bmc.rejected).toEqual([]); // every retransmit carried a valid HMAC and a new sequence number
+  });
+
+  it('nothing listening → BMC_UNREACHABLE after its retries, inside the bound', async () => {
+    const hole = dgram.createSocket('udp4');
+    await new Promise<void>((r) => hole.bind(0, '127.0.0.1', () => r()));
+    const port = hole.address().port;
+    hole.close(); // the port is now closed: ICMP unreachable / silence
+    const s = new IpmiSession(tgt(port), { timeoutMs: 100, retries: 2 });
+    const t0 = Date.now();
+    await expect(s.open()).rejects.toMatchObject({ code: 'BMC_UNREACHABLE' });
+    expect(Date.now() - t0).toBeLessThan(5000);
+  });
+
+  it('a BMC that stops answering mid-session → BMC_TIMEOUT', async () => {
+    let silent = false;
+    const bmc = await startFakeBmc({ username: 'admin', password: PW, handler: on, onRespond: () => silent });
+    const s = new IpmiSession(tgt(bmc.port), { timeoutMs: 100, retries: 1 });
+    cleanups.push(() => bmc.stop(), () => s.close());
+    await s.open();
+    silent = true;
+    await expect(s.request(0, 1)).rejects.toMatchObject({ code: 'BMC_TIMEOUT' });
+    expect(s.isActive).toBe(false); // marked broken: the driver will open a new one
+  });
+
+  it('sends Close Session on close()', async () => {
+    const bmc = await startFakeBmc({ username: 'admin', password: PW, handler: on });
+    const s = new IpmiSession(tgt(bmc.port, 17), { timeoutMs: 200, retries: 1 });
+    cleanups.push(() => bmc.stop());
+    await s.open();
+    const id = s.idBmc;
+    await s.close();
+    expect(bmc.requests.at(-1)).toMatchObject({ netFn: 6, cmd: 0x3c });
+    expect(bmc.requests.at(-1)!.data.readUInt32LE(0)).toBe(id);
+    expect(bmc.requests.some((r) => r.netFn === 6 && r.cmd === 0x3b && r.data[0] === 4)).toBe(true); // Set Session Privilege: admin
+  });
+});
+
+describe('IpmiDriver session reuse', () => {
+  it('keeps an idle reused session alive, then closes it after idleCloseMs', async () => {
+    const bmc = await startFakeBmc({ username: 'admin', password: PW, handler: on });
+    const d = new IpmiDriver({ timeoutMs: 200, retries: 1, keepaliveMs: 100, idleCloseMs: 5_000 });
+    cleanups.push(() => bmc.stop(), () => d.close());
+    expect(await d.powerStatus(tgt(bmc.port))).toBe('on');
+    const n = bmc.requests.length;
+    await new Promise((r) => setTimeout(r, 600));
+    const keepalives = bmc.requests.slice(n).filter((r) => r.netFn === 6 && r.cmd === 1);
+    expect(keepalives.length).toBeGreaterThanOrEqual(2);
+    expect(d.sessionIds()).toHaveLength(1);
+    expect(await d.powerStatus(tgt(bmc.port))).toBe('on');
+    expect(bmc.requests.filter((r) => r.cmd === 0x3b)).toHaveLength(1); // still the first session
+  });
+
+  it('closes sessions nobody used for idleCloseMs', async () => {
+    const bmc = await startFakeBmc({ username: 'admin', password: PW, handler: on });
+    const d = new IpmiDriver({ timeoutMs: 200, retries: 1, keepaliveMs: 10_000, idleCloseMs: 200 });
+    cleanups.push(() => bmc.stop(), () => d.close());
+    await d.powerStatus(tgt(bmc.port));
+    const deadline = Date.now() + 10_000;
+    while (d.sessionIds().length > 0 && Date.now() < deadline) await new Promise((r) => setTimeout(r, 50));
+    expect(d.sessionIds()).toHaveLength(0);
+    expect(bmc.requests.at(-1)).toMatchObject({ netFn: 6, cmd: 0x3c });
+  });
+
+  it('concurrent operations on one target share one session, one at a time', async () => {
+    const bmc = await startFakeBmc({ username: 'admin', password: PW, handler: on });
+    const d = new IpmiDriver({ timeoutMs: 200, retries: 1 });
+    cleanups.push(() => bmc.stop(), () => d.close());
+    const res = await Promise.all(Array.from({ length: 8 }, () => d.powerStatus(tgt(bmc.port))));
+    expect(res).toEqual(Array(8).fill('on'));
+    expect(bmc.requests.filter((r) => r.cmd === 0x3b)).toHaveLength(1);
+    expect(d.sessionIds()).toHaveLength(1);
+    await d.close();
+    expect(bmc.sessions.size).toBe(0); // closed on the BMC too
+  });
+
+  it('without reuse every call opens and closes its own session; none leak', async () => {
+    const bmc = await startFakeBmc({ username: 'admin', password: PW, handler: on });
+    const d = new IpmiDriver({ timeoutMs: 200, retries: 1, reuseSessions: false });
+    cleanups.push(() => bmc.stop(), () => d.close());
+    await Promise.all(Array.from({ length: 5 }, () => d.powerStatus(tgt(bmc.port))));
+    expect(bmc.requests.filter((r) => r.cmd === 0x3c)).toHaveLength(5);
+    expect(bmc.sessions.size).toBe(0);
+    expect(d.sessionIds()).toHaveLength(0);
+  });
+
+  it('rejects invalid input before touching the BMC', async () => {
+    const d = new IpmiDriver();
+    cleanups.push(() => d.close());
+    const t = tgt(9);
+    await expect(d.addUser(t, { name: 'this-name-is-way-too-long', password: 'x', privilege: 'user' })).rejects.toMatchObject({ code: 'INVALID_INPUT' });
+    await expect(d.addUser(t, { name: 'ok', password: 'x'.repeat(21), privilege: 'user' })).rejects.toMatchObject({ code: 'INVALID_INPUT' });
+    await expect(d.power(t, 'explode' as never)).rejects.toMatchObject({ code: 'INVALID_INPUT' });
+  });
+});
+
+describe('error mapping', () => {
+  it.each([
+    [0xc0, 'BMC_BUSY'], [0xc1, 'BMC_UNSUPPORTED'], [0xc3, 'BMC_TIMEOUT'], [0xd4, 'BMC_AUTH_FAILED'], [0xff, 'BMC_ERROR'], [0xcc, 'BMC_ERROR'],
+  ])('completion code 0x%s → %s', (cc, code) => {
+    const e = completionCodeError(cc, 'x');
+    expect(e.code).toBe(code);
+    expect(e.details?.completionCode).toBe(cc);
+  });
+  it.each([
+    [0x01, 'BMC_BUSY'], [0x0b, 'BMC_BUSY'], [0x0d, 'BMC_AUTH_FAILED'], [0x0f, 'BMC_AUTH_FAILED'], [0x11, 'BMC_UNSUPPORTED'], [0x02, 'BMC_ERROR'],
+  ])('RMCP+ status 0x%s → %s', (st, code) => {
+    expect(rmcpStatusError(st, 'x').code).toBe(code);
+  });
+});
