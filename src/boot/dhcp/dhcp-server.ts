@@ -1,0 +1,478 @@
+// rackhand's DHCP server: reservation mode (known MACs get their reserved lease + boot info) and proxyDHCP mode.
+
+import dgram from 'node:dgram';
+import { isIPv4, type AddressInfo } from 'node:net';
+import { RackhandError } from '../../errors.js';
+import type { BootLookup, HostBootInfo } from '../boot-lookup.js';
+import { chooseBootFile, isIpxeClient, isPxeClient, type BootChoice, type BootFiles } from './choose-boot-file.js';
+import {
+  BROADCAST_FLAG,
+  DhcpDecodeError,
+  DhcpMessageType,
+  IPXE_NO_PXEDHCP,
+  PXE_DISCOVERY_CONTROL,
+  macOf,
+  messageTypeName,
+  parseDhcpPacket,
+  serializeDhcpPacket,
+  type DhcpOptions,
+  type DhcpPacket,
+} from './dhcp-codec.js';
+
+export type DhcpMode = 'off' | 'reservation' | 'proxy';
+
+/** The subset of pino.Logger we call; pass a pino logger or nothing. */
+export interface DhcpLogger {
+  debug(obj: object, msg?: string): void;
+  info(obj: object, msg?: string): void;
+  warn(obj: object, msg?: string): void;
+  error(obj: object, msg?: string): void;
+}
+
+export interface DhcpServerOptions {
+  mode: DhcpMode;
+  lookup: BootLookup;
+  /**
+   * Address the sockets bind to. Keep the default '0.0.0.0' on Linux: a socket bound to a unicast address
+   * never sees the clients' 255.255.255.255 broadcasts. Restrict to one interface with a network namespace
+   * or a firewall instead.
+   */
+  listenAddress?: string;
+  /** DHCP server port, 67 (tests use 0 = any free port). */
+  port?: number;
+  /** proxyDHCP boot-server port, 4011 (proxy mode only; tests use 0). */
+  proxyPort?: number;
+  /**
+   * SO_REUSEADDR on the sockets, so proxy mode can share port 67 with the site's DHCP server on the same host
+   * (Linux hands broadcasts to every such socket). Default false: a second server on 67 is otherwise a mistake.
+   */
+  reuseAddr?: boolean;
+  /** Where broadcast and ciaddr replies go, 68 (tests change it). */
+  clientPort?: number;
+  /** Where replies to a relay (giaddr) go, 67 (tests change it). */
+  relayPort?: number;
+  /** Our address on the clients' network: siaddr / next-server, option 54, {serverIp} in the script URL. */
+  serverIp: string;
+  /** Destination of broadcast replies: '255.255.255.255' (needs a route for it in a namespace without default route). */
+  broadcastAddress?: string;
+  bootFiles: BootFiles;
+  /**
+   * iPXE script URL for clients whose user-class is iPXE: a template with {serverIp}, {port}, {mac}
+   * (aa:bb:cc:dd:ee:ff), {macHyphen} (aa-bb-…), {serverId}; or a function of the MAC.
+   */
+  scriptUrl: string | ((mac: string, host: HostBootInfo) => string);
+  /** {port} in the scriptUrl template (the HTTP boot port). */
+  httpPort?: number;
+  /** Option 51 in reservation mode; default 3600. */
+  leaseSeconds?: number;
+  logger?: DhcpLogger;
+}
+
+/** Monotonic counters for metrics (a prom-client collector can read them). */
+export interface DhcpCounters {
+  received: number;
+  malformed: number;
+  ignored: number; // not for us: wrong op/htype, BOOTP, other server chosen, non-PXE in proxy mode, off
+  unknownClients: number;
+  notArmed: number;
+  noAddress: number;
+  offers: number;
+  acks: number;
+  naks: number;
+  informs: number;
+  releases: number;
+  declines: number;
+  proxyRequests: number;
+  sendErrors: number;
+}
+
+const ZERO = '0.0.0.0';
+
+export function expandScriptUrl(template: string, vars: Record<string, string | number>): string {
+  return template.replace(/\{(\w+)\}/g, (m, k: string) => (k in vars ? String(vars[k]) : m));
+}
+
+/**
+ * Who gets what:
+ * - reservation: only MACs the BootLookup knows. DISCOVER → OFFER, REQUEST → ACK (or NAK when the requested address is
+ *   not the reservation; silence when the client chose another server), INFORM → ACK without lease, RELEASE/DECLINE
+ *   logged. A host with netbootArmed=false still gets its address lease, but no boot file, so its firmware falls
+ *   through to the disk; a host without a reserved IPv4 gets no answer.
+ * - proxy: only PXE clients (vendor class PXEClient…) the BootLookup knows and that are armed: boot info, never an
+ *   address; port 67 DISCOVER → OFFER, port 4011 REQUEST → ACK (unicast back). Unarmed hosts: silence.
+ * - unknown MAC (both modes): silence, and lookup.recordDiscovered().
+ * Every silence is logged with its reason. Relayed requests (giaddr) are answered to giaddr:relayPort.
+ * Boot file: user-class iPXE → the HTTP script URL (+ option 175.176 = 1); else option 93 arch 0 → bios,
+ * 7/9 → uefiX64, 11 → arm64 when configured.
+ */
+export class DhcpServer {
+  readonly counters: DhcpCounters = {
+    received: 0,
+    malformed: 0,
+    ignored: 0,
+    unknownClients: 0,
+    notArmed: 0,
+    noAddress: 0,
+    offers: 0,
+    acks: 0,
+    naks: 0,
+    informs: 0,
+    releases: 0,
+    declines: 0,
+    proxyRequests: 0,
+    sendErrors: 0,
+  };
+
+  private socket?: dgram.Socket;
+  private proxySocket?: dgram.Socket;
+  private readonly o: Required<Omit<DhcpServerOptions, 'logger' | 'httpPort'>> & Pick<DhcpServerOptions, 'logger' | 'httpPort'>;
+
+  constructor(options: DhcpServerOptions) {
+    // An explicit `undefined` (e.g. an unset config key) must not override a default: port undefined would bind anywhere.
+    const given = Object.fromEntries(Object.entries(options).filter(([, v]) => v !== undefined)) as DhcpServerOptions;
+    this.o = {
+      listenAddress: '0.0.0.0',
+      port: 67,
+      proxyPort: 4011,
+      clientPort: 68,
+      relayPort: 67,
+      broadcastAddress: '255.255.255.255',
+      leaseSeconds: 3600,
+      reuseAddr: false,
+      ...given,
+    };
+    if (!['off', 'reservation', 'proxy'].includes(this.o.mode)) {
+      throw new RackhandError('INVALID_INPUT', `dhcp mode must be off, reservation or proxy`, { mode: this.o.mode });
+    }
+    if (this.o.mode !== 'off' && !isIPv4(this.o.serverIp)) {
+      throw new RackhandError('INVALID_INPUT', 'dhcp serverIp must be an IPv4 address', { serverIp: this.o.serverIp });
+    }
+  }
+
+  get mode(): DhcpMode {
+    return this.o.mode;
+  }
+
+  /** Bound DHCP port (useful with port 0). */
+  get port(): number | undefined {
+    return this.socket ? (this.socket.address() as AddressInfo).port : undefined;
+  }
+
+  get proxyPort(): number | undefined {
+    return this.proxySocket ? (this.proxySocket.address() as AddressInfo).port : undefined;
+  }
+
+  async start(): Promise<void> {
+    if (this.o.mode === 'off' || this.socket) return;
+    this.socket = await this.bind(this.o.port, 'dhcp');
+    if (this.o.mode === 'proxy') {
+      try {
+        this.proxySocket = await this.bind(this.o.proxyPort, 'proxy');
+      } catch (e) {
+        await this.stop();
+        throw e;
+      }
+    }
+    this.o.logger?.info(
+      { mode: this.o.mode, listen: this.o.listenAddress, port: this.port, proxyPort: this.proxyPort },
+      'dhcp server started',
+    );
+  }
+
+  async stop(): Promise<void> {
+    const socks = [this.socket, this.proxySocket].filter((s): s is dgram.Socket => !!s);
+    this.socket = undefined;
+    this.proxySocket = undefined;
+    await Promise.all(socks.map((s) => new Promise<void>((r) => s.close(() => r()))));
+  }
+
+  private bind(port: number, via: 'dhcp' | 'proxy'): Promise<dgram.Socket> {
+    return new Promise((resolve, reject) => {
+      const s = dgram.createSocket({ type: 'udp4', reuseAddr: this.o.reuseAddr });
+      const onError = (e: Error) => {
+        s.close();
+        reject(new RackhandError('BOOT_ERROR', `dhcp: cannot bind ${this.o.listenAddress}:${port}: ${e.message}`));
+      };
+      s.once('error', onError);
+      s.bind(port, this.o.listenAddress, () => {
+        s.off('error', onError);
+        s.setBroadcast(true);
+        s.on('error', (e) => this.o.logger?.error({ err: e.message, via }, 'dhcp socket error'));
+        s.on('message', (msg, rinfo) => this.onMessage(msg, rinfo, via));
+        resolve(s);
+      });
+    });
+  }
+
+  private onMessage(msg: Buffer, rinfo: dgram.RemoteInfo, via: 'dhcp' | 'proxy'): void {
+    this.counters.received++;
+    let req: DhcpPacket;
+    try {
+      req = parseDhcpPacket(msg);
+    } catch (e) {
+      this.counters.malformed++;
+      // Anything but DhcpDecodeError would be a codec bug: louder, but still never fatal to the daemon.
+      if (e instanceof DhcpDecodeError) this.o.logger?.debug({ from: rinfo.address, err: e.message }, 'dhcp: malformed packet dropped');
+      else this.o.logger?.error({ from: rinfo.address, err: (e as Error).message }, 'dhcp: decoder failed');
+      return;
+    }
+    try {
+      this.handle(req, rinfo, via);
+    } catch (e) {
+      // A reply we cannot encode (e.g. an over-long hostname in the inventory) must not kill the server.
+      this.o.logger?.error({ err: (e as Error).message, mac: macOf(req) }, 'dhcp: cannot answer');
+    }
+  }
+
+  private handle(req: DhcpPacket, rinfo: dgram.RemoteInfo, via: 'dhcp' | 'proxy'): void {
+    if (req.op !== 1 || req.htype !== 1 || req.hlen !== 6) return this.ignore(req, 'not an ethernet BOOTREQUEST');
+    const type = req.options.messageType;
+    if (type === undefined) return this.ignore(req, 'plain BOOTP (no option 53)');
+    const mac = macOf(req);
+    const log = { mac, type: messageTypeName(type), xid: req.xid, relay: req.giaddr !== ZERO ? req.giaddr : undefined };
+
+    if (this.o.mode === 'proxy' && !isPxeClient(req.options)) return this.ignore(req, 'proxy mode: not a PXE client');
+    if (via === 'proxy' && type !== DhcpMessageType.REQUEST && type !== DhcpMessageType.INFORM) {
+      return this.ignore(req, 'port 4011 only takes REQUEST/INFORM');
+    }
+
+    const host = this.o.lookup.findByMac(mac);
+    if (!host) {
+      if (type === DhcpMessageType.DISCOVER || type === DhcpMessageType.REQUEST || type === DhcpMessageType.INFORM) {
+        this.counters.unknownClients++;
+        const o = req.options;
+        this.o.lookup.recordDiscovered({
+          mac,
+          arch: o.clientArch?.[0],
+          vendorClass: o.vendorClass,
+          uuid: o.uuid,
+          userClass: o.userClass?.join(','),
+          relay: req.giaddr !== ZERO ? req.giaddr : undefined,
+        });
+        this.o.logger?.info({ ...log, reason: 'unknown MAC' }, 'dhcp: no answer, recorded as discovered');
+      } else this.ignore(req, 'unknown MAC');
+      return;
+    }
+
+    if (this.o.mode === 'proxy') return this.handleProxy(req, rinfo, via, host, log);
+    this.handleReservation(req, host, log);
+  }
+
+  private handleReservation(req: DhcpPacket, host: HostBootInfo, log: Record<string, unknown>): void {
+    const type = req.options.messageType;
+    switch (type) {
+      case DhcpMessageType.DISCOVER: {
+        if (!host.ip) return this.noAddress(host, log);
+        const boot = this.bootFor(req, host, log);
+        this.send(this.reply(req, DhcpMessageType.OFFER, host, boot), req);
+        this.counters.offers++;
+        this.o.logger?.info({ ...log, ip: host.ip, boot: describe(boot) }, 'dhcp: offer');
+        return;
+      }
+      case DhcpMessageType.REQUEST: {
+        const sid = req.options.serverId;
+        if (sid !== undefined && sid !== this.o.serverIp) return this.ignore(req, `client chose server ${sid}`);
+        if (!host.ip) return this.noAddress(host, log);
+        const want = req.options.requestedIp ?? (req.ciaddr !== ZERO ? req.ciaddr : undefined);
+        if (want !== host.ip) {
+          this.send(this.nak(req, `requested ${want ?? 'nothing'}, reserved ${host.ip}`), req);
+          this.counters.naks++;
+          this.o.logger?.info({ ...log, requested: want, reserved: host.ip }, 'dhcp: nak');
+          return;
+        }
+        const boot = this.bootFor(req, host, log);
+        this.send(this.reply(req, DhcpMessageType.ACK, host, boot), req);
+        this.counters.acks++;
+        this.o.logger?.info({ ...log, ip: host.ip, boot: describe(boot) }, 'dhcp: ack');
+        return;
+      }
+      case DhcpMessageType.INFORM: {
+        const boot = this.bootFor(req, host, log);
+        this.send(this.reply(req, DhcpMessageType.ACK, host, boot, { inform: true }), req);
+        this.counters.informs++;
+        this.o.logger?.info({ ...log, boot: describe(boot) }, 'dhcp: inform ack');
+        return;
+      }
+      case DhcpMessageType.RELEASE:
+        // Reservations are static: nothing to free, but the client said goodbye.
+        this.counters.releases++;
+        this.o.logger?.info(log, 'dhcp: release');
+        return;
+      case DhcpMessageType.DECLINE:
+        this.counters.declines++;
+        this.o.logger?.warn({ ...log, ip: host.ip }, 'dhcp: client declined its reserved address (address conflict?)');
+        return;
+      default:
+        return this.ignore(req, `message type ${type} not handled`);
+    }
+  }
+
+  private handleProxy(
+    req: DhcpPacket,
+    rinfo: dgram.RemoteInfo,
+    via: 'dhcp' | 'proxy',
+    host: HostBootInfo,
+    log: Record<string, unknown>,
+  ): void {
+    const type = req.options.messageType;
+    if (!host.netbootArmed) {
+      this.counters.notArmed++;
+      this.o.logger?.info({ ...log, reason: 'netboot not armed' }, 'dhcp: proxy mode, no answer (boots from disk)');
+      return;
+    }
+    const boot = this.bootFor(req, host, log);
+    if (boot.kind === 'none') return;
+    if (via === 'dhcp') {
+      if (type === DhcpMessageType.DISCOVER) {
+        this.send(this.proxyReply(req, DhcpMessageType.OFFER, boot), req);
+        this.counters.offers++;
+        this.o.logger?.info({ ...log, boot: describe(boot) }, 'dhcp: proxy offer');
+        return;
+      }
+      // REQUESTs on 67 belong to the site's server, even when it runs on this host and shares our address:
+      // PXE firmware and iPXE ask the proxy on port 4011.
+      return this.ignore(req, 'proxy mode: the site DHCP server handles this');
+    }
+    // Port 4011: unicast back to whoever asked (PXE spec boot server exchange).
+    this.counters.proxyRequests++;
+    this.sendTo(this.proxyReply(req, DhcpMessageType.ACK, boot), rinfo.address, rinfo.port, 'proxy');
+    this.counters.acks++;
+    this.o.logger?.info({ ...log, boot: describe(boot), to: `${rinfo.address}:${rinfo.port}` }, 'dhcp: proxy ack (port 4011)');
+  }
+
+  /** Boot info for a known host; in reservation mode an unarmed host still gets its address (and boots from disk). */
+  private bootFor(req: DhcpPacket, host: HostBootInfo, log: Record<string, unknown>): BootChoice {
+    const arch = req.options.clientArch?.[0] ?? 0;
+    if (!host.netbootArmed) {
+      this.counters.notArmed++;
+      this.o.logger?.info({ ...log, reason: 'netboot not armed' }, 'dhcp: address only, no boot file');
+      return { kind: 'none', reason: 'netboot not armed', arch };
+    }
+    if (!isPxeClient(req.options) && !isIpxeClient(req.options)) {
+      return { kind: 'none', reason: 'not a PXE client', arch };
+    }
+    const choice = chooseBootFile(req.options, this.o.bootFiles, () => this.scriptUrlFor(host));
+    if (choice.kind === 'none') this.o.logger?.warn({ ...log, reason: choice.reason }, 'dhcp: no boot file for this client');
+    return choice;
+  }
+
+  private scriptUrlFor(host: HostBootInfo): string {
+    const s = this.o.scriptUrl;
+    if (typeof s === 'function') return s(host.mac, host);
+    return expandScriptUrl(s, {
+      serverIp: this.o.serverIp,
+      port: this.o.httpPort ?? 80,
+      mac: host.mac,
+      macHyphen: host.mac.replace(/:/g, '-'),
+      serverId: host.serverId,
+    });
+  }
+
+  private base(req: DhcpPacket, type: number): DhcpPacket {
+    return {
+      op: 2,
+      htype: req.htype,
+      hlen: req.hlen,
+      hops: 0,
+      xid: req.xid,
+      secs: 0,
+      flags: req.flags,
+      ciaddr: ZERO,
+      yiaddr: ZERO,
+      siaddr: ZERO,
+      giaddr: req.giaddr,
+      chaddr: req.chaddr,
+      sname: '',
+      file: '',
+      options: { messageType: type, serverId: this.o.serverIp },
+    };
+  }
+
+  private applyBoot(p: DhcpPacket, req: DhcpPacket, boot: BootChoice): void {
+    if (boot.kind === 'none') return;
+    const name = boot.kind === 'tftp' ? boot.file : boot.url;
+    p.siaddr = this.o.serverIp;
+    // The 128-byte file field is what firmware PXE reads; iPXE prefers option 67, which has no such limit.
+    if (Buffer.byteLength(name, 'latin1') < 128) p.file = name;
+    p.options.bootfileName = name;
+    if (boot.kind === 'tftp') p.options.tftpServerName = this.o.serverIp;
+    if (isIpxeClient(req.options)) p.options.ipxe = new Map([[IPXE_NO_PXEDHCP, Buffer.from([1])]]);
+  }
+
+  private reply(req: DhcpPacket, type: number, host: HostBootInfo, boot: BootChoice, f: { inform?: boolean } = {}): DhcpPacket {
+    const p = this.base(req, type);
+    const o: DhcpOptions = p.options;
+    if (f.inform) p.ciaddr = req.ciaddr;
+    else {
+      if (type === DhcpMessageType.ACK) p.ciaddr = req.ciaddr;
+      p.yiaddr = host.ip ?? ZERO;
+      o.leaseTime = this.o.leaseSeconds;
+      o.renewalTime = Math.floor(this.o.leaseSeconds / 2);
+      o.rebindingTime = Math.floor((this.o.leaseSeconds * 7) / 8);
+    }
+    if (host.netmask) o.subnetMask = host.netmask;
+    if (host.gateway) o.routers = [host.gateway];
+    if (host.dns?.length) o.dnsServers = host.dns;
+    if (host.hostname) o.hostname = host.hostname;
+    if (host.domain) o.domainName = host.domain;
+    this.applyBoot(p, req, boot);
+    return p;
+  }
+
+  private proxyReply(req: DhcpPacket, type: number, boot: BootChoice): DhcpPacket {
+    const p = this.base(req, type);
+    if (type === DhcpMessageType.ACK) p.ciaddr = req.ciaddr;
+    this.applyBoot(p, req, boot);
+    // Vendor class "PXEClient" marks a proxy offer; firmware then asks us again on port 4011 for the boot file.
+    // (Never in reservation mode: there it would make EDK2 treat the offer as BINL and wait for a 4011 answer.)
+    p.options.vendorClass = 'PXEClient';
+    // PXE spec: the boot file is in this packet, skip boot-server discovery.
+    p.options.pxe = new Map([[PXE_DISCOVERY_CONTROL, Buffer.from([8])]]);
+    // PXE spec: proxy replies echo the client's machine UUID.
+    if (req.options.uuid) p.options.uuid = req.options.uuid;
+    return p;
+  }
+
+  private nak(req: DhcpPacket, message: string): DhcpPacket {
+    const p = this.base(req, DhcpMessageType.NAK);
+    p.options.message = message;
+    // RFC 2131 4.3.2: a relayed NAK must be broadcast by the relay.
+    if (req.giaddr !== ZERO) p.flags |= BROADCAST_FLAG;
+    return p;
+  }
+
+  private send(p: DhcpPacket, req: DhcpPacket): void {
+    if (req.giaddr !== ZERO) return this.sendTo(p, req.giaddr, this.o.relayPort, 'dhcp');
+    const type = p.options.messageType;
+    // RFC 2131 4.1: a client that already has its address (renew, INFORM) gets unicast; everyone else broadcast,
+    // since a userspace socket cannot unicast to a MAC that has no address yet.
+    if (req.ciaddr !== ZERO && type !== DhcpMessageType.NAK) return this.sendTo(p, req.ciaddr, this.o.clientPort, 'dhcp');
+    this.sendTo(p, this.o.broadcastAddress, this.o.clientPort, 'dhcp');
+  }
+
+  private sendTo(p: DhcpPacket, address: string, port: number, via: 'dhcp' | 'proxy'): void {
+    const sock = via === 'proxy' ? this.proxySocket : this.socket;
+    if (!sock) return;
+    const buf = serializeDhcpPacket(p);
+    sock.send(buf, port, address, (err) => {
+      if (err) {
+        this.counters.sendErrors++;
+        this.o.logger?.warn({ err: err.message, to: `${address}:${port}` }, 'dhcp: send failed');
+      }
+    });
+  }
+
+  private noAddress(host: HostBootInfo, log: Record<string, unknown>): void {
+    this.counters.noAddress++;
+    this.o.logger?.warn({ ...log, server: host.name, reason: 'no reserved IPv4 address' }, 'dhcp: no answer');
+  }
+
+  private ignore(req: DhcpPacket, reason: string): void {
+    this.counters.ignored++;
+    this.o.logger?.debug({ mac: macOf(req), xid: req.xid, reason }, 'dhcp: ignored');
+  }
+}
+
+function describe(b: BootChoice): string {
+  return b.kind === 'tftp' ? `tftp:${b.file}` : b.kind === 'script' ? `script:${b.url}` : `none (${b.reason})`;
+}

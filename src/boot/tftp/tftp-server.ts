@@ -1,0 +1,338 @@
+// rackhand's read-only TFTP server: listen socket, request vetting, option negotiation, transfer bookkeeping.
+
+import dgram from 'node:dgram';
+import net from 'node:net';
+import { RackhandError } from '../../errors.js';
+import { BufferBlockSource, FileBlockSource, type BlockSource } from './tftp-block-source.js';
+import { TFTP_ERROR, TftpDecodeError, parseTftpPacket, serializeError, type TftpRequest } from './tftp-packet.js';
+import { normaliseTftpPath, openInRoots, realRoots } from './tftp-path.js';
+import { TftpTransfer } from './tftp-transfer.js';
+
+/** The subset of a pino logger this server calls. */
+export interface TftpLogger {
+  debug(obj: object, msg?: string): void;
+  info(obj: object, msg?: string): void;
+  warn(obj: object, msg?: string): void;
+  error(obj: object, msg?: string): void;
+}
+
+export interface TftpServerOptions {
+  /** Listen address; transfer sockets bind to it too. Default 0.0.0.0. */
+  address?: string;
+  /** Default 69; tests use 0. */
+  port?: number;
+  /** Directories files are served from, searched in order. */
+  roots: string[];
+  /** Cap on negotiated blksize (RFC 2348); default 1468 so a block fits a 1500-byte MTU. */
+  maxBlksize?: number;
+  /** Cap on negotiated windowsize (RFC 7440); default 64. */
+  maxWindowsize?: number;
+  /** Retransmit timeout when the client does not ask for one (RFC 2349); default 1000 ms. */
+  timeoutMs?: number;
+  /** Retransmits of one window before the transfer is abandoned; default 5. */
+  retries?: number;
+  /** Concurrent transfers; requests beyond get error 0 "server busy". Default 256. */
+  maxTransfers?: number;
+  /**
+   * Generated per-host files (e.g. grub.cfg-01-aa-bb-…): asked first with the normalised,
+   * root-relative path; a Buffer is served as the file, undefined falls through to the roots.
+   */
+  resolveDynamic?: (path: string, clientAddress: string) => Buffer | undefined | Promise<Buffer | undefined>;
+  logger?: TftpLogger;
+}
+
+export interface TftpServerStats {
+  requests: number; // RRQ/WRQ datagrams received on the listen port
+  refused: number; // requests answered with an error (not found, access, busy, write, bad options)
+  duplicateRequests: number; // retransmitted RRQs for a transfer already running
+  transfersStarted: number;
+  transfersOk: number;
+  transfersFailed: number; // timeouts, read errors, shutdown
+  transfersAborted: number; // client sent ERROR (e.g. the tsize probe's error 8)
+  activeTransfers: number;
+  bytesSent: number; // DATA payload bytes, retransmits included
+  retransmits: number;
+  unknownTid: number; // datagrams from strangers to a transfer port
+  badPackets: number; // undecodable or unexpected datagrams
+}
+
+const MIN_BLKSIZE = 8;
+const MAX_BLKSIZE = 65464;
+const MAX_WINDOWSIZE = 65535;
+/** Longer than common clients' RRQ retransmit interval (tftp-hpa and atftp: 5 s). */
+const DUPLICATE_RRQ_MEMORY_MS = 6000;
+
+export class TftpServer {
+  private readonly address: string;
+  private readonly family: 'udp4' | 'udp6';
+  private readonly port: number;
+  private readonly maxBlksize: number;
+  private readonly maxWindowsize: number;
+  private readonly timeoutMs: number;
+  private readonly retries: number;
+  private readonly maxTransfers: number;
+  private socket: dgram.Socket | undefined;
+  private roots: string[] = [];
+  /** client "addr|port" → its running (or being-opened) transfer. */
+  private readonly transfers = new Map<string, TftpTransfer | 'opening'>();
+  private readonly settling = new Set<Promise<unknown>>();
+  /**
+   * Clients that just completed a transfer, with their request bytes: a client whose RRQ
+   * retransmit crossed our first DATA would otherwise start a second transfer that nobody reads.
+   */
+  private readonly recentlyDone = new Map<string, { request: Buffer; until: number }>();
+  private stopping = false;
+  private readonly counters: Omit<TftpServerStats, 'activeTransfers'> = {
+    requests: 0,
+    refused: 0,
+    duplicateRequests: 0,
+    transfersStarted: 0,
+    transfersOk: 0,
+    transfersFailed: 0,
+    transfersAborted: 0,
+    bytesSent: 0,
+    retransmits: 0,
+    unknownTid: 0,
+    badPackets: 0,
+  };
+
+  constructor(private readonly opts: TftpServerOptions) {
+    this.address = opts.address ?? '0.0.0.0';
+    this.family = net.isIPv6(this.address) ? 'udp6' : 'udp4';
+    this.port = opts.port ?? 69;
+    this.maxBlksize = clampInt(opts.maxBlksize ?? 1468, MIN_BLKSIZE, MAX_BLKSIZE);
+    this.maxWindowsize = clampInt(opts.maxWindowsize ?? 64, 1, MAX_WINDOWSIZE);
+    this.timeoutMs = Math.max(10, opts.timeoutMs ?? 1000);
+    this.retries = Math.max(0, opts.retries ?? 5);
+    this.maxTransfers = Math.max(1, opts.maxTransfers ?? 256);
+  }
+
+  async start(): Promise<{ address: string; port: number }> {
+    if (this.socket) throw new RackhandError('CONFLICT', 'TFTP server already started');
+    if (!net.isIP(this.address)) {
+      throw new RackhandError('INVALID_INPUT', 'TFTP listen address must be an IP address', { address: this.address });
+    }
+    if (this.opts.roots.length === 0 && !this.opts.resolveDynamic) {
+      throw new RackhandError('INVALID_INPUT', 'TFTP server needs at least one root or a dynamic resolver');
+    }
+    try {
+      this.roots = await realRoots(this.opts.roots);
+    } catch (e) {
+      throw new RackhandError('BOOT_ERROR', `TFTP root not usable: ${(e as Error).message}`);
+    }
+    this.stopping = false;
+    const socket = dgram.createSocket({ type: this.family });
+    await new Promise<void>((resolve, reject) => {
+      socket.once('error', reject);
+      socket.bind({ address: this.address, port: this.port, exclusive: true }, () => {
+        socket.off('error', reject);
+        resolve();
+      });
+    }).catch((e: Error) => {
+      socket.close();
+      throw new RackhandError('BOOT_ERROR', `TFTP cannot listen on ${this.address}:${this.port}: ${e.message}`);
+    });
+    socket.on('error', (err) => this.opts.logger?.error({ err: err.message }, 'tftp listen socket error'));
+    socket.on('message', (msg, rinfo) => this.onRequest(msg, rinfo));
+    this.socket = socket;
+    const a = socket.address();
+    this.opts.logger?.info({ address: a.address, port: a.port, roots: this.roots }, 'tftp listening');
+    return { address: a.address, port: a.port };
+  }
+
+  async stop(): Promise<void> {
+    this.stopping = true;
+    const socket = this.socket;
+    this.socket = undefined;
+    if (socket) await new Promise<void>((r) => socket.close(() => r()));
+    for (const t of this.transfers.values()) if (t !== 'opening') t.cancel('server shutting down');
+    // Requests still opening files finish their bookkeeping and then see `stopping`.
+    while (this.settling.size > 0) await Promise.all([...this.settling]);
+    this.recentlyDone.clear();
+  }
+
+  stats(): TftpServerStats {
+    return { ...this.counters, activeTransfers: this.transfers.size };
+  }
+
+  private onRequest(msg: Buffer, rinfo: dgram.RemoteInfo): void {
+    let pkt;
+    try {
+      pkt = parseTftpPacket(msg);
+    } catch (e) {
+      if (!(e instanceof TftpDecodeError)) throw e;
+      this.counters.badPackets += 1;
+      return;
+    }
+    if (pkt.op !== 'RRQ' && pkt.op !== 'WRQ') {
+      // Stray DATA/ACK/ERROR on the listen port: silence, so we never reflect traffic.
+      this.counters.badPackets += 1;
+      return;
+    }
+    this.counters.requests += 1;
+    if (pkt.op === 'WRQ') {
+      this.refuse(rinfo, TFTP_ERROR.ACCESS_VIOLATION, 'Server is read-only', { file: pkt.filename });
+      return;
+    }
+    const key = `${rinfo.address}|${rinfo.port}`;
+    const recent = this.recentlyDone.get(key);
+    if (this.transfers.has(key) || (recent && recent.until > Date.now() && recent.request.equals(msg))) {
+      this.counters.duplicateRequests += 1;
+      return;
+    }
+    if (this.transfers.size >= this.maxTransfers) {
+      this.refuse(rinfo, TFTP_ERROR.NOT_DEFINED, 'Server busy, try again later', { file: pkt.filename });
+      return;
+    }
+    this.transfers.set(key, 'opening');
+    const p = this.serve(pkt, msg, rinfo, key)
+      .catch((e: Error) => {
+        this.opts.logger?.error({ err: e.message, client: rinfo.address }, 'tftp request failed');
+        this.transfers.delete(key);
+      })
+      .finally(() => this.settling.delete(p));
+    this.settling.add(p);
+  }
+
+  private async serve(req: TftpRequest, raw: Buffer, rinfo: dgram.RemoteInfo, key: string): Promise<void> {
+    const log = this.opts.logger;
+    const fail = (code: number, message: string, extra: Record<string, unknown>) => {
+      this.transfers.delete(key);
+      this.refuse(rinfo, code, message, { file: req.filename.slice(0, 200), ...extra });
+    };
+    if (req.mode === 'mail') return fail(TFTP_ERROR.ILLEGAL_OPERATION, 'Mail mode not supported', {});
+    const norm = normaliseTftpPath(req.filename);
+    if (!norm.ok) {
+      log?.warn({ client: rinfo.address, file: req.filename.slice(0, 200), reason: norm.reason }, 'tftp path refused');
+      return fail(TFTP_ERROR.ACCESS_VIOLATION, 'Access violation', { reason: norm.reason });
+    }
+
+    // Blksize decides the chunking of the file source, so negotiate before opening.
+    const blksizeAsked = parseOptInt(req.options.get('blksize'));
+    const blksize =
+      blksizeAsked !== undefined && blksizeAsked >= MIN_BLKSIZE ? Math.min(blksizeAsked, this.maxBlksize) : 512;
+
+    let source: BlockSource | undefined;
+    if (this.opts.resolveDynamic) {
+      let dyn: Buffer | undefined;
+      try {
+        dyn = await this.opts.resolveDynamic(norm.relative, rinfo.address);
+      } catch (e) {
+        log?.error({ err: (e as Error).message, file: norm.relative }, 'tftp dynamic resolver threw');
+        return fail(TFTP_ERROR.NOT_DEFINED, 'Cannot generate file', {});
+      }
+      if (dyn) source = new BufferBlockSource(dyn);
+    }
+    if (!source) {
+      const opened = await openInRoots(this.roots, norm.relative);
+      if (!opened.ok) {
+        if (opened.reason === 'outside-root') {
+          log?.warn({ client: rinfo.address, file: norm.relative }, 'tftp symlink out of root refused');
+        }
+        if (opened.reason === 'not-found') return fail(TFTP_ERROR.FILE_NOT_FOUND, 'File not found', {});
+        return fail(TFTP_ERROR.ACCESS_VIOLATION, 'Access violation', { reason: opened.reason });
+      }
+      source = new FileBlockSource(opened.fd, opened.size, blksize);
+    }
+    if (this.stopping) {
+      await source.close();
+      this.transfers.delete(key);
+      return;
+    }
+
+    const oack = new Map<string, string>();
+    if (blksizeAsked !== undefined && blksizeAsked >= MIN_BLKSIZE) oack.set('blksize', String(blksize));
+    if (req.options.has('tsize')) oack.set('tsize', String(source.size));
+    const timeoutAsked = parseOptInt(req.options.get('timeout'));
+    let timeoutMs = this.timeoutMs;
+    if (timeoutAsked !== undefined && timeoutAsked >= 1 && timeoutAsked <= 255) {
+      timeoutMs = timeoutAsked * 1000;
+      oack.set('timeout', String(timeoutAsked));
+    }
+    const windowAsked = parseOptInt(req.options.get('windowsize'));
+    let windowsize = 1;
+    if (windowAsked !== undefined && windowAsked >= 1) {
+      windowsize = Math.min(windowAsked, this.maxWindowsize);
+      oack.set('windowsize', String(windowsize));
+    }
+
+    const transfer = new TftpTransfer(
+      {
+        bindAddress: this.address,
+        family: this.family,
+        clientAddress: rinfo.address,
+        clientPort: rinfo.port,
+        source,
+        blksize,
+        windowsize,
+        timeoutMs,
+        maxTimeoutMs: Math.max(timeoutMs, 8000),
+        retries: this.retries,
+        oack,
+      },
+      {
+        onUnknownTid: (address, port) => {
+          this.counters.unknownTid += 1;
+          log?.debug({ from: address, port, client: rinfo.address }, 'tftp packet from unknown TID');
+        },
+        onBadPacket: () => {
+          this.counters.badPackets += 1;
+        },
+      },
+    );
+    this.transfers.set(key, transfer);
+    this.counters.transfersStarted += 1;
+    const started = Date.now();
+    const ended = transfer.done.then((o) => {
+      this.transfers.delete(key);
+      this.counters.bytesSent += o.bytes;
+      this.counters.retransmits += o.retransmits;
+      const base = { client: rinfo.address, port: rinfo.port, file: norm.relative, size: source.size, ms: Date.now() - started };
+      if (o.result === 'ok') {
+        this.counters.transfersOk += 1;
+        this.rememberDone(key, raw);
+        log?.info({ ...base, blksize, windowsize, retransmits: o.retransmits }, 'tftp transfer done');
+      } else if (o.result === 'aborted') {
+        this.counters.transfersAborted += 1;
+        log?.debug({ ...base, code: o.code, message: o.message }, 'tftp transfer aborted by client');
+      } else {
+        this.counters.transfersFailed += 1;
+        log?.warn({ ...base, reason: o.reason }, 'tftp transfer failed');
+      }
+    });
+    this.settling.add(ended);
+    void ended.finally(() => this.settling.delete(ended));
+    await transfer.start();
+    log?.debug({ client: rinfo.address, port: rinfo.port, file: norm.relative, options: Object.fromEntries(oack) }, 'tftp transfer started');
+  }
+
+  private rememberDone(key: string, request: Buffer): void {
+    const now = Date.now();
+    if (this.recentlyDone.size >= 4096) {
+      for (const [k, v] of this.recentlyDone) if (v.until <= now) this.recentlyDone.delete(k);
+      // Still full of live entries: forget the oldest rather than grow without bound.
+      if (this.recentlyDone.size >= 4096) this.recentlyDone.delete(this.recentlyDone.keys().next().value!);
+    }
+    this.recentlyDone.set(key, { request: Buffer.from(request), until: now + DUPLICATE_RRQ_MEMORY_MS });
+  }
+
+  private refuse(rinfo: dgram.RemoteInfo, code: number, message: string, extra: Record<string, unknown>): void {
+    this.counters.refused += 1;
+    this.opts.logger?.info({ client: rinfo.address, port: rinfo.port, code, message, ...extra }, 'tftp request refused');
+    try {
+      this.socket?.send(serializeError(code, message), rinfo.port, rinfo.address);
+    } catch {
+      // listen socket closed by stop()
+    }
+  }
+}
+
+/** RFC 2347 option values are decimal strings; anything else means "option not understood". */
+function parseOptInt(v: string | undefined): number | undefined {
+  if (v === undefined || !/^\d{1,10}$/.test(v)) return undefined;
+  return Number(v);
+}
+
+function clampInt(v: number, lo: number, hi: number): number {
+  return Math.min(hi, Math.max(lo, Math.floor(v)));
+}
