@@ -1,0 +1,20 @@
+// Task records for address changes: allocation is instant, but every change a caller can poll is a task.
+import type { Workflow } from '../tasks/task-runner.js';
+
+export interface IpTaskParams extends Record<string, unknown> {
+  ip_id: number;
+  ip: string;
+}
+
+/** Both workflows only journal what the IPAM already did: no hardware, no lock (non-mutating). */
+export function ipamWorkflows(): Workflow<IpTaskParams>[] {
+  const record = (kind: string, verb: string): Workflow<IpTaskParams> => ({
+    kind,
+    mutating: false,
+    async run(ctx) {
+      ctx.note(kind, `${ctx.params.ip} ${verb} server ${ctx.serverId}`);
+      return { ip_id: ctx.params.ip_id, ip: ctx.params.ip };
+    },
+  });
+  return [record('ip_allocate', 'given to'), record('ip_release', 'taken back from')];
+}
