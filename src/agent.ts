@@ -1,38 +1,55 @@
 // The composition root: createAgent(config) wires every part; start() and stop() run them in order.
 import type { FastifyInstance } from 'fastify';
+import path from 'node:path';
 import type { AddressInfo } from 'node:net';
 import type { ResolvedConfig } from './config.js';
 import { createLogger, type Logger } from './log.js';
+import { VERSION } from './version.js';
 import { SecretBox } from './store/secret-box.js';
 import { databaseFile, openDatabase, type Db } from './store/sqlite-store.js';
 import { ServersRepo } from './store/repos/servers-repo.js';
 import { TokensRepo } from './store/repos/tokens-repo.js';
 import { UsersRepo } from './store/repos/users-repo.js';
 import { TasksRepo } from './store/repos/tasks-repo.js';
-import { InventoryService } from './core/inventory-service.js';
-import { TaskRunner } from './tasks/task-runner.js';
-import { authenticate } from './api/authenticate.js';
-import { createHttpServer } from './api/http-server.js';
-import { v1Routes } from './api/v1/v1-routes.js';
-import { dciRoutes } from './api/dci/dci-routes.js';
-import { VERSION } from './version.js';
 import { ConsoleRepo } from './store/repos/console-repo.js';
+import { NetbootRepo } from './store/repos/netboot-repo.js';
+import { DiscoveredRepo } from './store/repos/discovered-repo.js';
+import { InventoryService } from './core/inventory-service.js';
+import { BmcOperations } from './core/bmc-operations.js';
+import { NetbootOperations } from './core/netboot-operations.js';
+import { TaskRunner } from './tasks/task-runner.js';
+import { bmcWorkflows } from './tasks/workflows/bmc-workflows.js';
+import { netbootWorkflows } from './tasks/workflows/netboot-workflows.js';
+import { BmcScheduler } from './bmc/bmc-scheduler.js';
+import { BmcDrivers } from './bmc/bmc-drivers.js';
+import { IpmiDriver } from './bmc/ipmi/ipmi-driver.js';
+import { IpmitoolDriver } from './bmc/ipmitool/ipmitool-driver.js';
+import { SimulatedDriver } from './bmc/simulated/simulated-driver.js';
+import { PowerSync } from './bmc/power-sync.js';
 import { ConsoleSessions } from './console/console-sessions.js';
 import { VncProxy } from './console/vnc-proxy.js';
 import { registerConsolePage } from './console/console-page.js';
+import { NetbootService } from './boot/netboot-service.js';
+import { DhcpServer } from './boot/dhcp/dhcp-server.js';
+import { TftpServer } from './boot/tftp/tftp-server.js';
+import { registerBootRoutes } from './boot/http/boot-routes.js';
+import { TemplateDir, DEFAULT_TEMPLATE_ROOT, defaultOsCatalogue, osCatalogueSchema } from './boot/templates/index.js';
+import { IpamRepo } from './ipam/ipam-repo.js';
+import { IpamService } from './ipam/ipam-service.js';
+import { ipamWorkflows } from './ipam/ipam-workflows.js';
+import { SwitchesRepo } from './switch/switches-repo.js';
+import { SwitchPortService } from './switch/switch-port-service.js';
+import { switchOperations, switchWorkflows } from './switch/switch-workflows.js';
+import { authenticate } from './api/authenticate.js';
+import { createHttpServer } from './api/http-server.js';
+import { v1Routes } from './api/v1/v1-routes.js';
+import { v1BmcRoutes } from './api/v1/v1-bmc-routes.js';
+import { v1SwitchRoutes } from './api/v1/v1-switch-routes.js';
+import { dciRoutes } from './api/dci/dci-routes.js';
+import { dciIpamRoutes } from './api/dci/dci-ipam-routes.js';
+import { eqBmcHandlers } from './api/eq/eq-bmc-handlers.js';
 import { eqConsoleHandlers, registerConsoleTicketRoute, v1ConsoleRoutes } from './api/console-routes.js';
-
-export interface Agent {
-  config: ResolvedConfig;
-  log: Logger;
-  db: Db;
-  repos: ReturnType<typeof openState>['repos'];
-  inventory: InventoryService;
-  tasks: TaskRunner;
-  http: FastifyInstance;
-  start(): Promise<{ url: string }>;
-  stop(): Promise<void>;
-}
+import { dciNetbootOperations, eqNetbootHandlers, v1NetbootRoutes } from './api/netboot-routes.js';
 
 /** The store and its repositories alone: what the bootstrap CLI commands need, without servers. */
 export function openState(config: ResolvedConfig) {
@@ -44,9 +61,29 @@ export function openState(config: ResolvedConfig) {
     users: new UsersRepo(db),
     tasks: new TasksRepo(db),
     console: new ConsoleRepo(db),
+    netboot: new NetbootRepo(db, secrets),
+    discovered: new DiscoveredRepo(db),
+    ipam: new IpamRepo(db),
+    switches: new SwitchesRepo(db, secrets),
   };
   return { secrets, db, repos };
 }
+
+export type Repos = ReturnType<typeof openState>['repos'];
+
+export interface Agent {
+  config: ResolvedConfig;
+  log: Logger;
+  db: Db;
+  repos: Repos;
+  inventory: InventoryService;
+  tasks: TaskRunner;
+  http: FastifyInstance;
+  start(): Promise<{ url: string }>;
+  stop(): Promise<void>;
+}
+
+const CONSOLE_BASE = '/console';
 
 export async function createAgent(config: ResolvedConfig, opts: { log?: Logger } = {}): Promise<Agent> {
   const log = opts.log ?? createLogger({ level: config.log.level });
@@ -57,7 +94,81 @@ export async function createAgent(config: ResolvedConfig, opts: { log?: Logger }
   let boundUrl = '';
   const publicUrl = () => config.http.publicUrl?.replace(/\/$/, '') ?? boundUrl;
 
-  const CONSOLE_BASE = '/console';
+  // BMCs: every driver goes through one scheduler (one command per BMC, spacing, global cap, breaker).
+  const scheduler = new BmcScheduler(config.bmc.scheduler);
+  const bmc = new BmcDrivers(
+    [
+      new IpmiDriver(),
+      new IpmitoolDriver({ binary: config.bmc.ipmitoolPath, logger: log.child({ part: 'ipmitool' }) }),
+      new SimulatedDriver({ delayMs: config.bmc.simulatedDelayMs }),
+    ].map((d) => scheduler.wrap(d)),
+    repos.servers,
+  );
+  const bmcOps = new BmcOperations(inventory, tasks, config.bmc.sensorsWaitMs);
+  const powerSync = new PowerSync(repos.servers, bmc, config.bmc.sync, log.child({ part: 'power-sync' }));
+  const timing = config.bmc;
+  for (const wf of bmcWorkflows({ bmc, servers: repos.servers, timing })) tasks.register(wf);
+
+  // IP addresses and switch ports.
+  const ipam = new IpamService(repos.ipam, repos.servers);
+  const switchPorts = new SwitchPortService(repos.switches, {}, log.child({ part: 'switch' }));
+  for (const wf of ipamWorkflows()) tasks.register(wf);
+  for (const wf of switchWorkflows({ ports: switchPorts, switches: repos.switches })) tasks.register(wf);
+
+  // Network boot.
+  const boot = config.boot;
+  const catalogue = boot.osCatalogue ? osCatalogueSchema.parse({ ...defaultOsCatalogue, ...boot.osCatalogue }) : defaultOsCatalogue;
+  const imagesDir = path.resolve(config.stateDir, boot.imagesDir ?? 'images');
+  const httpBase = () => boot.httpUrl?.replace(/\/$/, '') ?? (boot.serverIp ? `http://${boot.serverIp}:${new URL(publicUrl()).port || 80}` : publicUrl());
+  const netboot = new NetbootService(
+    repos.servers,
+    repos.netboot,
+    repos.discovered,
+    {
+      httpBase,
+      catalogue,
+      templates: new TemplateDir(boot.templatesDir ?? DEFAULT_TEMPLATE_ROOT),
+      network: boot.network,
+      verifyClient: boot.verifyClient,
+      hostNetwork: (id) => ipam.hostNetwork(id),
+    },
+    log.child({ part: 'netboot' }),
+  );
+  const netbootOps = new NetbootOperations(inventory, repos.servers, tasks, catalogue, config.site.name);
+  for (const wf of netbootWorkflows({ bmc, servers: repos.servers, timing, netboot, installTimeoutMs: boot.installTimeoutMs, log })) {
+    tasks.register(wf);
+  }
+  const dhcp =
+    boot.dhcp.mode === 'off'
+      ? undefined
+      : new DhcpServer({
+          mode: boot.dhcp.mode,
+          lookup: netboot,
+          listenAddress: boot.dhcp.listenAddress,
+          port: boot.dhcp.port,
+          proxyPort: boot.dhcp.proxyPort,
+          reuseAddr: boot.dhcp.reuseAddr,
+          broadcastAddress: boot.dhcp.broadcastAddress,
+          serverIp: requireServerIp(boot.serverIp, 'boot.dhcp.mode'),
+          bootFiles: boot.bootFiles,
+          scriptUrl: (mac) => `${httpBase()}/boot/ipxe/${mac}`,
+          leaseSeconds: boot.dhcp.leaseSeconds,
+          logger: log.child({ part: 'dhcp' }),
+        });
+  const tftpListen = boot.tftp.listen ?? `${boot.tftp.enabled ? requireServerIp(boot.serverIp, 'boot.tftp.enabled') : '127.0.0.1'}:69`;
+  const tftp = boot.tftp.enabled
+    ? new TftpServer({
+        address: tftpListen.replace(/:\d+$/, ''),
+        port: Number(tftpListen.split(':').pop()),
+        roots: boot.tftp.roots,
+        maxBlksize: boot.tftp.maxBlksize,
+        maxWindowsize: boot.tftp.maxWindowsize,
+        maxTransfers: boot.tftp.maxTransfers,
+        logger: log.child({ part: 'tftp' }),
+      })
+    : undefined;
+
+  // Consoles.
   const consoles = new ConsoleSessions(repos.console, repos.servers, inventory, { ...config.console, basePath: CONSOLE_BASE }, publicUrl);
   const vncProxy = new VncProxy({
     authority: consoles,
@@ -73,21 +184,39 @@ export async function createAgent(config: ResolvedConfig, opts: { log?: Logger }
   });
   consoles.onCloseLive((sessionId, reason) => vncProxy.closeSession(sessionId, reason));
 
+  // The faces: every route is a thin translation onto the services above.
   const http = await createHttpServer({
     log,
     version: VERSION,
     bodyLimit: config.http.bodyLimitBytes,
     authenticate: (req) => authenticate(req, repos.tokens),
-    eq: { inventory, operations: { ...eqConsoleHandlers(consoles) } },
+    eq: {
+      inventory,
+      operations: { ...eqBmcHandlers(bmcOps), ...eqConsoleHandlers(consoles), ...eqNetbootHandlers(netbootOps) },
+    },
     routes: [
       ...v1Routes({ inventory, tasks, tokens: repos.tokens, importBodyLimit: config.http.importBodyLimitBytes }),
+      ...v1BmcRoutes(bmcOps),
       ...v1ConsoleRoutes(consoles),
-      ...dciRoutes({ inventory, operations: {} }),
+      ...v1NetbootRoutes({ ops: netbootOps, netboot, inventory, discovered: repos.discovered }),
+      ...v1SwitchRoutes({ switches: repos.switches }),
+      ...dciRoutes({
+        inventory,
+        operations: {
+          power_on: (p, id) => ({ task: bmcOps.power(p, id, 'on').id }),
+          power_off: (p, id) => ({ task: bmcOps.power(p, id, 'off').id }),
+          power_reset: (p, id) => ({ task: bmcOps.power(p, id, 'reboot').id }),
+          ...switchOperations(tasks),
+          ...dciNetbootOperations(netbootOps),
+        },
+      }),
+      ...dciIpamRoutes({ ipam, tasks }),
     ],
     ready: () => ready,
   });
   registerConsolePage(http, { basePath: CONSOLE_BASE });
   registerConsoleTicketRoute(http, consoles, CONSOLE_BASE);
+  registerBootRoutes(http, netboot, imagesDir);
   vncProxy.attach(http.server);
   const timers: NodeJS.Timeout[] = [];
 
@@ -107,19 +236,40 @@ export async function createAgent(config: ResolvedConfig, opts: { log?: Logger }
       const addr = http.server.address() as AddressInfo;
       const shownHost = addr.family === 'IPv6' ? `[${addr.address}]` : addr.address;
       boundUrl = `http://${shownHost}:${addr.port}`;
+      if (tftp) {
+        const t = await tftp.start();
+        log.info(t, 'TFTP listening');
+      }
+      if (dhcp) {
+        await dhcp.start();
+        log.info({ mode: boot.dhcp.mode, port: dhcp.port }, 'DHCP listening');
+      }
+      powerSync.start();
       timers.push(setInterval(() => consoles.expire(), 30_000).unref());
+      timers.push(
+        setInterval(() => repos.tasks.pruneFinishedBefore(new Date(Date.now() - config.tasks.retentionDays * 86400_000).toISOString()), 3600_000).unref(),
+      );
       ready = true;
       return { url: boundUrl };
     },
     async stop() {
       ready = false;
       for (const t of timers) clearInterval(t);
+      await powerSync.stop();
+      await dhcp?.stop();
+      await tftp?.stop();
       await vncProxy.close();
       await http.close();
       await tasks.stop();
+      await bmc.close();
       db.close();
     },
   };
+}
+
+function requireServerIp(ip: string | undefined, what: string): string {
+  if (!ip) throw new Error(`${what} needs boot.serverIp (rackhand's address on the hosts' network)`);
+  return ip;
 }
 
 export function splitListen(listen: string): { host: string; port: number } {

@@ -45,6 +45,22 @@ export const configSchema = z
           .strict()
           .prefault({}),
         ipmitoolPath: z.string().min(1).default('ipmitool'),
+        /** Per-BMC scheduling: see src/bmc/bmc-scheduler.ts for each setting's meaning. */
+        scheduler: z
+          .object({
+            maxParallel: z.number().int().min(1).max(10_000).optional(),
+            minSpacingMs: z.number().int().min(0).optional(),
+            operationTimeoutMs: z.number().int().min(100).optional(),
+            busyRetries: z.number().int().min(0).max(20).optional(),
+            busyBackoffMs: z.number().int().min(0).optional(),
+            busyBackoffMaxMs: z.number().int().min(0).optional(),
+            breakerThreshold: z.number().int().min(1).optional(),
+            breakerCooldownMs: z.number().int().min(0).optional(),
+          })
+          .strict()
+          .prefault({}),
+        /** Latency of the in-process `simulated` driver (demo and tests). */
+        simulatedDelayMs: z.number().int().min(0).default(50),
       })
       .strict()
       .prefault({}),
@@ -59,6 +75,63 @@ export const configSchema = z
         idleTimeoutMs: z.number().int().min(1000).default(30 * 60_000),
         maxConnectionsPerServer: z.number().int().min(1).default(4),
         maxConnectionsTotal: z.number().int().min(1).default(200),
+      })
+      .strict()
+      .prefault({}),
+    boot: z
+      .object({
+        /** rackhand's address on the hosts' network: DHCP next-server / option 54, TFTP, boot URLs. */
+        serverIp: z.ipv4().optional(),
+        /** Base URL booting hosts fetch scripts and images from; default http://<serverIp>:<http port>. */
+        httpUrl: z.string().url().optional(),
+        dhcp: z
+          .object({
+            mode: z.enum(['off', 'reservation', 'proxy']).default('off'),
+            listenAddress: z.ipv4().default('0.0.0.0'),
+            port: z.number().int().min(0).max(65535).default(67),
+            proxyPort: z.number().int().min(0).max(65535).default(4011),
+            reuseAddr: z.boolean().default(false),
+            broadcastAddress: z.ipv4().default('255.255.255.255'),
+            leaseSeconds: z.number().int().min(60).default(3600),
+          })
+          .strict()
+          .prefault({}),
+        tftp: z
+          .object({
+            enabled: z.boolean().default(false),
+            /** Default: boot.serverIp, port 69. */
+            listen: listen.optional(),
+            roots: z.array(z.string().min(1)).default(['/usr/lib/ipxe']),
+            maxBlksize: z.number().int().min(512).max(65464).default(1468),
+            maxWindowsize: z.number().int().min(1).max(65535).default(64),
+            maxTransfers: z.number().int().min(1).default(256),
+          })
+          .strict()
+          .prefault({}),
+        bootFiles: z
+          .object({ bios: z.string().default('undionly.kpxe'), uefiX64: z.string().default('ipxe.efi'), arm64: z.string().optional() })
+          .strict()
+          .prefault({}),
+        /** Site defaults for reservations (IPAM's per-network values win). */
+        network: z
+          .object({
+            netmask: z.ipv4().optional(),
+            gateway: z.ipv4().optional(),
+            dns: z.array(z.union([z.ipv4(), z.ipv6()])).max(8).optional(),
+            domain: z.string().max(253).optional(),
+          })
+          .strict()
+          .prefault({}),
+        /** Kernels, initrds and images served at /boot/images/ (default <stateDir>/images). */
+        imagesDir: z.string().min(1).optional(),
+        /** pxe-templates directory (default: the one shipped with rackhand). */
+        templatesDir: z.string().min(1).optional(),
+        /** 'reservation': a host's boot script is served only to the address reserved for its MAC. */
+        verifyClient: z.enum(['reservation', 'off']).default('reservation'),
+        /** How long a deploy waits for the installer's callback. */
+        installTimeoutMs: z.number().int().min(1000).default(3 * 3600_000),
+        /** Extra or replacement OS catalogue entries (see src/boot/templates/os-catalogue.ts). */
+        osCatalogue: z.record(z.string(), z.unknown()).optional(),
       })
       .strict()
       .prefault({}),

@@ -34,5 +34,7 @@ export const can = {
   /** Write inventory (servers, BMC credentials): secrets flow in here, so techs and clients may not. */
   manageInventory: (p: Principal) => p.role === 'admin' || p.role === 'central',
   seeAllServers: (p: Principal) => p.role !== 'client',
+  /** Techs adopt discovered hosts at the rack, but may not set BMC or console secrets. */
+  adoptDiscovered: (p: Principal) => p.role !== 'client',
   operate: (_p: Principal) => true,
 };

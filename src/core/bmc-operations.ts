@@ -13,8 +13,8 @@ function randomLogin(): string {
   return 'rh' + randomBytes(6).toString('hex').slice(0, 10);
 }
 
-/** 20 characters (the IPMI 2.0 limit) from upper, lower, digits and a few symbols every BMC takes. */
-export function randomBmcPassword(length = 20): string {
+/** 16 characters (many BMCs compare only 16 bytes) from upper, lower, digits and symbols every BMC takes. */
+export function randomBmcPassword(length = 16): string {
   const sets = ['ABCDEFGHJKLMNPQRSTUVWXYZ', 'abcdefghijkmnopqrstuvwxyz', '23456789', '-_.+=#'];
   const all = sets.join('');
   const chars = sets.map((s) => s[randomInt(s.length)]);

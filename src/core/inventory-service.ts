@@ -43,6 +43,18 @@ export class InventoryService {
     return { server: this.servers.get(s.id)!, created: r.created === 1 };
   }
 
+  /** A new server from a discovered MAC; never replaces an existing one. */
+  adopt(p: Principal, input: Record<string, unknown>): ServerRecord {
+    assertAllowed(can.adoptDiscovered(p), 'adopt discovered hosts');
+    if (!can.manageInventory(p) && (input.bmc !== undefined || input.console !== undefined || input.owner_id !== undefined)) {
+      throw new RackhandError('FORBIDDEN', 'this token may adopt hosts but not set their BMC, console or owner', { field: 'bmc' });
+    }
+    const s = parseInput(serverInputSchema, input, 'server');
+    if (this.servers.exists(s.id)) throw new RackhandError('CONFLICT', `server ${s.id} exists already`, { field: 'id' });
+    this.servers.upsertMany([s]);
+    return this.servers.get(s.id)!;
+  }
+
   remove(p: Principal, id: number): void {
     assertAllowed(can.manageInventory(p), 'change the inventory');
     if (!this.servers.delete(id)) throw new RackhandError('NOT_FOUND', `server ${id} not found`, { id });

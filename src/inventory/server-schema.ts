@@ -142,6 +142,8 @@ export interface ServerRecord {
   } | null;
   console: { type: 'vnc'; host: string; port: number; passwordSet: boolean } | null;
   power: { state: LastPower; readAt: string | null; bmcReachable: boolean | null };
+  /** Switch ports down (DCImanager suspend); survives restarts. */
+  suspended: boolean;
   createdAt: string;
   updatedAt: string;
 }

@@ -1,4 +1,7 @@
-// Numbered schema migrations; each runs once, in order, inside a transaction.
+// Numbered schema migrations; each runs once, in order, inside a transaction. 1-99 are the core's; parts
+// that own their tables (IPAM 100, switches 101, sensors 110) keep their SQL beside their code.
+import { IPAM_MIGRATION } from '../ipam/ipam-migration.js';
+import { SWITCH_MIGRATION } from '../switch/switch-migration.js';
 
 export interface Migration {
   version: number;
@@ -6,7 +9,7 @@ export interface Migration {
   sql: string;
 }
 
-export const MIGRATIONS: Migration[] = [
+const CORE_MIGRATIONS: Migration[] = [
   {
     version: 1,
     name: 'inventory, users, tokens, tasks',
@@ -182,3 +185,5 @@ export const MIGRATIONS: Migration[] = [
     `,
   },
 ];
+
+export const MIGRATIONS: Migration[] = [...CORE_MIGRATIONS, IPAM_MIGRATION, SWITCH_MIGRATION];

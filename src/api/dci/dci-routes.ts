@@ -51,6 +51,7 @@ export function dciServer(s: ServerRecord, owner?: UserRecord) {
     ipmi: s.bmc ? { ip: s.bmc.host, model: s.bmc.model, user: s.bmc.username, password: s.bmc.passwordSet ? 'set' : 'not set' } : null,
     power_status: s.power.state,
     power_read_at: s.power.readAt,
+    suspended: s.suspended,
   };
 }
 

@@ -1,6 +1,7 @@
 // The eq module's actions and their parameters, exactly as the seed documents them, as zod schemas.
 import { z } from 'zod';
 import { flagParam, intParam } from '../params.js';
+import { strongRootPasswordSchema } from '../../boot/templates/value-schemas.js';
 
 const str = (max = 255) => z.string().max(max);
 const base = { action: z.string(), token: z.string().optional() };
@@ -115,7 +116,7 @@ export const EQ_ACTIONS = {
   unit_reset: z.object(withId).strict(),
   create_pxe: z.object({ ...withId, ...deployExtras, ...installCore }).strict(),
   clear_pxe: z.object({ ...withId, hostname: str(253).optional() }).strict(),
-  reinstall: z.object({ ...withId, ...deployExtras, ...installCore }).strict(),
+  reinstall: z.object({ ...withId, ...deployExtras, ...installCore, root_pass: strongRootPasswordSchema.pipe(z.string().max(256)) }).strict(),
   order_instance: z
     .object({
       ...base,

@@ -52,6 +52,7 @@ export function eqShow(s: ServerRecord, extra: { reinstall?: string } = {}) {
     configuration: s.configuration,
     owner: s.ownerId,
     power: { state: s.power.state, read_at: s.power.readAt, bmc_reachable: s.power.bmcReachable },
+    suspended: s.suspended,
     commitment: '',
   };
 }

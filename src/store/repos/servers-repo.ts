@@ -47,6 +47,7 @@ interface ServerRow {
   power_state: string;
   power_read_at: string | null;
   bmc_reachable: number | null;
+  suspended: number;
   created_at: string;
   updated_at: string;
 }
@@ -251,6 +252,27 @@ export class ServersRepo {
     this.sql('UPDATE servers SET bmc_reachable = 0, bmc_checked_at = ? WHERE id = ?').run(at, id);
   }
 
+  /**
+   * Atomically take the lowest-id free, unowned server matching the filters for an owner; undefined when none.
+   * One statement, so two concurrent orders can never get the same server.
+   */
+  claimFree(f: { preset?: string; location?: string; ownerId: number | null }): number | undefined {
+    const r = this.sql(
+      `UPDATE servers SET status = 'rent', owner_id = @owner, updated_at = @now
+       WHERE id = (SELECT id FROM servers WHERE status = 'free' AND owner_id IS NULL
+                     AND (@preset IS NULL OR preset = @preset OR configuration = @preset)
+                     AND (@location IS NULL OR location = @location COLLATE NOCASE)
+                   ORDER BY id LIMIT 1)
+       RETURNING id`,
+    ).get({ owner: f.ownerId, now: nowIso(), preset: f.preset ?? null, location: f.location ?? null }) as { id: number } | undefined;
+    return r?.id;
+  }
+
+  /** Undo a claim whose deploy could not start. */
+  release(id: number): void {
+    this.sql(`UPDATE servers SET status = 'free', owner_id = NULL, updated_at = ? WHERE id = ?`).run(nowIso(), id);
+  }
+
   idsWithBmc(): number[] {
     return (this.sql('SELECT id FROM servers WHERE bmc_driver IS NOT NULL ORDER BY id').all() as { id: number }[]).map((r) => r.id);
   }
@@ -363,6 +385,7 @@ function toRecord(r: ServerRow, interfaces: ServerInterface[]): ServerRecord {
     console: r.console_host
       ? { type: 'vnc', host: r.console_host, port: r.console_port ?? 5900, passwordSet: r.console_password_enc !== null }
       : null,
+    suspended: r.suspended === 1,
     power: {
       state: r.power_state as LastPower,
       readAt: r.power_read_at,

@@ -26,7 +26,7 @@ export interface BmcWorkflowDeps {
 }
 
 /** Reads until two consecutive reads show `want`: one read can race a BMC that is still switching. */
-async function confirmPower(d: BmcWorkflowDeps, ctx: WorkflowContext<unknown, unknown>, want: PowerState, timeoutMs: number): Promise<void> {
+export async function confirmPower(d: BmcWorkflowDeps, ctx: WorkflowContext<unknown, unknown>, want: PowerState, timeoutMs: number): Promise<void> {
   const serverId = ctx.serverId!;
   const deadline = Date.now() + timeoutMs;
   let matches = 0;
@@ -45,7 +45,7 @@ async function confirmPower(d: BmcWorkflowDeps, ctx: WorkflowContext<unknown, un
   });
 }
 
-async function readPower(d: BmcWorkflowDeps, ctx: WorkflowContext<unknown, unknown>): Promise<PowerState> {
+export async function readPower(d: BmcWorkflowDeps, ctx: WorkflowContext<unknown, unknown>): Promise<PowerState> {
   const s = await d.bmc.call(ctx.serverId!, (drv, t) => drv.powerStatus(t));
   d.servers.recordPower(ctx.serverId!, s);
   return s;
@@ -93,6 +93,15 @@ export function powerWorkflow(d: BmcWorkflowDeps): Workflow<{ action: PowerReque
       }
     },
   };
+}
+
+/** Start the server into whatever its boot device says: power on when off, reset when on; confirmed on. */
+export async function powerOnOrReset(d: BmcWorkflowDeps, ctx: WorkflowContext<unknown, unknown>): Promise<'on' | 'reset'> {
+  const before = await readPower(d, ctx);
+  const action = before === 'off' ? 'on' : 'reset';
+  await d.bmc.call(ctx.serverId!, (drv, t) => drv.power(t, action));
+  await confirmPower(d, ctx, 'on', d.timing.powerTimeoutMs);
+  return action;
 }
 
 export function bootDeviceWorkflow(d: BmcWorkflowDeps): Workflow<{ device: BootDevice; mode: BootMode; persistent: boolean }> {
