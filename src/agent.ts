@@ -49,7 +49,7 @@ import { dciRoutes } from './api/dci/dci-routes.js';
 import { dciIpamRoutes } from './api/dci/dci-ipam-routes.js';
 import { eqBmcHandlers } from './api/eq/eq-bmc-handlers.js';
 import { eqConsoleHandlers, registerConsoleTicketRoute, v1ConsoleRoutes } from './api/console-routes.js';
-import { dciNetbootOperations, eqNetbootHandlers, v1NetbootRoutes } from './api/netboot-routes.js';
+import { dciNetbootOperations, eqNetbootHandlers, netbootView, v1NetbootRoutes } from './api/netboot-routes.js';
 
 /** The store and its repositories alone: what the bootstrap CLI commands need, without servers. */
 export function openState(config: ResolvedConfig) {
@@ -195,8 +195,14 @@ export async function createAgent(config: ResolvedConfig, opts: { log?: Logger }
       operations: { ...eqBmcHandlers(bmcOps), ...eqConsoleHandlers(consoles), ...eqNetbootHandlers(netbootOps) },
     },
     routes: [
-      ...v1Routes({ inventory, tasks, tokens: repos.tokens, importBodyLimit: config.http.importBodyLimitBytes }),
-      ...v1BmcRoutes(bmcOps),
+      ...v1Routes({
+        inventory,
+        tasks,
+        tokens: repos.tokens,
+        importBodyLimit: config.http.importBodyLimitBytes,
+        serverExtras: (id) => ({ netboot: netbootView(netboot, id) }),
+      }),
+      ...v1BmcRoutes(bmcOps, powerSync),
       ...v1ConsoleRoutes(consoles),
       ...v1NetbootRoutes({ ops: netbootOps, netboot, inventory, discovered: repos.discovered }),
       ...v1SwitchRoutes({ switches: repos.switches }),

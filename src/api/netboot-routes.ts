@@ -82,6 +82,14 @@ export function dciNetbootOperations(ops: NetbootOperations): Partial<Record<Dci
   };
 }
 
+/** What the API shows of a host's netboot state (never its callback token). */
+export function netbootView(netboot: NetbootService, serverId: number) {
+  const nb = netboot.state(serverId);
+  return nb
+    ? { armed: !nb.callbackAt, purpose: nb.purpose, osId: nb.osId, armedAt: nb.armedAt, callbackAt: nb.callbackAt, task: nb.taskId }
+    : { armed: false };
+}
+
 export function v1NetbootRoutes(d: {
   ops: NetbootOperations;
   netboot: NetbootService;
@@ -99,13 +107,12 @@ export function v1NetbootRoutes(d: {
     route({
       method: 'GET',
       url: '/api/v1/servers/:id/netboot',
-      summary: 'Netboot state of a server (null when it boots from disk)',
+      summary: 'Netboot state of a server (armed false: it boots from disk)',
       tag: 'netboot',
       params: idParams,
       handler: ({ principal, params }) => {
         d.inventory.show(principal, params.id);
-        const nb = d.netboot.state(params.id);
-        return nb ? { purpose: nb.purpose, os_id: nb.osId, armed_at: nb.armedAt, callback_at: nb.callbackAt, task: nb.taskId } : null;
+        return netbootView(d.netboot, params.id);
       },
     }),
     route({

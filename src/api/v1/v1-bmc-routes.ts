@@ -1,11 +1,24 @@
 // /api/v1 routes for BMC operations; each mutating one answers 202 with the task.
 import { z } from 'zod';
 import type { BmcOperations } from '../../core/bmc-operations.js';
+import type { PowerSync } from '../../bmc/power-sync.js';
+import { can } from '../../auth/tokens.js';
+import { assertAllowed } from '../../core/access.js';
 import { idParams } from '../params.js';
 import { route, type RouteSpec } from '../route-table.js';
 
-export function v1BmcRoutes(ops: BmcOperations): RouteSpec[] {
+export function v1BmcRoutes(ops: BmcOperations, sync: PowerSync): RouteSpec[] {
   return [
+    route({
+      method: 'POST',
+      url: '/api/v1/power-sync',
+      summary: 'Read every BMC\'s power state now (the periodic sync, on demand)',
+      tag: 'bmc',
+      handler: ({ principal }) => {
+        assertAllowed(can.seeAllServers(principal), 'sync the whole site');
+        return sync.syncOnce();
+      },
+    }),
     route({
       method: 'POST',
       url: '/api/v1/servers/:id/power',

@@ -16,6 +16,8 @@ export interface V1Deps {
   tasks: TaskRunner;
   tokens: TokensRepo;
   importBodyLimit: number;
+  /** Extra per-server facts for the detail view (netboot state). */
+  serverExtras?(serverId: number): Record<string, unknown>;
 }
 
 const serverListQuery = z
@@ -102,10 +104,10 @@ export function v1Routes(d: V1Deps): RouteSpec[] {
     route({
       method: 'GET',
       url: '/api/v1/servers/:id',
-      summary: 'One server',
+      summary: 'One server, with its netboot state',
       tag: 'servers',
       params: idParams,
-      handler: ({ principal, params }) => d.inventory.show(principal, params.id),
+      handler: ({ principal, params }) => ({ ...d.inventory.show(principal, params.id), ...d.serverExtras?.(params.id) }),
     }),
     route({
       method: 'PUT',
