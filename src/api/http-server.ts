@@ -50,8 +50,8 @@ export async function createHttpServer(d: HttpServerDeps): Promise<FastifyInstan
 
   registerEqRoutes(app, { inventory: d.eq.inventory, authenticate: d.authenticate, operations: d.eq.operations });
   registerRoutes(app, d.routes, d.authenticate);
-  const v1 = d.routes.filter((r) => r.url.startsWith('/api/v1') || r.url.startsWith('/api/dci'));
-  const doc = openApiDocument({ title: 'rackhand', version: d.version }, v1);
+  const documented = d.routes.filter((r) => /^\/api\/(v1|dci|ip)\//.test(r.url));
+  const doc = openApiDocument({ title: 'rackhand', version: d.version }, documented);
   app.get('/api/v1/openapi.json', async () => doc);
   return app;
 }
