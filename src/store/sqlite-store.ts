@@ -28,6 +28,7 @@ export function migrate(db: Db, migrations: Migration[]): void {
       db.exec(m.sql);
       db.prepare('INSERT INTO schema_migrations (version, name, applied_at) VALUES (?, ?, ?)').run(m.version, m.name, nowIso());
     })();
+    applied.add(m.version);
   }
 }
 

@@ -2,11 +2,9 @@
 import { randomBytes } from 'node:crypto';
 import type { Principal } from '../../src/auth/tokens.js';
 import { InventoryService } from '../../src/core/inventory-service.js';
-import { IPAM_MIGRATION } from '../../src/ipam/ipam-migration.js';
 import { IpamRepo } from '../../src/ipam/ipam-repo.js';
 import { IpamService } from '../../src/ipam/ipam-service.js';
 import { SecretBox } from '../../src/store/secret-box.js';
-import { MIGRATIONS } from '../../src/store/migrations.js';
 import { openDatabase, type Db } from '../../src/store/sqlite-store.js';
 import { ServersRepo } from '../../src/store/repos/servers-repo.js';
 import { UsersRepo } from '../../src/store/repos/users-repo.js';
@@ -16,7 +14,7 @@ export const ADMIN: Principal = { tokenId: 1, name: 'admin', role: 'admin', owne
 export const TECH: Principal = { tokenId: 2, name: 'tech', role: 'tech', ownerId: null };
 
 export function ipamFixture(file = ':memory:', servers = 10) {
-  const db: Db = openDatabase(file, [...MIGRATIONS, IPAM_MIGRATION]);
+  const db: Db = openDatabase(file);
   const secrets = SecretBox.fromKey(randomBytes(32));
   const serversRepo = new ServersRepo(db, secrets);
   const users = new UsersRepo(db);

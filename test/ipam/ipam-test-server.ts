@@ -10,12 +10,10 @@ import { dciIpamRoutes } from '../../src/api/dci/dci-ipam-routes.js';
 import { dciRoutes } from '../../src/api/dci/dci-routes.js';
 import { v1Routes } from '../../src/api/v1/v1-routes.js';
 import { InventoryService } from '../../src/core/inventory-service.js';
-import { IPAM_MIGRATION } from '../../src/ipam/ipam-migration.js';
 import { IpamRepo } from '../../src/ipam/ipam-repo.js';
 import { IpamService } from '../../src/ipam/ipam-service.js';
 import { ipamWorkflows } from '../../src/ipam/ipam-workflows.js';
 import { createLogger } from '../../src/log.js';
-import { MIGRATIONS } from '../../src/store/migrations.js';
 import { SecretBox } from '../../src/store/secret-box.js';
 import { openDatabase } from '../../src/store/sqlite-store.js';
 import { ServersRepo } from '../../src/store/repos/servers-repo.js';
@@ -26,7 +24,7 @@ import { TaskRunner } from '../../src/tasks/task-runner.js';
 
 export async function startIpamServer() {
   const dir = mkdtempSync(path.join(tmpdir(), `rh-ipam-${process.pid}-`));
-  const db = openDatabase(path.join(dir, 'rackhand.db'), [...MIGRATIONS, IPAM_MIGRATION]);
+  const db = openDatabase(path.join(dir, 'rackhand.db'));
   const log = createLogger({ level: 'silent' });
   const servers = new ServersRepo(db, SecretBox.fromKey(randomBytes(32)));
   const users = new UsersRepo(db);

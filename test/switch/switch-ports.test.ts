@@ -16,14 +16,12 @@ import type { Principal } from '../../src/auth/tokens.js';
 import { InventoryService } from '../../src/core/inventory-service.js';
 import { RackhandError } from '../../src/errors.js';
 import { createLogger } from '../../src/log.js';
-import { MIGRATIONS } from '../../src/store/migrations.js';
 import { SecretBox } from '../../src/store/secret-box.js';
 import { openDatabase, type Db } from '../../src/store/sqlite-store.js';
 import { ServersRepo } from '../../src/store/repos/servers-repo.js';
 import { TasksRepo } from '../../src/store/repos/tasks-repo.js';
 import { TokensRepo } from '../../src/store/repos/tokens-repo.js';
 import { UsersRepo } from '../../src/store/repos/users-repo.js';
-import { SWITCH_MIGRATION } from '../../src/switch/switch-migration.js';
 import { SwitchPortService } from '../../src/switch/switch-port-service.js';
 import { switchOperations, switchWorkflows } from '../../src/switch/switch-workflows.js';
 import { SwitchesRepo } from '../../src/switch/switches-repo.js';
@@ -48,7 +46,7 @@ let client: string;
 let deadPort: number;
 
 function open() {
-  db = openDatabase(path.join(dir, 'rackhand.db'), [...MIGRATIONS, SWITCH_MIGRATION]);
+  db = openDatabase(path.join(dir, 'rackhand.db'));
   const secrets = SecretBox.fromKey(key);
   switches = new SwitchesRepo(db, secrets);
   ports = new SwitchPortService(switches, TIMING);
