@@ -50,6 +50,12 @@ import { dciIpamRoutes } from './api/dci/dci-ipam-routes.js';
 import { eqBmcHandlers } from './api/eq/eq-bmc-handlers.js';
 import { eqConsoleHandlers, registerConsoleTicketRoute, v1ConsoleRoutes } from './api/console-routes.js';
 import { dciNetbootOperations, eqNetbootHandlers, netbootView, v1NetbootRoutes } from './api/netboot-routes.js';
+import { registerTaskEvents } from './api/v1/v1-events.js';
+import { SensorHistoryRepo, SensorSampler, sensorHistoryRoutes } from './sensors/index.js';
+import { createMetrics, registerMetricsRoute } from './metrics/metrics.js';
+import { instrumentBmcDriver } from './metrics/instrument-bmc-driver.js';
+import { registerWebPage } from './web/web-page.js';
+import { can, type Principal } from './auth/tokens.js';
 
 /** The store and its repositories alone: what the bootstrap CLI commands need, without servers. */
 export function openState(config: ResolvedConfig) {
@@ -65,6 +71,7 @@ export function openState(config: ResolvedConfig) {
     discovered: new DiscoveredRepo(db),
     ipam: new IpamRepo(db),
     switches: new SwitchesRepo(db, secrets),
+    sensors: new SensorHistoryRepo(db),
   };
   return { secrets, db, repos };
 }
@@ -79,6 +86,15 @@ export interface Agent {
   inventory: InventoryService;
   tasks: TaskRunner;
   http: FastifyInstance;
+  /** Parts in-process tests and the demo reach into (the simulated BMCs, sensor history, netboot state). */
+  parts: {
+    bmc: BmcDrivers;
+    simulated: SimulatedDriver;
+    netboot: NetbootService;
+    sampler: SensorSampler;
+    powerSync: PowerSync;
+    metrics: ReturnType<typeof createMetrics>;
+  };
   start(): Promise<{ url: string }>;
   stop(): Promise<void>;
 }
@@ -94,15 +110,38 @@ export async function createAgent(config: ResolvedConfig, opts: { log?: Logger }
   let boundUrl = '';
   const publicUrl = () => config.http.publicUrl?.replace(/\/$/, '') ?? boundUrl;
 
+  // Metrics read every part through getters, so they are made first and filled as the parts appear.
+  const parts: { dhcp?: DhcpServer; tftp?: TftpServer; vncProxy?: VncProxy } = {};
+  const metrics = createMetrics({
+    info: { version: VERSION, site: config.site.name },
+    taskCounts: () => repos.tasks.countsByKindAndState(),
+    bmcReachability: () => repos.servers.bmcReachability(),
+    dhcp: () => ({ ...(parts.dhcp?.counters ?? {}) }),
+    tftp: () => ({ ...(parts.tftp?.stats() ?? {}) }),
+    console: () => parts.vncProxy!.stats(),
+    sensors: () => repos.sensors.latest(),
+    stateDir: config.stateDir,
+  });
+
   // BMCs: every driver goes through one scheduler (one command per BMC, spacing, global cap, breaker).
   const scheduler = new BmcScheduler(config.bmc.scheduler);
+  const simulated = new SimulatedDriver({ delayMs: config.bmc.simulatedDelayMs });
   const bmc = new BmcDrivers(
     [
       new IpmiDriver(),
       new IpmitoolDriver({ binary: config.bmc.ipmitoolPath, logger: log.child({ part: 'ipmitool' }) }),
-      new SimulatedDriver({ delayMs: config.bmc.simulatedDelayMs }),
-    ].map((d) => scheduler.wrap(d)),
+      simulated,
+    ].map((d) => scheduler.wrap(instrumentBmcDriver(d, metrics))),
     repos.servers,
+  );
+  const sampler = new SensorSampler(
+    {
+      history: repos.sensors,
+      serverIds: () => repos.servers.idsWithBmc(),
+      readSensors: (id) => bmc.call(id, (d, t) => d.sensors(t)),
+      log: log.child({ part: 'sensors' }),
+    },
+    { enabled: config.sensors.enabled, intervalMs: config.sensors.intervalMs, retentionMs: config.sensors.retentionDays * 86400_000 },
   );
   const bmcOps = new BmcOperations(inventory, tasks, config.bmc.sensorsWaitMs);
   const powerSync = new PowerSync(repos.servers, bmc, config.bmc.sync, log.child({ part: 'power-sync' }));
@@ -183,6 +222,17 @@ export async function createAgent(config: ResolvedConfig, opts: { log?: Logger }
     onConnectionEnd: (rec) => consoles.recordConnection(rec),
   });
   consoles.onCloseLive((sessionId, reason) => vncProxy.closeSession(sessionId, reason));
+  Object.assign(parts, { dhcp, tftp, vncProxy });
+  const canSee = (p: Principal, serverId: number | null) => {
+    if (can.seeAllServers(p)) return true;
+    if (serverId === null) return false;
+    try {
+      inventory.show(p, serverId);
+      return true;
+    } catch {
+      return false;
+    }
+  };
 
   // The faces: every route is a thin translation onto the services above.
   const http = await createHttpServer({
@@ -217,12 +267,17 @@ export async function createAgent(config: ResolvedConfig, opts: { log?: Logger }
         },
       }),
       ...dciIpamRoutes({ ipam, tasks }),
+      ...sensorHistoryRoutes({ history: repos.sensors, inventory }),
     ],
     ready: () => ready,
   });
   registerConsolePage(http, { basePath: CONSOLE_BASE });
   registerConsoleTicketRoute(http, consoles, CONSOLE_BASE);
   registerBootRoutes(http, netboot, imagesDir);
+  registerTaskEvents(http, { tasks, authenticate: (req) => authenticate(req, repos.tokens), canSee });
+  registerWebPage(http);
+  metrics.instrumentFastify(http);
+  registerMetricsRoute(http, metrics, config.metrics.requireToken ? { authenticate: (req) => authenticate(req, repos.tokens) } : {});
   vncProxy.attach(http.server);
   const timers: NodeJS.Timeout[] = [];
 
@@ -234,6 +289,7 @@ export async function createAgent(config: ResolvedConfig, opts: { log?: Logger }
     inventory,
     tasks,
     http,
+    parts: { bmc, simulated, netboot, sampler, powerSync, metrics },
     async start() {
       const settled = await tasks.recover();
       if (settled) log.warn({ settled }, 'settled tasks interrupted by the last stop');
@@ -251,6 +307,7 @@ export async function createAgent(config: ResolvedConfig, opts: { log?: Logger }
         log.info({ mode: boot.dhcp.mode, port: dhcp.port }, 'DHCP listening');
       }
       powerSync.start();
+      sampler.start();
       timers.push(setInterval(() => consoles.expire(), 30_000).unref());
       timers.push(
         setInterval(() => repos.tasks.pruneFinishedBefore(new Date(Date.now() - config.tasks.retentionDays * 86400_000).toISOString()), 3600_000).unref(),
@@ -262,6 +319,7 @@ export async function createAgent(config: ResolvedConfig, opts: { log?: Logger }
       ready = false;
       for (const t of timers) clearInterval(t);
       await powerSync.stop();
+      await sampler.stop();
       await dhcp?.stop();
       await tftp?.stop();
       await vncProxy.close();

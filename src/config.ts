@@ -135,6 +135,22 @@ export const configSchema = z
       })
       .strict()
       .prefault({}),
+    sensors: z
+      .object({
+        /** Periodic sensor reads of every BMC, kept as history for the page and /metrics. */
+        enabled: z.boolean().default(true),
+        intervalMs: z.number().int().min(10_000).default(5 * 60_000),
+        retentionDays: z.number().int().min(1).default(7),
+      })
+      .strict()
+      .prefault({}),
+    metrics: z
+      .object({
+        /** Require an API token to scrape /metrics (off: monitoring on the management network scrapes freely). */
+        requireToken: z.boolean().default(false),
+      })
+      .strict()
+      .prefault({}),
     tasks: z
       .object({
         /** How long a finished task stays in the store. */

@@ -7,10 +7,14 @@ import { ROLES, type Principal, type Role } from '../auth/tokens.js';
 import { InventoryService } from '../core/inventory-service.js';
 import { RackhandError } from '../errors.js';
 import { csvRowToServer, parseCsv } from './csv.js';
+import { runTechCommand, TECH_USAGE } from './tech-cli.js';
+import { demoDiscovered, demoServers, probeVnc } from '../demo/demo-site.js';
+import type { Agent } from '../agent.js';
 
 const USAGE = `usage: rackhand <command> [options]
 
-  serve [--config FILE]                 run the daemon (embedded defaults when no config)
+  serve [--config FILE] [--demo]        run the daemon (embedded defaults when no config);
+                                        --demo fills an empty state dir with a simulated site
   token create --role ROLE [--name N] [--owner USER_ID]
                                         print a new API token once (roles: ${ROLES.join(', ')})
   token list | token revoke ID
@@ -19,7 +23,9 @@ const USAGE = `usage: rackhand <command> [options]
   task show ID
   backup FILE                           online backup of the SQLite store
 
-Every command takes --config FILE (or RACKHAND_CONFIG) and RACKHAND_* overrides.`;
+Every command takes --config FILE (or RACKHAND_CONFIG) and RACKHAND_* overrides.
+
+${TECH_USAGE}`;
 
 /** The bootstrap CLI acts as the site's admin: it has the state dir, so it has everything anyway. */
 const LOCAL_ADMIN: Principal = { tokenId: 0, name: 'local-cli', role: 'admin', ownerId: null };
@@ -27,6 +33,8 @@ const LOCAL_ADMIN: Principal = { tokenId: 0, name: 'local-cli', role: 'admin', o
 async function main(argv: string[]): Promise<number> {
   // The state dir holds the database and the key: nothing rackhand writes is for other users.
   process.umask(0o077);
+  const tech = await runTechCommand(argv);
+  if (tech !== undefined) return tech;
   const { values, positionals } = parseArgs({
     args: argv,
     allowPositionals: true,
@@ -36,6 +44,7 @@ async function main(argv: string[]): Promise<number> {
       name: { type: 'string' },
       owner: { type: 'string' },
       json: { type: 'boolean' },
+      demo: { type: 'boolean' },
       help: { type: 'boolean', short: 'h' },
     },
   });
@@ -46,7 +55,7 @@ async function main(argv: string[]): Promise<number> {
   }
   const config = loadConfig({ file: values.config });
 
-  if (cmd === 'serve') return serve(config);
+  if (cmd === 'serve') return serve(config, values.demo ?? false);
 
   const state = openState(config);
   try {
@@ -107,13 +116,15 @@ async function main(argv: string[]): Promise<number> {
   }
 }
 
-async function serve(config: ResolvedConfig): Promise<number> {
+async function serve(config: ResolvedConfig, demo: boolean): Promise<number> {
   const agent = await createAgent(config);
   const { url } = await agent.start();
-  const hasTokens = agent.repos.tokens.list().some((t) => !t.revokedAt);
   console.error(`rackhand ${config.site.name}: listening on ${url} (state in ${config.stateDir})`);
-  if (!hasTokens) {
-    console.error(`no API token yet: create one with  node bin/rackhand.js token create --role admin${process.env.RACKHAND_CONFIG ? '' : ''}`);
+  if (demo) {
+    const token = await fillDemo(agent);
+    console.error(`demo site ready: open ${url}/ and log in with the tech token  ${token}`);
+  } else if (!agent.repos.tokens.list().some((t) => !t.revokedAt)) {
+    console.error('no API token yet: create one with  node bin/rackhand.js token create --role admin');
   }
   await new Promise<void>((resolve) => {
     const stop = (sig: string) => {
@@ -127,6 +138,16 @@ async function serve(config: ResolvedConfig): Promise<number> {
     process.once('SIGINT', () => stop('SIGINT'));
   });
   return 0;
+}
+
+/** A small simulated site in an empty state dir, and a fresh tech token to look at it with. */
+async function fillDemo(agent: Agent): Promise<string> {
+  if (agent.repos.servers.list({ limit: 1 }).total === 0) {
+    const vnc = (await probeVnc()) ? { host: '127.0.0.1', port: 5900 } : null;
+    agent.inventory.import(LOCAL_ADMIN, demoServers({ vnc }));
+    for (const d of demoDiscovered()) agent.repos.discovered.record(d);
+  }
+  return agent.repos.tokens.create({ name: `demo-tech-${Date.now()}`, role: 'tech' }).token;
 }
 
 main(process.argv.slice(2)).then(

@@ -2,6 +2,7 @@
 // that own their tables (IPAM 100, switches 101, sensors 110) keep their SQL beside their code.
 import { IPAM_MIGRATION } from '../ipam/ipam-migration.js';
 import { SWITCH_MIGRATION } from '../switch/switch-migration.js';
+import { SENSOR_MIGRATION } from '../sensors/sensor-migration.js';
 
 export interface Migration {
   version: number;
@@ -186,4 +187,4 @@ const CORE_MIGRATIONS: Migration[] = [
   },
 ];
 
-export const MIGRATIONS: Migration[] = [...CORE_MIGRATIONS, IPAM_MIGRATION, SWITCH_MIGRATION];
+export const MIGRATIONS: Migration[] = [...CORE_MIGRATIONS, IPAM_MIGRATION, SWITCH_MIGRATION, SENSOR_MIGRATION];

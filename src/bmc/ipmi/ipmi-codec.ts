@@ -174,33 +174,49 @@ export interface Ipmi20Encode {
   oemPayloadId?: number;
   /** When given, the packet is authenticated: integrity(covered bytes) gives the auth code. */
   integrity?: (covered: Buffer) => Buffer;
+  /** Length integrity() returns, when known: the packet is then built in one buffer without a final copy. */
+  authCodeLength?: number;
 }
 
+/** The whole datagram, RMCP header included, built in one allocation (sessions send thousands of these). */
 export function encodeIpmi20Session(p: Ipmi20Encode): Buffer {
   const authenticated = p.integrity !== undefined;
   const oem = p.payloadType === PAYLOAD_OEM;
-  const hdr = Buffer.alloc(oem ? 18 : 12);
-  hdr[0] = AUTH_TYPE_RMCPPLUS;
-  hdr[1] = (p.encrypted ? 0x80 : 0) | (authenticated ? 0x40 : 0) | (p.payloadType & 0x3f);
-  let o = 2;
-  if (oem) {
-    hdr.writeUInt32LE((p.oemIana ?? 0) >>> 0, 2);
-    hdr.writeUInt16LE((p.oemPayloadId ?? 0) & 0xffff, 6);
-    o = 8;
-  }
-  hdr.writeUInt32LE(p.sessionId >>> 0, o);
-  hdr.writeUInt32LE(p.sequence >>> 0, o + 4);
+  const hdrLen = oem ? 18 : 12;
   if (p.payload.length > 0xffff) throw new RangeError('RMCP+ payload longer than 65535 bytes');
-  hdr.writeUInt16LE(p.payload.length, o + 8);
-  if (!p.integrity) return encodeRmcp(Buffer.concat([hdr, p.payload]));
   // Pad so that auth type .. next header is a multiple of 4 bytes.
-  const base = hdr.length + p.payload.length + 2;
-  const padLength = (4 - (base % 4)) % 4;
-  const trailer = Buffer.alloc(padLength + 2, 0xff);
-  trailer[padLength] = padLength;
-  trailer[padLength + 1] = NEXT_HEADER_IPMI;
-  const covered = Buffer.concat([hdr, p.payload, trailer]);
-  return encodeRmcp(Buffer.concat([covered, p.integrity(covered)]));
+  const padLength = authenticated ? (4 - ((hdrLen + p.payload.length + 2) % 4)) % 4 : 0;
+  const coveredLen = hdrLen + p.payload.length + (authenticated ? padLength + 2 : 0);
+  const codeRoom = authenticated ? p.authCodeLength ?? 0 : 0;
+  const b = Buffer.allocUnsafe(4 + coveredLen + codeRoom);
+  b[0] = RMCP_VERSION;
+  b[1] = 0x00;
+  b[2] = RMCP_SEQ_NO_ACK;
+  b[3] = RMCP_CLASS_IPMI;
+  b[4] = AUTH_TYPE_RMCPPLUS;
+  b[5] = (p.encrypted ? 0x80 : 0) | (authenticated ? 0x40 : 0) | (p.payloadType & 0x3f);
+  let o = 6;
+  if (oem) {
+    b.writeUInt32LE((p.oemIana ?? 0) >>> 0, 6);
+    b.writeUInt16LE((p.oemPayloadId ?? 0) & 0xffff, 10);
+    o = 12;
+  }
+  b.writeUInt32LE(p.sessionId >>> 0, o);
+  b.writeUInt32LE(p.sequence >>> 0, o + 4);
+  b.writeUInt16LE(p.payload.length, o + 8);
+  o += 10;
+  p.payload.copy(b, o);
+  o += p.payload.length;
+  if (!p.integrity) return b;
+  for (let i = 0; i < padLength; i++) b[o++] = 0xff;
+  b[o++] = padLength;
+  b[o++] = NEXT_HEADER_IPMI;
+  const code = p.integrity(b.subarray(4, o));
+  if (code.length === codeRoom) {
+    code.copy(b, o);
+    return b;
+  }
+  return Buffer.concat([b.subarray(0, o), code]);
 }
 
 /**
@@ -227,7 +243,8 @@ export function decodeIpmi20Session(body: Buffer, authCodeLength: number): Ipmi2
   const len = body.readUInt16LE(o + 8);
   const start = o + 10;
   need(body, start + len, 'RMCP+ payload');
-  const payload = Buffer.from(body.subarray(start, start + len));
+  // Views into the datagram, not copies: a received datagram is never reused by node:dgram.
+  const payload = body.subarray(start, start + len);
   const pkt: Ipmi20Packet = { payloadType, encrypted, authenticated, oemIana, oemPayloadId, sessionId, sequence, payload };
   if (!authenticated) return pkt;
   if (authCodeLength <= 0) throw new IpmiDecodeError('authenticated packet but no integrity algorithm');
@@ -240,8 +257,8 @@ export function decodeIpmi20Session(body: Buffer, authCodeLength: number): Ipmi2
   if (nextHeader !== NEXT_HEADER_IPMI) throw new IpmiDecodeError('RMCP+ next header');
   if (trailerEnd % 4 !== 0) throw new IpmiDecodeError('RMCP+ integrity data not 4-byte aligned');
   pkt.integrity = {
-    covered: Buffer.from(body.subarray(0, trailerEnd)),
-    authCode: Buffer.from(body.subarray(trailerEnd)),
+    covered: body.subarray(0, trailerEnd),
+    authCode: body.subarray(trailerEnd),
     padLength,
     nextHeader,
   };
@@ -344,19 +361,24 @@ export function encodeIpmiResponse(r: IpmiResponse): Buffer {
 }
 
 export function decodeIpmiResponse(buf: Buffer): IpmiResponse {
-  const f = decodeFrame(buf, 'IPMI response');
-  if (f.data.length < 1) throw new IpmiDecodeError('IPMI response without completion code');
-  if ((f.netFn & 1) === 0) throw new IpmiDecodeError('IPMI response with a request netFn');
+  // Inlined frame decode: this runs for every answer, and `data` stays a view into `buf` (one copy fewer).
+  need(buf, 7, 'IPMI response');
+  if (checksum(buf, 0, 2) !== buf[2]) throw new IpmiDecodeError('IPMI response: header checksum');
+  const end = buf.length - 1;
+  if (checksum(buf, 3, end) !== buf[end]) throw new IpmiDecodeError('IPMI response: data checksum');
+  if (end < 7) throw new IpmiDecodeError('IPMI response without completion code');
+  const netFn = buf[1] >> 2;
+  if ((netFn & 1) === 0) throw new IpmiDecodeError('IPMI response with a request netFn');
   return {
-    rqAddr: f.a,
-    netFn: f.netFn,
-    rqLun: f.lunA,
-    rsAddr: f.b,
-    rqSeq: f.seq,
-    rsLun: f.lunB,
-    cmd: f.cmd,
-    completionCode: f.data[0],
-    data: Buffer.from(f.data.subarray(1)),
+    rqAddr: buf[0],
+    netFn,
+    rqLun: buf[1] & 0x03,
+    rsAddr: buf[3],
+    rqSeq: buf[4] >> 2,
+    rsLun: buf[4] & 0x03,
+    cmd: buf[5],
+    completionCode: buf[6],
+    data: buf.subarray(7, end),
   };
 }
 

@@ -111,20 +111,26 @@ export function randomBlock(n: number): Buffer {
 /** AES-CBC-128 payload: IV, then ciphertext of data + pad 1,2,3.. + pad length. */
 export function encryptPayload(k2: Buffer, plain: Buffer, iv: Buffer = randomBlock(16)): Buffer {
   const padLength = (16 - ((plain.length + 1) % 16)) % 16;
-  const padded = Buffer.alloc(plain.length + padLength + 1);
+  const len = plain.length + padLength + 1;
+  const padded = Buffer.allocUnsafe(len);
   plain.copy(padded);
   for (let i = 0; i < padLength; i++) padded[plain.length + i] = i + 1;
-  padded[padded.length - 1] = padLength;
+  padded[len - 1] = padLength;
   const c = createCipheriv('aes-128-cbc', k2.subarray(0, 16), iv);
   c.setAutoPadding(false);
-  return Buffer.concat([iv, c.update(padded), c.final()]);
+  // Without padding, update() of whole blocks returns every block and final() adds nothing: one buffer.
+  const out = Buffer.allocUnsafe(16 + len);
+  iv.copy(out, 0, 0, 16);
+  c.update(padded).copy(out, 16);
+  return out;
 }
 
 export function decryptPayload(k2: Buffer, payload: Buffer): Buffer {
   if (payload.length < 32 || payload.length % 16 !== 0) throw new IpmiDecodeError('AES payload length');
   const d = createDecipheriv('aes-128-cbc', k2.subarray(0, 16), payload.subarray(0, 16));
   d.setAutoPadding(false);
-  const plain = Buffer.concat([d.update(payload.subarray(16)), d.final()]);
+  const plain = d.update(payload.subarray(16));
+  if (plain.length !== payload.length - 16) throw new IpmiDecodeError('AES payload length');
   const padLength = plain[plain.length - 1];
   if (padLength > 15 || padLength + 1 > plain.length) throw new IpmiDecodeError('AES pad length');
   const end = plain.length - 1 - padLength;

@@ -22,6 +22,11 @@ export interface IpmiDriverOptions extends IpmiSessionOptions {
   keepaliveMs?: number;
   /** Close a reused session nobody has used for this long (ms): BMCs have few session slots. */
   idleCloseMs?: number;
+  /**
+   * Wait for the answer to Close Session (default true). false sends it once and moves on: for one-shot
+   * fan-outs (powerStatusMany), where the wait is a round trip per BMC that tells the caller nothing.
+   */
+  awaitCloseReply?: boolean;
 }
 
 interface Entry {
@@ -64,6 +69,7 @@ export class IpmiDriver implements BmcDriver {
   private readonly reuse: boolean;
   private readonly keepaliveMs: number;
   private readonly idleCloseMs: number;
+  private readonly awaitCloseReply: boolean;
   private sweeper?: NodeJS.Timeout;
   private closed = false;
   /** Shared by every session of this driver, so a fan-out does not open one socket per BMC. */
@@ -73,6 +79,7 @@ export class IpmiDriver implements BmcDriver {
     this.reuse = opts.reuseSessions ?? true;
     this.keepaliveMs = opts.keepaliveMs ?? 15_000;
     this.idleCloseMs = opts.idleCloseMs ?? 120_000;
+    this.awaitCloseReply = opts.awaitCloseReply ?? true;
     this.transport = new UdpTransport();
   }
 
@@ -125,16 +132,23 @@ export class IpmiDriver implements BmcDriver {
     const s = e.session;
     e.session = undefined;
     e.lanChannel = undefined;
-    if (s) await s.close();
+    if (s) await s.close({ awaitReply: this.awaitCloseReply });
   }
 
-  private async acquire(e: Entry, t: BmcTarget): Promise<{ s: IpmiSession; fresh: boolean }> {
+  /**
+   * The entry's session, or a new one. A session that lives for one operation only (no reuse) asks for just
+   * the privilege that operation needs (`need`), capped by the target's: read-only work then skips Set Session
+   * Privilege Level and cannot do more than read. A reused session always runs at the target's privilege.
+   */
+  private async acquire(e: Entry, t: BmcTarget, need?: BmcPrivilege): Promise<{ s: IpmiSession; fresh: boolean }> {
     const cur = e.session;
-    const same = cur && cur.isActive && cur.target.password === t.password && cur.target.privilege === t.privilege && cur.target.cipherSuite === t.cipherSuite;
+    const same = cur && cur.isActive && cur.target.password === t.password && cur.target.privilege === t.privilege && cur.target.cipherSuite === t.cipherSuite
+      && cur.privilegeLevel >= Math.min(PRIVILEGE_LEVEL[need ?? t.privilege], PRIVILEGE_LEVEL[t.privilege]);
     if (cur && same) return { s: cur, fresh: false };
     if (cur) await this.dropSession(e);
     const s = new IpmiSession({ ...t }, { ...this.opts, transport: this.opts.transport ?? this.transport });
-    await s.open();
+    const privilege = !this.reuse && need && PRIVILEGE_LEVEL[need] < PRIVILEGE_LEVEL[t.privilege] ? need : t.privilege;
+    await s.open({ privilege });
     e.session = s;
     e.target = t;
     if (this.reuse) {
@@ -148,20 +162,20 @@ export class IpmiDriver implements BmcDriver {
    * Runs one operation on the target's session. A reused session that got no answer at all is assumed stale
    * (BMC rebooted or expired it): the operation runs once more on a fresh session.
    */
-  private run<T>(t: BmcTarget, fn: (s: IpmiSession, e: Entry) => Promise<T>): Promise<T> {
+  private run<T>(t: BmcTarget, fn: (s: IpmiSession, e: Entry) => Promise<T>, need?: BmcPrivilege): Promise<T> {
     if (this.closed) return Promise.reject(new RackhandError('BMC_ERROR', 'ipmi driver is closed'));
     const e = this.entry(t);
     e.pending++;
     return this.locked(e, async () => {
       try {
-        const { s, fresh } = await this.acquire(e, t);
+        const { s, fresh } = await this.acquire(e, t, need);
         const rxBefore = s.stats.received;
         try {
           return await fn(s, e);
         } catch (err) {
           if (fresh || !noAnswer(err) || s.stats.received !== rxBefore) throw err;
           await this.dropSession(e);
-          const again = await this.acquire(e, t);
+          const again = await this.acquire(e, t, need);
           return await fn(again.s, e);
         }
       } catch (err) {
@@ -195,7 +209,7 @@ export class IpmiDriver implements BmcDriver {
       const d = await s.command(NETFN_CHASSIS, 0x01, undefined, 'Get Chassis Status');
       short('Get Chassis Status', d, 1);
       return d[0] & 0x01 ? 'on' : 'off';
-    });
+    }, 'user');
   }
 
   power(t: BmcTarget, action: PowerAction): Promise<void> {
@@ -335,7 +349,7 @@ export class IpmiDriver implements BmcDriver {
         }
       }
       return out;
-    });
+    }, 'user');
   }
 
   // ----------------------------------------------------------------------------------------------- users
@@ -488,6 +502,6 @@ export class IpmiDriver implements BmcDriver {
         manufacturerId: d[6] | (d[7] << 8) | ((d[8] & 0x0f) << 16),
         productId: d.readUInt16LE(9),
       };
-    });
+    }, 'user');
   }
 }

@@ -16,7 +16,9 @@ export interface PowerStatusManyOptions extends IpmiDriverOptions {
 
 /** Results in the order of `targets`; a failing BMC yields its error, never a rejection. */
 export async function powerStatusMany(targets: readonly BmcTarget[], opts: PowerStatusManyOptions = {}): Promise<PowerStatusResult[]> {
-  const driver = opts.driver ?? new IpmiDriver({ reuseSessions: false, ...opts });
+  // A throwaway driver: one-shot sessions at User privilege (no Set Session Privilege Level) whose Close
+  // Session is sent but not waited for; 5 exchanges per BMC instead of 7.
+  const driver = opts.driver ?? new IpmiDriver({ reuseSessions: false, awaitCloseReply: false, ...opts });
   const limit = Math.max(1, opts.concurrency ?? 512);
   const results = new Array<PowerStatusResult>(targets.length);
   let next = 0;

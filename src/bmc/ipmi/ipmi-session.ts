@@ -87,6 +87,9 @@ export class IpmiSession {
   private waiter?: Waiter;
   private queue: Promise<unknown> = Promise.resolve();
   private keepaliveTimer?: NodeJS.Timeout;
+  private sessionPrivilege = 0;
+  /** Outbound auth code; one bound function per session rather than a closure per packet. */
+  private readonly integrity = (covered: Buffer): Buffer => integrityCode(this.cs, this.k1, covered);
 
   constructor(readonly target: BmcTarget, private readonly opts: IpmiSessionOptions = {}) {
     const cs = cipherSuite(target.cipherSuite);
@@ -261,15 +264,23 @@ export class IpmiSession {
 
   // ------------------------------------------------------------------------------------------ handshake
 
-  /** Get Channel Auth Caps → Open Session → RAKP 1–4 → Set Session Privilege Level. */
-  async open(): Promise<void> {
+  /**
+   * Get Channel Auth Caps → Open Session → RAKP 1–4 → Set Session Privilege Level (only above User: a new
+   * RMCP+ session already runs at User, or at the requested maximum when that is lower).
+   * `privilege` is the most this session may do (requested as the RAKP 1 role); default the target's. A caller
+   * that only reads (power status, sensors) asks for 'user' and saves the Set Session Privilege round trip, and
+   * the session cannot do more than read.
+   */
+  async open(opts: { privilege?: BmcPrivilege } = {}): Promise<void> {
     if (this.state !== 'new') throw new RackhandError('BMC_ERROR', `session already ${this.state}`);
     this.state = 'opening';
+    const priv = PRIVILEGE_LEVEL[opts.privilege ?? this.target.privilege];
+    if (!priv) throw new RackhandError('INVALID_INPUT', `unknown privilege ${String(opts.privilege ?? this.target.privilege)}`);
     try {
       await this.openLink();
-      await this.handshake();
+      await this.handshake(priv);
       this.state = 'active';
-      const priv = PRIVILEGE_LEVEL[this.target.privilege];
+      this.sessionPrivilege = Math.min(priv, PRIVILEGE_LEVEL.user);
       if (priv > PRIVILEGE_LEVEL.user) {
         const r = await this.requestNow(NETFN_APP, 0x3b, Buffer.from([priv]), 0);
         if (r.completionCode !== 0) {
@@ -278,6 +289,7 @@ export class IpmiSession {
             ? new RackhandError('BMC_AUTH_FAILED', `privilege ${this.target.privilege} not available to this user`, e.details)
             : e;
         }
+        this.sessionPrivilege = priv;
       }
     } catch (e) {
       await this.close();
@@ -285,9 +297,13 @@ export class IpmiSession {
     }
   }
 
-  private async handshake(): Promise<void> {
+  /** The privilege level the open session runs at (1 callback … 4 administrator); 0 before open. */
+  get privilegeLevel(): number {
+    return this.sessionPrivilege;
+  }
+
+  private async handshake(priv: number): Promise<void> {
     const t = this.target;
-    const priv = PRIVILEGE_LEVEL[t.privilege];
     // 1. Get Channel Authentication Capabilities, IPMI 1.5 wrapper, asking for the v2.0 extended data.
     const capsSeq = this.nextRqSeq();
     const capsReq = encodeIpmiRequest({ rsAddr: BMC_SLAVE_ADDR, netFn: NETFN_APP, rsLun: 0, rqAddr: REMOTE_SWID, rqSeq: capsSeq, rqLun: 0, cmd: 0x38, data: Buffer.from([0x8e, priv]) });
@@ -401,7 +417,8 @@ export class IpmiSession {
       sessionId: this.bmcSessionId,
       sequence: this.outSeq,
       payload: encryptPayload(this.k2, msg),
-      integrity: (covered) => integrityCode(this.cs, this.k1, covered),
+      integrity: this.integrity,
+      authCodeLength: this.cs.integrityLength,
     });
   }
 
@@ -451,14 +468,25 @@ export class IpmiSession {
     this.keepaliveTimer = undefined;
   }
 
-  /** Close Session (best effort, one short try when the session is healthy), then the socket. Never throws. */
-  async close(): Promise<void> {
+  /**
+   * Close Session, then the socket. Never throws. By default one short exchange (two tries) when the session
+   * is healthy. With `awaitReply: false` the request goes out once and the answer is not waited for: a fan-out
+   * of one-shot sessions saves a round trip and the answer's verification per BMC, and a lost request leaves
+   * the BMC to expire the session by its own timeout, as any unanswered close does.
+   */
+  async close(opts: { awaitReply?: boolean } = {}): Promise<void> {
     this.stopKeepalive();
     if (this.state === 'closed') return;
     if (this.state === 'active') {
       const data = Buffer.alloc(4);
       data.writeUInt32LE(this.bmcSessionId >>> 0, 0);
-      await this.serial(() => this.requestNow(NETFN_APP, 0x3c, data, 0, 2)).catch(() => undefined);
+      if (opts.awaitReply === false) {
+        await this.serial(async () => {
+          if (this.state === 'active') this.send(this.encodeRequest(NETFN_APP, 0x3c, data, 0, this.nextRqSeq()));
+        });
+      } else {
+        await this.serial(() => this.requestNow(NETFN_APP, 0x3c, data, 0, 2)).catch(() => undefined);
+      }
     }
     this.state = 'closed';
     this.link?.close();

@@ -29,6 +29,9 @@ export class FileBlockSource implements BlockSource {
   private readonly chunks = new Map<number, Buffer | Promise<Buffer>>();
   private readonly chunkSize: number;
   private closed = false;
+  /** The chunk the transfer is in: nearly every read is a subarray of it, with no map or promise work. */
+  private cur: Buffer | undefined;
+  private curStart = -1;
 
   constructor(
     private readonly fd: fsp.FileHandle,
@@ -40,13 +43,17 @@ export class FileBlockSource implements BlockSource {
   }
 
   read(offset: number, length: number): Buffer | Promise<Buffer> {
+    const within = offset - this.curStart;
+    if (this.cur && within >= 0 && within < this.chunkSize) return this.cur.subarray(within, within + length);
     const idx = Math.floor(offset / this.chunkSize);
-    const within = offset - idx * this.chunkSize;
+    const start = idx * this.chunkSize;
     const chunk = this.chunk(idx);
     if ((idx + 1) * this.chunkSize < this.size) this.chunk(idx + 1);
     for (const k of this.chunks.keys()) if (k < idx - 1 || k > idx + 1) this.chunks.delete(k);
-    if (chunk instanceof Promise) return chunk.then((b) => b.subarray(within, within + length));
-    return chunk.subarray(within, within + length);
+    if (chunk instanceof Promise) return chunk.then((b) => b.subarray(offset - start, offset - start + length));
+    this.cur = chunk;
+    this.curStart = start;
+    return chunk.subarray(offset - start, offset - start + length);
   }
 
   private chunk(idx: number): Buffer | Promise<Buffer> {
@@ -82,6 +89,7 @@ export class FileBlockSource implements BlockSource {
   async close(): Promise<void> {
     this.closed = true;
     this.chunks.clear();
+    this.cur = undefined;
     await this.fd.close().catch(() => {});
   }
 }

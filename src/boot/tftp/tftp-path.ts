@@ -1,6 +1,6 @@
 // Maps a TFTP filename onto a file inside one of the configured roots, or refuses; nothing here escapes a root.
 
-import { constants as fsc, promises as fsp } from 'node:fs';
+import { constants as fsc, promises as fsp, type Stats } from 'node:fs';
 import path from 'node:path';
 
 export const TFTP_MAX_FILENAME = 512;
@@ -31,7 +31,7 @@ export function normaliseTftpPath(requested: string): TftpPathResult {
 }
 
 export type TftpOpenResult =
-  | { ok: true; fd: fsp.FileHandle; size: number; realPath: string }
+  | { ok: true; fd: fsp.FileHandle; size: number; realPath: string; stat: Stats }
   | { ok: false; reason: 'not-found' | 'access' | 'outside-root' | 'not-a-file' };
 
 function inside(root: string, p: string): boolean {
@@ -73,7 +73,7 @@ export async function openInRoots(realRoots: readonly string[], relative: string
         await fd.close();
         return { ok: false, reason: 'not-a-file' };
       }
-      return { ok: true, fd, size: st.size, realPath: real };
+      return { ok: true, fd, size: st.size, realPath: real, stat: st };
     } catch {
       await fd.close().catch(() => {});
       return { ok: false, reason: 'access' };

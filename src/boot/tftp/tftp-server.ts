@@ -4,6 +4,7 @@ import dgram from 'node:dgram';
 import net from 'node:net';
 import { RackhandError } from '../../errors.js';
 import { BufferBlockSource, FileBlockSource, type BlockSource } from './tftp-block-source.js';
+import { TftpFileCache } from './tftp-file-cache.js';
 import { TFTP_ERROR, TftpDecodeError, parseTftpPacket, serializeError, type TftpRequest } from './tftp-packet.js';
 import { normaliseTftpPath, openInRoots, realRoots } from './tftp-path.js';
 import { TftpTransfer } from './tftp-transfer.js';
@@ -34,6 +35,13 @@ export interface TftpServerOptions {
   /** Concurrent transfers; requests beyond get error 0 "server busy". Default 256. */
   maxTransfers?: number;
   /**
+   * Memory for whole files served from RAM (iPXE binaries are fetched by every booting host);
+   * default 64 MiB, 0 turns the cache off. Every request is still confined, opened and stat'ed.
+   */
+  cacheBytes?: number;
+  /** Largest file the cache keeps; bigger files are read from disk in chunks. Default 8 MiB. */
+  cacheMaxFileBytes?: number;
+  /**
    * Generated per-host files (e.g. grub.cfg-01-aa-bb-…): asked first with the normalised,
    * root-relative path; a Buffer is served as the file, undefined falls through to the roots.
    */
@@ -52,8 +60,10 @@ export interface TftpServerStats {
   activeTransfers: number;
   bytesSent: number; // DATA payload bytes, retransmits included
   retransmits: number;
-  unknownTid: number; // datagrams from strangers to a transfer port
+  unknownTid: number; // datagrams from strangers that reached a transfer (the kernel normally drops them)
   badPackets: number; // undecodable or unexpected datagrams
+  cacheHits: number; // requests served from the in-memory file cache
+  cacheMisses: number; // cacheable files read from disk into the cache
 }
 
 const MIN_BLKSIZE = 8;
@@ -82,7 +92,8 @@ export class TftpServer {
    */
   private readonly recentlyDone = new Map<string, { request: Buffer; until: number }>();
   private stopping = false;
-  private readonly counters: Omit<TftpServerStats, 'activeTransfers'> = {
+  private readonly cache: TftpFileCache | undefined;
+  private readonly counters: Omit<TftpServerStats, 'activeTransfers' | 'cacheHits' | 'cacheMisses'> = {
     requests: 0,
     refused: 0,
     duplicateRequests: 0,
@@ -105,6 +116,8 @@ export class TftpServer {
     this.timeoutMs = Math.max(10, opts.timeoutMs ?? 1000);
     this.retries = Math.max(0, opts.retries ?? 5);
     this.maxTransfers = Math.max(1, opts.maxTransfers ?? 256);
+    const cacheBytes = Math.max(0, opts.cacheBytes ?? 64 * 1024 * 1024);
+    this.cache = cacheBytes > 0 ? new TftpFileCache(cacheBytes, Math.max(0, opts.cacheMaxFileBytes ?? 8 * 1024 * 1024)) : undefined;
   }
 
   async start(): Promise<{ address: string; port: number }> {
@@ -149,10 +162,16 @@ export class TftpServer {
     // Requests still opening files finish their bookkeeping and then see `stopping`.
     while (this.settling.size > 0) await Promise.all([...this.settling]);
     this.recentlyDone.clear();
+    this.cache?.clear();
   }
 
   stats(): TftpServerStats {
-    return { ...this.counters, activeTransfers: this.transfers.size };
+    return {
+      ...this.counters,
+      activeTransfers: this.transfers.size,
+      cacheHits: this.cache?.hits ?? 0,
+      cacheMisses: this.cache?.misses ?? 0,
+    };
   }
 
   private onRequest(msg: Buffer, rinfo: dgram.RemoteInfo): void {
@@ -232,7 +251,20 @@ export class TftpServer {
         if (opened.reason === 'not-found') return fail(TFTP_ERROR.FILE_NOT_FOUND, 'File not found', {});
         return fail(TFTP_ERROR.ACCESS_VIOLATION, 'Access violation', { reason: opened.reason });
       }
-      source = new FileBlockSource(opened.fd, opened.size, blksize);
+      let cached: Buffer | undefined;
+      try {
+        cached = await this.cache?.get(opened.fd, opened.stat);
+      } catch (e) {
+        await opened.fd.close().catch(() => {});
+        log?.error({ err: (e as Error).message, file: norm.relative }, 'tftp read failed');
+        return fail(TFTP_ERROR.NOT_DEFINED, 'Read error', {});
+      }
+      if (cached) {
+        await opened.fd.close().catch(() => {});
+        source = new BufferBlockSource(cached);
+      } else {
+        source = new FileBlockSource(opened.fd, opened.size, blksize);
+      }
     }
     if (this.stopping) {
       await source.close();

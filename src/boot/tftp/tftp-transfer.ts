@@ -1,4 +1,4 @@
-// One read transfer: its own UDP socket, OACK handshake, windowed sending, retransmits, and its end.
+// One read transfer: its own UDP socket connected to the client, OACK handshake, windowed sending, retransmits, and its end.
 
 import dgram from 'node:dgram';
 import type { BlockSource } from './tftp-block-source.js';
@@ -32,10 +32,17 @@ export type TftpTransferOutcome =
   | { result: 'failed'; bytes: number; retransmits: number; reason: string };
 
 export interface TftpTransferEvents {
-  /** A datagram from a stranger reached this transfer's port and got error 5. */
+  /**
+   * A datagram from a stranger reached this transfer. The socket is connected, so the kernel
+   * already drops those (and answers ICMP port unreachable); this only fires if that ever fails.
+   */
   onUnknownTid(address: string, port: number): void;
   onBadPacket(): void;
 }
+
+/** A scratch DATA buffer gets its opcode once, when allocated; each block writes only the block number. */
+const DATA_HI = TFTP_OPCODE.DATA >> 8;
+const DATA_LO = TFTP_OPCODE.DATA & 0xff;
 
 export class TftpTransfer {
   private socket!: dgram.Socket;
@@ -52,6 +59,15 @@ export class TftpTransfer {
   private retransmits = 0;
   private resolveDone!: (o: TftpTransferOutcome) => void;
   readonly done: Promise<TftpTransferOutcome>;
+  /** Serialised once: retransmitted as is. */
+  private readonly oackPacket: Buffer | undefined;
+  /**
+   * The DATA packet being built. A send that the kernel took at once leaves nothing queued, so the
+   * same buffer serves the next block; only when a send had to queue does the next one get a fresh buffer.
+   */
+  private scratch: Buffer;
+  private readonly onMessageFn = (msg: Buffer, rinfo: dgram.RemoteInfo) => this.onMessage(msg, rinfo);
+  private readonly onTimeoutFn = () => this.onTimeout();
 
   constructor(
     private readonly p: TftpTransferParams,
@@ -59,32 +75,52 @@ export class TftpTransfer {
   ) {
     this.lastBlock = Math.floor(p.source.size / p.blksize) + 1;
     this.inOack = p.oack.size > 0;
+    this.oackPacket = this.inOack ? serializeOack(p.oack) : undefined;
+    this.scratch = newDataBuffer(p.blksize);
     this.done = new Promise((r) => (this.resolveDone = r));
   }
 
-  /** Binds the socket and sends the first OACK or DATA; resolves once bound (the transfer then runs on). */
+  /**
+   * Binds the socket to the listen address, connects it to the client, and sends the first OACK or
+   * DATA; resolves once that is done (the transfer then runs on).
+   *
+   * Connected, the kernel hands this socket only the client's own datagrams: a stranger can neither
+   * inject nor even cost us a wakeup, and gets ICMP port unreachable, which is what tftpd-hpa does too
+   * (RFC 1350's error 5 to strangers is a "should"). Sends also skip the per-packet address handling.
+   */
   async start(): Promise<void> {
-    // The peer is always an IP literal: answer the per-send lookup at once instead of a tick later.
+    // The peer is always an IP literal: answer the lookup at once instead of a tick later.
     const family = this.p.family === 'udp6' ? 6 : 4;
     const socket = dgram.createSocket({
       type: this.p.family,
       lookup: (host: string, _o: unknown, cb: (e: Error | null, a: string, f: number) => void) => cb(null, host, family),
     } as dgram.SocketOptions);
     this.socket = socket;
-    socket.on('error', (err) => this.finish({ result: 'failed', reason: `socket: ${err.message}` }));
-    socket.on('message', (msg, rinfo) => this.onMessage(msg, rinfo));
-    // A bind failure arrives as 'error' and finishes the transfer; start() itself never throws.
-    // cancel() during the bind closes the socket and the bind callback never comes: race with done.
+    socket.on('error', (err: NodeJS.ErrnoException) => {
+      // An ICMP port unreachable (client gone, or forged by anyone who can guess both ports) proves
+      // nothing on its own: the retransmit timer decides when the client is really gone.
+      if (err.code === 'ECONNREFUSED') return;
+      this.finish({ result: 'failed', reason: `socket: ${err.message}` });
+    });
+    socket.on('message', this.onMessageFn);
+    // A bind or connect failure finishes the transfer; start() itself never throws.
+    // cancel() during the bind closes the socket and the callbacks never come: race with done.
     await Promise.race([
       new Promise<void>((resolve) => {
         socket.once('error', () => resolve());
-        socket.bind({ address: this.p.bindAddress, port: 0, exclusive: true }, () => resolve());
+        socket.bind({ address: this.p.bindAddress, port: 0, exclusive: true }, () => {
+          if (this.finished) return resolve();
+          socket.connect(this.p.clientPort, this.p.clientAddress, (err?: Error) => {
+            if (err) this.finish({ result: 'failed', reason: `connect: ${err.message}` });
+            resolve();
+          });
+        });
       }),
       this.done,
     ]);
     if (this.finished) return;
     this.armTimer();
-    if (this.inOack) this.sendRaw(serializeOack(this.p.oack));
+    if (this.oackPacket) this.sendRaw(this.oackPacket);
     else this.pump();
   }
 
@@ -101,20 +137,19 @@ export class TftpTransfer {
   private onMessage(msg: Buffer, rinfo: dgram.RemoteInfo): void {
     if (this.finished) return;
     if (rinfo.port !== this.p.clientPort || rinfo.address !== this.p.clientAddress) {
-      // RFC 1350 §4: tell the stranger, leave the transfer alone.
+      // Unreachable while the socket is connected; kept so a stranger could never steer the transfer.
       this.events.onUnknownTid(rinfo.address, rinfo.port);
-      this.socket.send(serializeError(TFTP_ERROR.UNKNOWN_TID, 'Unknown transfer ID'), rinfo.port, rinfo.address);
       return;
     }
     if (msg.length < 4) {
       this.events.onBadPacket();
       return;
     }
-    const op = msg.readUInt16BE(0);
+    const op = (msg[0] << 8) | msg[1];
     if (op === TFTP_OPCODE.ACK) {
-      this.onAck(msg.readUInt16BE(2));
+      this.onAck((msg[2] << 8) | msg[3]);
     } else if (op === TFTP_OPCODE.ERROR) {
-      const code = msg.readUInt16BE(2);
+      const code = (msg[2] << 8) | msg[3];
       let end = msg.indexOf(0, 4);
       if (end < 0) end = msg.length;
       const message = msg.toString('latin1', 4, Math.min(end, 4 + 200));
@@ -176,19 +211,31 @@ export class TftpTransfer {
         );
         return;
       }
-      const pkt = Buffer.allocUnsafe(4 + data.length);
-      pkt.writeUInt16BE(TFTP_OPCODE.DATA, 0);
-      pkt.writeUInt16BE(block & 0xffff, 2);
-      data.copy(pkt, 4);
-      this.sendRaw(pkt);
+      this.sendData(block, data);
       this.bytesSent += data.length;
       this.nextToSend = block + 1;
     }
   }
 
+  private sendData(block: number, data: Buffer): void {
+    const pkt = this.scratch;
+    pkt[2] = (block >> 8) & 0xff;
+    pkt[3] = block & 0xff;
+    data.copy(pkt, 4);
+    const n = 4 + data.length;
+    const socket = this.socket;
+    try {
+      socket.send(n === pkt.length ? pkt : pkt.subarray(0, n));
+    } catch {
+      return; // socket already closed: the transfer is ending anyway
+    }
+    // Queued (the socket buffer was full): that buffer now belongs to the pending send.
+    if (socket.getSendQueueCount() !== 0) this.scratch = newDataBuffer(this.p.blksize);
+  }
+
   private sendRaw(buf: Buffer): void {
     try {
-      this.socket.send(buf, this.p.clientPort, this.p.clientAddress);
+      this.socket.send(buf);
     } catch {
       // Socket already closed: the transfer is ending anyway.
     }
@@ -207,7 +254,7 @@ export class TftpTransfer {
   private armTimer(): void {
     if (this.timer) clearTimeout(this.timer);
     const delay = Math.min(this.p.timeoutMs * 2 ** this.attempt, this.p.maxTimeoutMs);
-    this.timer = setTimeout(() => this.onTimeout(), delay);
+    this.timer = setTimeout(this.onTimeoutFn, delay);
   }
 
   private onTimeout(): void {
@@ -220,7 +267,7 @@ export class TftpTransfer {
     this.retransmits += 1;
     this.armTimer();
     if (this.inOack) {
-      this.sendRaw(serializeOack(this.p.oack));
+      this.sendRaw(this.oackPacket!);
       return;
     }
     // Go-back-N: resend the whole unacknowledged window.
@@ -251,7 +298,9 @@ export class TftpTransfer {
       if (!farewell) return close();
       // Close only once the last word is on the wire; a send still queued at close() is dropped.
       try {
-        socket.send(farewell, this.p.clientPort, this.p.clientAddress, () => close());
+        // Not connected yet (cancelled during start): nobody to say goodbye to.
+        if (!this.connected()) return close();
+        socket.send(farewell, () => close());
       } catch {
         close();
       }
@@ -260,4 +309,20 @@ export class TftpTransfer {
       this.resolveDone({ ...o, bytes: this.bytesSent, retransmits: this.retransmits }),
     );
   }
+
+  private connected(): boolean {
+    try {
+      this.socket.remoteAddress();
+      return true;
+    } catch {
+      return false;
+    }
+  }
+}
+
+function newDataBuffer(blksize: number): Buffer {
+  const b = Buffer.allocUnsafe(4 + blksize);
+  b[0] = DATA_HI;
+  b[1] = DATA_LO;
+  return b;
 }

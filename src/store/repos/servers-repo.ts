@@ -273,6 +273,12 @@ export class ServersRepo {
     this.sql(`UPDATE servers SET status = 'free', owner_id = NULL, updated_at = ? WHERE id = ?`).run(nowIso(), id);
   }
 
+  bmcReachability(): { serverId: number; reachable: boolean | null }[] {
+    return (this.sql('SELECT id, bmc_reachable FROM servers WHERE bmc_driver IS NOT NULL').all() as { id: number; bmc_reachable: number | null }[]).map(
+      (r) => ({ serverId: r.id, reachable: r.bmc_reachable === null ? null : r.bmc_reachable === 1 }),
+    );
+  }
+
   idsWithBmc(): number[] {
     return (this.sql('SELECT id FROM servers WHERE bmc_driver IS NOT NULL ORDER BY id').all() as { id: number }[]).map((r) => r.id);
   }

@@ -154,6 +154,10 @@ export class TasksRepo {
     return row ? toRecord(row, []) : undefined;
   }
 
+  countsByKindAndState(): { kind: string; state: string; count: number }[] {
+    return this.sql('SELECT kind, state, count(*) AS count FROM tasks GROUP BY kind, state').all() as { kind: string; state: string; count: number }[];
+  }
+
   pruneFinishedBefore(iso: string): number {
     return this.sql(`DELETE FROM tasks WHERE state NOT IN ('queued','running') AND finished_at < ?`).run(iso).changes;
   }

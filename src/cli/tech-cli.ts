@@ -1,0 +1,371 @@
+// The technician's CLI: `rackhand servers|power|boot|sensors|console|tasks|watch|discovered` over the HTTP API.
+import fs from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import { pathToFileURL } from 'node:url';
+import { parseArgs } from 'node:util';
+
+export const TECH_USAGE = `technician commands (over the API of a running rackhand):
+  servers [QUERY]                       find servers by id, name, rack, MAC or IP
+  power on|off|reboot ID [--no-wait]    change power and follow the task
+  boot ID pxe|disk [--mode uefi|legacy] [--persistent] [--no-wait]
+  sensors ID                            read every sensor now
+  console ID                            print the URL of the console page
+  tasks [--server ID] [--state S] [--limit N]
+  watch TASK                            follow a task until it ends (exit 0 on success)
+  discovered                            machines that asked to boot but are not in the inventory
+  options: --json, --url URL, --token TOKEN (or RACKHAND_URL / RACKHAND_TOKEN,
+           or {"url": …, "token": …} in ~/.config/rackhand/cli.json)`;
+
+const COMMANDS = new Set(['servers', 'power', 'boot', 'sensors', 'console', 'tasks', 'watch', 'discovered']);
+const FINISHED = new Set(['succeeded', 'failed', 'cancelled']);
+
+interface Out {
+  log(line: string): void;
+  err(line: string): void;
+}
+
+interface Conn {
+  url: string;
+  token: string;
+}
+
+class CliError extends Error {
+  constructor(
+    message: string,
+    readonly exitCode = 1,
+  ) {
+    super(message);
+  }
+}
+
+interface Task {
+  id: number;
+  kind: string;
+  serverId: number | null;
+  state: string;
+  error: { code: string; message: string } | null;
+  createdAt: string;
+  finishedAt: string | null;
+  steps?: { seq: number; at: string; name: string; state: string; message: string }[];
+  result?: unknown;
+}
+
+/**
+ * Runs a technician command. Returns undefined when argv is not one (main.ts then goes on with the
+ * bootstrap commands, e.g. `servers import` / `servers list`, which work on the state dir).
+ */
+export async function runTechCommand(argv: string[], out: Out = { log: (l) => console.log(l), err: (l) => console.error(l) }): Promise<number | undefined> {
+  const first = argv.find((a) => !a.startsWith('-'));
+  if (!first || !COMMANDS.has(first)) return undefined;
+  if (first === 'servers') {
+    const i = argv.indexOf('servers');
+    const sub = argv.slice(i + 1).find((a) => !a.startsWith('-'));
+    if (sub === 'import' || sub === 'list') return undefined;
+  }
+  let values: Record<string, string | boolean | undefined>;
+  let positionals: string[];
+  try {
+    ({ values, positionals } = parseArgs({
+      args: argv,
+      allowPositionals: true,
+      options: {
+        url: { type: 'string' },
+        token: { type: 'string' },
+        json: { type: 'boolean' },
+        server: { type: 'string' },
+        state: { type: 'string' },
+        limit: { type: 'string' },
+        mode: { type: 'string' },
+        persistent: { type: 'boolean' },
+        'no-wait': { type: 'boolean' },
+        config: { type: 'string' },
+        help: { type: 'boolean', short: 'h' },
+      },
+    }));
+  } catch (e) {
+    out.err(`rackhand: ${(e as Error).message}\n\n${TECH_USAGE}`);
+    return 2;
+  }
+  if (values.help) {
+    out.log(TECH_USAGE);
+    return 0;
+  }
+  try {
+    const conn = connection(values as { url?: string; token?: string });
+    return await dispatch(conn, positionals, values, out);
+  } catch (e) {
+    if (e instanceof CliError) {
+      out.err(`rackhand: ${e.message}`);
+      return e.exitCode;
+    }
+    const cause = (e as { cause?: { code?: string; message?: string; errors?: { code?: string }[] } }).cause;
+    const code = cause?.code ?? cause?.errors?.[0]?.code;
+    if (cause) out.err(`rackhand: cannot reach rackhand${code ? ` (${code})` : cause.message ? ` (${cause.message})` : ''}`);
+    else out.err(`rackhand: ${(e as Error).message}`);
+    return 1;
+  }
+}
+
+/** Flags, then env, then ~/.config/rackhand/cli.json. */
+export function connection(flags: { url?: string; token?: string }, env: NodeJS.ProcessEnv = process.env): Conn {
+  let file: { url?: unknown; token?: unknown } = {};
+  const dir = env.XDG_CONFIG_HOME || path.join(env.HOME || os.homedir(), '.config');
+  const cfg = path.join(dir, 'rackhand', 'cli.json');
+  if ((!flags.url && !env.RACKHAND_URL) || (!flags.token && !env.RACKHAND_TOKEN)) {
+    try {
+      file = JSON.parse(fs.readFileSync(cfg, 'utf8'));
+    } catch (e) {
+      if ((e as { code?: string }).code !== 'ENOENT') throw new CliError(`${cfg}: ${(e as Error).message}`, 2);
+    }
+  }
+  const url = flags.url ?? env.RACKHAND_URL ?? (typeof file.url === 'string' ? file.url : undefined) ?? 'http://127.0.0.1:8080';
+  const token = flags.token ?? env.RACKHAND_TOKEN ?? (typeof file.token === 'string' ? file.token : undefined);
+  if (!token) throw new CliError(`no token: use --token, RACKHAND_TOKEN, or {"token": …} in ${cfg}`, 2);
+  if (!/^https?:\/\/[^/\s]+/.test(url)) throw new CliError(`--url must be http(s)://host[:port], not ${url}`, 2);
+  return { url: url.replace(/\/+$/, ''), token };
+}
+
+async function api<T = any>(c: Conn, method: string, p: string, body?: unknown): Promise<T> {
+  const res = await fetch(c.url + p, {
+    method,
+    headers: { authorization: `Bearer ${c.token}`, ...(body !== undefined ? { 'content-type': 'application/json' } : {}) },
+    body: body !== undefined ? JSON.stringify(body) : undefined,
+    signal: AbortSignal.timeout(120_000),
+  });
+  const text = await res.text();
+  let json: any;
+  try {
+    json = text ? JSON.parse(text) : undefined;
+  } catch {
+    json = undefined;
+  }
+  if (!res.ok) {
+    const e = json?.error;
+    throw new CliError(e ? `${e.code}: ${e.message}` : `HTTP ${res.status} from ${method} ${p}`);
+  }
+  return json as T;
+}
+
+function id(v: string | undefined, what: string): number {
+  if (!v || !/^\d{1,15}$/.test(v)) throw new CliError(`${what} must be a number${v ? `, not ${v}` : ''}`, 2);
+  return Number(v);
+}
+
+async function dispatch(c: Conn, pos: string[], v: Record<string, string | boolean | undefined>, out: Out): Promise<number> {
+  const json = v.json === true;
+  const [cmd, a, b] = pos;
+  const print = (data: unknown, human: () => void) => (json ? out.log(JSON.stringify(data)) : human());
+  switch (cmd) {
+    case 'servers': {
+      const q = pos.slice(1).join(' ');
+      const params = new URLSearchParams({ limit: v.limit ? String(id(v.limit as string, '--limit')) : '200' });
+      if (q) params.set('q', q);
+      const r = await api<{ servers: any[]; total: number }>(c, 'GET', `/api/v1/servers?${params}`);
+      print(r, () => {
+        table(
+          out,
+          ['ID', 'NAME', 'RACK', 'POWER', 'READ', 'BMC', 'STATUS', 'IP'],
+          r.servers.map((s) => [
+            s.id,
+            s.name,
+            s.rack ? `${s.rack}${s.rackPosition ? '/U' + s.rackPosition : ''}` : '-',
+            s.power.state,
+            ago(s.power.readAt),
+            !s.bmc ? 'none' : s.power.bmcReachable === null ? '?' : s.power.bmcReachable ? 'ok' : 'unreachable',
+            s.status,
+            s.interfaces.find((i: any) => i.ip)?.ip ?? '-',
+          ]),
+        );
+        if (r.total > r.servers.length) out.log(`(${r.servers.length} of ${r.total}; narrow the query)`);
+      });
+      return 0;
+    }
+    case 'power': {
+      if (!['on', 'off', 'reboot'].includes(a ?? '')) throw new CliError('usage: rackhand power on|off|reboot ID', 2);
+      const t = await api<Task>(c, 'POST', `/api/v1/servers/${id(b, 'ID')}/power`, { action: a });
+      return v['no-wait'] ? started(t, json, out) : follow(c, t.id, json, out);
+    }
+    case 'boot': {
+      if (!['pxe', 'disk'].includes(b ?? '')) throw new CliError('usage: rackhand boot ID pxe|disk [--mode uefi|legacy] [--persistent]', 2);
+      const mode = (v.mode as string | undefined) ?? 'auto';
+      if (!['uefi', 'legacy', 'auto'].includes(mode)) throw new CliError('--mode must be uefi, legacy or auto', 2);
+      const t = await api<Task>(c, 'POST', `/api/v1/servers/${id(a, 'ID')}/boot-device`, { device: b, mode, persistent: v.persistent === true });
+      return v['no-wait'] ? started(t, json, out) : follow(c, t.id, json, out);
+    }
+    case 'sensors': {
+      const r = await api<{ task: number; read_at: string; sensors: any[] }>(c, 'GET', `/api/v1/servers/${id(a, 'ID')}/sensors`);
+      print(r, () => {
+        const order: Record<string, number> = { critical: 0, warning: 1, ok: 2, unavailable: 3 };
+        const rows = [...r.sensors].sort((x, y) => (order[x.status] ?? 9) - (order[y.status] ?? 9) || x.name.localeCompare(y.name));
+        table(
+          out,
+          ['SENSOR', 'VALUE', 'UNIT', 'STATUS', 'THRESHOLDS'],
+          rows.map((s) => [s.name, s.value ?? '-', s.unit || '-', s.status === 'ok' ? 'ok' : s.status.toUpperCase(), thresholds(s.thresholds ?? {})]),
+        );
+        out.log(`read ${ago(r.read_at)} (task ${r.task})`);
+      });
+      return 0;
+    }
+    case 'console': {
+      const r = await api<{ key: string; url: string }>(c, 'POST', `/api/v1/servers/${id(a, 'ID')}/console`);
+      const url = new URL(r.url, c.url + '/').href;
+      print({ ...r, url }, () => out.log(url));
+      return 0;
+    }
+    case 'tasks': {
+      const params = new URLSearchParams({ limit: v.limit ? String(id(v.limit as string, '--limit')) : '20' });
+      if (v.server) params.set('server', String(id(v.server as string, '--server')));
+      if (v.state) params.set('state', String(v.state));
+      const r = await api<{ tasks: Task[]; total: number }>(c, 'GET', `/api/v1/tasks?${params}`);
+      print(r, () =>
+        table(
+          out,
+          ['ID', 'KIND', 'SERVER', 'STATE', 'CREATED', 'ERROR'],
+          r.tasks.map((t) => [t.id, t.kind, t.serverId ?? '-', t.state, ago(t.createdAt), t.error ? `${t.error.code}: ${t.error.message}` : '']),
+        ),
+      );
+      return 0;
+    }
+    case 'watch':
+      return follow(c, id(a, 'TASK'), json, out);
+    case 'discovered': {
+      const r = await api<{ list: any[] }>(c, 'GET', '/api/v1/discovered');
+      print(r, () => {
+        if (!r.list.length) return out.log('nothing discovered');
+        table(out, ['MAC', 'ARCH', 'VENDOR CLASS', 'FIRST SEEN', 'LAST SEEN', 'SEEN'], r.list.map((d) => [d.mac, d.arch ?? '-', d.vendorClass ?? '-', ago(d.firstSeen), ago(d.lastSeen), d.seenCount]));
+      });
+      return 0;
+    }
+  }
+  throw new CliError(`unknown command ${cmd}`, 2);
+}
+
+function started(t: Task, json: boolean, out: Out): number {
+  out.log(json ? JSON.stringify(t) : `task ${t.id} (${t.kind}) ${t.state}; follow it with: rackhand watch ${t.id}`);
+  return 0;
+}
+
+/**
+ * Follows a task until it ends: the event stream for progress, a poll every few seconds as a safety net
+ * (a proxy that buffers SSE, a dropped stream). Exit code 0 when it succeeded, 1 otherwise.
+ */
+async function follow(c: Conn, taskId: number, json: boolean, out: Out): Promise<number> {
+  const shown = new Set<number>();
+  const show = (t: Task) => {
+    for (const s of t.steps ?? []) {
+      if (shown.has(s.seq)) continue;
+      shown.add(s.seq);
+      if (json) out.log(JSON.stringify({ type: 'step', taskId, step: s }));
+      else out.log(`${new Date(s.at).toTimeString().slice(0, 8)}  ${mark(s.state)} ${s.name}${s.message ? ` — ${s.message}` : ''}`);
+    }
+  };
+  const abort = new AbortController();
+  let latest: Task | undefined;
+  const done = new Promise<Task>((resolve, reject) => {
+    const settle = (t: Task) => {
+      latest = t;
+      show(t);
+      if (FINISHED.has(t.state)) resolve(t);
+    };
+    // Subscribe first, then read the task: nothing that happens in between is missed.
+    streamEvents(c, taskId, abort.signal, (type, data) => {
+      if (type === 'step') {
+        const step = (data as { step: NonNullable<Task['steps']>[number] }).step;
+        if (latest) settle({ ...latest, steps: [...(latest.steps ?? []).filter((x) => x.seq !== step.seq), step].sort((x, y) => x.seq - y.seq) });
+      } else if (type === 'task') settle(data as Task);
+    }).catch(() => undefined);
+    const poll = async () => {
+      while (!abort.signal.aborted) {
+        try {
+          settle(await api<Task>(c, 'GET', `/api/v1/tasks/${taskId}`));
+        } catch (e) {
+          return reject(e);
+        }
+        await new Promise((r) => setTimeout(r, 2000).unref());
+      }
+    };
+    void poll();
+  });
+  try {
+    const t = await done;
+    if (json) out.log(JSON.stringify(t));
+    else out.log(`task ${t.id} (${t.kind}) ${t.state}${t.error ? `: ${t.error.code}: ${t.error.message}` : ''}`);
+    return t.state === 'succeeded' ? 0 : 1;
+  } finally {
+    abort.abort();
+  }
+}
+
+/** A minimal EventSource over fetch: calls onEvent for every `event:`/`data:` block until aborted. */
+async function streamEvents(c: Conn, taskId: number, signal: AbortSignal, onEvent: (type: string, data: unknown) => void): Promise<void> {
+  const res = await fetch(`${c.url}/api/v1/events?task=${taskId}`, { headers: { authorization: `Bearer ${c.token}`, accept: 'text/event-stream' }, signal });
+  if (!res.ok || !res.body) return;
+  const decoder = new TextDecoder();
+  let buf = '';
+  for await (const chunk of res.body as unknown as AsyncIterable<Uint8Array>) {
+    buf += decoder.decode(chunk, { stream: true });
+    let end: number;
+    while ((end = buf.search(/\r?\n\r?\n/)) >= 0) {
+      const block = buf.slice(0, end);
+      buf = buf.slice(end).replace(/^\r?\n\r?\n/, '');
+      let type = 'message';
+      const data: string[] = [];
+      for (const line of block.split(/\r?\n/)) {
+        if (line.startsWith('event:')) type = line.slice(6).trim();
+        else if (line.startsWith('data:')) data.push(line.slice(5).replace(/^ /, ''));
+      }
+      if (!data.length) continue;
+      try {
+        onEvent(type, JSON.parse(data.join('\n')));
+      } catch {
+        /* a malformed event is skipped; the poll still sees the task */
+      }
+    }
+  }
+}
+
+function mark(state: string): string {
+  return { started: '…', succeeded: '✓', failed: '✗', note: '·' }[state] ?? state;
+}
+
+function thresholds(t: Record<string, number | undefined>): string {
+  const parts: string[] = [];
+  if (t.lowerCritical !== undefined) parts.push(`crit<${t.lowerCritical}`);
+  if (t.lowerNonCritical !== undefined) parts.push(`warn<${t.lowerNonCritical}`);
+  if (t.upperNonCritical !== undefined) parts.push(`warn>${t.upperNonCritical}`);
+  if (t.upperCritical !== undefined) parts.push(`crit>${t.upperCritical}`);
+  return parts.join(' ') || '-';
+}
+
+function ago(iso: string | null | undefined): string {
+  if (!iso) return 'never';
+  const sec = Math.round((Date.now() - Date.parse(iso)) / 1000);
+  if (sec < 90) return `${Math.max(0, sec)}s ago`;
+  if (sec < 5400) return `${Math.round(sec / 60)}m ago`;
+  if (sec < 129600) return `${Math.round(sec / 3600)}h ago`;
+  return `${Math.round(sec / 86400)}d ago`;
+}
+
+function table(out: Out, head: string[], rows: unknown[][]): void {
+  const cells = [head, ...rows.map((r) => r.map((x) => String(x ?? '')))];
+  const widths = head.map((_, i) => Math.max(...cells.map((r) => r[i].length)));
+  for (const r of cells) out.log(r.map((x, i) => (i === r.length - 1 ? x : x.padEnd(widths[i]))).join('  ').trimEnd());
+}
+
+// Run directly (`node dist/cli/tech-cli.js …`) as well as through `rackhand`.
+if (process.argv[1] && import.meta.url === pathToFileURL(path.resolve(process.argv[1])).href) {
+  runTechCommand(process.argv.slice(2)).then(
+    (code) => {
+      if (code === undefined) {
+        console.error(`rackhand: not a technician command\n\n${TECH_USAGE}`);
+        code = 2;
+      }
+      process.exitCode = code;
+    },
+    (e) => {
+      console.error('rackhand:', e);
+      process.exitCode = 1;
+    },
+  );
+}
