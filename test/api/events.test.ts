@@ -1,0 +1,175 @@
+// GET /api/v1/events over a real fastify server on loopback: auth, filtering by visibility, heartbeats, cleanup.
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { startTestSite, type TestSite } from '../web/test-site.js';
+
+let site: TestSite;
+
+beforeAll(async () => {
+  site = await startTestSite({ stepDelayMs: 20 });
+  // Server 1001 belongs to the client token's user; the others do not.
+  site.db.prepare('UPDATE servers SET owner_id = ? WHERE id = 1001').run(site.ownerId);
+});
+afterAll(async () => {
+  await site?.close();
+});
+
+interface SseEvent {
+  type: string;
+  id?: string;
+  data?: any;
+  comment?: string;
+}
+
+/** Opens the stream and collects parsed blocks until `until` holds or the timeout ends it. */
+function openStream(query: string, headers: Record<string, string> = {}) {
+  const ac = new AbortController();
+  const events: SseEvent[] = [];
+  let status = 0;
+  let contentType = '';
+  const waiters: (() => void)[] = [];
+  const opened = (async () => {
+    const res = await fetch(`${site.url}/api/v1/events${query}`, { headers, signal: ac.signal });
+    status = res.status;
+    contentType = res.headers.get('content-type') ?? '';
+    if (!res.ok || !res.body) {
+      events.push({ type: 'http-error', data: await res.json() });
+      return;
+    }
+    const dec = new TextDecoder();
+    let buf = '';
+    (async () => {
+      try {
+        for await (const chunk of res.body as unknown as AsyncIterable<Uint8Array>) {
+          buf += dec.decode(chunk, { stream: true });
+          let i: number;
+          while ((i = buf.indexOf('\n\n')) >= 0) {
+            const block = buf.slice(0, i);
+            buf = buf.slice(i + 2);
+            const ev: SseEvent = { type: 'message' };
+            for (const line of block.split('\n')) {
+              if (line.startsWith(':')) ev.comment = (ev.comment ?? '') + line.slice(1).trim();
+              else if (line.startsWith('event: ')) ev.type = line.slice(7);
+              else if (line.startsWith('id: ')) ev.id = line.slice(4);
+              else if (line.startsWith('data: ')) ev.data = JSON.parse(line.slice(6));
+            }
+            events.push(ev);
+            waiters.splice(0).forEach((w) => w());
+          }
+        }
+      } catch {
+        /* aborted */
+      }
+    })();
+  })();
+  return {
+    events,
+    status: () => status,
+    contentType: () => contentType,
+    opened,
+    async waitFor(pred: (evs: SseEvent[]) => boolean, ms = 10_000) {
+      const deadline = Date.now() + ms;
+      while (!pred(events)) {
+        if (Date.now() > deadline) throw new Error(`timed out; got ${JSON.stringify(events).slice(0, 2000)}`);
+        await new Promise<void>((r) => {
+          waiters.push(r);
+          setTimeout(r, 100);
+        });
+      }
+    },
+    close: () => ac.abort(),
+  };
+}
+
+const finished = (id: number) => (evs: SseEvent[]) => evs.some((e) => e.type === 'task' && e.data.id === id && e.data.state === 'succeeded');
+
+describe('GET /api/v1/events', () => {
+  it('refuses a missing or unknown token with 401 before streaming', async () => {
+    const none = await fetch(`${site.url}/api/v1/events`);
+    expect(none.status).toBe(401);
+    expect((await none.json()).error.code).toBe('UNAUTHORIZED');
+    const bad = await fetch(`${site.url}/api/v1/events?token=rh_nope`);
+    expect(bad.status).toBe(401);
+    const badQuery = await fetch(`${site.url}/api/v1/events?task=abc`, { headers: { authorization: `Bearer ${site.tokens.tech}` } });
+    expect(badQuery.status).toBe(400);
+  });
+
+  it('streams a power task: running, its steps in order, then succeeded (token as ?token=)', async () => {
+    const s = openStream(`?token=${encodeURIComponent(site.tokens.tech)}`);
+    await s.opened;
+    expect(s.status()).toBe(200);
+    expect(s.contentType()).toMatch(/^text\/event-stream/);
+    await s.waitFor((e) => e.some((x) => x.comment?.includes('rackhand task events')));
+    const r = await fetch(`${site.url}/api/v1/servers/1002/power`, {
+      method: 'POST',
+      headers: { authorization: `Bearer ${site.tokens.tech}`, 'content-type': 'application/json' },
+      body: JSON.stringify({ action: 'on' }),
+    });
+    expect(r.status).toBe(202);
+    const task = await r.json();
+    await s.waitFor(finished(task.id));
+    const mine = s.events.filter((e) => (e.type === 'task' && e.data.id === task.id) || (e.type === 'step' && e.data.taskId === task.id));
+    expect(mine[0]).toMatchObject({ type: 'task', data: { id: task.id, state: 'running', kind: 'power', serverId: 1002 } });
+    const steps = mine.filter((e) => e.type === 'step').map((e) => `${e.data.step.name}:${e.data.step.state}`);
+    expect(steps.slice(0, 4)).toEqual(['read power state:started', 'read power state:succeeded', 'power on:started', 'power on:succeeded']);
+    expect(steps).toContain('confirm power on:succeeded');
+    expect(mine.at(-1)).toMatchObject({ type: 'task', data: { state: 'succeeded', result: { power: 'on', changed: true } } });
+    const ids = s.events.filter((e) => e.id).map((e) => Number(e.id));
+    expect(ids).toEqual([...ids].sort((a, b) => a - b));
+    s.close();
+  });
+
+  it('a client token sees only events of its own servers; ?server= narrows a tech stream', async () => {
+    const client = openStream('', { authorization: `Bearer ${site.tokens.client}` });
+    const narrowed = openStream('?server=1004', { authorization: `Bearer ${site.tokens.tech}` });
+    await Promise.all([client.opened, narrowed.opened]);
+    await client.waitFor((e) => e.length > 0);
+    await narrowed.waitFor((e) => e.length > 0);
+    const post = async (id: number) =>
+      (
+        await fetch(`${site.url}/api/v1/servers/${id}/power`, {
+          method: 'POST',
+          headers: { authorization: `Bearer ${site.tokens.admin}`, 'content-type': 'application/json' },
+          body: JSON.stringify({ action: 'on' }),
+        })
+      ).json();
+    const foreign = await post(1003);
+    const own = await post(1001);
+    const other = await post(1004);
+    await client.waitFor(finished(own.id));
+    await narrowed.waitFor(finished(other.id));
+    // the foreign task finished before or with ours; give its events time to (not) arrive
+    await new Promise((r) => setTimeout(r, 200));
+    const serversSeen = (evs: SseEvent[]) => new Set(evs.filter((e) => e.data).map((e) => (e.type === 'task' ? e.data.serverId : e.data.serverId)));
+    expect([...serversSeen(client.events)]).toEqual([1001]);
+    expect([...serversSeen(narrowed.events)]).toEqual([1004]);
+    expect(client.events.some((e) => e.data?.id === foreign.id || e.data?.taskId === foreign.id)).toBe(false);
+    client.close();
+    narrowed.close();
+  });
+
+  it('sends heartbeat comments on an idle stream', async () => {
+    const s = openStream('', { authorization: `Bearer ${site.tokens.tech}` });
+    await s.opened;
+    await s.waitFor((e) => e.some((x) => x.comment?.startsWith('ping')), 5_000);
+    s.close();
+  });
+
+  it('removes its listener when the client goes away', async () => {
+    const until = async (pred: () => boolean) => {
+      const deadline = Date.now() + 5_000;
+      while (!pred() && Date.now() < deadline) await new Promise((r) => setTimeout(r, 20));
+    };
+    await until(() => site.eventClients() === 0);
+    expect(site.eventClients()).toBe(0);
+    const base = site.tasks.events.listenerCount('event');
+    const streams = Array.from({ length: 5 }, () => openStream('', { authorization: `Bearer ${site.tokens.tech}` }));
+    await Promise.all(streams.map((s) => s.opened));
+    await Promise.all(streams.map((s) => s.waitFor((e) => e.length > 0)));
+    expect(site.tasks.events.listenerCount('event')).toBe(base + 5);
+    expect(site.eventClients()).toBe(5);
+    for (const s of streams) s.close();
+    await until(() => site.eventClients() === 0);
+    expect(site.eventClients()).toBe(0);
+    expect(site.tasks.events.listenerCount('event')).toBe(base);
+  });
+});

@@ -1,0 +1,196 @@
+// /metrics scraped over HTTP from a real server and parsed strictly: families present, values sane.
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import Fastify from 'fastify';
+import fc from 'fast-check';
+import { createMetrics, registerMetricsRoute } from '../../src/metrics/metrics.js';
+import { RackhandError } from '../../src/errors.js';
+import { parsePrometheusText, type Family } from './prom-text-parser.js';
+import { startTestSite, type TestSite } from '../web/test-site.js';
+
+let site: TestSite;
+let families: Map<string, Family>;
+let contentType = '';
+
+const samples = (name: string) => [...families.values()].flatMap((f) => f.samples).filter((s) => s.name === name);
+const one = (name: string, labels: Record<string, string> = {}) =>
+  samples(name).find((s) => Object.entries(labels).every(([k, v]) => s.labels[k] === v));
+
+beforeAll(async () => {
+  site = await startTestSite();
+  const auth = { authorization: `Bearer ${site.tokens.tech}`, 'content-type': 'application/json' };
+  // Traffic for the histograms and counters: a list, a show, a 404, a power task, a sensor pass.
+  await fetch(`${site.url}/api/v1/servers?q=a01`, { headers: auth });
+  await fetch(`${site.url}/api/v1/servers/1003`, { headers: auth });
+  await fetch(`${site.url}/api/v1/servers/999999`, { headers: auth });
+  await fetch(`${site.url}/no/such/path`);
+  const t = await (await fetch(`${site.url}/api/v1/servers/1002/power`, { method: 'POST', headers: auth, body: JSON.stringify({ action: 'on' }) })).json();
+  await site.tasks.wait(t.id);
+  site.driver.injectFault('198.51.100.22:623', { kind: 'unreachable' }); // server 1012's BMC stops answering
+  await site.sampler.sampleOnce();
+  await fetch(`${site.url}/api/v1/servers/1012/power`, { method: 'POST', headers: auth, body: JSON.stringify({ action: 'on' }) }).then((r) => r.json()).then((x) => site.tasks.wait(x.id));
+  const res = await fetch(`${site.url}/metrics`);
+  expect(res.status).toBe(200);
+  contentType = res.headers.get('content-type') ?? '';
+  families = parsePrometheusText(await res.text());
+});
+afterAll(async () => {
+  await site?.close();
+});
+
+describe('/metrics', () => {
+  it('is the Prometheus text format, scraped without a token by default', () => {
+    expect(contentType).toMatch(/^text\/plain; version=0\.0\.4/);
+    expect(one('rackhand_info', { site: 'test-site' })?.value).toBe(1);
+  });
+
+  it('has the HTTP request histogram by route pattern, never by raw URL', () => {
+    const f = families.get('rackhand_http_request_duration_seconds')!;
+    expect(f.type).toBe('histogram');
+    const routes = new Set(f.samples.map((s) => s.labels.route));
+    expect(routes).toContain('/api/v1/servers/:id');
+    expect(routes).toContain('/api/v1/servers');
+    expect(routes).toContain('unmatched');
+    expect([...routes].some((r) => /\d{4}/.test(r))).toBe(false);
+    expect(one('rackhand_http_request_duration_seconds_count', { route: '/api/v1/servers/:id', status: '404' })?.value).toBe(1);
+    expect(one('rackhand_http_request_duration_seconds_count', { route: '/api/v1/servers/:id/power', method: 'POST', status: '202' })?.value).toBe(2);
+  });
+
+  it('counts tasks by kind and state', () => {
+    expect(families.get('rackhand_tasks')!.type).toBe('gauge');
+    expect(one('rackhand_tasks', { kind: 'power', state: 'succeeded' })?.value).toBe(1);
+    expect(one('rackhand_tasks', { kind: 'power', state: 'failed' })?.value).toBe(1);
+  });
+
+  it('has BMC reachability and command latency', () => {
+    expect(one('rackhand_bmc_reachable', { server_id: '1002' })?.value).toBe(1);
+    expect(one('rackhand_bmc_reachable', { server_id: '1005' })).toBeUndefined(); // never checked
+    expect(families.get('rackhand_bmc_command_duration_seconds')!.type).toBe('histogram');
+    const count = (labels: Record<string, string>) => one('rackhand_bmc_command_duration_seconds_count', { driver: 'simulated', ...labels })?.value;
+    expect(count({ op: 'sensors', result: 'ok' })).toBe(11);
+    expect(count({ op: 'sensors', result: 'error' })).toBe(1); // the dead BMC
+    expect(count({ op: 'power', result: 'ok' })).toBe(1);
+    expect(count({ op: 'power_status', result: 'ok' })).toBeGreaterThanOrEqual(3); // read, then two confirming reads
+    expect(count({ op: 'power_status', result: 'error' })).toBe(1);
+  });
+
+  it('mirrors the DHCP, TFTP and console counters', () => {
+    expect(families.get('rackhand_dhcp_events_total')!.type).toBe('counter');
+    expect(one('rackhand_dhcp_events_total', { event: 'offers' })?.value).toBe(4);
+    expect(one('rackhand_tftp_events_total', { event: 'transfers_ok' })?.value).toBe(5);
+    expect(one('rackhand_tftp_events_total', { event: 'active_transfers' })).toBeUndefined();
+    expect(one('rackhand_tftp_active_transfers')?.value).toBe(1);
+    expect(one('rackhand_console_active_sessions')?.value).toBe(0);
+    expect(one('rackhand_console_connections_total')?.value).toBe(2);
+    expect(one('rackhand_console_bytes_total', { direction: 'down' })?.value).toBe(5000);
+    expect(one('rackhand_console_closes_total', { reason: '4001' })?.value).toBe(1);
+  });
+
+  it('exports the latest sensor values per server by kind', () => {
+    const temps = samples('rackhand_sensor_temperature_celsius');
+    expect(new Set(temps.map((s) => s.labels.server_id)).size).toBe(11); // 12 servers, one BMC dead
+    expect(one('rackhand_sensor_temperature_celsius', { server_id: '1001', sensor: 'Inlet Temp' })?.value).toBe(83);
+    expect(one('rackhand_sensor_fan_rpm', { server_id: '1001', sensor: 'FAN1' })?.value).toBe(0); // powered off
+    expect(one('rackhand_sensor_fan_rpm', { server_id: '1002', sensor: 'FAN1' })?.value).toBeGreaterThan(4000); // powered on
+    expect(one('rackhand_sensor_voltage_volts', { server_id: '1002', sensor: '12V' })?.value).toBeCloseTo(12, 0);
+    expect([...families.values()].some((f) => f.samples.some((s) => s.labels.sensor === 'PS1 Status'))).toBe(false);
+    const at = one('rackhand_sensor_sample_timestamp_seconds', { server_id: '1001' })!.value;
+    expect(Math.abs(at - Date.now() / 1000)).toBeLessThan(3600);
+  });
+
+  it('reports the host: CPU, memory, the state dir disk, interfaces, and the process', () => {
+    const cpu = one('rackhand_host_cpu_load_ratio')!.value;
+    expect(cpu).toBeGreaterThanOrEqual(0);
+    expect(cpu).toBeLessThanOrEqual(1);
+    const total = one('rackhand_host_memory_bytes', { kind: 'total' })!.value;
+    const used = one('rackhand_host_memory_bytes', { kind: 'used' })!.value;
+    expect(total).toBeGreaterThan(64 * 2 ** 20);
+    expect(used).toBeGreaterThan(0);
+    expect(used).toBeLessThanOrEqual(total);
+    const size = samples('rackhand_host_state_disk_bytes').find((s) => s.labels.kind === 'size')!;
+    const avail = one('rackhand_host_state_disk_bytes', { kind: 'available', mount: size.labels.mount })!;
+    expect(size.value).toBeGreaterThan(0);
+    expect(avail.value).toBeLessThanOrEqual(size.value);
+    expect(process.cwd().startsWith(size.labels.mount)).toBe(true);
+    expect(one('rackhand_host_network_up', { iface: 'lo' })?.value).toBe(1);
+    expect(one('rackhand_host_network_bytes_total', { iface: 'lo', direction: 'rx' })!.value).toBeGreaterThan(0);
+    expect(one('process_resident_memory_bytes')!.value).toBeGreaterThan(0);
+    expect(families.get('nodejs_eventloop_lag_seconds')).toBeDefined();
+  });
+});
+
+describe('createMetrics on its own', () => {
+  it('with no sources every family is declared and the text still parses', async () => {
+    const m = createMetrics({ processMetrics: false });
+    m.observeBmcCommand('ipmi', 'power_status', 0.02, true);
+    m.observeBmcCommand('ipmi', 'power_status', Number.NaN, true); // ignored
+    const fams = parsePrometheusText(await m.text());
+    expect(fams.get('rackhand_tasks')?.samples).toEqual([]);
+    expect(fams.get('rackhand_bmc_command_duration_seconds_count' as string)).toBeUndefined();
+    expect(fams.get('rackhand_bmc_command_duration_seconds')!.samples.find((s) => s.name.endsWith('_count'))!.value).toBe(1);
+    expect(fams.has('process_resident_memory_bytes')).toBe(false);
+    expect(fams.has('rackhand_host_cpu_load_ratio')).toBe(true);
+  });
+
+  it('two instances do not share a registry (no global default registry)', async () => {
+    const a = createMetrics({ processMetrics: false, taskCounts: () => [{ kind: 'power', state: 'running', count: 3 }] });
+    const b = createMetrics({ processMetrics: false });
+    expect(await a.text()).toContain('rackhand_tasks{kind="power",state="running"} 3');
+    expect(await b.text()).not.toContain('kind="power"');
+  });
+
+  it('escapes label values (sensor names are BMC-provided text)', async () => {
+    const m = createMetrics({
+      processMetrics: false,
+      sensors: () => [{ serverId: 1, name: 'CPU "1"\\temp\nx', type: 'temperature', value: 40, at: new Date().toISOString() }],
+    });
+    const fams = parsePrometheusText(await m.text());
+    expect(fams.get('rackhand_sensor_temperature_celsius')!.samples[0].labels.sensor).toBe('CPU "1"\\temp\nx');
+  });
+
+  it('can require a token for scrapes', async () => {
+    const app = Fastify();
+    app.setErrorHandler((e, _req, reply) => void reply.code((e as RackhandError).status ?? 500).send({ error: { code: (e as RackhandError).code } }));
+    registerMetricsRoute(app, createMetrics({ processMetrics: false }), {
+      authenticate: (req) => {
+        if (req.headers.authorization !== 'Bearer good') throw new RackhandError('UNAUTHORIZED', 'token required');
+        return {};
+      },
+    });
+    expect((await app.inject('/metrics')).statusCode).toBe(401);
+    const ok = await app.inject({ url: '/metrics', headers: { authorization: 'Bearer good' } });
+    expect(ok.statusCode).toBe(200);
+    expect(ok.body).toContain('# TYPE rackhand_tasks gauge');
+    await app.close();
+  });
+});
+
+describe('the test parser is strict', () => {
+  it('rejects malformed expositions', () => {
+    const bad = [
+      'x 1', // no trailing newline
+      'x{a="1} 1\n',
+      'x{a="1",a="2"} 1\n',
+      'x 1 2 3\n',
+      'x one\n',
+      '# TYPE x counter\nx -1\n',
+      '# TYPE x gauge\nx 1\n# TYPE y gauge\ny 1\nx{a="b"} 2\n',
+      '# TYPE h histogram\nh_bucket{le="1"} 2\nh_bucket{le="+Inf"} 1\nh_sum 1\nh_count 1\n',
+      '# TYPE h histogram\nh_bucket{le="1"} 1\nh_sum 1\nh_count 1\n',
+      'x{a="\\q"} 1\n',
+      '# TYPE x nonsense\n',
+    ];
+    for (const text of bad) expect(() => parsePrometheusText(text), text).toThrow();
+  });
+
+  it('round-trips random label values through prom-client', async () => {
+    await fc.assert(
+      fc.asyncProperty(fc.string({ maxLength: 40 }), fc.double({ noNaN: true, noDefaultInfinity: true }), async (label, value) => {
+        const m = createMetrics({ processMetrics: false, sensors: () => [{ serverId: 7, name: label, type: 'voltage', value, at: new Date(0).toISOString() }] });
+        const s = parsePrometheusText(await m.text()).get('rackhand_sensor_voltage_volts')!.samples[0];
+        expect(s.labels.sensor).toBe(label);
+        expect(s.value).toBe(value === 0 ? 0 : value);
+      }),
+      { numRuns: 300 },
+    );
+  });
+});
