@@ -9,6 +9,7 @@ import type { NetbootService } from '../boot/netboot-service.js';
 import type { DiscoveredRepo } from '../store/repos/discovered-repo.js';
 import { macSchema } from '../inventory/server-schema.js';
 import { assertAllowed } from '../core/access.js';
+import { parseInput } from '../core/validate.js';
 import type { TaskRecord } from '../store/repos/tasks-repo.js';
 import type { EqHandlers } from './eq/eq-routes.js';
 import type { DciOperationName, DciServerOperation } from './dci/dci-routes.js';
@@ -49,18 +50,10 @@ const dciDiagBody = z
   .strict();
 const dciClearBody = z.object({ clear_hdd: z.enum(['none', 'fast', 'zero', 'random', 'secure-erase']) }).strict();
 
-function parseBody<T extends z.ZodType>(schema: T, body: unknown): z.infer<T> {
-  const r = schema.safeParse(body);
-  if (r.success) return r.data;
-  const issue = r.error.issues[0];
-  const field = issue.code === 'unrecognized_keys' ? issue.keys[0] : issue.path.join('.');
-  throw new RackhandError('INVALID_INPUT', `${field}: ${issue.message}`, { field });
-}
-
 export function dciNetbootOperations(ops: NetbootOperations): Partial<Record<DciOperationName, DciServerOperation>> {
   return {
     operation_os: (p: Principal, id: number, body) => {
-      const b = parseBody(dciOsBody, body);
+      const b = parseInput(dciOsBody, body);
       const raid = b.hdd_raid?.replace(/^raid/i, '');
       return {
         task: ops.reinstall(p, id, {
@@ -73,9 +66,9 @@ export function dciNetbootOperations(ops: NetbootOperations): Partial<Record<Dci
         }).id,
       };
     },
-    operation_diag: (p, id, body) => ({ task: ops.diagnostics(p, id, parseBody(dciDiagBody, body).os_template_id).id }),
+    operation_diag: (p, id, body) => ({ task: ops.diagnostics(p, id, parseInput(dciDiagBody, body).os_template_id).id }),
     operation_clear_hdd: (p, id, body) => {
-      const b = parseBody(dciClearBody, body);
+      const b = parseInput(dciClearBody, body);
       if (b.clear_hdd === 'none') throw new RackhandError('INVALID_INPUT', 'clear_hdd: "none" wipes nothing', { field: 'clear_hdd' });
       return { task: ops.wipe(p, id, b.clear_hdd).id };
     },
