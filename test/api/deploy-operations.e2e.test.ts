@@ -50,16 +50,30 @@ describe('DCImanager operations', () => {
     expect((await api().get(`/api/v1/servers/${id}`)).json.status).toBe('free');
   });
 
+  it('a cancelled deploy is cancelled, disarmed and set to boot from disk', async () => {
+    const r = await api().post('/api/dci/v3/server/4/operation_os', { os_template_id: 900, password: 'Str0ng-Pass!' });
+    for (let i = 0; i < 100 && !(await api().get('/api/v1/servers/4/netboot')).json.armed; i++) await new Promise((res) => setTimeout(res, 20));
+    const c = await api().post(`/api/v1/tasks/${r.json.task}/cancel`);
+    expect(c.status, c.text).toBe(200);
+    const t = await waitTask(r.json.task);
+    expect(t).toMatchObject({ state: 'cancelled', error: { code: 'TASK_CANCELLED' } });
+    expect(t.steps.filter((s: any) => s.name.startsWith('cleanup:')).map((s: any) => `${s.name} ${s.message}`)).toEqual([
+      'cleanup: disarm netboot done',
+      'cleanup: boot device disk done',
+    ]);
+    expect((await api().get('/api/v1/servers/4/netboot')).json).toEqual({ armed: false });
+  });
+
   it('validates their bodies', async () => {
-    const bad = await api().post('/api/dci/v3/server/4/operation_clear_hdd', { clear_hdd: 'shred-everything' });
+    const bad = await api().post('/api/dci/v3/server/5/operation_clear_hdd', { clear_hdd: 'shred-everything' });
     expect(bad.json.error).toMatchObject({ code: 'INVALID_INPUT', details: { field: 'clear_hdd' } });
-    const none = await api().post('/api/dci/v3/server/4/operation_clear_hdd', { clear_hdd: 'none' });
+    const none = await api().post('/api/dci/v3/server/5/operation_clear_hdd', { clear_hdd: 'none' });
     expect(none.status).toBe(400);
-    const os = await api().post('/api/dci/v3/server/4/operation_os', { os_template_id: 900 });
+    const os = await api().post('/api/dci/v3/server/5/operation_os', { os_template_id: 900 });
     expect(os.json.error.details.field).toBe('password');
-    const unknownOs = await api().post('/api/dci/v3/server/4/operation_os', { os_template_id: 12345, password: 'Str0ng-Pass!' });
+    const unknownOs = await api().post('/api/dci/v3/server/5/operation_os', { os_template_id: 12345, password: 'Str0ng-Pass!' });
     expect(unknownOs.json.error).toMatchObject({ code: 'INVALID_INPUT', details: { field: 'os_id' } });
-    expect((await api().get('/api/v1/tasks?server=4')).json.total).toBe(0);
+    expect((await api().get('/api/v1/tasks?server=5')).json.total).toBe(0);
   });
 });
 

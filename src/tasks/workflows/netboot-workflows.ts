@@ -105,14 +105,21 @@ export function deployWorkflow(d: NetbootWorkflowDeps): Workflow<DeployParams, {
         if (p.post_install_callback) await notifyPostInstall(ctx, p.post_install_callback, serverId, nb.osId);
         return { os_id: nb.osId, purpose: p.purpose };
       } catch (e) {
-        // Whatever failed, the host must not be left PXE-looping.
-        await ctx.step('cleanup: disarm netboot', () => d.netboot.disarm(serverId)).catch(() => {});
+        // Whatever failed — or a cancel — the host must not be left PXE-looping. These run even after an abort,
+        // so they bypass ctx.step (which refuses to start once the task is aborted) and journal as notes.
+        const cleanup = async (name: string, fn: () => Promise<unknown> | unknown) => {
+          try {
+            await fn();
+            ctx.note(`cleanup: ${name}`, 'done');
+          } catch (err) {
+            ctx.note(`cleanup: ${name}`, `failed: ${(err as Error).message}`);
+          }
+        };
+        await cleanup('disarm netboot', () => d.netboot.disarm(serverId));
         if (!p.imitate) {
-          await ctx
-            .step('cleanup: boot device disk', () =>
-              bmc(ctx, (drv, t) => drv.setBootDevice(t, { device: 'disk', mode: p.uefi ? 'uefi' : 'legacy', persistent: true })),
-            )
-            .catch(() => {});
+          await cleanup('boot device disk', () =>
+            bmc(ctx, (drv, t) => drv.setBootDevice(t, { device: 'disk', mode: p.uefi ? 'uefi' : 'legacy', persistent: true })),
+          );
         }
         throw e;
       } finally {
