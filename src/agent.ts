@@ -94,6 +94,7 @@ export interface Agent {
     sampler: SensorSampler;
     powerSync: PowerSync;
     metrics: ReturnType<typeof createMetrics>;
+    ipam: IpamService;
   };
   start(): Promise<{ url: string }>;
   stop(): Promise<void>;
@@ -289,7 +290,7 @@ export async function createAgent(config: ResolvedConfig, opts: { log?: Logger }
     inventory,
     tasks,
     http,
-    parts: { bmc, simulated, netboot, sampler, powerSync, metrics },
+    parts: { bmc, simulated, netboot, sampler, powerSync, metrics, ipam },
     async start() {
       const settled = await tasks.recover();
       if (settled) log.warn({ settled }, 'settled tasks interrupted by the last stop');

@@ -1,9 +1,8 @@
-// The allocated main IPv4 reaches the wire: rackhand's DhcpServer, fed by a BootLookup over IpamService.hostNetwork,
-// offers it to the server's MAC (the same plug the agent's boot lookup uses).
+// The allocated main IPv4 reaches the wire: rackhand's DhcpServer, fed by the agent's own BootLookup (which asks
+// IPAM for a server's host network), offers it to the server's MAC.
 import dgram from 'node:dgram';
 import type { AddressInfo } from 'node:net';
 import { afterAll, beforeAll, expect, it } from 'vitest';
-import type { BootLookup, HostBootInfo } from '../../src/boot/boot-lookup.js';
 import { macToChaddr, parseDhcpPacket, serializeDhcpPacket, type DhcpPacket } from '../../src/boot/dhcp/dhcp-codec.js';
 import { DhcpServer } from '../../src/boot/dhcp/dhcp-server.js';
 import { apiClient } from '../harness/rackhand-process.js';
@@ -16,24 +15,11 @@ let client: dgram.Socket;
 
 beforeAll(async () => {
   srv = await startIpamServer();
-  const lookup: BootLookup = {
-    findByMac(mac): HostBootInfo | undefined {
-      const s = srv.servers.findByMac(mac);
-      const net = s && srv.ipam.hostNetwork(s.id);
-      if (!s || !net) return undefined;
-      return { serverId: s.id, name: s.name, mac, hostname: s.name, ip: net.ip, netmask: net.netmask, gateway: net.gateway, dns: net.dns, netbootArmed: true };
-    },
-    findByIp(ip) {
-      const s = srv.servers.findByIp(ip);
-      return s && this.findByMac(s.interfaces[0].mac);
-    },
-    recordDiscovered() {},
-  };
   client = dgram.createSocket('udp4');
   await new Promise<void>((r) => client.bind(0, '127.0.0.1', () => r()));
   dhcp = new DhcpServer({
     mode: 'reservation',
-    lookup,
+    lookup: srv.netboot, // the agent's own BootLookup, fed by IPAM
     listenAddress: '127.0.0.1',
     port: 0,
     proxyPort: 0,
