@@ -6,13 +6,14 @@ import type { Principal } from '../auth/tokens.js';
 import { errorBody, httpError } from './errors-to-http.js';
 import { registerRoutes, openApiDocument, type RouteSpec } from './route-table.js';
 import { registerEqRoutes, type EqHandlers } from './eq/eq-routes.js';
+import type { InventoryService } from '../core/inventory-service.js';
 
 export interface HttpServerDeps {
   log: Logger;
   bodyLimit: number;
   authenticate(req: FastifyRequest): Principal;
   routes: RouteSpec[];
-  eq: { inventory: import('../core/inventory-service.js').InventoryService; operations: Partial<EqHandlers> };
+  eq: { inventory: InventoryService; operations: Partial<EqHandlers> };
   ready(): boolean;
   version: string;
 }
@@ -21,7 +22,7 @@ export async function createHttpServer(d: HttpServerDeps): Promise<FastifyInstan
   const app = Fastify({
     loggerInstance: d.log as FastifyBaseLogger,
     bodyLimit: d.bodyLimit,
-    // Request ids help correlate a task's log lines with the call that started it.
+    // Request ids are ours (req-N), not taken from a caller's header that could forge log correlation.
     requestIdHeader: false,
     return503OnClosing: true,
     forceCloseConnections: true,

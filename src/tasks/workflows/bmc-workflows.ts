@@ -63,17 +63,26 @@ export function powerWorkflow(d: BmcWorkflowDeps): Workflow<{ action: PowerReque
       switch (action) {
         case 'on':
           // Never a cycle: a server that is on stays untouched.
-          if (before === 'on') return ctx.note('power on', 'already on: nothing done'), { power: 'on', changed: false };
+          if (before === 'on') {
+            ctx.note('power on', 'already on: nothing done');
+            return { power: 'on', changed: false };
+          }
           await call('on');
           await confirm('on');
           return { power: 'on', changed: true };
         case 'off':
-          if (before === 'off') return ctx.note('power off', 'already off: nothing done'), { power: 'off', changed: false };
+          if (before === 'off') {
+            ctx.note('power off', 'already off: nothing done');
+            return { power: 'off', changed: false };
+          }
           await call('off');
           await confirm('off');
           return { power: 'off', changed: true };
         case 'soft':
-          if (before === 'off') return ctx.note('soft off', 'already off: nothing done'), { power: 'off', changed: false };
+          if (before === 'off') {
+            ctx.note('soft off', 'already off: nothing done');
+            return { power: 'off', changed: false };
+          }
           await call('soft');
           await confirm('off', d.timing.softOffTimeoutMs);
           return { power: 'off', changed: true };
