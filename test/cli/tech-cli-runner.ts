@@ -1,11 +1,11 @@
-// Runs the technician CLI as a real process: `node bin/rackhand.js …` once main.ts dispatches to it, until
-// then tech-cli.ts compiled on its own into a temp dir (it imports only node: modules).
-import { execFileSync, spawn } from 'node:child_process';
+// Runs the technician CLI as a real process the way a tech does: `node bin/rackhand.js <command>`, on a fresh
+// build of the project (`tsc -p tsconfig.json` into dist/, which bin/rackhand.js imports).
+import { execFile, spawn } from 'node:child_process';
 import fs from 'node:fs';
-import os from 'node:os';
 import path from 'node:path';
 
 export const REPO_ROOT = path.resolve(import.meta.dirname, '../..');
+const BIN = path.join(REPO_ROOT, 'bin/rackhand.js');
 
 export interface CliRun {
   code: number;
@@ -14,40 +14,46 @@ export interface CliRun {
 }
 
 export interface CliRunner {
-  via: 'bin/rackhand.js' | 'compiled tech-cli';
   run(args: string[], env?: Record<string, string | undefined>, onStdout?: (text: string) => void): Promise<CliRun>;
-  cleanup(): void;
+}
+
+/**
+ * Builds dist/ with the project's own tsconfig. tsc emits even when files elsewhere in the tree have type errors
+ * (typechecking is its own step); what matters here is that the CLI's entry points were emitted just now.
+ */
+export async function buildCli(): Promise<void> {
+  const started = Date.now();
+  const out = await new Promise<{ code: number; text: string }>((resolve) => {
+    execFile(path.join(REPO_ROOT, 'node_modules/.bin/tsc'), ['-p', 'tsconfig.json'], { cwd: REPO_ROOT, maxBuffer: 32 << 20 }, (err, stdout, stderr) =>
+      resolve({ code: err ? ((err as { code?: number }).code ?? 1) : 0, text: `${stdout}${stderr}` }),
+    );
+  });
+  for (const f of ['dist/cli/main.js', 'dist/cli/tech-cli.js', 'dist/agent.js']) {
+    const p = path.join(REPO_ROOT, f);
+    // mtime granularity and clock rounding: a second of slack
+    if (!fs.existsSync(p) || fs.statSync(p).mtimeMs < started - 1000) {
+      throw new Error(`build did not emit ${f} (tsc exit ${out.code}):\n${out.text.slice(0, 4000)}`);
+    }
+  }
+  if (!fs.readFileSync(path.join(REPO_ROOT, 'dist/cli/main.js'), 'utf8').includes('runTechCommand')) {
+    throw new Error('dist/cli/main.js does not dispatch the technician commands');
+  }
 }
 
 export function cliRunner(): CliRunner {
-  const main = path.join(REPO_ROOT, 'dist/cli/main.js');
-  const wired = fs.existsSync(main) && fs.readFileSync(main, 'utf8').includes('runTechCommand') && fs.existsSync(path.join(REPO_ROOT, 'dist/cli/tech-cli.js'));
-  let entry: string[];
-  let tmp: string | undefined;
-  if (wired) entry = [path.join(REPO_ROOT, 'bin/rackhand.js')];
-  else {
-    tmp = fs.mkdtempSync(path.join(os.tmpdir(), `rackhand-techcli-${process.pid}-`));
-    execFileSync(
-      path.join(REPO_ROOT, 'node_modules/.bin/tsc'),
-      ['--ignoreConfig', '--outDir', tmp, '--rootDir', 'src', '--module', 'nodenext', '--moduleResolution', 'nodenext', '--target', 'es2022', '--skipLibCheck', '--types', 'node', '--sourceMap', 'false', 'src/cli/tech-cli.ts'],
-      { cwd: REPO_ROOT, stdio: 'pipe' },
-    );
-    fs.writeFileSync(path.join(tmp, 'package.json'), '{"type":"module"}');
-    entry = [path.join(tmp, 'cli/tech-cli.js')];
-  }
   return {
-    via: wired ? 'bin/rackhand.js' : 'compiled tech-cli',
     run(args, env = {}, onStdout) {
       return new Promise((resolve, reject) => {
         const base = { ...process.env };
         delete base.RACKHAND_URL;
         delete base.RACKHAND_TOKEN;
+        delete base.RACKHAND_CONFIG;
         const merged: NodeJS.ProcessEnv = { ...base };
         for (const [k, v] of Object.entries(env)) {
           if (v === undefined) delete merged[k];
           else merged[k] = v;
         }
-        const p = spawn(process.execPath, [...entry, ...args], { env: merged, stdio: ['ignore', 'pipe', 'pipe'] });
+        const p = spawn(process.execPath, [BIN, ...args], { env: merged, cwd: REPO_ROOT, stdio: ['ignore', 'pipe', 'pipe'] });
         let stdout = '';
         let stderr = '';
         const timer = setTimeout(() => p.kill('SIGKILL'), 60_000);
@@ -62,9 +68,6 @@ export function cliRunner(): CliRunner {
           resolve({ code: code ?? -1, stdout, stderr });
         });
       });
-    },
-    cleanup() {
-      if (tmp) fs.rmSync(tmp, { recursive: true, force: true });
     },
   };
 }

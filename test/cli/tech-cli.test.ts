@@ -1,11 +1,12 @@
-// The technician CLI as a real process against a real rackhand HTTP server (v1 routes, simulated BMCs).
+// The technician CLI as a real process (`node bin/rackhand.js …`) against the real rackhand agent (simulated BMCs).
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { runTechCommand, connection } from '../../src/cli/tech-cli.js';
 import { startTestSite, type TestSite } from '../web/test-site.js';
-import { cliRunner, type CliRunner } from './tech-cli-runner.js';
+import { buildCli, cliRunner, type CliRunner } from './tech-cli-runner.js';
+import { freePort } from '../console/console-peers.js';
 
 let site: TestSite;
 let cli: CliRunner;
@@ -13,13 +14,13 @@ let home: string;
 let env: Record<string, string | undefined>;
 
 beforeAll(async () => {
-  site = await startTestSite({ stepDelayMs: 30 });
+  await buildCli();
+  site = await startTestSite();
   cli = cliRunner();
   home = fs.mkdtempSync(path.join(os.tmpdir(), `rackhand-cli-home-${process.pid}-`));
   env = { HOME: home, XDG_CONFIG_HOME: undefined, RACKHAND_URL: site.url, RACKHAND_TOKEN: site.tokens.tech };
 });
 afterAll(async () => {
-  cli?.cleanup();
   if (home) fs.rmSync(home, { recursive: true, force: true });
   await site?.close();
 });
@@ -75,13 +76,13 @@ describe('rackhand tech commands over HTTP', () => {
   });
 
   it('a failing task exits 1 with its error code', async () => {
-    site.driver.injectFault('198.51.100.21:623', { kind: 'unreachable' }); // server 1011
+    site.driver.injectFault(site.bmcKey(1011), { kind: 'unreachable' });
     const r = await run(['power', 'reboot', '1011']);
     expect(r.code).toBe(1);
     expect(r.stdout).toMatch(/failed: BMC_UNREACHABLE/);
   });
 
-  it('watch shows progress live and ends when the task does', async () => {
+  it('watch shows a real deploy live and ends when the task does', async () => {
     const res = await fetch(`${site.url}/api/v1/servers/1007/reinstall`, {
       method: 'POST',
       headers: { authorization: `Bearer ${site.tokens.tech}`, 'content-type': 'application/json' },
@@ -89,33 +90,34 @@ describe('rackhand tech commands over HTTP', () => {
     });
     expect(res.status).toBe(202);
     const task = await res.json();
-    let released = false;
+    let released: Promise<Response> | undefined;
     const w = await cli.run(['watch', String(task.id)], env, (out) => {
-      // The task waits on the installer until the watcher has shown that step: the display is live.
-      if (!released && out.includes('… wait for the installer')) {
-        released = true;
-        site.releaseReinstall();
-      }
+      // The deploy waits on the installer until the watcher has shown that step: the display is live.
+      if (!released && out.includes('… wait for installer callback')) released = site.installerCallback(1007);
     });
-    expect(released).toBe(true);
+    expect(released).toBeDefined();
+    expect((await released!).status).toBe(200);
     expect(w.code, w.stderr).toBe(0);
+    expect(w.stdout).toMatch(new RegExp(`task ${task.id} \\(deploy\\) succeeded`));
     const steps = w.stdout.split('\n').filter((l) => /[…✓✗·] /.test(l)).map((l) => l.replace(/^\S+\s+/, ''));
-    expect(steps).toEqual([
-      '… arm network boot',
-      '✓ arm network boot',
-      '… set boot device pxe',
-      '✓ set boot device pxe',
-      '… power cycle',
-      '✓ power cycle',
-      '… wait for the installer',
-      '✓ wait for the installer',
-    ]);
+    const names = [
+      'arm netboot (install)',
+      'boot device pxe (legacy, next boot)',
+      'power on or reset into the network boot',
+      'wait for installer callback',
+      'disarm netboot',
+      'boot device disk (legacy, persistent)',
+      'reboot into the installed system',
+    ];
+    expect(steps).toEqual(names.flatMap((n) => [`… ${n}`, `✓ ${n}`]));
+    expect(site.agent.parts.netboot.state(1007)).toBeUndefined();
+    expect(site.bmcOf(1007).boot).toEqual({ device: 'disk', mode: 'legacy', persistent: true });
   });
 
   it('boot sets the device through the BMC', async () => {
     const r = await run(['boot', '1004', 'pxe', '--mode', 'uefi', '--persistent']);
     expect(r.code, r.stderr + r.stdout).toBe(0);
-    expect(site.driver.state({ host: '198.51.100.14', port: 623 }).boot).toEqual({ device: 'pxe', mode: 'uefi', persistent: true });
+    expect(site.bmcOf(1004).boot).toEqual({ device: 'pxe', mode: 'uefi', persistent: true });
     expect((await run(['boot', '1004', 'floppy'])).code).toBe(2);
   });
 
@@ -138,6 +140,9 @@ describe('rackhand tech commands over HTTP', () => {
     expect(url.searchParams.get('name')).toBe('demo-a01-11');
     expect(url.hash).toMatch(/^#ticket=/);
     expect(JSON.parse((await run(['console', '1006', '--json'])).stdout).url).toMatch(/^http:\/\/127\.0\.0\.1:\d+\/console\//);
+    // each run opened a real console session for the server
+    const sessions = await fetch(`${site.url}/api/v1/servers/1006/console/sessions`, { headers: { authorization: `Bearer ${site.tokens.tech}` } });
+    expect((await sessions.json()).list).toHaveLength(2);
   });
 
   it('tasks lists newest first, filtered by server', async () => {
@@ -185,7 +190,8 @@ describe('where the address and token come from', () => {
     expect((await run(['power', 'sideways', '1001'])).code).toBe(2);
     expect((await run(['sensors', 'abc'])).code).toBe(2);
     expect((await run(['tasks', '--bogus'])).code).toBe(2);
-    const down = await run(['servers', '--url', 'http://127.0.0.1:9']);
+    // a loopback port nothing listens on (port 9 would be refused by fetch itself as a "bad port")
+    const down = await run(['servers', '--url', `http://127.0.0.1:${await freePort()}`]);
     expect(down.code).toBe(1);
     expect(down.stderr).toMatch(/cannot reach rackhand/);
   });

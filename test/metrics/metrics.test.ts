@@ -1,22 +1,116 @@
-// /metrics scraped over HTTP from a real server and parsed strictly: families present, values sane.
+// /metrics scraped over HTTP from the real agent and parsed strictly: families present, values sane. The boot
+// plane and the console proxy see real traffic first (a DHCP client's packets, a tftp-hpa download, a websocket
+// viewer of qemu's VNC server), so every mirrored counter is checked against something that happened.
+import { execFile } from 'node:child_process';
+import dgram from 'node:dgram';
+import fs from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import { promisify } from 'node:util';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import Fastify from 'fastify';
 import fc from 'fast-check';
+import WebSocket from 'ws';
 import { createMetrics, registerMetricsRoute } from '../../src/metrics/metrics.js';
 import { RackhandError } from '../../src/errors.js';
+import { BROADCAST_FLAG, DhcpMessageType, macToChaddr, serializeDhcpPacket } from '../../src/boot/dhcp/dhcp-codec.js';
 import { parsePrometheusText, type Family } from './prom-text-parser.js';
 import { startTestSite, type TestSite } from '../web/test-site.js';
+import { startQemuVnc, type QemuVnc } from '../console/console-peers.js';
 
 let site: TestSite;
+let vnc: QemuVnc | undefined;
+let tmp: string;
 let families: Map<string, Family>;
 let contentType = '';
+const TFTP_FILE_BYTES = 70_000;
+const UNKNOWN_MAC = '02:de:00:00:ee:01';
+let consoleBannerBytes = 0;
+let reusedTicketClose = 0;
 
 const samples = (name: string) => [...families.values()].flatMap((f) => f.samples).filter((s) => s.name === name);
 const one = (name: string, labels: Record<string, string> = {}) =>
   samples(name).find((s) => Object.entries(labels).every(([k, v]) => s.labels[k] === v));
 
+/** A free loopback UDP port (bound, read, released). */
+function freeUdpPort(): Promise<number> {
+  return new Promise((resolve, reject) => {
+    const s = dgram.createSocket('udp4');
+    s.once('error', reject);
+    s.bind(0, '127.0.0.1', () => {
+      const { port } = s.address();
+      s.close(() => resolve(port));
+    });
+  });
+}
+
+/** A PXE client's DISCOVER from `mac`, sent once to the agent's DHCP port. */
+async function dhcpDiscover(port: number, mac: string, xid: number): Promise<void> {
+  const packet = serializeDhcpPacket({
+    op: 1,
+    htype: 1,
+    hlen: 6,
+    hops: 0,
+    xid,
+    secs: 0,
+    flags: BROADCAST_FLAG,
+    ciaddr: '0.0.0.0',
+    yiaddr: '0.0.0.0',
+    siaddr: '0.0.0.0',
+    giaddr: '0.0.0.0',
+    chaddr: macToChaddr(mac),
+    sname: '',
+    file: '',
+    options: { messageType: DhcpMessageType.DISCOVER, vendorClass: 'PXEClient:Arch:00007:UNDI:003016', clientArch: [7], parameterRequestList: [1, 3, 6, 66, 67] },
+  });
+  const sock = dgram.createSocket('udp4');
+  try {
+    await new Promise<void>((r, j) => sock.send(packet, port, '127.0.0.1', (e) => (e ? j(e) : r())));
+  } finally {
+    sock.close();
+  }
+}
+
+/** One console viewer: websocket to the proxy with a ticket; resolves with the bytes received and the close code. */
+function viewer(ticket: string, until: (got: Buffer) => boolean): Promise<{ bytes: number; code: number }> {
+  return new Promise((resolve, reject) => {
+    const u = new URL(site.url);
+    const ws = new WebSocket(`ws://${u.host}/console/ws?ticket=${encodeURIComponent(ticket)}`, ['binary'], { origin: site.url });
+    let got = Buffer.alloc(0);
+    const timer = setTimeout(() => {
+      ws.terminate();
+      reject(new Error('console viewer timed out'));
+    }, 20_000);
+    ws.on('message', (d: Buffer) => {
+      got = Buffer.concat([got, d]);
+      if (until(got)) ws.close(1000);
+    });
+    ws.on('error', () => {});
+    ws.on('close', (code) => {
+      clearTimeout(timer);
+      resolve({ bytes: got.length, code });
+    });
+  });
+}
+
+const scrape = async () => parsePrometheusText(await (await fetch(`${site.url}/metrics`)).text());
+
 beforeAll(async () => {
-  site = await startTestSite();
+  tmp = fs.mkdtempSync(path.join(os.tmpdir(), `rackhand-metrics-${process.pid}-`));
+  fs.writeFileSync(path.join(tmp, 'boot.bin'), Buffer.alloc(TFTP_FILE_BYTES, 0x5a));
+  const [dhcpPort, tftpPort] = [await freeUdpPort(), await freeUdpPort()];
+  vnc = await startQemuVnc();
+  site = await startTestSite({
+    vnc: { host: '127.0.0.1', port: vnc.port },
+    config: {
+      boot: {
+        serverIp: '127.0.0.1',
+        // Replies broadcast on loopback only.
+        dhcp: { mode: 'reservation', listenAddress: '127.0.0.1', port: dhcpPort, broadcastAddress: '127.255.255.255' },
+        tftp: { enabled: true, listen: `127.0.0.1:${tftpPort}`, roots: [tmp] },
+      },
+    },
+  });
   const auth = { authorization: `Bearer ${site.tokens.tech}`, 'content-type': 'application/json' };
   // Traffic for the histograms and counters: a list, a show, a 404, a power task, a sensor pass.
   await fetch(`${site.url}/api/v1/servers?q=a01`, { headers: auth });
@@ -24,17 +118,49 @@ beforeAll(async () => {
   await fetch(`${site.url}/api/v1/servers/999999`, { headers: auth });
   await fetch(`${site.url}/no/such/path`);
   const t = await (await fetch(`${site.url}/api/v1/servers/1002/power`, { method: 'POST', headers: auth, body: JSON.stringify({ action: 'on' }) })).json();
-  await site.tasks.wait(t.id);
-  site.driver.injectFault('198.51.100.22:623', { kind: 'unreachable' }); // server 1012's BMC stops answering
-  await site.sampler.sampleOnce();
-  await fetch(`${site.url}/api/v1/servers/1012/power`, { method: 'POST', headers: auth, body: JSON.stringify({ action: 'on' }) }).then((r) => r.json()).then((x) => site.tasks.wait(x.id));
+  await site.agent.tasks.wait(t.id);
+  site.driver.injectFault(site.bmcKey(1012), { kind: 'unreachable' }); // server 1012's BMC stops answering
+  await site.agent.parts.sampler.sampleOnce();
+  await fetch(`${site.url}/api/v1/servers/1012/power`, { method: 'POST', headers: auth, body: JSON.stringify({ action: 'on' }) }).then((r) => r.json()).then((x) => site.agent.tasks.wait(x.id));
+
+  // The boot plane: a known host (1001's eno1, reserved 192.0.2.11) and a stranger ask for an address...
+  await dhcpDiscover(dhcpPort, '02:de:00:00:01:01', 0x1001);
+  await dhcpDiscover(dhcpPort, UNKNOWN_MAC, 0x2002);
+  // ...and tftp-hpa downloads a file.
+  const out = path.join(tmp, 'got.bin');
+  await promisify(execFile)('tftp', ['-m', 'binary', '127.0.0.1', String(tftpPort), '-c', 'get', 'boot.bin', out], { timeout: 30_000 });
+  expect(fs.statSync(out).size).toBe(TFTP_FILE_BYTES);
+
+  // The console: a viewer reads qemu's RFB banner through the proxy; its ticket, used again, is refused.
+  const opened = await (await fetch(`${site.url}/api/v1/servers/1003/console`, { method: 'POST', headers: { authorization: auth.authorization } })).json();
+  const ticket = new URL(opened.url).hash.replace(/^#ticket=/, '');
+  const first = await viewer(ticket, (got) => got.length >= 12);
+  expect(first.code).toBe(1000);
+  expect(first.bytes).toBeGreaterThanOrEqual(12);
+  consoleBannerBytes = first.bytes;
+  reusedTicketClose = (await viewer(ticket, () => false)).code;
+
+  // Counters settle a moment after the peers are done (the last TFTP ACK, the DHCP datagrams, the viewer's close).
+  const deadline = Date.now() + 15_000;
+  for (;;) {
+    const f = await scrape();
+    const get = (n: string, l: Record<string, string>) => f.get(n)?.samples.find((x) => Object.entries(l).every(([k, v]) => x.labels[k] === v))?.value;
+    const settled =
+      get('rackhand_dhcp_events_total', { event: 'received' }) === 2 &&
+      get('rackhand_tftp_events_total', { event: 'transfers_ok' }) === 1 &&
+      get('rackhand_console_active_connections', {}) === 0;
+    if (settled || Date.now() > deadline) break;
+    await new Promise((r) => setTimeout(r, 100));
+  }
   const res = await fetch(`${site.url}/metrics`);
   expect(res.status).toBe(200);
   contentType = res.headers.get('content-type') ?? '';
   families = parsePrometheusText(await res.text());
-});
+}, 120_000);
 afterAll(async () => {
   await site?.close();
+  await vnc?.stop();
+  if (tmp) fs.rmSync(tmp, { recursive: true, force: true });
 });
 
 describe('/metrics', () => {
@@ -73,16 +199,25 @@ describe('/metrics', () => {
     expect(count({ op: 'power_status', result: 'error' })).toBe(1);
   });
 
-  it('mirrors the DHCP, TFTP and console counters', () => {
+  it('mirrors the DHCP, TFTP and console counters of what really happened', async () => {
     expect(families.get('rackhand_dhcp_events_total')!.type).toBe('counter');
-    expect(one('rackhand_dhcp_events_total', { event: 'offers' })?.value).toBe(4);
-    expect(one('rackhand_tftp_events_total', { event: 'transfers_ok' })?.value).toBe(5);
+    expect(one('rackhand_dhcp_events_total', { event: 'received' })?.value).toBe(2);
+    expect(one('rackhand_dhcp_events_total', { event: 'offers' })?.value).toBe(1); // the known host
+    expect(one('rackhand_dhcp_events_total', { event: 'unknown_clients' })?.value).toBe(1); // the stranger...
+    const discovered = await (await fetch(`${site.url}/api/v1/discovered`, { headers: { authorization: `Bearer ${site.tokens.tech}` } })).json();
+    expect(discovered.list.map((d: { mac: string }) => d.mac)).toContain(UNKNOWN_MAC); // ...is now a discovered host
+    expect(one('rackhand_tftp_events_total', { event: 'requests' })?.value).toBe(1);
+    expect(one('rackhand_tftp_events_total', { event: 'transfers_ok' })?.value).toBe(1);
+    expect(one('rackhand_tftp_events_total', { event: 'bytes_sent' })?.value).toBe(TFTP_FILE_BYTES);
+    expect(families.get('rackhand_tftp_events_total')!.type).toBe('counter');
     expect(one('rackhand_tftp_events_total', { event: 'active_transfers' })).toBeUndefined();
-    expect(one('rackhand_tftp_active_transfers')?.value).toBe(1);
+    expect(one('rackhand_tftp_active_transfers')?.value).toBe(0);
     expect(one('rackhand_console_active_sessions')?.value).toBe(0);
-    expect(one('rackhand_console_connections_total')?.value).toBe(2);
-    expect(one('rackhand_console_bytes_total', { direction: 'down' })?.value).toBe(5000);
-    expect(one('rackhand_console_closes_total', { reason: '4001' })?.value).toBe(1);
+    expect(one('rackhand_console_active_connections')?.value).toBe(0);
+    expect(one('rackhand_console_connections_total')?.value).toBeGreaterThanOrEqual(1);
+    expect(one('rackhand_console_bytes_total', { direction: 'down' })?.value).toBeGreaterThanOrEqual(consoleBannerBytes);
+    expect(reusedTicketClose).toBe(4401); // a ticket is single-use
+    expect(one('rackhand_console_closes_total', { reason: '4401' })?.value).toBe(1);
   });
 
   it('exports the latest sensor values per server by kind', () => {
@@ -110,7 +245,7 @@ describe('/metrics', () => {
     const avail = one('rackhand_host_state_disk_bytes', { kind: 'available', mount: size.labels.mount })!;
     expect(size.value).toBeGreaterThan(0);
     expect(avail.value).toBeLessThanOrEqual(size.value);
-    expect(process.cwd().startsWith(size.labels.mount)).toBe(true);
+    expect(site.agent.config.stateDir.startsWith(size.labels.mount)).toBe(true);
     expect(one('rackhand_host_network_up', { iface: 'lo' })?.value).toBe(1);
     expect(one('rackhand_host_network_bytes_total', { iface: 'lo', direction: 'rx' })!.value).toBeGreaterThan(0);
     expect(one('process_resident_memory_bytes')!.value).toBeGreaterThan(0);

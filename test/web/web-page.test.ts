@@ -1,13 +1,17 @@
-// The technician's page in headless Debian Chromium against a real rackhand HTTP server with simulated BMCs.
+// The technician's page in headless Debian Chromium against the real rackhand agent (simulated BMCs, the real
+// deploy workflow, real console sessions to qemu's VNC server).
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { chromium, type BrowserContext, type Page } from 'playwright-core';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { startTestSite, type TestSite } from './test-site.js';
+import { startQemuVnc, type QemuVnc } from '../console/console-peers.js';
+import { sha512Crypt } from '../../src/boot/templates/sha512-crypt.js';
 
 const ARTIFACTS = path.resolve('test-artifacts/web');
 let site: TestSite;
+let vnc: QemuVnc | undefined;
 let ctx: BrowserContext;
 let udd: string;
 const pageErrors: string[] = [];
@@ -15,7 +19,9 @@ const pages: Page[] = [];
 
 beforeAll(async () => {
   fs.mkdirSync(ARTIFACTS, { recursive: true });
-  site = await startTestSite({ stepDelayMs: 150 });
+  // Every demo server's console target is a real VNC server: the console tab connects through the proxy.
+  vnc = await startQemuVnc();
+  site = await startTestSite({ vnc: { host: '127.0.0.1', port: vnc.port } });
   udd = fs.mkdtempSync(path.join(os.tmpdir(), `rackhand-web-chrome-${process.pid}-`));
   ctx = await chromium.launchPersistentContext(udd, {
     executablePath: '/usr/bin/chromium',
@@ -35,6 +41,7 @@ afterAll(async () => {
   await ctx?.close().catch(() => {});
   if (udd) fs.rmSync(udd, { recursive: true, force: true });
   await site?.close();
+  await vnc?.stop();
 });
 
 async function open(): Promise<Page> {
@@ -55,8 +62,13 @@ async function login(page: Page, token = site.tokens.tech) {
 }
 
 const shot = (page: Page, name: string) => page.screenshot({ path: path.join(ARTIFACTS, `${name}.png`), fullPage: true });
-const bmcOf = (id: number) => site.driver.state({ host: `198.51.100.${10 + (id - 1000)}`, port: 623 });
+const bmcOf = (id: number) => site.bmcOf(id);
 const powerOf = (id: number) => bmcOf(id).power;
+const apiGet = async (p: string) => {
+  const r = await fetch(site.url + p, { headers: { authorization: `Bearer ${site.tokens.admin}` } });
+  if (!r.ok) throw new Error(`${p}: HTTP ${r.status} ${await r.text()}`);
+  return r.json();
+};
 
 describe('the technician page', () => {
   it('serves its files with a strict CSP and no third-party origin', async () => {
@@ -130,7 +142,7 @@ describe('the technician page', () => {
   });
 
   it('shows sensors with thresholds highlighted and a history chart', async () => {
-    for (let i = 0; i < 3; i++) await site.sampler.sampleOnce();
+    for (let i = 0; i < 3; i++) await site.agent.parts.sampler.sampleOnce();
     const page = await open();
     await login(page);
     await page.getByRole('link', { name: 'demo-a01-03' }).click();
@@ -147,44 +159,86 @@ describe('the technician page', () => {
     await shot(page, '03-sensors');
   });
 
-  it('validates the reinstall form, confirms, sends it, and follows its progress live', async () => {
+  it('validates the reinstall form, confirms, runs the real deploy, and follows its progress live', async () => {
     const page = await open();
     await login(page);
     await page.getByRole('link', { name: 'demo-a02-01' }).click();
-    await expect.poll(() => page.locator('#ri-os option').count()).toBe(3);
-    const before = site.requests.length;
+    // the OS choices are the agent's catalogue, after a "Choose…" placeholder
+    const catalogue: { id: number | null; os_id: string; name: string }[] = (await apiGet('/api/v1/os')).list;
+    expect(catalogue.map((o) => o.name)).toContain('Debian 12 (bookworm)');
+    await expect.poll(() => page.locator('#ri-os option').count()).toBe(catalogue.length + 1);
+    expect(await page.locator('#ri-os option').allTextContents()).toEqual(['Choose…', ...catalogue.map((o) => o.name)]);
+    expect(await page.locator('#netboot-state').textContent()).toBe('not armed: boots from disk');
+    const deploys = async () => (await apiGet('/api/v1/tasks?server=1007')).tasks.filter((t: { kind: string }) => t.kind === 'deploy');
     await page.getByRole('button', { name: 'Reinstall…' }).click();
     expect(await page.locator('#ri-error').textContent()).toMatch(/Choose an operating system.*at least 8/);
     expect(await page.locator('#ri-os').getAttribute('aria-invalid')).toBe('true');
     expect(await page.evaluate(() => document.activeElement?.id)).toBe('ri-os');
-    await page.getByLabel('Operating system').selectOption({ label: 'Debian 12' });
+    await page.getByLabel('Operating system').selectOption({ label: 'Debian 12 (bookworm)' });
     await page.getByLabel('Root password').fill('s3cret-root-pass');
     await page.getByLabel('Host name').fill('bad_host\nname');
     await page.getByLabel('SSH public key (optional)').fill('not a key');
     await page.getByRole('button', { name: 'Reinstall…' }).click();
     expect(await page.locator('#ri-error').textContent()).toMatch(/host name.*SSH public key/);
-    expect(site.requests.length).toBe(before);
+    // refused in the page: nothing reached rackhand
+    expect(await deploys()).toEqual([]);
+    expect(site.agent.parts.netboot.state(1007)).toBeUndefined();
+    const sshKey = 'ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIOMqqnkVzrm0SdG6UOoqKLsabgH5C9okWi0dh2l9GKJl tech@laptop';
     await page.getByLabel('Host name').fill('web01');
-    await page.getByLabel('SSH public key (optional)').fill('ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIOMqqnkVzrm0SdG6UOoqKLsabgH5C9okWi0dh2l9GKJl tech@laptop');
+    await page.getByLabel('SSH public key (optional)').fill(sshKey);
     await page.getByRole('button', { name: 'Reinstall…' }).click();
     expect(await page.locator('#confirm-text').textContent()).toMatch(/Erase demo-a02-01 and install Debian 12/);
     await page.locator('#confirm-ok').click();
-    await expect.poll(() => site.requests.length).toBe(before + 1);
-    expect(site.requests.at(-1)).toEqual({
-      url: '/api/v1/servers/1007/reinstall',
-      body: { os_id: 1, root_pass: '<16 chars>', hostname: 'web01', ssh_key: expect.stringMatching(/^ssh-ed25519 /) },
-    });
+
+    // The real deploy: one task with what the form said (the password is a secret: never in the task's params).
+    await expect.poll(async () => (await deploys()).length).toBe(1);
+    const [task] = await deploys();
+    expect(task.params).toMatchObject({ purpose: 'install', os_id: 'debian-12', install: { hostname: 'web01', ssh_key: sshKey } });
+    expect(JSON.stringify(task)).not.toContain('s3cret-root-pass');
     // progress arrives over the event stream: the running task shows its current step
-    await expect.poll(() => page.locator('#server-tasks li.task-running summary').textContent(), { timeout: 15_000 }).toMatch(/wait for the installer/);
+    await expect.poll(() => page.locator('#server-tasks li.task-running summary').textContent(), { timeout: 15_000 }).toMatch(/wait for installer callback/);
     expect(await page.locator('#server-tasks li.task-running ol.steps li').count()).toBe(7);
     expect(await page.locator('#ri-pass').inputValue()).toBe('');
+    // the facts follow the steps: armed for the network boot, powered on
+    await expect.poll(() => page.locator('#netboot-state').textContent()).toMatch(/^armed: install debian-12, since (just now|\d+ s ago) \(task \d+\)$/);
+    await expect.poll(() => page.locator('#power-state .badge').textContent()).toBe('on');
+    // the host is armed, booting from the network, and its installer config carries the form's values
+    const nb = site.agent.parts.netboot.state(1007)!;
+    expect(nb).toMatchObject({ purpose: 'install', osId: 'debian-12', taskId: task.id, callbackAt: null });
+    expect(bmcOf(1007).boot).toMatchObject({ device: 'pxe', persistent: false });
+    expect(powerOf(1007)).toBe('on');
+    const preseed = await (await fetch(`${site.url}/boot/install/${nb.token}/preseed`)).text();
+    expect(preseed).toMatch(/^d-i netcfg\/get_hostname string web01$/m);
+    expect(preseed).toContain(sshKey);
+    const hash = /^d-i passwd\/root-password-crypted password (\$6\$\S+)$/m.exec(preseed)?.[1];
+    expect(hash && sha512Crypt('s3cret-root-pass', hash)).toBe(hash);
     await shot(page, '04-reinstall-running');
-    site.releaseReinstall();
-    await expect.poll(() => page.locator('#server-tasks li.task-succeeded').count(), { timeout: 15_000 }).toBeGreaterThanOrEqual(1);
+    // a reload finds the running deploy and the armed netboot through the API
+    await page.reload();
+    await page.locator('#server-tasks li.task-running').waitFor();
+    expect(await page.locator('#netboot-state').textContent()).toMatch(/^armed: install debian-12, since (just now|\d+ s ago) \(task \d+\)$/);
+
+    // The installer calls back: the deploy disarms, boots from disk, reboots and succeeds.
+    const cb = await site.installerCallback(1007);
+    expect(cb.status).toBe(200);
+    await expect.poll(() => page.locator(`#server-tasks li.task-succeeded[data-task="${task.id}"]`).count(), { timeout: 15_000 }).toBe(1);
+    await expect.poll(() => page.locator('#netboot-state').textContent()).toBe('not armed: boots from disk');
+    expect(site.agent.parts.netboot.state(1007)).toBeUndefined();
+    expect(bmcOf(1007).boot).toEqual({ device: 'disk', mode: 'legacy', persistent: true });
+    const done = await apiGet(`/api/v1/tasks/${task.id}`);
+    expect(done.steps.filter((x: { state: string }) => x.state === 'succeeded').map((x: { name: string }) => x.name)).toEqual([
+      'arm netboot (install)',
+      'boot device pxe (legacy, next boot)',
+      'power on or reset into the network boot',
+      'wait for installer callback',
+      'disarm netboot',
+      'boot device disk (legacy, persistent)',
+      'reboot into the installed system',
+    ]);
     await shot(page, '05-reinstall-done');
   });
 
-  it('opens the console page in a new tab from the URL the API gives', async () => {
+  it('opens the console page in a new tab from the URL the API gives, and it connects', async () => {
     const page = await open();
     await login(page);
     await page.getByRole('link', { name: 'demo-a01-05' }).click();
@@ -192,13 +246,17 @@ describe('the technician page', () => {
     pages.push(tab);
     // the console page drops the ticket from its address bar once read: check what the page opened
     const opened = await page.evaluate(() => (window as unknown as { rackhand: { lastConsoleUrl: string } }).rackhand.lastConsoleUrl);
-    expect(opened, opened).toMatch(
-      /^http:\/\/127\.0\.0\.1:\d+\/console\/\?name=demo-a01-05&ticketUrl=[^#]+#ticket=t-k1003x\d+$/,
-    );
+    expect(opened, opened).toMatch(/^http:\/\/127\.0\.0\.1:\d+\/console\/\?name=demo-a01-05&ticketUrl=%2Fconsole%2Fsessions%2F[\w-]+%2Fticket#ticket=[\w-]+$/);
+    expect(new URL(opened).origin).toBe(site.url);
     await expect.poll(() => tab.url()).toMatch(/\/console\/\?name=demo-a01-05&ticketUrl=/);
     expect(new URL(tab.url()).origin).toBe(site.url);
-    expect(site.requests.at(-1)!.url).toBe('/api/v1/servers/1003/console');
-    await tab.waitForLoadState('domcontentloaded');
+    // a real session for server 1003, opened by the tech's token, and the tab's viewer connected through the proxy
+    const sessions = (await apiGet('/api/v1/servers/1003/console/sessions')).list;
+    expect(sessions).toHaveLength(1);
+    expect(JSON.stringify(sessions[0])).toContain('tech');
+    await expect
+      .poll(() => tab.evaluate(() => (window as unknown as { rackhandConsole?: { state: string } }).rackhandConsole?.state ?? 'none'), { timeout: 30_000 })
+      .toBe('connected');
     await shot(tab, '06-console-tab');
   });
 
@@ -220,11 +278,14 @@ describe('the technician page', () => {
     expect(bmcOf(1004).bmcResets).toBe(0);
   });
 
-  it('adopts a discovered MAC into the inventory (admin token)', async () => {
+  it('adopts a discovered MAC into the inventory (tech token; admin logs in too)', async () => {
     const page = await open();
     await page.evaluate(() => sessionStorage.clear());
     await page.reload();
     await login(page, site.tokens.admin);
+    expect(await page.locator('#who-name').textContent()).toBe('admin (admin)');
+    await page.getByRole('button', { name: 'Log out' }).click();
+    await login(page, site.tokens.tech);
     await page.getByRole('link', { name: 'Discovered' }).click();
     await page.getByRole('button', { name: 'Adopt 02:de:00:00:ff:01' }).click();
     await page.getByLabel('Server id').fill('2001');
@@ -234,7 +295,8 @@ describe('the technician page', () => {
     await page.getByRole('button', { name: 'Add to inventory' }).click();
     await expect.poll(() => page.locator('#detail h2').textContent()).toContain('new-box');
     expect(await page.locator('#facts').textContent()).toContain('02:de:00:00:ff:01');
-    expect(site.discovered.list().map((d) => d.mac)).toEqual(['02:de:00:00:ff:02']);
+    expect((await apiGet('/api/v1/discovered')).list.map((d: { mac: string }) => d.mac)).toEqual(['02:de:00:00:ff:02']);
+    expect(await apiGet('/api/v1/servers/2001')).toMatchObject({ name: 'new-box', rack: 'A03', interfaces: [{ mac: '02:de:00:00:ff:01' }] });
   });
 
   it('keyboard only: log in, find a server, power it on, power it off through the confirmation', async () => {

@@ -167,7 +167,15 @@ function connectEvents() {
     t.steps = t.steps || [];
     if (!t.steps.some((x) => x.seq === step.seq)) t.steps.push(step);
     renderTaskEverywhere(t);
+    // A finished step may have changed what the facts show (power read, netboot armed): re-read them.
+    if (step.state !== 'started' && state.current && serverId === state.current.id) refreshFactsSoon(serverId);
   });
+}
+
+let factsTimer;
+function refreshFactsSoon(id) {
+  clearTimeout(factsTimer);
+  factsTimer = setTimeout(() => refreshServer(id, { keepFocus: true }), 150);
 }
 
 /**
@@ -327,16 +335,12 @@ async function refreshServer(id, { keepFocus } = {}) {
 
 function netbootText(sv) {
   if (!('netboot' in sv)) return h('span', { class: 'muted' }, 'unknown (not reported by this rackhand)');
-  if (!sv.netboot) return h('span', {}, 'not armed: boots from disk');
   const n = sv.netboot;
-  return h(
-    'span',
-    {},
-    h('span', { class: 'badge warn' }, `armed: ${n.purpose}`),
-    ` ${n.osId || ''}, since `,
-    when(n.armedAt),
-    n.callbackAt ? h('span', {}, ', installer called back ', when(n.callbackAt)) : '',
-  );
+  // The API answers {armed: false} when nothing is armed; after the installer's callback the record stays
+  // (armed false, callbackAt set) until the deploy disarms it.
+  if (!n || (!n.armed && !n.callbackAt)) return h('span', {}, 'not armed: boots from disk');
+  if (!n.armed) return h('span', {}, h('span', { class: 'badge ok' }, `installed: ${n.purpose}`), ` ${n.osId || ''}, installer called back `, when(n.callbackAt));
+  return h('span', {}, h('span', { class: 'badge warn' }, `armed: ${n.purpose}`), ` ${n.osId || ''}, since `, when(n.armedAt), n.task ? ` (task ${n.task})` : '');
 }
 
 function factsList(sv) {
@@ -542,7 +546,8 @@ async function submitReinstall(e) {
   }
   const osName = $('#ri-os').selectedOptions[0].textContent;
   if (!(await confirmAction('Reinstall', `Erase ${sv.name} and install ${osName}? Everything on its disks is lost.`, 'Reinstall'))) return;
-  const body = { os_id: Number(osId), root_pass: pass };
+  // Catalogue entries without a numeric id are named by their os_id string.
+  const body = { os_id: /^\d+$/.test(osId) ? Number(osId) : osId, root_pass: pass };
   if (hostname) body.hostname = hostname;
   if (key) body.ssh_key = key;
   const r = await started(api('POST', `/api/v1/servers/${sv.id}/reinstall`, body), `Reinstall ${sv.name}`);
@@ -595,7 +600,7 @@ async function loadOsList() {
   }
   const sel = $('#ri-os');
   if (!sel) return;
-  sel.replaceChildren(h('option', { value: '' }, state.osList.length ? 'Choose…' : 'none available'), ...state.osList.map((o) => h('option', { value: o.id }, o.name)));
+  sel.replaceChildren(h('option', { value: '' }, state.osList.length ? 'Choose…' : 'none available'), ...state.osList.map((o) => h('option', { value: o.id ?? o.os_id }, o.name)));
   if (state.osError) $('#ri-error').textContent = state.osError;
 }
 
