@@ -163,9 +163,11 @@ describe('the technician page', () => {
     const page = await open();
     await login(page);
     await page.getByRole('link', { name: 'demo-a02-01' }).click();
-    // the OS choices are the agent's catalogue, after a "Choose…" placeholder
-    const catalogue: { id: number | null; os_id: string; name: string }[] = (await apiGet('/api/v1/os')).list;
+    // the OS choices are the agent's installable catalogue (no diagnostics or wipe images), after "Choose…"
+    const all: { id: number | null; os_id: string; name: string; family: string }[] = (await apiGet('/api/v1/os')).list;
+    const catalogue = all.filter((o) => !['diag', 'wipe'].includes(o.family));
     expect(catalogue.map((o) => o.name)).toContain('Debian 12 (bookworm)');
+    expect(catalogue.length).toBeLessThan(all.length);
     await expect.poll(() => page.locator('#ri-os option').count()).toBe(catalogue.length + 1);
     expect(await page.locator('#ri-os option').allTextContents()).toEqual(['Choose…', ...catalogue.map((o) => o.name)]);
     expect(await page.locator('#netboot-state').textContent()).toBe('not armed: boots from disk');

@@ -592,7 +592,8 @@ async function submitBmcReset(e) {
 async function loadOsList() {
   if (state.osList === null) {
     try {
-      state.osList = (await api('GET', '/api/v1/os')).list;
+      // Diagnostics and disk-wipe images are not operating systems to install.
+      state.osList = (await api('GET', '/api/v1/os')).list.filter((o) => o.family !== 'diag' && o.family !== 'wipe');
     } catch (err) {
       state.osList = [];
       state.osError = err.status === 404 ? 'Reinstall is not available on this rackhand yet.' : err.message;
