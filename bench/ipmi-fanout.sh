@@ -1,6 +1,7 @@
 #!/bin/bash
 # Compiles bench/ipmi-fanout.ts (with the src/ and test/harness/ files it imports) into a temp dir and runs it.
-# Env: BMCS (200) ROUNDS (5) WARMUP (3). Needs ipmi_sim/sdrcomp (openipmi), ipmitool, ipmipower (freeipmi-tools).
+# Env: BMCS (200) ROUNDS (9 warm) COLD_ROUNDS (7) WARMUP (4) IPMITOOL (1; 0 skips the ~40 s ipmitool round).
+# Needs ipmi_sim/sdrcomp (openipmi), ipmitool, ipmipower (freeipmi-tools).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 out=$(mktemp -d "${TMPDIR:-/tmp}/rackhand-bench-build-$$-XXXX")

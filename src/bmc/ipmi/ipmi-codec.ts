@@ -9,6 +9,35 @@ export class IpmiDecodeError extends Error {
   }
 }
 
+/**
+ * Little-endian integer access without Buffer's checked accessors, which run as slow interpreted JS until the
+ * JIT warms up (the first fan-out of a fresh process). Callers check bounds first (need()).
+ */
+export function getU32(b: Buffer, o: number): number {
+  return (b[o] | (b[o + 1] << 8) | (b[o + 2] << 16) | (b[o + 3] << 24)) >>> 0;
+}
+
+export function getU16(b: Buffer, o: number): number {
+  return b[o] | (b[o + 1] << 8);
+}
+
+export function putU32(b: Buffer, o: number, v: number): void {
+  b[o] = v;
+  b[o + 1] = v >>> 8;
+  b[o + 2] = v >>> 16;
+  b[o + 3] = v >>> 24;
+}
+
+export function putU16(b: Buffer, o: number, v: number): void {
+  b[o] = v;
+  b[o + 1] = v >>> 8;
+}
+
+/** A zero-filled buffer from node's small-buffer pool (Buffer.alloc makes a fresh ArrayBuffer every time). */
+function zeroed(n: number): Buffer {
+  return Buffer.allocUnsafe(n).fill(0);
+}
+
 function need(buf: Buffer, len: number, what: string): void {
   if (buf.length < len) throw new IpmiDecodeError(`${what}: ${buf.length} bytes, need ${len}`);
 }
@@ -102,20 +131,19 @@ export interface Ipmi15Session {
 
 export function encodeIpmi15Session(s: Ipmi15Session): Buffer {
   const auth = s.authType !== AUTH_TYPE_NONE;
-  const b = Buffer.alloc(10 + (auth ? 16 : 0));
-  b[0] = s.authType;
-  b.writeUInt32LE(s.sequence >>> 0, 1);
-  b.writeUInt32LE(s.sessionId >>> 0, 5);
-  let o = 9;
-  if (auth) {
-    const code = Buffer.alloc(16);
-    s.authCode?.copy(code, 0, 0, 16);
-    code.copy(b, o);
-    o += 16;
-  }
   if (s.message.length > 255) throw new RangeError('IPMI 1.5 message longer than 255 bytes');
+  const o = 4 + 9 + (auth ? 16 : 0);
+  const b = zeroed(o + 1 + s.message.length);
+  b[0] = RMCP_VERSION;
+  b[2] = RMCP_SEQ_NO_ACK;
+  b[3] = RMCP_CLASS_IPMI;
+  b[4] = s.authType;
+  putU32(b, 5, s.sequence);
+  putU32(b, 9, s.sessionId);
+  if (auth) s.authCode?.copy(b, 13, 0, 16);
   b[o] = s.message.length;
-  return encodeRmcp(Buffer.concat([b, s.message]));
+  b.set(s.message, o + 1);
+  return b;
 }
 
 /** Decodes the session part (after the RMCP header) of an IPMI 1.5 packet. */
@@ -123,8 +151,8 @@ export function decodeIpmi15Session(body: Buffer): Ipmi15Session {
   need(body, 10, 'IPMI 1.5 session header');
   const authType = body[0] & 0x0f;
   if (authType === AUTH_TYPE_RMCPPLUS) throw new IpmiDecodeError('RMCP+ packet given to the 1.5 decoder');
-  const sequence = body.readUInt32LE(1);
-  const sessionId = body.readUInt32LE(5);
+  const sequence = getU32(body, 1);
+  const sessionId = getU32(body, 5);
   let o = 9;
   let authCode: Buffer | undefined;
   if (authType !== AUTH_TYPE_NONE) {
@@ -197,15 +225,15 @@ export function encodeIpmi20Session(p: Ipmi20Encode): Buffer {
   b[5] = (p.encrypted ? 0x80 : 0) | (authenticated ? 0x40 : 0) | (p.payloadType & 0x3f);
   let o = 6;
   if (oem) {
-    b.writeUInt32LE((p.oemIana ?? 0) >>> 0, 6);
-    b.writeUInt16LE((p.oemPayloadId ?? 0) & 0xffff, 10);
+    putU32(b, 6, (p.oemIana ?? 0));
+    putU16(b, 10, (p.oemPayloadId ?? 0) & 0xffff);
     o = 12;
   }
-  b.writeUInt32LE(p.sessionId >>> 0, o);
-  b.writeUInt32LE(p.sequence >>> 0, o + 4);
-  b.writeUInt16LE(p.payload.length, o + 8);
+  putU32(b, o, p.sessionId);
+  putU32(b, o + 4, p.sequence);
+  putU16(b, o + 8, p.payload.length);
   o += 10;
-  p.payload.copy(b, o);
+  b.set(p.payload, o);
   o += p.payload.length;
   if (!p.integrity) return b;
   for (let i = 0; i < padLength; i++) b[o++] = 0xff;
@@ -213,7 +241,7 @@ export function encodeIpmi20Session(p: Ipmi20Encode): Buffer {
   b[o++] = NEXT_HEADER_IPMI;
   const code = p.integrity(b.subarray(4, o));
   if (code.length === codeRoom) {
-    code.copy(b, o);
+    b.set(code, o);
     return b;
   }
   return Buffer.concat([b.subarray(0, o), code]);
@@ -234,13 +262,13 @@ export function decodeIpmi20Session(body: Buffer, authCodeLength: number): Ipmi2
   let oemPayloadId: number | undefined;
   if (payloadType === PAYLOAD_OEM) {
     need(body, 18, 'RMCP+ OEM session header');
-    oemIana = body.readUInt32LE(2);
-    oemPayloadId = body.readUInt16LE(6);
+    oemIana = getU32(body, 2);
+    oemPayloadId = getU16(body, 6);
     o = 8;
   }
-  const sessionId = body.readUInt32LE(o);
-  const sequence = body.readUInt32LE(o + 4);
-  const len = body.readUInt16LE(o + 8);
+  const sessionId = getU32(body, o);
+  const sequence = getU32(body, o + 4);
+  const len = getU16(body, o + 8);
   const start = o + 10;
   need(body, start + len, 'RMCP+ payload');
   // Views into the datagram, not copies: a received datagram is never reused by node:dgram.
@@ -319,7 +347,7 @@ export function encodeIpmiRequest(r: IpmiRequest): Buffer {
   b[3] = r.rqAddr & 0xff;
   b[4] = ((r.rqSeq & 0x3f) << 2) | (r.rqLun & 0x03);
   b[5] = r.cmd & 0xff;
-  r.data.copy(b, 6);
+  b.set(r.data, 6);
   b[b.length - 1] = checksum(b, 3, b.length - 1);
   return b;
 }
@@ -355,7 +383,7 @@ export function encodeIpmiResponse(r: IpmiResponse): Buffer {
   b[4] = ((r.rqSeq & 0x3f) << 2) | (r.rsLun & 0x03);
   b[5] = r.cmd & 0xff;
   b[6] = r.completionCode & 0xff;
-  r.data.copy(b, 7);
+  b.set(r.data, 7);
   b[b.length - 1] = checksum(b, 3, b.length - 1);
   return b;
 }
@@ -440,12 +468,22 @@ function algRecord(type: number, alg: number): Buffer {
   return Buffer.from([type, 0, 0, 0x08, alg & 0x3f, 0, 0, 0]);
 }
 
+function putAlgRecords(b: Buffer, o: number, a: AlgorithmSet): void {
+  const algs = [a.auth, a.integrity, a.confidentiality];
+  for (let i = 0; i < 3; i++, o += 8) {
+    b[o] = i;
+    b[o + 3] = 0x08;
+    b[o + 4] = algs[i] & 0x3f;
+  }
+}
+
 export function encodeOpenSessionRequest(r: OpenSessionRequest): Buffer {
-  const b = Buffer.alloc(8);
+  const b = zeroed(32);
   b[0] = r.tag & 0xff;
   b[1] = r.privilege & 0x0f;
-  b.writeUInt32LE(r.consoleSessionId >>> 0, 4);
-  return Buffer.concat([b, algRecord(0, r.algorithms.auth), algRecord(1, r.algorithms.integrity), algRecord(2, r.algorithms.confidentiality)]);
+  putU32(b, 4, r.consoleSessionId);
+  putAlgRecords(b, 8, r.algorithms);
+  return b;
 }
 
 function decodeAlgRecords(b: Buffer, o: number): AlgorithmSet {
@@ -460,7 +498,7 @@ function decodeAlgRecords(b: Buffer, o: number): AlgorithmSet {
 
 export function decodeOpenSessionRequest(b: Buffer): OpenSessionRequest {
   need(b, 32, 'Open Session Request');
-  return { tag: b[0], privilege: b[1] & 0x0f, consoleSessionId: b.readUInt32LE(4), algorithms: decodeAlgRecords(b, 8) };
+  return { tag: b[0], privilege: b[1] & 0x0f, consoleSessionId: getU32(b, 4), algorithms: decodeAlgRecords(b, 8) };
 }
 
 export interface OpenSessionResponse {
@@ -477,9 +515,9 @@ export function encodeOpenSessionResponse(r: OpenSessionResponse): Buffer {
   b[0] = r.tag;
   b[1] = r.status;
   b[2] = r.privilege;
-  b.writeUInt32LE(r.consoleSessionId >>> 0, 4);
+  putU32(b, 4, r.consoleSessionId);
   if (r.status !== 0) return b;
-  b.writeUInt32LE(r.bmcSessionId >>> 0, 8);
+  putU32(b, 8, r.bmcSessionId);
   const a = r.algorithms ?? { auth: 0, integrity: 0, confidentiality: 0 };
   return Buffer.concat([b, algRecord(0, a.auth), algRecord(1, a.integrity), algRecord(2, a.confidentiality)]);
 }
@@ -489,15 +527,15 @@ export function decodeOpenSessionResponse(b: Buffer): OpenSessionResponse {
   const tag = b[0];
   const status = b[1];
   if (status !== 0) {
-    return { tag, status, privilege: b.length > 2 ? b[2] : 0, consoleSessionId: b.length >= 8 ? b.readUInt32LE(4) : 0, bmcSessionId: 0 };
+    return { tag, status, privilege: b.length > 2 ? b[2] : 0, consoleSessionId: b.length >= 8 ? getU32(b, 4) : 0, bmcSessionId: 0 };
   }
   need(b, 36, 'Open Session Response');
   return {
     tag,
     status,
     privilege: b[2] & 0x0f,
-    consoleSessionId: b.readUInt32LE(4),
-    bmcSessionId: b.readUInt32LE(8),
+    consoleSessionId: getU32(b, 4),
+    bmcSessionId: getU32(b, 8),
     algorithms: decodeAlgRecords(b, 12),
   };
 }
@@ -513,13 +551,14 @@ export interface Rakp1 {
 export function encodeRakp1(r: Rakp1): Buffer {
   if (r.consoleRandom.length !== 16) throw new RangeError('Rm must be 16 bytes');
   if (r.username.length > 16) throw new RangeError('user name longer than 16 bytes');
-  const b = Buffer.alloc(28);
+  const b = zeroed(28 + r.username.length);
   b[0] = r.tag;
-  b.writeUInt32LE(r.bmcSessionId >>> 0, 4);
-  r.consoleRandom.copy(b, 8);
+  putU32(b, 4, r.bmcSessionId);
+  b.set(r.consoleRandom, 8);
   b[24] = r.role;
   b[27] = r.username.length;
-  return Buffer.concat([b, r.username]);
+  b.set(r.username, 28);
+  return b;
 }
 
 export function decodeRakp1(b: Buffer): Rakp1 {
@@ -529,7 +568,7 @@ export function decodeRakp1(b: Buffer): Rakp1 {
   need(b, 28 + ulen, 'RAKP 1 user name');
   return {
     tag: b[0],
-    bmcSessionId: b.readUInt32LE(4),
+    bmcSessionId: getU32(b, 4),
     consoleRandom: Buffer.from(b.subarray(8, 24)),
     role: b[24],
     username: Buffer.from(b.subarray(28, 28 + ulen)),
@@ -549,7 +588,7 @@ export function encodeRakp2(r: Rakp2): Buffer {
   const b = Buffer.alloc(8);
   b[0] = r.tag;
   b[1] = r.status;
-  b.writeUInt32LE(r.consoleSessionId >>> 0, 4);
+  putU32(b, 4, r.consoleSessionId);
   if (r.status !== 0) return b;
   return Buffer.concat([b, r.bmcRandom, r.bmcGuid, r.authCode]);
 }
@@ -559,16 +598,16 @@ export function decodeRakp2(b: Buffer): Rakp2 {
   const tag = b[0];
   const status = b[1];
   if (status !== 0) {
-    return { tag, status, consoleSessionId: b.length >= 8 ? b.readUInt32LE(4) : 0, bmcRandom: Buffer.alloc(0), bmcGuid: Buffer.alloc(0), authCode: Buffer.alloc(0) };
+    return { tag, status, consoleSessionId: b.length >= 8 ? getU32(b, 4) : 0, bmcRandom: Buffer.alloc(0), bmcGuid: Buffer.alloc(0), authCode: Buffer.alloc(0) };
   }
   need(b, 40, 'RAKP 2');
   return {
     tag,
     status,
-    consoleSessionId: b.readUInt32LE(4),
-    bmcRandom: Buffer.from(b.subarray(8, 24)),
-    bmcGuid: Buffer.from(b.subarray(24, 40)),
-    authCode: Buffer.from(b.subarray(40)),
+    consoleSessionId: getU32(b, 4),
+    bmcRandom: b.subarray(8, 24), // views: the payload is the caller's, never reused by node:dgram
+    bmcGuid: b.subarray(24, 40),
+    authCode: b.subarray(40),
   };
 }
 
@@ -580,16 +619,17 @@ export interface Rakp3 {
 }
 
 export function encodeRakp3(r: Rakp3): Buffer {
-  const b = Buffer.alloc(8);
+  const b = zeroed(8 + r.authCode.length);
   b[0] = r.tag;
   b[1] = r.status;
-  b.writeUInt32LE(r.bmcSessionId >>> 0, 4);
-  return Buffer.concat([b, r.authCode]);
+  putU32(b, 4, r.bmcSessionId);
+  b.set(r.authCode, 8);
+  return b;
 }
 
 export function decodeRakp3(b: Buffer): Rakp3 {
   need(b, 8, 'RAKP 3');
-  return { tag: b[0], status: b[1], bmcSessionId: b.readUInt32LE(4), authCode: Buffer.from(b.subarray(8)) };
+  return { tag: b[0], status: b[1], bmcSessionId: getU32(b, 4), authCode: Buffer.from(b.subarray(8)) };
 }
 
 export interface Rakp4 {
@@ -603,7 +643,7 @@ export function encodeRakp4(r: Rakp4): Buffer {
   const b = Buffer.alloc(8);
   b[0] = r.tag;
   b[1] = r.status;
-  b.writeUInt32LE(r.consoleSessionId >>> 0, 4);
+  putU32(b, 4, r.consoleSessionId);
   return Buffer.concat([b, r.icv]);
 }
 
@@ -611,7 +651,7 @@ export function decodeRakp4(b: Buffer): Rakp4 {
   need(b, 2, 'RAKP 4');
   const tag = b[0];
   const status = b[1];
-  if (status !== 0) return { tag, status, consoleSessionId: b.length >= 8 ? b.readUInt32LE(4) : 0, icv: Buffer.alloc(0) };
+  if (status !== 0) return { tag, status, consoleSessionId: b.length >= 8 ? getU32(b, 4) : 0, icv: Buffer.alloc(0) };
   need(b, 8, 'RAKP 4');
-  return { tag, status, consoleSessionId: b.readUInt32LE(4), icv: Buffer.from(b.subarray(8)) };
+  return { tag, status, consoleSessionId: getU32(b, 4), icv: b.subarray(8) };
 }

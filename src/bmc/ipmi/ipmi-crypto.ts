@@ -1,6 +1,6 @@
 // RMCP+ cipher suites 3 and 17: RAKP auth codes, SIK/K1/K2 derivation, packet integrity and AES-CBC-128.
 import { createCipheriv, createDecipheriv, createHmac, randomFillSync, timingSafeEqual } from 'node:crypto';
-import { IpmiDecodeError, type AlgorithmSet } from './ipmi-codec.js';
+import { IpmiDecodeError, putU32 as putU32At, type AlgorithmSet } from './ipmi-codec.js';
 
 export interface CipherSuite {
   id: number;
@@ -23,16 +23,30 @@ export function cipherSuite(id: number): CipherSuite | undefined {
   return SUITES[id];
 }
 
-function hmac(cs: CipherSuite, key: Buffer, ...parts: Buffer[]): Buffer {
-  const h = createHmac(cs.hash, key);
-  for (const p of parts) h.update(p);
-  return h.digest();
+function hmac(cs: CipherSuite, key: Buffer, data: Buffer): Buffer {
+  return createHmac(cs.hash, key).update(data).digest();
 }
 
-function u32le(n: number): Buffer {
-  const b = Buffer.alloc(4);
-  b.writeUInt32LE(n >>> 0, 0);
-  return b;
+// Each RAKP input is laid out in one buffer and hashed with one update(): fewer native calls and no small
+// per-field buffers (zero-filled Buffer.alloc() costs an ArrayBuffer each; allocUnsafe comes from node's pool).
+function fields(n: number): { b: Buffer; o: number } {
+  return { b: Buffer.allocUnsafe(n), o: 0 };
+}
+
+function putU32(f: { b: Buffer; o: number }, v: number): void {
+  putU32At(f.b, f.o, v);
+  f.o += 4;
+}
+
+function putBytes(f: { b: Buffer; o: number }, src: Buffer): void {
+  f.b.set(src, f.o);
+  f.o += src.length;
+}
+
+function putRoleAndName(f: { b: Buffer; o: number }, c: RakpContext): void {
+  f.b[f.o++] = c.role;
+  f.b[f.o++] = c.username.length;
+  putBytes(f, c.username);
 }
 
 /** Kuid: the user's password as the RAKP key, zero-padded to 20 bytes (IPMI 2.0 passwords are at most 20). */
@@ -57,28 +71,49 @@ export interface RakpContext {
 
 /** RAKP 2 key exchange auth code: HMAC_Kuid(SIDm, SIDc, Rm, Rc, GUIDc, ROLEm, ULENGTHm, UNAMEm). */
 export function rakp2AuthCode(cs: CipherSuite, kuid: Buffer, c: RakpContext): Buffer {
-  return hmac(cs, kuid, u32le(c.consoleSessionId), u32le(c.bmcSessionId), c.consoleRandom, c.bmcRandom, c.bmcGuid,
-    Buffer.from([c.role, c.username.length]), c.username);
+  const f = fields(8 + c.consoleRandom.length + c.bmcRandom.length + c.bmcGuid.length + 2 + c.username.length);
+  putU32(f, c.consoleSessionId);
+  putU32(f, c.bmcSessionId);
+  putBytes(f, c.consoleRandom);
+  putBytes(f, c.bmcRandom);
+  putBytes(f, c.bmcGuid);
+  putRoleAndName(f, c);
+  return hmac(cs, kuid, f.b);
 }
 
 /** RAKP 3 key exchange auth code: HMAC_Kuid(Rc, SIDm, ROLEm, ULENGTHm, UNAMEm). */
 export function rakp3AuthCode(cs: CipherSuite, kuid: Buffer, c: RakpContext): Buffer {
-  return hmac(cs, kuid, c.bmcRandom, u32le(c.consoleSessionId), Buffer.from([c.role, c.username.length]), c.username);
+  const f = fields(c.bmcRandom.length + 4 + 2 + c.username.length);
+  putBytes(f, c.bmcRandom);
+  putU32(f, c.consoleSessionId);
+  putRoleAndName(f, c);
+  return hmac(cs, kuid, f.b);
 }
 
 /** Session integrity key: HMAC_KG(Rm, Rc, ROLEm, ULENGTHm, UNAMEm); KG is Kuid unless a BMC key is set. */
 export function sessionIntegrityKey(cs: CipherSuite, kg: Buffer, c: RakpContext): Buffer {
-  return hmac(cs, kg, c.consoleRandom, c.bmcRandom, Buffer.from([c.role, c.username.length]), c.username);
+  const f = fields(c.consoleRandom.length + c.bmcRandom.length + 2 + c.username.length);
+  putBytes(f, c.consoleRandom);
+  putBytes(f, c.bmcRandom);
+  putRoleAndName(f, c);
+  return hmac(cs, kg, f.b);
 }
+
+const CONST_1 = Buffer.alloc(20, 1);
+const CONST_2 = Buffer.alloc(20, 2);
 
 /** Additional keying material Kn = HMAC_SIK(20 bytes of n); K1 keys integrity, K2's first 16 bytes AES. */
 export function additionalKey(cs: CipherSuite, sik: Buffer, n: 1 | 2): Buffer {
-  return hmac(cs, sik, Buffer.alloc(20, n));
+  return hmac(cs, sik, n === 1 ? CONST_1 : CONST_2);
 }
 
 /** RAKP 4 integrity check value: HMAC_SIK(Rm, SIDc, GUIDc), truncated (12 bytes SHA1, 16 bytes SHA256). */
 export function rakp4Icv(cs: CipherSuite, sik: Buffer, c: RakpContext): Buffer {
-  return hmac(cs, sik, c.consoleRandom, u32le(c.bmcSessionId), c.bmcGuid).subarray(0, cs.icvLength);
+  const f = fields(c.consoleRandom.length + 4 + c.bmcGuid.length);
+  putBytes(f, c.consoleRandom);
+  putU32(f, c.bmcSessionId);
+  putBytes(f, c.bmcGuid);
+  return hmac(cs, sik, f.b).subarray(0, cs.icvLength);
 }
 
 /** Per-packet auth code over auth type .. next header: HMAC-SHA1-96 or HMAC-SHA256-128 keyed with K1. */
@@ -102,8 +137,12 @@ export function randomBlock(n: number): Buffer {
     randomFillSync(pool);
     poolOffset = 0;
   }
-  const out = Buffer.from(pool.subarray(poolOffset, poolOffset + n));
-  pool.fill(0, poolOffset, poolOffset + n);
+  const out = Buffer.allocUnsafe(n);
+  // A plain loop: Buffer.from/fill run as slow interpreted JS in a fresh process, this does not.
+  for (let i = 0; i < n; i++) {
+    out[i] = pool[poolOffset + i];
+    pool[poolOffset + i] = 0;
+  }
   poolOffset += n;
   return out;
 }
@@ -112,16 +151,17 @@ export function randomBlock(n: number): Buffer {
 export function encryptPayload(k2: Buffer, plain: Buffer, iv: Buffer = randomBlock(16)): Buffer {
   const padLength = (16 - ((plain.length + 1) % 16)) % 16;
   const len = plain.length + padLength + 1;
+  if (iv.length !== 16) throw new RangeError('AES-CBC IV must be 16 bytes');
   const padded = Buffer.allocUnsafe(len);
-  plain.copy(padded);
+  padded.set(plain);
   for (let i = 0; i < padLength; i++) padded[plain.length + i] = i + 1;
   padded[len - 1] = padLength;
   const c = createCipheriv('aes-128-cbc', k2.subarray(0, 16), iv);
   c.setAutoPadding(false);
   // Without padding, update() of whole blocks returns every block and final() adds nothing: one buffer.
   const out = Buffer.allocUnsafe(16 + len);
-  iv.copy(out, 0, 0, 16);
-  c.update(padded).copy(out, 16);
+  out.set(iv);
+  out.set(c.update(padded), 16);
   return out;
 }
 

@@ -63,6 +63,12 @@ function short(what: string, data: Buffer, len: number): void {
   if (data.length < len) throw new RackhandError('BMC_ERROR', `${what}: response too short (${data.length} < ${len} bytes)`);
 }
 
+/** Power state from Get Chassis Status data (byte 1 bit 0: power is on). */
+export function chassisPowerState(d: Buffer): PowerState {
+  short('Get Chassis Status', d, 1);
+  return d[0] & 0x01 ? 'on' : 'off';
+}
+
 export class IpmiDriver implements BmcDriver {
   readonly name = 'ipmi';
   private readonly entries = new Map<string, Entry>();
@@ -206,9 +212,7 @@ export class IpmiDriver implements BmcDriver {
 
   powerStatus(t: BmcTarget): Promise<PowerState> {
     return this.run(t, async (s) => {
-      const d = await s.command(NETFN_CHASSIS, 0x01, undefined, 'Get Chassis Status');
-      short('Get Chassis Status', d, 1);
-      return d[0] & 0x01 ? 'on' : 'off';
+      return chassisPowerState(await s.command(NETFN_CHASSIS, 0x01, undefined, 'Get Chassis Status'));
     }, 'user');
   }
 

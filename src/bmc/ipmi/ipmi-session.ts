@@ -5,7 +5,7 @@ import type { BmcPrivilege, BmcTarget } from '../bmc-driver.js';
 import {
   AUTH_TYPE_NONE, BMC_SLAVE_ADDR, IpmiDecodeError, PAYLOAD_IPMI, PAYLOAD_OPEN_SESSION_REQ, PAYLOAD_OPEN_SESSION_RESP,
   PAYLOAD_RAKP1, PAYLOAD_RAKP2, PAYLOAD_RAKP3, PAYLOAD_RAKP4, REMOTE_SWID, decodeAuthCapabilities, decodeIpmiResponse,
-  decodeOpenSessionResponse, decodePacket, decodeRakp2, decodeRakp4, encodeIpmi15Session, encodeIpmi20Session,
+  decodeOpenSessionResponse, decodePacket, decodeRakp2, decodeRakp4, encodeIpmi15Session, encodeIpmi20Session, getU32, putU32,
   encodeIpmiRequest, encodeOpenSessionRequest, encodeRakp1, encodeRakp3, type AuthCapabilities, type IpmiResponse,
   type OpenSessionResponse, type Rakp2, type Rakp4,
 } from './ipmi-codec.js';
@@ -14,7 +14,7 @@ import {
   sameBytes, sessionIntegrityKey, userKey, type CipherSuite, type RakpContext,
 } from './ipmi-crypto.js';
 import { completionCodeError, rmcpStatusError } from './ipmi-errors.js';
-import { UdpTransport, type IpmiLink, type IpmiTransport } from './ipmi-transport.js';
+import { DeadlineClock, UdpTransport, type IpmiLink, type IpmiTransport } from './ipmi-transport.js';
 
 export const PRIVILEGE_LEVEL: Record<BmcPrivilege, number> = { callback: 1, user: 2, operator: 3, administrator: 4 };
 
@@ -51,11 +51,27 @@ type Incoming =
   | { kind: 'setup'; payloadType: number; payload: Buffer }
   | { kind: 'ipmi'; msg: IpmiResponse };
 
-interface Waiter {
-  match(p: Incoming): boolean;
+/** The one exchange in flight (requests are serialised): what to send again, and what answers it. */
+interface Pending {
+  build: () => Buffer;
+  /** The value an answer resolves to, or undefined when the packet is not the answer. */
+  match: (p: Incoming) => unknown;
+  what: string | (() => string);
+  attempts: number;
+  attempt: number;
+  rxBefore: number;
+  done: boolean;
+  /** When the current attempt times out (performance.now() ms); the pending exchange sits on the clock. */
+  deadline: number;
+  expire: () => void;
+  resolve: (v: unknown) => void;
+  reject: (e: unknown) => void;
 }
 
 type SessionState = 'new' | 'opening' | 'active' | 'broken' | 'closed';
+
+/** Shared empty request data / placeholder: Buffer.alloc(0) would make an ArrayBuffer per call. */
+const EMPTY = Buffer.alloc(0);
 
 /** How far behind the newest accepted inbound sequence number a late packet may be (and how far ahead). */
 const SEQ_WINDOW = 32;
@@ -75,16 +91,17 @@ export class IpmiSession {
   private readonly log?: IpmiLogger;
   private link?: IpmiLink;
   private ownTransport?: UdpTransport;
+  private readonly clock: DeadlineClock;
   private consoleSessionId = 0;
   private bmcSessionId = 0;
-  private k1: Buffer = Buffer.alloc(0);
-  private k2: Buffer = Buffer.alloc(0);
+  private k1: Buffer = EMPTY;
+  private k2: Buffer = EMPTY;
   private outSeq = 0;
   private inHighest = -1;
   private readonly inSeen = new Set<number>();
   private rqSeq = 0;
   private tag = 0;
-  private waiter?: Waiter;
+  private pending?: Pending;
   private queue: Promise<unknown> = Promise.resolve();
   private keepaliveTimer?: NodeJS.Timeout;
   private sessionPrivilege = 0;
@@ -102,6 +119,7 @@ export class IpmiSession {
     this.timeoutMs = opts.timeoutMs ?? 1000;
     this.retries = opts.retries ?? 3;
     this.log = opts.logger;
+    this.clock = opts.transport?.clock ?? new DeadlineClock();
   }
 
   get isActive(): boolean {
@@ -144,7 +162,15 @@ export class IpmiSession {
       return this.reject('decode');
     }
     if (!incoming) return;
-    if (this.waiter && this.waiter.match(incoming)) return;
+    const p = this.pending;
+    if (p && !p.done) {
+      const v = p.match(incoming);
+      if (v !== undefined) {
+        this.finish(p);
+        p.resolve(v);
+        return;
+      }
+    }
     this.reject('unexpected');
   }
 
@@ -201,55 +227,54 @@ export class IpmiSession {
 
   /**
    * Sends build() and waits for a packet that match() turns into a value, retransmitting (build() is called
-   * again, so a fresh sequence number goes out) until retries run out.
+   * again, so a fresh sequence number goes out) until retries run out. Deadlines go on the transport's clock
+   * (one timer for all sessions), not a setTimeout per packet: a fan-out runs thousands of these.
    */
-  private exchange<T>(build: () => Buffer, match: (p: Incoming) => T | undefined, what: string, attempts = this.retries + 1): Promise<T> {
+  private exchange<T>(build: () => Buffer, match: (p: Incoming) => T | undefined, what: string | (() => string), attempts = this.retries + 1): Promise<T> {
     return new Promise<T>((resolve, reject) => {
-      let attempt = 0;
-      let timer: NodeJS.Timeout | undefined;
-      const rxBefore = this.stats.received;
-      const finish = (): void => {
-        if (timer) clearTimeout(timer);
-        if (this.waiter === waiter) this.waiter = undefined;
+      const p: Pending = {
+        build, match, what, attempts, attempt: 0, rxBefore: this.stats.received, done: false, deadline: 0,
+        expire: () => this.fire(p), resolve: resolve as (v: unknown) => void, reject,
       };
-      const waiter: Waiter = {
-        match: (p) => {
-          const v = match(p);
-          if (v === undefined) return false;
-          finish();
-          resolve(v);
-          return true;
-        },
-      };
-      const fire = (): void => {
-        if (this.state === 'closed') {
-          finish();
-          reject(new RackhandError('BMC_ERROR', `${what}: session closed`));
-          return;
-        }
-        if (attempt >= attempts) {
-          finish();
-          const heard = this.stats.received > rxBefore || this.lastRxAt > 0;
-          reject(new RackhandError(heard ? 'BMC_TIMEOUT' : 'BMC_UNREACHABLE',
-            `${what}: no answer from ${this.target.host}:${this.target.port} after ${attempts} attempt(s)`));
-          return;
-        }
-        if (attempt > 0) this.stats.retransmits++;
-        attempt++;
-        let pkt: Buffer;
-        try {
-          pkt = build();
-        } catch (e) {
-          finish();
-          reject(e);
-          return;
-        }
-        this.send(pkt);
-        timer = setTimeout(fire, this.timeoutMs);
-      };
-      this.waiter = waiter;
-      fire();
+      this.pending = p;
+      this.fire(p);
     });
+  }
+
+  private finish(p: Pending): void {
+    p.done = true;
+    this.clock.delete(p);
+    if (this.pending === p) this.pending = undefined;
+  }
+
+  private fire(p: Pending): void {
+    if (p.done) return;
+    const what = (): string => (typeof p.what === 'string' ? p.what : p.what());
+    if (this.state === 'closed') {
+      this.finish(p);
+      p.reject(new RackhandError('BMC_ERROR', `${what()}: session closed`));
+      return;
+    }
+    if (p.attempt >= p.attempts) {
+      this.finish(p);
+      const heard = this.stats.received > p.rxBefore || this.lastRxAt > 0;
+      p.reject(new RackhandError(heard ? 'BMC_TIMEOUT' : 'BMC_UNREACHABLE',
+        `${what()}: no answer from ${this.target.host}:${this.target.port} after ${p.attempts} attempt(s)`));
+      return;
+    }
+    if (p.attempt > 0) this.stats.retransmits++;
+    p.attempt++;
+    let pkt: Buffer;
+    try {
+      pkt = p.build();
+    } catch (e) {
+      this.finish(p);
+      p.reject(e);
+      return;
+    }
+    this.send(pkt);
+    p.deadline = performance.now() + this.timeoutMs;
+    this.clock.add(p);
   }
 
   private nextRqSeq(): number {
@@ -273,9 +298,9 @@ export class IpmiSession {
    */
   async open(opts: { privilege?: BmcPrivilege } = {}): Promise<void> {
     if (this.state !== 'new') throw new RackhandError('BMC_ERROR', `session already ${this.state}`);
-    this.state = 'opening';
     const priv = PRIVILEGE_LEVEL[opts.privilege ?? this.target.privilege];
     if (!priv) throw new RackhandError('INVALID_INPUT', `unknown privilege ${String(opts.privilege ?? this.target.privilege)}`);
+    this.state = 'opening';
     try {
       await this.openLink();
       await this.handshake(priv);
@@ -322,7 +347,7 @@ export class IpmiSession {
     if (!this.authCapabilities.supportsIpmi20) throw new RackhandError('BMC_UNSUPPORTED', 'BMC does not support IPMI v2.0 / RMCP+');
 
     // 2. Open Session.
-    this.consoleSessionId = randomBlock(4).readUInt32LE(0) || 1;
+    this.consoleSessionId = getU32(randomBlock(4), 0) || 1;
     const osTag = this.nextTag();
     const osReq = encodeOpenSessionRequest({ tag: osTag, privilege: priv, consoleSessionId: this.consoleSessionId, algorithms: this.cs.algorithms });
     const os: OpenSessionResponse = await this.exchange(
@@ -354,8 +379,8 @@ export class IpmiSession {
       consoleSessionId: this.consoleSessionId,
       bmcSessionId: this.bmcSessionId,
       consoleRandom: randomBlock(16),
-      bmcRandom: Buffer.alloc(16),
-      bmcGuid: Buffer.alloc(16),
+      bmcRandom: EMPTY, // both from RAKP 2
+      bmcGuid: EMPTY,
       role: priv | 0x10, // name-only lookup
       username,
     };
@@ -377,15 +402,13 @@ export class IpmiSession {
     if (!sameBytes(rakp2AuthCode(this.cs, kuid, ctx), r2.authCode)) {
       // Tell the BMC we give up so it frees the half-open session.
       this.send(encodeIpmi20Session({ payloadType: PAYLOAD_RAKP3, encrypted: false, sessionId: 0, sequence: 0,
-        payload: encodeRakp3({ tag: r3Tag, status: 0x0f, bmcSessionId: this.bmcSessionId, authCode: Buffer.alloc(0) }) }));
+        payload: encodeRakp3({ tag: r3Tag, status: 0x0f, bmcSessionId: this.bmcSessionId, authCode: EMPTY }) }));
       throw new RackhandError('BMC_AUTH_FAILED', `RAKP 2 auth code mismatch for user ${t.username} (wrong password?)`);
     }
 
     // 4. RAKP 3 / 4: prove we know it, and check the BMC derived the same session key.
-    const kg = this.opts.kg && this.opts.kg.some((b) => b !== 0) ? this.opts.kg : kuid;
-    const sik = sessionIntegrityKey(this.cs, kg, ctx);
     const rakp3 = encodeRakp3({ tag: r3Tag, status: 0, bmcSessionId: this.bmcSessionId, authCode: rakp3AuthCode(this.cs, kuid, ctx) });
-    const r4: Rakp4 = await this.exchange(
+    const answer = this.exchange(
       () => encodeIpmi20Session({ payloadType: PAYLOAD_RAKP3, encrypted: false, sessionId: 0, sequence: 0, payload: rakp3 }),
       (p) => {
         if (p.kind !== 'setup' || p.payloadType !== PAYLOAD_RAKP4) return undefined;
@@ -394,10 +417,18 @@ export class IpmiSession {
       },
       'RAKP 3',
     );
+    answer.catch(() => undefined); // awaited below; this only keeps a throw in between from leaving it unhandled
+    // RAKP 3 is on the wire: derive the keys while the BMC works on RAKP 4, so only the ICV check stands
+    // between its answer and our first request. Nothing uses them unless the ICV matches.
+    const kg = this.opts.kg && this.opts.kg.some((b) => b !== 0) ? this.opts.kg : kuid;
+    const sik = sessionIntegrityKey(this.cs, kg, ctx);
+    const k1 = additionalKey(this.cs, sik, 1);
+    const k2 = additionalKey(this.cs, sik, 2);
+    const r4: Rakp4 = await answer;
     if (r4.status !== 0) throw rmcpStatusError(r4.status, 'RAKP 4');
     if (!sameBytes(rakp4Icv(this.cs, sik, ctx), r4.icv)) throw new RackhandError('BMC_AUTH_FAILED', 'RAKP 4 integrity check value mismatch');
-    this.k1 = additionalKey(this.cs, sik, 1);
-    this.k2 = additionalKey(this.cs, sik, 2);
+    this.k1 = k1;
+    this.k2 = k2;
   }
 
   // ------------------------------------------------------------------------------------------ requests
@@ -428,7 +459,7 @@ export class IpmiSession {
     return this.exchange(
       () => this.encodeRequest(netFn, cmd, data, lun, rqSeq),
       (p) => (p.kind === 'ipmi' && p.msg.rqSeq === rqSeq && p.msg.cmd === cmd && p.msg.netFn === (netFn | 1) ? p.msg : undefined),
-      `IPMI netFn 0x${netFn.toString(16)} cmd 0x${cmd.toString(16)}`,
+      () => `IPMI netFn 0x${netFn.toString(16)} cmd 0x${cmd.toString(16)}`,
       attempts,
     ).catch((e: unknown) => {
       // A request that went unanswered leaves the session in doubt (BMC rebooted, session expired).
@@ -438,13 +469,13 @@ export class IpmiSession {
   }
 
   /** One request in this session (queued behind any other); resolves with the response whatever its completion code. */
-  request(netFn: number, cmd: number, data: Buffer = Buffer.alloc(0), lun = 0): Promise<IpmiResponse> {
+  request(netFn: number, cmd: number, data: Buffer = EMPTY, lun = 0): Promise<IpmiResponse> {
     this.lastUseAt = Date.now();
     return this.serial(() => this.requestNow(netFn, cmd, data, lun));
   }
 
   /** Like request(), but a non-zero completion code becomes the mapped RackhandError. */
-  async command(netFn: number, cmd: number, data: Buffer = Buffer.alloc(0), what = `cmd 0x${cmd.toString(16)}`, lun = 0): Promise<Buffer> {
+  async command(netFn: number, cmd: number, data: Buffer = EMPTY, what = `cmd 0x${cmd.toString(16)}`, lun = 0): Promise<Buffer> {
     const r = await this.request(netFn, cmd, data, lun);
     if (r.completionCode !== 0) throw completionCodeError(r.completionCode, what);
     return r.data;
@@ -456,7 +487,7 @@ export class IpmiSession {
     this.keepaliveTimer = setInterval(() => {
       if (this.state !== 'active' || Date.now() - this.lastUseAt < intervalMs) return;
       this.lastUseAt = Date.now();
-      this.serial(() => this.requestNow(NETFN_APP, 0x01, Buffer.alloc(0), 0)).catch(() => {
+      this.serial(() => this.requestNow(NETFN_APP, 0x01, EMPTY, 0)).catch(() => {
         this.log?.debug({ host: this.target.host, port: this.target.port }, 'ipmi keepalive failed');
       });
     }, Math.max(50, Math.floor(intervalMs / 2)));
@@ -478,8 +509,8 @@ export class IpmiSession {
     this.stopKeepalive();
     if (this.state === 'closed') return;
     if (this.state === 'active') {
-      const data = Buffer.alloc(4);
-      data.writeUInt32LE(this.bmcSessionId >>> 0, 0);
+      const data = Buffer.allocUnsafe(4);
+      putU32(data, 0, this.bmcSessionId);
       if (opts.awaitReply === false) {
         await this.serial(async () => {
           if (this.state === 'active') this.send(this.encodeRequest(NETFN_APP, 0x3c, data, 0, this.nextRqSeq()));
@@ -491,7 +522,6 @@ export class IpmiSession {
     this.state = 'closed';
     this.link?.close();
     this.link = undefined;
-    this.waiter = undefined;
     await this.ownTransport?.close();
     this.ownTransport = undefined;
   }

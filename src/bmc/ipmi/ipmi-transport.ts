@@ -15,12 +15,83 @@ export interface IpmiTransport {
   /** Routes datagrams from host:port to onDatagram until the link is closed. */
   open(host: string, port: number, onDatagram: (buf: Buffer) => void): Promise<IpmiLink>;
   close(): Promise<void>;
+  /** Retransmit deadlines of every session on this transport; sessions bring their own when absent. */
+  readonly clock?: DeadlineClock;
+}
+
+/** Something that expires at `deadline` (ms on the performance.now() clock) unless taken off the clock first. */
+export interface Deadline {
+  deadline: number;
+  expire(): void;
+}
+
+/**
+ * One interval timer for every pending exchange instead of a setTimeout per packet (a fan-out arms and clears
+ * thousands): deadlines are checked every `resolutionMs` while anything waits, and the timer stops when nothing
+ * does. A retransmit may thus go out up to `resolutionMs` late, against timeouts of hundreds of ms.
+ */
+export class DeadlineClock {
+  private readonly waiting = new Set<Deadline>();
+  private timer?: NodeJS.Timeout;
+
+  constructor(private readonly resolutionMs = 10) {}
+
+  add(d: Deadline): void {
+    this.waiting.add(d);
+    this.timer ??= setInterval(this.tick, this.resolutionMs);
+  }
+
+  delete(d: Deadline): void {
+    this.waiting.delete(d);
+    if (this.waiting.size === 0) this.stop();
+  }
+
+  private stop(): void {
+    if (this.timer) clearInterval(this.timer);
+    this.timer = undefined;
+  }
+
+  private readonly tick = (): void => {
+    const now = performance.now();
+    for (const d of this.waiting) {
+      if (d.deadline > now) continue;
+      this.waiting.delete(d);
+      d.expire(); // may put d back with a later deadline (a retransmit)
+    }
+    if (this.waiting.size === 0) this.stop();
+  };
+}
+
+/** One BMC endpoint on a shared socket; endpoints on the same port (other hosts) chain through `next`. */
+interface Route {
+  address: string;
+  onDatagram: (buf: Buffer) => void;
+  next?: Route;
 }
 
 interface SharedSocket {
   socket: dgram.Socket;
-  routes: Map<string, (buf: Buffer) => void>;
+  /** Routes by source port first: a number key needs no string built per datagram. */
+  routes: Map<number, Route>;
+  endpoints: number;
   ready: Promise<void>;
+}
+
+function findRoute(routes: Map<number, Route>, address: string, port: number): Route | undefined {
+  for (let r = routes.get(port); r; r = r.next) if (r.address === address) return r;
+  return undefined;
+}
+
+function removeRoute(routes: Map<number, Route>, port: number, route: Route): boolean {
+  let prev: Route | undefined;
+  for (let r = routes.get(port); r; prev = r, r = r.next) {
+    if (r !== route) continue;
+    if (prev) prev.next = r.next;
+    else if (r.next) routes.set(port, r.next);
+    else routes.delete(port);
+    return true;
+  }
+  return false;
 }
 
 export interface UdpTransportOptions {
@@ -33,6 +104,7 @@ export interface UdpTransportOptions {
 export class UdpTransport implements IpmiTransport {
   /** Datagrams from endpoints no session listens to (late answers after close, strangers). */
   strays = 0;
+  readonly clock = new DeadlineClock();
   private readonly pools: Record<'udp4' | 'udp6', SharedSocket[]> = { udp4: [], udp6: [] };
   private readonly perSocket: number;
   private readonly rcvbuf: number;
@@ -43,10 +115,6 @@ export class UdpTransport implements IpmiTransport {
     this.rcvbuf = opts.receiveBufferBytes ?? 4 * 1024 * 1024;
   }
 
-  private static key(address: string, port: number): string {
-    return `${address}|${port}`;
-  }
-
   /** Creates and registers a socket at once (so concurrent open() calls share it); bound when `ready` settles. */
   private newSocket(type: 'udp4' | 'udp6'): SharedSocket {
     // Addresses are resolved once in open(): answer dgram's per-send lookup synchronously instead of paying
@@ -55,12 +123,12 @@ export class UdpTransport implements IpmiTransport {
       type,
       lookup: ((address: string, _family: unknown, cb: (err: null, address: string, family: number) => void) => cb(null, address, type === 'udp6' ? 6 : 4)) as unknown as dgram.SocketOptions['lookup'],
     });
-    const routes = new Map<string, (buf: Buffer) => void>();
+    const routes = new Map<number, Route>();
     // An unconnected UDP socket reports no ICMP errors on Linux; lost answers surface as session timeouts.
     socket.on('error', () => undefined);
     socket.on('message', (buf, rinfo) => {
-      const route = routes.get(UdpTransport.key(rinfo.address, rinfo.port));
-      if (route) route(buf);
+      const route = findRoute(routes, rinfo.address, rinfo.port);
+      if (route) route.onDatagram(buf);
       else this.strays++;
     });
     const ready = new Promise<void>((resolve, reject) => {
@@ -76,7 +144,7 @@ export class UdpTransport implements IpmiTransport {
       });
     });
     ready.catch(() => undefined);
-    return { socket, routes, ready };
+    return { socket, routes, endpoints: 0, ready };
   }
 
   async open(host: string, port: number, onDatagram: (buf: Buffer) => void): Promise<IpmiLink> {
@@ -90,19 +158,23 @@ export class UdpTransport implements IpmiTransport {
       }
     }
     const type = isIP(address) === 6 ? 'udp6' : 'udp4';
-    const key = UdpTransport.key(address, port);
     const pool = this.pools[type];
-    let shared = pool.find((s) => s.routes.size < this.perSocket && !s.routes.has(key));
+    let shared = pool.find((s) => s.endpoints < this.perSocket && !findRoute(s.routes, address, port));
     if (!shared) {
       shared = this.newSocket(type);
       pool.push(shared);
     }
     const s = shared;
-    s.routes.set(key, onDatagram);
+    const route: Route = { address, onDatagram, next: s.routes.get(port) };
+    s.routes.set(port, route);
+    s.endpoints++;
+    const unroute = (): void => {
+      if (removeRoute(s.routes, port, route)) s.endpoints--;
+    };
     try {
       await s.ready;
     } catch (e) {
-      s.routes.delete(key);
+      unroute();
       throw new RackhandError('BMC_UNREACHABLE', `cannot open a UDP socket: ${(e as Error).message}`);
     }
     let open = true;
@@ -118,7 +190,7 @@ export class UdpTransport implements IpmiTransport {
       close: () => {
         if (!open) return;
         open = false;
-        if (s.routes.get(key) === onDatagram) s.routes.delete(key);
+        unroute();
       },
     };
   }
@@ -130,6 +202,7 @@ export class UdpTransport implements IpmiTransport {
     this.pools.udp6 = [];
     await Promise.all(all.map((s) => new Promise<void>((resolve) => {
       s.routes.clear();
+      s.endpoints = 0;
       try {
         s.socket.close(() => resolve());
       } catch {

@@ -5,6 +5,7 @@ import { afterEach, describe, expect, it } from 'vitest';
 import { IpmiSession } from '../../../src/bmc/ipmi/ipmi-session.js';
 import { IpmiDriver } from '../../../src/bmc/ipmi/ipmi-driver.js';
 import { completionCodeError, rmcpStatusError } from '../../../src/bmc/ipmi/ipmi-errors.js';
+import { powerStatusMany } from '../../../src/bmc/ipmi/ipmi-fanout.js';
 import { startFakeBmc } from './fake-rmcp-bmc.js';
 
 const PW = 'session-test-pw';
@@ -88,7 +89,9 @@ describe('IpmiDriver session reuse', () => {
     cleanups.push(() => bmc.stop(), () => d.close());
     await d.powerStatus(tgt(bmc.port));
     const deadline = Date.now() + 10_000;
-    while (d.sessionIds().length > 0 && Date.now() < deadline) await new Promise((r) => setTimeout(r, 50));
+    // sessionIds() empties when the close starts; the fake BMC sees the Close Session a loop turn later.
+    const closed = (): boolean => bmc.requests.at(-1)?.netFn === 6 && bmc.requests.at(-1)?.cmd === 0x3c;
+    while ((d.sessionIds().length > 0 || !closed()) && Date.now() < deadline) await new Promise((r) => setTimeout(r, 50));
     expect(d.sessionIds()).toHaveLength(0);
     expect(bmc.requests.at(-1)).toMatchObject({ netFn: 6, cmd: 0x3c });
   });
@@ -122,6 +125,79 @@ describe('IpmiDriver session reuse', () => {
     await expect(d.addUser(t, { name: 'this-name-is-way-too-long', password: 'x', privilege: 'user' })).rejects.toMatchObject({ code: 'INVALID_INPUT' });
     await expect(d.addUser(t, { name: 'ok', password: 'x'.repeat(21), privilege: 'user' })).rejects.toMatchObject({ code: 'INVALID_INPUT' });
     await expect(d.power(t, 'explode' as never)).rejects.toMatchObject({ code: 'INVALID_INPUT' });
+  });
+});
+
+describe('round trips a read-only session can skip', () => {
+  const until = async (cond: () => boolean): Promise<void> => {
+    const deadline = Date.now() + 5000;
+    while (!cond() && Date.now() < deadline) await new Promise((r) => setTimeout(r, 10));
+  };
+
+  it('a session opened for User asks for role User in RAKP 1 and sends no Set Session Privilege Level', async () => {
+    const roles: number[] = [];
+    const bmc = await startFakeBmc({ username: 'admin', password: PW, handler: on, onRespond: (c) => void roles.push(c.session.ctx.role) });
+    const s = new IpmiSession(tgt(bmc.port), { timeoutMs: 200, retries: 1 });
+    cleanups.push(() => bmc.stop(), () => s.close());
+    await s.open({ privilege: 'user' });
+    expect(s.privilegeLevel).toBe(2);
+    expect((await s.request(0, 1)).data[0] & 1).toBe(1);
+    expect(roles).toEqual([0x12]); // User, name-only lookup
+    expect(bmc.requests.map((r) => r.cmd)).toEqual([0x01]);
+  });
+
+  it('the default open still raises the session to the target privilege', async () => {
+    const bmc = await startFakeBmc({ username: 'admin', password: PW, handler: on });
+    const s = new IpmiSession(tgt(bmc.port), { timeoutMs: 200, retries: 1 });
+    cleanups.push(() => bmc.stop(), () => s.close());
+    await s.open();
+    expect(s.privilegeLevel).toBe(4);
+    expect(bmc.requests.filter((r) => r.cmd === 0x3b).map((r) => r.data[0])).toEqual([4]);
+  });
+
+  it('close({ awaitReply: false }) sends Close Session once and does not wait for an answer', async () => {
+    // This BMC never answers Close Session: a close that waited would sit out a 60 s timeout.
+    const bmc = await startFakeBmc({ username: 'admin', password: PW, handler: on, onRespond: (c) => c.req.cmd === 0x3c });
+    const s = new IpmiSession(tgt(bmc.port), { timeoutMs: 60_000, retries: 3 });
+    cleanups.push(() => bmc.stop());
+    await s.open({ privilege: 'user' });
+    const id = s.idBmc;
+    const sent = s.stats.sent;
+    await s.close({ awaitReply: false });
+    expect(s.stats.sent).toBe(sent + 1);
+    expect(s.isActive).toBe(false);
+    await until(() => bmc.requests.some((r) => r.cmd === 0x3c));
+    const closes = bmc.requests.filter((r) => r.netFn === 6 && r.cmd === 0x3c);
+    expect(closes).toHaveLength(1);
+    expect(closes[0].data.readUInt32LE(0)).toBe(id);
+    expect(bmc.sessions.size).toBe(0);
+  }, 10_000);
+
+  it('powerStatusMany: one-shot sessions at User, every one closed, a target listed twice never runs twice at once', async () => {
+    let concurrent = 0;
+    const bmc = await startFakeBmc({ username: 'admin', password: PW, handler: on, onRespond: (c) => void (concurrent = Math.max(concurrent, bmc.sessions.size)) });
+    const other = await startFakeBmc({ username: 'admin', password: PW, handler: on });
+    cleanups.push(() => bmc.stop(), () => other.stop());
+    const res = await powerStatusMany([tgt(bmc.port), tgt(other.port), tgt(bmc.port), tgt(bmc.port, 17)], { timeoutMs: 200, retries: 1 });
+    expect(res.map((r) => r.state)).toEqual(['on', 'on', 'on', 'on']);
+    await until(() => bmc.sessions.size === 0 && other.sessions.size === 0);
+    expect(bmc.sessions.size).toBe(0);
+    expect(other.sessions.size).toBe(0);
+    expect(bmc.requests.filter((r) => r.cmd === 0x3c)).toHaveLength(3);
+    expect([...bmc.requests, ...other.requests].some((r) => r.cmd === 0x3b)).toBe(false);
+    expect(concurrent).toBe(1);
+    expect(bmc.rejected).toEqual([]);
+  });
+
+  it('a driver without session reuse reads at User but raises privilege for power control', async () => {
+    const bmc = await startFakeBmc({ username: 'admin', password: PW, handler: (r) => on(r) ?? (r.netFn === 0 && r.cmd === 2 ? { cc: 0 } : undefined) });
+    const d = new IpmiDriver({ timeoutMs: 200, retries: 1, reuseSessions: false });
+    cleanups.push(() => bmc.stop(), () => d.close());
+    expect(await d.powerStatus(tgt(bmc.port))).toBe('on');
+    expect(bmc.requests.some((r) => r.cmd === 0x3b)).toBe(false);
+    await d.power(tgt(bmc.port), 'on');
+    expect(bmc.requests.filter((r) => r.cmd === 0x3b).map((r) => r.data[0])).toEqual([4]);
+    expect(bmc.requests.filter((r) => r.cmd === 0x3c)).toHaveLength(2);
   });
 });
 

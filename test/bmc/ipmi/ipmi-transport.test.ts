@@ -66,4 +66,34 @@ describe('UdpTransport', () => {
       await t.close();
     }
   });
+
+  it('routes two BMCs that share a port number on different addresses, and keeps one when the other closes', async () => {
+    const a = await peer();
+    const b = dgram.createSocket('udp4');
+    sockets.push(b);
+    await new Promise<void>((r) => b.bind(a.port, '127.0.0.2', () => r()));
+    const t = new UdpTransport({ endpointsPerSocket: 8 });
+    try {
+      const inA: string[] = [];
+      const inB: string[] = [];
+      const la = await t.open('127.0.0.1', a.port, (buf) => inA.push(buf.toString()));
+      const lb = await t.open('127.0.0.2', a.port, (buf) => inB.push(buf.toString()));
+      const fromB = new Promise<dgram.RemoteInfo>((r) => b.once('message', (_m, ri) => r(ri)));
+      la.send(Buffer.from('to-a'));
+      lb.send(Buffer.from('to-b'));
+      const [ra, rb] = await Promise.all([a.got, fromB]);
+      expect(ra.port).toBe(rb.port);
+      la.close();
+      a.s.send('late-a', ra.port, '127.0.0.1');
+      b.send('from-b', rb.port, '127.0.0.1');
+      const deadline = Date.now() + 5000;
+      while ((inB.length < 1 || t.strays < 1) && Date.now() < deadline) await new Promise((r) => setTimeout(r, 10));
+      expect(inA).toEqual([]);
+      expect(inB).toEqual(['from-b']);
+      expect(t.strays).toBe(1);
+      lb.close();
+    } finally {
+      await t.close();
+    }
+  });
 });
