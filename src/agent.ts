@@ -1,6 +1,7 @@
 // The composition root: createAgent(config) wires every part; start() and stop() run them in order.
 import type { FastifyInstance } from 'fastify';
 import path from 'node:path';
+import { readFile } from 'node:fs/promises';
 import type { AddressInfo } from 'node:net';
 import type { ResolvedConfig } from './config.js';
 import { createLogger, type Logger } from './log.js';
@@ -175,7 +176,7 @@ export async function createAgent(config: ResolvedConfig, opts: { log?: Logger }
     log.child({ part: 'netboot' }),
   );
   const netbootOps = new NetbootOperations(inventory, repos.servers, tasks, catalogue, config.site.name);
-  for (const wf of netbootWorkflows({ bmc, servers: repos.servers, timing, netboot, installTimeoutMs: boot.installTimeoutMs, log })) {
+  for (const wf of netbootWorkflows({ bmc, servers: repos.servers, timing, netboot, installTimeoutMs: boot.installTimeoutMs, rebootGraceMs: boot.rebootGraceMs, log })) {
     tasks.register(wf);
   }
   const dhcp =
@@ -196,8 +197,25 @@ export async function createAgent(config: ResolvedConfig, opts: { log?: Logger }
           logger: log.child({ part: 'dhcp' }),
         });
   const tftpListen = boot.tftp.listen ?? `${boot.tftp.enabled ? requireServerIp(boot.serverIp, 'boot.tftp.enabled') : '127.0.0.1'}:69`;
+  // The configured boot files are served by name even when the root holds them as symlinks out of it
+  // (Debian's /usr/lib/ipxe/ipxe.efi → /boot/ipxe.efi), which the confined root lookup rightly refuses.
+  const bootFileData = new Map<string, Buffer>();
+  const loadBootFiles = async () => {
+    for (const name of [boot.bootFiles.bios, boot.bootFiles.uefiX64, boot.bootFiles.arm64]) {
+      if (!name) continue;
+      for (const root of boot.tftp.roots) {
+        const data = await readFile(path.join(root, name)).catch(() => undefined);
+        if (data) {
+          bootFileData.set(name, data);
+          break;
+        }
+      }
+      if (!bootFileData.has(name)) log.warn({ file: name, roots: boot.tftp.roots }, 'boot file not found in the TFTP roots');
+    }
+  };
   const tftp = boot.tftp.enabled
     ? new TftpServer({
+        resolveDynamic: (p) => bootFileData.get(p),
         address: tftpListen.replace(/:\d+$/, ''),
         port: Number(tftpListen.split(':').pop()),
         roots: boot.tftp.roots,
@@ -300,6 +318,7 @@ export async function createAgent(config: ResolvedConfig, opts: { log?: Logger }
       const shownHost = addr.family === 'IPv6' ? `[${addr.address}]` : addr.address;
       boundUrl = `http://${shownHost}:${addr.port}`;
       if (tftp) {
+        await loadBootFiles();
         const t = await tftp.start();
         log.info(t, 'TFTP listening');
       }

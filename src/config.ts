@@ -130,6 +130,8 @@ export const configSchema = z
         verifyClient: z.enum(['reservation', 'off']).default('reservation'),
         /** How long a deploy waits for the installer's callback. */
         installTimeoutMs: z.number().int().min(1000).default(3 * 3600_000),
+        /** After the callback, time the installer gets to finish (unmount, sync) before rackhand reboots the host. */
+        rebootGraceMs: z.number().int().min(0).default(30_000),
         /** Extra or replacement OS catalogue entries (see src/boot/templates/os-catalogue.ts). */
         osCatalogue: z.record(z.string(), z.unknown()).optional(),
       })

@@ -146,7 +146,7 @@ export function qemuMonitor(socketPath: string, command: string, timeoutMs = 500
 export function cleanSerial(raw: string): string {
   return raw
     .replace(/\x1b\[[0-9;?=]*[A-Za-z]/g, '')
-    .replace(/\x1b[c()][0-9A-Za-z]?/g, '')
+    .replace(/\x1bc|\x1b[()][0-9A-Za-z]/g, '') // RIS has no argument; charset designations have one
     .replace(/.\x08/g, '')
     .replace(/\r/g, '');
 }

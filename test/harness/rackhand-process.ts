@@ -26,6 +26,12 @@ export interface StartOptions {
   config?: Record<string, unknown>;
   env?: Record<string, string>;
   listen?: string;
+  /**
+   * Run the daemon inside this network namespace (`ip netns exec NS node …`); `url` is then what the daemon
+   * printed (e.g. http://0.0.0.0:8080), reachable only from inside the namespace or through a route into it.
+   * cli() still runs in the caller's namespace: it works on the state dir only.
+   */
+  netns?: string;
 }
 
 export async function startRackhand(opts: StartOptions = {}): Promise<RackhandProcess> {
@@ -48,7 +54,10 @@ export async function startRackhand(opts: StartOptions = {}): Promise<RackhandPr
 
   const launch = () =>
     new Promise<void>((resolve, reject) => {
-      proc = spawn(process.execPath, [BIN, 'serve'], { env, stdio: ['ignore', 'pipe', 'pipe'] });
+      // `ip netns exec` exec()s node, so proc.pid is the daemon's own pid either way.
+      proc = opts.netns
+        ? spawn('ip', ['netns', 'exec', opts.netns, process.execPath, BIN, 'serve'], { env, stdio: ['ignore', 'pipe', 'pipe'] })
+        : spawn(process.execPath, [BIN, 'serve'], { env, stdio: ['ignore', 'pipe', 'pipe'] });
       const timer = setTimeout(() => reject(new Error(`rackhand did not start:\n${out}`)), 30_000);
       const onData = (b: Buffer) => {
         out += b.toString();
@@ -107,11 +116,11 @@ export async function startRackhand(opts: StartOptions = {}): Promise<RackhandPr
 
 /** A tiny JSON client for tests. */
 export function apiClient(base: () => string, token?: string) {
-  const call = async (method: string, p: string, body?: unknown, headers: Record<string, string> = {}) => {
+  const call = async (method: string, p: string, body?: unknown, headers: Record<string, string> = {}, bearer = true) => {
     const res = await fetch(base() + p, {
       method,
       headers: {
-        ...(token ? { authorization: `Bearer ${token}` } : {}),
+        ...(token && bearer ? { authorization: `Bearer ${token}` } : {}),
         ...(body !== undefined && typeof body !== 'string' ? { 'content-type': 'application/json' } : {}),
         ...headers,
       },
@@ -131,11 +140,12 @@ export function apiClient(base: () => string, token?: string) {
     post: (p: string, body?: unknown, h?: Record<string, string>) => call('POST', p, body, h),
     put: (p: string, body?: unknown) => call('PUT', p, body),
     del: (p: string) => call('DELETE', p),
-    /** eq: form-encoded POST as central sends it. */
-    eq: (params: Record<string, string | number>, tok = token) =>
-      call('POST', '/api/eq', new URLSearchParams(Object.entries({ ...params, ...(tok ? { token: tok } : {}) }).map(([k, v]) => [k, String(v)])).toString(), {
-        'content-type': 'application/x-www-form-urlencoded',
-        authorization: '',
-      }),
+    /** eq: form-encoded POST as central sends it, the token as a parameter (no Authorization header). */
+    eq: (params: Record<string, string | number>, tok: string | undefined = token) => {
+      const form = new URLSearchParams();
+      for (const [k, v] of Object.entries(params)) form.set(k, String(v));
+      if (tok) form.set('token', tok);
+      return call('POST', '/api/eq', form.toString(), { 'content-type': 'application/x-www-form-urlencoded' }, false);
+    },
   };
 }

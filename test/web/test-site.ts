@@ -78,7 +78,7 @@ export async function startTestSite(opts: TestSiteOptions = {}): Promise<TestSit
           // Passes are driven by the tests (agent.parts.sampler.sampleOnce()).
           sensors: { enabled: false },
           // A deploy that never hears from its installer fails instead of hanging the suite.
-          boot: { installTimeoutMs: 60_000 },
+          boot: { installTimeoutMs: 60_000, rebootGraceMs: 0 },
         },
         opts.config ?? {},
       ),

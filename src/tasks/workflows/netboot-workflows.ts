@@ -7,13 +7,15 @@ import type { NetbootService } from '../../boot/netboot-service.js';
 import type { NetbootPurpose } from '../../store/repos/netboot-repo.js';
 import type { ServerStatus } from '../../inventory/server-schema.js';
 import type { TaskRecord } from '../../store/repos/tasks-repo.js';
-import type { Workflow } from '../task-runner.js';
-import { powerOnOrReset, type BmcWorkflowDeps } from './bmc-workflows.js';
+import type { Workflow, WorkflowContext } from '../task-runner.js';
+import { confirmPower, powerOnOrReset, readPower, type BmcWorkflowDeps } from './bmc-workflows.js';
 
 export interface NetbootWorkflowDeps extends BmcWorkflowDeps {
   netboot: NetbootService;
   /** How long an installer may take before the deploy fails. */
   installTimeoutMs: number;
+  /** After the callback, the installer's time to unmount and sync before the reboot. */
+  rebootGraceMs: number;
   log: Logger;
 }
 
@@ -101,7 +103,9 @@ export function deployWorkflow(d: NetbootWorkflowDeps): Workflow<DeployParams, {
         await ctx.step('wait for installer callback', () => d.netboot.waitForCallback(serverId, ctx.signal, d.installTimeoutMs));
         await ctx.step('disarm netboot', () => d.netboot.disarm(serverId));
         await ctx.step(`boot device disk (${mode}, persistent)`, () => bmc(ctx, (drv, t) => drv.setBootDevice(t, { device: 'disk', mode, persistent: true })));
-        await ctx.step('reboot into the installed system', () => powerOnOrReset(d, ctx));
+        // The callback is the installer's last request, not its last act: let it unmount and sync first.
+        if (d.rebootGraceMs > 0) await ctx.step(`grace for the installer to finish (${Math.round(d.rebootGraceMs / 1000)} s)`, () => sleep(d.rebootGraceMs, undefined, { signal: ctx.signal }));
+        await ctx.step('reboot into the installed system', () => rebootAfterInstall(d, ctx));
         if (p.post_install_callback) await notifyPostInstall(ctx, p.post_install_callback, serverId, nb.osId);
         return { os_id: nb.osId, purpose: p.purpose };
       } catch (e) {
@@ -133,6 +137,27 @@ export function deployWorkflow(d: NetbootWorkflowDeps): Workflow<DeployParams, {
       log.warn({ server: task.serverId, task: task.id }, 'interrupted deploy: netboot disarmed; check the boot device before the next boot');
     },
   };
+}
+
+/**
+ * Reset (or power on) into the installed system. The installer's callback is not its very last act: it may
+ * still power the host off (or reboot it) after calling back, racing the reset — a reset the BMC carries out
+ * late, or ignores because the host is already off. So the power is watched for a settle period after the
+ * reset, and a host that goes off in it is powered on; otherwise the deploy would report success for a host
+ * left off.
+ */
+async function rebootAfterInstall(d: NetbootWorkflowDeps, ctx: WorkflowContext<unknown, unknown>): Promise<'on' | 'reset' | 'reset, then on'> {
+  const first = await powerOnOrReset(d, ctx);
+  const settleUntil = Date.now() + Math.max(5_000, 10 * d.timing.powerPollMs);
+  while (Date.now() < settleUntil) {
+    await sleep(d.timing.powerPollMs, undefined, { signal: ctx.signal });
+    if ((await readPower(d, ctx)) === 'off') {
+      await d.bmc.call(ctx.serverId!, (drv, t) => drv.power(t, 'on'));
+      await confirmPower(d, ctx, 'on', d.timing.powerTimeoutMs);
+      return 'reset, then on';
+    }
+  }
+  return first;
 }
 
 /** The seed's post_install_callback: told once the install is done; its failure is noted, not fatal. */
