@@ -33,8 +33,8 @@ export type TftpTransferOutcome =
 
 export interface TftpTransferEvents {
   /**
-   * A datagram from a stranger reached this transfer. The socket is connected, so the kernel
-   * already drops those (and answers ICMP port unreachable); this only fires if that ever fails.
+   * A datagram from a stranger reached this transfer. Once the socket is connected the kernel drops
+   * those (and answers ICMP port unreachable); this fires only for one that slips in before connect().
    */
   onUnknownTid(address: string, port: number): void;
   onBadPacket(): void;
@@ -55,6 +55,8 @@ export class TftpTransfer {
   private timer: NodeJS.Timeout | undefined;
   private waitingForRead = false;
   private finished = false;
+  /** Bound and connected: from here on a socket error is only an ICMP report. */
+  private running = false;
   private bytesSent = 0;
   private retransmits = 0;
   private resolveDone!: (o: TftpTransferOutcome) => void;
@@ -97,9 +99,10 @@ export class TftpTransfer {
     } as dgram.SocketOptions);
     this.socket = socket;
     socket.on('error', (err: NodeJS.ErrnoException) => {
-      // An ICMP port unreachable (client gone, or forged by anyone who can guess both ports) proves
-      // nothing on its own: the retransmit timer decides when the client is really gone.
-      if (err.code === 'ECONNREFUSED') return;
+      // Once connected, socket errors are ICMP reports (port or host unreachable) for the client's
+      // address: the client may be gone, or anyone who guesses both ports forged one. Neither is
+      // proof, so the retransmit timer, not the error, decides when the transfer is over.
+      if (this.running) return;
       this.finish({ result: 'failed', reason: `socket: ${err.message}` });
     });
     socket.on('message', this.onMessageFn);
@@ -119,6 +122,7 @@ export class TftpTransfer {
       this.done,
     ]);
     if (this.finished) return;
+    this.running = true;
     this.armTimer();
     if (this.oackPacket) this.sendRaw(this.oackPacket);
     else this.pump();
@@ -137,7 +141,7 @@ export class TftpTransfer {
   private onMessage(msg: Buffer, rinfo: dgram.RemoteInfo): void {
     if (this.finished) return;
     if (rinfo.port !== this.p.clientPort || rinfo.address !== this.p.clientAddress) {
-      // Unreachable while the socket is connected; kept so a stranger could never steer the transfer.
+      // Only possible in the instant between bind and connect: dropped, never answered or acted on.
       this.events.onUnknownTid(rinfo.address, rinfo.port);
       return;
     }

@@ -34,7 +34,15 @@ describe('TFTP conformance with tftp-hpa and atftp', () => {
     }
     tree.write('sub/dir/nested.txt', 'nested\n');
     fs.mkdirSync(path.join(tree.root, 'adir'));
-    server = new TftpServer({ address: '127.0.0.1', port: 0, roots: [tree.root], maxTransfers: 150, logger });
+    // Files up to 1 MiB come from the memory cache, the 3 MiB one through the chunked reader: both paths.
+    server = new TftpServer({
+      address: '127.0.0.1',
+      port: 0,
+      roots: [tree.root],
+      maxTransfers: 150,
+      cacheMaxFileBytes: 1024 * 1024,
+      logger,
+    });
     ({ port } = await server.start());
   });
   afterAll(async () => {

@@ -105,9 +105,9 @@ describe('TFTP server fuzzed over UDP', () => {
         block += 1;
       }
       expect(Buffer.concat(parts).equals(CONTENT)).toBe(true);
-      const replies = await strangers.drain(300);
-      expect(replies.length).toBeGreaterThan(0);
-      for (const r of replies) expect(r.pkt).toMatchObject({ op: 'ERROR', code: 5 });
+      // The transfer socket is connected to the client: strangers are refused by the kernel and
+      // never get (or cause) a TFTP reply.
+      expect(await strangers.drain(300)).toEqual([]);
     } finally {
       await a.close();
       await strangers.close();

@@ -1,5 +1,6 @@
 // TFTP server behaviour over real UDP: confinement, transfer IDs, retransmits, probes, limits, dynamic files.
 
+import dgram from 'node:dgram';
 import fs from 'node:fs';
 import path from 'node:path';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
@@ -179,7 +180,10 @@ describe('TFTP server over UDP', () => {
     expect(dynamicCalls.length).toBe(before);
   });
 
-  it('packets from another port get error 5 and do not disturb the transfer', async () => {
+  // Transfer sockets are connected to their client, as tftpd-hpa's are: the kernel keeps strangers
+  // out (ICMP port unreachable instead of RFC 1350's optional error 5), so they can neither inject
+  // into a transfer nor make the server send anything.
+  it('packets from another port never reach the transfer: the kernel refuses them, the transfer carries on', async () => {
     const a = await client();
     const stranger = await client();
     const unknownBefore = main.stats().unknownTid;
@@ -188,12 +192,24 @@ describe('TFTP server over UDP', () => {
     expect(d1?.pkt).toMatchObject({ op: 'DATA', block: 1 });
     const tid = d1!.port;
     expect(tid).not.toBe(port);
-    // The stranger acknowledges block 1 and even sends an error: it gets error 5, the transfer carries on.
+    // The stranger acknowledges block 1 and even sends an error: no TFTP answer, no effect.
     await stranger.send(serializeAck(1), tid);
     await stranger.send(serializeError(0, 'go away'), tid);
-    const s1 = await stranger.next();
-    expect(s1?.pkt).toMatchObject({ op: 'ERROR', code: 5 });
-    expect(s1?.port).toBe(tid);
+    // A connected stranger sees the kernel's port unreachable as ECONNREFUSED.
+    const refused = await new Promise<string | undefined>((resolve) => {
+      const s = dgram.createSocket('udp4');
+      const t = setTimeout(() => done(undefined), 5000);
+      const done = (code: string | undefined) => {
+        clearTimeout(t);
+        s.close();
+        resolve(code);
+      };
+      s.on('error', (e: NodeJS.ErrnoException) => done(e.code));
+      s.on('message', () => done('tftp-reply'));
+      s.bind(0, '127.0.0.1', () => s.connect(tid, '127.0.0.1', () => s.send(serializeAck(1))));
+    });
+    expect(refused).toBe('ECONNREFUSED');
+    expect(await stranger.drain(300)).toEqual([]);
     expect(await a.drain(300)).toEqual([]); // no block 2 until the real client acks
     const parts = [(d1!.pkt as { data: Buffer }).data];
     for (let block = 1; ; block++) {
@@ -208,7 +224,21 @@ describe('TFTP server over UDP', () => {
       }
     }
     expect(Buffer.concat(parts).equals(Buffer.alloc(5000, 7))).toBe(true);
-    expect(main.stats().unknownTid - unknownBefore).toBe(2);
+    expect(main.stats().unknownTid).toBe(unknownBefore);
+  });
+
+  it('a vanished client (ICMP port unreachable) does not end the transfer early: the retry limit does', async () => {
+    const warnings: Record<string, unknown>[] = [];
+    const quiet = () => {};
+    const logger = { debug: quiet, info: quiet, error: quiet, warn: (o: object) => void warnings.push(o as Record<string, unknown>) };
+    const { s, port: p } = await start({ timeoutMs: 100, retries: 2, logger });
+    const a = await client();
+    await a.send(rrq('boot.bin'), p);
+    expect((await a.next())?.pkt).toMatchObject({ op: 'DATA', block: 1 });
+    await a.close(); // every retransmit now draws an ICMP port unreachable
+    await waitFor(() => s.stats().transfersFailed === 1);
+    expect(s.stats().retransmits).toBe(2);
+    expect(warnings).toEqual([expect.objectContaining({ reason: 'timeout' })]);
   });
 
   it('duplicate ACKs never cause duplicate DATA (no Sorcerer’s Apprentice)', async () => {
