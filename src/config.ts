@@ -41,6 +41,7 @@ export const configSchema = z
             enabled: z.boolean().default(true),
             intervalMs: z.number().int().min(1000).default(60_000),
             jitter: z.number().min(0).max(0.9).default(0.2),
+            concurrency: z.number().int().min(1).max(10_000).default(64),
           })
           .strict()
           .prefault({}),

@@ -40,7 +40,6 @@ export interface BmcSchedulerDeps {
 }
 
 interface Job {
-  seq: number;
   op: string;
   fn: () => Promise<unknown>;
   resolve: (v: unknown) => void;
@@ -57,6 +56,7 @@ interface BmcLane {
   failures: number; // consecutive unreachable/timeout
   openUntil: number | undefined; // circuit open until then; past it, the next call is the half-open trial
   trial: boolean; // the running call is the half-open trial
+  ready: boolean; // in the ready queue
 }
 
 type Target = Pick<BmcTarget, 'host' | 'port'>;
@@ -67,7 +67,13 @@ export class BmcScheduler {
   private readonly random: () => number;
   private readonly lanes = new Map<string, BmcLane>();
   private inFlight = 0;
-  private seq = 0;
+  private finished = 0;
+  /**
+   * Lanes whose next job may start now, in the order they became ready (oldest first across BMCs). A queue, not
+   * a scan: with thousands of BMCs (a site's power sync) every start and finish stays O(1).
+   */
+  private ready: BmcLane[] = [];
+  private readyHead = 0;
 
   constructor(options: Partial<BmcSchedulerOptions> = {}, deps: BmcSchedulerDeps = {}) {
     this.opts = { ...DEFAULT_BMC_SCHEDULER_OPTIONS, ...options };
@@ -81,7 +87,8 @@ export class BmcScheduler {
     const open = this.openRemaining(lane);
     if (open > 0) return Promise.reject(this.circuitError(lane, op, open));
     return new Promise<T>((resolve, reject) => {
-      lane.queue.push({ seq: this.seq++, op, fn, resolve: resolve as (v: unknown) => void, reject, attempt: 0 });
+      lane.queue.push({ op, fn, resolve: resolve as (v: unknown) => void, reject, attempt: 0 });
+      this.makeReady(lane);
       this.pump();
     });
   }
@@ -129,7 +136,7 @@ export class BmcScheduler {
     const key = keyOf(t);
     let lane = this.lanes.get(key);
     if (!lane) {
-      lane = { key, queue: [], running: false, nextAt: 0, timer: undefined, failures: 0, openUntil: undefined, trial: false };
+      lane = { key, queue: [], running: false, nextAt: 0, timer: undefined, failures: 0, openUntil: undefined, trial: false, ready: false };
       this.lanes.set(key, lane);
     }
     return lane;
@@ -148,32 +155,44 @@ export class BmcScheduler {
     });
   }
 
-  /** Starts every job that may start now, oldest first; arms a timer for lanes waiting on spacing. */
+  /** Queue a lane whose next job may start, or arm its timer when it must wait (spacing, busy backoff). */
+  private makeReady(lane: BmcLane): void {
+    if (lane.running || lane.ready || lane.queue.length === 0) return;
+    const wait = lane.nextAt - this.now();
+    if (wait > 0) return this.arm(lane, wait);
+    lane.ready = true;
+    this.ready.push(lane);
+  }
+
+  /** Starts ready jobs, oldest first, up to the global cap. */
   private pump(): void {
-    const ready = [...this.lanes.values()]
-      .filter((l) => !l.running && l.queue.length > 0)
-      .sort((a, b) => a.queue[0]!.seq - b.queue[0]!.seq);
-    const now = this.now();
-    for (const lane of ready) {
+    while (this.inFlight < this.opts.maxParallel && this.readyHead < this.ready.length) {
+      const lane = this.ready[this.readyHead++]!;
+      lane.ready = false;
+      if (lane.running || lane.queue.length === 0) continue;
       const open = this.openRemaining(lane);
       if (open > 0) {
         for (const job of lane.queue.splice(0)) job.reject(this.circuitError(lane, job.op, open));
         continue;
       }
-      if (now < lane.nextAt) {
-        this.arm(lane, lane.nextAt - now);
+      const wait = lane.nextAt - this.now();
+      if (wait > 0) {
+        this.arm(lane, wait);
         continue;
       }
-      if (this.inFlight >= this.opts.maxParallel) break;
       this.start(lane, lane.queue.shift()!);
     }
-    this.forget();
+    if (this.readyHead > 1024 && this.readyHead * 2 > this.ready.length) {
+      this.ready = this.ready.slice(this.readyHead);
+      this.readyHead = 0;
+    }
   }
 
   private arm(lane: BmcLane, ms: number): void {
     if (lane.timer !== undefined) return;
     lane.timer = setTimeout(() => {
       lane.timer = undefined;
+      this.makeReady(lane);
       this.pump();
     }, ms);
   }
@@ -200,6 +219,8 @@ export class BmcScheduler {
       this.inFlight--;
       lane.nextAt = Math.max(lane.nextAt, this.now() + this.opts.minSpacingMs);
       this.settle(lane, job, ok, value);
+      this.makeReady(lane);
+      if (++this.finished % 1024 === 0) this.forget();
       this.pump();
     };
     let p: Promise<unknown>;
@@ -249,7 +270,7 @@ export class BmcScheduler {
     if (this.lanes.size < 4096) return;
     const now = this.now();
     for (const [k, l] of this.lanes) {
-      if (!l.running && l.queue.length === 0 && l.timer === undefined && l.failures === 0 && l.openUntil === undefined && l.nextAt <= now) {
+      if (!l.running && !l.ready && l.queue.length === 0 && l.timer === undefined && l.failures === 0 && l.openUntil === undefined && l.nextAt <= now) {
         this.lanes.delete(k);
       }
     }

@@ -8,6 +8,8 @@ export interface PowerSyncOptions {
   intervalMs: number;
   /** Fraction of the interval added or removed at random, so many sites do not poll in lockstep. */
   jitter: number;
+  /** Reads in flight at once (the scheduler's global cap still applies). */
+  concurrency: number;
 }
 
 export class PowerSync {
@@ -34,24 +36,34 @@ export class PowerSync {
     await this.running;
   }
 
-  /** One pass over every server with a BMC; the scheduler bounds how many run at once. */
+  /**
+   * One pass over every server with a BMC, a bounded number at a time: queueing thousands of reads at once
+   * would stall the event loop (and the API) for the whole site's worth of bookkeeping.
+   */
   async syncOnce(): Promise<{ read: number; unreachable: number }> {
     const ids = this.servers.idsWithBmc();
     let unreachable = 0;
-    await Promise.all(
-      ids.map((id) =>
-        this.bmc
-          .call(id, (d, t) => d.powerStatus(t))
-          .then(
-            (state) => this.servers.recordPower(id, state),
-            (e) => {
-              unreachable++;
-              this.servers.recordBmcUnreachable(id);
-              this.log.debug({ server: id, code: (e as { code?: string }).code }, 'power sync: BMC did not answer');
-            },
-          ),
-      ),
-    );
+    let next = 0;
+    let reads: { id: number; state: 'on' | 'off' | 'unreachable' }[] = [];
+    const flush = () => {
+      if (reads.length) this.servers.recordPowerMany(reads);
+      reads = [];
+    };
+    const worker = async () => {
+      while (next < ids.length) {
+        const id = ids[next++];
+        try {
+          reads.push({ id, state: await this.bmc.call(id, (d, t) => d.powerStatus(t)) });
+        } catch (e) {
+          unreachable++;
+          reads.push({ id, state: 'unreachable' });
+          this.log.debug({ server: id, code: (e as { code?: string }).code }, 'power sync: BMC did not answer');
+        }
+        if (reads.length >= 256) flush();
+      }
+    };
+    await Promise.all(Array.from({ length: Math.min(this.opts.concurrency, ids.length) }, worker));
+    flush();
     return { read: ids.length - unreachable, unreachable };
   }
 

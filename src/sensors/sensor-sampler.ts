@@ -59,8 +59,9 @@ export class SensorSampler {
   start(): void {
     if (!this.opts.enabled || !this.stopped) return;
     this.stopped = false;
-    // The first pass soon after start, so a fresh page has something to chart.
-    this.schedule(Math.min(5_000, this.jittered()));
+    // The first pass soon after start, so a fresh page has something to chart — but after the first power sync
+    // has had the BMCs (and the store) to itself: two site-wide loops at once double the API's tail latency.
+    this.schedule(Math.min(30_000, this.jittered()));
   }
 
   async stop(): Promise<void> {

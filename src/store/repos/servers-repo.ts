@@ -247,10 +247,22 @@ export class ServersRepo {
     this.sql('UPDATE servers SET power_state = ?, power_read_at = ?, bmc_reachable = 1, bmc_checked_at = ? WHERE id = ?').run(state, at, at, id);
   }
 
-  /** The BMC did not answer: keep the last known power state and when it was read. */
-  recordBmcUnreachable(id: number, at = nowIso()): void {
-    this.sql('UPDATE servers SET bmc_reachable = 0, bmc_checked_at = ? WHERE id = ?').run(at, id);
+  /**
+   * Many reads at once, in one transaction: a site-wide sync must not pay a commit per server. An unreachable
+   * BMC keeps its server's last known power state and when it was read.
+   */
+  recordPowerMany(reads: { id: number; state: 'on' | 'off' | 'unreachable' }[], at = nowIso()): void {
+    const power = this.sql('UPDATE servers SET power_state = ?, power_read_at = ?, bmc_reachable = 1, bmc_checked_at = ? WHERE id = ?');
+    const unreachable = this.sql('UPDATE servers SET bmc_reachable = 0, bmc_checked_at = ? WHERE id = ?');
+    this.db.transaction(() => {
+      for (const r of reads) {
+        if (r.state === 'unreachable') unreachable.run(at, r.id);
+        else power.run(r.state, at, at, r.id);
+      }
+    })();
   }
+
+
 
   /**
    * Atomically take the lowest-id free, unowned server matching the filters for an owner; undefined when none.
