@@ -3,7 +3,7 @@
 // TFTP ipxe.efi → iPXE → HTTP script), each fetching its own per-host script and booting the test installer.
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { bootVm, type QemuVm } from '../harness/qemu-vm.js';
-import { canRunNetbootLab, LAB_HTTP_PORT, startNetbootLab, waitTask, type NetbootLab } from '../harness/vm-bmc-netboot-lab.js';
+import { LAB_HTTP_PORT, startNetbootLab, waitTask, type NetbootLab } from '../harness/vm-bmc-netboot-lab.js';
 
 const BIOS_MAC = '52:54:00:e2:00:01';
 const UEFI_MAC = '52:54:00:e2:00:02';
@@ -32,7 +32,7 @@ async function until<T>(what: string, fn: () => Promise<T | undefined> | T | und
   }
 }
 
-describe.skipIf(!canRunNetbootLab())('network boot end to end: rackhand in a namespace, qemu VMs booting from it', () => {
+describe('network boot end to end: rackhand in a namespace, qemu VMs booting from it', () => {
   beforeAll(async () => {
     L = await startNetbootLab();
     const p = L.lab.prefix;

@@ -2,12 +2,12 @@
 // veth pair (a private /30) from the test's namespace into the lab so the test reaches the API directly.
 
 import { execFile, execFileSync } from 'node:child_process';
-import { copyFileSync, existsSync, mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { copyFileSync, mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
 import { createNetnsLab, type NetnsLab } from './netns-lab.js';
-import { buildInstallerImage, findKernel } from './installer-image.js';
+import { buildInstallerImage } from './installer-image.js';
 import { apiClient, startRackhand, type RackhandProcess } from './rackhand-process.js';
 
 const run = promisify(execFile);
@@ -15,27 +15,6 @@ const run = promisify(execFile);
 /** Port of rackhand's HTTP server inside the lab namespace (the namespace is private: no collisions). */
 export const LAB_HTTP_PORT = 8080;
 
-function have(cmd: string): boolean {
-  try {
-    execFileSync('sh', ['-c', `command -v ${cmd}`], { stdio: 'ignore' });
-    return true;
-  } catch {
-    return false;
-  }
-}
-
-/** Root, qemu, iPXE, OVMF, ipmi_sim, a kernel and busybox: everything the netboot e2e tests need. */
-export function canRunNetbootLab(): boolean {
-  if (process.getuid?.() !== 0) return false;
-  for (const c of ['ip', 'qemu-system-x86_64', 'ipmi_sim', 'ipmitool', 'setpriv', 'setsid', 'mkfifo', 'cpio']) if (!have(c)) return false;
-  if (!existsSync('/usr/lib/ipxe/ipxe.efi') || !existsSync('/usr/share/OVMF/OVMF_CODE_4M.fd') || !existsSync(join(import.meta.dirname, '../../dist/cli/main.js'))) return false;
-  try {
-    findKernel();
-  } catch {
-    return false;
-  }
-  return existsSync('/bin/busybox') || existsSync('/usr/bin/busybox');
-}
 
 export interface ApiLink {
   /** rackhand's API as the test process reaches it (the namespace side of the veth). */

@@ -85,7 +85,7 @@ describe('sha512Crypt', () => {
     expect(() => sha512Crypt('x', '$5$abc')).toThrow(/\$6\$/);
   });
 
-  it.skipIf(!haveOpenssl)('agrees with openssl passwd -6 (password via stdin)', () => {
+  it('agrees with openssl passwd -6 (password via stdin)', () => {
     const cases: Array<[string, string]> = [
       ['Hello world!', 'saltstring'],
       ['pässwörd ünïcode ✓', 'u8'],
@@ -96,7 +96,7 @@ describe('sha512Crypt', () => {
     for (const [pw, salt] of cases) expect(sha512Crypt(pw, { salt })).toBe(opensslCrypt(pw, salt));
   });
 
-  it.skipIf(!haveOpenssl)('agrees with openssl on random passwords and salts', () => {
+  it('agrees with openssl on random passwords and salts', () => {
     fc.assert(
       fc.property(
         fc.string({ unit: fc.constantFrom(...'abcXYZ019 !#%&*+,-./:;<=>?@[]^_{|}~'.split('')), minLength: 1, maxLength: 80 }),
@@ -107,7 +107,7 @@ describe('sha512Crypt', () => {
     );
   });
 
-  it.skipIf(!havePython)('agrees with glibc crypt(3) via python, including rounds', () => {
+  it('agrees with glibc crypt(3) via python, including rounds', () => {
     for (const setting of ['$6$rounds=1000$r1', '$6$rounds=20000$abcdefgh', '$6$plain.salt/xy']) {
       for (const pw of ['Passw0rd!', '', 'z'.repeat(129)]) {
         expect(sha512Crypt(pw, setting)).toBe(pythonCrypt(pw, setting));
