@@ -80,7 +80,7 @@ describe('test installer image boots and calls back (qemu TCG, user-mode net)', 
       forwards: [{ guestPort: 80, hostPort: port }],
     });
     runs.push(run);
-    const out = await run.waitFor(new RegExp(`${INSTALLER_DONE_MARKER} status=\\S+ .*\\n`), 150_000);
+    const out = await run.waitFor(new RegExp(`${INSTALLER_DONE_MARKER} status=\\S+ [^\\r\\n]*[\\r\\n]`), 150_000);
     expect(out).toMatch(new RegExp(`${INSTALLER_DONE_MARKER} status=ok reason=called-back action=install`));
     expect(hits).toContainEqual({ method: 'GET', url: `/callback/${TOKEN}` });
     // rackhand.after defaults to poweroff: qemu ends by itself
@@ -98,7 +98,7 @@ describe('test installer image boots and calls back (qemu TCG, user-mode net)', 
       forwards: [{ guestPort: 80, hostPort: port }],
     });
     runs.push(run);
-    const out = await run.waitFor(new RegExp(`${INSTALLER_DONE_MARKER} status=\\S+ .*\\n`), 150_000);
+    const out = await run.waitFor(new RegExp(`${INSTALLER_DONE_MARKER} status=\\S+ [^\\r\\n]*[\\r\\n]`), 150_000);
     expect(out).toMatch(/status=ok reason=called-back action=wipe wipe_mode=zero/);
     expect(hits).toContainEqual({ method: 'GET', url: `/callback/${TOKEN}v` });
     // with -no-reboot a guest reboot also ends qemu
@@ -116,7 +116,7 @@ describe('test installer image boots and calls back (qemu TCG, user-mode net)', 
       forwards: [{ guestPort: 80, hostPort: port }],
     });
     runs.push(run);
-    const out = await run.waitFor(new RegExp(`${INSTALLER_DONE_MARKER} status=\\S+ .*\\n`), 180_000);
+    const out = await run.waitFor(new RegExp(`${INSTALLER_DONE_MARKER} status=\\S+ [^\\r\\n]*[\\r\\n]`), 180_000);
     expect(out).toMatch(/status=fail reason=callback-failed action=diag/);
     expect(hits.filter((h) => h.url === '/nothing-here').length).toBeGreaterThanOrEqual(1);
   });
