@@ -4,7 +4,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { runTechCommand, connection } from '../../src/cli/tech-cli.js';
-import { startTestSite, type TestSite } from '../web/test-site.js';
+import { DEPLOY_STEPS, startTestSite, type TestSite } from '../web/test-site.js';
 import { buildCli, cliRunner, type CliRunner } from './tech-cli-runner.js';
 import { freePort } from '../console/console-peers.js';
 
@@ -100,15 +100,7 @@ describe('rackhand tech commands over HTTP', () => {
     expect(w.code, w.stderr).toBe(0);
     expect(w.stdout).toMatch(new RegExp(`task ${task.id} \\(deploy\\) succeeded`));
     const steps = w.stdout.split('\n').filter((l) => /[…✓✗·] /.test(l)).map((l) => l.replace(/^\S+\s+/, ''));
-    const names = [
-      'arm netboot (install)',
-      'boot device pxe (legacy, next boot)',
-      'power on or reset into the network boot',
-      'wait for installer callback',
-      'disarm netboot',
-      'boot device disk (legacy, persistent)',
-      'reboot into the installed system',
-    ];
+    const names = DEPLOY_STEPS;
     expect(steps).toEqual(names.flatMap((n) => [`… ${n}`, `✓ ${n}`]));
     expect(site.agent.parts.netboot.state(1007)).toBeUndefined();
     expect(site.bmcOf(1007).boot).toEqual({ device: 'disk', mode: 'legacy', persistent: true });

@@ -215,7 +215,8 @@ ${fullSensor({ num: 1, entity: 'processor', type: 'Temperature', unit: 'degrees_
 endsdr
 `;
 
-function lanConf(name: string, port: number, hook: string, dir: string, user: string, pass: string, maxSessions: number): string {
+/** An ipmi_sim LAN config: one LAN channel on 127.0.0.1:port, an admin user, the chassis hook run as `hook dir`. */
+export function lanConf(name: string, port: number, hook: string, dir: string, user: string, pass: string, maxSessions: number): string {
   const guid = `f00dface${port.toString(16).padStart(8, '0')}${process.pid.toString(16).padStart(16, '0')}`;
   const auths = 'none md2 md5 straight';
   return `name "${name}"

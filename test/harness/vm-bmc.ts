@@ -14,6 +14,7 @@ import { join } from 'node:path';
 import type { NetnsLab } from './netns-lab.js';
 import { stopChild } from './netns-lab.js';
 import { buildQemuArgv, prepareQemuFiles, shellQuote, type Firmware, type QemuVmSpec } from './qemu-vm.js';
+import { lanConf } from './ipmi-sim.js';
 
 const HOOK = join(import.meta.dirname, 'vm-bmc-hook.sh');
 
@@ -116,25 +117,6 @@ sel_enable 0x20 1000 0x0a
 mc_enable 0x20
 `;
 
-function lanConf(name: string, port: number, dir: string, user: string, pass: string): string {
-  const auths = 'none md2 md5 straight';
-  const guid = `c0ffee00${port.toString(16).padStart(8, '0')}${process.pid.toString(16).padStart(16, '0')}`;
-  return `name "${name}"
-set_working_mc 0x20
-  startlan 1
-    addr 127.0.0.1 ${port}
-    priv_limit admin
-    allowed_auths_callback ${auths}
-    allowed_auths_user ${auths}
-    allowed_auths_operator ${auths}
-    allowed_auths_admin ${auths}
-    guid ${guid}
-  endlan
-  chassis_control "/bin/sh ${HOOK} ${dir}"
-  user 1 true "" "" user 10 ${auths}
-  user 2 true "${user}" "${pass}" admin 10 ${auths}
-`;
-}
 
 function readPidFile(file: string): { pid: number; start: string } | undefined {
   try {
@@ -205,7 +187,7 @@ export async function startVmBmc(o: VmBmcOptions): Promise<VmBmc> {
     writeFileSync(join(dir, 'qemu-pxe.argv'), shellQuote(['qemu-system-x86_64', ...buildQemuArgv(spec('network'))]) + '\n');
     writeFileSync(join(dir, 'qemu-disk.argv'), shellQuote(['qemu-system-x86_64', ...buildQemuArgv(spec('disk'))]) + '\n');
     writeFileSync(join(dir, 'boot'), `${o.initialBoot ?? 'none'}\n`);
-    writeFileSync(join(dir, 'lan.conf'), lanConf(o.name, o.bmcPort, dir, username, password));
+    writeFileSync(join(dir, 'lan.conf'), lanConf(o.name, o.bmcPort, `/bin/sh ${HOOK}`, dir, username, password, 10));
     writeFileSync(join(dir, 'bmc.emu'), EMU);
 
     const log = openSync(join(dir, 'ipmi_sim.log'), 'a');

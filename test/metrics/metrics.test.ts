@@ -13,7 +13,7 @@ import fc from 'fast-check';
 import WebSocket from 'ws';
 import { createMetrics, registerMetricsRoute } from '../../src/metrics/metrics.js';
 import { RackhandError } from '../../src/errors.js';
-import { BROADCAST_FLAG, DhcpMessageType, macToChaddr, serializeDhcpPacket } from '../../src/boot/dhcp/dhcp-codec.js';
+import { bytes, uefiFirmwareDiscover } from '../boot/dhcp/dhcp-packets.js';
 import { parsePrometheusText, type Family } from './prom-text-parser.js';
 import { startTestSite, type TestSite } from '../web/test-site.js';
 import { startQemuVnc, type QemuVnc } from '../console/console-peers.js';
@@ -46,23 +46,7 @@ function freeUdpPort(): Promise<number> {
 
 /** A PXE client's DISCOVER from `mac`, sent once to the agent's DHCP port. */
 async function dhcpDiscover(port: number, mac: string, xid: number): Promise<void> {
-  const packet = serializeDhcpPacket({
-    op: 1,
-    htype: 1,
-    hlen: 6,
-    hops: 0,
-    xid,
-    secs: 0,
-    flags: BROADCAST_FLAG,
-    ciaddr: '0.0.0.0',
-    yiaddr: '0.0.0.0',
-    siaddr: '0.0.0.0',
-    giaddr: '0.0.0.0',
-    chaddr: macToChaddr(mac),
-    sname: '',
-    file: '',
-    options: { messageType: DhcpMessageType.DISCOVER, vendorClass: 'PXEClient:Arch:00007:UNDI:003016', clientArch: [7], parameterRequestList: [1, 3, 6, 66, 67] },
-  });
+  const packet = bytes({ ...uefiFirmwareDiscover(mac), xid });
   const sock = dgram.createSocket('udp4');
   try {
     await new Promise<void>((r, j) => sock.send(packet, port, '127.0.0.1', (e) => (e ? j(e) : r())));

@@ -34,6 +34,17 @@ export interface TestSiteOptions {
 }
 
 /** The simulated BMC's inlet sensor reads over its warning threshold: the page has a threshold to highlight. */
+/** The journalled steps of a successful deploy on a simulated BMC (no grace period), in order. */
+export const DEPLOY_STEPS = [
+  'arm netboot (install)',
+  'boot device pxe (legacy, next boot)',
+  'power on or reset into the network boot',
+  'wait for installer callback',
+  'disarm netboot',
+  'boot device disk (legacy, persistent)',
+  'reboot into the installed system',
+];
+
 export const INLET_WARNING: SensorReading = {
   name: 'Inlet Temp',
   type: 'temperature',

@@ -5,7 +5,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { chromium, type BrowserContext, type Page } from 'playwright-core';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
-import { startTestSite, type TestSite } from './test-site.js';
+import { DEPLOY_STEPS, startTestSite, type TestSite } from './test-site.js';
 import { startQemuVnc, type QemuVnc } from '../console/console-peers.js';
 import { sha512Crypt } from '../../src/boot/templates/sha512-crypt.js';
 
@@ -228,15 +228,7 @@ describe('the technician page', () => {
     expect(site.agent.parts.netboot.state(1007)).toBeUndefined();
     expect(bmcOf(1007).boot).toEqual({ device: 'disk', mode: 'legacy', persistent: true });
     const done = await apiGet(`/api/v1/tasks/${task.id}`);
-    expect(done.steps.filter((x: { state: string }) => x.state === 'succeeded').map((x: { name: string }) => x.name)).toEqual([
-      'arm netboot (install)',
-      'boot device pxe (legacy, next boot)',
-      'power on or reset into the network boot',
-      'wait for installer callback',
-      'disarm netboot',
-      'boot device disk (legacy, persistent)',
-      'reboot into the installed system',
-    ]);
+    expect(done.steps.filter((x: { state: string }) => x.state === 'succeeded').map((x: { name: string }) => x.name)).toEqual(DEPLOY_STEPS);
     await shot(page, '05-reinstall-done');
   });
 
