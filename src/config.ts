@@ -60,8 +60,12 @@ export const configSchema = z
           })
           .strict()
           .prefault({}),
-        /** Latency of the in-process `simulated` driver (demo and tests). */
+        /** Accept the in-process `simulated` BMC driver (demo and tests only: it answers for BMCs that do not exist). */
+        allowSimulated: z.boolean().default(false),
+        /** Latency of the in-process `simulated` driver. */
         simulatedDelayMs: z.number().int().min(0).default(50),
+        /** BMC accounts rackhand creates per server at most (add_ipmi_user): a BMC has few user slots. */
+        maxAddedUsers: z.number().int().min(0).max(16).default(4),
       })
       .strict()
       .prefault({}),
@@ -154,10 +158,22 @@ export const configSchema = z
       })
       .strict()
       .prefault({}),
+    central: z
+      .object({
+        /** Hosts (name or address, optional :port; `*` any) a post_install_callback may point at; admins may use others. */
+        callbackHosts: z.array(z.string().min(1).max(270)).default([]),
+        /** Delivery attempts of a post_install_callback, the first retry after callbackBackoffMs, doubling. */
+        callbackAttempts: z.number().int().min(1).max(20).default(5),
+        callbackBackoffMs: z.number().int().min(0).default(2000),
+      })
+      .strict()
+      .prefault({}),
     tasks: z
       .object({
         /** How long a finished task stays in the store. */
         retentionDays: z.number().int().positive().default(90),
+        /** On stop, how long running tasks get to finish their BMC work before they are interrupted. */
+        stopGraceMs: z.number().int().min(0).default(20_000),
       })
       .strict()
       .prefault({}),

@@ -4,7 +4,7 @@ import { parseArgs } from 'node:util';
 import { ConfigError, loadConfig, type ResolvedConfig } from '../config.js';
 import { createAgent, openState } from '../agent.js';
 import { ROLES, type Principal, type Role } from '../auth/tokens.js';
-import { InventoryService } from '../core/inventory-service.js';
+import { Servers } from '../core/servers.js';
 import { RackhandError } from '../errors.js';
 import { csvRowToServer, parseCsv } from './csv.js';
 import { runTechCommand, TECH_USAGE } from './tech-cli.js';
@@ -55,7 +55,8 @@ async function main(argv: string[]): Promise<number> {
   }
   const config = loadConfig({ file: values.config });
 
-  if (cmd === 'serve') return serve(config, values.demo ?? false);
+  // The demo's servers answer through the simulated BMC driver, which only a demo (or test) configuration accepts.
+  if (cmd === 'serve') return serve(values.demo ? { ...config, bmc: { ...config.bmc, allowSimulated: true } } : config, values.demo ?? false);
 
   const state = openState(config);
   try {
@@ -86,7 +87,7 @@ async function main(argv: string[]): Promise<number> {
       if (!arg) throw new RackhandError('INVALID_INPUT', 'servers import needs a FILE');
       const text = readFileSync(arg, 'utf8');
       const items = /^\s*[[{]/.test(text) ? JSON.parse(text) : parseCsv(text).map(csvRowToServer);
-      const inventory = new InventoryService(repos.servers, repos.users);
+      const inventory = new Servers(repos.servers, repos.users, config.bmc.allowSimulated);
       const r = inventory.import(LOCAL_ADMIN, Array.isArray(items) ? items : items.servers);
       console.log(values.json ? JSON.stringify(r) : `imported: ${r.created} created, ${r.updated} updated`);
       return 0;
@@ -144,7 +145,7 @@ async function serve(config: ResolvedConfig, demo: boolean): Promise<number> {
 async function fillDemo(agent: Agent): Promise<string> {
   if (agent.repos.servers.list({ limit: 1 }).total === 0) {
     const vnc = (await probeVnc()) ? { host: '127.0.0.1', port: 5900 } : null;
-    agent.inventory.import(LOCAL_ADMIN, demoServers({ vnc }));
+    agent.core.servers.import(LOCAL_ADMIN, demoServers({ vnc }));
     for (const d of demoDiscovered()) agent.repos.discovered.record(d);
   }
   return agent.repos.tokens.create({ name: `demo-tech-${Date.now()}`, role: 'tech' }).token;

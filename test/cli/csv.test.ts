@@ -1,7 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import fc from 'fast-check';
 import { csvRowToServer, parseCsv } from '../../src/cli/csv.js';
-import { serverInputSchema } from '../../src/inventory/server-schema.js';
+import { serverInputSchema } from '../../src/domain/server.js';
 
 describe('CSV import', () => {
   it('parses quoted fields, CRLF and embedded commas, and maps a row to a valid server', () => {

@@ -86,7 +86,7 @@ describe('rackhand tech commands over HTTP', () => {
     const res = await fetch(`${site.url}/api/v1/servers/1007/reinstall`, {
       method: 'POST',
       headers: { authorization: `Bearer ${site.tokens.tech}`, 'content-type': 'application/json' },
-      body: JSON.stringify({ os_id: 1, root_pass: 'correct-horse-battery' }),
+      body: JSON.stringify({ os_id: 1, root_pass: 'Correct-horse-battery-9' }),
     });
     expect(res.status).toBe(202);
     const task = await res.json();
@@ -102,7 +102,7 @@ describe('rackhand tech commands over HTTP', () => {
     const steps = w.stdout.split('\n').filter((l) => /[…✓✗·] /.test(l)).map((l) => l.replace(/^\S+\s+/, ''));
     const names = DEPLOY_STEPS;
     expect(steps).toEqual(names.flatMap((n) => [`… ${n}`, `✓ ${n}`]));
-    expect(site.agent.parts.netboot.state(1007)).toBeUndefined();
+    expect(site.agent.core.netboot.state(1007)).toBeUndefined();
     expect(site.bmcOf(1007).boot).toEqual({ device: 'disk', mode: 'legacy', persistent: true });
   });
 

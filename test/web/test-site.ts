@@ -77,6 +77,7 @@ export async function startTestSite(opts: TestSiteOptions = {}): Promise<TestSit
           http: { listen: '127.0.0.1:0' },
           log: { level: 'silent' },
           bmc: {
+            allowSimulated: true,
             simulatedDelayMs: 2,
             powerPollMs: 50,
             powerTimeoutMs: 5_000,
@@ -95,7 +96,7 @@ export async function startTestSite(opts: TestSiteOptions = {}): Promise<TestSit
       ),
     );
     agent = await createAgent(config);
-    const sim = agent.parts.simulated;
+    const sim = agent.parts.simulated!;
     const plainSensors = sim.sensors.bind(sim);
     sim.sensors = async (t: BmcTarget) => [...(await plainSensors(t)), { ...INLET_WARNING, thresholds: { ...INLET_WARNING.thresholds } }];
 
@@ -124,7 +125,7 @@ export async function startTestSite(opts: TestSiteOptions = {}): Promise<TestSit
       bmcOf: (id) => sim.state({ host: bmcHost(id), port: 623 }),
       bmcKey: (id) => `${bmcHost(id)}:623`,
       installerCallback(serverId) {
-        const nb = a.parts.netboot.state(serverId);
+        const nb = a.core.netboot.state(serverId);
         if (!nb) throw new Error(`server ${serverId} has no netboot armed`);
         return fetch(`${url}/boot/callback/${nb.token}`);
       },

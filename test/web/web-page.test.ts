@@ -177,14 +177,14 @@ describe('the technician page', () => {
     expect(await page.locator('#ri-os').getAttribute('aria-invalid')).toBe('true');
     expect(await page.evaluate(() => document.activeElement?.id)).toBe('ri-os');
     await page.getByLabel('Operating system').selectOption({ label: 'Debian 12 (bookworm)' });
-    await page.getByLabel('Root password').fill('s3cret-root-pass');
+    await page.getByLabel('Root password').fill('S3cret-root-pass');
     await page.getByLabel('Host name').fill('bad_host\nname');
     await page.getByLabel('SSH public key (optional)').fill('not a key');
     await page.getByRole('button', { name: 'Reinstall…' }).click();
     expect(await page.locator('#ri-error').textContent()).toMatch(/host name.*SSH public key/);
     // refused in the page: nothing reached rackhand
     expect(await deploys()).toEqual([]);
-    expect(site.agent.parts.netboot.state(1007)).toBeUndefined();
+    expect(site.agent.core.netboot.state(1007)).toBeUndefined();
     const sshKey = 'ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIOMqqnkVzrm0SdG6UOoqKLsabgH5C9okWi0dh2l9GKJl tech@laptop';
     await page.getByLabel('Host name').fill('web01');
     await page.getByLabel('SSH public key (optional)').fill(sshKey);
@@ -196,7 +196,7 @@ describe('the technician page', () => {
     await expect.poll(async () => (await deploys()).length).toBe(1);
     const [task] = await deploys();
     expect(task.params).toMatchObject({ purpose: 'install', os_id: 'debian-12', install: { hostname: 'web01', ssh_key: sshKey } });
-    expect(JSON.stringify(task)).not.toContain('s3cret-root-pass');
+    expect(JSON.stringify(task)).not.toContain('S3cret-root-pass');
     // progress arrives over the event stream: the running task shows its current step
     await expect.poll(() => page.locator('#server-tasks li.task-running summary').textContent(), { timeout: 15_000 }).toMatch(/wait for installer callback/);
     expect(await page.locator('#server-tasks li.task-running ol.steps li').count()).toBe(7);
@@ -205,7 +205,7 @@ describe('the technician page', () => {
     await expect.poll(() => page.locator('#netboot-state').textContent()).toMatch(/^armed: install debian-12, since (just now|\d+ s ago) \(task \d+\)$/);
     await expect.poll(() => page.locator('#power-state .badge').textContent()).toBe('on');
     // the host is armed, booting from the network, and its installer config carries the form's values
-    const nb = site.agent.parts.netboot.state(1007)!;
+    const nb = site.agent.core.netboot.state(1007)!;
     expect(nb).toMatchObject({ purpose: 'install', osId: 'debian-12', taskId: task.id, callbackAt: null });
     expect(bmcOf(1007).boot).toMatchObject({ device: 'pxe', persistent: false });
     expect(powerOf(1007)).toBe('on');
@@ -213,7 +213,7 @@ describe('the technician page', () => {
     expect(preseed).toMatch(/^d-i netcfg\/get_hostname string web01$/m);
     expect(preseed).toContain(sshKey);
     const hash = /^d-i passwd\/root-password-crypted password (\$6\$\S+)$/m.exec(preseed)?.[1];
-    expect(hash && sha512Crypt('s3cret-root-pass', hash)).toBe(hash);
+    expect(hash && sha512Crypt('S3cret-root-pass', hash)).toBe(hash);
     await shot(page, '04-reinstall-running');
     // a reload finds the running deploy and the armed netboot through the API
     await page.reload();
@@ -225,7 +225,7 @@ describe('the technician page', () => {
     expect(cb.status).toBe(200);
     await expect.poll(() => page.locator(`#server-tasks li.task-succeeded[data-task="${task.id}"]`).count(), { timeout: 15_000 }).toBe(1);
     await expect.poll(() => page.locator('#netboot-state').textContent()).toBe('not armed: boots from disk');
-    expect(site.agent.parts.netboot.state(1007)).toBeUndefined();
+    expect(site.agent.core.netboot.state(1007)).toBeUndefined();
     expect(bmcOf(1007).boot).toEqual({ device: 'disk', mode: 'legacy', persistent: true });
     const done = await apiGet(`/api/v1/tasks/${task.id}`);
     expect(done.steps.filter((x: { state: string }) => x.state === 'succeeded').map((x: { name: string }) => x.name)).toEqual(DEPLOY_STEPS);

@@ -534,7 +534,9 @@ async function submitReinstall(e) {
   const key = $('#ri-key').value.trim();
   const problems = [];
   if (!osId) problems.push(['ri-os', 'Choose an operating system.']);
-  if (pass.length < 8) problems.push(['ri-pass', 'The root password needs at least 8 characters.']);
+  if (pass.length < 8 || !/[A-Z]/.test(pass) || !/\d/.test(pass) || !/[^A-Za-z0-9]/.test(pass)) {
+    problems.push(['ri-pass', 'The root password needs at least 8 characters, with an upper-case letter, a digit and a special character.']);
+  }
   if (hostname && !/^[A-Za-z0-9]([A-Za-z0-9-]{0,61}[A-Za-z0-9])?$/.test(hostname)) problems.push(['ri-hostname', 'A host name is letters, digits and inner hyphens (at most 63).']);
   if (key && !/^(ssh-(rsa|ed25519|dss)|ecdsa-sha2-nistp\d+|sk-\S+) [A-Za-z0-9+/=]+( [^\n]*)?$/.test(key)) problems.push(['ri-key', 'That does not look like an SSH public key.']);
   for (const id of ['ri-os', 'ri-pass', 'ri-hostname', 'ri-key']) $(`#${id}`).removeAttribute('aria-invalid');
