@@ -1,11 +1,12 @@
 // The `rackhand` command: serve the daemon, and bootstrap commands that work directly on the state dir.
-import { readFileSync } from 'node:fs';
+import { mkdirSync, readFileSync } from 'node:fs';
 import { parseArgs } from 'node:util';
 import { ConfigError, loadConfig, type ResolvedConfig } from '../config.js';
 import { createAgent, openState } from '../agent.js';
 import { ROLES, type Principal, type Role } from '../auth/tokens.js';
 import { InventoryService } from '../core/inventory-service.js';
 import { RackhandError } from '../errors.js';
+import { acquireStateLock, StateLockedError } from '../store/state-lock.js';
 import { csvRowToServer, parseCsv } from './csv.js';
 import { runTechCommand, TECH_USAGE } from './tech-cli.js';
 import { demoDiscovered, demoServers, probeVnc } from '../demo/demo-site.js';
@@ -117,6 +118,9 @@ async function main(argv: string[]): Promise<number> {
 }
 
 async function serve(config: ResolvedConfig, demo: boolean): Promise<number> {
+  mkdirSync(config.stateDir, { recursive: true, mode: 0o700 });
+  // Held until this process ends: a second daemon on the same store would settle this one's running tasks.
+  const lock = acquireStateLock(config.stateDir);
   const agent = await createAgent(config);
   const { url } = await agent.start();
   console.error(`rackhand ${config.site.name}: listening on ${url} (state in ${config.stateDir})`);
@@ -137,6 +141,7 @@ async function serve(config: ResolvedConfig, demo: boolean): Promise<number> {
     process.once('SIGTERM', () => stop('SIGTERM'));
     process.once('SIGINT', () => stop('SIGINT'));
   });
+  lock.release();
   return 0;
 }
 
@@ -155,7 +160,7 @@ main(process.argv.slice(2)).then(
     process.exitCode = code;
   },
   (e) => {
-    if (e instanceof ConfigError || e instanceof RackhandError) console.error(`rackhand: ${e.message}`);
+    if (e instanceof ConfigError || e instanceof RackhandError || e instanceof StateLockedError) console.error(`rackhand: ${e.message}`);
     else if ((e as { code?: string }).code?.startsWith('ERR_PARSE_ARGS')) console.error(`rackhand: ${(e as Error).message}\n\n${USAGE}`);
     else console.error('rackhand:', e);
     process.exitCode = 1;
