@@ -1,32 +1,40 @@
 // A small RFC 4180 CSV reader for `rackhand servers import FILE.csv`.
 
 export function parseCsv(text: string): Record<string, string>[] {
-  const rows: string[][] = [];
+  const rows: { fields: string[]; line: number }[] = [];
   let row: string[] = [];
   let field = '';
   let quoted = false;
+  let line = 1;
+  let rowLine = 1;
   for (let i = 0; i < text.length; i++) {
     const c = text[i];
     if (quoted) {
       if (c === '"' && text[i + 1] === '"') (field += '"'), i++;
       else if (c === '"') quoted = false;
-      else field += c;
+      else {
+        if (c === '\n') line++;
+        field += c;
+      }
     } else if (c === '"' && field === '') quoted = true;
     else if (c === ',') row.push(field), (field = '');
     else if (c === '\n' || c === '\r') {
       if (c === '\r' && text[i + 1] === '\n') i++;
-      row.push(field), rows.push(row), (row = []), (field = '');
+      row.push(field), rows.push({ fields: row, line: rowLine }), (row = []), (field = '');
+      rowLine = ++line;
     } else field += c;
   }
-  if (quoted) throw new Error('unterminated quoted field');
-  if (field !== '' || row.length) row.push(field), rows.push(row);
-  const nonEmpty = rows.filter((r) => r.some((f) => f.trim() !== ''));
+  if (quoted) throw new Error(`line ${rowLine}: a quoted field is not closed (a " is missing)`);
+  if (field !== '' || row.length) row.push(field), rows.push({ fields: row, line: rowLine });
+  const nonEmpty = rows.filter((r) => r.fields.some((f) => f.trim() !== ''));
   const [header, ...data] = nonEmpty;
   if (!header) return [];
-  const names = header.map((h) => h.trim());
-  return data.map((r, n) => {
-    if (r.length !== names.length) throw new Error(`line ${n + 2}: ${r.length} fields, header has ${names.length}`);
-    return Object.fromEntries(names.map((h, i) => [h, r[i]]));
+  const names = header.fields.map((h) => h.trim());
+  return data.map((r) => {
+    if (r.fields.length !== names.length) {
+      throw new Error(`line ${r.line}: ${r.fields.length} fields, the header has ${names.length} (every row needs one field per column; quote a field that contains a comma)`);
+    }
+    return Object.fromEntries(names.map((h, i) => [h, r.fields[i]]));
   });
 }
 

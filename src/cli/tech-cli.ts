@@ -1,23 +1,9 @@
-// The technician's CLI: `rackhand servers|power|boot|sensors|console|tasks|watch|discovered` over the HTTP API.
+// The technician's commands (servers, power, boot, reinstall, adopt, tasks, watch…) as a client of /api/v1.
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
-import { pathToFileURL } from 'node:url';
-import { parseArgs } from 'node:util';
+import type { CommandSpec } from './command-table.js';
 
-export const TECH_USAGE = `technician commands (over the API of a running rackhand):
-  servers [QUERY]                       find servers by id, name, rack, MAC or IP
-  power on|off|reboot ID [--no-wait]    change power and follow the task
-  boot ID pxe|disk [--mode uefi|legacy] [--persistent] [--no-wait]
-  sensors ID                            read every sensor now
-  console ID                            print the URL of the console page
-  tasks [--server ID] [--state S] [--limit N]
-  watch TASK                            follow a task until it ends (exit 0 on success)
-  discovered                            machines that asked to boot but are not in the inventory
-  options: --json, --url URL, --token TOKEN (or RACKHAND_URL / RACKHAND_TOKEN,
-           or {"url": …, "token": …} in ~/.config/rackhand/cli.json)`;
-
-const COMMANDS = new Set(['servers', 'power', 'boot', 'sensors', 'console', 'tasks', 'watch', 'discovered']);
 const FINISHED = new Set(['succeeded', 'failed', 'cancelled']);
 
 interface Out {
@@ -30,12 +16,16 @@ interface Conn {
   token: string;
 }
 
+/** A failure with its API-shaped body: an API error passed through, or the CLI's own (usage, configuration). */
 class CliError extends Error {
+  readonly body: ApiErrorBody;
   constructor(
     message: string,
     readonly exitCode = 1,
+    body?: ApiErrorBody,
   ) {
     super(message);
+    this.body = body ?? { code: exitCode === 2 ? 'INVALID_INPUT' : 'INTERNAL', message };
   }
 }
 
@@ -51,60 +41,42 @@ interface Task {
   result?: unknown;
 }
 
-/**
- * Runs a technician command. Returns undefined when argv is not one (main.ts then goes on with the
- * bootstrap commands, e.g. `servers import` / `servers list`, which work on the state dir).
- */
-export async function runTechCommand(argv: string[], out: Out = { log: (l) => console.log(l), err: (l) => console.error(l) }): Promise<number | undefined> {
-  const first = argv.find((a) => !a.startsWith('-'));
-  if (!first || !COMMANDS.has(first)) return undefined;
-  if (first === 'servers') {
-    const i = argv.indexOf('servers');
-    const sub = argv.slice(i + 1).find((a) => !a.startsWith('-'));
-    if (sub === 'import' || sub === 'list') return undefined;
-  }
-  let values: Record<string, string | boolean | undefined>;
-  let positionals: string[];
+/** An error body as the API shapes it: {"error": {code, message, details?}}. */
+export interface ApiErrorBody {
+  code: string;
+  message: string;
+  details?: Record<string, unknown>;
+}
+
+export function printJsonError(error: ApiErrorBody, out: Out = defaultOut): void {
+  out.log(JSON.stringify({ error }));
+}
+
+const defaultOut: Out = { log: (l) => console.log(l), err: (l) => console.error(l) };
+
+/** Runs a technician command (found in the command table by main.ts) over the API. Returns the exit code. */
+export async function runApiCommand(spec: CommandSpec, args: string[], flags: Record<string, string | boolean | undefined>, out: Out = defaultOut): Promise<number> {
   try {
-    ({ values, positionals } = parseArgs({
-      args: argv,
-      allowPositionals: true,
-      options: {
-        url: { type: 'string' },
-        token: { type: 'string' },
-        json: { type: 'boolean' },
-        server: { type: 'string' },
-        state: { type: 'string' },
-        limit: { type: 'string' },
-        mode: { type: 'string' },
-        persistent: { type: 'boolean' },
-        'no-wait': { type: 'boolean' },
-        config: { type: 'string' },
-        help: { type: 'boolean', short: 'h' },
-      },
-    }));
+    const conn = connection(flags as { url?: string; token?: string });
+    return await dispatch(conn, [spec.name, ...args], flags, out);
   } catch (e) {
-    out.err(`rackhand: ${(e as Error).message}\n\n${TECH_USAGE}`);
-    return 2;
+    const failure = asFailure(e);
+    if (flags.json) printJsonError(failure.body, out);
+    else out.err(`rackhand: ${failure.text}`);
+    return failure.exitCode;
   }
-  if (values.help) {
-    out.log(TECH_USAGE);
-    return 0;
+}
+
+function asFailure(e: unknown): { body: ApiErrorBody; text: string; exitCode: number } {
+  if (e instanceof CliError) return { body: e.body, text: e.message, exitCode: e.exitCode };
+  const cause = (e as { cause?: { code?: string; message?: string; errors?: { code?: string }[] } }).cause;
+  if (cause) {
+    const code = cause.code ?? cause.errors?.[0]?.code;
+    const message = `cannot reach rackhand${code ? ` (${code})` : cause.message ? ` (${cause.message})` : ''}: is it running, and is --url / RACKHAND_URL right?`;
+    return { body: { code: 'UNREACHABLE', message }, text: message, exitCode: 1 };
   }
-  try {
-    const conn = connection(values as { url?: string; token?: string });
-    return await dispatch(conn, positionals, values, out);
-  } catch (e) {
-    if (e instanceof CliError) {
-      out.err(`rackhand: ${e.message}`);
-      return e.exitCode;
-    }
-    const cause = (e as { cause?: { code?: string; message?: string; errors?: { code?: string }[] } }).cause;
-    const code = cause?.code ?? cause?.errors?.[0]?.code;
-    if (cause) out.err(`rackhand: cannot reach rackhand${code ? ` (${code})` : cause.message ? ` (${cause.message})` : ''}`);
-    else out.err(`rackhand: ${(e as Error).message}`);
-    return 1;
-  }
+  const message = (e as Error).message ?? String(e);
+  return { body: { code: 'INTERNAL', message }, text: message, exitCode: 1 };
 }
 
 /** Flags, then env, then ~/.config/rackhand/cli.json. */
@@ -141,8 +113,9 @@ async function api<T = any>(c: Conn, method: string, p: string, body?: unknown):
     json = undefined;
   }
   if (!res.ok) {
-    const e = json?.error;
-    throw new CliError(e ? `${e.code}: ${e.message}` : `HTTP ${res.status} from ${method} ${p}`);
+    const e = json?.error as ApiErrorBody | undefined;
+    if (e?.code) throw new CliError(`${e.code}: ${e.message}`, 1, e);
+    throw new CliError(`HTTP ${res.status} from ${method} ${p}`, 1, { code: 'INTERNAL', message: `HTTP ${res.status} from ${method} ${p}` });
   }
   return json as T;
 }
@@ -351,21 +324,4 @@ function table(out: Out, head: string[], rows: unknown[][]): void {
   const cells = [head, ...rows.map((r) => r.map((x) => String(x ?? '')))];
   const widths = head.map((_, i) => Math.max(...cells.map((r) => r[i].length)));
   for (const r of cells) out.log(r.map((x, i) => (i === r.length - 1 ? x : x.padEnd(widths[i]))).join('  ').trimEnd());
-}
-
-// Run directly (`node dist/cli/tech-cli.js …`) as well as through `rackhand`.
-if (process.argv[1] && import.meta.url === pathToFileURL(path.resolve(process.argv[1])).href) {
-  runTechCommand(process.argv.slice(2)).then(
-    (code) => {
-      if (code === undefined) {
-        console.error(`rackhand: not a technician command\n\n${TECH_USAGE}`);
-        code = 2;
-      }
-      process.exitCode = code;
-    },
-    (e) => {
-      console.error('rackhand:', e);
-      process.exitCode = 1;
-    },
-  );
 }

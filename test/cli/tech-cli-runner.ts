@@ -35,7 +35,7 @@ export async function buildCli(): Promise<void> {
       throw new Error(`build did not emit ${f} (tsc exit ${out.code}):\n${out.text.slice(0, 4000)}`);
     }
   }
-  if (!fs.readFileSync(path.join(REPO_ROOT, 'dist/cli/main.js'), 'utf8').includes('runTechCommand')) {
+  if (!fs.readFileSync(path.join(REPO_ROOT, 'dist/cli/main.js'), 'utf8').includes('runApiCommand')) {
     throw new Error('dist/cli/main.js does not dispatch the technician commands');
   }
 }

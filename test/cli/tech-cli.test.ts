@@ -3,7 +3,8 @@ import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { runTechCommand, connection } from '../../src/cli/tech-cli.js';
+import { connection } from '../../src/cli/tech-cli.js';
+import { findCommand } from '../../src/cli/command-table.js';
 import { DEPLOY_STEPS, startTestSite, type TestSite } from '../web/test-site.js';
 import { buildCli, cliRunner, type CliRunner } from './tech-cli-runner.js';
 import { freePort } from '../console/console-peers.js';
@@ -28,13 +29,19 @@ afterAll(async () => {
 const run = (args: string[], extra: Record<string, string | undefined> = {}) => cli.run(args, { ...env, ...extra });
 
 describe('rackhand tech commands over HTTP', () => {
-  it('leaves the bootstrap commands to main.ts', async () => {
-    expect(await runTechCommand(['servers', 'list'])).toBeUndefined();
-    expect(await runTechCommand(['servers', 'import', 'x.json'])).toBeUndefined();
-    expect(await runTechCommand(['--config', 'c.yaml', 'servers', 'list', '--json'])).toBeUndefined();
-    expect(await runTechCommand(['token', 'create'])).toBeUndefined();
-    expect(await runTechCommand(['serve'])).toBeUndefined();
-    expect(await runTechCommand([])).toBeUndefined();
+  it('finds each command in the table: state-dir commands apart from the API ones', () => {
+    const via = (words: string[]) => {
+      const c = findCommand(words);
+      return c && `${c.name}:${c.via}`;
+    };
+    expect(via(['servers', 'list'])).toBe('servers list:state');
+    expect(via(['servers', 'import', 'x.json'])).toBe('servers import:state');
+    expect(via(['servers', 'a01'])).toBe('servers:api');
+    expect(via(['token', 'create'])).toBe('token create:state');
+    expect(via(['serve'])).toBe('serve:state');
+    expect(via(['bmc', 'reset', '1001'])).toBe('bmc reset:api');
+    expect(via(['token'])).toBeUndefined();
+    expect(via([])).toBeUndefined();
   });
 
   it('servers: all, by rack, by MAC, by IP; a table or JSON', async () => {
