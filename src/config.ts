@@ -472,7 +472,17 @@ function readConfigFile(file: string, problems: string[]): { values: Record<stri
     }
     return line;
   };
-  return { values: values as Record<string, unknown>, lineOf };
+  return { values: withoutEmpty(values as Record<string, unknown>), lineOf };
+}
+
+/** `key:` with nothing after it (a section whose lines are all commented out) means "not set", not null. */
+function withoutEmpty(o: Record<string, unknown>): Record<string, unknown> {
+  const out: Record<string, unknown> = {};
+  for (const [k, v] of Object.entries(o)) {
+    if (v === null) continue;
+    out[k] = v && typeof v === 'object' && !Array.isArray(v) ? withoutEmpty(v as Record<string, unknown>) : v;
+  }
+  return out;
 }
 
 /** A copy fit to print: credentials in URLs and secret-named keys hidden. The key file's path is not a secret. */
