@@ -98,7 +98,10 @@ export interface Agent {
     ipam: IpamService;
   };
   start(): Promise<{ url: string }>;
-  stop(): Promise<void>;
+  /** graceful: the SIGTERM stop (running BMC operations finish, deploys stay resumable). */
+  stop(opts?: { graceful?: boolean }): Promise<void>;
+  /** Applies the reloadable keys of a new configuration (see RELOADABLE_KEYS in config.ts). */
+  reload(next: ResolvedConfig): void;
 }
 
 const CONSOLE_BASE = '/console';
@@ -334,6 +337,9 @@ export async function createAgent(config: ResolvedConfig, opts: { log?: Logger }
       );
       ready = true;
       return { url: boundUrl };
+    },
+    reload(next) {
+      log.level = next.log.level;
     },
     async stop() {
       ready = false;

@@ -496,3 +496,28 @@ export function publicConfig(c: ResolvedConfig): Record<string, unknown> {
   };
   return hide(c, '') as Record<string, unknown>;
 }
+
+/** Keys a running daemon applies on SIGHUP; every other change needs a restart. */
+export const RELOADABLE_KEYS: readonly string[] = ['log.level'];
+
+export interface ReloadPlan {
+  /** Changed keys applied now, and changed keys that wait for a restart; each `key (old → new)` in `changes`. */
+  applied: string[];
+  needsRestart: string[];
+  changes: Record<string, { from: unknown; to: unknown }>;
+}
+
+/** What differs between the running configuration and a newly loaded one, and what of it applies live. */
+export function planReload(running: ResolvedConfig, next: ResolvedConfig): ReloadPlan {
+  const changes: ReloadPlan['changes'] = {};
+  const walk = (a: unknown, b: unknown, at: string[]) => {
+    const isObj = (v: unknown) => v !== null && typeof v === 'object' && !Array.isArray(v);
+    if (isObj(a) && isObj(b)) {
+      const keys = new Set([...Object.keys(a as object), ...Object.keys(b as object)]);
+      for (const k of keys) walk((a as Record<string, unknown>)[k], (b as Record<string, unknown>)[k], [...at, k]);
+    } else if (JSON.stringify(a) !== JSON.stringify(b)) changes[at.join('.')] = { from: a, to: b };
+  };
+  walk(running, next, []);
+  const keys = Object.keys(changes);
+  return { applied: keys.filter((k) => RELOADABLE_KEYS.includes(k)), needsRestart: keys.filter((k) => !RELOADABLE_KEYS.includes(k)), changes };
+}

@@ -3,7 +3,7 @@ import { existsSync, readFileSync, statSync } from 'node:fs';
 import path from 'node:path';
 import { parseArgs } from 'node:util';
 import { stringify as toYaml } from 'yaml';
-import { closestName, ConfigError, loadConfig, publicConfig, type ResolvedConfig } from '../config.js';
+import { closestName, ConfigError, loadConfig, planReload, publicConfig, type ResolvedConfig } from '../config.js';
 import { createAgent, openState } from '../agent.js';
 import { ROLES, type Principal, type Role } from '../auth/tokens.js';
 import { InventoryService } from '../core/inventory-service.js';
@@ -97,7 +97,7 @@ function configFrom(flags: Flags): ResolvedConfig {
 async function stateCommand(spec: CommandSpec, args: string[], flags: Flags): Promise<number> {
   if (spec.name === 'config check') return configCheck(flags);
   const config = configFrom(flags);
-  if (spec.name === 'serve') return serve(config, flags.demo === true);
+  if (spec.name === 'serve') return serve(config, flags.demo === true, () => configFrom(flags));
   checkStateDir(config, 'use');
   const need = (what: string) => {
     if (!args[0]) throw new RackhandError('INVALID_INPUT', `${spec.name} needs ${what} (rackhand ${spec.name} --help)`);
@@ -210,7 +210,10 @@ function readImportFile(file: string): unknown[] {
   }
 }
 
-async function serve(config: ResolvedConfig, demo: boolean): Promise<number> {
+async function serve(config: ResolvedConfig, demo: boolean, reload: () => ResolvedConfig): Promise<number> {
+  let running = config;
+  // SIGHUP's default is to end the process: until the agent can reload, it is ignored rather than fatal.
+  process.on('SIGHUP', ignoreUntilReady);
   const found = checkStateDir(config, 'serve');
   // Held until this process ends: a second daemon on the same store would settle this one's running tasks.
   const lock = acquireStateLock(config.stateDir);
@@ -237,19 +240,65 @@ async function serve(config: ResolvedConfig, demo: boolean): Promise<number> {
   } else if (!agent.repos.tokens.list().some((t) => !t.revokedAt)) {
     console.error(`no API token yet: create one with  ${self()}${stateFlag} token create --role admin`);
   }
+  process.off('SIGHUP', ignoreUntilReady);
+  process.on('SIGHUP', () => {
+    running = reloadConfig(agent, running, reload);
+  });
   await new Promise<void>((resolve) => {
+    let stopping = false;
     const stop = (sig: string) => {
-      agent.log.info({ signal: sig }, 'stopping');
-      agent.stop().then(resolve, (e) => {
-        agent.log.error({ err: e }, 'stop failed');
+      if (stopping) {
+        agent.log.warn({ signal: sig }, `${sig} again: stopping at once`);
+        process.exit(1);
+      }
+      stopping = true;
+      agent.log.info({ signal: sig }, `stopping (${sig}): running BMC operations finish first; send ${sig} again to stop at once`);
+      agent.stop({ graceful: true }).then(resolve, (e) => {
+        agent.log.error({ err: e }, `stop failed: ${(e as Error).message}`);
         resolve();
       });
     };
-    process.once('SIGTERM', () => stop('SIGTERM'));
-    process.once('SIGINT', () => stop('SIGINT'));
+    process.on('SIGTERM', () => stop('SIGTERM'));
+    process.on('SIGINT', () => stop('SIGINT'));
   });
   lock.release();
   return 0;
+}
+
+function ignoreUntilReady(): void {
+  console.error('rackhand: SIGHUP during start-up ignored; send it again once the daemon listens');
+}
+
+/**
+ * SIGHUP: loads the configuration the way start-up did, applies the keys that can change live, and logs one line
+ * saying what was applied and what waits for a restart. A configuration with problems changes nothing.
+ */
+function reloadConfig(agent: Agent, running: ResolvedConfig, load: () => ResolvedConfig): ResolvedConfig {
+  let next: ResolvedConfig;
+  try {
+    next = load();
+  } catch (e) {
+    const problems = oneLineError(e);
+    agent.log.error({ problems }, `configuration not reloaded, the running one stays: ${problems.join('; ')}`);
+    return running;
+  }
+  const plan = planReload(running, next);
+  const show = (k: string) => `${k} (${JSON.stringify(plan.changes[k].from)} → ${JSON.stringify(plan.changes[k].to)})`;
+  if (plan.applied.length) agent.reload(next);
+  const parts = [
+    plan.applied.length ? `applied ${plan.applied.map(show).join(', ')}` : 'nothing applied',
+    ...(plan.needsRestart.length ? [`needs a restart: ${plan.needsRestart.map(show).join(', ')}`] : []),
+  ];
+  agent.log.info({ applied: plan.applied, needsRestart: plan.needsRestart }, `configuration reloaded (SIGHUP): ${Object.keys(plan.changes).length ? parts.join('; ') : 'nothing changed'}`);
+  // What runs now: the old values, with the applied keys taken from the new file.
+  return plan.applied.reduce((c, key) => withValue(c, key, plan.changes[key].to), running);
+}
+
+function withValue(c: ResolvedConfig, key: string, value: unknown): ResolvedConfig {
+  const [head, ...rest] = key.split('.');
+  const obj = c as unknown as Record<string, unknown>;
+  if (!rest.length) return { ...obj, [head]: value } as unknown as ResolvedConfig;
+  return { ...obj, [head]: withValue(obj[head] as ResolvedConfig, rest.join('.'), value) } as unknown as ResolvedConfig;
 }
 
 /** A small simulated site in an empty state dir, and a fresh tech token to look at it with. */

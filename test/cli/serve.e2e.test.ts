@@ -1,5 +1,6 @@
 // `rackhand serve` as an operator meets it: one daemon per state dir, bootstrap commands beside it.
 import { spawnSync } from 'node:child_process';
+import fs from 'node:fs';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { apiClient, REPO_ROOT, startRackhand, type RackhandProcess } from '../harness/rackhand-process.js';
 import { buildCli } from './tech-cli-runner.js';
@@ -58,5 +59,76 @@ describe('one daemon per state dir', () => {
     } finally {
       await next.cleanup();
     }
+  });
+});
+
+/** Resolves with the first output line of the daemon matching `re` from now on. */
+function nextLine(d: RackhandProcess, re: RegExp): Promise<string> {
+  return new Promise((resolve, reject) => {
+    const child = d.child();
+    let buf = '';
+    const timer = setTimeout(() => done(new Error(`no line matching ${re} within 20 s:\n${d.output().slice(-2000)}`)), 20_000);
+    const onData = (b: Buffer) => {
+      buf += b;
+      const line = buf.split('\n').find((l) => re.test(l));
+      if (line) done(undefined, line);
+    };
+    const onExit = (code: number | null, sig: string | null) => done(new Error(`daemon exited (${code ?? sig}) waiting for ${re}`));
+    const done = (err?: Error, line?: string) => {
+      clearTimeout(timer);
+      child.stdout!.off('data', onData);
+      child.stderr!.off('data', onData);
+      child.off('exit', onExit);
+      if (err) reject(err);
+      else resolve(line!);
+    };
+    child.stdout!.on('data', onData);
+    child.stderr!.on('data', onData);
+    child.once('exit', onExit);
+  });
+}
+
+describe('signals', () => {
+  const base = { bmc: { sync: { enabled: false } }, sensors: { enabled: false } };
+  let d: RackhandProcess;
+  beforeAll(async () => {
+    d = await startRackhand({ config: { ...base, log: { level: 'warn' }, site: { name: 'before' } } });
+  });
+  afterAll(async () => {
+    await d?.cleanup();
+  });
+  const configFile = () => `${d.stateDir}/test-config.json`;
+
+  it('SIGHUP applies the log level and says in one line what needs a restart', async () => {
+    fs.writeFileSync(configFile(), JSON.stringify({ ...base, log: { level: 'info' }, site: { name: 'after' } }));
+    const line = nextLine(d, /configuration reloaded/);
+    d.child().kill('SIGHUP');
+    // The line is logged at info: it shows only because the daemon now logs at info, not warn.
+    const entry = JSON.parse(await line);
+    expect(entry.msg).toBe('configuration reloaded (SIGHUP): applied log.level ("warn" → "info"); needs a restart: site.name ("before" → "after")');
+    expect(entry).toMatchObject({ applied: ['log.level'], needsRestart: ['site.name'] });
+    expect((await fetch(`${d.url}/healthz`)).status).toBe(200);
+  });
+
+  it('SIGHUP with a broken file changes nothing and names the problem', async () => {
+    fs.writeFileSync(configFile(), '{"log": {"level": "debug"}, "site": {"nme": "x"}}');
+    const line = nextLine(d, /configuration not reloaded/);
+    d.child().kill('SIGHUP');
+    const entry = JSON.parse(await line);
+    expect(entry.msg).toBe(`configuration not reloaded, the running one stays: ${configFile()}:1: site.nme: unknown key (did you mean name?)`);
+    expect((await fetch(`${d.url}/healthz`)).status).toBe(200);
+    // still at info, not the file's debug: a debug line would show as level 20
+    fs.writeFileSync(configFile(), JSON.stringify({ ...base, log: { level: 'info' }, site: { name: 'before' } }));
+    const again = nextLine(d, /configuration reloaded/);
+    d.child().kill('SIGHUP');
+    expect(JSON.parse(await again).msg).toBe('configuration reloaded (SIGHUP): nothing changed');
+  });
+
+  it('SIGTERM stops the daemon cleanly (exit 0) and says so', async () => {
+    const line = nextLine(d, /stopping \(SIGTERM\)/);
+    const exited = new Promise<number | null>((r) => d.child().once('exit', (code) => r(code)));
+    d.child().kill('SIGTERM');
+    expect(JSON.parse(await line).msg).toMatch(/^stopping \(SIGTERM\): running BMC operations finish first/);
+    expect(await exited).toBe(0);
   });
 });
