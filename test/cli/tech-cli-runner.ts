@@ -1,6 +1,6 @@
 // Runs the technician CLI as a real process the way a tech does: `node bin/rackhand.js <command>`, on a fresh
 // build of the project (`tsc -p tsconfig.json` into dist/, which bin/rackhand.js imports).
-import { execFile, spawn } from 'node:child_process';
+import { execFile, spawn, type ChildProcess } from 'node:child_process';
 import fs from 'node:fs';
 import path from 'node:path';
 
@@ -14,7 +14,7 @@ export interface CliRun {
 }
 
 export interface CliRunner {
-  run(args: string[], env?: Record<string, string | undefined>, onStdout?: (text: string) => void): Promise<CliRun>;
+  run(args: string[], env?: Record<string, string | undefined>, onStdout?: (text: string) => void, opts?: { input?: string; onStart?: (child: ChildProcess) => void }): Promise<CliRun>;
 }
 
 /**
@@ -42,7 +42,7 @@ export async function buildCli(): Promise<void> {
 
 export function cliRunner(): CliRunner {
   return {
-    run(args, env = {}, onStdout) {
+    run(args, env = {}, onStdout, opts = {}) {
       return new Promise((resolve, reject) => {
         const base = { ...process.env };
         delete base.RACKHAND_URL;
@@ -53,15 +53,17 @@ export function cliRunner(): CliRunner {
           if (v === undefined) delete merged[k];
           else merged[k] = v;
         }
-        const p = spawn(process.execPath, [BIN, ...args], { env: merged, cwd: REPO_ROOT, stdio: ['ignore', 'pipe', 'pipe'] });
+        const p = spawn(process.execPath, [BIN, ...args], { env: merged, cwd: REPO_ROOT, stdio: [opts.input === undefined ? 'ignore' : 'pipe', 'pipe', 'pipe'] });
+        if (opts.input !== undefined) p.stdin!.end(opts.input);
+        opts.onStart?.(p);
         let stdout = '';
         let stderr = '';
         const timer = setTimeout(() => p.kill('SIGKILL'), 60_000);
-        p.stdout.on('data', (d) => {
+        p.stdout!.on('data', (d) => {
           stdout += d;
           onStdout?.(stdout);
         });
-        p.stderr.on('data', (d) => (stderr += d));
+        p.stderr!.on('data', (d) => (stderr += d));
         p.on('error', reject);
         p.on('close', (code) => {
           clearTimeout(timer);
