@@ -48,6 +48,14 @@ describe('one daemon per state dir', () => {
     const listed = rackhand(['servers', 'list']);
     expect(listed.code, listed.stderr).toBe(0);
     expect(listed.stdout).toContain('via-api');
+    // an import written by the CLI is what the daemon answers with next
+    const csv = `${daemon.stateDir}/beside.csv`;
+    fs.writeFileSync(csv, 'id,name,rack,mac\n7002,via-cli,R9,52:54:00:00:70:02\n');
+    const imported2 = rackhand(['servers', 'import', csv]);
+    expect(imported2.code, imported2.stderr).toBe(0);
+    expect((await api.get('/api/v1/servers/7002')).json).toMatchObject({ name: 'via-cli', rack: 'R9' });
+    const backup = rackhand(['backup', `${daemon.stateDir}/copy.db`]);
+    expect(backup.code, backup.stderr).toBe(0);
   });
 
   it('a daemon killed with SIGKILL leaves no lock behind: the next serve starts', async () => {

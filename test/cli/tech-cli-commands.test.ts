@@ -6,25 +6,21 @@ import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { startTestSite, type TestSite } from '../web/test-site.js';
-import { buildCli, cliRunner, REPO_ROOT, type CliRunner } from './tech-cli-runner.js';
+import { type TestSite } from '../web/test-site.js';
+import { REPO_ROOT, startCliSite, type CliRunner } from './tech-cli-runner.js';
 import { freePort } from '../console/console-peers.js';
 
 let site: TestSite;
 let cli: CliRunner;
 let home: string;
 let env: Record<string, string | undefined>;
+let closeSite: (() => Promise<void>) | undefined;
 
 beforeAll(async () => {
-  await buildCli();
-  site = await startTestSite();
-  cli = cliRunner();
-  home = fs.mkdtempSync(path.join(os.tmpdir(), `rackhand-cli-cmds-${process.pid}-`));
-  env = { HOME: home, XDG_CONFIG_HOME: undefined, RACKHAND_URL: site.url, RACKHAND_TOKEN: site.tokens.admin };
+  ({ site, cli, home, env, close: closeSite } = await startCliSite('admin'));
 }, 120_000);
 afterAll(async () => {
-  if (home) fs.rmSync(home, { recursive: true, force: true });
-  await site?.close();
+  await closeSite?.();
 });
 
 const run = (args: string[], extra: Record<string, string | undefined> = {}, opts: Parameters<CliRunner['run']>[3] = {}) => cli.run(args, { ...env, ...extra }, undefined, opts);

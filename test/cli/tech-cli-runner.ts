@@ -2,7 +2,9 @@
 // build of the project (`tsc -p tsconfig.json` into dist/, which bin/rackhand.js imports).
 import { execFile, spawn, type ChildProcess } from 'node:child_process';
 import fs from 'node:fs';
+import os from 'node:os';
 import path from 'node:path';
+import { startTestSite, type TestSite } from '../web/test-site.js';
 
 export const REPO_ROOT = path.resolve(import.meta.dirname, '../..');
 const BIN = path.join(REPO_ROOT, 'bin/rackhand.js');
@@ -70,6 +72,33 @@ export function cliRunner(): CliRunner {
           resolve({ code: code ?? -1, stdout, stderr });
         });
       });
+    },
+  };
+}
+
+export interface CliSite {
+  site: TestSite;
+  cli: CliRunner;
+  /** A HOME of its own (for ~/.config/rackhand/cli.json). */
+  home: string;
+  /** The environment the CLI runs with: the site's URL and the token of `role`. */
+  env: Record<string, string | undefined>;
+  close(): Promise<void>;
+}
+
+/** A fresh build, the real agent on a test site, and a CLI pointed at it as `role`. */
+export async function startCliSite(role: 'tech' | 'admin'): Promise<CliSite> {
+  await buildCli();
+  const site = await startTestSite();
+  const home = fs.mkdtempSync(path.join(os.tmpdir(), `rackhand-cli-home-${process.pid}-`));
+  return {
+    site,
+    cli: cliRunner(),
+    home,
+    env: { HOME: home, XDG_CONFIG_HOME: undefined, RACKHAND_URL: site.url, RACKHAND_TOKEN: site.tokens[role] },
+    async close() {
+      fs.rmSync(home, { recursive: true, force: true });
+      await site.close();
     },
   };
 }

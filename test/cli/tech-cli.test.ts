@@ -1,29 +1,24 @@
 // The technician CLI as a real process (`node bin/rackhand.js …`) against the real rackhand agent (simulated BMCs).
 import fs from 'node:fs';
-import os from 'node:os';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { connection } from '../../src/cli/tech-cli.js';
 import { findCommand } from '../../src/cli/command-table.js';
-import { DEPLOY_STEPS, startTestSite, type TestSite } from '../web/test-site.js';
-import { buildCli, cliRunner, type CliRunner } from './tech-cli-runner.js';
+import { DEPLOY_STEPS, type TestSite } from '../web/test-site.js';
+import { startCliSite, type CliRunner } from './tech-cli-runner.js';
 import { freePort } from '../console/console-peers.js';
 
 let site: TestSite;
 let cli: CliRunner;
 let home: string;
 let env: Record<string, string | undefined>;
+let closeSite: (() => Promise<void>) | undefined;
 
 beforeAll(async () => {
-  await buildCli();
-  site = await startTestSite();
-  cli = cliRunner();
-  home = fs.mkdtempSync(path.join(os.tmpdir(), `rackhand-cli-home-${process.pid}-`));
-  env = { HOME: home, XDG_CONFIG_HOME: undefined, RACKHAND_URL: site.url, RACKHAND_TOKEN: site.tokens.tech };
-});
+  ({ site, cli, home, env, close: closeSite } = await startCliSite('tech'));
+}, 120_000);
 afterAll(async () => {
-  if (home) fs.rmSync(home, { recursive: true, force: true });
-  await site?.close();
+  await closeSite?.();
 });
 
 const run = (args: string[], extra: Record<string, string | undefined> = {}) => cli.run(args, { ...env, ...extra });
