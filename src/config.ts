@@ -162,7 +162,16 @@ export const configSchema = z
       .strict()
       .prefault({}),
   })
-  .strict();
+  .strict()
+  .superRefine((c, ctx) => {
+    // DHCP and TFTP answer on the servers' network: without rackhand's address there they cannot start.
+    for (const [on, key] of [
+      [c.boot.dhcp.mode !== 'off', 'boot.dhcp.mode'],
+      [c.boot.tftp.enabled && !c.boot.tftp.listen, 'boot.tftp.enabled'],
+    ] as const) {
+      if (on && !c.boot.serverIp) ctx.addIssue({ code: 'custom', path: key.split('.'), message: `needs boot.serverIp (rackhand's IPv4 address on the servers' network)` });
+    }
+  });
 
 export type Config = z.infer<typeof configSchema>;
 
@@ -348,7 +357,7 @@ function validate(raw: unknown, locate: Locate): { config?: ResolvedConfig; prob
     const where = issue.path.join('.') || '(top level)';
     const value = valueAt(raw, issue.path);
     const shown = value === undefined ? '' : `, got ${JSON.stringify(value)?.slice(0, 80)}`;
-    problems.push(prefixed(locate(issue.path, false), `${where}: ${issue.message.replace(/^Invalid input: /, '')}${shown}`));
+    problems.push(prefixed(locate(issue.path, false), `${where}: ${issue.message.replace(/^Invalid (input|option): /, '')}${shown}`));
   }
   return { problems };
 }

@@ -78,4 +78,15 @@ describe('config', () => {
     expect(loadConfig({ file: f, env: { RACKHAND_STATE_DIR: '/from/env' }, stateDir: '/from/flag' }).stateDir).toBe('/from/flag');
     expect(loadConfig({ file: f, env: { RACKHAND_STATE_DIR: '/from/env' } }).stateDir).toBe('/from/env');
   });
+
+  it('DHCP or TFTP without boot.serverIp is a configuration problem, found before start', () => {
+    const f = file('boot:\n  dhcp:\n    mode: proxy\n  tftp:\n    enabled: true\n');
+    expect(() => loadConfig({ file: f, env: {} })).toThrow(
+      new ConfigError([
+        `${f}:3: boot.dhcp.mode: needs boot.serverIp (rackhand's IPv4 address on the servers' network), got "proxy"`,
+        `${f}:5: boot.tftp.enabled: needs boot.serverIp (rackhand's IPv4 address on the servers' network), got true`,
+      ]),
+    );
+    expect(loadConfig({ file: f, env: { RACKHAND_BOOT_SERVER_IP: '192.0.2.1' } }).boot.serverIp).toBe('192.0.2.1');
+  });
 });
