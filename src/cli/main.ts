@@ -236,9 +236,9 @@ async function serve(config: ResolvedConfig, demo: boolean, reload: () => Resolv
   if (demo) {
     const token = await fillDemo(agent);
     console.error(`demo site ready: open ${url}/ and log in with the tech token  ${token}`);
-    console.error(`the state-dir commands need this state dir:  ${self()}${stateFlag} token create --role admin`);
+    console.error(`state-dir commands for this site (token, servers import, backup) need${stateFlag || ' no --state-dir'}: ${self()} token create --role admin${stateFlag}`);
   } else if (!agent.repos.tokens.list().some((t) => !t.revokedAt)) {
-    console.error(`no API token yet: create one with  ${self()}${stateFlag} token create --role admin`);
+    console.error(`no API token yet: create one with  ${self()} token create --role admin${stateFlag}`);
   }
   process.off('SIGHUP', ignoreUntilReady);
   process.on('SIGHUP', () => {

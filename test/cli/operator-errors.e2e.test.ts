@@ -19,8 +19,11 @@ const tempDir = (what = 'x') => {
   return d;
 };
 
+/** Where the commands run: a fresh directory, so the default ./var is nobody's site. */
+let workDir: string;
 beforeAll(async () => {
   await buildCli();
+  workDir = tempDir('cwd');
 }, 120_000);
 afterAll(() => {
   for (const d of temp) fs.rmSync(d, { recursive: true, force: true });
@@ -35,7 +38,7 @@ interface Run {
 function rackhand(args: string[], env: Record<string, string> = {}, prefix: string[] = []): Run {
   const base = Object.fromEntries(Object.entries(process.env).filter(([k]) => !k.startsWith('RACKHAND_')));
   const cmd = [...prefix, process.execPath, BIN, ...args];
-  const r = spawnSync(cmd[0], cmd.slice(1), { env: { ...base, RACKHAND_HTTP_LISTEN: '127.0.0.1:0', ...env }, encoding: 'utf8', timeout: 60_000, cwd: os.tmpdir() });
+  const r = spawnSync(cmd[0], cmd.slice(1), { env: { ...base, RACKHAND_HTTP_LISTEN: '127.0.0.1:0', ...env }, encoding: 'utf8', timeout: 60_000, cwd: workDir });
   return { code: r.status ?? -1, stdout: r.stdout, stderr: r.stderr };
 }
 
@@ -145,6 +148,8 @@ describe('the state dir', () => {
     const newSite = first.split('\n').filter((l) => l.includes('new site'));
     expect(newSite).toHaveLength(1);
     expect(JSON.parse(newSite[0])).toMatchObject({ msg: 'new site: created an empty database and a new key file', stateDir: dir });
+    // the first-token hint names this state dir, so it works when pasted
+    expect(first).toContain(`no API token yet: create one with  rackhand token create --role admin --state-dir ${path.relative(workDir, dir)}`);
     expect(await serveOnce(dir)).not.toContain('new site');
   });
 });
@@ -185,16 +190,16 @@ describe('one line for what goes wrong', () => {
   });
 });
 
-/** Starts serve on a state dir, waits until it listens, stops it with SIGTERM; returns its output. */
+/** Starts serve on a state dir (no token yet), waits for its first-token hint, stops it with SIGTERM; returns its output. */
 function serveOnce(dir: string): Promise<string> {
   return new Promise((resolve, reject) => {
     const base = Object.fromEntries(Object.entries(process.env).filter(([k]) => !k.startsWith('RACKHAND_')));
-    const p = spawn(process.execPath, [BIN, 'serve', '--state-dir', dir], { env: { ...base, RACKHAND_HTTP_LISTEN: '127.0.0.1:0', RACKHAND_BMC_SYNC_ENABLED: 'false' }, stdio: ['ignore', 'pipe', 'pipe'] });
+    const p = spawn(process.execPath, [BIN, 'serve', '--state-dir', dir], { env: { ...base, RACKHAND_HTTP_LISTEN: '127.0.0.1:0', RACKHAND_BMC_SYNC_ENABLED: 'false' }, cwd: workDir, stdio: ['ignore', 'pipe', 'pipe'] });
     let out = '';
     const timer = setTimeout(() => p.kill('SIGKILL'), 30_000);
     const onData = (b: Buffer) => {
       out += b;
-      if (/listening on/.test(out)) p.kill('SIGTERM');
+      if (/no API token yet.*\n/.test(out)) p.kill('SIGTERM');
     };
     p.stdout.on('data', onData);
     p.stderr.on('data', onData);
