@@ -10,7 +10,7 @@ export interface ErrorContext {
 /** One line per problem (a ConfigError has one per problem, everything else one). */
 export function oneLineError(e: unknown, ctx: ErrorContext = {}): string[] {
   if (e instanceof ConfigError) return e.problems;
-  if (e instanceof RackhandError) return [`${e.code}: ${e.message}`];
+  if (e instanceof RackhandError) return [`${e.code}: ${e.message}${adviceFor(e.message)}`];
   const errno = e as NodeJS.ErrnoException & { address?: string; port?: number };
   const system = errno?.code && errno.syscall ? systemError(errno, ctx) : undefined;
   if (system) return [system];
@@ -47,4 +47,11 @@ function systemError(e: NodeJS.ErrnoException & { address?: string; port?: numbe
     }
   }
   return undefined;
+}
+
+/** A part that wrapped a socket error keeps its errno in the message; say what to do about the common ones. */
+function adviceFor(message: string): string {
+  if (/\bEADDRINUSE\b/.test(message)) return ' (another program already uses it; ss -lntup shows which: stop it or change the address in the configuration)';
+  if (/\bbind EACCES\b/.test(message)) return ' (ports below 1024 need CAP_NET_BIND_SERVICE, which the systemd unit grants, or root)';
+  return '';
 }

@@ -1,6 +1,7 @@
 // The operator's mistakes as `node bin/rackhand.js …` meets them: each is one line that says what to do, never a
 // stack trace, and nothing is created where the operator did not mean it.
 import { spawn, spawnSync } from 'node:child_process';
+import dgram from 'node:dgram';
 import fs from 'node:fs';
 import net from 'node:net';
 import os from 'node:os';
@@ -162,6 +163,18 @@ describe('one line for what goes wrong', () => {
     try {
       const r = rackhand(['serve', '--state-dir', path.join(tempDir('port'), 's')], { RACKHAND_HTTP_LISTEN: `127.0.0.1:${port}` });
       expectOneLine(r, new RegExp(`^rackhand: cannot listen on 127\\.0\\.0\\.1:${port} \\(TCP\\): another program already uses it .*set http\\.listen / RACKHAND_HTTP_LISTEN`));
+    } finally {
+      blocker.close();
+    }
+  });
+
+  it('a boot port (TFTP, UDP) in use', async () => {
+    const blocker = dgram.createSocket('udp4');
+    await new Promise<void>((r) => blocker.bind(0, '127.0.0.1', () => r()));
+    const port = blocker.address().port;
+    try {
+      const r = rackhand(['serve', '--state-dir', path.join(tempDir('udp'), 's')], { RACKHAND_BOOT_TFTP_ENABLED: 'true', RACKHAND_BOOT_TFTP_LISTEN: `127.0.0.1:${port}` });
+      expectOneLine(r, new RegExp(`^rackhand: BOOT_ERROR: TFTP cannot listen on 127\\.0\\.0\\.1:${port}: .*\\(another program already uses it; ss -lntup shows which: stop it or change the address in the configuration\\)$`));
     } finally {
       blocker.close();
     }
