@@ -1,6 +1,19 @@
 // A small RFC 4180 CSV reader for `rackhand servers import FILE.csv`.
+import { closestName } from '../config.js';
 
-export function parseCsv(text: string): Record<string, string>[] {
+/** The columns csvRowToServer reads; a file with any other is refused rather than half imported. */
+export const SERVER_CSV_COLUMNS = [
+  'id', 'name', 'status', 'type', 'location', 'location_id', 'datacenter', 'rack', 'rack_position', 'configuration', 'preset', 'owner_id',
+  'interface', 'mac', 'ip', 'switch', 'switch_port',
+  'bmc_driver', 'bmc_host', 'bmc_port', 'bmc_username', 'bmc_password', 'bmc_model', 'bmc_cipher_suite',
+  'console_host', 'console_port', 'console_password',
+] as const;
+
+/**
+ * Records keyed by the header line. With `columns`, a header naming anything else (a misspelt `bmc_pasword`
+ * would otherwise be dropped silently) or naming a column twice is refused.
+ */
+export function parseCsv(text: string, opts: { columns?: readonly string[] } = {}): Record<string, string>[] {
   const rows: { fields: string[]; line: number }[] = [];
   let row: string[] = [];
   let field = '';
@@ -30,12 +43,25 @@ export function parseCsv(text: string): Record<string, string>[] {
   const [header, ...data] = nonEmpty;
   if (!header) return [];
   const names = header.fields.map((h) => h.trim());
+  if (opts.columns) checkHeader(names, opts.columns, header.line);
   return data.map((r) => {
     if (r.fields.length !== names.length) {
       throw new Error(`line ${r.line}: ${r.fields.length} fields, the header has ${names.length} (every row needs one field per column; quote a field that contains a comma)`);
     }
     return Object.fromEntries(names.map((h, i) => [h, r.fields[i]]));
   });
+}
+
+function checkHeader(names: string[], columns: readonly string[], line: number): void {
+  const problems: string[] = [];
+  names.forEach((n, i) => {
+    if (names.indexOf(n) !== i) problems.push(`column ${n} appears twice`);
+    else if (!columns.includes(n)) {
+      const near = closestName(n, [...columns]);
+      problems.push(`unknown column ${n || '(empty)'}${near ? ` (did you mean ${near}?)` : ''}`);
+    }
+  });
+  if (problems.length) throw new Error(`line ${line}: ${problems.join('; ')}; the columns are ${columns.join(', ')}`);
 }
 
 const num = (v: string | undefined) => (v === undefined || v.trim() === '' ? undefined : Number(v));

@@ -12,7 +12,7 @@ import { acquireStateLock } from '../store/state-lock.js';
 import { databaseFile } from '../store/sqlite-store.js';
 import { bashCompletion } from './bash-completion.js';
 import { commandHelp, commandTable, commandsStartingWith, findCommand, flagsOf, overallHelp, parseArgsOptions, type CommandSpec } from './command-table.js';
-import { csvRowToServer, parseCsv } from './csv.js';
+import { csvRowToServer, parseCsv, SERVER_CSV_COLUMNS } from './csv.js';
 import { oneLineError } from './one-line-error.js';
 import { checkStateDir } from './state-dir-check.js';
 import { runApiCommand, printJsonError } from './tech-cli.js';
@@ -204,7 +204,7 @@ function readImportFile(file: string): unknown[] {
     return items;
   }
   try {
-    return parseCsv(text).map(csvRowToServer);
+    return parseCsv(text, { columns: SERVER_CSV_COLUMNS }).map(csvRowToServer);
   } catch (e) {
     throw new RackhandError('INVALID_INPUT', `${file} ${(e as Error).message}`);
   }

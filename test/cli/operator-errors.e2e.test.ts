@@ -200,6 +200,9 @@ describe('one line for what goes wrong', () => {
     const site = existingSite();
     expectOneLine(rackhand(['servers', 'import', '/nonexistent/servers.csv', '--state-dir', site]), /\/nonexistent\/servers\.csv: no such file or directory/);
     expectOneLine(rackhand(['servers', 'import', writeFile('s.json', '[{"id": 1,}]'), '--state-dir', site]), /s\.json: not valid JSON/);
+    const typo = writeFile('typo.csv', 'id,name,bmc_host,bmc_username,bmc_pasword\n1,a,10.0.0.1,ADMIN,secret\n');
+    expectOneLine(rackhand(['servers', 'import', typo, '--state-dir', site]), /typo\.csv line 1: unknown column bmc_pasword \(did you mean bmc_password\?\)/);
+    expect(rackhand(['servers', 'list', '--state-dir', site]).stdout).toBe('');
   });
 });
 
