@@ -14,6 +14,17 @@ export const SERVER_CSV_COLUMNS = [
  * would otherwise be dropped silently) or naming a column twice is refused.
  */
 export function parseCsv(text: string, opts: { columns?: readonly string[] } = {}): Record<string, string>[] {
+  return readCsv(text, opts).map((r) => r.record);
+}
+
+/** A data row and the file line it starts on (for messages). */
+export interface CsvRow {
+  line: number;
+  record: Record<string, string>;
+}
+
+/** parseCsv with each row's line number. */
+export function readCsv(text: string, opts: { columns?: readonly string[] } = {}): CsvRow[] {
   const rows: { fields: string[]; line: number }[] = [];
   let row: string[] = [];
   let field = '';
@@ -48,7 +59,7 @@ export function parseCsv(text: string, opts: { columns?: readonly string[] } = {
     if (r.fields.length !== names.length) {
       throw new Error(`line ${r.line}: ${r.fields.length} fields, the header has ${names.length} (every row needs one field per column; quote a field that contains a comma)`);
     }
-    return Object.fromEntries(names.map((h, i) => [h, r.fields[i]]));
+    return { line: r.line, record: Object.fromEntries(names.map((h, i) => [h, r.fields[i]])) };
   });
 }
 
@@ -64,7 +75,8 @@ function checkHeader(names: string[], columns: readonly string[], line: number):
   if (problems.length) throw new Error(`line ${line}: ${problems.join('; ')}; the columns are ${columns.join(', ')}`);
 }
 
-const num = (v: string | undefined) => (v === undefined || v.trim() === '' ? undefined : Number(v));
+/** A number column; anything else stays text, so validation names the column and the value instead of a null. */
+const num = (v: string | undefined) => (v === undefined || v.trim() === '' ? undefined : /^\s*-?\d+(\.\d+)?\s*$/.test(v) ? Number(v) : v.trim());
 const opt = (v: string | undefined) => (v === undefined || v.trim() === '' ? undefined : v.trim());
 
 /**
@@ -107,4 +119,12 @@ export function csvRowToServer(r: Record<string, string>): Record<string, unknow
     s.console = { host: r.console_host.trim(), port: num(r.console_port), password: opt(r.console_password) };
   }
   return JSON.parse(JSON.stringify(s)); // drops undefined so schema defaults apply
+}
+
+/** The CSV column a server input field came from: interfaces.0.mac → mac, bmc.host → bmc_host. */
+export function csvColumnOf(fieldPath: PropertyKey[]): string {
+  const [head, ...rest] = fieldPath.map(String);
+  if (head === 'interfaces') return rest[1] === 'name' ? 'interface' : (rest[1] ?? 'mac');
+  if ((head === 'bmc' || head === 'console') && rest.length) return `${head}_${rest[0]}`;
+  return head ?? '';
 }

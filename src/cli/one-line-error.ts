@@ -7,9 +7,17 @@ export interface ErrorContext {
   listen?: string;
 }
 
+/** Several problems found at once (an import file's bad rows), each already one line. */
+export class ProblemList extends Error {
+  constructor(readonly problems: string[]) {
+    super(problems.join('\n'));
+    this.name = 'ProblemList';
+  }
+}
+
 /** One line per problem (a ConfigError has one per problem, everything else one). */
 export function oneLineError(e: unknown, ctx: ErrorContext = {}): string[] {
-  if (e instanceof ConfigError) return e.problems;
+  if (e instanceof ConfigError || e instanceof ProblemList) return e.problems;
   if (e instanceof RackhandError) return [`${e.code}: ${e.message}${adviceFor(e.message)}`];
   const errno = e as NodeJS.ErrnoException & { address?: string; port?: number };
   const system = errno?.code && errno.syscall ? systemError(errno, ctx) : undefined;

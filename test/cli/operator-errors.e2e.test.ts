@@ -196,6 +196,26 @@ describe('one line for what goes wrong', () => {
     expect(rackhand(['servers', 'list', '--state-dir', site]).stdout).toBe('');
   });
 
+  it('bad rows: every one at once, by file line and id, naming the column and its value (never a password)', () => {
+    const site = existingSite();
+    const csv = writeFile('servers.csv', 'id,name,rack,rack_position,mac,bmc_host,bmc_username,bmc_password\n1,a,R1,abc,52:54:00:00:00:01,,,\n\n2,b,R1,3,not-a-mac,10.0.0.1,,hunter2\n3,c,R1,4,52:54:00:00:00:03,,,\n');
+    const r = rackhand(['servers', 'import', csv, '--state-dir', site]);
+    expect(r.code).toBe(1);
+    expect(r.stderr.trim().split('\n')).toEqual([
+      `rackhand: ${csv} line 2 (id 1): rack_position: expected number, received string, got "abc"`,
+      `rackhand: ${csv} line 4 (id 2): mac: not a MAC address, got "not-a-mac"`,
+      `rackhand: ${csv} line 4 (id 2): bmc_username: expected string, received undefined`,
+      'rackhand: nothing was imported (3 problems)',
+    ]);
+    expect(r.stderr).not.toContain('hunter2');
+    expect(rackhand(['servers', 'list', '--state-dir', site]).stdout).toBe('');
+    const json = writeFile('servers.json', JSON.stringify([{ id: 5, name: 'ok' }, { id: 6, name: 'x', status: 'sideways' }]));
+    expect(rackhand(['servers', 'import', json, '--state-dir', site]).stderr.trim().split('\n')).toEqual([
+      expect.stringMatching(new RegExp(`^rackhand: ${json} item 2 \\(id 6\\): status: expected one of .*, got "sideways"$`)),
+      'rackhand: nothing was imported (1 problem)',
+    ]);
+  });
+
   it('an import file that is not there, or not JSON', () => {
     const site = existingSite();
     expectOneLine(rackhand(['servers', 'import', '/nonexistent/servers.csv', '--state-dir', site]), /\/nonexistent\/servers\.csv: no such file or directory/);
