@@ -1,5 +1,5 @@
 // The `rackhand` command: finds the command in the table, then serves the daemon, works on the state dir, or calls the API.
-import { existsSync, readFileSync, statSync } from 'node:fs';
+import { existsSync, statSync } from 'node:fs';
 import path from 'node:path';
 import { parseArgs } from 'node:util';
 import { stringify as toYaml } from 'yaml';
@@ -12,9 +12,8 @@ import { acquireStateLock } from '../store/state-lock.js';
 import { databaseFile } from '../store/sqlite-store.js';
 import { bashCompletion } from './bash-completion.js';
 import { commandHelp, commandTable, commandsStartingWith, findCommand, flagsOf, overallHelp, parseArgsOptions, type CommandSpec } from './command-table.js';
-import { csvColumnOf, csvRowToServer, readCsv, SERVER_CSV_COLUMNS, type CsvRow } from './csv.js';
-import { serverInputSchema } from '../inventory/server-schema.js';
-import { oneLineError, ProblemList } from './one-line-error.js';
+import { readImportFile } from './import-file.js';
+import { oneLineError } from './one-line-error.js';
 import { checkStateDir } from './state-dir-check.js';
 import { runApiCommand, printJsonError } from './tech-cli.js';
 import { demoDiscovered, demoServers, probeVnc } from '../demo/demo-site.js';
@@ -188,58 +187,6 @@ function checkBackupTarget(file: string): void {
   if (!existsSync(dir)) throw new RackhandError('INVALID_INPUT', `cannot write the backup to ${file}: the directory ${dir} does not exist (mkdir -p ${dir} first)`);
   if (!statSync(dir).isDirectory()) throw new RackhandError('INVALID_INPUT', `cannot write the backup to ${file}: ${dir} is not a directory`);
   if (existsSync(file) && statSync(file).isDirectory()) throw new RackhandError('INVALID_INPUT', `cannot write the backup to ${file}: it is a directory; name a file inside it`);
-}
-
-/**
- * A JSON array (or {servers: […]}) or a CSV file with a header line, as server input records. Every invalid
- * record is reported at once, by CSV line (or JSON item number) and id, naming the column and its value.
- */
-function readImportFile(file: string): unknown[] {
-  const text = readFileSync(file, 'utf8');
-  if (/^\s*[[{]/.test(text)) {
-    let doc: unknown;
-    try {
-      doc = JSON.parse(text);
-    } catch (e) {
-      throw new RackhandError('INVALID_INPUT', `${file}: not valid JSON (${(e as Error).message}); expected an array of servers`);
-    }
-    const items = Array.isArray(doc) ? doc : (doc as { servers?: unknown }).servers;
-    if (!Array.isArray(items)) throw new RackhandError('INVALID_INPUT', `${file}: expected a JSON array of servers (or {"servers": […]})`);
-    checkRecords(items.map((item, i) => ({ where: `${file} item ${i + 1}`, item, column: (p: PropertyKey[]) => p.map(String).join('.') })));
-    return items;
-  }
-  let rows: CsvRow[];
-  try {
-    rows = readCsv(text, { columns: SERVER_CSV_COLUMNS });
-  } catch (e) {
-    throw new RackhandError('INVALID_INPUT', `${file} ${(e as Error).message}`);
-  }
-  const items = rows.map((r) => csvRowToServer(r.record));
-  checkRecords(rows.map((r, i) => ({ where: `${file} line ${r.line}`, item: items[i], column: csvColumnOf, raw: r.record })));
-  return items;
-}
-
-function checkRecords(records: { where: string; item: unknown; column: (p: PropertyKey[]) => string; raw?: Record<string, string> }[]): void {
-  const problems: string[] = [];
-  for (const r of records) {
-    const parsed = serverInputSchema.safeParse(r.item);
-    if (parsed.success) continue;
-    const id = (r.item as { id?: unknown })?.id;
-    for (const issue of parsed.error.issues) {
-      const column = issue.code === 'unrecognized_keys' ? issue.keys.join(', ') : r.column(issue.path);
-      // never echo a secret back
-      const value = /password/.test(column) ? undefined : r.raw ? r.raw[column] : valueAtPath(r.item, issue.path);
-      const shown = value === undefined || value === '' ? '' : `, got ${JSON.stringify(value)}`;
-      problems.push(`${r.where}${id !== undefined ? ` (id ${JSON.stringify(id)})` : ''}: ${column || 'the record'}: ${issue.message.replace(/^Invalid (input|option): /, '')}${shown}`);
-    }
-  }
-  if (problems.length) throw new ProblemList([...problems, `nothing was imported (${problems.length} problem${problems.length === 1 ? '' : 's'})`]);
-}
-
-function valueAtPath(o: unknown, p: PropertyKey[]): unknown {
-  let v = o;
-  for (const k of p) v = v && typeof v === 'object' ? (v as Record<PropertyKey, unknown>)[k] : undefined;
-  return v !== null && typeof v === 'object' ? undefined : v;
 }
 
 async function serve(config: ResolvedConfig, demo: boolean, reload: () => ResolvedConfig): Promise<number> {
