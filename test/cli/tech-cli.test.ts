@@ -91,7 +91,7 @@ describe('rackhand tech commands over HTTP', () => {
       body: JSON.stringify({ os_id: 1, root_pass: 'correct-horse-battery' }),
     });
     expect(res.status).toBe(202);
-    const task = await res.json();
+    const task = (await res.json()) as { id: number };
     let released: Promise<Response> | undefined;
     const w = await cli.run(['watch', String(task.id)], env, (out) => {
       // The deploy waits on the installer until the watcher has shown that step: the display is live.
@@ -136,7 +136,7 @@ describe('rackhand tech commands over HTTP', () => {
     expect(JSON.parse((await run(['console', '1006', '--json'])).stdout).url).toMatch(/^http:\/\/127\.0\.0\.1:\d+\/console\//);
     // each run opened a real console session for the server
     const sessions = await fetch(`${site.url}/api/v1/servers/1006/console/sessions`, { headers: { authorization: `Bearer ${site.tokens.tech}` } });
-    expect((await sessions.json()).list).toHaveLength(2);
+    expect(((await sessions.json()) as { list: unknown[] }).list).toHaveLength(2);
   });
 
   it('tasks lists newest first, filtered by server', async () => {
