@@ -75,6 +75,27 @@ describe('systemd/rackhand.service', () => {
     expect(complaints).toEqual([]);
   });
 
+  it('passes systemd-analyze verify installed as the README says: code in /opt/rackhand, the example as /etc/rackhand/rackhand.yaml', () => {
+    // A root of its own: /usr bind-mounted (node, kill, systemd's units), this checkout as /opt/rackhand, the unit
+    // in /etc/systemd/system. The mounts live in a private mount namespace and end with it.
+    const root = fs.mkdtempSync(path.join(os.tmpdir(), `rackhand-root-${process.pid}-`));
+    try {
+      for (const d of ['etc/systemd/system', 'etc/rackhand', 'usr', 'opt/rackhand']) fs.mkdirSync(path.join(root, d), { recursive: true });
+      for (const l of ['bin', 'lib', 'sbin']) fs.symlinkSync(`usr/${l}`, path.join(root, l));
+      fs.copyFileSync(UNIT, path.join(root, 'etc/systemd/system/rackhand.service'));
+      fs.copyFileSync(EXAMPLE, path.join(root, 'etc/rackhand/rackhand.yaml'));
+      const r = spawnSync('unshare', ['-m', 'sh', '-c', 'mount --bind /usr "$1/usr" && mount --bind "$2" "$1/opt/rackhand" && systemd-analyze verify --root="$1" rackhand.service', 'sh', root, REPO_ROOT], { encoding: 'utf8' });
+      const complaints = (r.stderr + r.stdout).split('\n').filter((l) => l.trim() && !/Failed to resolve user|User .* not found/.test(l));
+      expect(complaints).toEqual([]);
+      expect(r.status).toBe(0);
+    } finally {
+      // Never rm -r through a mount point: the mounts are gone with the namespace, and rmdir fails if they are not.
+      fs.rmSync(path.join(root, 'etc'), { recursive: true, force: true });
+      for (const l of ['bin', 'lib', 'sbin']) fs.rmSync(path.join(root, l), { force: true });
+      for (const d of ['usr', 'opt/rackhand', 'opt', '']) fs.rmdirSync(path.join(root, d));
+    }
+  });
+
   it('runs as a dedicated user with the promised hardening and capabilities', () => {
     const unit = fs.readFileSync(UNIT, 'utf8');
     for (const line of [
