@@ -199,8 +199,8 @@ async function dispatch(c: Conn, spec: CommandSpec, args: string[], v: Flags, ou
       if (typeof v.os !== 'string' || !v.os) throw usage('reinstall needs --os OS (rackhand os lists them)');
       const osId = await resolveOs(c, v.os);
       const server = await api<{ id: number; name: string }>(c, 'GET', `/api/v1/servers/${serverId}`);
-      const rootPass = await secretInput(v['root-pass-file'] as string | undefined, `root password for ${server.name}: `, '--root-pass-file');
       if (!v.yes) await confirm(`reinstall server ${serverId} (${server.name}) with ${osId}? Its disks are erased.`, 'reinstall erases the server\'s disks');
+      const rootPass = await secretInput(v['root-pass-file'] as string | undefined, `root password for ${server.name}: `, '--root-pass-file');
       const body: Record<string, unknown> = { os_id: osId, root_pass: rootPass };
       if (v.hostname) body.hostname = v.hostname;
       if (v['ssh-key-file']) body.ssh_key = readFile(v['ssh-key-file'] as string).trim();
