@@ -109,7 +109,10 @@ export interface Agent {
     metrics: ReturnType<typeof createMetrics>;
   };
   start(): Promise<{ url: string }>;
-  stop(): Promise<void>;
+  /** graceful: the SIGTERM stop (running BMC operations finish, deploys stay resumable). */
+  stop(opts?: { graceful?: boolean }): Promise<void>;
+  /** Applies the reloadable keys of a new configuration (see RELOADABLE_KEYS in config.ts). */
+  reload(next: ResolvedConfig): void;
 }
 
 const CONSOLE_BASE = '/console';
@@ -336,15 +339,19 @@ export async function createAgent(config: ResolvedConfig, opts: { log?: Logger }
       ready = true;
       return { url: boundUrl };
     },
-    async stop() {
+    reload(next) {
+      log.level = next.log.level;
+    },
+    async stop(o = {}) {
       ready = false;
       for (const t of timers) clearInterval(t);
       await powerSync.stop();
       await sampler.stop();
       await dhcp?.stop();
       await tftp?.stop();
-      // Tasks waiting for an installer are left to resume at the next start; the others may finish their BMC work.
-      await tasks.stop({ graceMs: config.tasks.stopGraceMs });
+      // Tasks waiting for an installer are left to resume at the next start; on a graceful stop (SIGTERM) the
+      // others may finish their BMC work first.
+      await tasks.stop({ graceMs: o.graceful ? config.tasks.stopGraceMs : 0 });
       closeTaskEvents(core);
       await vncProxy.close();
       await new Promise<void>((resolve) => {
