@@ -132,11 +132,11 @@ describe('--json prints the API\'s own JSON, errors included', () => {
 describe('the commands a technician was missing', () => {
   it('reinstall: the password from stdin, never argv; refuses without --yes off a terminal; follows to success', async () => {
     const os = (await apiJson('GET', '/api/v1/os')).json.list[0];
-    const unsure = await run(['reinstall', '1008', '--os', os.os_id, '--root-pass-file', '-'], {}, { input: 'correct-horse-battery\n' });
+    const unsure = await run(['reinstall', '1008', '--os', os.os_id, '--root-pass-file', '-'], {}, { input: 'Correct-horse-battery-9\n' });
     expect(unsure.code).toBe(2);
     expect(unsure.stderr).toMatch(/reinstall erases the server's disks: add --yes to confirm/);
     expect((await apiJson('GET', '/api/v1/tasks?server=1008')).json.tasks).toEqual([]);
-    const typo = await run(['reinstall', '1008', '--os', `${os.os_id}x`, '--yes', '--root-pass-file', '-'], {}, { input: 'correct-horse-battery\n' });
+    const typo = await run(['reinstall', '1008', '--os', `${os.os_id}x`, '--yes', '--root-pass-file', '-'], {}, { input: 'Correct-horse-battery-9\n' });
     expect(typo.code).toBe(2);
     expect(typo.stderr).toContain(`(did you mean ${os.os_id}?)`);
     const noPass = await run(['reinstall', '1008', '--os', os.os_id, '--yes']);
@@ -148,7 +148,7 @@ describe('the commands a technician was missing', () => {
     const r = await cli.run(['reinstall', '1008', '--os', os.name, '--yes', '--root-pass-file', '-'], env, (out) => {
       if (!released && out.includes('… wait for installer callback')) released = site.installerCallback(1008);
     }, {
-      input: 'correct-horse-battery\n',
+      input: 'Correct-horse-battery-9\n',
       onStart: (child) => {
         argv = fs.readFileSync(`/proc/${child.pid}/cmdline`, 'utf8');
       },
@@ -161,7 +161,7 @@ describe('the commands a technician was missing', () => {
 
   it('cancel stops a running task; watch then shows it cancelled', async () => {
     const os = (await apiJson('GET', '/api/v1/os')).json.list[0];
-    const started = await run(['reinstall', '1009', '--os', os.os_id, '--yes', '--root-pass-file', '-', '--no-wait', '--json'], {}, { input: 'correct-horse-battery' });
+    const started = await run(['reinstall', '1009', '--os', os.os_id, '--yes', '--root-pass-file', '-', '--no-wait', '--json'], {}, { input: 'Correct-horse-battery-9' });
     expect(started.code, started.stderr).toBe(0);
     const task = onlyJson(started.stdout);
     // wait until the deploy waits for its installer, then cancel it
@@ -173,7 +173,7 @@ describe('the commands a technician was missing', () => {
     const again = await run(['cancel', String(task.id)]);
     expect(again.code).toBe(1);
     expect(again.stderr).toMatch(/CONFLICT: task \d+ is cancelled; only a running task can be cancelled/);
-    expect(site.agent.parts.netboot.state(1009)).toBeUndefined();
+    expect(site.agent.core.netboot.state(1009)).toBeUndefined();
   });
 
   it('bmc reset follows the reset until the BMC answers', async () => {
@@ -201,7 +201,7 @@ describe('the commands a technician was missing', () => {
 
   it('Ctrl-C while following says the task keeps running and how to watch it again', async () => {
     const os = (await apiJson('GET', '/api/v1/os')).json.list[0];
-    const task = onlyJson((await run(['reinstall', '1011', '--os', os.os_id, '--yes', '--root-pass-file', '-', '--no-wait', '--json'], {}, { input: 'correct-horse-battery' })).stdout);
+    const task = onlyJson((await run(['reinstall', '1011', '--os', os.os_id, '--yes', '--root-pass-file', '-', '--no-wait', '--json'], {}, { input: 'Correct-horse-battery-9' })).stdout);
     let child: import('node:child_process').ChildProcess | undefined;
     const w = await cli.run(['watch', String(task.id)], env, (out) => {
       if (out.includes('… wait for installer callback')) child?.kill('SIGINT');
