@@ -77,13 +77,26 @@ describe('the page tells the truth about a server', () => {
     await browser.shot(page, 'state-02-bmc-login-refused');
   });
 
-  it('an error shown for one view is gone when the technician moves to another', async () => {
+  it('a task that fails before its start is answered still says so; the error is gone on the next view', async () => {
     site.driver.injectFault(site.bmcKey(1012), { kind: 'unreachable' });
     try {
       const page = await openLoggedIn();
       await page.getByRole('link', { name: 'demo-a02-11' }).click();
+      // A slow answer: the task's failure reaches the page by the event stream before the POST that started it.
+      await page.route('**/api/v1/servers/1012/power', async (route) => {
+        const answer = await route.fetch();
+        const { id } = await answer.json();
+        await expect.poll(async () => (await api('GET', `/api/v1/tasks/${id}`)).state).toBe('failed');
+        await expect.poll(() => page.locator('#server-tasks li.task-failed').count()).toBe(1);
+        await route.fulfill({ response: answer });
+      });
+      const answered = page.waitForEvent('requestfinished', (r) => r.url().endsWith('/api/v1/servers/1012/power'));
       await page.locator('#power-on').click();
-      await expect.poll(() => page.locator('#status.error').textContent(), { timeout: 15_000 }).toMatch(/failed/);
+      await expect.poll(() => page.locator('#status.error').textContent(), { timeout: 15_000 }).toMatch(/^Task \d+ \(power\) failed: /);
+      await answered;
+      // The page has had the answer (a rendered frame later) and still shows the failure, not "started".
+      await page.evaluate(() => new Promise((r) => requestAnimationFrame(() => requestAnimationFrame(r))));
+      expect(await page.locator('#status').textContent()).toMatch(/^Task \d+ \(power\) failed: /);
       await page.getByRole('navigation', { name: 'Sections' }).getByRole('link', { name: 'Tasks' }).click();
       await page.locator('#all-tasks li').first().waitFor();
       expect(await page.locator('#status').textContent()).toBe('');

@@ -16,6 +16,7 @@ const state = {
   sensors: null, // the last live read of the current server's sensors
   freshReads: new Map(), // server id → { at, sensors }: live reads, drawn on the chart until it has them stored
   afterRoute: null, // a message to show once the next view is shown
+  announced: new Set(), // ids of finished tasks whose end was said in the status line
   lastConsoleUrl: '',
 };
 
@@ -260,13 +261,15 @@ function mergeTask(task) {
 }
 
 function onTask(incoming) {
-  const { old, task } = mergeTask(incoming);
+  const { task } = mergeTask(incoming);
   renderTaskEverywhere(task);
   const finished = ['succeeded', 'failed', 'cancelled'].includes(task.state);
   if (!finished) return;
   // What the task did (or why it failed) changes the server's facts and its BMC health, in the list and the detail.
   refreshServerSoon(task.serverId);
-  if (task.serverId === state.currentId && old && old.state !== task.state) {
+  // Once per task: its end may come by the stream before or after the answer that started it.
+  if (task.serverId === state.currentId && !state.announced.has(task.id)) {
+    state.announced.add(task.id);
     say(`Task ${task.id} (${task.kind}) ${task.state}${task.error ? ': ' + task.error.message : ''}`, task.state === 'succeeded' ? 'ok' : 'error');
   }
 }
@@ -580,9 +583,10 @@ async function started(promise, what) {
     const r = await promise;
     const task = r && r.task && typeof r.task === 'object' ? r.task : r;
     if (task && typeof task.id === 'number' && task.kind) {
-      mergeTask(task);
+      const merged = mergeTask(task).task;
       renderServerTasks();
-      say(`${what}: task ${task.id} started`, 'info');
+      // A quick task may already have ended by the stream, and said so: that word stays.
+      if (!FINISHED.includes(merged.state)) say(`${what}: task ${task.id} started`, 'info');
     } else say(`${what}: done`, 'ok');
     return r;
   } catch (err) {
