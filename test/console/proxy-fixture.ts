@@ -106,7 +106,7 @@ export function rawUpgrade(port: number, path: string, opts: { key?: string } = 
   return new Promise((resolve, reject) => {
     const socket = net.connect(port, '127.0.0.1');
     let head: Buffer | null = Buffer.alloc(0);
-    let body = Buffer.alloc(0);
+    let body: Buffer = Buffer.alloc(0);
     socket.on('error', reject);
     socket.on('data', (d: Buffer) => {
       if (head === null) {
