@@ -167,6 +167,7 @@ function logout(message) {
   state.servers.clear();
   state.tasks.clear();
   state.freshReads.clear();
+  state.announced.clear();
   if (state.events) state.events.close();
   state.events = null;
   showLogin(message);
@@ -268,7 +269,7 @@ function onTask(incoming) {
   // What the task did (or why it failed) changes the server's facts and its BMC health, in the list and the detail.
   refreshServerSoon(task.serverId);
   // Once per task: its end may come by the stream before or after the answer that started it.
-  if (task.serverId === state.currentId && !state.announced.has(task.id)) {
+  if (task.serverId === state.currentId && !$('#servers-view').hidden && !state.announced.has(task.id)) {
     state.announced.add(task.id);
     say(`Task ${task.id} (${task.kind}) ${task.state}${task.error ? ': ' + task.error.message : ''}`, task.state === 'succeeded' ? 'ok' : 'error');
   }
