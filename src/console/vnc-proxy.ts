@@ -572,8 +572,9 @@ export class VncProxy {
     c.lastActivity = Date.now();
     const ws = c.ws;
     if (ws.readyState !== WebSocket.OPEN) return;
-    // Download backpressure: past the high-water mark the VNC side pauses until this send has been flushed.
-    if (!c.downPaused && ws.bufferedAmount + chunk.length >= this.o.highWaterMark) {
+    // Download backpressure: with the high-water mark already queued, this is the last read until it is flushed
+    // (ws calls back once the socket took it); a chunk alone never pauses, or every large read would stop and go.
+    if (!c.downPaused && ws.bufferedAmount >= this.o.highWaterMark) {
       c.downPaused = true;
       c.upstream!.pause();
       ws.send(chunk, SEND_BINARY, c.downDrained);
