@@ -513,8 +513,8 @@ async function main() {
     };
     if (baselineBuild) subjects.baseline = { kind: 'rackhand', url: `ws://127.0.0.1:${basePort}/console/ws`, pid: children.baselinePid };
     const names = Object.keys(subjects);
-    const res = Object.fromEntries(names.map((n) => [n, { up: 0, down: 0, p50: Infinity, p99: Infinity }]));
-    // Alternate the order in every round and keep each one's best: other work on this machine adds noise.
+    const res = Object.fromEntries(names.map((n) => [n, { up: 0, down: 0, p50: Infinity, p99: Infinity, ups: [], downs: [] }]));
+    // Alternate the order in every round and keep each one's best and median: other work on this machine adds noise.
     for (let r = 0; r < rounds; r++) {
       for (const name of r % 2 === 0 ? names : [...names].reverse()) {
         const s = subjects[name];
@@ -531,6 +531,8 @@ async function main() {
         const o = res[name];
         o.up = Math.max(o.up, up);
         o.down = Math.max(o.down, down);
+        o.ups.push(up);
+        o.downs.push(down);
         o.p50 = Math.min(o.p50, e.p50);
         o.p99 = Math.min(o.p99, e.p99);
         const perGiB = (t) => ((t / 100) * 1024) / mib;
@@ -548,12 +550,16 @@ async function main() {
     }
 
     const f = (x, d = 0) => x.toFixed(d);
+    const median = (v) => [...v].sort((a, b) => a - b)[Math.floor((v.length - 1) / 2)];
+    for (const o of Object.values(res)) Object.assign(o, { upMedian: median(o.ups), downMedian: median(o.downs), ups: undefined, downs: undefined });
     const R = res.rackhand;
     const W = res.websockify;
-    console.log(`console proxy bench: ${mib} MiB each way, 2,000 x 32-byte echoes, 10 concurrent sessions (best of ${rounds} rounds)`);
+    console.log(`console proxy bench: ${mib} MiB each way, 2,000 x 32-byte echoes, 10 concurrent sessions (best and median of ${rounds} rounds)`);
     console.log('                         rackhand    websockify    ratio (rackhand/websockify)');
     console.log(`upload MiB/s            ${f(R.up).padStart(9)}    ${f(W.up).padStart(10)}    ${f(R.up / W.up, 2)}x   (goal >= 2)`);
     console.log(`download MiB/s          ${f(R.down).padStart(9)}    ${f(W.down).padStart(10)}    ${f(R.down / W.down, 2)}x   (goal >= 1)`);
+    console.log(`upload median MiB/s     ${f(R.upMedian).padStart(9)}    ${f(W.upMedian).padStart(10)}    ${f(R.upMedian / W.upMedian, 2)}x`);
+    console.log(`download median MiB/s   ${f(R.downMedian).padStart(9)}    ${f(W.downMedian).padStart(10)}    ${f(R.downMedian / W.downMedian, 2)}x`);
     console.log(`proxy CPU up s/GiB     ${f(R.cpuUp, 2).padStart(9)}    ${f(W.cpuUp, 2).padStart(10)}    ${f(R.cpuUp / W.cpuUp, 2)}x`);
     console.log(`proxy CPU down s/GiB   ${f(R.cpuDown, 2).padStart(9)}    ${f(W.cpuDown, 2).padStart(10)}    ${f(R.cpuDown / W.cpuDown, 2)}x`);
     console.log(`echo p50 µs             ${f(R.p50).padStart(9)}    ${f(W.p50).padStart(10)}    ${f(R.p50 / W.p50, 2)}x   (lower is better)`);
@@ -566,6 +572,8 @@ async function main() {
       console.log(`\nagainst the proxy of ${baseline} (same rounds)    rackhand    ${baseline.slice(0, 12).padStart(12)}    ratio`);
       console.log(`upload MiB/s            ${f(R.up).padStart(9)}    ${f(B.up).padStart(12)}    ${f(R.up / B.up, 2)}x`);
       console.log(`download MiB/s          ${f(R.down).padStart(9)}    ${f(B.down).padStart(12)}    ${f(R.down / B.down, 2)}x`);
+      console.log(`upload median MiB/s     ${f(R.upMedian).padStart(9)}    ${f(B.upMedian).padStart(12)}    ${f(R.upMedian / B.upMedian, 2)}x`);
+      console.log(`download median MiB/s   ${f(R.downMedian).padStart(9)}    ${f(B.downMedian).padStart(12)}    ${f(R.downMedian / B.downMedian, 2)}x`);
       console.log(`proxy CPU up s/GiB     ${f(R.cpuUp, 2).padStart(9)}    ${f(B.cpuUp, 2).padStart(12)}    ${f(R.cpuUp / B.cpuUp, 2)}x`);
       console.log(`proxy CPU down s/GiB   ${f(R.cpuDown, 2).padStart(9)}    ${f(B.cpuDown, 2).padStart(12)}    ${f(R.cpuDown / B.cpuDown, 2)}x`);
       console.log(`echo p50 / p99 µs       ${`${f(R.p50)} / ${f(R.p99)}`.padStart(9)}    ${`${f(B.p50)} / ${f(B.p99)}`.padStart(12)}`);
@@ -581,6 +589,8 @@ async function main() {
         ratios: {
           upload: +f(R.up / W.up, 2),
           download: +f(R.down / W.down, 2),
+          uploadMedian: +f(R.upMedian / W.upMedian, 2),
+          downloadMedian: +f(R.downMedian / W.downMedian, 2),
           p50: +f(R.p50 / W.p50, 2),
           p99: +f(R.p99 / W.p99, 2),
           rss: +f(R.mem.peak.rss / W.mem.peak.rss, 2),
