@@ -11,6 +11,8 @@ import type { SimulatedBmcState, SimulatedDriver } from '../../src/bmc/simulated
 
 export interface TestSite {
   url: string;
+  /** The agent's state dir: the bootstrap CLI (token create, backup) works on it directly. */
+  stateDir: string;
   agent: Agent;
   /** The SimulatedDriver every demo server's BMC runs on: faults and BMC state. */
   driver: SimulatedDriver;
@@ -118,6 +120,7 @@ export async function startTestSite(opts: TestSiteOptions = {}): Promise<TestSit
     const a = agent;
     return {
       url,
+      stateDir,
       agent: a,
       driver: sim,
       tokens: { admin, tech, client },
