@@ -42,7 +42,7 @@ describe('the page tells the truth about a server', () => {
     await expect.poll(() => page.locator('#power-state .badge').textContent()).toBe('unknown');
     expect((await rowBadges(page, 1008))[0]).toBe('unknown');
     // A deploy powers the host on, then waits for its installer: the task is running, the power is on.
-    const task = await api('POST', '/api/v1/servers/1008/reinstall', { os_id: 'debian-12', root_pass: 'deploy-pass-1' });
+    const task = await api('POST', '/api/v1/servers/1008/reinstall', { os_id: 'debian-12', root_pass: 'Deploy-pass-1' });
     expect(task).toMatchObject({ kind: 'deploy', serverId: 1008 });
     await expect.poll(() => page.locator('#server-tasks li.task-running summary').textContent(), { timeout: 15_000 }).toMatch(/wait for installer callback/);
     await expect.poll(() => page.locator('#power-state .badge').textContent()).toBe('on');
