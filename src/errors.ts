@@ -23,6 +23,13 @@ export const ERROR_STATUS = {
   TASK_CANCELLED: 409,
   TEMPLATE_ERROR: 500,
   BOOT_ERROR: 500,
+  /** An OS entry's image is not in the store (or its file is damaged): import or build it first. */
+  IMAGE_MISSING: 409,
+  /** What a booted host reported (the ramdisk agent or an installer): the task fails with its code. */
+  IMAGE_CORRUPT: 500,
+  DISK_NOT_FOUND: 500,
+  WIPE_UNSUPPORTED: 500,
+  INSTALL_FAILED: 500,
   CONSOLE_ERROR: 502,
   SWITCH_ERROR: 502,
   IP_EXHAUSTED: 409,

@@ -316,4 +316,32 @@ export const MIGRATIONS: Migration[] = [
       );
     `,
   },
+  {
+    version: 400,
+    name: 'OS images and inspected hardware',
+    sql: `
+      -- Images rackhand serves to booting hosts: the ramdisk it builds, installer netboot files, disk images.
+      -- The bytes live content-addressed under the images directory; this table names them.
+      CREATE TABLE images (
+        name TEXT PRIMARY KEY,
+        kind TEXT NOT NULL CHECK (kind IN ('ramdisk', 'netboot', 'disk')),
+        source TEXT NOT NULL,
+        -- JSON [{file, sha256, sizeBytes, format?}]: what /boot/images/<name>/<file> serves
+        files TEXT NOT NULL,
+        -- JSON: the ramdisk's build manifest (package versions, hashes)
+        manifest TEXT,
+        -- JSON {ids: [n], name}: a disk image offered as an operating system (eq os_id)
+        os TEXT,
+        created_at TEXT NOT NULL
+      );
+
+      -- What the rackhand ramdisk found in a server (operation_diag, an adopted host's inspection).
+      CREATE TABLE server_hardware (
+        server_id INTEGER PRIMARY KEY REFERENCES servers(id) ON DELETE CASCADE,
+        inventory TEXT NOT NULL,
+        inspected_at TEXT NOT NULL,
+        task_id INTEGER
+      );
+    `,
+  },
 ];
