@@ -87,7 +87,8 @@ async function tool(cmd: string, args: string[], what: string, env?: NodeJS.Proc
   }
 }
 
-function newestKernel(): string {
+/** The newest kernel version with both /boot/vmlinuz-<v> and /lib/modules/<v>. */
+export function newestKernel(): string {
   const versions = readdirSync('/boot')
     .filter((f) => f.startsWith('vmlinuz-'))
     .map((f) => f.slice('vmlinuz-'.length))
@@ -99,7 +100,7 @@ function newestKernel(): string {
 }
 
 /** Module paths (relative to /lib/modules/<v>) for the names and their dependencies, dependencies first. */
-function resolveModules(version: string, names: string[]): string[] {
+export function resolveModules(version: string, names: string[]): string[] {
   const root = path.join('/lib/modules', version);
   const builtin = new Set(
     readFileSync(path.join(root, 'modules.builtin'), 'utf8').split('\n').filter(Boolean).map((l) => path.basename(l).replace(/\.ko.*$/, '').replace(/-/g, '_')),
