@@ -233,3 +233,33 @@ func waitForPath(p string, limit time.Duration) bool {
 func stopArrays(ctx context.Context) {
 	_, _ = run(ctx, 30*time.Second, "mdadm", "--stop", "--scan")
 }
+
+// waitForStorage gives the storage drivers' asynchronous probing time to finish: the set of block devices must
+// stay the same for two seconds (at most ten seconds in all), so a job never sees a disk list mid-scan.
+func waitForStorage() {
+	deadline := time.Now().Add(10 * time.Second)
+	last, since := "", time.Now()
+	for time.Now().Before(deadline) {
+		entries, _ := os.ReadDir("/sys/block")
+		var names []string
+		for _, e := range entries {
+			names = append(names, e.Name())
+		}
+		cur := strings.Join(names, ",")
+		if cur != last {
+			last, since = cur, time.Now()
+		} else if time.Since(since) >= 2*time.Second && hasDiskName(names) {
+			return
+		}
+		time.Sleep(250 * time.Millisecond)
+	}
+}
+
+func hasDiskName(names []string) bool {
+	for _, n := range names {
+		if strings.HasPrefix(n, "sd") || strings.HasPrefix(n, "nvme") || strings.HasPrefix(n, "vd") || strings.HasPrefix(n, "xvd") {
+			return true
+		}
+	}
+	return false
+}

@@ -31,6 +31,7 @@ func main() {
 			fatalf("network: %v", err)
 		}
 	}
+	waitForStorage()
 	c := newClient(boot.url)
 	job, err := c.fetchJob(ctx)
 	if err == errNoJob {

@@ -30,6 +30,8 @@ export const RAMDISK_TOOLS = [
 
 /** Drivers for the disks, NICs, RAID and filesystems of real servers and of qemu; their dependencies are added. */
 export const RAMDISK_MODULES = [
+  // first: libcrc32c (xfs, bnx2x) needs the crc32c algorithm registered when it loads
+  'crc32c_generic',
   // storage controllers
   'ahci', 'ata_piix', 'ata_generic', 'sd_mod', 'sg', 'nvme', 'virtio_blk', 'virtio_scsi', 'virtio_pci',
   'megaraid_sas', 'mpt3sas', 'hpsa', 'smartpqi', 'aacraid',
@@ -37,7 +39,7 @@ export const RAMDISK_MODULES = [
   'e1000', 'e1000e', 'igb', 'igc', 'ixgbe', 'i40e', 'ice', 'bnxt_en', 'tg3', 'bnx2x', 'mlx4_en', 'mlx5_core', 'r8169',
   'virtio_net', 'vmxnet3',
   // software RAID (deploy's mirror) and filesystems the agent mounts to configure an image
-  'md_mod', 'raid1', 'raid0', 'raid10', 'ext4', 'xfs', 'vfat', 'nls_cp437', 'nls_iso8859_1', 'nls_ascii', 'crc32c_generic',
+  'md_mod', 'raid1', 'raid0', 'raid10', 'ext4', 'xfs', 'vfat', 'nls_cp437', 'nls_iso8859_1', 'nls_ascii',
 ];
 
 export interface RamdiskBuildOptions {
