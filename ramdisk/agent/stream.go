@@ -22,6 +22,7 @@ type resumingReader struct {
 	offset int64
 	total  int64 // -1 until known
 	fails  int
+	eof    bool
 	onNote func(string)
 }
 
@@ -104,6 +105,9 @@ func (r *resumingReader) tryOpen() error {
 }
 
 func (r *resumingReader) Read(p []byte) (int, error) {
+	if r.eof {
+		return 0, io.EOF
+	}
 	for {
 		if r.body == nil {
 			if err := r.open(); err != nil {
@@ -121,6 +125,7 @@ func (r *resumingReader) Read(p []byte) (int, error) {
 		r.body.Close()
 		r.body = nil
 		if err == io.EOF && (r.total < 0 || r.offset >= r.total) {
+			r.eof = true
 			return n, io.EOF
 		}
 		if r.ctx.Err() != nil {

@@ -80,7 +80,12 @@ export async function startAgentJobServer(host: string): Promise<AgentJobServer>
     const m = range ? /^bytes=(\d+)-(\d*)$/.exec(range) : null;
     if (m) {
       const start = Number(m[1]);
-      const end = m[2] ? Number(m[2]) : size - 1;
+      const end = Math.min(m[2] ? Number(m[2]) : size - 1, size - 1);
+      if (start >= size || start > end) {
+        imageRequests.push({ name, range, status: 416 });
+        res.writeHead(416, { 'Content-Range': `bytes */${size}` }).end();
+        return;
+      }
       imageRequests.push({ name, range, status: 206 });
       res.writeHead(206, { 'Content-Length': end - start + 1, 'Content-Range': `bytes ${start}-${end}/${size}`, 'Accept-Ranges': 'bytes' });
       createReadStream(file, { start, end }).pipe(res);

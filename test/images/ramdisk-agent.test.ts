@@ -12,6 +12,7 @@ import { sha512Crypt } from '../../src/boot/templates/sha512-crypt.js';
 import { buildOsDiskImage, OS_IMAGE_DEFAULTS, OS_MARKER, type OsDiskImage } from '../harness/os-disk-image.js';
 import { bootFromDisk, bootRamdisk, startRamdiskLab, tempDir, waitExit, writeRandomFile, type LabDisk, type RamdiskLab } from '../harness/ramdisk-lab.js';
 import type { AgentProgress } from '../harness/agent-job-server.js';
+import type { QemuVm } from '../harness/qemu-vm.js';
 
 const MIB = 1 << 20;
 let rl: RamdiskLab;
@@ -23,6 +24,14 @@ let seq = 0;
 const token = () => `tok${process.pid}x${++seq}`;
 const mac = (n: number) => `52:54:00:7a:00:${n.toString(16).padStart(2, '0')}`;
 const isZero = (b: Buffer) => b.every((x) => x === 0);
+/** The agent's result; a VM that exits first or a time-out fails with the console tail and the progress so far. */
+async function resultOf(t: string, vm: QemuVm, timeoutMs: number) {
+  try {
+    return await rl.server.waitResult(t, timeoutMs, () => (vm.process.exitCode !== null || vm.process.signalCode !== null ? 'the VM exited' : undefined));
+  } catch (e) {
+    throw new Error(`${(e as Error).message}\nprogress: ${JSON.stringify(rl.server.state(t).progress.slice(-8))}\nconsole:\n${vm.serial().slice(-3000)}`);
+  }
+}
 const steps = (p: AgentProgress[]) => [...new Set(p.filter((x) => x.state === 'started').map((x) => x.step))];
 
 describe('rackhand ramdisk agent in qemu VMs', () => {
@@ -45,7 +54,7 @@ describe('rackhand ramdisk agent in qemu VMs', () => {
     rl.server.arm(t, { action: 'inspect', params: { lldpWaitSeconds: 0, healthChecks: true } });
     const { vm } = await bootRamdisk({ rl, ramdisk, token: t, mac: mac(1), firmware: 'uefi', disks: [disk], smp: 2, memMb: 512 });
     try {
-      const res = await rl.server.waitResult(t, 240_000, () => (vm.process.exitCode !== null ? `VM exited:\n${vm.serial().slice(-3000)}` : undefined));
+      const res = await resultOf(t, vm, 240_000);
       expect(res.ok, JSON.stringify(res)).toBe(true);
       const inv = res.result.inventory;
       expect(inv.firmware.mode).toBe('uefi');
@@ -76,7 +85,7 @@ describe('rackhand ramdisk agent in qemu VMs', () => {
     rl.server.arm(tq, { action: 'wipe', params: { mode: 'quick' } });
     let { vm } = await bootRamdisk({ rl, ramdisk, token: tq, mac: mac(2), firmware: 'bios', disks: [a, b] });
     try {
-      const res = await rl.server.waitResult(tq, 240_000, () => (vm.process.exitCode !== null ? 'VM exited' : undefined));
+      const res = await resultOf(tq, vm, 240_000);
       expect(res.ok, JSON.stringify(res)).toBe(true);
       expect(res.result.disks).toEqual([
         { name: 'sda', serial: a.serial, sizeBytes: 48 * MIB, mode: 'quick', ok: true },
@@ -100,7 +109,7 @@ describe('rackhand ramdisk agent in qemu VMs', () => {
     rl.server.arm(tz, { action: 'wipe', params: { mode: 'zero', disks: [a.serial] } });
     ({ vm } = await bootRamdisk({ rl, ramdisk, token: tz, mac: mac(2), firmware: 'bios', disks: [a, b] }));
     try {
-      const res = await rl.server.waitResult(tz, 240_000, () => (vm.process.exitCode !== null ? 'VM exited' : undefined));
+      const res = await resultOf(tz, vm, 240_000);
       expect(res.ok, JSON.stringify(res)).toBe(true);
       expect(res.result.disks).toEqual([{ name: 'sda', serial: a.serial, sizeBytes: 48 * MIB, mode: 'zero', ok: true }]);
       const pct = rl.server.state(tz).progress.filter((p) => p.step === 'wipe sda (zero)' && typeof p.percent === 'number').map((p) => p.percent);
@@ -120,7 +129,7 @@ describe('rackhand ramdisk agent in qemu VMs', () => {
     rl.server.arm(t, { action: 'wipe', params: { mode: 'secure' } });
     const { vm } = await bootRamdisk({ rl, ramdisk, token: t, mac: mac(3), firmware: 'bios', disks: [d] });
     try {
-      const res = await rl.server.waitResult(t, 240_000, () => (vm.process.exitCode !== null ? 'VM exited' : undefined));
+      const res = await resultOf(t, vm, 240_000);
       expect(res.ok).toBe(false);
       expect(res.code).toBe('WIPE_UNSUPPORTED');
       expect(res.reason).toMatch(/sda .*RHSECURE.*(security erase|security feature set).*use mode zero/);
@@ -155,7 +164,7 @@ describe('rackhand ramdisk agent in qemu VMs', () => {
     });
     const { vm } = await bootRamdisk({ rl, ramdisk, token: t, mac: mac(4), firmware: 'bios', disks: [small, big] });
     try {
-      const res = await rl.server.waitResult(t, 300_000, () => (vm.process.exitCode !== null ? `VM exited\n${vm.serial().slice(-2000)}` : undefined));
+      const res = await resultOf(t, vm, 180_000);
       expect(res.ok, JSON.stringify(res)).toBe(true);
       expect(res.result).toMatchObject({ disk: '/dev/sdb', serial: big.serial, sha256: sha, bytesWritten: os.rawBytes });
       const prog = rl.server.state(t).progress;
@@ -203,7 +212,7 @@ describe('rackhand ramdisk agent in qemu VMs', () => {
     rl.server.arm(t, { action: 'deploy', params: { image: { url, sha256: good, format: 'raw' }, disk: { pick: 'serial', serial: d.serial }, config: { hostname: 'never', sshKeys: [] } } });
     const { vm } = await bootRamdisk({ rl, ramdisk, token: t, mac: mac(5), firmware: 'bios', disks: [d] });
     try {
-      const res = await rl.server.waitResult(t, 240_000, () => (vm.process.exitCode !== null ? 'VM exited' : undefined));
+      const res = await resultOf(t, vm, 120_000);
       expect(res.ok).toBe(false);
       expect(res.code).toBe('IMAGE_CORRUPT');
       expect(res.reason).toContain(`expected ${good}`);
@@ -234,7 +243,7 @@ describe('rackhand ramdisk agent in qemu VMs', () => {
         expect(ready.message).toContain(`ssh root@${ip}`);
         const ssh = (cmd: string) => rl.lab.exec('ssh', ['-i', keyFile, '-o', 'StrictHostKeyChecking=no', '-o', 'UserKnownHostsFile=/dev/null',
           '-o', 'BatchMode=yes', '-o', 'ConnectTimeout=20', `root@${ip}`, cmd]);
-        const out = await ssh('cat /etc/rackhand-release; lsblk -dn -o NAME,SERIAL /dev/sda');
+        const out = await ssh('cat /etc/rackhand-release; smartctl -i /dev/sda');
         expect(out.stdout).toContain('rackhand ramdisk');
         expect(out.stdout).toContain('RHRESCUE');
         // a wrong key is refused
