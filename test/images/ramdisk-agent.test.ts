@@ -243,7 +243,7 @@ describe('rackhand ramdisk agent in qemu VMs', () => {
         expect(ready.message).toContain(`ssh root@${ip}`);
         const ssh = (cmd: string) => rl.lab.exec('ssh', ['-i', keyFile, '-o', 'StrictHostKeyChecking=no', '-o', 'UserKnownHostsFile=/dev/null',
           '-o', 'BatchMode=yes', '-o', 'ConnectTimeout=20', `root@${ip}`, cmd]);
-        const out = await ssh('cat /etc/rackhand-release; smartctl -i /dev/sda');
+        const out = await ssh('cat /etc/rackhand-release; /usr/sbin/smartctl -i /dev/sda 2>&1; true');
         expect(out.stdout).toContain('rackhand ramdisk');
         expect(out.stdout).toContain('RHRESCUE');
         // a wrong key is refused
