@@ -154,30 +154,28 @@ function usrPath(p: string): string {
   return /^(lib|lib64|bin|sbin)\//.test(rel) ? `usr/${rel}` : rel;
 }
 
-/** The Debian packages that own these files, with their versions. */
+/** The Debian packages that own these files, with their versions (one dpkg-query for all of them). */
 async function packagesOwning(files: string[]): Promise<Array<{ name: string; version: string }>> {
+  // merged-/usr: dpkg may know a file under either spelling
+  const spellings = (f: string) => [f, f.startsWith('/usr/') ? f.slice(4) : `/usr${f}`];
+  const out = await run('dpkg-query', ['-S', ...files.flatMap(spellings)], { maxBuffer: 16 << 20 })
+    .then((r) => r.stdout, (e: { stdout?: string }) => e.stdout ?? ''); // exit 1 when some spelling is unknown
+  const ownerOf = new Map<string, string[]>();
+  for (const line of out.split('\n')) {
+    if (line.startsWith('diversion')) continue;
+    const i = line.indexOf(': /');
+    if (i < 0) continue;
+    ownerOf.set(line.slice(i + 2), line.slice(0, i).split(', ').map((p) => p.replace(/:.*$/, '')));
+  }
   const owners = new Set<string>();
   for (const f of files) {
-    const candidates = [f, f.startsWith('/usr/') ? f.slice(4) : `/usr${f}`];
-    let found = false;
-    for (const c of candidates) {
-      try {
-        const r = await run('dpkg-query', ['-S', c]);
-        for (const line of r.stdout.split('\n')) {
-          const m = /^([^:]+(?::[a-z0-9]+)?(?:, [^:]+)*): /.exec(line);
-          if (m && !line.startsWith('diversion')) for (const p of m[1].split(', ')) owners.add(p.replace(/:.*$/, ''));
-        }
-        found = true;
-        break;
-      } catch {
-        /* try the other spelling */
-      }
-    }
-    if (!found) fail(`${f} belongs to no Debian package: the ramdisk takes files from packages only`);
+    const hit = spellings(f).map((x) => ownerOf.get(x)).find(Boolean);
+    if (!hit) fail(`${f} belongs to no Debian package: the ramdisk takes files from packages only`);
+    for (const p of hit) owners.add(p);
   }
   const names = [...owners].sort();
-  const out = await tool('dpkg-query', ['-W', '-f=${Package}\t${Version}\n', ...names], 'dpkg-query -W');
-  return out.split('\n').filter(Boolean).map((l) => {
+  const listed = await tool('dpkg-query', ['-W', '-f=${Package}\t${Version}\n', ...names], 'dpkg-query -W');
+  return listed.split('\n').filter(Boolean).map((l) => {
     const [name, version] = l.split('\t');
     return { name, version };
   }).sort((a, b) => (a.name < b.name ? -1 : 1));
