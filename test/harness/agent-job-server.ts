@@ -38,6 +38,10 @@ export interface AgentJobServer {
   base: string;
   arm(token: string, job: AgentJob | null): void;
   agentUrl(token: string): string;
+  /** Serve a text at <base><urlPath> (an install config). */
+  addText(urlPath: string, body: string): string;
+  /** Every request for a text: path and status. */
+  textRequests: string[];
   /** Serve a file at <base>/boot/images/<name>. */
   addImage(name: string, file: string): string;
   state(token: string): TokenState;
@@ -62,6 +66,8 @@ export async function startAgentJobServer(host: string): Promise<AgentJobServer>
   const tokens = new Map<string, TokenState>();
   const images = new Map<string, string>();
   const imageRequests: AgentJobServer['imageRequests'] = [];
+  const texts = new Map<string, string>();
+  const textRequests: string[] = [];
   const state = (t: string) => {
     let s = tokens.get(t);
     if (!s) tokens.set(t, (s = { job: null, progress: [], jobFetches: 0 }));
@@ -99,6 +105,11 @@ export async function startAgentJobServer(host: string): Promise<AgentJobServer>
   const server: Server = createServer((req, res) => {
     void (async () => {
       const url = new URL(req.url ?? '/', 'http://x');
+      const text = texts.get(url.pathname);
+      if (text !== undefined && req.method === 'GET') {
+        textRequests.push(url.pathname);
+        return void res.writeHead(200, { 'Content-Type': 'text/plain' }).end(text);
+      }
       const img = /^\/boot\/images\/(.+)$/.exec(url.pathname);
       if (img && req.method === 'GET') return serveImage(decodeURIComponent(img[1]), req, res);
       const m = /^\/boot\/agent\/([A-Za-z0-9_-]+)\/(job|progress|result)$/.exec(url.pathname);
@@ -108,6 +119,13 @@ export async function startAgentJobServer(host: string): Promise<AgentJobServer>
         s.jobFetches++;
         if (!s.job) return void res.writeHead(404, { 'Content-Type': 'application/json' }).end('{"error":"nothing armed"}');
         return void res.writeHead(200, { 'Content-Type': 'application/json' }).end(JSON.stringify(s.job));
+      }
+      if (req.method === 'GET' && url.search) {
+        // the installer form (AGENT-PROTOCOL.md): busybox wget can only GET, so the fields come as a query string
+        const q = Object.fromEntries(url.searchParams);
+        if (m[2] === 'progress') s.progress.push({ step: q.step, state: q.state, ...(q.message ? { message: q.message } : {}) });
+        else s.result = { ok: q.ok === '1' || q.ok === 'true', ...(q.code ? { code: q.code } : {}), ...(q.reason ? { reason: q.reason } : {}) };
+        return void res.writeHead(204).end();
       }
       if (req.method !== 'POST') return void res.writeHead(405).end();
       const body = JSON.parse(await readBody(req));
@@ -140,6 +158,11 @@ export async function startAgentJobServer(host: string): Promise<AgentJobServer>
       state(token).job = job;
     },
     agentUrl: (token) => `${srv.base}/boot/agent/${token}`,
+    addText: (urlPath, body) => {
+      texts.set(urlPath, body);
+      return `${srv.base}${urlPath}`;
+    },
+    textRequests,
     addImage: (name, file) => {
       images.set(name, file);
       return `${srv.base}/boot/images/${name}`;
