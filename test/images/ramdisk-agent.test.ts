@@ -198,6 +198,41 @@ describe('rackhand ramdisk agent in qemu VMs', () => {
     }
   }, 900_000);
 
+  it('deploy with mirror builds a RAID1 (metadata 1.0) of two disks and each disk alone boots the configured system', async () => {
+    const a: LabDisk = { file: join(tmp.dir, 'ma.img'), serial: 'RHMIRRORA', model: 'MirrorDisk' };
+    const b: LabDisk = { file: join(tmp.dir, 'mb.img'), serial: 'RHMIRRORB', model: 'MirrorDisk' };
+    execFileSync('truncate', ['-s', '80M', a.file]);
+    execFileSync('truncate', ['-s', '80M', b.file]);
+    const t = token();
+    const url = rl.server.addImage('test-os/os.raw', os.raw);
+    const sha = execFileSync('sha256sum', [os.raw], { encoding: 'utf8' }).split(' ')[0];
+    rl.server.arm(t, { action: 'deploy', params: { image: { url, sha256: sha, format: 'raw' }, disk: { pick: 'largest' }, mirror: true,
+      config: { hostname: 'vm-mirror', rootPasswordHash: sha512Crypt('Mirror-Pass-1'), sshKeys: [] } } });
+    const { vm } = await bootRamdisk({ rl, ramdisk, token: t, mac: mac(7), firmware: 'bios', disks: [a, b] });
+    try {
+      const res = await resultOf(t, vm, 180_000);
+      expect(res.ok, JSON.stringify(res)).toBe(true);
+      expect(res.result.mirror).toMatchObject({ device: '/dev/md0' });
+      expect([...res.result.mirror.serials].sort()).toEqual([a.serial, b.serial]);
+      expect(res.result.rootPartition).toBe('/dev/md0p2');
+      expect(steps(rl.server.state(t).progress)).toContain('create mirror');
+    } finally {
+      await vm.kill();
+    }
+    for (const d of [a, b]) {
+      const examine = execFileSync('mdadm', ['--examine', d.file], { encoding: 'utf8' });
+      expect(examine).toMatch(/Version : 1\.0/);
+      expect(examine).toMatch(/Raid Level : raid1/);
+      const boot = await bootFromDisk({ rl, mac: mac(7), firmware: 'bios', disk: d });
+      try {
+        await boot.waitForSerial(new RegExp(OS_MARKER.done), 180_000);
+        expect(boot.serial()).toContain(`${OS_MARKER.hostname} vm-mirror`);
+      } finally {
+        await boot.kill();
+      }
+    }
+  }, 600_000);
+
   it('a corrupt image (sha256 mismatch) fails promptly with IMAGE_CORRUPT and leaves no partition table behind', async () => {
     const d: LabDisk = { file: join(tmp.dir, 'corrupt.img'), serial: 'RHCORRUPT', model: 'CorruptDisk' };
     writeRandomFile(d.file, 64 * MIB, 5);
