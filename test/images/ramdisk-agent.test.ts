@@ -5,7 +5,8 @@
 // IMAGE_CORRUPT; secure erase is refused on a disk that cannot; rescue lets the test in over SSH until disarmed.
 import { execFileSync } from 'node:child_process';
 import { copyFileSync, readFileSync, writeFileSync } from 'node:fs';
-import { join } from 'node:path';
+import { dirname, join } from 'node:path';
+import { fileURLToPath } from 'node:url';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { buildRamdisk, type RamdiskBuild } from '../../src/images/ramdisk-builder.js';
 import { sha512Crypt } from '../../src/boot/templates/sha512-crypt.js';
@@ -15,6 +16,7 @@ import type { AgentProgress } from '../harness/agent-job-server.js';
 import type { QemuVm } from '../harness/qemu-vm.js';
 
 const MIB = 1 << 20;
+const HARNESS = join(dirname(fileURLToPath(import.meta.url)), '../harness');
 let rl: RamdiskLab;
 let ramdisk: RamdiskBuild;
 let os: OsDiskImage;
@@ -47,11 +49,13 @@ describe('rackhand ramdisk agent in qemu VMs', () => {
     tmp?.remove();
   });
 
-  it('inspect (UEFI, 2 CPUs, 512 MiB) reports qemu\'s real CPUs, memory, disk model/serial/size and NIC MAC, then powers off', async () => {
+  it('inspect (UEFI, 2 CPUs, 512 MiB) reports qemu\'s real CPUs, memory, disk model/serial/size, NIC MAC and the LLDP neighbour, then powers off', async () => {
     const t = token();
     const disk: LabDisk = { file: join(tmp.dir, 'inspect.img'), serial: 'RHINSPECT01', model: 'RackhandTestDisk' };
     execFileSync('truncate', ['-s', '72M', disk.file]);
-    rl.server.arm(t, { action: 'inspect', params: { lldpWaitSeconds: 0, healthChecks: true } });
+    // the lab's "switch": LLDP frames out of the bridge every second
+    const lldp = rl.lab.spawnIn('python3', [join(HARNESS, 'lldp-sender.py'), rl.lab.bridge, '02:11:22:33:44:55', 'swp7', 'tor-lab', 'rack 7 port 7']);
+    rl.server.arm(t, { action: 'inspect', params: { lldpWaitSeconds: 30, healthChecks: true } });
     const { vm } = await bootRamdisk({ rl, ramdisk, token: t, mac: mac(1), firmware: 'uefi', disks: [disk], smp: 2, memMb: 512 });
     try {
       const res = await resultOf(t, vm, 240_000);
@@ -66,11 +70,13 @@ describe('rackhand ramdisk agent in qemu VMs', () => {
       expect(inv.disks[0].smart.available).toBe(true);
       expect(inv.nics.map((n: any) => n.mac)).toEqual([mac(1)]);
       expect(inv.nics[0]).toMatchObject({ driver: 'virtio_net', link: true });
+      expect(inv.nics[0].lldp).toEqual({ chassisId: '02:11:22:33:44:55', portId: 'swp7', systemName: 'tor-lab', portDescription: 'rack 7 port 7' });
       expect(inv.health.checks.find((c: any) => c.name === 'disks present').ok).toBe(true);
       expect(steps(rl.server.state(t).progress)).toContain('inspect hardware');
       // inspect ends in power off
       expect(await waitExit(vm, 60_000)).toBe(true);
     } finally {
+      lldp.kill();
       await vm.kill();
     }
   }, 400_000);
