@@ -15,10 +15,11 @@
 //   RACKHAND-INSTALLER-DONE status=ok|fail reason=… action=X
 
 import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
-import { copyFileSync, existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, symlinkSync, writeFileSync, chmodSync } from 'node:fs';
+import { copyFileSync, existsSync, mkdirSync, mkdtempSync, rmSync, symlinkSync, writeFileSync, chmodSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { gzipSync } from 'node:zlib';
+import { newestKernel, resolveModules } from '../../src/images/ramdisk-builder.js';
 
 export const INSTALLER_DONE_MARKER = 'RACKHAND-INSTALLER-DONE';
 export const INSTALLER_START_MARKER = 'RACKHAND-INSTALLER-START';
@@ -56,48 +57,15 @@ function findBusybox(): string {
 
 /** The newest /boot/vmlinuz-* that has a matching /lib/modules tree. */
 export function findKernel(): { kernel: string; version: string } {
-  const versions = readdirSync('/boot')
-    .filter((f) => f.startsWith('vmlinuz-'))
-    .map((f) => f.slice('vmlinuz-'.length))
-    .filter((v) => existsSync(path.join('/lib/modules', v, 'modules.dep')))
-    .sort((a, b) => a.localeCompare(b, 'en', { numeric: true }));
-  const version = versions[versions.length - 1];
-  if (!version) throw new Error('no /boot/vmlinuz-* with /lib/modules (Debian package linux-image-amd64)');
+  const version = newestKernel();
   return { kernel: path.join('/boot', `vmlinuz-${version}`), version };
 }
 
-/** Module files for `names` plus their prerequisites, prerequisites first. Built-in modules need nothing. */
-function resolveModules(version: string, names: string[]): string[] {
-  const root = path.join('/lib/modules', version);
-  const builtin = new Set(
-    existsSync(path.join(root, 'modules.builtin'))
-      ? readFileSync(path.join(root, 'modules.builtin'), 'utf8').split('\n').map((l) => path.basename(l).replace(/\.ko.*$/, ''))
-      : [],
-  );
-  const deps = new Map<string, string[]>();
-  const byName = new Map<string, string>();
-  for (const line of readFileSync(path.join(root, 'modules.dep'), 'utf8').split('\n')) {
-    const i = line.indexOf(':');
-    if (i < 0) continue;
-    const file = line.slice(0, i);
-    deps.set(file, line.slice(i + 1).trim().split(/\s+/).filter(Boolean));
-    byName.set(path.basename(file).replace(/\.ko(\.\w+)?$/, '').replace(/-/g, '_'), file);
-  }
-  const order: string[] = [];
-  const visit = (file: string) => {
-    if (order.includes(file)) return;
-    for (const d of deps.get(file) ?? []) visit(d);
-    order.push(file);
-  };
-  for (const n of names) {
-    if (builtin.has(n)) continue;
-    const file = byName.get(n);
-    if (!file) throw new Error(`kernel ${version} has no module ${n}`);
-    visit(file);
-  }
+/** Module files for the NIC drivers plus their prerequisites (the ramdisk builder's resolver), prerequisites first. */
+function nicModules(version: string, names: string[]): string[] {
   // the PCI transport is what binds virtio-net to the device; it is a separate module on Debian
-  if (names.includes('virtio_net') && byName.has('virtio_pci')) visit(byName.get('virtio_pci') as string);
-  return order.map((f) => path.join(root, f));
+  const wanted = names.includes('virtio_net') ? [...names, 'virtio_pci'] : names;
+  return resolveModules(version, wanted).map((f) => path.join('/lib/modules', version, f));
 }
 
 const INIT = `#!/bin/sh
@@ -186,7 +154,7 @@ export function buildInstallerImage(options: InstallerImageOptions = {}): Instal
     copyFileSync(busybox, path.join(root, 'bin/busybox'));
     chmodSync(path.join(root, 'bin/busybox'), 0o755);
     symlinkSync('busybox', path.join(root, 'bin/sh'));
-    const modules = resolveModules(version, options.nics ?? ['e1000', 'virtio_net']);
+    const modules = nicModules(version, options.nics ?? ['e1000', 'virtio_net']);
     const names: string[] = [];
     for (const m of modules) {
       if (!m.endsWith('.ko')) throw new Error(`compressed module ${m}: add decompression to the harness`);

@@ -24,6 +24,8 @@ export interface QemuVmSpec {
   /** qemu -device model; default bios e1000 (its option ROM is iPXE), uefi virtio-net-pci without ROM (OVMF's own PXE). */
   nic?: string;
   memMb?: number;
+  /** CPUs (default 1). */
+  smp?: number;
   /** SMBIOS UUID (DHCP option 97). */
   uuid?: string;
   /** /dev/kvm here is nested software KVM that cannot run firmware: tcg by default. */
@@ -63,7 +65,7 @@ export function buildQemuArgv(spec: QemuVmSpec): string[] {
     '-machine', 'pc',
     '-accel', spec.accel ?? 'tcg',
     '-m', String(spec.memMb ?? 256),
-    '-smp', '1',
+    '-smp', String(spec.smp ?? 1),
     '-nodefaults',
     '-vga', 'std',
     '-display', 'none',
@@ -164,6 +166,11 @@ export interface BootVmOptions {
   nic?: string;
   uuid?: string;
   memMb?: number;
+  smp?: number;
+  /** Which of NIC and disk gets bootindex 1 (default network). */
+  bootFirst?: 'network' | 'disk';
+  /** More qemu arguments (extra disks, -kernel/-initrd/-append). */
+  extraArgs?: string[];
 }
 
 export interface QemuVm {
@@ -195,6 +202,9 @@ export async function bootVm(o: BootVmOptions): Promise<QemuVm> {
     serialLog: o.serialLog ?? join(workDir, 'serial.log'),
     nic: o.nic,
     memMb: o.memMb,
+    smp: o.smp,
+    bootFirst: o.bootFirst,
+    extraArgs: o.extraArgs,
     uuid: o.uuid ?? `00000000-0000-4000-8000-${hex}`,
     diskImage: o.diskImage,
     monitorSocket: join(workDir, 'mon.sock'),

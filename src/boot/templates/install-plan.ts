@@ -77,6 +77,12 @@ export const installInputSchema = z.object({
     install: bootUrlSchema.optional(),
     /** The installer callback endpoint; the installer requests `${callback}/${token}` (GET, or POST from some installers). */
     callback: bootUrlSchema,
+    /**
+     * This install's agent-protocol base, `<BASE>/boot/agent/<TOKEN>` (AGENT-PROTOCOL.md). When given, install
+     * configs report progress to `${agent}/progress` and failure to `${agent}/result` (GET with a query string:
+     * installers' only HTTP client may be busybox wget).
+     */
+    agent: bootUrlSchema.optional(),
   }),
   /** Single-use per-install token; it becomes the last path segment of callback_url. */
   callbackToken: callbackTokenSchema,
@@ -114,6 +120,9 @@ export interface InstallVars extends TemplateVars {
   mirror_host: string;
   mirror_path: string;
   callback_url: string; // `${urls.callback}/${token}`: the installer's last request
+  agent_url: string; // urls.agent (<BASE>/boot/agent/<TOKEN>) or ''
+  progress_url: string; // `${agent_url}/progress` or '': GET ?step=…&state=started|succeeded|failed|note[&message=…]
+  result_url: string; // `${agent_url}/result` or '': GET ?ok=0&code=…&reason=… when the installer fails
   callback_token: string;
   post_install_callback: string; // '' when none; requested after callback_url
   root_password_hash: string; // $6$…; the only form of the root password
@@ -241,6 +250,9 @@ export function buildInstallPlan(input: InstallInput, catalogue: OsCatalogue = d
     mirror_host: mirrorParsed?.host ?? '',
     mirror_path: mirrorParsed?.pathname ?? '',
     callback_url: `${trimSlash(urls.callback)}/${callbackToken}`,
+    agent_url: urls.agent ? trimSlash(urls.agent) : '',
+    progress_url: urls.agent ? `${trimSlash(urls.agent)}/progress` : '',
+    result_url: urls.agent ? `${trimSlash(urls.agent)}/result` : '',
     callback_token: callbackToken,
     post_install_callback: params.post_install_callback ?? '',
     root_password_hash: rootHash,

@@ -1,0 +1,3 @@
+module rackhand/ramdisk/agent
+
+go 1.19
