@@ -21,6 +21,9 @@ import { IpamRepo } from './store/repos/ipam-repo.js';
 import { SwitchesRepo } from './store/repos/switches-repo.js';
 import { SensorHistoryRepo } from './store/repos/sensor-history-repo.js';
 import { BmcAccountsRepo } from './store/repos/bmc-accounts-repo.js';
+import { ImagesRepo } from './store/repos/images-repo.js';
+import { ImageStore } from './images/image-store.js';
+import { Catalogue } from './core/catalogue.js';
 // planes
 import { BmcScheduler } from './bmc/bmc-scheduler.js';
 import { BmcDrivers } from './bmc/bmc-drivers.js';
@@ -46,6 +49,7 @@ import { bmcWorkflows } from './tasks/workflows/bmc-workflows.js';
 import { netbootWorkflows } from './tasks/workflows/netboot-workflows.js';
 import { ipamWorkflows } from './tasks/workflows/ipam-workflows.js';
 import { switchWorkflows } from './tasks/workflows/switch-workflows.js';
+import { imageWorkflows } from './tasks/workflows/image-workflows.js';
 import type { Core } from './core/core.js';
 import { Servers } from './core/servers.js';
 import { Power } from './core/power.js';
@@ -60,6 +64,7 @@ import { SwitchPorts } from './core/switch-ports.js';
 import { SensorHistory } from './core/history.js';
 import { Tasks } from './core/tasks.js';
 import { Tokens } from './core/tokens.js';
+import { Images } from './core/images.js';
 import { PostInstallNotifier } from './core/post-install-notifier.js';
 // faces
 import { authenticate } from './api/authenticate.js';
@@ -86,11 +91,18 @@ export function openState(config: ResolvedConfig) {
     switches: new SwitchesRepo(db, secrets),
     sensors: new SensorHistoryRepo(db),
     bmcAccounts: new BmcAccountsRepo(db),
+    images: new ImagesRepo(db),
   };
-  return { secrets, db, repos };
+  const images = new ImageStore(imagesDirOf(config), repos.images);
+  return { secrets, db, repos, images };
 }
 
 export type Repos = ReturnType<typeof openState>['repos'];
+
+/** Kernels, initrds and disk images: boot.imagesDir, by default <stateDir>/images. */
+export function imagesDirOf(config: ResolvedConfig): string {
+  return path.resolve(config.stateDir, config.boot.imagesDir ?? 'images');
+}
 
 export interface Agent {
   config: ResolvedConfig;
@@ -119,7 +131,7 @@ const CONSOLE_BASE = '/console';
 
 export async function createAgent(config: ResolvedConfig, opts: { log?: Logger } = {}): Promise<Agent> {
   const log = opts.log ?? createLogger({ level: config.log.level });
-  const { db, repos, secrets } = openState(config);
+  const { db, repos, secrets, images } = openState(config);
   let ready = false;
   let boundUrl = '';
   const publicUrl = () => config.http.publicUrl?.replace(/\/$/, '') ?? boundUrl;
@@ -164,8 +176,8 @@ export async function createAgent(config: ResolvedConfig, opts: { log?: Logger }
 
   // ---- Boot plane.
   const boot = config.boot;
-  const catalogue = boot.osCatalogue ? osCatalogueSchema.parse({ ...defaultOsCatalogue, ...boot.osCatalogue }) : defaultOsCatalogue;
-  const imagesDir = path.resolve(config.stateDir, boot.imagesDir ?? 'images');
+  const catalogue = new Catalogue(boot.osCatalogue ? osCatalogueSchema.parse({ ...defaultOsCatalogue, ...boot.osCatalogue }) : defaultOsCatalogue, images);
+  const imagesDir = images.dir;
   const urls = () =>
     bootUrls(boot.httpUrl ?? (boot.serverIp ? `http://${boot.serverIp}:${new URL(publicUrl()).port || 80}` : publicUrl()));
   const ipam = new Ipam(repos.ipam, repos.servers, tasks);
@@ -176,7 +188,9 @@ export async function createAgent(config: ResolvedConfig, opts: { log?: Logger }
     repos.netboot,
     repos.discovered,
     plans,
-    { templates: new TemplateDir(boot.templatesDir ?? DEFAULT_TEMPLATE_ROOT), verifyClient: boot.verifyClient },
+    catalogue,
+    images,
+    { templates: new TemplateDir(boot.templatesDir ?? DEFAULT_TEMPLATE_ROOT), verifyClient: boot.verifyClient, lldpWaitSeconds: boot.lldpWaitSeconds },
     log.child({ part: 'netboot' }),
   );
   const dhcp =
@@ -237,18 +251,20 @@ export async function createAgent(config: ResolvedConfig, opts: { log?: Logger }
     backoffMs: config.central.callbackBackoffMs,
   });
   const consoles = new Consoles(repos.console, repos.servers, { ...config.console, basePath: CONSOLE_BASE }, publicUrl);
+  const deploys = new Deploys(repos.servers, repos.users, tasks, netboot, notifier, catalogue, config.site.name);
   const core: Core = {
     servers,
     power: new Power(repos.servers, repos.bmcAccounts, tasks, { sensorsWaitMs: config.bmc.sensorsWaitMs, maxAddedBmcUsers: config.bmc.maxAddedUsers }, powerSync),
-    deploys: new Deploys(repos.servers, repos.users, tasks, netboot, notifier, catalogue, config.site.name),
+    deploys,
     netboot,
-    discovered: new Discovered(repos.discovered, servers),
+    discovered: new Discovered(repos.discovered, servers, (p, id) => deploys.diagnostics(p, id)),
     consoles,
     ipam,
     switchPorts: new SwitchPorts(repos.switches, repos.servers, tasks),
     history: new SensorHistory(repos.servers, repos.sensors),
     tasks: new Tasks(tasks, repos.servers),
     tokens: new Tokens(repos.tokens, repos.users),
+    images: new Images(images, catalogue, repos.netboot, tasks),
   };
 
   // ---- Workflows: what each task kind does.
@@ -258,6 +274,7 @@ export async function createAgent(config: ResolvedConfig, opts: { log?: Logger }
     ...netbootWorkflows({ bmc, servers: repos.servers, timing, netboot, notifier, installTimeoutMs: boot.installTimeoutMs, rebootGraceMs: boot.rebootGraceMs }),
     ...ipamWorkflows(),
     ...switchWorkflows({ ports: switchPortService, servers: repos.servers }),
+    ...imageWorkflows(images),
   ]) {
     tasks.register(wf);
   }

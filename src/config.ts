@@ -137,6 +137,8 @@ export const configSchema = z
         installTimeoutMs: z.number().int().min(1000).default(3 * 3600_000),
         /** After the callback, time the installer gets to finish (unmount, sync) before rackhand reboots the host. */
         rebootGraceMs: z.number().int().min(0).default(30_000),
+        /** How long an inspection (operation_diag) listens for the switch port's LLDP announcement; 0 skips it. */
+        lldpWaitSeconds: z.number().int().min(0).max(300).default(35),
         /** Extra or replacement OS catalogue entries (see src/boot/templates/os-catalogue.ts). */
         osCatalogue: z.record(z.string(), z.unknown()).optional(),
       })

@@ -36,10 +36,12 @@ export interface BootContent {
   hostScript(mac: string, remoteAddress: string): { script: string; armed: boolean };
   /** preseed, kickstart, user-data or meta-data of the install this token belongs to. */
   installConfig(token: string, kind: 'preseed' | 'kickstart' | 'user-data' | 'meta-data'): string;
+  /** The ramdisk agent's job; NOT_FOUND when nothing is armed for the token (the agent then powers off). */
+  agentJob(token: string): { action: string; params: Record<string, unknown> };
 }
 
-/** What booted hosts report back (the installer's callback, the ramdisk agent's progress). */
+/** What booted hosts report back (the installer's callback, the ramdisk agent's progress and result). */
 export interface BootReports {
-  report(token: string, report: { ok: boolean; code?: string; reason?: string }): unknown;
-  progress(token: string, step: { name: string; state: 'started' | 'succeeded' | 'failed' | 'note'; message: string }): void;
+  report(token: string, report: { ok: boolean; code?: string; reason?: string; result?: unknown }): unknown;
+  progress(token: string, step: { name: string; state: 'started' | 'succeeded' | 'failed' | 'note' | 'heartbeat'; message: string }): void;
 }

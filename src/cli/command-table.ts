@@ -88,6 +88,47 @@ export const commandTable: CommandSpec[] = [
   { name: 'servers list', args: '', summary: 'every server in the store', via: 'state', flags: [{ name: 'json', help: 'as JSON' }] },
   { name: 'task show', args: 'ID', summary: 'one task with its step journal, from the store', via: 'state', flags: [] },
   { name: 'backup', args: 'FILE', summary: 'online backup of the SQLite store (safe while the daemon runs)', via: 'state', flags: [] },
+  { name: 'images list', args: '', summary: 'the images booting hosts get: name, kind, files, size, sha256, source, ready', via: 'state', flags: [{ name: 'json', help: 'as JSON' }] },
+  {
+    name: 'images build',
+    args: '',
+    summary: "build the rackhand ramdisk (diagnostics, wipe, image deploy, rescue) from this machine's Debian packages",
+    via: 'state',
+    flags: [{ name: 'json', help: 'print the stored image as JSON' }],
+    details: 'Needs the Debian packages in test/install-peers.d/ramdisk.txt (golang-go, linux-image-amd64, busybox-static, …).\nThe same packages give the same bytes; the manifest lists every package and version.',
+  },
+  {
+    name: 'images import',
+    args: 'NAME',
+    summary: 'import installer netboot files or a disk image, checked against its sha256, from a file or an http(s) URL',
+    via: 'state',
+    flags: [
+      { name: 'disk', value: 'FILE|URL', help: 'a disk image: raw, qcow2 (converted to raw.zst), raw.gz, raw.zst or raw.xz' },
+      { name: 'sha256', value: 'HEX', help: "the disk image's sha256 (required with --disk)" },
+      { name: 'format', value: 'FORMAT', help: 'what the disk image is (checked against its first bytes)', choices: ['raw', 'qcow2', 'raw.gz', 'raw.zst', 'raw.xz'] },
+      { name: 'os-id', value: 'N', help: 'offer the disk image as an operating system with this eq os_id' },
+      { name: 'os-name', value: 'NAME', help: 'its name in the catalogue (default: NAME)' },
+      { name: 'kernel', value: 'FILE|URL', help: "an installer's kernel" },
+      { name: 'kernel-sha256', value: 'HEX', help: "the kernel's sha256" },
+      { name: 'initrd', value: 'FILE|URL', help: "an installer's initrd" },
+      { name: 'initrd-sha256', value: 'HEX', help: "the initrd's sha256" },
+      { name: 'debian-installer', help: "Debian's d-i netboot kernel and initrd from the installed debian-installer-12-netboot-amd64 package" },
+      { name: 'json', help: 'print the stored image as JSON' },
+    ],
+    details:
+      'A broken download resumes when the same import runs again. Examples:\n' +
+      '  rackhand images import debian-12-netboot --debian-installer\n' +
+      '  rackhand images import debian-12-cloud --disk https://…/debian-12.qcow2 --sha256 … --os-id 20 --os-name "Debian 12 image"',
+  },
+  { name: 'images verify', args: 'NAME', summary: "re-hash an image's files against the sha256 the store recorded", via: 'state', flags: [] },
+  { name: 'images rm', args: 'NAME', summary: 'remove an image (its files go once no other image shares them)', via: 'state', flags: [] },
+  {
+    name: 'callback-key',
+    args: '',
+    summary: 'print the key post_install_callback signatures use (HMAC-SHA256), for the receiving side',
+    via: 'state',
+    flags: [],
+  },
   { name: 'completion', args: 'bash', summary: 'print the bash completion script: source <(rackhand completion bash)', via: 'none', flags: [], firstArg: ['bash'] },
 
   { name: 'servers', args: '[QUERY]', summary: 'find servers by id, name, rack, MAC or IP', via: 'api', flags: [{ name: 'limit', value: 'N', help: 'at most N (default 200)' }] },

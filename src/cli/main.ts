@@ -13,6 +13,7 @@ import { databaseFile } from '../store/sqlite-store.js';
 import { bashCompletion } from './bash-completion.js';
 import { commandHelp, commandTable, commandsStartingWith, findCommand, flagsOf, overallHelp, parseArgsOptions, type CommandSpec } from './command-table.js';
 import { readImportFile } from './import-file.js';
+import { imagesCommand } from './images-cli.js';
 import { oneLineError } from './one-line-error.js';
 import { checkStateDir } from './state-dir-check.js';
 import { runApiCommand, printJsonError } from './tech-cli.js';
@@ -163,7 +164,11 @@ async function stateCommand(spec: CommandSpec, args: string[], flags: Flags): Pr
         print(`backup written to ${args[0]}`);
         return 0;
       }
+      case 'callback-key':
+        print(state.secrets.derive('post_install_callback').toString('hex'));
+        return 0;
     }
+    if (spec.name.startsWith('images ')) return await imagesCommand(spec.name, args, flags, state.images, print);
     throw new RackhandError('INVALID_INPUT', `${spec.name} is not a state-dir command`);
   } finally {
     state.db.close();

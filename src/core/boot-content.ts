@@ -16,12 +16,23 @@ import {
   type TemplateDir,
 } from '../boot/templates/index.js';
 import type { InstallSettings } from '../tasks/task-kinds.js';
+import type { ImageStore } from '../images/image-store.js';
+import { netmaskToPrefix } from '../domain/ip-address.js';
+import type { Catalogue } from './catalogue.js';
 import type { InstallPlans } from './install-plans.js';
+
+/** The job the ramdisk agent fetches (AGENT-PROTOCOL in ARCHITECTURE.md). */
+export interface AgentJob {
+  action: 'inspect' | 'wipe' | 'deploy' | 'rescue';
+  params: Record<string, unknown>;
+}
 
 export interface BootContentSettings {
   templates: TemplateDir;
   /** 'reservation': a host's script is served only to the address reserved for it. */
   verifyClient: 'reservation' | 'off';
+  /** How long an inspection listens for the switch's LLDP announcement (0: not at all). */
+  lldpWaitSeconds: number;
 }
 
 export class NetbootContent implements BootLookup, BootContent {
@@ -30,6 +41,8 @@ export class NetbootContent implements BootLookup, BootContent {
     private readonly netboot: NetbootRepo,
     private readonly discovered: DiscoveredRepo,
     private readonly plans: InstallPlans,
+    private readonly catalogue: Catalogue,
+    private readonly images: ImageStore,
     private readonly settings: BootContentSettings,
     private readonly log: Logger,
   ) {}
@@ -78,6 +91,60 @@ export class NetbootContent implements BootLookup, BootContent {
     if (!nb || nb.callbackAt) throw new RackhandError('NOT_FOUND', 'no install armed for this token');
     const server = this.servers.require(nb.serverId);
     return renderInstallConfig(kind, this.planOf(server, nb), this.settings.templates);
+  }
+
+  /** The job of the install this token belongs to; NOT_FOUND once it reported (the agent then powers off). */
+  agentJob(token: string): AgentJob {
+    const nb = this.netboot.findByToken(token);
+    if (!nb || nb.callbackAt) throw new RackhandError('NOT_FOUND', 'no job armed for this token');
+    const server = this.servers.require(nb.serverId);
+    const os = this.catalogue.all()[nb.osId];
+    const p = nb.params as InstallSettings & { root_password_hash: string };
+    const sshKeys = (p.ssh_key ?? '').split('\n').map((k) => k.trim()).filter(Boolean);
+    switch (os?.family) {
+      case 'diag':
+        return { action: 'inspect', params: { healthChecks: true, lldpWaitSeconds: this.settings.lldpWaitSeconds } };
+      case 'wipe':
+        return { action: 'wipe', params: { mode: p.wipe_mode ?? 'quick' } };
+      case 'rescue':
+        return { action: 'rescue', params: { sshKeys, rootPasswordHash: p.root_password_hash } };
+      case 'image': {
+        const disk = this.images.get(os.disk!);
+        const file = disk?.files[0];
+        if (!disk || !file) throw new RackhandError('IMAGE_MISSING', `the disk image ${os.disk} is gone from the store`);
+        const plan = this.planOf(server, nb);
+        return {
+          action: 'deploy',
+          params: {
+            image: { url: `${plan.vars.images_url}/${disk.name}/${file.file}`, sha256: file.sha256, format: file.format ?? 'raw', sizeBytes: file.sizeBytes },
+            disk: p.manual_choice_dsk ? { pick: 'serial', serial: p.manual_choice_dsk } : { pick: 'largest' },
+            mirror: (p.disk_mirror ?? 0) > 0,
+            ...(p.root_size ? { rootSizeMiB: p.root_size * 1024 } : {}),
+            config: {
+              hostname: plan.vars.hostname,
+              ...(plan.vars.domain ? { domain: plan.vars.domain } : {}),
+              rootPasswordHash: plan.vars.root_password_hash,
+              sshKeys,
+              network: { interfaces: this.interfaces(server) },
+              ...(p.post_install_script ? { postInstallScript: p.post_install_script } : {}),
+              ...(p.cloud_init_script ? { cloudInit: p.cloud_init_script } : {}),
+            },
+          },
+        };
+      }
+      default:
+        throw new RackhandError('NOT_FOUND', `${nb.osId} is an installer, not a ramdisk job`);
+    }
+  }
+
+  /** The static addressing of every interface that has an address: what an installed image configures. */
+  private interfaces(server: ServerRecord) {
+    return server.interfaces.flatMap((i) => {
+      const a = this.plans.addressing(server, i.mac);
+      if (!a.ip) return [];
+      const prefix = a.netmask ? netmaskToPrefix(a.netmask) : 24;
+      return [{ mac: i.mac, addresses: [`${a.ip}/${prefix}`], ...(a.gateway ? { gateway: a.gateway } : {}), ...(a.dns?.length ? { dns: a.dns } : {}) }];
+    });
   }
 
   private planOf(server: ServerRecord, nb: NetbootState, mac?: string) {

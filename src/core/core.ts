@@ -3,6 +3,7 @@ import type { Consoles } from './consoles.js';
 import type { Deploys } from './deploys.js';
 import type { Discovered } from './discovered.js';
 import type { SensorHistory } from './history.js';
+import type { Images } from './images.js';
 import type { Ipam } from './ipam.js';
 import type { Netboot } from './netboot.js';
 import type { Power } from './power.js';
@@ -23,4 +24,5 @@ export interface Core {
   history: SensorHistory;
   tasks: Tasks;
   tokens: Tokens;
+  images: Images;
 }

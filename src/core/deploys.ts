@@ -10,7 +10,8 @@ import type { UsersRepo } from '../store/repos/users-repo.js';
 import type { TaskRecord } from '../store/repos/tasks-repo.js';
 import type { TaskRunner } from '../tasks/task-runner.js';
 import { installSettingsSchema, type InstallSettings, type TaskParams } from '../tasks/task-kinds.js';
-import { findOs, strongRootPasswordSchema, type OsCatalogue } from '../boot/templates/index.js';
+import { strongRootPasswordSchema, type OsEntry } from '../boot/templates/index.js';
+import type { Catalogue } from './catalogue.js';
 import { requireVisibleServer } from './access.js';
 import type { Netboot } from './netboot.js';
 import type { PostInstallNotifier } from './post-install-notifier.js';
@@ -41,7 +42,17 @@ export interface OrderRequest extends InstallRequest {
 }
 
 /** What a purpose boots when the caller names no image. */
-const DEFAULT_OS = { diag: 'diagnostics', wipe: 'disk-wipe' } as const;
+const DEFAULT_OS = { diag: 'diagnostics', wipe: 'disk-wipe', rescue: 'rescue' } as const;
+
+type Purpose = TaskParams<'deploy'>['purpose'];
+
+/** The catalogue families each purpose may boot. */
+const FAMILIES: Record<Purpose, OsEntry['family'][]> = {
+  install: ['debian', 'ubuntu', 'rhel', 'image', 'linux-test'],
+  diag: ['diag'],
+  wipe: ['wipe'],
+  rescue: ['rescue'],
+};
 
 export class Deploys {
   constructor(
@@ -50,12 +61,13 @@ export class Deploys {
     private readonly tasks: TaskRunner,
     private readonly netboot: Netboot,
     private readonly notifier: PostInstallNotifier,
-    private readonly catalogue: OsCatalogue,
+    private readonly catalogue: Catalogue,
     private readonly siteName: string,
   ) {}
 
-  osList(): { id: number | null; os_id: string; name: string; family: string }[] {
-    return Object.entries(this.catalogue).map(([osId, os]) => ({ id: os.ids[0] ?? null, os_id: osId, name: os.name, family: os.family }));
+  /** The catalogue, each entry with whether its images are in the store. */
+  osList() {
+    return this.catalogue.list();
   }
 
   createPxe(p: Principal, serverId: number, input: InstallRequest): TaskRecord {
@@ -86,6 +98,15 @@ export class Deploys {
 
   wipe(p: Principal, serverId: number, mode: NonNullable<InstallSettings['wipe_mode']>, extra: Record<string, unknown> = {}): TaskRecord {
     return this.deploy(p, serverId, { os: DEFAULT_OS.wipe, settings: { wipe_mode: mode }, extra }, 'wipe', { releaseOnFailure: false });
+  }
+
+  /**
+   * Boot the rescue ramdisk with SSH for the given keys (or root password): the task ends when SSH is up; the host
+   * stays in it until clear_pxe.
+   */
+  rescue(p: Principal, serverId: number, r: { sshKey?: string; rootPassword?: string; uefi?: boolean }): TaskRecord {
+    if (!r.sshKey && !r.rootPassword) throw new RackhandError('INVALID_INPUT', 'ssh_key: give an SSH key (or a root password) to log in to the rescue system', { field: 'ssh_key' });
+    return this.deploy(p, serverId, { os: DEFAULT_OS.rescue, rootPassword: r.rootPassword, uefi: r.uefi ?? false, settings: { ssh_key: r.sshKey } }, 'rescue', { releaseOnFailure: false });
   }
 
   /**
@@ -123,7 +144,7 @@ export class Deploys {
     p: Principal,
     serverId: number,
     input: InstallRequest,
-    purpose: TaskParams<'deploy'>['purpose'],
+    purpose: Purpose,
     o: { releaseOnFailure: boolean; checked?: Checked },
   ): TaskRecord {
     const server = requireVisibleServer(p, this.servers.get(serverId), serverId);
@@ -151,16 +172,17 @@ export class Deploys {
    * Everything that can be checked before a task starts: the OS, the root password policy, every template
    * input (a plan is built and thrown away), the callback URL. `server` is absent for an order not yet claimed.
    */
-  private check(p: Principal, server: ServerRecord | undefined, input: InstallRequest, purpose: TaskParams<'deploy'>['purpose'], done?: Checked): Checked {
+  private check(p: Principal, server: ServerRecord | undefined, input: InstallRequest, purpose: Purpose, done?: Checked): Checked {
     const req = parseInput(installRequestSchema, input, 'request');
-    const osId = done?.osId ?? findOs(this.catalogue, { osId: req.os, osName: req.osName }).osId;
-    const family = this.catalogue[osId].family;
-    if (purpose === 'install' && (family === 'diag' || family === 'wipe')) {
-      throw new RackhandError('INVALID_INPUT', `os ${osId} is a ${family} image, not an installable system`, { field: 'os_id' });
+    const { osId, os } = this.catalogue.find({ osId: done?.osId ?? req.os, osName: req.osName });
+    if (!FAMILIES[purpose].includes(os.family)) {
+      throw new RackhandError('INVALID_INPUT', `os ${osId} is a ${os.family} image, not what ${purpose === 'install' ? 'an install' : purpose} boots`, { field: 'os_id' });
     }
+    // Before anything is armed or any BMC touched: a host must never boot into a 404.
+    if (!req.imitate) this.catalogue.requireReady(osId, os);
     // Diagnostics and wipe images have no root account to speak of; their templates still need a hash.
     let rootPassword: string;
-    if (purpose === 'install') {
+    if (purpose === 'install' || (purpose === 'rescue' && req.rootPassword)) {
       if (!req.rootPassword) throw new RackhandError('INVALID_INPUT', 'root_pass: required', { field: 'root_pass' });
       rootPassword = parseInput(strongRootPasswordSchema, req.rootPassword, 'root_pass');
     } else rootPassword = randomBytes(18).toString('base64url');

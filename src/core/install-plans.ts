@@ -3,7 +3,8 @@
 import { RackhandError } from '../errors.js';
 import type { ServerRecord } from '../domain/server.js';
 import type { BootUrls } from '../boot/boot-urls.js';
-import { buildInstallPlan, hostnameSchema, type InstallPlan, type OsCatalogue } from '../boot/templates/index.js';
+import { buildInstallPlan, hostnameSchema, type InstallPlan } from '../boot/templates/index.js';
+import type { Catalogue } from './catalogue.js';
 import type { InstallSettings } from '../tasks/task-kinds.js';
 
 export interface SiteNetwork {
@@ -23,7 +24,7 @@ export interface HostAddressing {
 }
 
 export interface InstallPlansDeps {
-  catalogue: OsCatalogue;
+  catalogue: Catalogue;
   urls(): BootUrls;
   network: SiteNetwork;
   /** Per-host addressing from IPAM, when it knows better than the interface record. */
@@ -35,10 +36,6 @@ const PROBE_TOKEN = 'validation-probe-token-0000';
 
 export class InstallPlans {
   constructor(private readonly d: InstallPlansDeps) {}
-
-  get catalogue(): OsCatalogue {
-    return this.d.catalogue;
-  }
 
   /** Where the host with this MAC is reached: IPAM's main IPv4, else the interface's own address. */
   addressing(server: ServerRecord, mac: string): HostAddressing {
@@ -108,10 +105,10 @@ export class InstallPlans {
         },
         osId: a.osId,
         params: { ...templateSettings, uefi: a.uefi, root_password_hash: a.rootPasswordHash } as never,
-        urls: { base: urls.base, images: urls.images, install: urls.install(token), callback: urls.callback() },
+        urls: { base: urls.base, images: urls.images, install: urls.install(token), callback: urls.callback(), agent: urls.agent(token) },
         callbackToken: token,
       },
-      this.d.catalogue,
+      this.d.catalogue.all(),
     );
   }
 }

@@ -11,14 +11,18 @@ import { sha512Crypt } from '../boot/templates/index.js';
 import { requireVisibleServer } from './access.js';
 import type { InstallPlans } from './install-plans.js';
 
-/** The signal a deploy waits for; its payload is what the installer reported. */
+/** The signal a deploy waits for; its payload is what the installer (or the ramdisk agent) reported. */
 export const INSTALLER_SIGNAL = 'installer report';
+/** The signal a rescue boot waits for: the ramdisk's SSH server is up. */
+export const RESCUE_SIGNAL = 'rescue ready';
 
 export interface InstallerReport {
   ok: boolean;
   /** A stable code for a failure (e.g. IMAGE_CORRUPT), and one line a person can act on. */
   code?: string;
   reason?: string;
+  /** What the ramdisk agent found or did (an inspection's inventory, a wipe's disks, a deploy's disk). */
+  result?: unknown;
 }
 
 export interface ArmRequest {
@@ -84,10 +88,17 @@ export class Netboot {
     return nb;
   }
 
-  /** A progress line from the booted host, into its task's journal (live on /events). */
-  progress(token: string, step: { name: string; state: 'started' | 'succeeded' | 'failed' | 'note'; message: string }): void {
+  /**
+   * A progress line from the booted host, into its task's journal (live on /events). A heartbeat only says the
+   * host is alive and is not journalled; the rescue system's SSH coming up ends the rescue task's wait.
+   */
+  progress(token: string, step: { name: string; state: 'started' | 'succeeded' | 'failed' | 'note' | 'heartbeat'; message: string }): void {
     const nb = this.netboot.findByToken(token);
     if (!nb || nb.callbackAt) throw new RackhandError('NOT_FOUND', 'no install armed for this token');
-    if (nb.taskId !== null) this.tasks.journal(nb.taskId, { ...step, name: `host: ${step.name}` });
+    if (nb.taskId === null || step.state === 'heartbeat') return;
+    this.tasks.journal(nb.taskId, { name: `host: ${step.name}`, state: step.state, message: step.message });
+    if (nb.purpose === 'rescue' && step.name === 'rescue' && /rescue ready/.test(step.message)) {
+      this.tasks.signal(nb.taskId, RESCUE_SIGNAL, { message: step.message });
+    }
   }
 }

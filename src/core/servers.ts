@@ -56,6 +56,14 @@ export class Servers {
     return { server: this.servers.get(s.id)!, created: r.created === 1 };
   }
 
+  /** The last inspection's full inventory (GET …/hardware); NOT_FOUND when the server was never inspected. */
+  inspection(p: Principal, id: number) {
+    this.show(p, id);
+    const r = this.servers.inspection(id);
+    if (!r) throw new RackhandError('NOT_FOUND', `server ${id} was never inspected: run operation_diag (POST /api/v1/servers/${id}/inspect)`, { id });
+    return r;
+  }
+
   /** A new server from a discovered MAC; never replaces an existing one. */
   adopt(p: Principal, input: Record<string, unknown>): ServerRecord {
     requireAllowed(can.adoptDiscovered(p), 'adopt discovered hosts');

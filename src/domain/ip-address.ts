@@ -141,6 +141,15 @@ export function netmaskOf(prefix: number): string {
 }
 
 /** Addresses a host may get: IPv4 drops network and broadcast below /31 (RFC 3021); IPv6 drops the subnet-router anycast. */
+/** 255.255.255.0 → 24; a mask that is not contiguous ones counts its ones. */
+export function netmaskToPrefix(mask: string): number {
+  const p = parseIp(mask);
+  if (!p || p.family !== 4) return 32;
+  let n = 0;
+  for (let v = p.value; v > 0n; v >>= 1n) if (v & 1n) n++;
+  return n;
+}
+
 export function usableBounds(c: Cidr): { first: bigint; last: bigint } {
   const last = lastAddress(c);
   if (c.family === 4) return c.prefix >= 31 ? { first: c.network, last } : { first: c.network + 1n, last: last - 1n };

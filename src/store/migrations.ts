@@ -344,4 +344,26 @@ export const MIGRATIONS: Migration[] = [
       );
     `,
   },
+  {
+    version: 401,
+    name: 'netboot purposes: rescue',
+    sql: `
+      -- SQLite cannot change a CHECK constraint: the table is rebuilt with the new purpose allowed.
+      CREATE TABLE netboot_next (
+        server_id INTEGER PRIMARY KEY REFERENCES servers(id) ON DELETE CASCADE,
+        purpose TEXT NOT NULL CHECK (purpose IN ('install','diag','wipe','rescue')),
+        os_id TEXT NOT NULL,
+        params TEXT NOT NULL,
+        token_sealed TEXT NOT NULL,
+        token_hash TEXT NOT NULL UNIQUE,
+        task_id INTEGER REFERENCES tasks(id) ON DELETE SET NULL,
+        armed_at TEXT NOT NULL,
+        callback_at TEXT,
+        callback_status TEXT
+      );
+      INSERT INTO netboot_next SELECT server_id, purpose, os_id, params, token_sealed, token_hash, task_id, armed_at, callback_at, callback_status FROM netboot;
+      DROP TABLE netboot;
+      ALTER TABLE netboot_next RENAME TO netboot;
+    `,
+  },
 ];

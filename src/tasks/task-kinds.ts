@@ -24,7 +24,7 @@ export const installSettingsSchema = z
   .strict();
 export type InstallSettings = z.infer<typeof installSettingsSchema>;
 
-export const netbootPurposeSchema = z.enum(['install', 'diag', 'wipe']);
+export const netbootPurposeSchema = z.enum(['install', 'diag', 'wipe', 'rescue']);
 
 export const deployParamsSchema = z
   .object({
@@ -67,6 +67,32 @@ export const TASK_PARAMS = {
   resume: z.object({}).strict(),
   ip_allocate: z.object({ ip_id: z.number().int(), ip: z.string(), network: z.string(), main_ipv4: z.boolean() }).strict(),
   ip_release: z.object({ ip_id: z.number().int(), ip: z.string(), network: z.string(), main_ipv4: z.boolean() }).strict(),
+  image_build: z.object({}).strict(),
+  image_import: z
+    .object({
+      name: z.string().regex(/^[a-z0-9][a-z0-9._-]{0,63}$/),
+      disk: z
+        .object({
+          src: z.string().min(1).max(2048),
+          sha256: z.string().regex(/^[0-9a-fA-F]{64}$/),
+          format: z.enum(['raw', 'qcow2', 'raw.gz', 'raw.zst', 'raw.xz']).optional(),
+          os: z.object({ ids: z.array(z.number().int().nonnegative()).max(8), name: z.string().min(1).max(128) }).strict().optional(),
+        })
+        .strict()
+        .optional(),
+      netboot: z
+        .object({
+          kernel: z.string().min(1).max(2048),
+          kernelSha256: z.string().regex(/^[0-9a-fA-F]{64}$/),
+          initrd: z.string().min(1).max(2048),
+          initrdSha256: z.string().regex(/^[0-9a-fA-F]{64}$/),
+        })
+        .strict()
+        .optional(),
+      debianInstaller: z.boolean().optional(),
+    })
+    .strict(),
+  image_verify: z.object({ name: z.string().max(64) }).strict(),
 } as const;
 
 export type TaskKind = keyof typeof TASK_PARAMS;

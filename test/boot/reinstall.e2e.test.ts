@@ -8,6 +8,7 @@ import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it, onTestFinished } from 'vitest';
 import { DISK_BOOT_MARKER, startVmBmc, type VmBmc } from '../harness/vm-bmc.js';
 import { startNetbootLab, waitTask, type NetbootLab } from '../harness/vm-bmc-netboot-lab.js';
+import { testInstallerEntry } from '../harness/fixtures.js';
 
 const MAC = '52:54:00:e3:00:01';
 const BMC_PORT = 6230;
@@ -17,18 +18,10 @@ const SERVER = 10;
 let L: NetbootLab;
 let vm: VmBmc;
 
-/** The built-in test OS, but rebooting at the end; and a variant whose /init is told a dead callback URL. */
+/** The test installer, but rebooting at the end; and a variant whose /init is told a dead callback URL. */
 function osCatalogue(bridgeIp: string) {
-  const entry = (ids: number[], extra: string[]) => ({
-    name: `rackhand test installer ${ids[0]}`,
-    family: 'linux-test',
-    ids,
-    kernel: 'rackhand-test/vmlinuz',
-    initrd: 'rackhand-test/initramfs.cpio.gz',
-    // /init takes the last rackhand.callback= on the command line: the one after the template's own
-    kernelArgs: ['console=ttyS0', 'quiet', ...extra],
-    templates: { ipxe: 'ipxe/rackhand-image.ipxe' },
-  });
+  // /init takes the last rackhand.callback= on the command line: the one after the template's own
+  const entry = (ids: number[], extra: string[]) => testInstallerEntry(ids, ['console=ttyS0', 'quiet', ...extra], `rackhand test installer ${ids[0]}`);
   return {
     'rackhand-test': entry([900], ['rackhand.after=reboot']),
     'rackhand-test-poweroff': entry([951], ['rackhand.after=poweroff']),

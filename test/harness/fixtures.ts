@@ -38,3 +38,23 @@ export function makeServers(n: number, start = 1, opts: { ownerId?: (id: number)
     };
   });
 }
+
+/**
+ * The test suite's installer (test/harness/installer-image.ts: a kernel + busybox initramfs that calls back) as an
+ * OS entry. It is no built-in: tests hand it to rackhand through boot.osCatalogue; its files are placed in the
+ * images directory by the lab harness, not imported (images: []).
+ */
+export function testInstallerEntry(ids: number[], kernelArgs: string[] = ['console=ttyS0', 'quiet'], name = 'rackhand test installer') {
+  return {
+    name,
+    family: 'linux-test',
+    ids,
+    images: [] as string[],
+    kernel: 'rackhand-test/vmlinuz',
+    initrd: 'rackhand-test/initramfs.cpio.gz',
+    kernelArgs,
+    templates: { ipxe: 'ipxe/rackhand-image.ipxe', grub: 'grub/rackhand-image.cfg', pxelinux: 'pxelinux/rackhand-image.cfg' },
+  };
+}
+
+export const TEST_OS_CATALOGUE = { 'rackhand-test': testInstallerEntry([900]) };

@@ -3,6 +3,7 @@ import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
+import { TEST_OS_CATALOGUE } from './fixtures.js';
 
 export const REPO_ROOT = path.resolve(import.meta.dirname, '../..');
 const BIN = path.join(REPO_ROOT, 'bin/rackhand.js');
@@ -36,18 +37,20 @@ export interface StartOptions {
 
 export async function startRackhand(opts: StartOptions = {}): Promise<RackhandProcess> {
   const stateDir = opts.stateDir ?? mkdtempSync(path.join(tmpdir(), `rackhand-test-${process.pid}-`));
-  let configFile: string | undefined;
-  if (opts.config) {
-    configFile = path.join(stateDir, 'test-config.json');
-    writeFileSync(configFile, JSON.stringify(opts.config));
-  }
+  // Every test daemon knows the test installer as os 900 (no built-in entry is for tests); a test's own
+  // catalogue entries are added to it.
+  const config = opts.config ?? {};
+  const boot = (config.boot ?? {}) as Record<string, unknown>;
+  const withTestOs = { ...config, boot: { ...boot, osCatalogue: { ...TEST_OS_CATALOGUE, ...((boot.osCatalogue as object) ?? {}) } } };
+  const configFile = path.join(stateDir, 'test-config.json');
+  writeFileSync(configFile, JSON.stringify(withTestOs));
   const env: NodeJS.ProcessEnv = {
     ...process.env,
     RACKHAND_STATE_DIR: stateDir,
     RACKHAND_HTTP_LISTEN: opts.listen ?? '127.0.0.1:0',
     // A test configuration: servers may use the in-process simulated BMC driver.
     RACKHAND_BMC_ALLOW_SIMULATED: 'true',
-    ...(configFile ? { RACKHAND_CONFIG: configFile } : {}),
+    RACKHAND_CONFIG: configFile,
     ...opts.env,
   };
   let out = '';

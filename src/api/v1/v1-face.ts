@@ -8,6 +8,7 @@ import type { SwitchInfo } from '../../store/repos/switches-repo.js';
 import { historyHoursSchema } from '../../core/history.js';
 import { newTokenSchema } from '../../core/tokens.js';
 import { switchInputSchema, switchNameSchema } from '../../core/switch-ports.js';
+import { imageImportSchema } from '../../core/images.js';
 import { endpoint, type Face } from '../face.js';
 import { idParams, intParam, pageQuery } from '../params.js';
 import { taskEvents } from './v1-events.js';
@@ -266,6 +267,33 @@ export const v1Face: Face = {
         }),
     }),
     endpoint({
+      method: 'POST',
+      path: '/api/v1/servers/:id/rescue',
+      summary: 'Boot the rescue ramdisk with SSH for the given key (or root password); it stays up until DELETE /netboot',
+      tag: 'netboot',
+      params: idParams,
+      body: z.object({ ssh_key: z.string().max(16384).optional(), root_pass: z.string().max(256).optional(), uefi: z.boolean().optional() }).strict(),
+      status: 202,
+      handler: ({ core, principal, params, body }) => core.deploys.rescue(principal, params.id, { sshKey: body.ssh_key, rootPassword: body.root_pass, uefi: body.uefi }),
+    }),
+    endpoint({
+      method: 'POST',
+      path: '/api/v1/servers/:id/inspect',
+      summary: 'Boot the rackhand ramdisk to inspect the hardware (operation_diag); the server record then carries what it found',
+      tag: 'netboot',
+      params: idParams,
+      status: 202,
+      handler: ({ core, principal, params }) => core.deploys.diagnostics(principal, params.id),
+    }),
+    endpoint({
+      method: 'GET',
+      path: '/api/v1/servers/:id/hardware',
+      summary: "The last inspection's full inventory (system, firmware, CPUs, memory, disks with SMART, NICs with LLDP)",
+      tag: 'servers',
+      params: idParams,
+      handler: ({ core, principal, params }) => core.servers.inspection(principal, params.id),
+    }),
+    endpoint({
       method: 'DELETE',
       path: '/api/v1/servers/:id/netboot',
       summary: 'Disarm netboot (clear_pxe)',
@@ -290,6 +318,60 @@ export const v1Face: Face = {
       body: z.record(z.string(), z.unknown()),
       status: 201,
       handler: ({ core, principal, params, body }) => core.discovered.adopt(principal, params.mac, body),
+    }),
+    // ---- images
+    endpoint({
+      method: 'GET',
+      path: '/api/v1/images',
+      summary: 'Images booting hosts get (ramdisk, installer netboot files, disk images): files, sizes, sha256, source, ready',
+      tag: 'images',
+      handler: ({ core, principal }) => ({ list: core.images.list(principal) }),
+    }),
+    endpoint({
+      method: 'GET',
+      path: '/api/v1/images/:name',
+      summary: 'One image',
+      tag: 'images',
+      params: z.object({ name: z.string().max(64) }).strict(),
+      handler: ({ core, principal, params }) => core.images.show(principal, params.name),
+    }),
+    endpoint({
+      method: 'POST',
+      path: '/api/v1/images',
+      summary: 'Import an image from a URL or a file on this host, checked against its sha256 (a task: downloads resume)',
+      tag: 'images',
+      body: imageImportSchema,
+      status: 202,
+      handler: ({ core, principal, body }) => core.images.import(principal, body),
+    }),
+    endpoint({
+      method: 'POST',
+      path: '/api/v1/images/build',
+      summary: "Build the rackhand ramdisk from this machine's Debian packages (a task)",
+      tag: 'images',
+      status: 202,
+      handler: ({ core, principal }) => core.images.build(principal),
+    }),
+    endpoint({
+      method: 'POST',
+      path: '/api/v1/images/:name/verify',
+      summary: "Re-hash an image's files against the recorded sha256 (a task)",
+      tag: 'images',
+      params: z.object({ name: z.string().max(64) }).strict(),
+      status: 202,
+      handler: ({ core, principal, params }) => core.images.verify(principal, params.name),
+    }),
+    endpoint({
+      method: 'DELETE',
+      path: '/api/v1/images/:name',
+      summary: 'Remove an image (refused while a host is armed to boot it)',
+      tag: 'images',
+      params: z.object({ name: z.string().max(64) }).strict(),
+      status: 204,
+      handler: ({ core, principal, params, res }) => {
+        core.images.remove(principal, params.name);
+        res.status(204).end();
+      },
     }),
     // ---- consoles
     endpoint({

@@ -13,20 +13,27 @@ import { BOOT_PATHS } from '../boot-urls.js';
 const CONFIG_KINDS = new Set(['preseed', 'kickstart', 'user-data', 'meta-data'] as const);
 type ConfigKind = 'preseed' | 'kickstart' | 'user-data' | 'meta-data';
 
-/** What a booted host may say about itself: a report ends the install, progress adds to its journal. */
-const reportSchema = z
-  .object({ ok: z.boolean(), code: z.string().regex(/^[A-Z][A-Z0-9_]{0,63}$/).optional(), reason: z.string().max(1024).optional() })
-  .strict();
-const progressSchema = z
-  .object({
-    step: z.string().min(1).max(128),
-    state: z.enum(['started', 'succeeded', 'failed', 'note']).default('note'),
-    message: z.string().max(2048).default(''),
-    percent: z.number().min(0).max(100).optional(),
-  })
-  .strict();
+/**
+ * What a booted host may say about itself: a report ends the install, progress adds to its journal. Installers
+ * whose only HTTP client is busybox wget send the same as a query string on a GET.
+ */
+const okFlag = z.union([z.boolean(), z.enum(['1', '0', 'true', 'false']).transform((v) => v === '1' || v === 'true')]);
+const reportSchema = z.object({
+  ok: okFlag,
+  code: z.string().regex(/^[A-Z][A-Z0-9_]{0,63}$/).optional(),
+  reason: z.string().max(1024).optional(),
+  result: z.unknown().optional(),
+  agentVersion: z.string().max(16).optional(),
+});
+const progressSchema = z.object({
+  step: z.string().min(1).max(128),
+  state: z.enum(['started', 'succeeded', 'failed', 'note', 'heartbeat']).default('note'),
+  message: z.string().max(2048).default(''),
+  percent: z.coerce.number().min(0).max(100).optional(),
+});
 
-const BODY_LIMIT = 64 * 1024;
+/** An inspection's inventory can be large (many disks, raw tool output). */
+const BODY_LIMIT = 4 * 1024 * 1024;
 
 export interface BootRoutesDeps {
   content: BootContent;
@@ -70,16 +77,24 @@ export function bootRoutes(d: BootRoutesDeps): { name: string; router: express.R
   router.get(BOOT_PATHS.callback, callback);
   router.post(BOOT_PATHS.callback, json, callback);
 
-  router.post('/boot/agent/:token/progress', json, (req, res) => {
-    const p = parse(progressSchema, req.body);
+  router.get('/boot/agent/:token/job', (req, res) => {
+    res.set('cache-control', 'no-store').json(d.content.agentJob(String(req.params.token)));
+  });
+  const progress = (req: Request, res: Response) => {
+    const p = parse(progressSchema, req.method === 'POST' ? req.body : req.query);
     const message = p.percent === undefined ? p.message : `${p.percent.toFixed(0)}%${p.message ? ` ${p.message}` : ''}`;
     d.reports.progress(String(req.params.token), { name: p.step, state: p.state, message });
     res.status(204).end();
-  });
-  router.post('/boot/agent/:token/result', json, (req, res) => {
-    d.reports.report(String(req.params.token), parse(reportSchema.extend({ result: z.unknown().optional() }), req.body));
+  };
+  router.post('/boot/agent/:token/progress', json, progress);
+  router.get('/boot/agent/:token/progress', progress);
+  const result = (req: Request, res: Response) => {
+    const { agentVersion: _v, ...report } = parse(reportSchema, req.method === 'POST' ? req.body : req.query);
+    d.reports.report(String(req.params.token), report);
     res.status(204).end();
-  });
+  };
+  router.post('/boot/agent/:token/result', json, result);
+  router.get('/boot/agent/:token/result', result);
 
   router.get(BOOT_PATHS.images, async (req, res) => {
     const rel = ([] as string[]).concat(req.params.path as unknown as string[]).join('/');

@@ -6,6 +6,7 @@ export * from './value-schemas.js';
 export { sha512Crypt, verifySha512Crypt, type Sha512CryptOptions } from './sha512-crypt.js';
 export {
   defaultOsCatalogue,
+  diskImageEntry,
   findOs,
   installTemplatesSchema,
   osCatalogueSchema,

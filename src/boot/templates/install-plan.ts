@@ -141,7 +141,7 @@ export interface InstallVars extends TemplateVars {
   root_min_mib: number; // partman/kickstart sizes derived from root_size
   root_max_mib: number; // -1 = grow
   rackhand_action: string; // install | diag | wipe (rackhand images)
-  wipe_mode: string; // fast | zero | random | secure-erase ('' unless wiping)
+  wipe_mode: string; // quick | zero | secure ('' unless wiping)
 }
 
 export interface InstallPlan {
@@ -184,8 +184,10 @@ const ACTION_BY_FAMILY: Record<OsEntry['family'], string> = {
   ubuntu: 'install',
   rhel: 'install',
   'linux-test': 'install',
+  image: 'install',
   diag: 'diag',
   wipe: 'wipe',
+  rescue: 'rescue',
 };
 
 /**
@@ -272,7 +274,7 @@ export function buildInstallPlan(input: InstallInput, catalogue: OsCatalogue = d
     root_min_mib: rootGib > 0 ? rootGib * 1024 : 8192,
     root_max_mib: rootGib > 0 ? rootGib * 1024 : -1,
     rackhand_action: ACTION_BY_FAMILY[os.family],
-    wipe_mode: os.family === 'wipe' ? (params.wipe_mode ?? 'fast') : '',
+    wipe_mode: os.family === 'wipe' ? (params.wipe_mode ?? 'quick') : '',
   };
 
   vars.kernel_args = os.kernelArgs.map((token, i) => {

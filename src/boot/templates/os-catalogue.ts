@@ -14,7 +14,12 @@ export const installTemplatesSchema = z.discriminatedUnion('kind', [
   z.object({ kind: z.literal('cloud-init'), userData: templateNameSchema, metaData: templateNameSchema }),
 ]);
 
-export const osFamilySchema = z.enum(['debian', 'ubuntu', 'rhel', 'linux-test', 'diag', 'wipe']);
+/**
+ * Installers (debian d-i, ubuntu autoinstall, rhel kickstart) boot their own kernel; the rackhand ramdisk boots for
+ * image deploys (`image`), diagnostics, wipes and rescue; `linux-test` is a plain kernel + initramfs that calls back
+ * (the test suite's installer; no built-in entry uses it).
+ */
+export const osFamilySchema = z.enum(['debian', 'ubuntu', 'rhel', 'image', 'diag', 'wipe', 'rescue', 'linux-test']);
 export type OsFamily = z.infer<typeof osFamilySchema>;
 
 export const osEntrySchema = z.object({
@@ -23,6 +28,13 @@ export const osEntrySchema = z.object({
   family: osFamilySchema,
   /** Numeric `os_id` values central control uses for this entry (the eq API sends integers). */
   ids: z.array(z.number().int().nonnegative()).default([]),
+  /**
+   * The images in the store this entry boots (`rackhand images`): arming refuses with IMAGE_MISSING while one is
+   * missing or damaged. An empty list is only for files placed in the images directory by hand.
+   */
+  images: z.array(osIdSchema).max(8),
+  /** family `image`: the disk image the ramdisk writes to the chosen disk. */
+  disk: osIdSchema.optional(),
   /** Kernel and initrd, relative to the images URL (the HTTP server's images directory). */
   kernel: imagePathSchema,
   initrd: imagePathSchema,
@@ -57,20 +69,34 @@ export const osCatalogueSchema = z
   });
 export type OsCatalogue = z.infer<typeof osCatalogueSchema>;
 
-const rackhandImageTemplates = {
-  ipxe: 'ipxe/rackhand-image.ipxe',
-  grub: 'grub/rackhand-image.cfg',
-  pxelinux: 'pxelinux/rackhand-image.cfg',
+const agentTemplates = {
+  ipxe: 'ipxe/rackhand-agent.ipxe',
+  grub: 'grub/rackhand-agent.cfg',
+  pxelinux: 'pxelinux/rackhand-agent.cfg',
 };
 
-/** Built-in catalogue; a site's config may replace or extend it (parse it with osCatalogueSchema). */
+/** The rackhand ramdisk as `rackhand images build` stores it (src/images/image-import.ts RAMDISK_IMAGE). */
+const ramdisk = {
+  images: ['rackhand-ramdisk'],
+  kernel: 'rackhand-ramdisk/vmlinuz',
+  initrd: 'rackhand-ramdisk/initramfs.cpio.gz',
+  kernelArgs: ['console=tty0', 'console=ttyS0,115200n8'],
+  templates: agentTemplates,
+};
+
+/**
+ * Built-in catalogue; a site's config may replace or extend it (parse it with osCatalogueSchema), and disk images
+ * imported with an os id become entries of family `image`. Installers need their netboot files imported
+ * (`rackhand images import debian-12-netboot --debian-installer`); the others need `rackhand images build`.
+ */
 export const defaultOsCatalogue: OsCatalogue = osCatalogueSchema.parse({
   'debian-12': {
     name: 'Debian 12 (bookworm)',
     family: 'debian',
     ids: [1],
-    kernel: 'debian-12/linux',
-    initrd: 'debian-12/initrd.gz',
+    images: ['debian-12-netboot'],
+    kernel: 'debian-12-netboot/linux',
+    initrd: 'debian-12-netboot/initrd.gz',
     kernelArgs: ['console=tty0', 'console=ttyS0,115200n8'],
     mirror: 'http://deb.debian.org/debian',
     templates: {
@@ -84,9 +110,10 @@ export const defaultOsCatalogue: OsCatalogue = osCatalogueSchema.parse({
     name: 'Ubuntu 24.04 LTS',
     family: 'ubuntu',
     ids: [2],
-    kernel: 'ubuntu-24.04/vmlinuz',
-    initrd: 'ubuntu-24.04/initrd',
-    kernelArgs: ['ip=dhcp', 'url={{ images_url }}/ubuntu-24.04/ubuntu-24.04-live-server-amd64.iso', 'console=ttyS0,115200n8'],
+    images: ['ubuntu-24.04-netboot'],
+    kernel: 'ubuntu-24.04-netboot/vmlinuz',
+    initrd: 'ubuntu-24.04-netboot/initrd',
+    kernelArgs: ['ip=dhcp', 'url={{ images_url }}/ubuntu-24.04-netboot/ubuntu-24.04-live-server-amd64.iso', 'console=ttyS0,115200n8'],
     mirror: 'http://archive.ubuntu.com/ubuntu',
     templates: {
       ipxe: 'ipxe/ubuntu.ipxe',
@@ -99,8 +126,9 @@ export const defaultOsCatalogue: OsCatalogue = osCatalogueSchema.parse({
     name: 'Rocky Linux 9',
     family: 'rhel',
     ids: [3],
-    kernel: 'rocky-9/vmlinuz',
-    initrd: 'rocky-9/initrd.img',
+    images: ['rocky-9-netboot'],
+    kernel: 'rocky-9-netboot/vmlinuz',
+    initrd: 'rocky-9-netboot/initrd.img',
     kernelArgs: ['inst.repo={{ mirror_url }}', 'console=ttyS0,115200n8'],
     mirror: 'http://dl.rockylinux.org/pub/rocky/9/BaseOS/x86_64/os',
     templates: {
@@ -110,34 +138,15 @@ export const defaultOsCatalogue: OsCatalogue = osCatalogueSchema.parse({
       install: { kind: 'kickstart', template: 'install/rhel.ks' },
     },
   },
-  'rackhand-test': {
-    name: 'rackhand test installer',
-    family: 'linux-test',
-    ids: [900],
-    kernel: 'rackhand-test/vmlinuz',
-    initrd: 'rackhand-test/initramfs.cpio.gz',
-    kernelArgs: ['console=ttyS0', 'quiet'],
-    templates: rackhandImageTemplates,
-  },
-  diagnostics: {
-    name: 'Hardware diagnostics',
-    family: 'diag',
-    ids: [901],
-    kernel: 'diagnostics/vmlinuz',
-    initrd: 'diagnostics/initramfs.cpio.gz',
-    kernelArgs: ['console=tty0', 'console=ttyS0,115200n8'],
-    templates: rackhandImageTemplates,
-  },
-  'disk-wipe': {
-    name: 'Disk wipe',
-    family: 'wipe',
-    ids: [902],
-    kernel: 'disk-wipe/vmlinuz',
-    initrd: 'disk-wipe/initramfs.cpio.gz',
-    kernelArgs: ['console=tty0', 'console=ttyS0,115200n8'],
-    templates: rackhandImageTemplates,
-  },
+  diagnostics: { name: 'Hardware diagnostics', family: 'diag', ids: [901], ...ramdisk },
+  'disk-wipe': { name: 'Disk wipe', family: 'wipe', ids: [902], ...ramdisk },
+  rescue: { name: 'Rescue system', family: 'rescue', ids: [903], ...ramdisk },
 });
+
+/** An entry of family `image` for a disk image imported with an os id: the ramdisk writes it to a disk. */
+export function diskImageEntry(image: string, os: { ids: number[]; name: string }): OsEntryInput {
+  return { name: os.name, family: 'image', ids: os.ids, disk: image, ...ramdisk, images: [...ramdisk.images, image] };
+}
 
 /**
  * The entry for an API's os_id (catalogue key, numeric id or its decimal string) or, failing that, os_name.

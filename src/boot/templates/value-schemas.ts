@@ -181,4 +181,4 @@ export const scriptSchema = z
   .refine((s) => !s.includes('\0'), { message: 'script must not contain NUL' });
 
 /** operation_clear_hdd modes understood by the wipe image. */
-export const wipeModeSchema = z.enum(['fast', 'zero', 'random', 'secure-erase']);
+export const wipeModeSchema = z.enum(['quick', 'zero', 'secure']);

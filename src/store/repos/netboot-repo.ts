@@ -4,7 +4,7 @@ import type { Db } from '../sqlite-store.js';
 import { nowIso, statements } from '../sqlite-store.js';
 import type { SecretBox } from '../secret-box.js';
 
-export type NetbootPurpose = 'install' | 'diag' | 'wipe';
+export type NetbootPurpose = 'install' | 'diag' | 'wipe' | 'rescue';
 
 export interface NetbootState {
   serverId: number;

@@ -342,6 +342,26 @@ export class ServersRepo {
     };
   }
 
+  /**
+   * What the ramdisk found in the server: kept whole, and as the server's hardware components (replacing what an
+   * import said: an inspection is what the server really has).
+   */
+  saveInspection(id: number, inventory: unknown, taskId: number | null): void {
+    const now = nowIso();
+    this.db.transaction(() => {
+      this.sql('INSERT OR REPLACE INTO server_hardware (server_id, inventory, inspected_at, task_id) VALUES (?, ?, ?, ?)').run(id, JSON.stringify(inventory), now, taskId);
+      this.sql('UPDATE servers SET hardware = ?, updated_at = ? WHERE id = ?').run(JSON.stringify(hardwareComponents(inventory)), now, id);
+    })();
+  }
+
+  /** The last inspection's full inventory, or undefined when the server was never inspected. */
+  inspection(id: number): { inventory: unknown; inspectedAt: string; taskId: number | null } | undefined {
+    const r = this.sql('SELECT inventory, inspected_at, task_id FROM server_hardware WHERE server_id = ?').get(id) as
+      | { inventory: string; inspected_at: string; task_id: number | null }
+      | undefined;
+    return r && { inventory: JSON.parse(r.inventory), inspectedAt: r.inspected_at, taskId: r.task_id };
+  }
+
   findByMac(mac: string): ServerRecord | undefined {
     const r = this.sql('SELECT server_id FROM interfaces WHERE mac = ?').get(mac) as { server_id: number } | undefined;
     return r ? this.get(r.server_id) : undefined;
@@ -417,4 +437,29 @@ function toRecord(r: ServerRow, interfaces: ServerInterface[]): ServerRecord {
     createdAt: r.created_at,
     updatedAt: r.updated_at,
   };
+}
+
+/** An inspection's inventory as the flat hardware components eq show and DCImanager list (Type, Name, …). */
+export function hardwareComponents(inventory: unknown): Record<string, string | number | boolean>[] {
+  const inv = (inventory ?? {}) as {
+    system?: { vendor?: string; model?: string; serial?: string };
+    firmware?: { mode?: string; vendor?: string; version?: string };
+    cpus?: { model?: string; sockets?: number; cores?: number; threads?: number };
+    memoryBytes?: number;
+    disks?: { name?: string; model?: string; serial?: string; sizeBytes?: number; rotational?: boolean; smart?: { healthy?: boolean | null } }[];
+    nics?: { name?: string; mac?: string; driver?: string; link?: boolean; speedMbps?: number | null; lldp?: { systemName?: string; chassisId?: string; portId?: string } | null }[];
+  };
+  const clean = (o: Record<string, unknown>) =>
+    Object.fromEntries(Object.entries(o).filter(([, v]) => typeof v === 'string' || typeof v === 'number' || typeof v === 'boolean')) as Record<string, string | number | boolean>;
+  const out: Record<string, string | number | boolean>[] = [];
+  if (inv.system) out.push(clean({ Type: 'System', Vendor: inv.system.vendor, Name: inv.system.model, Serial: inv.system.serial, Firmware: inv.firmware?.mode }));
+  if (inv.cpus) out.push(clean({ Type: 'CPU', Name: inv.cpus.model, Sockets: inv.cpus.sockets, Cores: inv.cpus.cores, Threads: inv.cpus.threads }));
+  if (typeof inv.memoryBytes === 'number') out.push(clean({ Type: 'Memory', Name: `${Math.round(inv.memoryBytes / 2 ** 20)} MiB`, SizeBytes: inv.memoryBytes }));
+  for (const d of inv.disks ?? []) {
+    out.push(clean({ Type: 'Disk', Name: d.name, Model: d.model, Serial: d.serial, SizeBytes: d.sizeBytes, Rotational: d.rotational, Healthy: d.smart?.healthy ?? undefined }));
+  }
+  for (const n of inv.nics ?? []) {
+    out.push(clean({ Type: 'NIC', Name: n.name, MAC: n.mac, Driver: n.driver, Link: n.link, SpeedMbps: n.speedMbps ?? undefined, Switch: n.lldp?.systemName ?? n.lldp?.chassisId, Port: n.lldp?.portId }));
+  }
+  return out.slice(0, 200);
 }

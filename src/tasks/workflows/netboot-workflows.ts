@@ -5,7 +5,8 @@ import { RackhandError } from '../../errors.js';
 import type { ServerStatus } from '../../domain/server.js';
 import type { TaskRecord } from '../../store/repos/tasks-repo.js';
 import type { Netboot, InstallerReport } from '../../core/netboot.js';
-import { INSTALLER_SIGNAL } from '../../core/netboot.js';
+import { INSTALLER_SIGNAL, RESCUE_SIGNAL } from '../../core/netboot.js';
+import type { ErrorCode } from '../../errors.js';
 import type { PostInstallNotifier } from '../../core/post-install-notifier.js';
 import type { TaskParams } from '../task-kinds.js';
 import type { Workflow, WorkflowContext } from '../task-runner.js';
@@ -41,8 +42,14 @@ export function clearPxeWorkflow(d: NetbootWorkflowDeps): Workflow<'clear_pxe'> 
     kind: 'clear_pxe',
     mutating: true,
     async run(ctx) {
+      const before = d.netboot.state(ctx.serverId!);
       const was = await ctx.step('disarm netboot', () => d.netboot.disarm(ctx.serverId!));
       if (!was) ctx.note('disarm netboot', 'nothing was armed');
+      // A host in the rescue system powers off at its next poll; it must then start from its disk.
+      if (before?.purpose === 'rescue' && d.servers.get(ctx.serverId!)?.bmc) {
+        const mode = (before.params as { uefi?: boolean }).uefi ? 'uefi' : 'legacy';
+        await ctx.step(`boot device disk (${mode}, persistent)`, () => d.bmc.call(ctx.serverId!, (drv, t) => drv.setBootDevice(t, { device: 'disk', mode, persistent: true })));
+      }
       return { armed: false };
     },
   };
@@ -73,25 +80,37 @@ export function deployWorkflow(d: NetbootWorkflowDeps): Workflow<'deploy', { roo
       const nb = await ctx.step(`arm netboot (${p.purpose})`, () =>
         d.netboot.arm(serverId, { purpose: p.purpose, osId: p.os_id, settings: p.install, uefi: p.uefi, rootPassword: rootPass(ctx), taskId: ctx.taskId }),
       );
-      // Right before the power-on that depends on it: boot flags expire, and a BMC may have lost them.
-      await ctx.step(`boot device pxe (${mode(p)}, next boot)`, () => bmc(ctx, (drv, t) => drv.setBootDevice(t, { device: 'pxe', mode: mode(p), persistent: false })));
-      await ctx.step('power on or reset into the network boot', () => powerOnOrReset(d, ctx));
+      const hasBmc = d.servers.get(serverId)?.bmc != null;
+      if (hasBmc) {
+        // Right before the power-on that depends on it: boot flags expire, and a BMC may have lost them.
+        await ctx.step(`boot device pxe (${mode(p)}, next boot)`, () => bmc(ctx, (drv, t) => drv.setBootDevice(t, { device: 'pxe', mode: mode(p), persistent: false })));
+        await ctx.step('power on or reset into the network boot', () => powerOnOrReset(d, ctx));
+      } else ctx.note('power', 'no BMC: waiting for the host to network-boot by itself (power it on at the rack)');
+      if (p.purpose === 'rescue') {
+        const ready = await ctx.waitFor<{ message: string }>(RESCUE_SIGNAL, { step: 'wait for the rescue system', timeoutMs: d.installTimeoutMs });
+        // The host stays in the rescue system, netboot armed, until clear_pxe.
+        d.servers.setStatus(serverId, p.previous_status as ServerStatus);
+        return { purpose: p.purpose, rescue: ready.message, armed: true };
+      }
       const report = await ctx.waitFor<InstallerReport>(INSTALLER_SIGNAL, { step: 'wait for installer callback', timeoutMs: d.installTimeoutMs });
-      if (!report.ok) {
-        throw new RackhandError('BOOT_ERROR', `the installer reported failure${report.code ? ` (${report.code})` : ''}: ${report.reason ?? 'no reason given'}`, {
-          installerCode: report.code,
-        });
+      noteHostResult(ctx, p.purpose, report);
+      if (!report.ok) throw hostFailure(report);
+      if (p.purpose === 'diag') {
+        const inventory = (report.result as { inventory?: unknown } | undefined)?.inventory;
+        if (inventory) await ctx.step('store the inspected hardware', () => void d.servers.saveInspection(serverId, inventory, ctx.taskId));
       }
       await ctx.step('disarm netboot', () => d.netboot.disarm(serverId));
-      await ctx.step(`boot device disk (${mode(p)}, persistent)`, () => bmc(ctx, (drv, t) => drv.setBootDevice(t, { device: 'disk', mode: mode(p), persistent: true })));
-      // The report is the installer's last request, not its last act: let it unmount and sync first.
-      if (d.rebootGraceMs > 0) {
-        await ctx.step(`grace for the installer to finish (${Math.round(d.rebootGraceMs / 1000)} s)`, () => sleep(d.rebootGraceMs, undefined, { signal: ctx.signal }));
-      }
-      await ctx.step('reboot into the installed system', () => rebootAfterInstall(d, ctx));
-      if (p.post_install_callback) await d.notifier.notify(ctx, p.post_install_callback, { status: 'ok', osId: nb.osId });
+      if (hasBmc) await ctx.step(`boot device disk (${mode(p)}, persistent)`, () => bmc(ctx, (drv, t) => drv.setBootDevice(t, { device: 'disk', mode: mode(p), persistent: true })));
+      if (p.purpose === 'install') {
+        // The report is the installer's last request, not its last act: let it unmount and sync first.
+        if (d.rebootGraceMs > 0) {
+          await ctx.step(`grace for the installer to finish (${Math.round(d.rebootGraceMs / 1000)} s)`, () => sleep(d.rebootGraceMs, undefined, { signal: ctx.signal }));
+        }
+        if (hasBmc) await ctx.step('reboot into the installed system', () => rebootAfterInstall(d, ctx));
+      } else ctx.note('power', `the host powers itself off after the ${p.purpose === 'diag' ? 'inspection' : 'wipe'}`);
       d.servers.setStatus(serverId, p.previous_status as ServerStatus);
-      return { os_id: nb.osId, purpose: p.purpose };
+      if (p.post_install_callback) await d.notifier.notify(ctx, p.post_install_callback, { status: 'ok', osId: nb.osId });
+      return { os_id: nb.osId, purpose: p.purpose, ...(report.result && typeof report.result === 'object' ? { report: report.result } : {}) };
     },
     // Whatever failed — or a cancel — the host must not be left PXE-looping.
     async cleanup(ctx, error) {
@@ -106,7 +125,7 @@ export function deployWorkflow(d: NetbootWorkflowDeps): Workflow<'deploy', { roo
         }
       };
       await attempt('disarm netboot', () => d.netboot.disarm(serverId));
-      if (!p.imitate) {
+      if (!p.imitate && d.servers.get(serverId)?.bmc) {
         await attempt('boot device disk', () => bmc(ctx, (drv, t) => drv.setBootDevice(t, { device: 'disk', mode: mode(p), persistent: true })));
       }
       // A server claimed by this order goes back to the free pool; any other gets its status back.
@@ -132,6 +151,23 @@ export function deployWorkflow(d: NetbootWorkflowDeps): Workflow<'deploy', { roo
       tools.log.warn({ server: task.serverId, task: task.id, followUp: follow.id }, 'interrupted deploy: netboot disarmed; boot device disk set by a follow-up task');
     },
   };
+}
+
+/** Codes a booted host may report that name the failure well enough to be the task's own. */
+const HOST_CODES = new Set<ErrorCode>(['IMAGE_CORRUPT', 'IMAGE_MISSING', 'DISK_NOT_FOUND', 'WIPE_UNSUPPORTED', 'INSTALL_FAILED']);
+
+function hostFailure(r: InstallerReport): RackhandError {
+  const code = r.code && HOST_CODES.has(r.code as ErrorCode) ? (r.code as ErrorCode) : 'INSTALL_FAILED';
+  return new RackhandError(code, `the host reported ${r.code ?? 'a failure'}: ${r.reason ?? 'no reason given'}`, { hostCode: r.code ?? null });
+}
+
+/** A wipe's per-disk outcome in the journal (the task's result or error says the whole). */
+function noteHostResult(ctx: { note(n: string, m: string): void }, purpose: string, r: InstallerReport): void {
+  const disks = (r.result as { disks?: { name?: string; serial?: string; mode?: string; ok?: boolean; error?: string }[] } | undefined)?.disks;
+  if (purpose !== 'wipe' || !Array.isArray(disks)) return;
+  for (const disk of disks) {
+    ctx.note(`disk ${disk.name ?? '?'}`, `${disk.ok ? 'wiped' : 'NOT wiped'} (${disk.mode ?? '?'}${disk.serial ? `, serial ${disk.serial}` : ''})${disk.error ? `: ${disk.error}` : ''}`);
+  }
 }
 
 function rootPass(ctx: { secrets: { root_pass?: string } | undefined }): string {

@@ -16,17 +16,21 @@ import { verifySha512Crypt } from '../../../src/boot/templates/sha512-crypt.js';
 import { DEFAULT_TEMPLATE_ROOT, TemplateDir } from '../../../src/boot/templates/template-dir.js';
 import { RackhandError } from '../../../src/errors.js';
 import { ED25519 } from './ssh-key-fixture.js';
+import { TEST_OS_CATALOGUE } from '../../harness/fixtures.js';
 
 const PASSWORD = 'S3cret-Pass!';
 const TOKEN = 'tok_abcdefghijklmnopqrstuvwxyz012345';
 const templates = new TemplateDir();
+/** The built-in entries and the test installer (which only tests configure). */
+const CATALOGUE = osCatalogueSchema.parse({ ...defaultOsCatalogue, ...TEST_OS_CATALOGUE });
+const AGENT = `http://10.213.0.1:8080/boot/agent/${TOKEN}`;
 
 function input(over: Partial<InstallInput> = {}, params: Partial<InstallInput['params']> = {}): InstallInput {
   return {
     host: { serverId: 42, mac: '52:54:00:00:01:02', ip: '10.213.0.50', netmask: '255.255.255.0', gateway: '10.213.0.1', dns: ['10.213.0.1'] },
     osId: 'debian-12',
     params: { root_pass: PASSWORD, hostname: 'web1.example.com', ssh_key: `${ED25519} ops@site`, ...params },
-    urls: { base: 'http://10.213.0.1:8080', callback: 'http://10.213.0.1:8080/api/v1/boot/callback' },
+    urls: { base: 'http://10.213.0.1:8080', callback: 'http://10.213.0.1:8080/api/v1/boot/callback', agent: AGENT },
     callbackToken: TOKEN,
     ...over,
   };
@@ -50,8 +54,8 @@ describe('buildInstallPlan', () => {
     expect(osId).toBe('debian-12');
     expect(vars).toMatchObject({
       hostname: 'web1', domain: 'example.com', fqdn: 'web1.example.com', server_id: '42', mac_hyphen: '52-54-00-00-01-02',
-      kernel_url: 'http://10.213.0.1:8080/images/debian-12/linux', http_server: '10.213.0.1:8080',
-      kernel_path: '/images/debian-12/linux', install_url: 'http://10.213.0.1:8080/install/52-54-00-00-01-02',
+      kernel_url: 'http://10.213.0.1:8080/images/debian-12-netboot/linux', http_server: '10.213.0.1:8080',
+      kernel_path: '/images/debian-12-netboot/linux', install_url: 'http://10.213.0.1:8080/install/52-54-00-00-01-02',
       callback_url: CALLBACK, mirror_host: 'deb.debian.org', mirror_path: '/debian', use_lvm: true, disk_mirror: false,
     });
     expect(verifySha512Crypt(PASSWORD, vars.root_password_hash)).toBe(true);
@@ -107,7 +111,7 @@ describe('buildInstallPlan', () => {
   it('unknown OS and unsafe catalogue arguments are refused', () => {
     expect(code(() => buildInstallPlan(input({ osId: 'plan9' })))).toBe('INVALID_INPUT');
     const cat = osCatalogueSchema.parse({
-      bad: { ...defaultOsCatalogue['rackhand-test'], kernelArgs: ['label={{ os_name }}'] },
+      bad: { ...TEST_OS_CATALOGUE['rackhand-test'], kernelArgs: ['label={{ os_name }}'] },
     });
     expect(code(() => buildInstallPlan(input({ osId: 'bad' }), cat))).toBe('TEMPLATE_ERROR');
   });
@@ -129,7 +133,7 @@ describe('findOs', () => {
 
 describe('rendering every shipped template', () => {
   const installKinds = (osId: string): InstallConfigKind[] => {
-    const k = defaultOsCatalogue[osId].templates.install?.kind;
+    const k = CATALOGUE[osId].templates.install?.kind;
     return k === 'preseed' ? ['preseed'] : k === 'kickstart' ? ['kickstart'] : k === 'cloud-init' ? ['user-data', 'meta-data'] : [];
   };
   const variants: Array<Partial<InstallInput['params']>> = [
@@ -139,10 +143,10 @@ describe('rendering every shipped template', () => {
     { wipe_mode: 'zero' },
   ];
 
-  for (const osId of Object.keys(defaultOsCatalogue)) {
+  for (const osId of Object.keys(CATALOGUE)) {
     it(`${osId}: boot scripts carry only safe tokens, install configs end with the callbacks`, () => {
       for (const params of variants) {
-        const plan = buildInstallPlan(input({ osId }, params));
+        const plan = buildInstallPlan(input({ osId }, params), CATALOGUE);
         for (const kind of ['ipxe', 'grub', 'pxelinux'] as const) {
           if (!plan.os.templates[kind]) continue;
           const script = renderBootScript(kind, plan, templates);
@@ -151,10 +155,12 @@ describe('rendering every shipped template', () => {
           const kernelLine = script.split('\n').find((l) => /^\s*(kernel|linux|linuxefi|APPEND) /.test(l)) as string;
           expect(kernelLine, `${osId} ${kind}`).toBeDefined();
           for (const arg of plan.vars.kernel_args) expect(kernelLine).toContain(` ${arg}`);
-          if (plan.os.family === 'linux-test' || plan.os.family === 'diag' || plan.os.family === 'wipe') {
+          if (plan.os.family === 'linux-test') {
             expect(kernelLine).toContain(`rackhand.callback=${CALLBACK}`);
             expect(kernelLine).toContain(`rackhand.action=${plan.vars.rackhand_action}`);
           }
+          // The rackhand ramdisk's agent fetches its job from its install's agent URL.
+          if (['diag', 'wipe', 'rescue', 'image'].includes(plan.os.family)) expect(kernelLine).toContain(`rackhand.url=${AGENT}`);
           if (kind === 'ipxe') expect(script.startsWith('#!ipxe\n')).toBe(true);
         }
         for (const kind of installKinds(osId)) {
@@ -178,7 +184,7 @@ describe('rendering every shipped template', () => {
   }
 
   it('ipxe kernel lines are one line of safe tokens even for hostile-looking valid input', () => {
-    const plan = buildInstallPlan(input({ osId: 'rackhand-test' }, { hostname: 'a-1.b-2.c' }));
+    const plan = buildInstallPlan(input({ osId: 'rackhand-test' }, { hostname: 'a-1.b-2.c' }), CATALOGUE);
     const line = renderBootScript('ipxe', plan, templates).split('\n').find((l) => l.startsWith('kernel '))!;
     for (const tok of line.replace(/ \|\| goto failed$/, '').split(' ').slice(1)) expect(tok).toMatch(BOOT_TOKEN_RE);
   });

@@ -6,6 +6,8 @@ import type { AddressInfo } from 'node:net';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { buildInstallPlan, renderBootScript } from '../../../src/boot/templates/install-plan.js';
 import { TemplateDir } from '../../../src/boot/templates/template-dir.js';
+import { osCatalogueSchema } from '../../../src/boot/templates/os-catalogue.js';
+import { TEST_OS_CATALOGUE } from '../../harness/fixtures.js';
 import {
   bootInQemu,
   buildInstallerImage,
@@ -67,7 +69,7 @@ describe('test installer image boots and calls back (qemu TCG, user-mode net)', 
       params: { root_pass: 'Unused-1' },
       urls: { base: `http://${GUEST_FORWARD_IP}`, callback: `http://${GUEST_FORWARD_IP}/callback` },
       callbackToken: TOKEN,
-    });
+    }, osCatalogueSchema.parse(TEST_OS_CATALOGUE));
     const script = renderBootScript('ipxe', plan, new TemplateDir());
     const append = kernelArgsFromIpxe(script);
     expect(append).toContain(`rackhand.callback=http://${GUEST_FORWARD_IP}/callback/${TOKEN}`);
