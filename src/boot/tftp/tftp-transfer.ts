@@ -38,6 +38,8 @@ export interface TftpTransferEvents {
    */
   onUnknownTid(address: string, port: number): void;
   onBadPacket(): void;
+  /** Something threw inside a socket or timer callback: that datagram or tick is lost, the transfer goes on. */
+  onHandlerError(e: unknown): void;
 }
 
 /** A scratch DATA buffer gets its opcode once, when allocated; each block writes only the block number. */
@@ -57,6 +59,8 @@ export class TftpTransfer {
   private finished = false;
   /** Bound and connected: from here on a socket error is only an ICMP report. */
   private running = false;
+  /** The client acknowledged something: it really receives at its address. */
+  private heard = false;
   private bytesSent = 0;
   private retransmits = 0;
   private resolveDone!: (o: TftpTransferOutcome) => void;
@@ -68,8 +72,20 @@ export class TftpTransfer {
    * same buffer serves the next block; only when a send had to queue does the next one get a fresh buffer.
    */
   private scratch: Buffer;
-  private readonly onMessageFn = (msg: Buffer, rinfo: dgram.RemoteInfo) => this.onMessage(msg, rinfo);
-  private readonly onTimeoutFn = () => this.onTimeout();
+  private readonly onMessageFn = (msg: Buffer, rinfo: dgram.RemoteInfo) => {
+    try {
+      this.onMessage(msg, rinfo);
+    } catch (e) {
+      this.events.onHandlerError(e);
+    }
+  };
+  private readonly onTimeoutFn = () => {
+    try {
+      this.onTimeout();
+    } catch (e) {
+      this.events.onHandlerError(e);
+    }
+  };
 
   constructor(
     private readonly p: TftpTransferParams,
@@ -134,6 +150,11 @@ export class TftpTransfer {
     this.finish({ result: 'failed', reason }, serializeError(TFTP_ERROR.NOT_DEFINED, reason));
   }
 
+  /** True once the client acknowledged the OACK or a block. */
+  get acknowledged(): boolean {
+    return this.heard;
+  }
+
   get port(): number {
     return this.socket.address().port;
   }
@@ -169,6 +190,7 @@ export class TftpTransfer {
     if (this.inOack) {
       if (wire !== 0) return;
       this.inOack = false;
+      this.heard = true;
       this.progress();
       this.pump();
       return;
@@ -181,6 +203,7 @@ export class TftpTransfer {
     if (offset > sentHigh - this.base) return;
     const acked = this.base + offset;
     this.base = acked + 1;
+    this.heard = true;
     if (acked >= this.lastBlock) {
       this.finish({ result: 'ok' });
       return;
@@ -204,7 +227,7 @@ export class TftpTransfer {
         data.then(
           () => {
             this.waitingForRead = false;
-            this.pump();
+            this.pumpGuarded();
           },
           (err: Error) => {
             this.finish(
@@ -218,6 +241,15 @@ export class TftpTransfer {
       this.sendData(block, data);
       this.bytesSent += data.length;
       this.nextToSend = block + 1;
+    }
+  }
+
+  /** pump() from a promise callback: nothing may escape as an unhandled rejection. */
+  private pumpGuarded(): void {
+    try {
+      this.pump();
+    } catch (e) {
+      this.events.onHandlerError(e);
     }
   }
 

@@ -40,6 +40,7 @@ describe('TFTP conformance with tftp-hpa and atftp', () => {
       port: 0,
       roots: [tree.root],
       maxTransfers: 150,
+      maxTransfersPerClient: 150, // every client here comes from 127.0.0.1
       cacheMaxFileBytes: 1024 * 1024,
       logger,
     });

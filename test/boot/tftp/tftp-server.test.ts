@@ -319,7 +319,7 @@ describe('TFTP server over UDP', () => {
     expect(r.data?.equals(Buffer.alloc(5000, 7))).toBe(true);
   });
 
-  it('bounded concurrency: beyond maxTransfers the request gets error 0 busy', async () => {
+  it('bounded concurrency: beyond maxTransfers of acknowledged transfers the request gets error 0 busy', async () => {
     const { s, port: p } = await start({ maxTransfers: 2, timeoutMs: 5000 });
     const a = await client();
     const b = await client();
@@ -330,6 +330,11 @@ describe('TFTP server over UDP', () => {
     const db = await b.next();
     expect(da?.pkt).toMatchObject({ op: 'DATA' });
     expect(db?.pkt).toMatchObject({ op: 'DATA' });
+    // Both clients answer, so neither transfer may be evicted (tftp-bounds.test.ts covers eviction).
+    await a.send(serializeAck(1), da!.port);
+    await b.send(serializeAck(1), db!.port);
+    expect((await a.next())?.pkt).toMatchObject({ op: 'DATA', block: 2 });
+    expect((await b.next())?.pkt).toMatchObject({ op: 'DATA', block: 2 });
     await c.send(rrq('boot.bin'), p);
     expect((await c.next())?.pkt).toMatchObject({ op: 'ERROR', code: 0, message: expect.stringMatching(/busy/i) });
     await a.send(serializeError(0, 'bye'), da!.port);
