@@ -142,9 +142,12 @@ export function v1NetbootRoutes(d: {
       url: '/api/v1/discovered',
       summary: 'MACs that asked to network-boot but are not in the inventory',
       tag: 'netboot',
-      handler: ({ principal }) => {
+      query: z.object({ limit: intParam.pipe(z.number().min(1).max(1000)).optional(), offset: intParam.optional() }).strict(),
+      handler: ({ principal, query }) => {
         assertAllowed(can.seeAllServers(principal), 'see discovered hosts');
-        return { list: d.discovered.list() };
+        const limit = query.limit ?? 100;
+        const offset = query.offset ?? 0;
+        return { ...d.discovered.list({ limit, offset }), limit, offset };
       },
     }),
     route({
@@ -156,7 +159,7 @@ export function v1NetbootRoutes(d: {
       body: z.record(z.string(), z.unknown()),
       status: 201,
       handler: ({ principal, params, body }) => {
-        const seen = d.discovered.list().find((x) => x.mac === params.mac);
+        const seen = d.discovered.get(params.mac);
         if (!seen) throw new RackhandError('NOT_FOUND', `${params.mac} has not been discovered`);
         const interfaces = Array.isArray(body.interfaces) ? body.interfaces : [{ name: 'eth0', mac: params.mac }];
         const server = d.inventory.adopt(principal, { ...body, interfaces });

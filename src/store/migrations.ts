@@ -3,6 +3,7 @@
 import { IPAM_MIGRATION } from '../ipam/ipam-migration.js';
 import { SWITCH_MIGRATION } from '../switch/switch-migration.js';
 import { SENSOR_MIGRATION } from '../sensors/sensor-migration.js';
+import { DISCOVERED_MIGRATION } from './repos/discovered-migration.js';
 
 export interface Migration {
   version: number;
@@ -187,4 +188,4 @@ const CORE_MIGRATIONS: Migration[] = [
   },
 ];
 
-export const MIGRATIONS: Migration[] = [...CORE_MIGRATIONS, IPAM_MIGRATION, SWITCH_MIGRATION, SENSOR_MIGRATION];
+export const MIGRATIONS: Migration[] = [...CORE_MIGRATIONS, IPAM_MIGRATION, SWITCH_MIGRATION, SENSOR_MIGRATION, DISCOVERED_MIGRATION];

@@ -5,6 +5,7 @@ import { isIPv4, type AddressInfo } from 'node:net';
 import { RackhandError } from '../../errors.js';
 import type { BootLookup, HostBootInfo } from '../boot-lookup.js';
 import { chooseBootFile, isIpxeClient, isPxeClient, type BootChoice, type BootFiles } from './choose-boot-file.js';
+import { DiscoveredSightings } from './discovered-sightings.js';
 import {
   BROADCAST_FLAG,
   DhcpDecodeError,
@@ -65,6 +66,13 @@ export interface DhcpServerOptions {
   httpPort?: number;
   /** Option 51 in reservation mode; default 3600. */
   leaseSeconds?: number;
+  /**
+   * Unknown MACs are summed per interval (one log line, repeats written once) and at most
+   * `maxNewDiscoveredPerInterval` new ones are recorded per interval: a spoofed-MAC flood costs
+   * bounded memory, rows and log lines. Defaults 10 s and 256.
+   */
+  discoveredIntervalMs?: number;
+  maxNewDiscoveredPerInterval?: number;
   logger?: DhcpLogger;
 }
 
@@ -84,6 +92,8 @@ export interface DhcpCounters {
   declines: number;
   proxyRequests: number;
   sendErrors: number;
+  discoveredDropped: number; // unknown-MAC requests beyond the interval's budget of new MACs: not recorded
+  handlerErrors: number; // exceptions caught in a socket handler (a bug, a failing lookup or logger), never fatal
 }
 
 const ZERO = '0.0.0.0';
@@ -121,11 +131,15 @@ export class DhcpServer {
     declines: 0,
     proxyRequests: 0,
     sendErrors: 0,
+    discoveredDropped: 0,
+    handlerErrors: 0,
   };
 
   private socket?: dgram.Socket;
   private proxySocket?: dgram.Socket;
   private readonly o: Required<Omit<DhcpServerOptions, 'logger' | 'httpPort'>> & Pick<DhcpServerOptions, 'logger' | 'httpPort'>;
+  private readonly sightings: DiscoveredSightings;
+  private sightingsTimer?: NodeJS.Timeout;
 
   constructor(options: DhcpServerOptions) {
     // An explicit `undefined` (e.g. an unset config key) must not override a default: port undefined would bind anywhere.
@@ -139,8 +153,19 @@ export class DhcpServer {
       broadcastAddress: '255.255.255.255',
       leaseSeconds: 3600,
       reuseAddr: false,
+      discoveredIntervalMs: 10_000,
+      maxNewDiscoveredPerInterval: 256,
       ...given,
     };
+    this.sightings = new DiscoveredSightings({
+      record: (c) => this.o.lookup.recordDiscovered(c),
+      maxNewPerInterval: this.o.maxNewDiscoveredPerInterval,
+      summary: (sum) =>
+        this.o.logger?.info(
+          { ...sum, seconds: Math.round(this.o.discoveredIntervalMs / 1000), reason: 'unknown MAC' },
+          'dhcp: no answer to MACs not in the inventory, recorded as discovered',
+        ),
+    });
     if (!['off', 'reservation', 'proxy'].includes(this.o.mode)) {
       throw new RackhandError('INVALID_INPUT', `dhcp mode must be off, reservation or proxy`, { mode: this.o.mode });
     }
@@ -165,6 +190,8 @@ export class DhcpServer {
   async start(): Promise<void> {
     if (this.o.mode === 'off' || this.socket) return;
     this.socket = await this.bind(this.o.port, 'dhcp');
+    this.sightingsTimer = setInterval(() => this.guard('', () => this.sightings.flush()), this.o.discoveredIntervalMs);
+    this.sightingsTimer.unref();
     if (this.o.mode === 'proxy') {
       try {
         this.proxySocket = await this.bind(this.o.proxyPort, 'proxy');
@@ -180,6 +207,11 @@ export class DhcpServer {
   }
 
   async stop(): Promise<void> {
+    if (this.sightingsTimer) {
+      clearInterval(this.sightingsTimer);
+      this.sightingsTimer = undefined;
+      this.guard('', () => this.sightings.flush());
+    }
     const socks = [this.socket, this.proxySocket].filter((s): s is dgram.Socket => !!s);
     this.socket = undefined;
     this.proxySocket = undefined;
@@ -197,11 +229,28 @@ export class DhcpServer {
       s.bind(port, this.o.listenAddress, () => {
         s.off('error', onError);
         s.setBroadcast(true);
-        s.on('error', (e) => this.o.logger?.error({ err: e.message, via }, 'dhcp socket error'));
-        s.on('message', (msg, rinfo) => this.onMessage(msg, rinfo, via));
+        s.on('error', (e) => this.guard('', () => this.o.logger?.error({ err: e.message, via }, 'dhcp socket error')));
+        s.on('message', (msg, rinfo) => this.guard(rinfo.address, () => this.onMessage(msg, rinfo, via)));
         resolve(s);
       });
     });
+  }
+
+  /**
+   * Every socket and timer callback runs through here: whatever throws (a codec bug, a failing
+   * lookup, a throwing logger) costs that one datagram, is counted, and never reaches the process.
+   */
+  private guard(from: string, fn: () => void): void {
+    try {
+      fn();
+    } catch (e) {
+      this.counters.handlerErrors++;
+      try {
+        this.o.logger?.error({ from, err: e instanceof Error ? e.message : String(e) }, 'dhcp: handler error, datagram dropped');
+      } catch {
+        // the logger itself is what failed: the counter still says so
+      }
+    }
   }
 
   private onMessage(msg: Buffer, rinfo: dgram.RemoteInfo, via: 'dhcp' | 'proxy'): void {
@@ -216,12 +265,7 @@ export class DhcpServer {
       else this.o.logger?.error({ from: rinfo.address, err: (e as Error).message }, 'dhcp: decoder failed');
       return;
     }
-    try {
-      this.handle(req, rinfo, via);
-    } catch (e) {
-      // A reply we cannot encode (e.g. an over-long hostname in the inventory) must not kill the server.
-      this.o.logger?.error({ err: (e as Error).message, mac: macOf(req) }, 'dhcp: cannot answer');
-    }
+    this.handle(req, rinfo, via);
   }
 
   private handle(req: DhcpPacket, rinfo: dgram.RemoteInfo, via: 'dhcp' | 'proxy'): void {
@@ -241,7 +285,7 @@ export class DhcpServer {
       if (type === DhcpMessageType.DISCOVER || type === DhcpMessageType.REQUEST || type === DhcpMessageType.INFORM) {
         this.counters.unknownClients++;
         const o = req.options;
-        this.o.lookup.recordDiscovered({
+        const noted = this.sightings.note({
           mac,
           arch: o.clientArch?.[0],
           vendorClass: o.vendorClass,
@@ -249,7 +293,7 @@ export class DhcpServer {
           userClass: o.userClass?.join(','),
           relay: req.giaddr !== ZERO ? req.giaddr : undefined,
         });
-        this.o.logger?.info({ ...log, reason: 'unknown MAC' }, 'dhcp: no answer, recorded as discovered');
+        if (noted === 'dropped') this.counters.discoveredDropped++;
       } else this.ignore(req, 'unknown MAC');
       return;
     }

@@ -383,3 +383,55 @@ describe('DhcpServer lifecycle', () => {
     await expect(s.start()).rejects.toMatchObject({ code: 'BOOT_ERROR' });
   });
 });
+
+describe('DhcpServer under faults and floods', () => {
+  const logLines = () => {
+    const lines: Array<{ level: string; msg?: string; obj: Record<string, unknown> }> = [];
+    const at = (level: string) => (obj: object, msg?: string) => void lines.push({ level, msg, obj: obj as Record<string, unknown> });
+    return { lines, logger: { debug: at('debug'), info: at('info'), warn: at('warn'), error: at('error') } };
+  };
+
+  it('a lookup or logger that throws costs one datagram, is counted, and the next client is answered', async () => {
+    const explode = () => {
+      throw new TypeError('exploded');
+    };
+    // info works (the offer below logs there); every other level throws.
+    const { client, port, lookup, server } = await setup({ logger: { debug: explode, info: () => {}, warn: explode, error: explode } });
+    const original = lookup.findByMac.bind(lookup);
+    lookup.findByMac = (mac: string) => {
+      if (mac === UNKNOWN) throw new Error('database is locked');
+      return original(mac);
+    };
+    const bad = pxeBiosDiscover(UNKNOWN);
+    bad.xid = 11;
+    client.send(bad, port); // the lookup throws, then the logger reporting it throws too
+    client.send(Buffer.from('garbage'), port); // malformed: the debug line throws
+    await expectSilenceThenAnswer(client, port, Buffer.from('more garbage'), pxeBiosDiscover(KNOWN));
+    expect(server.counters.handlerErrors).toBe(3); // the lookup, and the debug lines of both malformed datagrams
+    expect(server.counters.malformed).toBe(2);
+    expect(server.counters.offers).toBe(1);
+  });
+
+  it('unknown MACs: first request recorded at once, repeats summed per interval, new MACs beyond the budget dropped, one summary line', async () => {
+    const { lines, logger } = logLines();
+    const { client, port, lookup, server } = await setup({ logger, maxNewDiscoveredPerInterval: 3, discoveredIntervalMs: 60_000 });
+    const macs = Array.from({ length: 10 }, (_, i) => `02:00:00:00:01:${i.toString(16).padStart(2, '0')}`);
+    for (let round = 0; round < 4; round++) {
+      for (const [i, mac] of macs.entries()) {
+        const p = pxeBiosDiscover(mac);
+        p.xid = round * 100 + i;
+        client.send(p, port);
+      }
+    }
+    await expectSilenceThenAnswer(client, port, Buffer.from('x'), pxeBiosDiscover(KNOWN));
+    expect(lookup.discovered.map((d) => d.mac)).toEqual(macs.slice(0, 3)); // first sightings only, so far
+    expect(server.counters.unknownClients).toBe(40);
+    expect(server.counters.discoveredDropped).toBe(28);
+    expect(lines.filter((l) => l.msg?.includes('MACs not in the inventory'))).toHaveLength(0);
+    await server.stop(); // ends the interval
+    expect(lookup.discovered.slice(3)).toEqual(macs.slice(0, 3).map((mac) => expect.objectContaining({ mac, seen: 3 })));
+    const summaries = lines.filter((l) => l.msg?.includes('MACs not in the inventory'));
+    expect(summaries).toHaveLength(1);
+    expect(summaries[0].obj).toMatchObject({ macs: 3, requests: 12, dropped: 28, sample: macs.slice(0, 3) });
+  });
+});
