@@ -222,6 +222,8 @@ export async function createAgent(config: ResolvedConfig, opts: { log?: Logger }
         maxBlksize: boot.tftp.maxBlksize,
         maxWindowsize: boot.tftp.maxWindowsize,
         maxTransfers: boot.tftp.maxTransfers,
+        maxTransfersPerClient: boot.tftp.maxTransfersPerClient,
+        engine: boot.tftp.engine,
         logger: log.child({ part: 'tftp' }),
       })
     : undefined;

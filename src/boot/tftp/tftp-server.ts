@@ -7,7 +7,8 @@ import { BufferBlockSource, FileBlockSource, type BlockSource } from './tftp-blo
 import { TftpFileCache } from './tftp-file-cache.js';
 import { TFTP_ERROR, TftpDecodeError, parseTftpPacket, serializeError, type TftpRequest } from './tftp-packet.js';
 import { normaliseTftpPath, openInRoots, realRoots } from './tftp-path.js';
-import { TftpTransfer } from './tftp-transfer.js';
+import { NativeTransfer, nativeEngine, nativeEngineError } from './tftp-native-transfer.js';
+import { TftpTransfer, type TftpTransferParams, type TftpTransferRun } from './tftp-transfer.js';
 
 /** The subset of a pino logger this server calls. */
 export interface TftpLogger {
@@ -59,6 +60,11 @@ export interface TftpServerOptions {
    * root-relative path; a Buffer is served as the file, undefined falls through to the roots.
    */
   resolveDynamic?: (path: string, clientAddress: string) => Buffer | undefined | Promise<Buffer | undefined>;
+  /**
+   * Who moves the blocks: 'native' (native/tftp_engine.c on epoll threads, built by `npm run build`),
+   * 'js' (TftpTransfer, Node's dgram), or 'auto' (native when built, else js with a warning). Default auto.
+   */
+  engine?: 'auto' | 'native' | 'js';
   logger?: TftpLogger;
 }
 
@@ -95,7 +101,7 @@ const REFUSAL_SUMMARY_MS = 10_000;
 
 /** A transfer slot, taken from the moment a request is accepted (while its file is opened). */
 interface Slot {
-  transfer: TftpTransfer | 'opening';
+  transfer: TftpTransferRun | 'opening';
   client: string;
   startedAt: number;
 }
@@ -115,13 +121,14 @@ export class TftpServer {
   private readonly maxTransferMs: number;
   private readonly maxClientTimeoutS: number;
   private socket: dgram.Socket | undefined;
+  private engine: 'native' | 'js' = 'js';
   private roots: string[] = [];
   /** client "addr|port" → its slot; Map order is age, oldest first (eviction picks from the front). */
   private readonly transfers = new Map<string, Slot>();
   /** client address → transfers it holds. */
   private readonly perClient = new Map<string, number>();
   /** Transfers the server ended itself (counted when ended, not again when they settle). */
-  private readonly endedBy = new WeakMap<TftpTransfer, EndCause>();
+  private readonly endedBy = new WeakMap<TftpTransferRun, EndCause>();
   private readonly settling = new Set<Promise<unknown>>();
   /**
    * Clients that just completed a transfer, with their request bytes: a client whose RRQ
@@ -180,6 +187,14 @@ export class TftpServer {
     } catch (e) {
       throw new RackhandError('BOOT_ERROR', `TFTP root not usable: ${(e as Error).message}`);
     }
+    const wanted = this.opts.engine ?? 'auto';
+    this.engine = wanted !== 'js' && nativeEngine() ? 'native' : 'js';
+    if (wanted === 'native' && this.engine !== 'native') {
+      throw new RackhandError('BOOT_ERROR', `TFTP native engine not built (run npm run build): ${nativeEngineError()}`);
+    }
+    if (wanted === 'auto' && this.engine === 'js') {
+      this.opts.logger?.warn({ err: nativeEngineError() }, 'tftp native engine not built (npm run build builds it): using the slower JavaScript engine');
+    }
     this.stopping = false;
     const socket = dgram.createSocket({ type: this.family });
     await new Promise<void>((resolve, reject) => {
@@ -199,7 +214,7 @@ export class TftpServer {
     this.sweepTimer = setInterval(() => this.guard(rinfoNone, () => this.sweep()), Math.min(1000, this.maxTransferMs / 4));
     this.sweepTimer.unref();
     const a = socket.address();
-    this.opts.logger?.info({ address: a.address, port: a.port, roots: this.roots }, 'tftp listening');
+    this.opts.logger?.info({ address: a.address, port: a.port, roots: this.roots, engine: this.engine }, 'tftp listening');
     return { address: a.address, port: a.port };
   }
 
@@ -215,6 +230,11 @@ export class TftpServer {
     while (this.settling.size > 0) await Promise.all([...this.settling]);
     this.recentlyDone.clear();
     this.cache?.clear();
+  }
+
+  /** The engine moving the blocks, decided at start(). */
+  get engineInUse(): 'native' | 'js' {
+    return this.engine;
   }
 
   stats(): TftpServerStats {
@@ -297,7 +317,7 @@ export class TftpServer {
   }
 
   /** Frees the slot; with `transfer`, only if the slot still belongs to it (not to a newer request). */
-  private release(key: string, transfer?: TftpTransfer): void {
+  private release(key: string, transfer?: TftpTransferRun): void {
     const slot = this.transfers.get(key);
     if (!slot || (transfer && slot.transfer !== transfer)) return;
     this.transfers.delete(key);
@@ -320,7 +340,7 @@ export class TftpServer {
     return false;
   }
 
-  private end(key: string, transfer: TftpTransfer, cause: EndCause, message: string): void {
+  private end(key: string, transfer: TftpTransferRun, cause: EndCause, message: string): void {
     this.endedBy.set(transfer, cause);
     this.counters[cause] += 1;
     this.release(key, transfer);
@@ -420,31 +440,23 @@ export class TftpServer {
       oack.set('windowsize', String(windowsize));
     }
 
-    const transfer = new TftpTransfer(
-      {
-        bindAddress: this.address,
-        family: this.family,
-        clientAddress: rinfo.address,
-        clientPort: rinfo.port,
-        source,
-        blksize,
-        windowsize,
-        timeoutMs,
-        maxTimeoutMs: Math.max(timeoutMs, 8000),
-        retries: this.retries,
-        oack,
-      },
-      {
-        onUnknownTid: (address, port) => {
-          this.counters.unknownTid += 1;
-          log?.debug({ from: address, port, client: rinfo.address }, 'tftp packet from unknown TID');
-        },
-        onBadPacket: () => {
-          this.counters.badPackets += 1;
-        },
-        onHandlerError: (e) => this.handlerError(e, rinfo.address),
-      },
-    );
+    const params: TftpTransferParams = {
+      bindAddress: this.address,
+      family: this.family,
+      clientAddress: rinfo.address,
+      clientPort: rinfo.port,
+      source,
+      blksize,
+      windowsize,
+      timeoutMs,
+      maxTimeoutMs: Math.max(timeoutMs, 8000),
+      retries: this.retries,
+      oack,
+    };
+    const native = this.engine === 'native' ? nativeEngine() : undefined;
+    const transfer: TftpTransferRun = native
+      ? new NativeTransfer(native, params)
+      : new TftpTransfer(params, { onHandlerError: (e) => this.handlerError(e, rinfo.address) });
     slot.transfer = transfer;
     this.counters.transfersStarted += 1;
     const ended = transfer.done
@@ -452,6 +464,8 @@ export class TftpServer {
         this.release(key, transfer);
         this.counters.bytesSent += o.bytes;
         this.counters.retransmits += o.retransmits;
+        this.counters.badPackets += o.badPackets;
+        this.counters.unknownTid += o.unknownTid;
         const base = { client: rinfo.address, port: rinfo.port, file: norm.relative, size: source.size, ms: Date.now() - slot.startedAt };
         const cause = this.endedBy.get(transfer);
         if (cause) {

@@ -5,20 +5,20 @@ import path from 'node:path';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { serializeAck, serializeRequest } from '../../../src/boot/tftp/tftp-packet.js';
 import { TftpServer, type TftpServerOptions } from '../../../src/boot/tftp/tftp-server.js';
-import { RawClient, hpaGet, makeTree, waitFor } from './tftp-test-kit.js';
+import { ENGINES, RawClient, hpaGet, makeTree, waitFor } from './tftp-test-kit.js';
 
 const CONTENT = Buffer.from(Array.from({ length: 300_000 }, (_, i) => (i * 31) % 256));
 const rrq = (filename: string, options: Record<string, string> = {}) =>
   serializeRequest({ op: 'RRQ', filename, mode: 'octet', options: new Map(Object.entries(options)) });
 
-describe('TFTP bounds', () => {
+describe.each(ENGINES)('TFTP bounds (%s engine)', (engine) => {
   const tree = makeTree('bounds');
   let servers: TftpServer[] = [];
   let clients: RawClient[] = [];
   let seq = 0;
 
   async function start(opts: Partial<TftpServerOptions> = {}) {
-    const s = new TftpServer({ address: '127.0.0.1', port: 0, roots: [tree.root], ...opts });
+    const s = new TftpServer({ address: '127.0.0.1', port: 0, roots: [tree.root], engine, ...opts });
     servers.push(s);
     const { port } = await s.start();
     return { s, port };

@@ -7,11 +7,11 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { TftpServer } from '../../../src/boot/tftp/tftp-server.js';
 import { serializeAck, serializeRequest } from '../../../src/boot/tftp/tftp-packet.js';
 import { tftpRequestDatagram, tftpTransferDatagram } from '../boot-fuzz-arbitraries.js';
-import { RawClient, atftpGet, makeTree, rawGet, waitFor } from './tftp-test-kit.js';
+import { ENGINES, RawClient, atftpGet, makeTree, rawGet, waitFor } from './tftp-test-kit.js';
 
 const CONTENT = Buffer.from(Array.from({ length: 100_000 }, (_, i) => (i * 13) % 256));
 
-describe('TFTP server fuzzed over UDP', () => {
+describe.each(ENGINES)('TFTP server fuzzed over UDP (%s engine)', (engine) => {
   const tree = makeTree('fuzz');
   let server: TftpServer;
   let port: number;
@@ -22,7 +22,7 @@ describe('TFTP server fuzzed over UDP', () => {
     tree.write('secret', 'outside', tree.outside);
     // Short timeouts so transfers the fuzzer starts and abandons clear out quickly; the fuzzer is one
     // address, so the per-client cap is lifted for its requests to reach option and path handling.
-    server = new TftpServer({ address: '127.0.0.1', port: 0, roots: [tree.root], timeoutMs: 100, retries: 2, maxTransfers: 64, maxTransfersPerClient: 64 });
+    server = new TftpServer({ address: '127.0.0.1', port: 0, roots: [tree.root], timeoutMs: 100, retries: 2, maxTransfers: 64, maxTransfersPerClient: 64, engine });
     ({ port } = await server.start());
     fuzzer = await RawClient.open();
   });

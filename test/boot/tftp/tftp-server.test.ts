@@ -12,7 +12,7 @@ import {
   serializeError,
   serializeRequest,
 } from '../../../src/boot/tftp/tftp-packet.js';
-import { RawClient, atftpGet, hpaGet, makeTree, portIsFree, rawGet, waitFor } from './tftp-test-kit.js';
+import { ENGINES, RawClient, atftpGet, hpaGet, makeTree, portIsFree, rawGet, waitFor } from './tftp-test-kit.js';
 
 const SECRET = 'TOP-SECRET-OUTSIDE-THE-ROOT';
 const rrq = (filename: string, options: Record<string, string> = {}, mode = 'octet') =>
@@ -45,7 +45,7 @@ describe('normaliseTftpPath', () => {
   });
 });
 
-describe('TFTP server over UDP', () => {
+describe.each(ENGINES)('TFTP server over UDP (%s engine)', (engine) => {
   const tree = makeTree('srv');
   const servers: TftpServer[] = [];
   const clients: RawClient[] = [];
@@ -54,7 +54,7 @@ describe('TFTP server over UDP', () => {
   const dynamicCalls: { path: string; client: string }[] = [];
 
   async function start(opts: Partial<TftpServerOptions> = {}) {
-    const s = new TftpServer({ address: '127.0.0.1', port: 0, roots: [tree.root], ...opts });
+    const s = new TftpServer({ address: '127.0.0.1', port: 0, roots: [tree.root], engine, ...opts });
     servers.push(s);
     const a = await s.start();
     return { s, port: a.port, address: a.address };
@@ -380,7 +380,7 @@ describe('TFTP server over UDP', () => {
   });
 
   it('stop() ends running transfers and releases every socket', async () => {
-    const t = new TftpServer({ address: '127.0.0.1', port: 0, roots: [tree.root], timeoutMs: 5000 });
+    const t = new TftpServer({ address: '127.0.0.1', port: 0, roots: [tree.root], timeoutMs: 5000, engine });
     const { port: p } = await t.start();
     const a = await client();
     await a.send(rrq('big.bin'), p);
