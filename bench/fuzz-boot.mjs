@@ -1,10 +1,11 @@
 #!/usr/bin/env node
 // Fuzz bench: 10^5 hostile datagrams per boot-protocol decoder through rackhand's running DHCP and TFTP servers, then real clients.
 //
-// Usage: node bench/fuzz-boot.mjs [--cases 100000] [--seed N]      (root: it works in a private network namespace)
+// Usage: node bench/fuzz-boot.mjs [--cases 100000] [--seed N] [--no-build]   (root: it works in a private network namespace)
 // Decoders, each reached the way the network reaches it: DHCP on port 67 (reservation mode), on a proxy-mode
 // server's DHCP port and its port 4011; TFTP requests (with RFC 2347 options) on the listen port; TFTP traffic
-// into live transfers from the client's own port. Per decoder it prints cases sent, crashes (the server process
+// into live transfers from the client's own port, for both transfer engines (native and JavaScript). The servers
+// are the daemon's build (dist/, after `npm run build`). Per decoder it prints cases sent, crashes (the server process
 // died, or a handler caught an exception that was not a decode error) and rejected (datagrams the server counted
 // as malformed), and whether a real client (busybox udhcpc, tftp-hpa) still gets its lease or file afterwards.
 // Everything runs inside a network namespace made here, so replies to fuzzed relay/client addresses go nowhere.
@@ -35,6 +36,7 @@ const PREFIX = '10.213.251';
 if (!args.includes('--inside')) {
   // ---------------------------------------------------------------- outside: set-up, namespace, re-run inside
   ensureAnchors({ tftp: 'tftp-hpa', busybox: 'busybox-static', ip: 'iproute2' });
+  if (!args.includes('--no-build')) execFileSync('npm', ['run', '--silent', 'build'], { cwd: repo, stdio: 'inherit' });
   const work = fs.mkdtempSync(path.join(os.tmpdir(), `rh-fuzz-bench-${process.pid}-`));
   const ip = (...a) => execFileSync('ip', a, { stdio: 'inherit' });
   const cleanup = () => {
@@ -47,13 +49,11 @@ if (!args.includes('--inside')) {
   };
   process.on('exit', cleanup);
   process.on('SIGINT', () => process.exit(130));
-  // Compile the two servers and the shared generators; node_modules is linked so fast-check resolves.
+  // Compile the shared generators (the servers are dist/); node_modules is linked so fast-check resolves.
   execFileSync(
     path.join(repo, 'node_modules/.bin/tsc'),
     ['--ignoreConfig', '--outDir', path.join(work, 'js'), '--rootDir', repo, '--module', 'nodenext', '--moduleResolution', 'nodenext',
-      '--target', 'es2022', '--strict', '--skipLibCheck', '--types', 'node',
-      path.join(repo, 'src/boot/dhcp/dhcp-server.ts'), path.join(repo, 'src/boot/tftp/tftp-server.ts'),
-      path.join(repo, 'test/boot/boot-fuzz-arbitraries.ts')],
+      '--target', 'es2022', '--strict', '--skipLibCheck', '--types', 'node', path.join(repo, 'test/boot/boot-fuzz-arbitraries.ts')],
     { stdio: 'inherit', cwd: repo },
   );
   fs.writeFileSync(path.join(work, 'js/package.json'), '{"type":"module"}');
@@ -76,17 +76,18 @@ if (!args.includes('--inside')) {
   const js = path.join(work, 'js');
   const fc = (await import('fast-check')).default;
   const { dhcpDatagram, tftpRequestDatagram, tftpTransferDatagram } = await import(path.join(js, 'test/boot/boot-fuzz-arbitraries.js'));
-  const { serializeRequest, serializeAck, parseTftpPacket } = await import(path.join(js, 'src/boot/tftp/tftp-packet.js'));
+  const dist = path.join(repo, 'dist');
+  const { serializeRequest, serializeAck, parseTftpPacket } = await import(path.join(dist, 'boot/tftp/tftp-packet.js'));
   const root = path.join(work, 'root');
   fs.mkdirSync(root);
   fs.chmodSync(work, 0o755);
   const content = randomBytes(1024 * 1024);
   fs.writeFileSync(path.join(root, 'file.bin'), content);
 
-  // The target: both DHCP servers and the TFTP server in one process, so a crash of any is a dead process.
+  // The target: both DHCP servers and both TFTP servers in one process, so a crash of any is a dead process.
   const target = spawn(process.execPath, ['--input-type=module', '-e', `
-    import { DhcpServer } from ${JSON.stringify(path.join(js, 'src/boot/dhcp/dhcp-server.js'))};
-    import { TftpServer } from ${JSON.stringify(path.join(js, 'src/boot/tftp/tftp-server.js'))};
+    import { DhcpServer } from ${JSON.stringify(path.join(dist, 'boot/dhcp/dhcp-server.js'))};
+    import { TftpServer } from ${JSON.stringify(path.join(dist, 'boot/tftp/tftp-server.js'))};
     const hosts = [
       { serverId: 1, name: 'client', mac: ${JSON.stringify(CLIENT_MAC)}, ip: '${PREFIX}.70', netmask: '255.255.255.0', gateway: '${PREFIX}.1', netbootArmed: false },
       { serverId: 2, name: 'armed', mac: ${JSON.stringify(ARMED_MAC)}, ip: '${PREFIX}.71', netmask: '255.255.255.0', netbootArmed: true },
@@ -95,11 +96,12 @@ if (!args.includes('--inside')) {
     const common = { lookup, serverIp: '${PREFIX}.1', bootFiles: { bios: 'undionly.kpxe', uefiX64: 'ipxe.efi' }, scriptUrl: 'http://{serverIp}/boot/{mac}.ipxe' };
     const reservation = new DhcpServer({ ...common, mode: 'reservation' });
     const proxy = new DhcpServer({ ...common, mode: 'proxy', port: 6767 });
-    const tftp = new TftpServer({ address: '127.0.0.1', port: 69, roots: [${JSON.stringify(root)}], timeoutMs: 200, retries: 2,
-      maxTransfersPerClient: 256 });
-    await reservation.start(); await proxy.start(); await tftp.start();
+    const tftpOptions = { address: '127.0.0.1', roots: [${JSON.stringify(root)}], timeoutMs: 200, retries: 2, maxTransfersPerClient: 256 };
+    const tftp = new TftpServer({ ...tftpOptions, port: 69, engine: 'native' });
+    const tftpJs = new TftpServer({ ...tftpOptions, port: 70, engine: 'js' });
+    await reservation.start(); await proxy.start(); await tftp.start(); await tftpJs.start();
     process.stdin.on('data', () => process.stdout.write(JSON.stringify({
-      reservation: reservation.counters, proxy: proxy.counters, tftp: tftp.stats() }) + '\\n'));
+      reservation: reservation.counters, proxy: proxy.counters, tftp: tftp.stats(), tftpJs: tftpJs.stats() }) + '\\n'));
     process.stdout.write('ready\\n');`], { stdio: ['pipe', 'pipe', 'inherit'] });
   const lines = [];
   let waiter;
@@ -129,7 +131,8 @@ if (!args.includes('--inside')) {
     let prev = '';
     for (;;) {
       const c = await counters();
-      const key = JSON.stringify([c.reservation.received, c.proxy.received, c.tftp.requests, c.tftp.badPackets, c.tftp.activeTransfers]);
+      const key = JSON.stringify([c.reservation.received, c.proxy.received, c.tftp.requests, c.tftp.badPackets, c.tftp.activeTransfers,
+        c.tftpJs.badPackets, c.tftpJs.activeTransfers]);
       if (key === prev) return c;
       prev = key;
       await new Promise((r) => setTimeout(r, 500));
@@ -148,7 +151,7 @@ if (!args.includes('--inside')) {
   }
 
   /** Junk from a live transfer's own client between valid ACKs, starting a new transfer whenever one ends. */
-  async function intoTransfers(junk) {
+  async function intoTransfers(junk, port) {
     let sent = 0;
     let transfers = 0;
     while (sent < junk.length) {
@@ -166,7 +169,7 @@ if (!args.includes('--inside')) {
         return queue.shift();
       };
       transfers += 1;
-      await send(c, serializeRequest({ op: 'RRQ', filename: 'file.bin', mode: 'octet' }), 69);
+      await send(c, serializeRequest({ op: 'RRQ', filename: 'file.bin', mode: 'octet' }), port);
       const data = async (ms) => {
         for (let d; (d = await next(ms)); ) {
           try {
@@ -207,10 +210,10 @@ if (!args.includes('--inside')) {
       return 'NO LEASE';
     }
   };
-  const realTftp = () => {
+  const realTftp = (port) => () => {
     const out = path.join(work, 'got.bin');
     try {
-      execFileSync('tftp', ['127.0.0.1', '69', '-m', 'binary', '-c', 'get', 'file.bin', out], { stdio: 'ignore', timeout: 60_000 });
+      execFileSync('tftp', ['127.0.0.1', String(port), '-m', 'binary', '-c', 'get', 'file.bin', out], { stdio: 'ignore', timeout: 60_000 });
       return fs.readFileSync(out).equals(content) ? 'file ok' : 'FILE DIFFERS';
     } catch {
       return 'NO FILE';
@@ -224,11 +227,12 @@ if (!args.includes('--inside')) {
     { name: 'DHCP port 67, reservation mode', gen: () => dhcpDatagram(macs), run: (d) => blast(d, 67), server: 'reservation', check: realDhcp },
     { name: 'DHCP proxy mode, its DHCP port', gen: () => dhcpDatagram(macs), run: (d) => blast(d, 6767), server: 'proxy', check: realDhcp },
     { name: 'DHCP proxy mode, port 4011', gen: () => dhcpDatagram(macs), run: (d) => blast(d, 4011), server: 'proxy', check: realDhcp },
-    { name: 'TFTP listen port (requests, options)', gen: () => tftpRequestDatagram, run: (d) => blast(d, 69), server: 'tftp', check: realTftp },
-    { name: 'TFTP live transfers, from the client', gen: () => tftpTransferDatagram, run: (d) => intoTransfers(d), server: 'tftp', check: realTftp },
+    { name: 'TFTP listen port (requests, options)', gen: () => tftpRequestDatagram, run: (d) => blast(d, 69), server: 'tftp', check: realTftp(69) },
+    { name: 'TFTP live transfers, native engine', gen: () => tftpTransferDatagram, run: (d) => intoTransfers(d, 69), server: 'tftp', check: realTftp(69) },
+    { name: 'TFTP live transfers, JavaScript engine', gen: () => tftpTransferDatagram, run: (d) => intoTransfers(d, 70), server: 'tftpJs', check: realTftp(70) },
   ];
-  const rejectedOf = (c, server) => (server === 'tftp' ? c.tftp.badPackets : c[server].malformed);
-  const errorsOf = (c) => c.reservation.handlerErrors + c.proxy.handlerErrors + c.tftp.handlerErrors;
+  const rejectedOf = (c, server) => (server.startsWith('tftp') ? c[server].badPackets : c[server].malformed);
+  const errorsOf = (c) => c.reservation.handlerErrors + c.proxy.handlerErrors + c.tftp.handlerErrors + c.tftpJs.handlerErrors;
   console.log(`fuzz-boot: ${CASES} cases per decoder, seed ${SEED}, fast-check ${fc.__version}, in namespace ${NS}`);
   console.log(`${'decoder'.padEnd(40)} ${'cases'.padStart(8)} ${'crashes'.padStart(8)} ${'rejected'.padStart(9)}  real client after`);
   let failed = false;
