@@ -193,6 +193,7 @@ export async function createAgent(config: ResolvedConfig, opts: { log?: Logger }
           serverIp: requireServerIp(boot.serverIp, 'boot.dhcp.mode'),
           bootFiles: boot.bootFiles,
           scriptUrl: (mac) => `${httpBase()}/boot/ipxe/${mac}`,
+          bootFileUrl: (file) => `${httpBase()}/boot/files/${encodeURIComponent(file)}`,
           leaseSeconds: boot.dhcp.leaseSeconds,
           logger: log.child({ part: 'dhcp' }),
         });
@@ -294,7 +295,7 @@ export async function createAgent(config: ResolvedConfig, opts: { log?: Logger }
   });
   registerConsolePage(http, { basePath: CONSOLE_BASE });
   registerConsoleTicketRoute(http, consoles, CONSOLE_BASE);
-  registerBootRoutes(http, netboot, imagesDir);
+  registerBootRoutes(http, netboot, imagesDir, (name) => bootFileData.get(name));
   registerTaskEvents(http, { tasks, authenticate: (req) => authenticate(req, repos.tokens), canSee });
   registerWebPage(http);
   metrics.instrumentFastify(http);
@@ -319,8 +320,9 @@ export async function createAgent(config: ResolvedConfig, opts: { log?: Logger }
       const addr = http.server.address() as AddressInfo;
       const shownHost = addr.family === 'IPv6' ? `[${addr.address}]` : addr.address;
       boundUrl = `http://${shownHost}:${addr.port}`;
+      // TFTP serves the boot files, and so does HTTP for UEFI HTTP boot clients (DHCP hands them its URL).
+      if (tftp || dhcp) await loadBootFiles();
       if (tftp) {
-        await loadBootFiles();
         const t = await tftp.start();
         log.info(t, 'TFTP listening');
       }

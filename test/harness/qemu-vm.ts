@@ -164,6 +164,8 @@ export interface BootVmOptions {
   nic?: string;
   uuid?: string;
   memMb?: number;
+  /** More qemu arguments (e.g. `-fw_cfg name=opt/org.tianocore/IPv4PXESupport,string=no` for UEFI HTTP boot). */
+  extraArgs?: string[];
 }
 
 export interface QemuVm {
@@ -198,6 +200,7 @@ export async function bootVm(o: BootVmOptions): Promise<QemuVm> {
     uuid: o.uuid ?? `00000000-0000-4000-8000-${hex}`,
     diskImage: o.diskImage,
     monitorSocket: join(workDir, 'mon.sock'),
+    extraArgs: o.extraArgs,
   };
   prepareQemuFiles(spec);
   writeFileSync(spec.serialLog, '');

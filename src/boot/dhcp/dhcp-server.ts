@@ -4,7 +4,7 @@ import dgram from 'node:dgram';
 import { isIPv4, type AddressInfo } from 'node:net';
 import { RackhandError } from '../../errors.js';
 import type { BootLookup, HostBootInfo } from '../boot-lookup.js';
-import { chooseBootFile, isIpxeClient, isPxeClient, type BootChoice, type BootFiles } from './choose-boot-file.js';
+import { chooseBootFile, isHttpClient, isIpxeClient, isPxeClient, type BootChoice, type BootFiles } from './choose-boot-file.js';
 import { DiscoveredSightings } from './discovered-sightings.js';
 import {
   BROADCAST_FLAG,
@@ -62,7 +62,12 @@ export interface DhcpServerOptions {
    * (aa:bb:cc:dd:ee:ff), {macHyphen} (aa-bb-…), {serverId}; or a function of the MAC.
    */
   scriptUrl: string | ((mac: string, host: HostBootInfo) => string);
-  /** {port} in the scriptUrl template (the HTTP boot port). */
+  /**
+   * HTTP URL of a boot file, for UEFI HTTP boot clients (vendor class HTTPClient): a template with
+   * {serverIp}, {port} and {file}, or a function of the file name. Without it they get no answer.
+   */
+  bootFileUrl?: string | ((file: string) => string);
+  /** {port} in the scriptUrl and bootFileUrl templates (the HTTP boot port). */
   httpPort?: number;
   /** Option 51 in reservation mode; default 3600. */
   leaseSeconds?: number;
@@ -108,12 +113,14 @@ export function expandScriptUrl(template: string, vars: Record<string, string | 
  *   not the reservation; silence when the client chose another server), INFORM → ACK without lease, RELEASE/DECLINE
  *   logged. A host with netbootArmed=false still gets its address lease, but no boot file, so its firmware falls
  *   through to the disk; a host without a reserved IPv4 gets no answer.
- * - proxy: only PXE clients (vendor class PXEClient…) the BootLookup knows and that are armed: boot info, never an
- *   address; port 67 DISCOVER → OFFER, port 4011 REQUEST → ACK (unicast back). Unarmed hosts: silence.
+ * - proxy: only PXE and UEFI HTTP boot clients (vendor class PXEClient…/HTTPClient…) the BootLookup knows and that
+ *   are armed: boot info, never an address; port 67 DISCOVER → OFFER, port 4011 REQUEST → ACK (unicast back).
+ *   Unarmed hosts: silence.
  * - unknown MAC (both modes): silence, and lookup.recordDiscovered().
  * Every silence is logged with its reason. Relayed requests (giaddr) are answered to giaddr:relayPort.
- * Boot file: user-class iPXE → the HTTP script URL (+ option 175.176 = 1); else option 93 arch 0 → bios,
- * 7/9 → uefiX64, 11 → arm64 when configured.
+ * Boot file: user-class iPXE → the HTTP script URL (+ option 175.176 = 1); vendor class HTTPClient → option 60
+ * HTTPClient and the HTTP URL of the boot file (arch 16 → uefiX64, 19 → arm64 when configured), no TFTP; else
+ * option 93 arch 0 → bios, 7/9 → uefiX64, 11 → arm64 when configured, over TFTP.
  */
 export class DhcpServer {
   readonly counters: DhcpCounters = {
@@ -137,7 +144,8 @@ export class DhcpServer {
 
   private socket?: dgram.Socket;
   private proxySocket?: dgram.Socket;
-  private readonly o: Required<Omit<DhcpServerOptions, 'logger' | 'httpPort'>> & Pick<DhcpServerOptions, 'logger' | 'httpPort'>;
+  private readonly o: Required<Omit<DhcpServerOptions, 'logger' | 'httpPort' | 'bootFileUrl'>> &
+    Pick<DhcpServerOptions, 'logger' | 'httpPort' | 'bootFileUrl'>;
   private readonly sightings: DiscoveredSightings;
   private sightingsTimer?: NodeJS.Timeout;
 
@@ -275,7 +283,9 @@ export class DhcpServer {
     const mac = macOf(req);
     const log = { mac, type: messageTypeName(type), xid: req.xid, relay: req.giaddr !== ZERO ? req.giaddr : undefined };
 
-    if (this.o.mode === 'proxy' && !isPxeClient(req.options)) return this.ignore(req, 'proxy mode: not a PXE client');
+    if (this.o.mode === 'proxy' && !isPxeClient(req.options) && !isHttpClient(req.options)) {
+      return this.ignore(req, 'proxy mode: not a PXE or HTTP boot client');
+    }
     if (via === 'proxy' && type !== DhcpMessageType.REQUEST && type !== DhcpMessageType.INFORM) {
       return this.ignore(req, 'port 4011 only takes REQUEST/INFORM');
     }
@@ -392,10 +402,10 @@ export class DhcpServer {
       this.o.logger?.info({ ...log, reason: 'netboot not armed' }, 'dhcp: address only, no boot file');
       return { kind: 'none', reason: 'netboot not armed', arch };
     }
-    if (!isPxeClient(req.options) && !isIpxeClient(req.options)) {
+    if (!isPxeClient(req.options) && !isIpxeClient(req.options) && !isHttpClient(req.options)) {
       return { kind: 'none', reason: 'not a PXE client', arch };
     }
-    const choice = chooseBootFile(req.options, this.o.bootFiles, () => this.scriptUrlFor(host));
+    const choice = chooseBootFile(req.options, this.o.bootFiles, () => this.scriptUrlFor(host), this.bootFileUrlFor());
     if (choice.kind === 'none') this.o.logger?.warn({ ...log, reason: choice.reason }, 'dhcp: no boot file for this client');
     return choice;
   }
@@ -410,6 +420,12 @@ export class DhcpServer {
       macHyphen: host.mac.replace(/:/g, '-'),
       serverId: host.serverId,
     });
+  }
+
+  private bootFileUrlFor(): ((file: string) => string) | undefined {
+    const u = this.o.bootFileUrl;
+    if (u === undefined || typeof u === 'function') return u;
+    return (file) => expandScriptUrl(u, { serverIp: this.o.serverIp, port: this.o.httpPort ?? 80, file });
   }
 
   private base(req: DhcpPacket, type: number): DhcpPacket {
@@ -440,6 +456,8 @@ export class DhcpServer {
     if (Buffer.byteLength(name, 'latin1') < 128) p.file = name;
     p.options.bootfileName = name;
     if (boot.kind === 'tftp') p.options.tftpServerName = this.o.serverIp;
+    // UEFI HTTP boot takes an offer as an HTTP boot offer only with vendor class HTTPClient in it.
+    if (boot.kind === 'http') p.options.vendorClass = 'HTTPClient';
     if (isIpxeClient(req.options)) p.options.ipxe = new Map([[IPXE_NO_PXEDHCP, Buffer.from([1])]]);
   }
 
@@ -467,11 +485,13 @@ export class DhcpServer {
     const p = this.base(req, type);
     if (type === DhcpMessageType.ACK) p.ciaddr = req.ciaddr;
     this.applyBoot(p, req, boot);
-    // Vendor class "PXEClient" marks a proxy offer; firmware then asks us again on port 4011 for the boot file.
-    // (Never in reservation mode: there it would make EDK2 treat the offer as BINL and wait for a 4011 answer.)
-    p.options.vendorClass = 'PXEClient';
-    // PXE spec: the boot file is in this packet, skip boot-server discovery.
-    p.options.pxe = new Map([[PXE_DISCOVERY_CONTROL, Buffer.from([8])]]);
+    if (boot.kind !== 'http') {
+      // Vendor class "PXEClient" marks a proxy offer; firmware then asks us again on port 4011 for the boot file.
+      // (Never in reservation mode: there it would make EDK2 treat the offer as BINL and wait for a 4011 answer.)
+      p.options.vendorClass = 'PXEClient';
+      // PXE spec: the boot file is in this packet, skip boot-server discovery.
+      p.options.pxe = new Map([[PXE_DISCOVERY_CONTROL, Buffer.from([8])]]);
+    }
     // PXE spec: proxy replies echo the client's machine UUID.
     if (req.options.uuid) p.options.uuid = req.options.uuid;
     return p;
@@ -518,5 +538,5 @@ export class DhcpServer {
 }
 
 function describe(b: BootChoice): string {
-  return b.kind === 'tftp' ? `tftp:${b.file}` : b.kind === 'script' ? `script:${b.url}` : `none (${b.reason})`;
+  return b.kind === 'tftp' ? `tftp:${b.file}` : b.kind === 'none' ? `none (${b.reason})` : `${b.kind}:${b.url}`;
 }

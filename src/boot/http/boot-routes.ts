@@ -1,4 +1,4 @@
-// HTTP boot: per-host iPXE scripts, install configs, the installer callback, and images with Range support.
+// HTTP boot: per-host iPXE scripts, install configs, the installer callback, images with Range support, and the iPXE binaries for UEFI HTTP boot.
 // These routes are for booting hosts, not API clients: no token; each is scoped by MAC + address or a
 // per-install token.
 import { createReadStream, promises as fs } from 'node:fs';
@@ -31,7 +31,30 @@ async function guarded(reply: FastifyReply, fn: () => Promise<unknown> | unknown
   }
 }
 
-export function registerBootRoutes(app: FastifyInstance, netboot: NetbootService, imagesDir: string): void {
+/**
+ * `bootFile(name)` gives the bytes of a configured boot file (boot.bootFiles, read from the TFTP roots as
+ * the TFTP server serves them), undefined for any other name.
+ */
+export function registerBootRoutes(
+  app: FastifyInstance,
+  netboot: NetbootService,
+  imagesDir: string,
+  bootFile: (name: string) => Buffer | undefined = () => undefined,
+): void {
+  // UEFI HTTP boot: the URL the DHCP server hands to HTTPClient firmware. Only configured names exist here.
+  app.get('/boot/files/:name', (req, reply) =>
+    guarded(reply, () => {
+      const name = (req.params as { name: string }).name;
+      const data = bootFile(name);
+      if (!data) throw new RackhandError('NOT_FOUND', 'no such boot file');
+      // EDK2 recognises an EFI image by this type (else by the .efi extension).
+      return reply
+        .type(name.toLowerCase().endsWith('.efi') ? 'application/efi' : 'application/octet-stream')
+        .header('cache-control', 'no-store')
+        .send(data);
+    }),
+  );
+
   app.get('/boot/ipxe/:mac', (req, reply) =>
     guarded(reply, () => {
       const mac = normaliseMac((req.params as { mac: string }).mac);

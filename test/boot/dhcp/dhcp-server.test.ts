@@ -7,7 +7,7 @@ import type { BootLookup, DiscoveredClient, HostBootInfo } from '../../../src/bo
 import { parseDhcpPacket, type DhcpPacket } from '../../../src/boot/dhcp/dhcp-codec.js';
 import { DhcpServer, type DhcpServerOptions } from '../../../src/boot/dhcp/dhcp-server.js';
 import { CAPTURED } from './captured-packets.js';
-import { bytes, ipxeDiscover, pxeBiosDiscover, request, uefiFirmwareDiscover } from './dhcp-packets.js';
+import { bytes, ipxeDiscover, pxeBiosDiscover, request, uefiFirmwareDiscover, uefiHttpDiscover } from './dhcp-packets.js';
 
 const KNOWN = '52:54:00:00:00:11';
 const UNARMED = '52:54:00:00:00:12';
@@ -358,6 +358,53 @@ describe('DhcpServer proxy mode', () => {
     await expectSilenceThenAnswer(client, port, unk, pxeBiosDiscover(KNOWN));
     expect(server.counters.notArmed).toBe(1);
     expect(lookup.discovered.map((d) => d.mac)).toEqual([UNKNOWN]);
+  });
+});
+
+describe('DhcpServer and UEFI HTTP boot clients', () => {
+  const bootFileUrl = 'http://{serverIp}:{port}/boot/files/{file}';
+
+  it('reservation: an HTTPClient gets its lease, option 60 HTTPClient and the URL of ipxe.efi, nothing about TFTP', async () => {
+    const { client, port, server } = await setup({ bootFileUrl });
+    client.send(uefiHttpDiscover(KNOWN), port);
+    const { p } = await client.next();
+    expect(p.options.messageType).toBe(2);
+    expect(p.yiaddr).toBe('10.9.0.50');
+    expect(p.options.vendorClass).toBe('HTTPClient');
+    expect(p.options.bootfileName).toBe('http://10.9.0.1:8080/boot/files/ipxe.efi');
+    expect(p.file).toBe('http://10.9.0.1:8080/boot/files/ipxe.efi');
+    expect(p.options.tftpServerName).toBeUndefined();
+    expect(p.options.pxe).toBeUndefined();
+    client.send(uefiHttpDiscover(KNOWN, { messageType: 3, requestedIp: '10.9.0.50', serverId: '10.9.0.1' }), port);
+    const ack = (await client.next()).p;
+    expect(ack.options.messageType).toBe(5);
+    expect(ack.options).toMatchObject({ vendorClass: 'HTTPClient', bootfileName: 'http://10.9.0.1:8080/boot/files/ipxe.efi' });
+    expect(server.counters).toMatchObject({ offers: 1, acks: 1 });
+  });
+
+  it('arm64 HTTP clients get the arm64 file when one is configured; other HTTP architectures and a missing URL get no boot file', async () => {
+    const { client, port } = await setup({ bootFileUrl: (f) => `http://boot.example/${f}`, bootFiles: { bios: 'undionly.kpxe', uefiX64: 'ipxe.efi', arm64: 'snp-arm64.efi' } });
+    client.send(uefiHttpDiscover(KNOWN, { clientArch: [19], vendorClass: 'HTTPClient:Arch:00019:UNDI:003000' }), port);
+    expect((await client.next()).p.options.bootfileName).toBe('http://boot.example/snp-arm64.efi');
+    client.send(uefiHttpDiscover(KNOWN, { clientArch: [15], vendorClass: 'HTTPClient:Arch:00015:UNDI:003000' }), port);
+    const ia32 = (await client.next()).p; // still the lease, but no boot file: the firmware moves on
+    expect(ia32.yiaddr).toBe('10.9.0.50');
+    expect(ia32.options.bootfileName).toBeUndefined();
+    expect(ia32.options.vendorClass).toBeUndefined();
+    const plain = await setup();
+    plain.client.send(uefiHttpDiscover(KNOWN), plain.port);
+    expect((await plain.client.next()).p.options.bootfileName).toBeUndefined();
+  });
+
+  it('proxy: an armed HTTPClient gets a proxy offer with HTTPClient and the URL, no address, no PXE option 43', async () => {
+    const { client, port } = await setup({ mode: 'proxy', bootFileUrl });
+    client.send(uefiHttpDiscover(KNOWN), port);
+    const { p } = await client.next();
+    expect(p.yiaddr).toBe('0.0.0.0');
+    expect(p.options.vendorClass).toBe('HTTPClient');
+    expect(p.options.bootfileName).toBe('http://10.9.0.1:8080/boot/files/ipxe.efi');
+    expect(p.options.pxe).toBeUndefined();
+    expect(p.options.leaseTime).toBeUndefined();
   });
 });
 
