@@ -14,16 +14,6 @@ const run = promisify(execFile);
 /** Debian 12's OVMF has HTTP boot; with its PXE switched off (a fw_cfg knob since edk2 2020) it tries HTTP first. */
 const OVMF_HTTP_FIRST = ['-fw_cfg', 'name=opt/org.tianocore/IPv4PXESupport,string=no', '-fw_cfg', 'name=opt/org.tianocore/IPv6PXESupport,string=no'];
 
-async function until<T>(what: string, fn: () => Promise<T | undefined> | T | undefined, timeoutMs: number): Promise<T> {
-  const deadline = Date.now() + timeoutMs;
-  for (;;) {
-    const v = await fn();
-    if (v !== undefined && v !== false) return v;
-    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
-    await new Promise((r) => setTimeout(r, 300));
-  }
-}
-
 describe('boot files over HTTP: the configured iPXE binaries, as TFTP serves them, nothing else', () => {
   let rh: RackhandProcess;
   let dir: string;
@@ -82,7 +72,8 @@ describe('UEFI HTTP boot: an OVMF VM boots iPXE over HTTP from rackhand, no TFTP
     const t0 = Date.now();
     const vm = await bootVm({ lab: L.lab, firmware: 'uefi', mac: MAC, timeoutMs: 300_000, extraArgs: OVMF_HTTP_FIRST });
     vms.push(vm);
-    const script = await until('the armed script served to the VM', () => logsFor('serving the armed boot script')[0], 240_000);
+    await expect.poll(() => logsFor('serving the armed boot script').length, { timeout: 240_000, interval: 500 }).toBeGreaterThan(0);
+    const script = logsFor('serving the armed boot script')[0];
     console.log(`UEFI HTTP boot: qemu start -> script ${((Date.now() - t0) / 1000).toFixed(1)} s`);
     expect(script).toMatchObject({ server: 1, purpose: 'install' });
 
