@@ -3,6 +3,7 @@
 import dgram from 'node:dgram';
 import { isIPv4, type AddressInfo } from 'node:net';
 import { RackhandError } from '../../errors.js';
+import type { BootEventKind, BootEventSink } from '../boot-event.js';
 import type { BootLookup, HostBootInfo } from '../boot-lookup.js';
 import { chooseBootFile, isHttpClient, isIpxeClient, isPxeClient, type BootChoice, type BootFiles } from './choose-boot-file.js';
 import { DiscoveredSightings } from './discovered-sightings.js';
@@ -78,6 +79,8 @@ export interface DhcpServerOptions {
    */
   discoveredIntervalMs?: number;
   maxNewDiscoveredPerInterval?: number;
+  /** What was done for each known host's message (and each newly discovered MAC): the per-host boot history. */
+  onBootEvent?: BootEventSink;
   logger?: DhcpLogger;
 }
 
@@ -144,8 +147,8 @@ export class DhcpServer {
 
   private socket?: dgram.Socket;
   private proxySocket?: dgram.Socket;
-  private readonly o: Required<Omit<DhcpServerOptions, 'logger' | 'httpPort' | 'bootFileUrl'>> &
-    Pick<DhcpServerOptions, 'logger' | 'httpPort' | 'bootFileUrl'>;
+  private readonly o: Required<Omit<DhcpServerOptions, 'logger' | 'httpPort' | 'bootFileUrl' | 'onBootEvent'>> &
+    Pick<DhcpServerOptions, 'logger' | 'httpPort' | 'bootFileUrl' | 'onBootEvent'>;
   private readonly sightings: DiscoveredSightings;
   private sightingsTimer?: NodeJS.Timeout;
 
@@ -304,6 +307,7 @@ export class DhcpServer {
           relay: req.giaddr !== ZERO ? req.giaddr : undefined,
         });
         if (noted === 'dropped') this.counters.discoveredDropped++;
+        if (noted === 'recorded') this.event('dhcp-discovered', req, ZERO, 'not in the inventory: no answer');
       } else this.ignore(req, 'unknown MAC');
       return;
     }
@@ -316,28 +320,31 @@ export class DhcpServer {
     const type = req.options.messageType;
     switch (type) {
       case DhcpMessageType.DISCOVER: {
-        if (!host.ip) return this.noAddress(host, log);
+        if (!host.ip) return this.noAddress(req, host, log);
         const boot = this.bootFor(req, host, log);
         this.send(this.reply(req, DhcpMessageType.OFFER, host, boot), req);
         this.counters.offers++;
         this.o.logger?.info({ ...log, ip: host.ip, boot: describe(boot) }, 'dhcp: offer');
+        this.event('dhcp-offer', req, host.ip, `${host.ip}, ${describe(boot)}`);
         return;
       }
       case DhcpMessageType.REQUEST: {
         const sid = req.options.serverId;
-        if (sid !== undefined && sid !== this.o.serverIp) return this.ignore(req, `client chose server ${sid}`);
-        if (!host.ip) return this.noAddress(host, log);
+        if (sid !== undefined && sid !== this.o.serverIp) return this.ignoreHost(req, `client chose server ${sid}`);
+        if (!host.ip) return this.noAddress(req, host, log);
         const want = req.options.requestedIp ?? (req.ciaddr !== ZERO ? req.ciaddr : undefined);
         if (want !== host.ip) {
           this.send(this.nak(req, `requested ${want ?? 'nothing'}, reserved ${host.ip}`), req);
           this.counters.naks++;
           this.o.logger?.info({ ...log, requested: want, reserved: host.ip }, 'dhcp: nak');
+          this.event('dhcp-nak', req, want ?? ZERO, `requested ${want ?? 'nothing'}, reserved ${host.ip}`);
           return;
         }
         const boot = this.bootFor(req, host, log);
         this.send(this.reply(req, DhcpMessageType.ACK, host, boot), req);
         this.counters.acks++;
         this.o.logger?.info({ ...log, ip: host.ip, boot: describe(boot) }, 'dhcp: ack');
+        this.event('dhcp-ack', req, host.ip, `${host.ip}, ${describe(boot)}`);
         return;
       }
       case DhcpMessageType.INFORM: {
@@ -345,19 +352,22 @@ export class DhcpServer {
         this.send(this.reply(req, DhcpMessageType.ACK, host, boot, { inform: true }), req);
         this.counters.informs++;
         this.o.logger?.info({ ...log, boot: describe(boot) }, 'dhcp: inform ack');
+        this.event('dhcp-ack', req, req.ciaddr, describe(boot));
         return;
       }
       case DhcpMessageType.RELEASE:
         // Reservations are static: nothing to free, but the client said goodbye.
         this.counters.releases++;
         this.o.logger?.info(log, 'dhcp: release');
+        this.event('dhcp-release', req, req.ciaddr, 'released its address');
         return;
       case DhcpMessageType.DECLINE:
         this.counters.declines++;
         this.o.logger?.warn({ ...log, ip: host.ip }, 'dhcp: client declined its reserved address (address conflict?)');
+        this.event('dhcp-decline', req, host.ip ?? ZERO, 'declined its reserved address (address conflict?)');
         return;
       default:
-        return this.ignore(req, `message type ${type} not handled`);
+        return this.ignoreHost(req, `message type ${type} not handled`);
     }
   }
 
@@ -372,26 +382,29 @@ export class DhcpServer {
     if (!host.netbootArmed) {
       this.counters.notArmed++;
       this.o.logger?.info({ ...log, reason: 'netboot not armed' }, 'dhcp: proxy mode, no answer (boots from disk)');
+      this.event('dhcp-ignored', req, req.ciaddr, 'proxy mode: netboot not armed, boots from disk');
       return;
     }
     const boot = this.bootFor(req, host, log);
-    if (boot.kind === 'none') return;
+    if (boot.kind === 'none') return this.event('dhcp-ignored', req, req.ciaddr, `proxy mode: ${describe(boot)}`);
     if (via === 'dhcp') {
       if (type === DhcpMessageType.DISCOVER) {
         this.send(this.proxyReply(req, DhcpMessageType.OFFER, boot), req);
         this.counters.offers++;
         this.o.logger?.info({ ...log, boot: describe(boot) }, 'dhcp: proxy offer');
+        this.event('dhcp-offer', req, req.ciaddr, `proxy, ${describe(boot)}`);
         return;
       }
       // REQUESTs on 67 belong to the site's server, even when it runs on this host and shares our address:
       // PXE firmware and iPXE ask the proxy on port 4011.
-      return this.ignore(req, 'proxy mode: the site DHCP server handles this');
+      return this.ignoreHost(req, 'proxy mode: the site DHCP server handles this');
     }
     // Port 4011: unicast back to whoever asked (PXE spec boot server exchange).
     this.counters.proxyRequests++;
     this.sendTo(this.proxyReply(req, DhcpMessageType.ACK, boot), rinfo.address, rinfo.port, 'proxy');
     this.counters.acks++;
     this.o.logger?.info({ ...log, boot: describe(boot), to: `${rinfo.address}:${rinfo.port}` }, 'dhcp: proxy ack (port 4011)');
+    this.event('dhcp-ack', req, req.ciaddr, `proxy port 4011, ${describe(boot)}`);
   }
 
   /** Boot info for a known host; in reservation mode an unarmed host still gets its address (and boots from disk). */
@@ -526,14 +539,36 @@ export class DhcpServer {
     });
   }
 
-  private noAddress(host: HostBootInfo, log: Record<string, unknown>): void {
+  private noAddress(req: DhcpPacket, host: HostBootInfo, log: Record<string, unknown>): void {
     this.counters.noAddress++;
     this.o.logger?.warn({ ...log, server: host.name, reason: 'no reserved IPv4 address' }, 'dhcp: no answer');
+    this.event('dhcp-ignored', req, ZERO, 'no reserved IPv4 address');
   }
 
   private ignore(req: DhcpPacket, reason: string): void {
     this.counters.ignored++;
     this.o.logger?.debug({ mac: macOf(req), xid: req.xid, reason }, 'dhcp: ignored');
+  }
+
+  /** A known host's message left unanswered: also part of its boot history. */
+  private ignoreHost(req: DhcpPacket, reason: string): void {
+    this.ignore(req, reason);
+    this.event('dhcp-ignored', req, req.ciaddr, reason);
+  }
+
+  /** Reports to the boot history; the detail starts with what the client asked, e.g. `DISCOVER arch 7 PXEClient`. */
+  private event(kind: BootEventKind, req: DhcpPacket, ip: string, outcome: string): void {
+    const sink = this.o.onBootEvent;
+    if (!sink) return;
+    const o = req.options;
+    const who = [messageTypeName(o.messageType), `arch ${o.clientArch?.[0] ?? '-'}`, o.vendorClass?.split(':')[0], isIpxeClient(o) ? 'iPXE' : undefined];
+    if (req.giaddr !== ZERO) who.push(`via relay ${req.giaddr}`);
+    try {
+      sink({ at: Date.now(), kind, mac: macOf(req), ip, detail: `${who.filter(Boolean).join(' ')} → ${outcome}` });
+    } catch (e) {
+      this.counters.handlerErrors++;
+      this.o.logger?.error({ err: e instanceof Error ? e.message : String(e), kind }, 'dhcp: boot event sink failed');
+    }
   }
 }
 

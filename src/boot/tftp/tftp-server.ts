@@ -3,6 +3,7 @@
 import dgram from 'node:dgram';
 import net from 'node:net';
 import { RackhandError } from '../../errors.js';
+import type { BootEventKind, BootEventSink } from '../boot-event.js';
 import { BufferBlockSource, FileBlockSource, type BlockSource } from './tftp-block-source.js';
 import { TftpFileCache } from './tftp-file-cache.js';
 import { TFTP_ERROR, TftpDecodeError, parseTftpPacket, serializeError, type TftpRequest } from './tftp-packet.js';
@@ -65,6 +66,8 @@ export interface TftpServerOptions {
    * 'js' (TftpTransfer, Node's dgram), or 'auto' (native when built, else js with a warning). Default auto.
    */
   engine?: 'auto' | 'native' | 'js';
+  /** Each transfer's end and each logged refusal, for the per-host boot history (never per block). */
+  onBootEvent?: BootEventSink;
   logger?: TftpLogger;
 }
 
@@ -470,16 +473,21 @@ export class TftpServer {
         const cause = this.endedBy.get(transfer);
         if (cause) {
           log?.debug({ ...base, cause }, 'tftp transfer ended by the server');
+          // Evicted transfers are a flood's, never acknowledged by anyone: not a host's history.
+          if (cause === 'expired') this.event('tftp-failed', rinfo.address, `${norm.relative}: took longer than ${this.maxTransferMs} ms, ended`);
         } else if (o.result === 'ok') {
           this.counters.transfersOk += 1;
           this.rememberDone(key, raw);
           log?.info({ ...base, blksize, windowsize, retransmits: o.retransmits }, 'tftp transfer done');
+          this.event('tftp-read', rinfo.address, `${norm.relative}: ${source.size} bytes, blksize ${blksize}, windowsize ${windowsize}, ${o.retransmits} retransmits, ${base.ms} ms`);
         } else if (o.result === 'aborted') {
           this.counters.transfersAborted += 1;
           log?.debug({ ...base, code: o.code, message: o.message }, 'tftp transfer aborted by client');
+          this.event('tftp-aborted', rinfo.address, `${norm.relative}: client sent error ${o.code} ${JSON.stringify(o.message)}`);
         } else {
           this.counters.transfersFailed += 1;
           log?.warn({ ...base, reason: o.reason }, 'tftp transfer failed');
+          this.event('tftp-failed', rinfo.address, `${norm.relative}: ${o.reason}`);
         }
       })
       .catch((e: unknown) => this.handlerError(e, rinfo.address));
@@ -513,6 +521,17 @@ export class TftpServer {
     }
     w.logged += 1;
     this.opts.logger?.info({ client: rinfo.address, port: rinfo.port, code, message, ...extra }, 'tftp request refused');
+    this.event('tftp-refused', rinfo.address, `${typeof extra.file === 'string' ? extra.file : '?'}: error ${code} ${message}`);
+  }
+
+  private event(kind: BootEventKind, ip: string, detail: string): void {
+    const sink = this.opts.onBootEvent;
+    if (!sink) return;
+    try {
+      sink({ at: Date.now(), kind, ip, detail });
+    } catch (e) {
+      this.handlerError(e, ip);
+    }
   }
 }
 

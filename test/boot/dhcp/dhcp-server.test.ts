@@ -3,6 +3,7 @@
 import dgram from 'node:dgram';
 import type { AddressInfo } from 'node:net';
 import { afterEach, describe, expect, it } from 'vitest';
+import type { BootEvent } from '../../../src/boot/boot-event.js';
 import type { BootLookup, DiscoveredClient, HostBootInfo } from '../../../src/boot/boot-lookup.js';
 import { parseDhcpPacket, type DhcpPacket } from '../../../src/boot/dhcp/dhcp-codec.js';
 import { DhcpServer, type DhcpServerOptions } from '../../../src/boot/dhcp/dhcp-server.js';
@@ -405,6 +406,56 @@ describe('DhcpServer and UEFI HTTP boot clients', () => {
     expect(p.options.bootfileName).toBe('http://10.9.0.1:8080/boot/files/ipxe.efi');
     expect(p.options.pxe).toBeUndefined();
     expect(p.options.leaseTime).toBeUndefined();
+  });
+});
+
+describe('DhcpServer boot events (the per-host boot history)', () => {
+  it('reports each known host exchange with what was asked and answered, and an unknown MAC once per interval', async () => {
+    const events: BootEvent[] = [];
+    const { client, port } = await setup({ onBootEvent: (e) => void events.push(e) });
+    client.send(pxeBiosDiscover(KNOWN), port);
+    await client.next();
+    client.send(request(KNOWN, { messageType: 3, requestedIp: '10.9.0.50', serverId: '10.9.0.1', clientArch: [0], vendorClass: 'PXEClient:Arch:00000:UNDI:002001' }), port);
+    await client.next();
+    client.send(request(KNOWN, { messageType: 3, requestedIp: '10.9.0.99' }), port); // a stale address: NAK
+    await client.next();
+    client.send(ipxeDiscover(KNOWN), port);
+    await client.next();
+    for (let i = 0; i < 3; i++) client.send(pxeBiosDiscover(UNKNOWN), port);
+    const noip = pxeBiosDiscover(NOIP);
+    noip.xid = 4;
+    await expectSilenceThenAnswer(client, port, noip, pxeBiosDiscover(KNOWN));
+    const seen = events.map(({ kind, mac, ip, detail }) => ({ kind, mac, ip, detail }));
+    expect(seen).toEqual([
+      { kind: 'dhcp-offer', mac: KNOWN, ip: '10.9.0.50', detail: 'DISCOVER arch 0 PXEClient → 10.9.0.50, tftp:undionly.kpxe' },
+      { kind: 'dhcp-ack', mac: KNOWN, ip: '10.9.0.50', detail: 'REQUEST arch 0 PXEClient → 10.9.0.50, tftp:undionly.kpxe' },
+      { kind: 'dhcp-nak', mac: KNOWN, ip: '10.9.0.99', detail: 'REQUEST arch - → requested 10.9.0.99, reserved 10.9.0.50' },
+      { kind: 'dhcp-offer', mac: KNOWN, ip: '10.9.0.50', detail: 'DISCOVER arch 0 PXEClient iPXE → 10.9.0.50, script:http://10.9.0.1:8080/boot/52:54:00:00:00:11.ipxe' },
+      { kind: 'dhcp-discovered', mac: UNKNOWN, ip: '0.0.0.0', detail: 'DISCOVER arch 0 PXEClient → not in the inventory: no answer' },
+      { kind: 'dhcp-ignored', mac: NOIP, ip: '0.0.0.0', detail: 'DISCOVER arch 0 PXEClient → no reserved IPv4 address' },
+      { kind: 'dhcp-offer', mac: KNOWN, ip: '10.9.0.50', detail: 'DISCOVER arch 0 PXEClient → 10.9.0.50, tftp:undionly.kpxe' },
+    ]);
+    expect(events.every((e) => Number.isInteger(e.at) && e.at > 0)).toBe(true);
+  });
+
+  it('proxy mode reports an unarmed host left to its disk; a sink that throws never stops an answer', async () => {
+    const events: BootEvent[] = [];
+    const { client, port, server } = await setup({
+      mode: 'proxy',
+      onBootEvent: (e) => {
+        events.push(e);
+        throw new Error('history store is down');
+      },
+    });
+    const un = pxeBiosDiscover(UNARMED);
+    un.xid = 2;
+    await expectSilenceThenAnswer(client, port, un, uefiFirmwareDiscover(KNOWN));
+    expect(events.map((e) => [e.kind, e.mac, e.detail])).toEqual([
+      ['dhcp-ignored', UNARMED, 'DISCOVER arch 0 PXEClient → proxy mode: netboot not armed, boots from disk'],
+      ['dhcp-offer', KNOWN, 'DISCOVER arch 7 PXEClient → proxy, tftp:ipxe.efi'],
+    ]);
+    expect(server.counters.handlerErrors).toBe(2);
+    expect(server.counters.offers).toBe(1);
   });
 });
 

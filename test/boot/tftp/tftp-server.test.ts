@@ -5,6 +5,7 @@ import fs from 'node:fs';
 import path from 'node:path';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { normaliseTftpPath } from '../../../src/boot/tftp/tftp-path.js';
+import type { BootEvent } from '../../../src/boot/boot-event.js';
 import { TftpServer, type TftpServerOptions } from '../../../src/boot/tftp/tftp-server.js';
 import {
   TftpDecodeError,
@@ -391,6 +392,37 @@ describe.each(ENGINES)('TFTP server over UDP (%s engine)', (engine) => {
     expect((await a.next())?.pkt).toMatchObject({ op: 'ERROR', code: 0 });
     expect(await portIsFree(d!.port)).toBe(true);
     expect(await portIsFree(p)).toBe(true);
+  });
+
+  it('reports each transfer end and each refusal as a boot event, and a throwing sink changes nothing', async () => {
+    const events: BootEvent[] = [];
+    const { s, port: p } = await start({
+      timeoutMs: 100,
+      retries: 1,
+      onBootEvent: (e) => {
+        events.push(e);
+        throw new Error('history store is down');
+      },
+    });
+    expect((await rawGet(p, 'boot.bin')).data?.length).toBe(5000);
+    expect((await rawGet(p, 'nope.bin')).error?.code).toBe(1);
+    const a = await client();
+    await a.send(rrq('boot.bin', { tsize: '0' }), p);
+    const o = await a.next();
+    await a.send(serializeError(8, 'tsize probe'), o!.port);
+    await a.send(rrq('big.bin'), p); // never acknowledged: times out
+    await waitFor(() => events.length >= 4);
+    const seen = events.map(({ kind, ip, detail }) => ({ kind, ip, detail }));
+    expect(seen).toEqual(
+      expect.arrayContaining([
+        { kind: 'tftp-read', ip: '127.0.0.1', detail: expect.stringMatching(/^boot\.bin: 5000 bytes, blksize 512, windowsize 1, 0 retransmits, \d+ ms$/) },
+        { kind: 'tftp-refused', ip: '127.0.0.1', detail: 'nope.bin: error 1 File not found' },
+        { kind: 'tftp-aborted', ip: '127.0.0.1', detail: 'boot.bin: client sent error 8 "tsize probe"' },
+        { kind: 'tftp-failed', ip: '127.0.0.1', detail: 'big.bin: timeout' },
+      ]),
+    );
+    expect(events.every((e) => e.mac === undefined && e.at > 0)).toBe(true);
+    expect(s.stats()).toMatchObject({ transfersOk: 1, handlerErrors: 4 });
   });
 
   it('start() refuses a missing root and a non-IP address with typed errors', async () => {
