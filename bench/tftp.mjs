@@ -109,11 +109,17 @@ async function startRackhand(engine) {
     child.stderr.on('data', onData);
     child.once('exit', (code) => reject(new Error(`rackhand exited ${code}:\n${out}`)));
   });
+  const url = /listening on (http:\/\/\S+)/.exec(out)?.[1];
   const inUse = /"engine":"(\w+)"/.exec(out)?.[1];
   if (inUse !== engine) throw new Error(`rackhand runs the ${inUse} engine, not ${engine}:\n${out}`);
   child.stdout.resume();
   child.stderr.resume();
-  return { name: engine === 'native' ? 'rackhand' : 'rh js', port, child, cpu: async () => procCpu(child.pid) };
+  /** The daemon's own TFTP counters, from its /metrics. */
+  const counters = async () => {
+    const text = await (await fetch(`${url}/metrics`)).text();
+    return Object.fromEntries([...text.matchAll(/rackhand_tftp_events_total\{event="(\w+)"\} (\d+)/g)].map((m) => [m[1], Number(m[2])]));
+  };
+  return { name: engine === 'native' ? 'rackhand' : 'rh js', port, child, cpu: async () => procCpu(child.pid), counters };
 }
 
 /**
@@ -245,6 +251,10 @@ for (const [label, r] of rows) {
   );
 }
 console.log('speed = tftpd-hpa time / rackhand time (>1: rackhand faster); CPU ratio = rackhand CPU per block / tftpd-hpa\'s (<1: rackhand cheaper)');
+for (const s of servers.filter((x) => x.counters)) {
+  const c = await s.counters();
+  console.log(`${s.name}: ${c.transfers_ok} transfers ok, ${c.transfers_failed} failed, ${c.retransmits} retransmits (the daemon's /metrics)`);
+}
 console.log(`all outputs byte-exact (sha256); load at end ${load()}`);
 // The servers are children holding the event loop open: exit, and the exit hook stops them.
 process.exit(0);

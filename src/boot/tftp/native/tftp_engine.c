@@ -304,7 +304,11 @@ static void on_readable(transfer *t, uint64_t now) {
     unsigned op = (unsigned)buf[0] << 8 | buf[1];
     unsigned n = (unsigned)buf[2] << 8 | buf[3];
     if (op == OP_ACK) {
+      uint64_t sent_before = t->next_to_send;
       on_ack(t, n, now);
+      /* It sent the next block(s): the client's answer to them is not here yet, so go back to epoll rather
+         than spend a recv() on EAGAIN (level-triggered: anything already queued is reported at once). */
+      if (t->next_to_send > sent_before) return;
     } else if (op == OP_ERROR) {
       /* Firmware probing tsize answers the OACK with error 8 (or 0): a normal, clean end. */
       size_t len = 0;
