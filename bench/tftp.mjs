@@ -1,29 +1,38 @@
 #!/usr/bin/env node
-// Benchmark: rackhand's TFTP server against tftpd-hpa (in.tftpd) in the same run, same files, same clients.
+// Benchmark: the running rackhand daemon's TFTP server against tftpd-hpa (in.tftpd) in the same run, same files, same clients.
 //
-// Usage: node bench/tftp.mjs [--runs 3] [--size-mib 32] [--clients 50] [--concurrent-mib 4] [--only 1,3]
-// Needs: tftpd-hpa (in.tftpd), tftp-hpa (tftp), atftp. Loopback only. With `perf` installed it also
-// prints each server's CPU time per DATA block, which, unlike wall time, barely moves with machine load.
+// Usage: node bench/tftp.mjs [--runs 5] [--size-mib 32] [--clients 50,200] [--concurrent-mib 4] [--only 1,3] [--no-js] [--no-build]
+// Set-up: installs tftpd-hpa, tftp-hpa, atftp and linux-perf when missing, and runs `npm run build` (TypeScript and
+// the native TFTP engine) unless --no-build. rackhand is `node bin/rackhand.js serve` with TFTP enabled: the
+// daemon's own code path, native engine ("rackhand") and, for reference, the JavaScript engine ("rh js", Node's
+// dgram path) in a second daemon. Runs are interleaved (each round runs every server once) and the median is
+// printed. Server CPU per DATA block: rackhand's from /proc (every thread of the daemon), tftpd-hpa's from
+// `perf stat` over its process tree (it forks a child per transfer), both over the same runs.
 
-import { spawn, execFileSync } from 'node:child_process';
+import { execFileSync, spawn } from 'node:child_process';
 import { createHash, randomBytes } from 'node:crypto';
 import dgram from 'node:dgram';
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { ensureAnchors } from './ensure-anchors.mjs';
 
 const args = process.argv.slice(2);
 const arg = (name, dflt) => {
   const i = args.indexOf(`--${name}`);
-  return i >= 0 ? Number(args[i + 1]) : dflt;
+  return i >= 0 ? args[i + 1] : dflt;
 };
-const RUNS = arg('runs', 3);
-const SIZE_MIB = arg('size-mib', 32);
-const CLIENTS = arg('clients', 50);
-const CONC_MIB = arg('concurrent-mib', 4);
+const RUNS = Number(arg('runs', 5));
+const SIZE_MIB = Number(arg('size-mib', 32));
+const CLIENTS = String(arg('clients', '50,200')).split(',').map(Number);
+const CONC_MIB = Number(arg('concurrent-mib', 4));
+const WITH_JS = !args.includes('--no-js');
 
 const repo = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
+ensureAnchors({ 'in.tftpd': 'tftpd-hpa', tftp: 'tftp-hpa', atftp: 'atftp', perf: 'linux-perf' });
+if (!args.includes('--no-build')) execFileSync('npm', ['run', '--silent', 'build'], { cwd: repo, stdio: 'inherit' });
+
 const work = fs.mkdtempSync(path.join(os.tmpdir(), `rh-tftp-bench-${process.pid}-`));
 const children = [];
 const cleanup = () => {
@@ -45,17 +54,6 @@ process.on('exit', cleanup);
 process.on('SIGINT', () => process.exit(130));
 process.on('SIGTERM', () => process.exit(143));
 
-// Compile just the TFTP part (and what it imports) so the bench does not depend on a full build.
-const out = path.join(work, 'js');
-execFileSync(
-  path.join(repo, 'node_modules/.bin/tsc'),
-  ['--ignoreConfig', '--outDir', out, '--rootDir', path.join(repo, 'src'), '--module', 'nodenext',
-    '--moduleResolution', 'nodenext', '--target', 'es2022', '--strict', '--skipLibCheck', '--types', 'node',
-    path.join(repo, 'src/boot/tftp/tftp-server.ts')],
-  { stdio: 'inherit', cwd: repo },
-);
-fs.writeFileSync(path.join(out, 'package.json'), '{"type":"module"}');
-
 const root = path.join(work, 'root');
 fs.mkdirSync(root);
 fs.chmodSync(work, 0o755);
@@ -75,76 +73,69 @@ async function freePort() {
   return port;
 }
 
-const hasPerf = (() => {
-  try {
-    execFileSync('perf', ['--version'], { stdio: 'ignore' });
-    return true;
-  } catch {
-    return false;
-  }
-})();
+const CLK_TCK = Number(execFileSync('getconf', ['CLK_TCK'], { encoding: 'utf8' }));
+/** User + system seconds of a process, all its threads (the native engine's workers included). */
+function procCpu(pid) {
+  const f = fs.readFileSync(`/proc/${pid}/stat`, 'utf8');
+  const rest = f.slice(f.lastIndexOf(')') + 2).split(' ');
+  return (Number(rest[11]) + Number(rest[12])) / CLK_TCK;
+}
 
-/** The server's CPU seconds so far: it answers a line on stdin with its process.cpuUsage(). */
-async function startRackhand() {
-  const code = `
-    import { TftpServer } from ${JSON.stringify(path.join(out, 'boot/tftp/tftp-server.js'))};
-    const s = new TftpServer({ address: '127.0.0.1', port: 0, roots: [${JSON.stringify(root)}],
-      maxBlksize: 1468, maxWindowsize: 64, maxTransfers: 512 });
-    const a = await s.start();
-    process.stdout.write(a.port + '\\n');
-    process.stdin.on('data', () => {
-      const u = process.cpuUsage();
-      process.stdout.write(JSON.stringify({ cpu: (u.user + u.system) / 1e6, stats: s.stats() }) + '\\n');
-    });
-    process.on('SIGTERM', () => s.stop().then(() => process.exit(0)));`;
-  const child = spawn(process.execPath, ['--input-type=module', '-e', code], {
-    stdio: ['pipe', 'pipe', 'inherit'],
+/** A rackhand daemon with only TFTP on: the product's own path, with the given engine. */
+async function startRackhand(engine) {
+  const port = await freePort();
+  const stateDir = fs.mkdtempSync(path.join(work, `state-${engine}-`));
+  const config = path.join(stateDir, 'bench.json');
+  fs.writeFileSync(
+    config,
+    JSON.stringify({
+      bmc: { sync: { enabled: false } },
+      sensors: { enabled: false },
+      boot: { tftp: { enabled: true, listen: `127.0.0.1:${port}`, roots: [root], maxTransfers: 512, maxTransfersPerClient: 512, engine } },
+    }),
+  );
+  const child = spawn(process.execPath, [path.join(repo, 'bin/rackhand.js'), 'serve'], {
+    env: { ...process.env, RACKHAND_STATE_DIR: stateDir, RACKHAND_HTTP_LISTEN: '127.0.0.1:0', RACKHAND_CONFIG: config },
+    stdio: ['ignore', 'pipe', 'pipe'],
   });
   children.push(child);
-  const lines = [];
-  let waiter;
-  let buf = '';
-  child.stdout.on('data', (d) => {
-    buf += d;
-    for (let i; (i = buf.indexOf('\n')) >= 0; buf = buf.slice(i + 1)) {
-      lines.push(buf.slice(0, i));
-      waiter?.();
-    }
+  let out = '';
+  await new Promise((resolve, reject) => {
+    const onData = (d) => {
+      out += d;
+      if (/"msg":"TFTP listening"/.test(out)) resolve();
+    };
+    child.stdout.on('data', onData);
+    child.stderr.on('data', onData);
+    child.once('exit', (code) => reject(new Error(`rackhand exited ${code}:\n${out}`)));
   });
-  const line = async () => {
-    while (lines.length === 0) await new Promise((r) => (waiter = r));
-    return lines.shift();
+  const url = /listening on (http:\/\/\S+)/.exec(out)?.[1];
+  const inUse = /"engine":"(\w+)"/.exec(out)?.[1];
+  if (inUse !== engine) throw new Error(`rackhand runs the ${inUse} engine, not ${engine}:\n${out}`);
+  child.stdout.resume();
+  child.stderr.resume();
+  /** The daemon's own TFTP counters, from its /metrics. */
+  const counters = async () => {
+    const text = await (await fetch(`${url}/metrics`)).text();
+    return Object.fromEntries([...text.matchAll(/rackhand_tftp_events_total\{event="(\w+)"\} (\d+)/g)].map((m) => [m[1], Number(m[2])]));
   };
-  const port = await Promise.race([
-    line().then(Number),
-    new Promise((_, reject) => child.once('exit', (c) => reject(new Error(`rackhand server exited ${c}`)))),
-  ]);
-  const info = async () => {
-    child.stdin.write('?\n');
-    return JSON.parse(await line());
-  };
-  return { name: 'rackhand', port, child, cpu: async () => (await info()).cpu, info };
+  return { name: engine === 'native' ? 'rackhand' : 'rh js', port, child, cpu: async () => procCpu(child.pid), counters };
 }
 
 /**
  * in.tftpd forks a child per transfer, which its own CPU time never includes; under perf stat's
  * interval mode the whole process tree's task-clock is sampled every 100 ms, and the servers take
- * turns, so summing the samples of a scenario's time window is that scenario's CPU.
+ * turns, so summing the samples of a run's time window is that run's CPU.
  */
 async function startTftpdHpa() {
   const port = await freePort();
   const argv = ['-L', '-a', `127.0.0.1:${port}`, '-s', root];
   const statFile = path.join(work, 'tftpd-hpa.perf');
   const t0 = performance.now();
-  const child = hasPerf
-    ? spawn('perf', ['stat', '-I', '100', '-e', 'task-clock', '-x,', '-o', statFile, '--', 'in.tftpd', ...argv], {
-        stdio: 'inherit',
-      })
-    : spawn('in.tftpd', argv, { stdio: 'inherit' });
+  const child = spawn('perf', ['stat', '-I', '100', '-e', 'task-clock', '-x,', '-o', statFile, '--', 'in.tftpd', ...argv], { stdio: 'inherit' });
   children.push(child);
   await new Promise((r) => setTimeout(r, 300));
   if (child.exitCode !== null) throw new Error('in.tftpd did not start');
-  const now = () => (performance.now() - t0) / 1000;
   const cpuUntil = (t) => {
     let sum = 0;
     for (const l of fs.readFileSync(statFile, 'utf8').split('\n')) {
@@ -153,13 +144,11 @@ async function startTftpdHpa() {
     }
     return sum;
   };
-  const cpu = hasPerf
-    ? async () => {
-        const t = now();
-        await new Promise((r) => setTimeout(r, 250)); // let the interval covering t be written
-        return cpuUntil(t + 0.1);
-      }
-    : undefined;
+  const cpu = async () => {
+    const t = (performance.now() - t0) / 1000;
+    await new Promise((r) => setTimeout(r, 250)); // let the interval covering t be written
+    return cpuUntil(t + 0.1);
+  };
   return { name: 'tftpd-hpa', port, child, cpu };
 }
 
@@ -191,72 +180,81 @@ const client = {
     run('atftp', [...opts.flatMap((x) => ['--option', x]), '--get', '-r', file, '-l', o, '127.0.0.1', String(port)]),
 };
 
-async function timeOnce(server, fn, file, n) {
-  const outs = Array.from({ length: n }, () => path.join(work, `out-${seq++}`));
+/** One run: n clients at once; wall seconds and the server's CPU seconds. */
+async function runOnce(server, sc) {
+  const outs = Array.from({ length: sc.n }, () => path.join(work, `out-${seq++}`));
+  const cpu0 = await server.cpu();
   const t0 = process.hrtime.bigint();
-  await Promise.all(outs.map((o) => fn(server.port, file, o)));
+  await Promise.all(outs.map((o) => sc.fn(server.port, sc.file, o)));
   const s = Number(process.hrtime.bigint() - t0) / 1e9;
-  for (const o of outs) check(file, o);
-  return s;
+  const cpu = (await server.cpu()) - cpu0;
+  for (const o of outs) check(sc.file, o);
+  return { s, cpu };
 }
 
-const blocksOf = (file, blksize, n) => n * RUNS * (Math.floor(fs.statSync(path.join(root, file)).size / blksize) + 1);
-
-/** Median wall seconds, and server CPU microseconds per DATA block over all runs (when measurable). */
-async function median(server, fn, file, n, blksize) {
-  process.stderr.write(`  ${server.name} ${file} ×${n}…\n`);
-  const cpu0 = await server.cpu?.();
-  const xs = [];
-  for (let i = 0; i < RUNS; i++) xs.push(await timeOnce(server, fn, file, n));
-  const cpu1 = await server.cpu?.();
-  xs.sort((a, b) => a - b);
-  const usPerBlock = cpu0 === undefined ? undefined : ((cpu1 - cpu0) * 1e6) / blocksOf(file, blksize, n);
-  return { s: xs[Math.floor(xs.length / 2)], usPerBlock };
-}
-
+const blocksOf = (sc) => sc.n * (Math.floor(fs.statSync(path.join(root, sc.file)).size / sc.blk) + 1);
 const load = () => os.loadavg().map((x) => x.toFixed(1)).join(' ');
-const rh = await startRackhand();
-const hpa = await startTftpdHpa();
-console.log(`TFTP bench: ${SIZE_MIB} MiB file, median of ${RUNS} runs, loopback, ${os.cpus().length} CPUs, load ${load()}`);
 
-const rows = [];
+const servers = [await startRackhand('native'), ...(WITH_JS ? [await startRackhand('js')] : []), await startTftpdHpa()];
+console.log(`TFTP bench: ${SIZE_MIB} MiB file, median of ${RUNS} interleaved runs, loopback, ${os.cpus().length} CPUs, load ${load()}`);
+
 // tftpd-hpa 5.2 has no windowsize (RFC 7440): it ignores the option and runs lockstep, so in the
 // windowsize rows its column is its best (blksize 1468, lockstep) number.
 const w16 = ['blksize 1468', 'windowsize 16'];
 const scenarios = [
-  { label: `${SIZE_MIB} MiB, tftp-hpa client, 512-byte blocks`, file: 'big.bin', fn: client.hpa512, n: 1, blk: 512 },
-  { label: `${SIZE_MIB} MiB, atftp blksize 1468`, file: 'big.bin', fn: client.atftp(['blksize 1468']), n: 1, blk: 1468 },
-  {
-    label: `${CLIENTS} concurrent atftp × ${CONC_MIB} MiB, blksize 1468`,
-    file: 'small.bin', fn: client.atftp(['blksize 1468']), n: CLIENTS, blk: 1468,
-  },
+  { label: `${SIZE_MIB} MiB, tftp-hpa client, 512-byte blocks (lockstep)`, file: 'big.bin', fn: client.hpa512, n: 1, blk: 512 },
+  { label: `${SIZE_MIB} MiB, atftp blksize 1468 (lockstep)`, file: 'big.bin', fn: client.atftp(['blksize 1468']), n: 1, blk: 1468 },
+  ...CLIENTS.map((n) => ({
+    label: `${n} concurrent atftp × ${CONC_MIB} MiB, blksize 1468 (lockstep)`, file: 'small.bin', fn: client.atftp(['blksize 1468']), n, blk: 1468,
+  })),
   { label: `${SIZE_MIB} MiB, atftp blksize 1468 windowsize 16 (tftpd-hpa: lockstep)`, file: 'big.bin', fn: client.atftp(w16), n: 1, blk: 1468 },
   {
-    label: `${CLIENTS} concurrent × ${CONC_MIB} MiB, blksize 1468 windowsize 16 (tftpd-hpa: lockstep)`,
-    file: 'small.bin', fn: client.atftp(w16), n: CLIENTS, blk: 1468,
+    label: `${CLIENTS[0]} concurrent × ${CONC_MIB} MiB, blksize 1468 windowsize 16 (tftpd-hpa: lockstep)`,
+    file: 'small.bin', fn: client.atftp(w16), n: CLIENTS[0], blk: 1468,
   },
 ];
-const only = args.includes('--only') ? args[args.indexOf('--only') + 1].split(',').map(Number) : undefined;
+const only = args.includes('--only') ? arg('only').split(',').map(Number) : undefined;
+const rows = [];
 for (const [i, sc] of scenarios.entries()) {
   if (only && !only.includes(i + 1)) continue;
-  const a = await median(rh, sc.fn, sc.file, sc.n, sc.blk);
-  const b = await median(hpa, sc.fn, sc.file, sc.n, sc.blk);
-  rows.push([sc.label, a, b]);
+  process.stderr.write(`  ${sc.label}…\n`);
+  const per = new Map(servers.map((s) => [s.name, { times: [], cpu: 0 }]));
+  for (let r = 0; r < RUNS; r++) {
+    // Alternate who goes first, so neither always runs on a machine just warmed (or loaded) by the other.
+    const order = r % 2 ? [...servers].reverse() : servers;
+    for (const server of order) {
+      const x = await runOnce(server, sc);
+      per.get(server.name).times.push(x.s);
+      per.get(server.name).cpu += x.cpu;
+    }
+  }
+  const summary = (name) => {
+    const { times, cpu } = per.get(name);
+    times.sort((a, b) => a - b);
+    return { s: times[Math.floor(times.length / 2)], usPerBlock: (cpu * 1e6) / (blocksOf(sc) * RUNS) };
+  };
+  rows.push([sc.label, Object.fromEntries(servers.map((s) => [s.name, summary(s.name)]))]);
 }
 
 const pad = (s, n) => String(s).padEnd(n);
-const us = (x) => (x === undefined ? '-' : x.toFixed(1));
+const names = servers.map((s) => s.name);
+const ratioOf = (r, name) => (r['tftpd-hpa'].s / r[name].s).toFixed(2) + 'x';
 console.log(
-  `${pad('scenario', 84)} ${pad('rackhand s', 11)} ${pad('tftpd-hpa s', 12)} ${pad('ratio', 7)} ${pad('CPU µs/block rh', 16)} tftpd-hpa`,
+  `${pad('scenario', 78)} ${names.map((n) => pad(`${n} s`, 12)).join('')}${pad('speed vs hpa', 13)}${WITH_JS ? pad('rh js vs hpa', 13) : ''}` +
+    `${pad('CPU µs/block:', 14)}${names.map((n) => pad(n, 11)).join('')}CPU ratio`,
 );
-for (const [label, a, b] of rows) {
+for (const [label, r] of rows) {
   console.log(
-    `${pad(label, 84)} ${pad(a.s.toFixed(3), 11)} ${pad(b.s.toFixed(3), 12)} ${pad((b.s / a.s).toFixed(2) + 'x', 7)} ${pad(us(a.usPerBlock), 16)} ${us(b.usPerBlock)}`,
+    `${pad(label, 78)} ${names.map((n) => pad(r[n].s.toFixed(3), 12)).join('')}${pad(ratioOf(r, 'rackhand'), 13)}` +
+      `${WITH_JS ? pad(ratioOf(r, 'rh js'), 13) : ''}${pad('', 14)}${names.map((n) => pad(r[n].usPerBlock.toFixed(1), 11)).join('')}` +
+      `${(r.rackhand.usPerBlock / r['tftpd-hpa'].usPerBlock).toFixed(2)}`,
   );
 }
-console.log('ratio = tftpd-hpa time / rackhand time (>1: rackhand faster); CPU is the server side only, all runs');
-const st = (await rh.info()).stats;
-console.log(`rackhand: ${st.transfersOk} transfers ok, ${st.transfersFailed} failed, ${st.retransmits} retransmits, cache ${st.cacheHits} hits / ${st.cacheMisses} misses; load at end ${load()}`);
-console.log('all outputs byte-exact (sha256)');
+console.log('speed = tftpd-hpa time / rackhand time (>1: rackhand faster); CPU ratio = rackhand CPU per block / tftpd-hpa\'s (<1: rackhand cheaper)');
+for (const s of servers.filter((x) => x.counters)) {
+  const c = await s.counters();
+  console.log(`${s.name}: ${c.transfers_ok} transfers ok, ${c.transfers_failed} failed, ${c.retransmits} retransmits (the daemon's /metrics)`);
+}
+console.log(`all outputs byte-exact (sha256); load at end ${load()}`);
 // The servers are children holding the event loop open: exit, and the exit hook stops them.
 process.exit(0);

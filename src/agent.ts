@@ -207,6 +207,7 @@ export async function createAgent(config: ResolvedConfig, opts: { log?: Logger }
           serverIp: requireServerIp(boot.serverIp, 'boot.dhcp.mode'),
           bootFiles: boot.bootFiles,
           scriptUrl: (mac) => urls().script(mac),
+          bootFileUrl: (file) => urls().file(file),
           leaseSeconds: boot.dhcp.leaseSeconds,
           logger: log.child({ part: 'dhcp' }),
         });
@@ -236,6 +237,8 @@ export async function createAgent(config: ResolvedConfig, opts: { log?: Logger }
         maxBlksize: boot.tftp.maxBlksize,
         maxWindowsize: boot.tftp.maxWindowsize,
         maxTransfers: boot.tftp.maxTransfers,
+        maxTransfersPerClient: boot.tftp.maxTransfersPerClient,
+        engine: boot.tftp.engine,
         logger: log.child({ part: 'tftp' }),
       })
     : undefined;
@@ -341,7 +344,8 @@ export async function createAgent(config: ResolvedConfig, opts: { log?: Logger }
       const addr = httpServer.address() as AddressInfo;
       const shownHost = addr.family === 'IPv6' ? `[${addr.address}]` : addr.address;
       boundUrl = `http://${shownHost}:${addr.port}`;
-      await loadBootFiles();
+      // TFTP serves the boot files, and so does HTTP for UEFI HTTP boot clients (DHCP hands them its URL).
+      if (tftp || dhcp) await loadBootFiles();
       if (tftp) log.info(await tftp.start(), 'TFTP listening');
       if (dhcp) {
         await dhcp.start();

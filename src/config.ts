@@ -110,6 +110,9 @@ export const configSchema = z
             maxBlksize: z.number().int().min(512).max(65464).default(1468),
             maxWindowsize: z.number().int().min(1).max(65535).default(64),
             maxTransfers: z.number().int().min(1).default(256),
+            maxTransfersPerClient: z.number().int().min(1).default(8),
+            /** 'auto': the native engine when `npm run build` built it, else JavaScript (with a warning). */
+            engine: z.enum(['auto', 'native', 'js']).default('auto'),
           })
           .strict()
           .prefault({}),

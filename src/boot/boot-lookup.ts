@@ -21,6 +21,8 @@ export interface DiscoveredClient {
   uuid?: string; // option 97
   userClass?: string; // option 77
   relay?: string; // giaddr when relayed
+  /** How many requests this record stands for (DHCP sums repeats per interval); default 1. */
+  seen?: number;
 }
 
 export interface BootLookup {

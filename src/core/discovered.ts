@@ -15,9 +15,12 @@ export class Discovered {
     private readonly inspect: (p: Principal, serverId: number) => TaskRecord,
   ) {}
 
-  list(p: Principal): { list: DiscoveredRecord[] } {
+  /** Newest sighting first, a page at a time (a flood of made-up MACs is bounded by the repo). */
+  list(p: Principal, page: { limit?: number; offset?: number } = {}): { list: DiscoveredRecord[]; total: number; limit: number; offset: number } {
     requireAllowed(can.seeAllServers(p), 'see discovered hosts');
-    return { list: this.discovered.list() };
+    const limit = page.limit ?? 100;
+    const offset = page.offset ?? 0;
+    return { ...this.discovered.list({ limit, offset }), limit, offset };
   }
 
   /**
@@ -27,7 +30,7 @@ export class Discovered {
    */
   adopt(p: Principal, mac: string, body: Record<string, unknown>): ServerRecord & { task?: TaskRecord } {
     requireAllowed(can.adoptDiscovered(p), 'adopt discovered hosts');
-    if (!this.discovered.list().some((x) => x.mac === mac)) throw new RackhandError('NOT_FOUND', `${mac} has not been discovered`);
+    if (!this.discovered.get(mac)) throw new RackhandError('NOT_FOUND', `${mac} has not been discovered`);
     const { inspect, ...rest } = body;
     const interfaces = Array.isArray(rest.interfaces) ? rest.interfaces : [{ name: 'eth0', mac, ...(typeof rest.ip === 'string' ? { ip: rest.ip } : {}) }];
     delete rest.ip;

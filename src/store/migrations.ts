@@ -286,6 +286,14 @@ export const MIGRATIONS: Migration[] = [
     `,
   },
   {
+    version: 120,
+    name: 'discovered hosts by last sighting',
+    sql: `
+      -- The paged list sorts by it and pruning deletes by it.
+      CREATE INDEX discovered_last_seen ON discovered(last_seen);
+    `,
+  },
+  {
     version: 200,
     name: 'resumable tasks: step results, waits and signals',
     sql: `

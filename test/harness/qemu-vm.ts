@@ -169,7 +169,7 @@ export interface BootVmOptions {
   smp?: number;
   /** Which of NIC and disk gets bootindex 1 (default network). */
   bootFirst?: 'network' | 'disk';
-  /** More qemu arguments (extra disks, -kernel/-initrd/-append). */
+  /** More qemu arguments (extra disks, -kernel/-initrd/-append, `-fw_cfg …IPv4PXESupport,string=no` for UEFI HTTP boot). */
   extraArgs?: string[];
 }
 
@@ -208,6 +208,7 @@ export async function bootVm(o: BootVmOptions): Promise<QemuVm> {
     uuid: o.uuid ?? `00000000-0000-4000-8000-${hex}`,
     diskImage: o.diskImage,
     monitorSocket: join(workDir, 'mon.sock'),
+    extraArgs: o.extraArgs,
   };
   prepareQemuFiles(spec);
   writeFileSync(spec.serialLog, '');

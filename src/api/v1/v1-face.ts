@@ -305,9 +305,10 @@ export const v1Face: Face = {
     endpoint({
       method: 'GET',
       path: '/api/v1/discovered',
-      summary: 'MACs that asked to network-boot but are not in the inventory',
+      summary: 'MACs that asked to network-boot but are not in the inventory, newest first, a page at a time',
       tag: 'netboot',
-      handler: ({ core, principal }) => core.discovered.list(principal),
+      query: z.object({ limit: intParam.pipe(z.number().min(1).max(1000)).optional(), offset: intParam.optional() }).strict(),
+      handler: ({ core, principal, query }) => core.discovered.list(principal, query),
     }),
     endpoint({
       method: 'POST',

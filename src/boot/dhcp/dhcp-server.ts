@@ -3,8 +3,10 @@
 import dgram from 'node:dgram';
 import { isIPv4, type AddressInfo } from 'node:net';
 import { RackhandError } from '../../errors.js';
+import type { BootEventKind, BootEventSink } from '../boot-event.js';
 import type { BootLookup, HostBootInfo } from '../boot-lookup.js';
-import { chooseBootFile, isIpxeClient, isPxeClient, type BootChoice, type BootFiles } from './choose-boot-file.js';
+import { chooseBootFile, isHttpClient, isIpxeClient, isPxeClient, type BootChoice, type BootFiles } from './choose-boot-file.js';
+import { DiscoveredSightings } from './discovered-sightings.js';
 import {
   BROADCAST_FLAG,
   DhcpDecodeError,
@@ -61,10 +63,24 @@ export interface DhcpServerOptions {
    * (aa:bb:cc:dd:ee:ff), {macHyphen} (aa-bb-…), {serverId}; or a function of the MAC.
    */
   scriptUrl: string | ((mac: string, host: HostBootInfo) => string);
-  /** {port} in the scriptUrl template (the HTTP boot port). */
+  /**
+   * HTTP URL of a boot file, for UEFI HTTP boot clients (vendor class HTTPClient): a template with
+   * {serverIp}, {port} and {file}, or a function of the file name. Without it they get no answer.
+   */
+  bootFileUrl?: string | ((file: string) => string);
+  /** {port} in the scriptUrl and bootFileUrl templates (the HTTP boot port). */
   httpPort?: number;
   /** Option 51 in reservation mode; default 3600. */
   leaseSeconds?: number;
+  /**
+   * Unknown MACs are summed per interval (one log line, repeats written once) and at most
+   * `maxNewDiscoveredPerInterval` new ones are recorded per interval: a spoofed-MAC flood costs
+   * bounded memory, rows and log lines. Defaults 10 s and 256.
+   */
+  discoveredIntervalMs?: number;
+  maxNewDiscoveredPerInterval?: number;
+  /** What was done for each known host's message (and each newly discovered MAC): the per-host boot history. */
+  onBootEvent?: BootEventSink;
   logger?: DhcpLogger;
 }
 
@@ -84,6 +100,8 @@ export interface DhcpCounters {
   declines: number;
   proxyRequests: number;
   sendErrors: number;
+  discoveredDropped: number; // unknown-MAC requests beyond the interval's budget of new MACs: not recorded
+  handlerErrors: number; // exceptions caught in a socket handler (a bug, a failing lookup or logger), never fatal
 }
 
 const ZERO = '0.0.0.0';
@@ -98,12 +116,14 @@ export function expandScriptUrl(template: string, vars: Record<string, string | 
  *   not the reservation; silence when the client chose another server), INFORM → ACK without lease, RELEASE/DECLINE
  *   logged. A host with netbootArmed=false still gets its address lease, but no boot file, so its firmware falls
  *   through to the disk; a host without a reserved IPv4 gets no answer.
- * - proxy: only PXE clients (vendor class PXEClient…) the BootLookup knows and that are armed: boot info, never an
- *   address; port 67 DISCOVER → OFFER, port 4011 REQUEST → ACK (unicast back). Unarmed hosts: silence.
+ * - proxy: only PXE and UEFI HTTP boot clients (vendor class PXEClient…/HTTPClient…) the BootLookup knows and that
+ *   are armed: boot info, never an address; port 67 DISCOVER → OFFER, port 4011 REQUEST → ACK (unicast back).
+ *   Unarmed hosts: silence.
  * - unknown MAC (both modes): silence, and lookup.recordDiscovered().
  * Every silence is logged with its reason. Relayed requests (giaddr) are answered to giaddr:relayPort.
- * Boot file: user-class iPXE → the HTTP script URL (+ option 175.176 = 1); else option 93 arch 0 → bios,
- * 7/9 → uefiX64, 11 → arm64 when configured.
+ * Boot file: user-class iPXE → the HTTP script URL (+ option 175.176 = 1); vendor class HTTPClient → option 60
+ * HTTPClient and the HTTP URL of the boot file (arch 16 → uefiX64, 19 → arm64 when configured), no TFTP; else
+ * option 93 arch 0 → bios, 7/9 → uefiX64, 11 → arm64 when configured, over TFTP.
  */
 export class DhcpServer {
   readonly counters: DhcpCounters = {
@@ -121,11 +141,16 @@ export class DhcpServer {
     declines: 0,
     proxyRequests: 0,
     sendErrors: 0,
+    discoveredDropped: 0,
+    handlerErrors: 0,
   };
 
   private socket?: dgram.Socket;
   private proxySocket?: dgram.Socket;
-  private readonly o: Required<Omit<DhcpServerOptions, 'logger' | 'httpPort'>> & Pick<DhcpServerOptions, 'logger' | 'httpPort'>;
+  private readonly o: Required<Omit<DhcpServerOptions, 'logger' | 'httpPort' | 'bootFileUrl' | 'onBootEvent'>> &
+    Pick<DhcpServerOptions, 'logger' | 'httpPort' | 'bootFileUrl' | 'onBootEvent'>;
+  private readonly sightings: DiscoveredSightings;
+  private sightingsTimer?: NodeJS.Timeout;
 
   constructor(options: DhcpServerOptions) {
     // An explicit `undefined` (e.g. an unset config key) must not override a default: port undefined would bind anywhere.
@@ -139,8 +164,19 @@ export class DhcpServer {
       broadcastAddress: '255.255.255.255',
       leaseSeconds: 3600,
       reuseAddr: false,
+      discoveredIntervalMs: 10_000,
+      maxNewDiscoveredPerInterval: 256,
       ...given,
     };
+    this.sightings = new DiscoveredSightings({
+      record: (c) => this.o.lookup.recordDiscovered(c),
+      maxNewPerInterval: this.o.maxNewDiscoveredPerInterval,
+      summary: (sum) =>
+        this.o.logger?.info(
+          { ...sum, seconds: Math.round(this.o.discoveredIntervalMs / 1000), reason: 'unknown MAC' },
+          'dhcp: no answer to MACs not in the inventory, recorded as discovered',
+        ),
+    });
     if (!['off', 'reservation', 'proxy'].includes(this.o.mode)) {
       throw new RackhandError('INVALID_INPUT', `dhcp mode must be off, reservation or proxy`, { mode: this.o.mode });
     }
@@ -165,6 +201,8 @@ export class DhcpServer {
   async start(): Promise<void> {
     if (this.o.mode === 'off' || this.socket) return;
     this.socket = await this.bind(this.o.port, 'dhcp');
+    this.sightingsTimer = setInterval(() => this.guard('', () => this.sightings.flush()), this.o.discoveredIntervalMs);
+    this.sightingsTimer.unref();
     if (this.o.mode === 'proxy') {
       try {
         this.proxySocket = await this.bind(this.o.proxyPort, 'proxy');
@@ -180,6 +218,11 @@ export class DhcpServer {
   }
 
   async stop(): Promise<void> {
+    if (this.sightingsTimer) {
+      clearInterval(this.sightingsTimer);
+      this.sightingsTimer = undefined;
+      this.guard('', () => this.sightings.flush());
+    }
     const socks = [this.socket, this.proxySocket].filter((s): s is dgram.Socket => !!s);
     this.socket = undefined;
     this.proxySocket = undefined;
@@ -197,11 +240,28 @@ export class DhcpServer {
       s.bind(port, this.o.listenAddress, () => {
         s.off('error', onError);
         s.setBroadcast(true);
-        s.on('error', (e) => this.o.logger?.error({ err: e.message, via }, 'dhcp socket error'));
-        s.on('message', (msg, rinfo) => this.onMessage(msg, rinfo, via));
+        s.on('error', (e) => this.guard('', () => this.o.logger?.error({ err: e.message, via }, 'dhcp socket error')));
+        s.on('message', (msg, rinfo) => this.guard(rinfo.address, () => this.onMessage(msg, rinfo, via)));
         resolve(s);
       });
     });
+  }
+
+  /**
+   * Every socket and timer callback runs through here: whatever throws (a codec bug, a failing
+   * lookup, a throwing logger) costs that one datagram, is counted, and never reaches the process.
+   */
+  private guard(from: string, fn: () => void): void {
+    try {
+      fn();
+    } catch (e) {
+      this.counters.handlerErrors++;
+      try {
+        this.o.logger?.error({ from, err: e instanceof Error ? e.message : String(e) }, 'dhcp: handler error, datagram dropped');
+      } catch {
+        // the logger itself is what failed: the counter still says so
+      }
+    }
   }
 
   private onMessage(msg: Buffer, rinfo: dgram.RemoteInfo, via: 'dhcp' | 'proxy'): void {
@@ -216,12 +276,7 @@ export class DhcpServer {
       else this.o.logger?.error({ from: rinfo.address, err: (e as Error).message }, 'dhcp: decoder failed');
       return;
     }
-    try {
-      this.handle(req, rinfo, via);
-    } catch (e) {
-      // A reply we cannot encode (e.g. an over-long hostname in the inventory) must not kill the server.
-      this.o.logger?.error({ err: (e as Error).message, mac: macOf(req) }, 'dhcp: cannot answer');
-    }
+    this.handle(req, rinfo, via);
   }
 
   private handle(req: DhcpPacket, rinfo: dgram.RemoteInfo, via: 'dhcp' | 'proxy'): void {
@@ -231,7 +286,9 @@ export class DhcpServer {
     const mac = macOf(req);
     const log = { mac, type: messageTypeName(type), xid: req.xid, relay: req.giaddr !== ZERO ? req.giaddr : undefined };
 
-    if (this.o.mode === 'proxy' && !isPxeClient(req.options)) return this.ignore(req, 'proxy mode: not a PXE client');
+    if (this.o.mode === 'proxy' && !isPxeClient(req.options) && !isHttpClient(req.options)) {
+      return this.ignore(req, 'proxy mode: not a PXE or HTTP boot client');
+    }
     if (via === 'proxy' && type !== DhcpMessageType.REQUEST && type !== DhcpMessageType.INFORM) {
       return this.ignore(req, 'port 4011 only takes REQUEST/INFORM');
     }
@@ -241,7 +298,7 @@ export class DhcpServer {
       if (type === DhcpMessageType.DISCOVER || type === DhcpMessageType.REQUEST || type === DhcpMessageType.INFORM) {
         this.counters.unknownClients++;
         const o = req.options;
-        this.o.lookup.recordDiscovered({
+        const noted = this.sightings.note({
           mac,
           arch: o.clientArch?.[0],
           vendorClass: o.vendorClass,
@@ -249,7 +306,8 @@ export class DhcpServer {
           userClass: o.userClass?.join(','),
           relay: req.giaddr !== ZERO ? req.giaddr : undefined,
         });
-        this.o.logger?.info({ ...log, reason: 'unknown MAC' }, 'dhcp: no answer, recorded as discovered');
+        if (noted === 'dropped') this.counters.discoveredDropped++;
+        if (noted === 'recorded') this.event('dhcp-discovered', req, ZERO, 'not in the inventory: no answer');
       } else this.ignore(req, 'unknown MAC');
       return;
     }
@@ -262,28 +320,31 @@ export class DhcpServer {
     const type = req.options.messageType;
     switch (type) {
       case DhcpMessageType.DISCOVER: {
-        if (!host.ip) return this.noAddress(host, log);
+        if (!host.ip) return this.noAddress(req, host, log);
         const boot = this.bootFor(req, host, log);
         this.send(this.reply(req, DhcpMessageType.OFFER, host, boot), req);
         this.counters.offers++;
         this.o.logger?.info({ ...log, ip: host.ip, boot: describe(boot) }, 'dhcp: offer');
+        this.event('dhcp-offer', req, host.ip, `${host.ip}, ${describe(boot)}`);
         return;
       }
       case DhcpMessageType.REQUEST: {
         const sid = req.options.serverId;
-        if (sid !== undefined && sid !== this.o.serverIp) return this.ignore(req, `client chose server ${sid}`);
-        if (!host.ip) return this.noAddress(host, log);
+        if (sid !== undefined && sid !== this.o.serverIp) return this.ignoreHost(req, `client chose server ${sid}`);
+        if (!host.ip) return this.noAddress(req, host, log);
         const want = req.options.requestedIp ?? (req.ciaddr !== ZERO ? req.ciaddr : undefined);
         if (want !== host.ip) {
           this.send(this.nak(req, `requested ${want ?? 'nothing'}, reserved ${host.ip}`), req);
           this.counters.naks++;
           this.o.logger?.info({ ...log, requested: want, reserved: host.ip }, 'dhcp: nak');
+          this.event('dhcp-nak', req, want ?? ZERO, `requested ${want ?? 'nothing'}, reserved ${host.ip}`);
           return;
         }
         const boot = this.bootFor(req, host, log);
         this.send(this.reply(req, DhcpMessageType.ACK, host, boot), req);
         this.counters.acks++;
         this.o.logger?.info({ ...log, ip: host.ip, boot: describe(boot) }, 'dhcp: ack');
+        this.event('dhcp-ack', req, host.ip, `${host.ip}, ${describe(boot)}`);
         return;
       }
       case DhcpMessageType.INFORM: {
@@ -291,19 +352,22 @@ export class DhcpServer {
         this.send(this.reply(req, DhcpMessageType.ACK, host, boot, { inform: true }), req);
         this.counters.informs++;
         this.o.logger?.info({ ...log, boot: describe(boot) }, 'dhcp: inform ack');
+        this.event('dhcp-ack', req, req.ciaddr, describe(boot));
         return;
       }
       case DhcpMessageType.RELEASE:
         // Reservations are static: nothing to free, but the client said goodbye.
         this.counters.releases++;
         this.o.logger?.info(log, 'dhcp: release');
+        this.event('dhcp-release', req, req.ciaddr, 'released its address');
         return;
       case DhcpMessageType.DECLINE:
         this.counters.declines++;
         this.o.logger?.warn({ ...log, ip: host.ip }, 'dhcp: client declined its reserved address (address conflict?)');
+        this.event('dhcp-decline', req, host.ip ?? ZERO, 'declined its reserved address (address conflict?)');
         return;
       default:
-        return this.ignore(req, `message type ${type} not handled`);
+        return this.ignoreHost(req, `message type ${type} not handled`);
     }
   }
 
@@ -318,26 +382,29 @@ export class DhcpServer {
     if (!host.netbootArmed) {
       this.counters.notArmed++;
       this.o.logger?.info({ ...log, reason: 'netboot not armed' }, 'dhcp: proxy mode, no answer (boots from disk)');
+      this.event('dhcp-ignored', req, req.ciaddr, 'proxy mode: netboot not armed, boots from disk');
       return;
     }
     const boot = this.bootFor(req, host, log);
-    if (boot.kind === 'none') return;
+    if (boot.kind === 'none') return this.event('dhcp-ignored', req, req.ciaddr, `proxy mode: ${describe(boot)}`);
     if (via === 'dhcp') {
       if (type === DhcpMessageType.DISCOVER) {
         this.send(this.proxyReply(req, DhcpMessageType.OFFER, boot), req);
         this.counters.offers++;
         this.o.logger?.info({ ...log, boot: describe(boot) }, 'dhcp: proxy offer');
+        this.event('dhcp-offer', req, req.ciaddr, `proxy, ${describe(boot)}`);
         return;
       }
       // REQUESTs on 67 belong to the site's server, even when it runs on this host and shares our address:
       // PXE firmware and iPXE ask the proxy on port 4011.
-      return this.ignore(req, 'proxy mode: the site DHCP server handles this');
+      return this.ignoreHost(req, 'proxy mode: the site DHCP server handles this');
     }
     // Port 4011: unicast back to whoever asked (PXE spec boot server exchange).
     this.counters.proxyRequests++;
     this.sendTo(this.proxyReply(req, DhcpMessageType.ACK, boot), rinfo.address, rinfo.port, 'proxy');
     this.counters.acks++;
     this.o.logger?.info({ ...log, boot: describe(boot), to: `${rinfo.address}:${rinfo.port}` }, 'dhcp: proxy ack (port 4011)');
+    this.event('dhcp-ack', req, req.ciaddr, `proxy port 4011, ${describe(boot)}`);
   }
 
   /** Boot info for a known host; in reservation mode an unarmed host still gets its address (and boots from disk). */
@@ -348,10 +415,10 @@ export class DhcpServer {
       this.o.logger?.info({ ...log, reason: 'netboot not armed' }, 'dhcp: address only, no boot file');
       return { kind: 'none', reason: 'netboot not armed', arch };
     }
-    if (!isPxeClient(req.options) && !isIpxeClient(req.options)) {
+    if (!isPxeClient(req.options) && !isIpxeClient(req.options) && !isHttpClient(req.options)) {
       return { kind: 'none', reason: 'not a PXE client', arch };
     }
-    const choice = chooseBootFile(req.options, this.o.bootFiles, () => this.scriptUrlFor(host));
+    const choice = chooseBootFile(req.options, this.o.bootFiles, () => this.scriptUrlFor(host), this.bootFileUrlFor());
     if (choice.kind === 'none') this.o.logger?.warn({ ...log, reason: choice.reason }, 'dhcp: no boot file for this client');
     return choice;
   }
@@ -366,6 +433,12 @@ export class DhcpServer {
       macHyphen: host.mac.replace(/:/g, '-'),
       serverId: host.serverId,
     });
+  }
+
+  private bootFileUrlFor(): ((file: string) => string) | undefined {
+    const u = this.o.bootFileUrl;
+    if (u === undefined || typeof u === 'function') return u;
+    return (file) => expandScriptUrl(u, { serverIp: this.o.serverIp, port: this.o.httpPort ?? 80, file });
   }
 
   private base(req: DhcpPacket, type: number): DhcpPacket {
@@ -396,6 +469,8 @@ export class DhcpServer {
     if (Buffer.byteLength(name, 'latin1') < 128) p.file = name;
     p.options.bootfileName = name;
     if (boot.kind === 'tftp') p.options.tftpServerName = this.o.serverIp;
+    // UEFI HTTP boot takes an offer as an HTTP boot offer only with vendor class HTTPClient in it.
+    if (boot.kind === 'http') p.options.vendorClass = 'HTTPClient';
     if (isIpxeClient(req.options)) p.options.ipxe = new Map([[IPXE_NO_PXEDHCP, Buffer.from([1])]]);
   }
 
@@ -423,11 +498,13 @@ export class DhcpServer {
     const p = this.base(req, type);
     if (type === DhcpMessageType.ACK) p.ciaddr = req.ciaddr;
     this.applyBoot(p, req, boot);
-    // Vendor class "PXEClient" marks a proxy offer; firmware then asks us again on port 4011 for the boot file.
-    // (Never in reservation mode: there it would make EDK2 treat the offer as BINL and wait for a 4011 answer.)
-    p.options.vendorClass = 'PXEClient';
-    // PXE spec: the boot file is in this packet, skip boot-server discovery.
-    p.options.pxe = new Map([[PXE_DISCOVERY_CONTROL, Buffer.from([8])]]);
+    if (boot.kind !== 'http') {
+      // Vendor class "PXEClient" marks a proxy offer; firmware then asks us again on port 4011 for the boot file.
+      // (Never in reservation mode: there it would make EDK2 treat the offer as BINL and wait for a 4011 answer.)
+      p.options.vendorClass = 'PXEClient';
+      // PXE spec: the boot file is in this packet, skip boot-server discovery.
+      p.options.pxe = new Map([[PXE_DISCOVERY_CONTROL, Buffer.from([8])]]);
+    }
     // PXE spec: proxy replies echo the client's machine UUID.
     if (req.options.uuid) p.options.uuid = req.options.uuid;
     return p;
@@ -462,17 +539,39 @@ export class DhcpServer {
     });
   }
 
-  private noAddress(host: HostBootInfo, log: Record<string, unknown>): void {
+  private noAddress(req: DhcpPacket, host: HostBootInfo, log: Record<string, unknown>): void {
     this.counters.noAddress++;
     this.o.logger?.warn({ ...log, server: host.name, reason: 'no reserved IPv4 address' }, 'dhcp: no answer');
+    this.event('dhcp-ignored', req, ZERO, 'no reserved IPv4 address');
   }
 
   private ignore(req: DhcpPacket, reason: string): void {
     this.counters.ignored++;
     this.o.logger?.debug({ mac: macOf(req), xid: req.xid, reason }, 'dhcp: ignored');
   }
+
+  /** A known host's message left unanswered: also part of its boot history. */
+  private ignoreHost(req: DhcpPacket, reason: string): void {
+    this.ignore(req, reason);
+    this.event('dhcp-ignored', req, req.ciaddr, reason);
+  }
+
+  /** Reports to the boot history; the detail starts with what the client asked, e.g. `DISCOVER arch 7 PXEClient`. */
+  private event(kind: BootEventKind, req: DhcpPacket, ip: string, outcome: string): void {
+    const sink = this.o.onBootEvent;
+    if (!sink) return;
+    const o = req.options;
+    const who = [messageTypeName(o.messageType), `arch ${o.clientArch?.[0] ?? '-'}`, o.vendorClass?.split(':')[0], isIpxeClient(o) ? 'iPXE' : undefined];
+    if (req.giaddr !== ZERO) who.push(`via relay ${req.giaddr}`);
+    try {
+      sink({ at: Date.now(), kind, mac: macOf(req), ip, detail: `${who.filter(Boolean).join(' ')} → ${outcome}` });
+    } catch (e) {
+      this.counters.handlerErrors++;
+      this.o.logger?.error({ err: e instanceof Error ? e.message : String(e), kind }, 'dhcp: boot event sink failed');
+    }
+  }
 }
 
 function describe(b: BootChoice): string {
-  return b.kind === 'tftp' ? `tftp:${b.file}` : b.kind === 'script' ? `script:${b.url}` : `none (${b.reason})`;
+  return b.kind === 'tftp' ? `tftp:${b.file}` : b.kind === 'none' ? `none (${b.reason})` : `${b.kind}:${b.url}`;
 }

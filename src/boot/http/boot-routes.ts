@@ -104,7 +104,7 @@ export function bootRoutes(d: BootRoutesDeps): { name: string; router: express.R
   router.get(BOOT_PATHS.files, (req, res) => {
     const data = d.bootFile(String(req.params.name));
     if (!data) throw new RackhandError('NOT_FOUND', 'no such boot file');
-    res.type('application/efi').send(data);
+    res.type(String(req.params.name).endsWith('.efi') ? 'application/efi' : 'application/octet-stream').send(data);
   });
 
   router.use('/boot', (err: unknown, _req: Request, res: Response, _next: NextFunction) => {

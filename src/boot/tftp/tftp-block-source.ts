@@ -4,6 +4,8 @@ import type { promises as fsp } from 'node:fs';
 
 export interface BlockSource {
   readonly size: number;
+  /** What the native engine reads itself: the bytes, or the open file (it never closes it). */
+  readonly origin: { buffer: Buffer } | { fd: number };
   /** Bytes [offset, offset+length) clipped to the size; a Promise only when the chunk is not yet in memory. */
   read(offset: number, length: number): Buffer | Promise<Buffer>;
   close(): Promise<void>;
@@ -11,8 +13,10 @@ export interface BlockSource {
 
 export class BufferBlockSource implements BlockSource {
   readonly size: number;
+  readonly origin: { buffer: Buffer };
   constructor(private readonly buf: Buffer) {
     this.size = buf.length;
+    this.origin = { buffer: buf };
   }
   read(offset: number, length: number): Buffer {
     return this.buf.subarray(offset, Math.min(offset + length, this.size));
@@ -40,6 +44,10 @@ export class FileBlockSource implements BlockSource {
     minChunk = 256 * 1024,
   ) {
     this.chunkSize = Math.max(1, Math.ceil(minChunk / blksize)) * blksize;
+  }
+
+  get origin(): { fd: number } {
+    return { fd: this.fd.fd };
   }
 
   read(offset: number, length: number): Buffer | Promise<Buffer> {

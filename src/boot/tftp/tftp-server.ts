@@ -3,11 +3,13 @@
 import dgram from 'node:dgram';
 import net from 'node:net';
 import { RackhandError } from '../../errors.js';
+import type { BootEventKind, BootEventSink } from '../boot-event.js';
 import { BufferBlockSource, FileBlockSource, type BlockSource } from './tftp-block-source.js';
 import { TftpFileCache } from './tftp-file-cache.js';
 import { TFTP_ERROR, TftpDecodeError, parseTftpPacket, serializeError, type TftpRequest } from './tftp-packet.js';
 import { normaliseTftpPath, openInRoots, realRoots } from './tftp-path.js';
-import { TftpTransfer } from './tftp-transfer.js';
+import { NativeTransfer, nativeEngine, nativeEngineError } from './tftp-native-transfer.js';
+import { TftpTransfer, type TftpTransferParams, type TftpTransferRun } from './tftp-transfer.js';
 
 /** The subset of a pino logger this server calls. */
 export interface TftpLogger {
@@ -32,8 +34,21 @@ export interface TftpServerOptions {
   timeoutMs?: number;
   /** Retransmits of one window before the transfer is abandoned; default 5. */
   retries?: number;
-  /** Concurrent transfers; requests beyond get error 0 "server busy". Default 256. */
+  /**
+   * Concurrent transfers. When all are taken, a new request evicts the oldest transfer whose client
+   * never acknowledged anything (a flood of spoofed or abandoned requests cannot hold the slots);
+   * only when every transfer is acknowledged does a request get error 0 "server busy". Default 256.
+   */
   maxTransfers?: number;
+  /** Concurrent transfers per client address; a booting host needs one or two. Default 8. */
+  maxTransfersPerClient?: number;
+  /** A transfer's whole lifetime, however steadily its client acknowledges; then error 0. Default 10 min. */
+  maxTransferMs?: number;
+  /**
+   * Largest RFC 2349 `timeout` (seconds) the server acknowledges and uses; a larger one is left out of
+   * the OACK (RFC 2347 lets a server ignore an option) and the server's own timeout applies. Default 5.
+   */
+  maxClientTimeoutS?: number;
   /**
    * Memory for whole files served from RAM (iPXE binaries are fetched by every booting host);
    * default 64 MiB, 0 turns the cache off. Every request is still confined, opened and stat'ed.
@@ -46,12 +61,23 @@ export interface TftpServerOptions {
    * root-relative path; a Buffer is served as the file, undefined falls through to the roots.
    */
   resolveDynamic?: (path: string, clientAddress: string) => Buffer | undefined | Promise<Buffer | undefined>;
+  /**
+   * Who moves the blocks: 'native' (native/tftp_engine.c on epoll threads, built by `npm run build`),
+   * 'js' (TftpTransfer, Node's dgram), or 'auto' (native when built, else js with a warning). Default auto.
+   */
+  engine?: 'auto' | 'native' | 'js';
+  /** Each transfer's end and each logged refusal, for the per-host boot history (never per block). */
+  onBootEvent?: BootEventSink;
   logger?: TftpLogger;
 }
 
 export interface TftpServerStats {
   requests: number; // RRQ/WRQ datagrams received on the listen port
   refused: number; // requests answered with an error (not found, access, busy, write, bad options)
+  refusedClientLimit: number; // of those: the client address already had maxTransfersPerClient transfers
+  evicted: number; // never-acknowledged transfers ended to make room for a new request
+  expired: number; // transfers ended at maxTransferMs
+  handlerErrors: number; // exceptions caught in a datagram or transfer handler (a bug or a failing hook), never fatal
   duplicateRequests: number; // retransmitted RRQs for a transfer already running
   transfersStarted: number;
   transfersOk: number;
@@ -66,11 +92,24 @@ export interface TftpServerStats {
   cacheMisses: number; // cacheable files read from disk into the cache
 }
 
+
 const MIN_BLKSIZE = 8;
 const MAX_BLKSIZE = 65464;
 const MAX_WINDOWSIZE = 65535;
 /** Longer than common clients' RRQ retransmit interval (tftp-hpa and atftp: 5 s). */
 const DUPLICATE_RRQ_MEMORY_MS = 6000;
+/** Refusals logged one by one per interval; beyond that they are summed in one line (a flood is one line). */
+const REFUSALS_LOGGED_PER_INTERVAL = 20;
+const REFUSAL_SUMMARY_MS = 10_000;
+
+/** A transfer slot, taken from the moment a request is accepted (while its file is opened). */
+interface Slot {
+  transfer: TftpTransferRun | 'opening';
+  client: string;
+  startedAt: number;
+}
+
+type EndCause = 'evicted' | 'expired';
 
 export class TftpServer {
   private readonly address: string;
@@ -81,10 +120,18 @@ export class TftpServer {
   private readonly timeoutMs: number;
   private readonly retries: number;
   private readonly maxTransfers: number;
+  private readonly maxPerClient: number;
+  private readonly maxTransferMs: number;
+  private readonly maxClientTimeoutS: number;
   private socket: dgram.Socket | undefined;
+  private engine: 'native' | 'js' = 'js';
   private roots: string[] = [];
-  /** client "addr|port" → its running (or being-opened) transfer. */
-  private readonly transfers = new Map<string, TftpTransfer | 'opening'>();
+  /** client "addr|port" → its slot; Map order is age, oldest first (eviction picks from the front). */
+  private readonly transfers = new Map<string, Slot>();
+  /** client address → transfers it holds. */
+  private readonly perClient = new Map<string, number>();
+  /** Transfers the server ended itself (counted when ended, not again when they settle). */
+  private readonly endedBy = new WeakMap<TftpTransferRun, EndCause>();
   private readonly settling = new Set<Promise<unknown>>();
   /**
    * Clients that just completed a transfer, with their request bytes: a client whose RRQ
@@ -92,10 +139,17 @@ export class TftpServer {
    */
   private readonly recentlyDone = new Map<string, { request: Buffer; until: number }>();
   private stopping = false;
+  /** One coarse timer for every transfer's lifetime and the refusal summary; none per transfer. */
+  private sweepTimer: NodeJS.Timeout | undefined;
+  private refusalWindow = { start: 0, logged: 0, suppressed: 0 };
   private readonly cache: TftpFileCache | undefined;
   private readonly counters: Omit<TftpServerStats, 'activeTransfers' | 'cacheHits' | 'cacheMisses'> = {
     requests: 0,
     refused: 0,
+    refusedClientLimit: 0,
+    evicted: 0,
+    expired: 0,
+    handlerErrors: 0,
     duplicateRequests: 0,
     transfersStarted: 0,
     transfersOk: 0,
@@ -116,6 +170,9 @@ export class TftpServer {
     this.timeoutMs = Math.max(10, opts.timeoutMs ?? 1000);
     this.retries = Math.max(0, opts.retries ?? 5);
     this.maxTransfers = Math.max(1, opts.maxTransfers ?? 256);
+    this.maxPerClient = Math.max(1, opts.maxTransfersPerClient ?? 8);
+    this.maxTransferMs = Math.max(100, opts.maxTransferMs ?? 600_000);
+    this.maxClientTimeoutS = clampInt(opts.maxClientTimeoutS ?? 5, 1, 255);
     const cacheBytes = Math.max(0, opts.cacheBytes ?? 64 * 1024 * 1024);
     this.cache = cacheBytes > 0 ? new TftpFileCache(cacheBytes, Math.max(0, opts.cacheMaxFileBytes ?? 8 * 1024 * 1024)) : undefined;
   }
@@ -133,6 +190,14 @@ export class TftpServer {
     } catch (e) {
       throw new RackhandError('BOOT_ERROR', `TFTP root not usable: ${(e as Error).message}`);
     }
+    const wanted = this.opts.engine ?? 'auto';
+    this.engine = wanted !== 'js' && nativeEngine() ? 'native' : 'js';
+    if (wanted === 'native' && this.engine !== 'native') {
+      throw new RackhandError('BOOT_ERROR', `TFTP native engine not built (run npm run build): ${nativeEngineError()}`);
+    }
+    if (wanted === 'auto' && this.engine === 'js') {
+      this.opts.logger?.warn({ err: nativeEngineError() }, 'tftp native engine not built (npm run build builds it): using the slower JavaScript engine');
+    }
     this.stopping = false;
     const socket = dgram.createSocket({ type: this.family });
     await new Promise<void>((resolve, reject) => {
@@ -145,24 +210,34 @@ export class TftpServer {
       socket.close();
       throw new RackhandError('BOOT_ERROR', `TFTP cannot listen on ${this.address}:${this.port}: ${e.message}`);
     });
-    socket.on('error', (err) => this.opts.logger?.error({ err: err.message }, 'tftp listen socket error'));
-    socket.on('message', (msg, rinfo) => this.onRequest(msg, rinfo));
+    socket.on('error', (err) => this.guard(rinfoNone, () => this.opts.logger?.error({ err: err.message }, 'tftp listen socket error')));
+    socket.on('message', (msg, rinfo) => this.guard(rinfo, () => this.onRequest(msg, rinfo)));
     this.socket = socket;
+    this.refusalWindow = { start: Date.now(), logged: 0, suppressed: 0 };
+    this.sweepTimer = setInterval(() => this.guard(rinfoNone, () => this.sweep()), Math.min(1000, this.maxTransferMs / 4));
+    this.sweepTimer.unref();
     const a = socket.address();
-    this.opts.logger?.info({ address: a.address, port: a.port, roots: this.roots }, 'tftp listening');
+    this.opts.logger?.info({ address: a.address, port: a.port, roots: this.roots, engine: this.engine }, 'tftp listening');
     return { address: a.address, port: a.port };
   }
 
   async stop(): Promise<void> {
     this.stopping = true;
+    clearInterval(this.sweepTimer);
+    this.sweepTimer = undefined;
     const socket = this.socket;
     this.socket = undefined;
     if (socket) await new Promise<void>((r) => socket.close(() => r()));
-    for (const t of this.transfers.values()) if (t !== 'opening') t.cancel('server shutting down');
+    for (const slot of this.transfers.values()) if (slot.transfer !== 'opening') slot.transfer.cancel('server shutting down');
     // Requests still opening files finish their bookkeeping and then see `stopping`.
     while (this.settling.size > 0) await Promise.all([...this.settling]);
     this.recentlyDone.clear();
     this.cache?.clear();
+  }
+
+  /** The engine moving the blocks, decided at start(). */
+  get engineInUse(): 'native' | 'js' {
+    return this.engine;
   }
 
   stats(): TftpServerStats {
@@ -172,6 +247,27 @@ export class TftpServer {
       cacheHits: this.cache?.hits ?? 0,
       cacheMisses: this.cache?.misses ?? 0,
     };
+  }
+
+  /**
+   * Every socket, timer and promise callback runs through here: whatever throws (a codec bug, a
+   * throwing hook or logger) costs that one datagram, is counted, and never reaches the process.
+   */
+  private guard(rinfo: { address: string }, fn: () => void): void {
+    try {
+      fn();
+    } catch (e) {
+      this.handlerError(e, rinfo.address);
+    }
+  }
+
+  private handlerError(e: unknown, client: string): void {
+    this.counters.handlerErrors += 1;
+    try {
+      this.opts.logger?.error({ err: e instanceof Error ? e.message : String(e), client }, 'tftp handler error, datagram dropped');
+    } catch {
+      // the logger itself is what failed: the counter still says so
+    }
   }
 
   private onRequest(msg: Buffer, rinfo: dgram.RemoteInfo): void {
@@ -199,24 +295,82 @@ export class TftpServer {
       this.counters.duplicateRequests += 1;
       return;
     }
-    if (this.transfers.size >= this.maxTransfers) {
+    if ((this.perClient.get(rinfo.address) ?? 0) >= this.maxPerClient) {
+      this.counters.refusedClientLimit += 1;
+      this.refuse(rinfo, TFTP_ERROR.NOT_DEFINED, 'Too many transfers from this address, try again later', { file: pkt.filename });
+      return;
+    }
+    if (this.transfers.size >= this.maxTransfers && !this.evictUnacknowledged()) {
       this.refuse(rinfo, TFTP_ERROR.NOT_DEFINED, 'Server busy, try again later', { file: pkt.filename });
       return;
     }
-    this.transfers.set(key, 'opening');
+    this.claim(key, rinfo.address);
     const p = this.serve(pkt, msg, rinfo, key)
-      .catch((e: Error) => {
-        this.opts.logger?.error({ err: e.message, client: rinfo.address }, 'tftp request failed');
-        this.transfers.delete(key);
+      .catch((e: unknown) => {
+        this.handlerError(e, rinfo.address);
+        this.release(key);
       })
       .finally(() => this.settling.delete(p));
     this.settling.add(p);
   }
 
+  private claim(key: string, client: string): void {
+    this.transfers.set(key, { transfer: 'opening', client, startedAt: Date.now() });
+    this.perClient.set(client, (this.perClient.get(client) ?? 0) + 1);
+  }
+
+  /** Frees the slot; with `transfer`, only if the slot still belongs to it (not to a newer request). */
+  private release(key: string, transfer?: TftpTransferRun): void {
+    const slot = this.transfers.get(key);
+    if (!slot || (transfer && slot.transfer !== transfer)) return;
+    this.transfers.delete(key);
+    const n = (this.perClient.get(slot.client) ?? 1) - 1;
+    if (n > 0) this.perClient.set(slot.client, n);
+    else this.perClient.delete(slot.client);
+  }
+
+  /**
+   * Frees the oldest slot whose client never acknowledged a packet. Such a client has not shown it
+   * receives at its address (a spoofed source, or a request sent and abandoned); a real client
+   * acknowledges within one round trip and is then never evicted.
+   */
+  private evictUnacknowledged(): boolean {
+    for (const [key, slot] of this.transfers) {
+      if (slot.transfer === 'opening' || slot.transfer.acknowledged) continue;
+      this.end(key, slot.transfer, 'evicted', 'Server busy, try again later');
+      return true;
+    }
+    return false;
+  }
+
+  private end(key: string, transfer: TftpTransferRun, cause: EndCause, message: string): void {
+    this.endedBy.set(transfer, cause);
+    this.counters[cause] += 1;
+    this.release(key, transfer);
+    transfer.cancel(message);
+  }
+
+  private sweep(): void {
+    const now = Date.now();
+    for (const [key, slot] of this.transfers) {
+      if (slot.transfer !== 'opening' && now - slot.startedAt > this.maxTransferMs) {
+        this.opts.logger?.warn({ client: slot.client, ms: now - slot.startedAt }, 'tftp transfer ended: took too long');
+        this.end(key, slot.transfer, 'expired', 'Transfer took too long');
+      }
+    }
+    const w = this.refusalWindow;
+    if (now - w.start >= REFUSAL_SUMMARY_MS) {
+      if (w.suppressed > 0) {
+        this.opts.logger?.info({ refused: w.suppressed, seconds: Math.round((now - w.start) / 1000) }, 'tftp requests refused (not logged one by one)');
+      }
+      this.refusalWindow = { start: now, logged: 0, suppressed: 0 };
+    }
+  }
+
   private async serve(req: TftpRequest, raw: Buffer, rinfo: dgram.RemoteInfo, key: string): Promise<void> {
     const log = this.opts.logger;
     const fail = (code: number, message: string, extra: Record<string, unknown>) => {
-      this.transfers.delete(key);
+      this.release(key);
       this.refuse(rinfo, code, message, { file: req.filename.slice(0, 200), ...extra });
     };
     if (req.mode === 'mail') return fail(TFTP_ERROR.ILLEGAL_OPERATION, 'Mail mode not supported', {});
@@ -266,9 +420,10 @@ export class TftpServer {
         source = new FileBlockSource(opened.fd, opened.size, blksize);
       }
     }
-    if (this.stopping) {
+    const slot = this.transfers.get(key);
+    if (this.stopping || !slot) {
       await source.close();
-      this.transfers.delete(key);
+      this.release(key);
       return;
     }
 
@@ -277,7 +432,7 @@ export class TftpServer {
     if (req.options.has('tsize')) oack.set('tsize', String(source.size));
     const timeoutAsked = parseOptInt(req.options.get('timeout'));
     let timeoutMs = this.timeoutMs;
-    if (timeoutAsked !== undefined && timeoutAsked >= 1 && timeoutAsked <= 255) {
+    if (timeoutAsked !== undefined && timeoutAsked >= 1 && timeoutAsked <= this.maxClientTimeoutS) {
       timeoutMs = timeoutAsked * 1000;
       oack.set('timeout', String(timeoutAsked));
     }
@@ -288,50 +443,54 @@ export class TftpServer {
       oack.set('windowsize', String(windowsize));
     }
 
-    const transfer = new TftpTransfer(
-      {
-        bindAddress: this.address,
-        family: this.family,
-        clientAddress: rinfo.address,
-        clientPort: rinfo.port,
-        source,
-        blksize,
-        windowsize,
-        timeoutMs,
-        maxTimeoutMs: Math.max(timeoutMs, 8000),
-        retries: this.retries,
-        oack,
-      },
-      {
-        onUnknownTid: (address, port) => {
-          this.counters.unknownTid += 1;
-          log?.debug({ from: address, port, client: rinfo.address }, 'tftp packet from unknown TID');
-        },
-        onBadPacket: () => {
-          this.counters.badPackets += 1;
-        },
-      },
-    );
-    this.transfers.set(key, transfer);
+    const params: TftpTransferParams = {
+      bindAddress: this.address,
+      family: this.family,
+      clientAddress: rinfo.address,
+      clientPort: rinfo.port,
+      source,
+      blksize,
+      windowsize,
+      timeoutMs,
+      maxTimeoutMs: Math.max(timeoutMs, 8000),
+      retries: this.retries,
+      oack,
+    };
+    const native = this.engine === 'native' ? nativeEngine() : undefined;
+    const transfer: TftpTransferRun = native
+      ? new NativeTransfer(native, params)
+      : new TftpTransfer(params, { onHandlerError: (e) => this.handlerError(e, rinfo.address) });
+    slot.transfer = transfer;
     this.counters.transfersStarted += 1;
-    const started = Date.now();
-    const ended = transfer.done.then((o) => {
-      this.transfers.delete(key);
-      this.counters.bytesSent += o.bytes;
-      this.counters.retransmits += o.retransmits;
-      const base = { client: rinfo.address, port: rinfo.port, file: norm.relative, size: source.size, ms: Date.now() - started };
-      if (o.result === 'ok') {
-        this.counters.transfersOk += 1;
-        this.rememberDone(key, raw);
-        log?.info({ ...base, blksize, windowsize, retransmits: o.retransmits }, 'tftp transfer done');
-      } else if (o.result === 'aborted') {
-        this.counters.transfersAborted += 1;
-        log?.debug({ ...base, code: o.code, message: o.message }, 'tftp transfer aborted by client');
-      } else {
-        this.counters.transfersFailed += 1;
-        log?.warn({ ...base, reason: o.reason }, 'tftp transfer failed');
-      }
-    });
+    const ended = transfer.done
+      .then((o) => {
+        this.release(key, transfer);
+        this.counters.bytesSent += o.bytes;
+        this.counters.retransmits += o.retransmits;
+        this.counters.badPackets += o.badPackets;
+        this.counters.unknownTid += o.unknownTid;
+        const base = { client: rinfo.address, port: rinfo.port, file: norm.relative, size: source.size, ms: Date.now() - slot.startedAt };
+        const cause = this.endedBy.get(transfer);
+        if (cause) {
+          log?.debug({ ...base, cause }, 'tftp transfer ended by the server');
+          // Evicted transfers are a flood's, never acknowledged by anyone: not a host's history.
+          if (cause === 'expired') this.event('tftp-failed', rinfo.address, `${norm.relative}: took longer than ${this.maxTransferMs} ms, ended`);
+        } else if (o.result === 'ok') {
+          this.counters.transfersOk += 1;
+          this.rememberDone(key, raw);
+          log?.info({ ...base, blksize, windowsize, retransmits: o.retransmits }, 'tftp transfer done');
+          this.event('tftp-read', rinfo.address, `${norm.relative}: ${source.size} bytes, blksize ${blksize}, windowsize ${windowsize}, ${o.retransmits} retransmits, ${base.ms} ms`);
+        } else if (o.result === 'aborted') {
+          this.counters.transfersAborted += 1;
+          log?.debug({ ...base, code: o.code, message: o.message }, 'tftp transfer aborted by client');
+          this.event('tftp-aborted', rinfo.address, `${norm.relative}: client sent error ${o.code} ${JSON.stringify(o.message)}`);
+        } else {
+          this.counters.transfersFailed += 1;
+          log?.warn({ ...base, reason: o.reason }, 'tftp transfer failed');
+          this.event('tftp-failed', rinfo.address, `${norm.relative}: ${o.reason}`);
+        }
+      })
+      .catch((e: unknown) => this.handlerError(e, rinfo.address));
     this.settling.add(ended);
     void ended.finally(() => this.settling.delete(ended));
     await transfer.start();
@@ -350,14 +509,33 @@ export class TftpServer {
 
   private refuse(rinfo: dgram.RemoteInfo, code: number, message: string, extra: Record<string, unknown>): void {
     this.counters.refused += 1;
-    this.opts.logger?.info({ client: rinfo.address, port: rinfo.port, code, message, ...extra }, 'tftp request refused');
     try {
       this.socket?.send(serializeError(code, message), rinfo.port, rinfo.address);
     } catch {
       // listen socket closed by stop()
     }
+    const w = this.refusalWindow;
+    if (w.logged >= REFUSALS_LOGGED_PER_INTERVAL) {
+      w.suppressed += 1;
+      return;
+    }
+    w.logged += 1;
+    this.opts.logger?.info({ client: rinfo.address, port: rinfo.port, code, message, ...extra }, 'tftp request refused');
+    this.event('tftp-refused', rinfo.address, `${typeof extra.file === 'string' ? extra.file : '?'}: error ${code} ${message}`);
+  }
+
+  private event(kind: BootEventKind, ip: string, detail: string): void {
+    const sink = this.opts.onBootEvent;
+    if (!sink) return;
+    try {
+      sink({ at: Date.now(), kind, ip, detail });
+    } catch (e) {
+      this.handlerError(e, ip);
+    }
   }
 }
+
+const rinfoNone = { address: '' };
 
 /** RFC 2347 option values are decimal strings; anything else means "option not understood". */
 function parseOptInt(v: string | undefined): number | undefined {

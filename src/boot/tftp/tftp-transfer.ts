@@ -1,4 +1,4 @@
-// One read transfer: its own UDP socket connected to the client, OACK handshake, windowed sending, retransmits, and its end.
+// One read transfer in JavaScript (the engine when the native one is not built): its own connected UDP socket, OACK, windows, retransmits, its end.
 
 import dgram from 'node:dgram';
 import type { BlockSource } from './tftp-block-source.js';
@@ -26,25 +26,47 @@ export interface TftpTransferParams {
   oack: Map<string, string>;
 }
 
-export type TftpTransferOutcome =
-  | { result: 'ok'; bytes: number; retransmits: number }
-  | { result: 'aborted'; bytes: number; retransmits: number; code: number; message: string }
-  | { result: 'failed'; bytes: number; retransmits: number; reason: string };
+/** What every transfer reports when it ends, whichever engine ran it. */
+interface TftpTransferCounts {
+  bytes: number; // DATA payload sent, retransmits included
+  retransmits: number;
+  /** Undecodable or unexpected datagrams from the client (ignored). */
+  badPackets: number;
+  /**
+   * Datagrams from strangers. Once the socket is connected the kernel drops those (and answers ICMP
+   * port unreachable); only one that slips in between bind() and connect() is counted here.
+   */
+  unknownTid: number;
+}
+
+export type TftpTransferOutcome = TftpTransferCounts &
+  (
+    | { result: 'ok' }
+    | { result: 'aborted'; code: number; message: string }
+    | { result: 'failed'; reason: string }
+  );
+
+/** The surface the server drives, the same for the JavaScript and the native engine. */
+export interface TftpTransferRun {
+  readonly done: Promise<TftpTransferOutcome>;
+  /** True once the client acknowledged the OACK or a block. */
+  readonly acknowledged: boolean;
+  /** Sends the OACK or first window; never throws (a failure ends the transfer). */
+  start(): Promise<void>;
+  /** Ends the transfer from outside with ERROR 0 `reason`. */
+  cancel(reason: string): void;
+}
 
 export interface TftpTransferEvents {
-  /**
-   * A datagram from a stranger reached this transfer. Once the socket is connected the kernel drops
-   * those (and answers ICMP port unreachable); this fires only for one that slips in before connect().
-   */
-  onUnknownTid(address: string, port: number): void;
-  onBadPacket(): void;
+  /** Something threw inside a socket or timer callback: that datagram or tick is lost, the transfer goes on. */
+  onHandlerError(e: unknown): void;
 }
 
 /** A scratch DATA buffer gets its opcode once, when allocated; each block writes only the block number. */
 const DATA_HI = TFTP_OPCODE.DATA >> 8;
 const DATA_LO = TFTP_OPCODE.DATA & 0xff;
 
-export class TftpTransfer {
+export class TftpTransfer implements TftpTransferRun {
   private socket!: dgram.Socket;
   private readonly lastBlock: number;
   /** Lowest block not yet acknowledged; blocks are counted absolutely, the wire carries them mod 65536. */
@@ -57,8 +79,12 @@ export class TftpTransfer {
   private finished = false;
   /** Bound and connected: from here on a socket error is only an ICMP report. */
   private running = false;
+  /** The client acknowledged something: it really receives at its address. */
+  private heard = false;
   private bytesSent = 0;
   private retransmits = 0;
+  private badPackets = 0;
+  private unknownTid = 0;
   private resolveDone!: (o: TftpTransferOutcome) => void;
   readonly done: Promise<TftpTransferOutcome>;
   /** Serialised once: retransmitted as is. */
@@ -68,8 +94,20 @@ export class TftpTransfer {
    * same buffer serves the next block; only when a send had to queue does the next one get a fresh buffer.
    */
   private scratch: Buffer;
-  private readonly onMessageFn = (msg: Buffer, rinfo: dgram.RemoteInfo) => this.onMessage(msg, rinfo);
-  private readonly onTimeoutFn = () => this.onTimeout();
+  private readonly onMessageFn = (msg: Buffer, rinfo: dgram.RemoteInfo) => {
+    try {
+      this.onMessage(msg, rinfo);
+    } catch (e) {
+      this.events.onHandlerError(e);
+    }
+  };
+  private readonly onTimeoutFn = () => {
+    try {
+      this.onTimeout();
+    } catch (e) {
+      this.events.onHandlerError(e);
+    }
+  };
 
   constructor(
     private readonly p: TftpTransferParams,
@@ -134,6 +172,11 @@ export class TftpTransfer {
     this.finish({ result: 'failed', reason }, serializeError(TFTP_ERROR.NOT_DEFINED, reason));
   }
 
+  /** True once the client acknowledged the OACK or a block. */
+  get acknowledged(): boolean {
+    return this.heard;
+  }
+
   get port(): number {
     return this.socket.address().port;
   }
@@ -142,11 +185,11 @@ export class TftpTransfer {
     if (this.finished) return;
     if (rinfo.port !== this.p.clientPort || rinfo.address !== this.p.clientAddress) {
       // Only possible in the instant between bind and connect: dropped, never answered or acted on.
-      this.events.onUnknownTid(rinfo.address, rinfo.port);
+      this.unknownTid += 1;
       return;
     }
     if (msg.length < 4) {
-      this.events.onBadPacket();
+      this.badPackets += 1;
       return;
     }
     const op = (msg[0] << 8) | msg[1];
@@ -161,7 +204,7 @@ export class TftpTransfer {
       this.finish({ result: 'aborted', code, message });
     } else {
       // Anything else from our client (a repeated RRQ, DATA, junk) is ignored rather than fatal.
-      this.events.onBadPacket();
+      this.badPackets += 1;
     }
   }
 
@@ -169,6 +212,7 @@ export class TftpTransfer {
     if (this.inOack) {
       if (wire !== 0) return;
       this.inOack = false;
+      this.heard = true;
       this.progress();
       this.pump();
       return;
@@ -181,6 +225,7 @@ export class TftpTransfer {
     if (offset > sentHigh - this.base) return;
     const acked = this.base + offset;
     this.base = acked + 1;
+    this.heard = true;
     if (acked >= this.lastBlock) {
       this.finish({ result: 'ok' });
       return;
@@ -204,7 +249,7 @@ export class TftpTransfer {
         data.then(
           () => {
             this.waitingForRead = false;
-            this.pump();
+            this.pumpGuarded();
           },
           (err: Error) => {
             this.finish(
@@ -218,6 +263,15 @@ export class TftpTransfer {
       this.sendData(block, data);
       this.bytesSent += data.length;
       this.nextToSend = block + 1;
+    }
+  }
+
+  /** pump() from a promise callback: nothing may escape as an unhandled rejection. */
+  private pumpGuarded(): void {
+    try {
+      this.pump();
+    } catch (e) {
+      this.events.onHandlerError(e);
     }
   }
 
@@ -310,7 +364,7 @@ export class TftpTransfer {
       }
     });
     void Promise.all([closed, this.p.source.close()]).then(() =>
-      this.resolveDone({ ...o, bytes: this.bytesSent, retransmits: this.retransmits }),
+      this.resolveDone({ ...o, bytes: this.bytesSent, retransmits: this.retransmits, badPackets: this.badPackets, unknownTid: this.unknownTid }),
     );
   }
 

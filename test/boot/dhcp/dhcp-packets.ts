@@ -56,6 +56,20 @@ export function uefiFirmwareDiscover(mac: string, extra: DhcpOptions = {}): Dhcp
   });
 }
 
+/** OVMF's UEFI HTTP boot (arch 16, vendor class HTTPClient), as captured from Debian 12's OVMF with PXE disabled. */
+export function uefiHttpDiscover(mac: string, extra: DhcpOptions = {}): DhcpPacket {
+  return request(mac, {
+    messageType: 1,
+    maxMessageSize: 1472,
+    parameterRequestList: [1, 2, 3, 4, 5, 6, 12, 13, 15, 17, 18, 22, 23, 28, 40, 41, 42, 43, 50, 51, 54, 58, 59, 60, 235, 67, 97],
+    clientArch: [16],
+    clientNdi: { type: 1, major: 3, minor: 0 },
+    vendorClass: 'HTTPClient:Arch:00016:UNDI:003000',
+    uuid: '00000000-0000-4000-8000-525400000003',
+    ...extra,
+  });
+}
+
 /** iPXE (BIOS e1000 ROM): plain user-class "iPXE", encapsulated 175 feature flags, client-id. */
 export function ipxeDiscover(mac: string, extra: DhcpOptions = {}): DhcpPacket {
   return request(mac, {

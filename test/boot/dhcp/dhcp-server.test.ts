@@ -3,11 +3,12 @@
 import dgram from 'node:dgram';
 import type { AddressInfo } from 'node:net';
 import { afterEach, describe, expect, it } from 'vitest';
+import type { BootEvent } from '../../../src/boot/boot-event.js';
 import type { BootLookup, DiscoveredClient, HostBootInfo } from '../../../src/boot/boot-lookup.js';
 import { parseDhcpPacket, type DhcpPacket } from '../../../src/boot/dhcp/dhcp-codec.js';
 import { DhcpServer, type DhcpServerOptions } from '../../../src/boot/dhcp/dhcp-server.js';
 import { CAPTURED } from './captured-packets.js';
-import { bytes, ipxeDiscover, pxeBiosDiscover, request, uefiFirmwareDiscover } from './dhcp-packets.js';
+import { bytes, ipxeDiscover, pxeBiosDiscover, request, uefiFirmwareDiscover, uefiHttpDiscover } from './dhcp-packets.js';
 
 const KNOWN = '52:54:00:00:00:11';
 const UNARMED = '52:54:00:00:00:12';
@@ -361,6 +362,103 @@ describe('DhcpServer proxy mode', () => {
   });
 });
 
+describe('DhcpServer and UEFI HTTP boot clients', () => {
+  const bootFileUrl = 'http://{serverIp}:{port}/boot/files/{file}';
+
+  it('reservation: an HTTPClient gets its lease, option 60 HTTPClient and the URL of ipxe.efi, nothing about TFTP', async () => {
+    const { client, port, server } = await setup({ bootFileUrl });
+    client.send(uefiHttpDiscover(KNOWN), port);
+    const { p } = await client.next();
+    expect(p.options.messageType).toBe(2);
+    expect(p.yiaddr).toBe('10.9.0.50');
+    expect(p.options.vendorClass).toBe('HTTPClient');
+    expect(p.options.bootfileName).toBe('http://10.9.0.1:8080/boot/files/ipxe.efi');
+    expect(p.file).toBe('http://10.9.0.1:8080/boot/files/ipxe.efi');
+    expect(p.options.tftpServerName).toBeUndefined();
+    expect(p.options.pxe).toBeUndefined();
+    client.send(uefiHttpDiscover(KNOWN, { messageType: 3, requestedIp: '10.9.0.50', serverId: '10.9.0.1' }), port);
+    const ack = (await client.next()).p;
+    expect(ack.options.messageType).toBe(5);
+    expect(ack.options).toMatchObject({ vendorClass: 'HTTPClient', bootfileName: 'http://10.9.0.1:8080/boot/files/ipxe.efi' });
+    expect(server.counters).toMatchObject({ offers: 1, acks: 1 });
+  });
+
+  it('arm64 HTTP clients get the arm64 file when one is configured; other HTTP architectures and a missing URL get no boot file', async () => {
+    const { client, port } = await setup({ bootFileUrl: (f) => `http://boot.example/${f}`, bootFiles: { bios: 'undionly.kpxe', uefiX64: 'ipxe.efi', arm64: 'snp-arm64.efi' } });
+    client.send(uefiHttpDiscover(KNOWN, { clientArch: [19], vendorClass: 'HTTPClient:Arch:00019:UNDI:003000' }), port);
+    expect((await client.next()).p.options.bootfileName).toBe('http://boot.example/snp-arm64.efi');
+    client.send(uefiHttpDiscover(KNOWN, { clientArch: [15], vendorClass: 'HTTPClient:Arch:00015:UNDI:003000' }), port);
+    const ia32 = (await client.next()).p; // still the lease, but no boot file: the firmware moves on
+    expect(ia32.yiaddr).toBe('10.9.0.50');
+    expect(ia32.options.bootfileName).toBeUndefined();
+    expect(ia32.options.vendorClass).toBeUndefined();
+    const plain = await setup();
+    plain.client.send(uefiHttpDiscover(KNOWN), plain.port);
+    expect((await plain.client.next()).p.options.bootfileName).toBeUndefined();
+  });
+
+  it('proxy: an armed HTTPClient gets a proxy offer with HTTPClient and the URL, no address, no PXE option 43', async () => {
+    const { client, port } = await setup({ mode: 'proxy', bootFileUrl });
+    client.send(uefiHttpDiscover(KNOWN), port);
+    const { p } = await client.next();
+    expect(p.yiaddr).toBe('0.0.0.0');
+    expect(p.options.vendorClass).toBe('HTTPClient');
+    expect(p.options.bootfileName).toBe('http://10.9.0.1:8080/boot/files/ipxe.efi');
+    expect(p.options.pxe).toBeUndefined();
+    expect(p.options.leaseTime).toBeUndefined();
+  });
+});
+
+describe('DhcpServer boot events (the per-host boot history)', () => {
+  it('reports each known host exchange with what was asked and answered, and an unknown MAC once per interval', async () => {
+    const events: BootEvent[] = [];
+    const { client, port } = await setup({ onBootEvent: (e) => void events.push(e) });
+    client.send(pxeBiosDiscover(KNOWN), port);
+    await client.next();
+    client.send(request(KNOWN, { messageType: 3, requestedIp: '10.9.0.50', serverId: '10.9.0.1', clientArch: [0], vendorClass: 'PXEClient:Arch:00000:UNDI:002001' }), port);
+    await client.next();
+    client.send(request(KNOWN, { messageType: 3, requestedIp: '10.9.0.99' }), port); // a stale address: NAK
+    await client.next();
+    client.send(ipxeDiscover(KNOWN), port);
+    await client.next();
+    for (let i = 0; i < 3; i++) client.send(pxeBiosDiscover(UNKNOWN), port);
+    const noip = pxeBiosDiscover(NOIP);
+    noip.xid = 4;
+    await expectSilenceThenAnswer(client, port, noip, pxeBiosDiscover(KNOWN));
+    const seen = events.map(({ kind, mac, ip, detail }) => ({ kind, mac, ip, detail }));
+    expect(seen).toEqual([
+      { kind: 'dhcp-offer', mac: KNOWN, ip: '10.9.0.50', detail: 'DISCOVER arch 0 PXEClient → 10.9.0.50, tftp:undionly.kpxe' },
+      { kind: 'dhcp-ack', mac: KNOWN, ip: '10.9.0.50', detail: 'REQUEST arch 0 PXEClient → 10.9.0.50, tftp:undionly.kpxe' },
+      { kind: 'dhcp-nak', mac: KNOWN, ip: '10.9.0.99', detail: 'REQUEST arch - → requested 10.9.0.99, reserved 10.9.0.50' },
+      { kind: 'dhcp-offer', mac: KNOWN, ip: '10.9.0.50', detail: 'DISCOVER arch 0 PXEClient iPXE → 10.9.0.50, script:http://10.9.0.1:8080/boot/52:54:00:00:00:11.ipxe' },
+      { kind: 'dhcp-discovered', mac: UNKNOWN, ip: '0.0.0.0', detail: 'DISCOVER arch 0 PXEClient → not in the inventory: no answer' },
+      { kind: 'dhcp-ignored', mac: NOIP, ip: '0.0.0.0', detail: 'DISCOVER arch 0 PXEClient → no reserved IPv4 address' },
+      { kind: 'dhcp-offer', mac: KNOWN, ip: '10.9.0.50', detail: 'DISCOVER arch 0 PXEClient → 10.9.0.50, tftp:undionly.kpxe' },
+    ]);
+    expect(events.every((e) => Number.isInteger(e.at) && e.at > 0)).toBe(true);
+  });
+
+  it('proxy mode reports an unarmed host left to its disk; a sink that throws never stops an answer', async () => {
+    const events: BootEvent[] = [];
+    const { client, port, server } = await setup({
+      mode: 'proxy',
+      onBootEvent: (e) => {
+        events.push(e);
+        throw new Error('history store is down');
+      },
+    });
+    const un = pxeBiosDiscover(UNARMED);
+    un.xid = 2;
+    await expectSilenceThenAnswer(client, port, un, uefiFirmwareDiscover(KNOWN));
+    expect(events.map((e) => [e.kind, e.mac, e.detail])).toEqual([
+      ['dhcp-ignored', UNARMED, 'DISCOVER arch 0 PXEClient → proxy mode: netboot not armed, boots from disk'],
+      ['dhcp-offer', KNOWN, 'DISCOVER arch 7 PXEClient → proxy, tftp:ipxe.efi'],
+    ]);
+    expect(server.counters.handlerErrors).toBe(2);
+    expect(server.counters.offers).toBe(1);
+  });
+});
+
 describe('DhcpServer lifecycle', () => {
   it('mode off binds nothing', async () => {
     const s = new DhcpServer({ mode: 'off', lookup: new FakeLookup(), serverIp: '10.0.0.1', bootFiles: { bios: 'a', uefiX64: 'b' }, scriptUrl: 'x' });
@@ -381,5 +479,57 @@ describe('DhcpServer lifecycle', () => {
     const { port } = await setup();
     const s = new DhcpServer({ mode: 'reservation', lookup: new FakeLookup(), listenAddress: '127.0.0.1', port, serverIp: '10.0.0.1', bootFiles: { bios: 'a', uefiX64: 'b' }, scriptUrl: 'x' });
     await expect(s.start()).rejects.toMatchObject({ code: 'BOOT_ERROR' });
+  });
+});
+
+describe('DhcpServer under faults and floods', () => {
+  const logLines = () => {
+    const lines: Array<{ level: string; msg?: string; obj: Record<string, unknown> }> = [];
+    const at = (level: string) => (obj: object, msg?: string) => void lines.push({ level, msg, obj: obj as Record<string, unknown> });
+    return { lines, logger: { debug: at('debug'), info: at('info'), warn: at('warn'), error: at('error') } };
+  };
+
+  it('a lookup or logger that throws costs one datagram, is counted, and the next client is answered', async () => {
+    const explode = () => {
+      throw new TypeError('exploded');
+    };
+    // info works (the offer below logs there); every other level throws.
+    const { client, port, lookup, server } = await setup({ logger: { debug: explode, info: () => {}, warn: explode, error: explode } });
+    const original = lookup.findByMac.bind(lookup);
+    lookup.findByMac = (mac: string) => {
+      if (mac === UNKNOWN) throw new Error('database is locked');
+      return original(mac);
+    };
+    const bad = pxeBiosDiscover(UNKNOWN);
+    bad.xid = 11;
+    client.send(bad, port); // the lookup throws, then the logger reporting it throws too
+    client.send(Buffer.from('garbage'), port); // malformed: the debug line throws
+    await expectSilenceThenAnswer(client, port, Buffer.from('more garbage'), pxeBiosDiscover(KNOWN));
+    expect(server.counters.handlerErrors).toBe(3); // the lookup, and the debug lines of both malformed datagrams
+    expect(server.counters.malformed).toBe(2);
+    expect(server.counters.offers).toBe(1);
+  });
+
+  it('unknown MACs: first request recorded at once, repeats summed per interval, new MACs beyond the budget dropped, one summary line', async () => {
+    const { lines, logger } = logLines();
+    const { client, port, lookup, server } = await setup({ logger, maxNewDiscoveredPerInterval: 3, discoveredIntervalMs: 60_000 });
+    const macs = Array.from({ length: 10 }, (_, i) => `02:00:00:00:01:${i.toString(16).padStart(2, '0')}`);
+    for (let round = 0; round < 4; round++) {
+      for (const [i, mac] of macs.entries()) {
+        const p = pxeBiosDiscover(mac);
+        p.xid = round * 100 + i;
+        client.send(p, port);
+      }
+    }
+    await expectSilenceThenAnswer(client, port, Buffer.from('x'), pxeBiosDiscover(KNOWN));
+    expect(lookup.discovered.map((d) => d.mac)).toEqual(macs.slice(0, 3)); // first sightings only, so far
+    expect(server.counters.unknownClients).toBe(40);
+    expect(server.counters.discoveredDropped).toBe(28);
+    expect(lines.filter((l) => l.msg?.includes('MACs not in the inventory'))).toHaveLength(0);
+    await server.stop(); // ends the interval
+    expect(lookup.discovered.slice(3)).toEqual(macs.slice(0, 3).map((mac) => expect.objectContaining({ mac, seen: 3 })));
+    const summaries = lines.filter((l) => l.msg?.includes('MACs not in the inventory'));
+    expect(summaries).toHaveLength(1);
+    expect(summaries[0].obj).toMatchObject({ macs: 3, requests: 12, dropped: 28, sample: macs.slice(0, 3) });
   });
 });

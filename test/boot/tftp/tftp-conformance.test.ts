@@ -5,11 +5,11 @@ import path from 'node:path';
 import { randomBytes } from 'node:crypto';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { TftpServer } from '../../../src/boot/tftp/tftp-server.js';
-import { atftpGet, hpaGet, makeTree, rawGet, runCmd, sha256, waitFor } from './tftp-test-kit.js';
+import { ENGINES, atftpGet, hpaGet, makeTree, rawGet, runCmd, sha256, waitFor } from './tftp-test-kit.js';
 
 const SIZES = [0, 511, 512, 513, 1468 * 3, 16 * 1468 * 2, 3 * 1024 * 1024 + 7];
 
-describe('TFTP conformance with tftp-hpa and atftp', () => {
+describe.each(ENGINES)('TFTP conformance with tftp-hpa and atftp (%s engine)', (engine) => {
   const tree = makeTree('conf');
   const files = new Map<string, Buffer>();
   let server: TftpServer;
@@ -40,6 +40,8 @@ describe('TFTP conformance with tftp-hpa and atftp', () => {
       port: 0,
       roots: [tree.root],
       maxTransfers: 150,
+      maxTransfersPerClient: 150, // every client here comes from 127.0.0.1
+      engine,
       cacheMaxFileBytes: 1024 * 1024,
       logger,
     });

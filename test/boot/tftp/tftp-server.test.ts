@@ -5,6 +5,7 @@ import fs from 'node:fs';
 import path from 'node:path';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { normaliseTftpPath } from '../../../src/boot/tftp/tftp-path.js';
+import type { BootEvent } from '../../../src/boot/boot-event.js';
 import { TftpServer, type TftpServerOptions } from '../../../src/boot/tftp/tftp-server.js';
 import {
   TftpDecodeError,
@@ -12,7 +13,7 @@ import {
   serializeError,
   serializeRequest,
 } from '../../../src/boot/tftp/tftp-packet.js';
-import { RawClient, atftpGet, hpaGet, makeTree, portIsFree, rawGet, waitFor } from './tftp-test-kit.js';
+import { ENGINES, RawClient, atftpGet, hpaGet, makeTree, portIsFree, rawGet, waitFor } from './tftp-test-kit.js';
 
 const SECRET = 'TOP-SECRET-OUTSIDE-THE-ROOT';
 const rrq = (filename: string, options: Record<string, string> = {}, mode = 'octet') =>
@@ -45,7 +46,7 @@ describe('normaliseTftpPath', () => {
   });
 });
 
-describe('TFTP server over UDP', () => {
+describe.each(ENGINES)('TFTP server over UDP (%s engine)', (engine) => {
   const tree = makeTree('srv');
   const servers: TftpServer[] = [];
   const clients: RawClient[] = [];
@@ -54,7 +55,7 @@ describe('TFTP server over UDP', () => {
   const dynamicCalls: { path: string; client: string }[] = [];
 
   async function start(opts: Partial<TftpServerOptions> = {}) {
-    const s = new TftpServer({ address: '127.0.0.1', port: 0, roots: [tree.root], ...opts });
+    const s = new TftpServer({ address: '127.0.0.1', port: 0, roots: [tree.root], engine, ...opts });
     servers.push(s);
     const a = await s.start();
     return { s, port: a.port, address: a.address };
@@ -319,7 +320,7 @@ describe('TFTP server over UDP', () => {
     expect(r.data?.equals(Buffer.alloc(5000, 7))).toBe(true);
   });
 
-  it('bounded concurrency: beyond maxTransfers the request gets error 0 busy', async () => {
+  it('bounded concurrency: beyond maxTransfers of acknowledged transfers the request gets error 0 busy', async () => {
     const { s, port: p } = await start({ maxTransfers: 2, timeoutMs: 5000 });
     const a = await client();
     const b = await client();
@@ -330,6 +331,11 @@ describe('TFTP server over UDP', () => {
     const db = await b.next();
     expect(da?.pkt).toMatchObject({ op: 'DATA' });
     expect(db?.pkt).toMatchObject({ op: 'DATA' });
+    // Both clients answer, so neither transfer may be evicted (tftp-bounds.test.ts covers eviction).
+    await a.send(serializeAck(1), da!.port);
+    await b.send(serializeAck(1), db!.port);
+    expect((await a.next())?.pkt).toMatchObject({ op: 'DATA', block: 2 });
+    expect((await b.next())?.pkt).toMatchObject({ op: 'DATA', block: 2 });
     await c.send(rrq('boot.bin'), p);
     expect((await c.next())?.pkt).toMatchObject({ op: 'ERROR', code: 0, message: expect.stringMatching(/busy/i) });
     await a.send(serializeError(0, 'bye'), da!.port);
@@ -375,7 +381,7 @@ describe('TFTP server over UDP', () => {
   });
 
   it('stop() ends running transfers and releases every socket', async () => {
-    const t = new TftpServer({ address: '127.0.0.1', port: 0, roots: [tree.root], timeoutMs: 5000 });
+    const t = new TftpServer({ address: '127.0.0.1', port: 0, roots: [tree.root], timeoutMs: 5000, engine });
     const { port: p } = await t.start();
     const a = await client();
     await a.send(rrq('big.bin'), p);
@@ -386,6 +392,37 @@ describe('TFTP server over UDP', () => {
     expect((await a.next())?.pkt).toMatchObject({ op: 'ERROR', code: 0 });
     expect(await portIsFree(d!.port)).toBe(true);
     expect(await portIsFree(p)).toBe(true);
+  });
+
+  it('reports each transfer end and each refusal as a boot event, and a throwing sink changes nothing', async () => {
+    const events: BootEvent[] = [];
+    const { s, port: p } = await start({
+      timeoutMs: 100,
+      retries: 1,
+      onBootEvent: (e) => {
+        events.push(e);
+        throw new Error('history store is down');
+      },
+    });
+    expect((await rawGet(p, 'boot.bin')).data?.length).toBe(5000);
+    expect((await rawGet(p, 'nope.bin')).error?.code).toBe(1);
+    const a = await client();
+    await a.send(rrq('boot.bin', { tsize: '0' }), p);
+    const o = await a.next();
+    await a.send(serializeError(8, 'tsize probe'), o!.port);
+    await a.send(rrq('big.bin'), p); // never acknowledged: times out
+    await waitFor(() => events.length >= 4);
+    const seen = events.map(({ kind, ip, detail }) => ({ kind, ip, detail }));
+    expect(seen).toEqual(
+      expect.arrayContaining([
+        { kind: 'tftp-read', ip: '127.0.0.1', detail: expect.stringMatching(/^boot\.bin: 5000 bytes, blksize 512, windowsize 1, 0 retransmits, \d+ ms$/) },
+        { kind: 'tftp-refused', ip: '127.0.0.1', detail: 'nope.bin: error 1 File not found' },
+        { kind: 'tftp-aborted', ip: '127.0.0.1', detail: 'boot.bin: client sent error 8 "tsize probe"' },
+        { kind: 'tftp-failed', ip: '127.0.0.1', detail: 'big.bin: timeout' },
+      ]),
+    );
+    expect(events.every((e) => e.mac === undefined && e.at > 0)).toBe(true);
+    expect(s.stats()).toMatchObject({ transfersOk: 1, handlerErrors: 4 });
   });
 
   it('start() refuses a missing root and a non-IP address with typed errors', async () => {

@@ -16,6 +16,9 @@ import {
 
 export const sha256 = (b: Buffer) => createHash('sha256').update(b).digest('hex');
 
+/** Every suite that moves blocks runs on both engines: the native one (built by npm run build) and the JavaScript one. */
+export const ENGINES = ['native', 'js'] as const;
+
 /** A temp dir holding `root/` (served) and `outside/` (must never be served); removed by cleanup(). */
 export function makeTree(tag: string) {
   const dir = fs.mkdtempSync(path.join(os.tmpdir(), `rh-tftp-${tag}-${process.pid}-`));
