@@ -116,6 +116,7 @@ export interface Agent {
     bmc: BmcDrivers;
     simulated?: SimulatedDriver;
     content: NetbootContent;
+    images: ImageStore;
     sampler: SensorSampler;
     powerSync: PowerSync;
     metrics: ReturnType<typeof createMetrics>;
@@ -329,7 +330,7 @@ export async function createAgent(config: ResolvedConfig, opts: { log?: Logger }
     repos,
     core,
     tasks,
-    parts: { bmc, simulated, content, sampler, powerSync, metrics },
+    parts: { bmc, simulated, content, images, sampler, powerSync, metrics },
     async start() {
       const { resumed, settled } = await tasks.recover();
       if (resumed || settled) log.warn({ resumed, settled }, 'tasks interrupted by the last stop: resumed or settled');

@@ -9,7 +9,7 @@ let admin: string;
 const api = (tok?: string) => apiClient(() => rh.url, tok);
 
 beforeAll(async () => {
-  rh = await startRackhand();
+  rh = await startRackhand({ placeholderImages: ['rackhand-ramdisk', 'debian-12-netboot'] });
   admin = rh.cli(['token', 'create', '--role', 'admin']).stdout.trim();
   expect((await api(admin).post('/api/v1/servers/import', makeServers(5))).status).toBe(200);
   expect((await api(admin).post('/api/v1/servers/import', makeServers(30, 1001).map((s) => ({ ...s, status: 'free' })))).status).toBe(200);

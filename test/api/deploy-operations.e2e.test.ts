@@ -22,6 +22,7 @@ async function waitTask(id: number) {
 beforeAll(async () => {
   rh = await startRackhand({
     config: { bmc: { simulatedDelayMs: 5, powerPollMs: 50, sync: { enabled: false } }, boot: { installTimeoutMs: 1500, rebootGraceMs: 0 } },
+    placeholderImages: ['rackhand-ramdisk'],
   });
   admin = rh.cli(['token', 'create', '--role', 'admin']).stdout.trim();
   ownerId = (await api().post('/api/dci/v3/user', { email: 'bob@example.com', password: 'bob-password-1' })).json.id;

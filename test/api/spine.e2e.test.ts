@@ -10,8 +10,9 @@ let ownerId: number;
 const api = (tok?: string) => apiClient(() => rh.url, tok);
 
 beforeAll(async () => {
-  // debug: request lines are logged at debug level, and the redaction of their URLs is checked below.
-  rh = await startRackhand({ env: { RACKHAND_LOG_LEVEL: 'debug' } });
+  // debug: request lines are logged at debug level, and the redaction of their URLs is checked below. No power
+  // sync: "never read" (power unknown) is asserted below.
+  rh = await startRackhand({ env: { RACKHAND_LOG_LEVEL: 'debug' }, config: { bmc: { sync: { enabled: false } } } });
   const r = rh.cli(['token', 'create', '--role', 'admin', '--name', 'bootstrap']);
   expect(r.code, r.stderr).toBe(0);
   admin = r.stdout.trim();

@@ -2,7 +2,7 @@
 import { spawnSync } from 'node:child_process';
 import fs from 'node:fs';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { apiClient, REPO_ROOT, startRackhand, type RackhandProcess } from '../harness/rackhand-process.js';
+import { apiClient, REPO_ROOT, startRackhand, testConfig, type RackhandProcess } from '../harness/rackhand-process.js';
 import { buildCli } from './tech-cli-runner.js';
 
 const BIN = `${REPO_ROOT}/bin/rackhand.js`;
@@ -108,7 +108,7 @@ describe('signals', () => {
   const configFile = () => `${d.stateDir}/test-config.json`;
 
   it('SIGHUP applies the log level and says in one line what needs a restart', async () => {
-    fs.writeFileSync(configFile(), JSON.stringify({ ...base, log: { level: 'info' }, site: { name: 'after' } }));
+    fs.writeFileSync(configFile(), JSON.stringify(testConfig({ ...base, log: { level: 'info' }, site: { name: 'after' } })));
     const line = nextLine(d, /configuration reloaded/);
     d.child().kill('SIGHUP');
     // The line is logged at info: it shows only because the daemon now logs at info, not warn.
@@ -126,7 +126,7 @@ describe('signals', () => {
     expect(entry.msg).toBe(`configuration not reloaded, the running one stays: ${configFile()}:1: site.nme: unknown key (did you mean name?)`);
     expect((await fetch(`${d.url}/healthz`)).status).toBe(200);
     // still at info, not the file's debug: a debug line would show as level 20
-    fs.writeFileSync(configFile(), JSON.stringify({ ...base, log: { level: 'info' }, site: { name: 'before' } }));
+    fs.writeFileSync(configFile(), JSON.stringify(testConfig({ ...base, log: { level: 'info' }, site: { name: 'before' } })));
     const again = nextLine(d, /configuration reloaded/);
     d.child().kill('SIGHUP');
     expect(JSON.parse(await again).msg).toBe('configuration reloaded (SIGHUP): nothing changed');

@@ -4,6 +4,7 @@ import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { TEST_OS_CATALOGUE } from './fixtures.js';
+import { placeholderImportArgs } from './placeholder-images.js';
 
 export const REPO_ROOT = path.resolve(import.meta.dirname, '../..');
 const BIN = path.join(REPO_ROOT, 'bin/rackhand.js');
@@ -33,17 +34,23 @@ export interface StartOptions {
    * cli() still runs in the caller's namespace: it works on the state dir only.
    */
   netns?: string;
+  /** Import placeholder images (test/harness/placeholder-images.ts) once the daemon has started. */
+  placeholderImages?: string[];
+}
+
+/**
+ * A test daemon's configuration: every one knows the test installer as os 900 (no built-in entry is for tests);
+ * a test's own catalogue entries are added to it. Tests that rewrite the file (SIGHUP) write it through this too.
+ */
+export function testConfig(config: Record<string, unknown> = {}): Record<string, unknown> {
+  const boot = (config.boot ?? {}) as Record<string, unknown>;
+  return { ...config, boot: { ...boot, osCatalogue: { ...TEST_OS_CATALOGUE, ...((boot.osCatalogue as object) ?? {}) } } };
 }
 
 export async function startRackhand(opts: StartOptions = {}): Promise<RackhandProcess> {
   const stateDir = opts.stateDir ?? mkdtempSync(path.join(tmpdir(), `rackhand-test-${process.pid}-`));
-  // Every test daemon knows the test installer as os 900 (no built-in entry is for tests); a test's own
-  // catalogue entries are added to it.
-  const config = opts.config ?? {};
-  const boot = (config.boot ?? {}) as Record<string, unknown>;
-  const withTestOs = { ...config, boot: { ...boot, osCatalogue: { ...TEST_OS_CATALOGUE, ...((boot.osCatalogue as object) ?? {}) } } };
   const configFile = path.join(stateDir, 'test-config.json');
-  writeFileSync(configFile, JSON.stringify(withTestOs));
+  writeFileSync(configFile, JSON.stringify(testConfig(opts.config)));
   const env: NodeJS.ProcessEnv = {
     ...process.env,
     RACKHAND_STATE_DIR: stateDir,
@@ -87,6 +94,11 @@ export async function startRackhand(opts: StartOptions = {}): Promise<RackhandPr
     new Promise<void>((r) => (p.exitCode !== null || p.signalCode !== null ? r() : p.once('exit', () => r())));
 
   await launch();
+  // After the start: the CLI works only on a state dir that has its database.
+  for (const name of opts.placeholderImages ?? []) {
+    const r = spawnSync(process.execPath, [BIN, ...placeholderImportArgs(name)], { env, encoding: 'utf8', timeout: 60_000 });
+    if (r.status !== 0) throw new Error(`placeholder image ${name}: ${r.stderr}`);
+  }
   const handle: RackhandProcess = {
     get url() {
       return url;
@@ -108,6 +120,11 @@ export async function startRackhand(opts: StartOptions = {}): Promise<RackhandPr
     async restart() {
       url = '';
       await launch();
+  // After the start: the CLI works only on a state dir that has its database.
+  for (const name of opts.placeholderImages ?? []) {
+    const r = spawnSync(process.execPath, [BIN, ...placeholderImportArgs(name)], { env, encoding: 'utf8', timeout: 60_000 });
+    if (r.status !== 0) throw new Error(`placeholder image ${name}: ${r.stderr}`);
+  }
     },
     async cleanup() {
       if (proc.exitCode === null && proc.signalCode === null) {

@@ -5,6 +5,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
 import { openDatabase, type Db } from '../../src/store/sqlite-store.js';
+import { MIGRATIONS } from '../../src/store/migrations.js';
 import { DiscoveredRepo } from '../../src/store/repos/discovered-repo.js';
 
 const mac = (i: number) => `02:00:00:${((i >> 16) & 0xff).toString(16).padStart(2, '0')}:${((i >> 8) & 0xff).toString(16).padStart(2, '0')}:${(i & 0xff).toString(16).padStart(2, '0')}`;
@@ -18,7 +19,7 @@ afterEach(() => {
 
 function open(): Db {
   dir = fs.mkdtempSync(path.join(os.tmpdir(), `rh-discovered-${process.pid}-`));
-  db = openDatabase(path.join(dir, 'rackhand.db'));
+  db = openDatabase(path.join(dir, 'rackhand.db'), MIGRATIONS);
   return db;
 }
 

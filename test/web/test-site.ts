@@ -4,6 +4,7 @@ import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { createAgent, type Agent } from '../../src/agent.js';
+import { importPlaceholders } from '../harness/placeholder-images.js';
 import { parseConfig } from '../../src/config.js';
 import { demoDiscovered, demoServers } from '../../src/demo/demo-site.js';
 import type { BmcTarget, SensorReading } from '../../src/bmc/bmc-driver.js';
@@ -102,6 +103,7 @@ export async function startTestSite(opts: TestSiteOptions = {}): Promise<TestSit
     const plainSensors = sim.sensors.bind(sim);
     sim.sensors = async (t: BmcTarget) => [...(await plainSensors(t)), { ...INLET_WARNING, thresholds: { ...INLET_WARNING.thresholds } }];
 
+    await importPlaceholders(agent.parts.images, ['rackhand-ramdisk', 'debian-12-netboot']);
     const { url } = await agent.start();
     const admin = agent.repos.tokens.create({ name: 'admin', role: 'admin' }).token;
     const tech = agent.repos.tokens.create({ name: 'tech', role: 'tech' }).token;
