@@ -152,7 +152,7 @@ describe('rackhand ramdisk agent in qemu VMs', () => {
     expect(readFileSync(d.file).equals(orig)).toBe(true);
   }, 400_000);
 
-  it('deploy streams raw.zst to the largest disk, verifies sha256, grows root, configures; the disk then boots BIOS and UEFI and prints hostname, root hash and key', async () => {
+  it('deploy streams raw.zst to the largest disk, verifies sha256, grows root, configures (network, post-install, cloud-init seed); the disk then boots BIOS and UEFI and prints hostname, root hash and key', async () => {
     const small: LabDisk = { file: join(tmp.dir, 'dsmall.img'), serial: 'RHSMALL', model: 'SmallDisk' };
     const big: LabDisk = { file: join(tmp.dir, 'dbig.img'), serial: 'RHBIG', model: 'BigDisk' };
     execFileSync('truncate', ['-s', '36M', small.file]);
@@ -171,6 +171,7 @@ describe('rackhand ramdisk agent in qemu VMs', () => {
           hostname: 'vm-deployed', domain: 'lab.example', rootPasswordHash: hash, sshKeys: [key],
           network: { interfaces: [{ mac: mac(4), addresses: ['192.0.2.10/24'], gateway: '192.0.2.1', dns: ['192.0.2.53'] }] },
           postInstallScript: '#!/bin/sh\necho "post-install ran on $(cat /etc/hostname)" > /root/post-install-marker\n',
+          cloudInit: '#cloud-config\nruncmd: [echo rackhand-cloud-init]\n',
         },
       },
     });
@@ -204,6 +205,10 @@ describe('rackhand ramdisk agent in qemu VMs', () => {
         expect(kib).toBeGreaterThan(60 * 1024); // grown from ~17 MiB to fill the 96 MiB disk
         expect(out).toMatch(/RACKHAND-OS-FILE \/etc\/systemd\/network\/10-rackhand-525400\w+\.network .*MACAddress=52:54:00:7a:00:04 .*Address=192\.0\.2\.10\/24 Gateway=192\.0\.2\.1 DNS=192\.0\.2\.53/);
         expect(out).toContain('RACKHAND-OS-FILE /root/post-install-marker post-install ran on vm-deployed');
+        // the image has cloud-init: a NoCloud seed with the same hostname, the user's cloud-config and the network
+        expect(out).toMatch(/RACKHAND-OS-FILE \/var\/lib\/cloud\/seed\/nocloud\/meta-data instance-id: rackhand-[0-9a-f]+ local-hostname: vm-deployed\.lab\.example/);
+        expect(out).toContain('RACKHAND-OS-FILE /var/lib/cloud/seed/nocloud/user-data runcmd: [echo rackhand-cloud-init]');
+        expect(out).toMatch(/RACKHAND-OS-FILE \/var\/lib\/cloud\/seed\/nocloud\/network-config version: 2 .*macaddress: "52:54:00:7a:00:04" +addresses: \["192\.0\.2\.10\/24"\]/);
       } finally {
         await boot.kill();
       }
