@@ -26,6 +26,7 @@ export interface AgentResult {
 
 interface TokenState {
   job: AgentJob | null;
+  failFetches: number;
   progress: AgentProgress[];
   result?: AgentResult;
   jobFetches: number;
@@ -45,6 +46,10 @@ export interface AgentJobServer {
   /** Serve a file at <base>/boot/images/<name>. */
   addImage(name: string, file: string): string;
   state(token: string): TokenState;
+  /** Fault: the next download of this image is cut (socket destroyed) after this many bytes. */
+  cutImageOnce(name: string, afterBytes: number): void;
+  /** Fault: the next n GET job for this token answer 503. */
+  failJobFetches(token: string, n: number): void;
   /** Every image request: name, Range header, status. */
   imageRequests: Array<{ name: string; range?: string; status: number }>;
   waitResult(token: string, timeoutMs: number, abortIf?: () => string | undefined): Promise<AgentResult>;
@@ -67,10 +72,11 @@ export async function startAgentJobServer(host: string): Promise<AgentJobServer>
   const images = new Map<string, string>();
   const imageRequests: AgentJobServer['imageRequests'] = [];
   const texts = new Map<string, string>();
+  const cuts = new Map<string, number>();
   const textRequests: string[] = [];
   const state = (t: string) => {
     let s = tokens.get(t);
-    if (!s) tokens.set(t, (s = { job: null, progress: [], jobFetches: 0 }));
+    if (!s) tokens.set(t, (s = { job: null, progress: [], jobFetches: 0, failFetches: 0 }));
     return s;
   };
 
@@ -99,6 +105,15 @@ export async function startAgentJobServer(host: string): Promise<AgentJobServer>
     }
     imageRequests.push({ name, range, status: 200 });
     res.writeHead(200, { 'Content-Length': size, 'Accept-Ranges': 'bytes' });
+    const cut = cuts.get(name);
+    if (cut !== undefined) {
+      // promise the whole file, send part of it, drop the connection: what a flaky network does
+      cuts.delete(name);
+      const part = createReadStream(file, { start: 0, end: cut - 1 });
+      part.on('data', (d) => res.write(d));
+      part.on('end', () => setTimeout(() => res.destroy(), 100));
+      return;
+    }
     createReadStream(file).pipe(res);
   };
 
@@ -117,6 +132,10 @@ export async function startAgentJobServer(host: string): Promise<AgentJobServer>
       const s = state(m[1]);
       if (m[2] === 'job' && req.method === 'GET') {
         s.jobFetches++;
+        if (s.failFetches > 0) {
+          s.failFetches--;
+          return void res.writeHead(503).end();
+        }
         if (!s.job) return void res.writeHead(404, { 'Content-Type': 'application/json' }).end('{"error":"nothing armed"}');
         return void res.writeHead(200, { 'Content-Type': 'application/json' }).end(JSON.stringify(s.job));
       }
@@ -169,6 +188,10 @@ export async function startAgentJobServer(host: string): Promise<AgentJobServer>
     },
     state,
     imageRequests,
+    cutImageOnce: (name, afterBytes) => void cuts.set(name, afterBytes),
+    failJobFetches: (token, n) => {
+      state(token).failFetches = n;
+    },
     waitResult: (token, timeoutMs, abortIf) => poll(() => state(token).result, timeoutMs, `result for ${token}`, abortIf),
     waitProgress: (token, pred, timeoutMs) => poll(() => state(token).progress.find(pred), timeoutMs, `progress for ${token}`),
     close: () => new Promise((resolve) => {

@@ -10,7 +10,8 @@
 //   RACKHAND-OS-ROOTHASH <the root: line of /etc/shadow>
 //   RACKHAND-OS-KEY <each line of /root/.ssh/authorized_keys>
 //   RACKHAND-OS-ROOTFS-KIB <size of / in KiB>
-//   RACKHAND-OS-FILE <path> <first line>   for the network files and the post-install marker, when present
+//   RACKHAND-OS-FILE <path> <lines joined>  for the network files, the post-install marker and the cloud-init
+//                                           NoCloud seed (the image has /etc/cloud/cloud.cfg), when present
 //   RACKHAND-OS-DONE
 // and powers off.
 
@@ -84,7 +85,7 @@ if [ -f /root/.ssh/authorized_keys ]; then
   while read -r k; do echo "${OS_MARKER.key} $k"; done < /root/.ssh/authorized_keys
 fi
 echo "${OS_MARKER.rootKiB} $($B df -k / | $B awk 'NR==2{print $2}')"
-for f in /etc/systemd/network/*.network /etc/network/interfaces.d/* /root/post-install-marker /var/lib/cloud/seed/nocloud/meta-data; do
+for f in /etc/systemd/network/*.network /etc/network/interfaces.d/* /root/post-install-marker /var/lib/cloud/seed/nocloud/*; do
   [ -f "$f" ] && echo "${OS_MARKER.file} $f $($B grep -v '^#' "$f" | $B tr '\\n' ' ')"
 done
 echo "${OS_MARKER.done}"
@@ -193,6 +194,9 @@ export async function buildOsDiskImage(o: { sizeMiB?: number; dir?: string } = {
     symlinkSync('busybox', path.join(rootDir, 'bin/sh'));
     writeFileSync(path.join(rootDir, 'sbin/init'), OS_ROOT_INIT, { mode: 0o755 });
     writeFileSync(path.join(rootDir, 'etc/hostname'), `${OS_IMAGE_DEFAULTS.hostname}\n`);
+    // what tells the agent the image has cloud-init (cloud-init itself is not in this test image)
+    mkdirSync(path.join(rootDir, 'etc/cloud'), { recursive: true });
+    writeFileSync(path.join(rootDir, 'etc/cloud/cloud.cfg'), '# rackhand test OS: marks the image as a cloud-init image\n');
     writeFileSync(path.join(rootDir, 'etc/hosts'), '127.0.0.1\tlocalhost\n');
     writeFileSync(path.join(rootDir, 'etc/passwd'), 'root:x:0:0:root:/root:/bin/sh\n');
     writeFileSync(path.join(rootDir, 'etc/shadow'), `${OS_IMAGE_DEFAULTS.shadowRoot}\n`, { mode: 0o640 });

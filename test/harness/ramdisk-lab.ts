@@ -28,6 +28,8 @@ export interface RamdiskLab {
   server: AgentJobServer;
   /** A fresh address for a VM on the bridge (static ip=, no DHCP server needed). */
   nextIp(): string;
+  /** Starts busybox udhcpd on the bridge (.100-.120, router and DNS = the bridge); idempotent. */
+  startDhcp(): void;
   destroy(): Promise<void>;
 }
 
@@ -49,15 +51,29 @@ export async function startRamdiskLab(): Promise<RamdiskLab> {
     });
     server.base = `http://${lab.bridgeIp}:${RELAY_PORT}`;
     let ip = 40;
+    let dhcpDir: string | undefined;
     return {
       lab,
       link,
       server,
       nextIp: () => `${lab.prefix}.${ip++}`,
+      startDhcp() {
+        if (dhcpDir) return;
+        dhcpDir = mkdtempSync(join(tmpdir(), `rh-udhcpd-${process.pid}-`));
+        const conf = join(dhcpDir, 'udhcpd.conf');
+        writeFileSync(conf, [
+          `start ${lab.prefix}.100`, `end ${lab.prefix}.120`, `interface ${lab.bridge}`,
+          `lease_file ${join(dhcpDir, 'leases')}`, `pidfile ${join(dhcpDir, 'udhcpd.pid')}`,
+          'option subnet 255.255.255.0', `option router ${lab.bridgeIp}`, `option dns ${lab.bridgeIp}`, 'option lease 3600', '',
+        ].join('\n'));
+        writeFileSync(join(dhcpDir, 'leases'), '');
+        lab.spawnIn('busybox', ['udhcpd', '-f', conf], { stdio: 'ignore' });
+      },
       async destroy() {
         await server.close();
         await link.remove();
         await lab.destroy();
+        if (dhcpDir) rmSync(dhcpDir, { recursive: true, force: true });
       },
     };
   } catch (e) {
@@ -99,13 +115,14 @@ export async function bootRamdisk(o: {
   disks: LabDisk[];
   memMb?: number;
   smp?: number;
-  ip?: string;
+  /** DHCP (the lab's udhcpd, see startDhcp) instead of a static address. */
+  dhcp?: boolean;
 }): Promise<{ vm: QemuVm; ip: string }> {
-  const ip = o.ip ?? o.rl.nextIp();
+  const ip = o.dhcp ? '' : o.rl.nextIp();
   const append = [
     'console=ttyS0,115200', 'quiet',
     `rackhand.url=${o.rl.server.agentUrl(o.token)}`,
-    `ip=${ip}::${o.rl.lab.bridgeIp}:255.255.255.0:::off`,
+    o.dhcp ? 'ip=dhcp' : `ip=${ip}::${o.rl.lab.bridgeIp}:255.255.255.0:::off`,
     `rackhand.mac=${o.mac}`,
   ].join(' ');
   const vm = await bootVm({

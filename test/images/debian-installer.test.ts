@@ -3,8 +3,7 @@
 // rendered by rackhand's templates, run its early command (a progress report to the agent-protocol URL) and go on
 // unattended to the mirror step without showing a single question before it. The lab's network is closed, so the
 // mirror cannot be reached: the mirror question is where the test ends, and the proof that nothing came before it.
-import { existsSync, writeFileSync } from 'node:fs';
-import { join } from 'node:path';
+import { existsSync } from 'node:fs';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { buildInstallPlan, renderBootScript, renderInstallConfig } from '../../src/boot/templates/install-plan.js';
 import { bootVm } from '../harness/qemu-vm.js';
@@ -25,15 +24,8 @@ describe('Debian installer (d-i) netboot with rackhand\'s preseed', () => {
     expect(existsSync(`${DI}/linux`), 'debian-installer-12-netboot-amd64 is installed').toBe(true);
     tmp = tempDir('rh-di');
     rl = await startRamdiskLab();
-    // a DHCP server on the lab bridge (d-i asks for its address before it can fetch the preseed)
-    const conf = join(tmp.dir, 'udhcpd.conf');
-    writeFileSync(conf, [
-      `start ${rl.lab.prefix}.100`, `end ${rl.lab.prefix}.120`, `interface ${rl.lab.bridge}`,
-      `lease_file ${join(tmp.dir, 'leases')}`, `pidfile ${join(tmp.dir, 'udhcpd.pid')}`,
-      'option subnet 255.255.255.0', `option router ${rl.lab.bridgeIp}`, `option dns ${rl.lab.bridgeIp}`, 'option lease 3600', '',
-    ].join('\n'));
-    writeFileSync(join(tmp.dir, 'leases'), '');
-    rl.lab.spawnIn('busybox', ['udhcpd', '-f', conf], { stdio: 'ignore' });
+    // d-i asks for its address before it can fetch the preseed
+    rl.startDhcp();
   }, 120_000);
 
   afterAll(async () => {

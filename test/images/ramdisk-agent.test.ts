@@ -56,7 +56,8 @@ describe('rackhand ramdisk agent in qemu VMs', () => {
     // the lab's "switch": LLDP frames out of the bridge every second
     const lldp = rl.lab.spawnIn('python3', [join(HARNESS, 'lldp-sender.py'), rl.lab.bridge, '02:11:22:33:44:55', 'swp7', 'tor-lab', 'rack 7 port 7']);
     rl.server.arm(t, { action: 'inspect', params: { lldpWaitSeconds: 30, healthChecks: true } });
-    const { vm } = await bootRamdisk({ rl, ramdisk, token: t, mac: mac(1), firmware: 'uefi', disks: [disk], smp: 2, memMb: 512 });
+    rl.startDhcp();
+    const { vm } = await bootRamdisk({ rl, ramdisk, token: t, mac: mac(1), firmware: 'uefi', disks: [disk], smp: 2, memMb: 512, dhcp: true });
     try {
       const res = await resultOf(t, vm, 240_000);
       expect(res.ok, JSON.stringify(res)).toBe(true);
@@ -93,9 +94,11 @@ describe('rackhand ramdisk agent in qemu VMs', () => {
     try {
       const res = await resultOf(tq, vm, 240_000);
       expect(res.ok, JSON.stringify(res)).toBe(true);
-      expect(res.result.disks).toEqual([
-        { name: 'sda', serial: a.serial, sizeBytes: 48 * MIB, mode: 'quick', ok: true },
-        { name: 'sdb', serial: b.serial, sizeBytes: 40 * MIB, mode: 'quick', ok: true },
+      // the kernel names disks in probe order (sda may be either): identify them by serial
+      const bySerial = [...res.result.disks].sort((x: any, y: any) => (x.serial < y.serial ? -1 : 1));
+      expect(bySerial).toEqual([
+        { name: expect.stringMatching(/^sd[ab]$/), serial: a.serial, sizeBytes: 48 * MIB, mode: 'quick', ok: true },
+        { name: expect.stringMatching(/^sd[ab]$/), serial: b.serial, sizeBytes: 40 * MIB, mode: 'quick', ok: true },
       ]);
       expect(await waitExit(vm, 60_000)).toBe(true);
     } finally {
@@ -117,8 +120,9 @@ describe('rackhand ramdisk agent in qemu VMs', () => {
     try {
       const res = await resultOf(tz, vm, 240_000);
       expect(res.ok, JSON.stringify(res)).toBe(true);
-      expect(res.result.disks).toEqual([{ name: 'sda', serial: a.serial, sizeBytes: 48 * MIB, mode: 'zero', ok: true }]);
-      const pct = rl.server.state(tz).progress.filter((p) => p.step === 'wipe sda (zero)' && typeof p.percent === 'number').map((p) => p.percent);
+      expect(res.result.disks).toEqual([{ name: expect.stringMatching(/^sd[ab]$/), serial: a.serial, sizeBytes: 48 * MIB, mode: 'zero', ok: true }]);
+      const step = `wipe ${res.result.disks[0].name} (zero)`;
+      const pct = rl.server.state(tz).progress.filter((p) => p.step === step && typeof p.percent === 'number').map((p) => p.percent);
       expect(pct.at(-1)).toBe(100);
       expect(await waitExit(vm, 60_000)).toBe(true);
     } finally {
@@ -128,11 +132,12 @@ describe('rackhand ramdisk agent in qemu VMs', () => {
     expect(readFileSync(b.file).equals(beforeB)).toBe(true);
   }, 600_000);
 
-  it('secure erase is refused with WIPE_UNSUPPORTED and a clear reason on a disk that cannot do it, and the disk is untouched', async () => {
+  it('secure erase is refused with WIPE_UNSUPPORTED and a clear reason on a disk that cannot do it, and the disk is untouched (after retrying a 503 job fetch)', async () => {
     const d: LabDisk = { file: join(tmp.dir, 'ws.img'), serial: 'RHSECURE', model: 'PlainDisk' };
     const orig = writeRandomFile(d.file, 32 * MIB, 4);
     const t = token();
     rl.server.arm(t, { action: 'wipe', params: { mode: 'secure' } });
+    rl.server.failJobFetches(t, 2); // rackhand answering 503 twice: the agent retries with backoff
     const { vm } = await bootRamdisk({ rl, ramdisk, token: t, mac: mac(3), firmware: 'bios', disks: [d] });
     try {
       const res = await resultOf(t, vm, 240_000);
@@ -140,13 +145,14 @@ describe('rackhand ramdisk agent in qemu VMs', () => {
       expect(res.code).toBe('WIPE_UNSUPPORTED');
       expect(res.reason).toMatch(/sda .*RHSECURE.*(security erase|security feature set).*use mode zero/);
       expect(res.result.disks).toEqual([expect.objectContaining({ serial: d.serial, ok: false, code: 'WIPE_UNSUPPORTED' })]);
+      expect(rl.server.state(t).jobFetches).toBe(3);
     } finally {
       await vm.kill();
     }
     expect(readFileSync(d.file).equals(orig)).toBe(true);
   }, 400_000);
 
-  it('deploy streams raw.zst to the largest disk, verifies sha256, grows root, configures; the disk then boots BIOS and UEFI and prints hostname, root hash and key', async () => {
+  it('deploy streams raw.zst to the largest disk, verifies sha256, grows root, configures (network, post-install, cloud-init seed); the disk then boots BIOS and UEFI and prints hostname, root hash and key', async () => {
     const small: LabDisk = { file: join(tmp.dir, 'dsmall.img'), serial: 'RHSMALL', model: 'SmallDisk' };
     const big: LabDisk = { file: join(tmp.dir, 'dbig.img'), serial: 'RHBIG', model: 'BigDisk' };
     execFileSync('truncate', ['-s', '36M', small.file]);
@@ -165,6 +171,7 @@ describe('rackhand ramdisk agent in qemu VMs', () => {
           hostname: 'vm-deployed', domain: 'lab.example', rootPasswordHash: hash, sshKeys: [key],
           network: { interfaces: [{ mac: mac(4), addresses: ['192.0.2.10/24'], gateway: '192.0.2.1', dns: ['192.0.2.53'] }] },
           postInstallScript: '#!/bin/sh\necho "post-install ran on $(cat /etc/hostname)" > /root/post-install-marker\n',
+          cloudInit: '#cloud-config\nruncmd: [echo rackhand-cloud-init]\n',
         },
       },
     });
@@ -172,11 +179,11 @@ describe('rackhand ramdisk agent in qemu VMs', () => {
     try {
       const res = await resultOf(t, vm, 180_000);
       expect(res.ok, JSON.stringify(res)).toBe(true);
-      expect(res.result).toMatchObject({ disk: '/dev/sdb', serial: big.serial, sha256: sha, bytesWritten: os.rawBytes });
+      expect(res.result).toMatchObject({ disk: expect.stringMatching(/^\/dev\/sd[ab]$/), serial: big.serial, sha256: sha, bytesWritten: os.rawBytes });
       const prog = rl.server.state(t).progress;
       expect(steps(prog)).toEqual(['choose disk', 'stream image', 'verify checksum', 'grow root partition', 'configure system', 'post-install script']);
       expect(prog.filter((p) => p.step === 'stream image' && p.percent !== undefined).at(-1)?.percent).toBe(100);
-      expect(prog.find((p) => p.step === 'grow root partition' && p.state === 'succeeded')?.message).toMatch(/sdb2 grown from \d+ to \d+ MiB, ext4 resized/);
+      expect(prog.find((p) => p.step === 'grow root partition' && p.state === 'succeeded')?.message).toMatch(/sd[ab]2 grown from \d+ to \d+ MiB, ext4 resized/);
       // deploy waits for rackhand to reboot it: still running
       expect(vm.process.exitCode).toBeNull();
     } finally {
@@ -198,13 +205,17 @@ describe('rackhand ramdisk agent in qemu VMs', () => {
         expect(kib).toBeGreaterThan(60 * 1024); // grown from ~17 MiB to fill the 96 MiB disk
         expect(out).toMatch(/RACKHAND-OS-FILE \/etc\/systemd\/network\/10-rackhand-525400\w+\.network .*MACAddress=52:54:00:7a:00:04 .*Address=192\.0\.2\.10\/24 Gateway=192\.0\.2\.1 DNS=192\.0\.2\.53/);
         expect(out).toContain('RACKHAND-OS-FILE /root/post-install-marker post-install ran on vm-deployed');
+        // the image has cloud-init: a NoCloud seed with the same hostname, the user's cloud-config and the network
+        expect(out).toMatch(/RACKHAND-OS-FILE \/var\/lib\/cloud\/seed\/nocloud\/meta-data instance-id: rackhand-[0-9a-f]+ local-hostname: vm-deployed\.lab\.example/);
+        expect(out).toContain('RACKHAND-OS-FILE /var/lib/cloud/seed/nocloud/user-data runcmd: [echo rackhand-cloud-init]');
+        expect(out).toMatch(/RACKHAND-OS-FILE \/var\/lib\/cloud\/seed\/nocloud\/network-config version: 2 .*macaddress: "52:54:00:7a:00:04" +addresses: \["192\.0\.2\.10\/24"\]/);
       } finally {
         await boot.kill();
       }
     }
   }, 900_000);
 
-  it('deploy with mirror builds a RAID1 (metadata 1.0) of two disks and each disk alone boots the configured system', async () => {
+  it('deploy with mirror builds a RAID1 (metadata 1.0) of two disks, resumes a broken download with Range, and each disk alone boots the configured system', async () => {
     const a: LabDisk = { file: join(tmp.dir, 'ma.img'), serial: 'RHMIRRORA', model: 'MirrorDisk' };
     const b: LabDisk = { file: join(tmp.dir, 'mb.img'), serial: 'RHMIRRORB', model: 'MirrorDisk' };
     execFileSync('truncate', ['-s', '80M', a.file]);
@@ -212,6 +223,7 @@ describe('rackhand ramdisk agent in qemu VMs', () => {
     const t = token();
     const url = rl.server.addImage('test-os/os.raw', os.raw);
     const sha = execFileSync('sha256sum', [os.raw], { encoding: 'utf8' }).split(' ')[0];
+    rl.server.cutImageOnce('test-os/os.raw', 10 * MIB + 12345); // the connection drops once, mid-image
     rl.server.arm(t, { action: 'deploy', params: { image: { url, sha256: sha, format: 'raw' }, disk: { pick: 'largest' }, mirror: true,
       config: { hostname: 'vm-mirror', rootPasswordHash: sha512Crypt('Mirror-Pass-1'), sshKeys: [] } } });
     const { vm } = await bootRamdisk({ rl, ramdisk, token: t, mac: mac(7), firmware: 'bios', disks: [a, b] });
@@ -222,6 +234,11 @@ describe('rackhand ramdisk agent in qemu VMs', () => {
       expect([...res.result.mirror.serials].sort()).toEqual([a.serial, b.serial]);
       expect(res.result.rootPartition).toBe('/dev/md0p2');
       expect(steps(rl.server.state(t).progress)).toContain('create mirror');
+      // the download resumed where it broke off (Range), and the sha256 of the whole still matched
+      const resumed = rl.server.imageRequests.filter((r) => r.name === 'test-os/os.raw' && r.status === 206);
+      expect(resumed.length).toBeGreaterThan(0);
+      expect(Number(/^bytes=(\d+)-$/.exec(resumed[0].range ?? '')?.[1])).toBeGreaterThan(0);
+      expect(rl.server.state(t).progress.some((p) => /interrupted at byte \d+.*resuming/.test(p.message ?? ''))).toBe(true);
     } finally {
       await vm.kill();
     }
