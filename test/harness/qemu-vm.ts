@@ -31,6 +31,11 @@ export interface QemuVmSpec {
   /** /dev/kvm here is nested software KVM that cannot run firmware: tcg by default. */
   accel?: 'tcg' | 'kvm';
   diskImage?: string;
+  /** The disk's serial number and model as the guest sees them (IDE identify). */
+  diskSerial?: string;
+  /** ahci: the disk on an AHCI controller (Linux under OVMF finds no disk on qemu's PIIX IDE). Default ide. */
+  diskBus?: 'ide' | 'ahci';
+  diskModel?: string;
   /** Which of NIC and disk gets bootindex 1. */
   bootFirst?: 'network' | 'disk';
   /** HMP monitor on a unix socket (screendump, system_reset, qom-set bootindex). */
@@ -81,9 +86,11 @@ export function buildQemuArgv(spec: QemuVmSpec): string[] {
     argv.push('-fw_cfg', `name=etc/sercon-port,file=${vmFile(spec, 'sercon-port')}`);
   }
   if (spec.diskImage) {
+    if (spec.diskBus === 'ahci') argv.push('-device', 'ahci,id=ahci0');
     argv.push(
       '-drive', `if=none,id=d0,file=${spec.diskImage},format=raw`,
-      '-device', `ide-hd,drive=d0,id=${QEMU_DISK_ID},bootindex=${netFirst ? 2 : 1}`,
+      '-device',
+      `ide-hd,${spec.diskBus === 'ahci' ? 'bus=ahci0.0,' : ''}drive=d0,id=${QEMU_DISK_ID},bootindex=${netFirst ? 2 : 1}${spec.diskSerial ? `,serial=${spec.diskSerial}` : ''}${spec.diskModel ? `,model=${spec.diskModel}` : ''}`,
     );
   }
   argv.push(
@@ -208,7 +215,6 @@ export async function bootVm(o: BootVmOptions): Promise<QemuVm> {
     uuid: o.uuid ?? `00000000-0000-4000-8000-${hex}`,
     diskImage: o.diskImage,
     monitorSocket: join(workDir, 'mon.sock'),
-    extraArgs: o.extraArgs,
   };
   prepareQemuFiles(spec);
   writeFileSync(spec.serialLog, '');

@@ -14,7 +14,7 @@ export interface RackhandProcess {
   stateDir: string;
   /** Everything the daemon printed (stdout and stderr), for log assertions. */
   output(): string;
-  cli(args: string[], input?: string): { code: number; stdout: string; stderr: string };
+  cli(args: string[], input?: string, timeoutMs?: number): { code: number; stdout: string; stderr: string };
   stop(): Promise<void>;
   kill9(): Promise<void>;
   /** Start again on the same state dir (and the same config). */
@@ -105,8 +105,8 @@ export async function startRackhand(opts: StartOptions = {}): Promise<RackhandPr
     },
     stateDir,
     output: () => out,
-    cli(args, input) {
-      const r = spawnSync(process.execPath, [BIN, ...args], { env, input, encoding: 'utf8', timeout: 60_000 });
+    cli(args, input, timeoutMs = 60_000) {
+      const r = spawnSync(process.execPath, [BIN, ...args], { env, input, encoding: 'utf8', timeout: timeoutMs });
       return { code: r.status ?? -1, stdout: r.stdout, stderr: r.stderr };
     },
     async stop() {
@@ -120,11 +120,6 @@ export async function startRackhand(opts: StartOptions = {}): Promise<RackhandPr
     async restart() {
       url = '';
       await launch();
-  // After the start: the CLI works only on a state dir that has its database.
-  for (const name of opts.placeholderImages ?? []) {
-    const r = spawnSync(process.execPath, [BIN, ...placeholderImportArgs(name)], { env, encoding: 'utf8', timeout: 60_000 });
-    if (r.status !== 0) throw new Error(`placeholder image ${name}: ${r.stderr}`);
-  }
     },
     async cleanup() {
       if (proc.exitCode === null && proc.signalCode === null) {

@@ -8,7 +8,7 @@
 // running in the same namespace reaches it.
 
 import { execFile, type ChildProcess } from 'node:child_process';
-import { closeSync, existsSync, mkdirSync, mkdtempSync, openSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import { closeSync, existsSync, mkdirSync, mkdtempSync, openSync, readFileSync, rmSync, statSync, truncateSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { NetnsLab } from './netns-lab.js';
@@ -45,6 +45,12 @@ export interface VmBmcOptions {
   username?: string; // default admin
   password?: string; // default password
   memMb?: number;
+  smp?: number;
+  /**
+   * A blank disk (sparse, zeros) of this size instead of the 1 MiB marker disk: what a deploy writes to. Its serial
+   * and model are what the guest's IDE identify shows.
+   */
+  disk?: { sizeMiB: number; serial?: string; model?: string };
   /** Boot device before anyone sets one (default none → disk first). */
   initialBoot?: 'none' | 'pxe' | 'default';
 }
@@ -60,6 +66,8 @@ export interface VmBmc {
   mac: string;
   dir: string;
   serialLog: string;
+  /** The VM's disk file (what a deploy writes, what a wipe zeroes). */
+  diskFile: string;
   /** Cleaned serial output (every boot of this VM, appended), from byte offset `from`. */
   serial(from?: number): string;
   /** Raw serial log size now: pass to serial()/waitForSerial() to look only at what comes next. */
@@ -167,7 +175,11 @@ export async function startVmBmc(o: VmBmcOptions): Promise<VmBmc> {
     const serialLog = join(dir, 'serial.log');
     writeFileSync(serialLog, '');
     const disk = join(dir, 'disk.img');
-    writeMarkerDisk(disk);
+    if (o.disk) {
+      writeFileSync(disk, '');
+      truncateSync(disk, o.disk.sizeMiB << 20);
+    }
+    else writeMarkerDisk(disk);
     const spec = (bootFirst: 'network' | 'disk'): QemuVmSpec => ({
       name: `rh-bmc-${hex}`,
       firmware,
@@ -176,8 +188,12 @@ export async function startVmBmc(o: VmBmcOptions): Promise<VmBmc> {
       workDir: dir,
       serialLog,
       memMb: o.memMb,
+      smp: o.smp,
       uuid: `00000000-0000-4000-8000-${hex}`,
       diskImage: disk,
+      diskSerial: o.disk?.serial,
+      diskModel: o.disk?.model,
+      diskBus: o.disk ? 'ahci' : 'ide',
       bootFirst,
       monitorSocket: join(dir, 'mon.sock'),
       // The hook's HMP path: a FIFO pair it can write with shell builtins (no socat in the hook).
@@ -252,6 +268,7 @@ export async function startVmBmc(o: VmBmcOptions): Promise<VmBmc> {
     mac,
     dir,
     serialLog,
+    diskFile: join(dir, 'disk.img'),
     serial,
     serialOffset: () => {
       try {
