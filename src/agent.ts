@@ -261,7 +261,7 @@ export async function createAgent(config: ResolvedConfig, opts: { log?: Logger }
     power: new Power(repos.servers, repos.bmcAccounts, tasks, { sensorsWaitMs: config.bmc.sensorsWaitMs, maxAddedBmcUsers: config.bmc.maxAddedUsers }, powerSync),
     deploys,
     netboot,
-    discovered: new Discovered(repos.discovered, servers, (p, id) => deploys.diagnostics(p, id)),
+    discovered: new Discovered(repos.discovered, servers, (p, id) => deploys.diagnostics(p, id, { manualPower: true })),
     consoles,
     ipam,
     switchPorts: new SwitchPorts(repos.switches, repos.servers, tasks),

@@ -18,6 +18,7 @@ import { oneLineError } from './one-line-error.js';
 import { checkStateDir } from './state-dir-check.js';
 import { runApiCommand, printJsonError } from './tech-cli.js';
 import { demoDiscovered, demoServers, probeVnc } from '../demo/demo-site.js';
+import { demoImages, simulateHosts } from '../demo/simulated-hosts.js';
 import type { Agent } from '../agent.js';
 
 /** The bootstrap CLI acts as the site's admin: it has the state dir, so it has everything anyway. */
@@ -225,6 +226,8 @@ async function serve(config: ResolvedConfig, demo: boolean, reload: () => Resolv
   const stateFlag = path.resolve('var') === config.stateDir ? '' : ` --state-dir ${path.relative(process.cwd(), config.stateDir) || '.'}`;
   if (demo) {
     const token = await fillDemo(agent);
+    // The demo's simulated hosts play the booted host, so a reinstall runs to the end.
+    simulateHosts(agent, url);
     console.error(`demo site ready: open ${url}/ and log in with the tech token  ${token}`);
     console.error(`state-dir commands for this site (token, servers import, backup) need${stateFlag || ' no --state-dir'}: ${self()} token create --role admin${stateFlag}`);
   } else if (!agent.repos.tokens.list().some((t) => !t.revokedAt)) {
@@ -293,6 +296,7 @@ function withValue(c: ResolvedConfig, key: string, value: unknown): ResolvedConf
 
 /** A small simulated site in an empty state dir, and a fresh tech token to look at it with. */
 async function fillDemo(agent: Agent): Promise<string> {
+  await demoImages(agent.parts.images);
   if (agent.repos.servers.list({ limit: 1 }).total === 0) {
     const vnc = (await probeVnc()) ? { host: '127.0.0.1', port: 5900 } : null;
     agent.core.servers.import(LOCAL_ADMIN, demoServers({ vnc }));

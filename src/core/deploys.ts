@@ -91,9 +91,12 @@ export class Deploys {
     return this.deploy(p, serverId, input, 'install', { releaseOnFailure: false });
   }
 
-  /** Diagnostics: the rackhand ramdisk inspects the host and runs quick health checks. */
-  diagnostics(p: Principal, serverId: number, input: { os?: number | string; extra?: Record<string, unknown> } = {}): TaskRecord {
-    return this.deploy(p, serverId, { os: input.os || DEFAULT_OS.diag, extra: input.extra }, 'diag', { releaseOnFailure: false });
+  /**
+   * Diagnostics: the rackhand ramdisk inspects the host and runs quick health checks. `manualPower`: the host has
+   * no BMC (a discovered host just adopted) and is powered on at the rack.
+   */
+  diagnostics(p: Principal, serverId: number, input: { os?: number | string; extra?: Record<string, unknown>; manualPower?: boolean } = {}): TaskRecord {
+    return this.deploy(p, serverId, { os: input.os || DEFAULT_OS.diag, extra: input.extra }, 'diag', { releaseOnFailure: false, manualPower: input.manualPower });
   }
 
   wipe(p: Principal, serverId: number, mode: NonNullable<InstallSettings['wipe_mode']>, extra: Record<string, unknown> = {}): TaskRecord {
@@ -145,11 +148,11 @@ export class Deploys {
     serverId: number,
     input: InstallRequest,
     purpose: Purpose,
-    o: { releaseOnFailure: boolean; checked?: Checked },
+    o: { releaseOnFailure: boolean; checked?: Checked; manualPower?: boolean },
   ): TaskRecord {
     const server = requireVisibleServer(p, this.servers.get(serverId), serverId);
     const r = this.check(p, server, input, purpose, o.checked);
-    if (!server.bmc && !r.imitate) throw new RackhandError('BMC_NOT_CONFIGURED', `server ${serverId} has no BMC configured`, { id: serverId });
+    if (!server.bmc && !r.imitate && !o.manualPower) throw new RackhandError('BMC_NOT_CONFIGURED', `server ${serverId} has no BMC configured`, { id: serverId });
     return this.tasks.submit('deploy', {
       serverId,
       params: {

@@ -1,16 +1,16 @@
-// The rackhand ramdisk against real peers: qemu VMs (TCG) on a network-namespace bridge boot the ramdisk built from
-// this machine's Debian packages; a job server in the test speaks AGENT-PROTOCOL.md. Inspect reports qemu's real
-// hardware; wipe quick/zero leave the disk files zero exactly where promised; deploy writes the test OS image, which
-// then boots from disk under BIOS and UEFI and prints what was configured; a corrupt image fails promptly with
-// IMAGE_CORRUPT; secure erase is refused on a disk that cannot; rescue lets the test in over SSH until disarmed.
+// The rackhand ramdisk's agent alone, against a job server in the test that speaks its protocol, for what the
+// end-to-end tests through the daemon (test/images/provisioning.e2e.test.ts) do not reach: the LLDP neighbour of an
+// inspection, a secure erase refused on a disk that cannot do it, and a RAID1 mirror deployed over a download that
+// breaks and resumes with Range (each disk alone then boots the configured system).
 import { execFileSync } from 'node:child_process';
-import { copyFileSync, readFileSync, writeFileSync } from 'node:fs';
+import { readFileSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { buildRamdisk, type RamdiskBuild } from '../../src/images/ramdisk-builder.js';
+import type { RamdiskBuild } from '../../src/images/ramdisk-builder.js';
+import { sharedRamdisk } from '../harness/shared-ramdisk.js';
 import { sha512Crypt } from '../../src/boot/templates/sha512-crypt.js';
-import { buildOsDiskImage, OS_IMAGE_DEFAULTS, OS_MARKER, type OsDiskImage } from '../harness/os-disk-image.js';
+import { buildOsDiskImage, OS_MARKER, type OsDiskImage } from '../harness/os-disk-image.js';
 import { bootFromDisk, bootRamdisk, startRamdiskLab, tempDir, waitExit, writeRandomFile, type LabDisk, type RamdiskLab } from '../harness/ramdisk-lab.js';
 import type { AgentProgress } from '../harness/agent-job-server.js';
 import type { QemuVm } from '../harness/qemu-vm.js';
@@ -39,7 +39,7 @@ const steps = (p: AgentProgress[]) => [...new Set(p.filter((x) => x.state === 's
 describe('rackhand ramdisk agent in qemu VMs', () => {
   beforeAll(async () => {
     tmp = tempDir('rh-ramdisk-test');
-    ramdisk = await buildRamdisk({ outDir: join(tmp.dir, 'ramdisk') });
+    ramdisk = await sharedRamdisk();
     os = await buildOsDiskImage({ dir: join(tmp.dir, 'os'), sizeMiB: 40 });
     rl = await startRamdiskLab();
   }, 300_000);
@@ -82,56 +82,6 @@ describe('rackhand ramdisk agent in qemu VMs', () => {
     }
   }, 400_000);
 
-  it('wipe quick zeroes signatures and the first and last MiB of every disk, nothing else; zero by serial wipes one disk whole; per-disk results', async () => {
-    const a: LabDisk = { file: join(tmp.dir, 'wa.img'), serial: 'RHWIPEA', model: 'WipeDiskA' };
-    const b: LabDisk = { file: join(tmp.dir, 'wb.img'), serial: 'RHWIPEB', model: 'WipeDiskB' };
-    const origA = writeRandomFile(a.file, 48 * MIB, 1);
-    const origB = writeRandomFile(b.file, 40 * MIB, 2);
-
-    const tq = token();
-    rl.server.arm(tq, { action: 'wipe', params: { mode: 'quick' } });
-    let { vm } = await bootRamdisk({ rl, ramdisk, token: tq, mac: mac(2), firmware: 'bios', disks: [a, b] });
-    try {
-      const res = await resultOf(tq, vm, 240_000);
-      expect(res.ok, JSON.stringify(res)).toBe(true);
-      // the kernel names disks in probe order (sda may be either): identify them by serial
-      const bySerial = [...res.result.disks].sort((x: any, y: any) => (x.serial < y.serial ? -1 : 1));
-      expect(bySerial).toEqual([
-        { name: expect.stringMatching(/^sd[ab]$/), serial: a.serial, sizeBytes: 48 * MIB, mode: 'quick', ok: true },
-        { name: expect.stringMatching(/^sd[ab]$/), serial: b.serial, sizeBytes: 40 * MIB, mode: 'quick', ok: true },
-      ]);
-      expect(await waitExit(vm, 60_000)).toBe(true);
-    } finally {
-      await vm.kill();
-    }
-    for (const [d, orig] of [[a, origA], [b, origB]] as const) {
-      const now = readFileSync(d.file);
-      expect(isZero(now.subarray(0, MIB)), `${d.serial} first MiB`).toBe(true);
-      expect(isZero(now.subarray(now.length - MIB)), `${d.serial} last MiB`).toBe(true);
-      // qemu's IDE disk does not discard: the middle is exactly as before
-      expect(now.subarray(MIB, now.length - MIB).equals(orig.subarray(MIB, orig.length - MIB)), `${d.serial} middle untouched`).toBe(true);
-    }
-
-    const tz = token();
-    const beforeB = readFileSync(b.file);
-    writeRandomFile(a.file, 48 * MIB, 3);
-    rl.server.arm(tz, { action: 'wipe', params: { mode: 'zero', disks: [a.serial] } });
-    ({ vm } = await bootRamdisk({ rl, ramdisk, token: tz, mac: mac(2), firmware: 'bios', disks: [a, b] }));
-    try {
-      const res = await resultOf(tz, vm, 240_000);
-      expect(res.ok, JSON.stringify(res)).toBe(true);
-      expect(res.result.disks).toEqual([{ name: expect.stringMatching(/^sd[ab]$/), serial: a.serial, sizeBytes: 48 * MIB, mode: 'zero', ok: true }]);
-      const step = `wipe ${res.result.disks[0].name} (zero)`;
-      const pct = rl.server.state(tz).progress.filter((p) => p.step === step && typeof p.percent === 'number').map((p) => p.percent);
-      expect(pct.at(-1)).toBe(100);
-      expect(await waitExit(vm, 60_000)).toBe(true);
-    } finally {
-      await vm.kill();
-    }
-    expect(isZero(readFileSync(a.file))).toBe(true);
-    expect(readFileSync(b.file).equals(beforeB)).toBe(true);
-  }, 600_000);
-
   it('secure erase is refused with WIPE_UNSUPPORTED and a clear reason on a disk that cannot do it, and the disk is untouched (after retrying a 503 job fetch)', async () => {
     const d: LabDisk = { file: join(tmp.dir, 'ws.img'), serial: 'RHSECURE', model: 'PlainDisk' };
     const orig = writeRandomFile(d.file, 32 * MIB, 4);
@@ -151,69 +101,6 @@ describe('rackhand ramdisk agent in qemu VMs', () => {
     }
     expect(readFileSync(d.file).equals(orig)).toBe(true);
   }, 400_000);
-
-  it('deploy streams raw.zst to the largest disk, verifies sha256, grows root, configures (network, post-install, cloud-init seed); the disk then boots BIOS and UEFI and prints hostname, root hash and key', async () => {
-    const small: LabDisk = { file: join(tmp.dir, 'dsmall.img'), serial: 'RHSMALL', model: 'SmallDisk' };
-    const big: LabDisk = { file: join(tmp.dir, 'dbig.img'), serial: 'RHBIG', model: 'BigDisk' };
-    execFileSync('truncate', ['-s', '36M', small.file]);
-    execFileSync('truncate', ['-s', '96M', big.file]);
-    const t = token();
-    const hash = sha512Crypt('Deploy-Pass-1');
-    const key = 'ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIGxq0rackhandtestkeyrackhandtestkey0000 test@rackhand';
-    const url = rl.server.addImage('test-os/os.raw.zst', os.zst);
-    const sha = execFileSync('sha256sum', [os.zst], { encoding: 'utf8' }).split(' ')[0];
-    rl.server.arm(t, {
-      action: 'deploy',
-      params: {
-        image: { url, sha256: sha, format: 'raw.zst' },
-        disk: { pick: 'largest' },
-        config: {
-          hostname: 'vm-deployed', domain: 'lab.example', rootPasswordHash: hash, sshKeys: [key],
-          network: { interfaces: [{ mac: mac(4), addresses: ['192.0.2.10/24'], gateway: '192.0.2.1', dns: ['192.0.2.53'] }] },
-          postInstallScript: '#!/bin/sh\necho "post-install ran on $(cat /etc/hostname)" > /root/post-install-marker\n',
-          cloudInit: '#cloud-config\nruncmd: [echo rackhand-cloud-init]\n',
-        },
-      },
-    });
-    const { vm } = await bootRamdisk({ rl, ramdisk, token: t, mac: mac(4), firmware: 'bios', disks: [small, big] });
-    try {
-      const res = await resultOf(t, vm, 180_000);
-      expect(res.ok, JSON.stringify(res)).toBe(true);
-      expect(res.result).toMatchObject({ disk: expect.stringMatching(/^\/dev\/sd[ab]$/), serial: big.serial, sha256: sha, bytesWritten: os.rawBytes });
-      const prog = rl.server.state(t).progress;
-      expect(steps(prog)).toEqual(['choose disk', 'stream image', 'verify checksum', 'grow root partition', 'configure system', 'post-install script']);
-      expect(prog.filter((p) => p.step === 'stream image' && p.percent !== undefined).at(-1)?.percent).toBe(100);
-      expect(prog.find((p) => p.step === 'grow root partition' && p.state === 'succeeded')?.message).toMatch(/sd[ab]2 grown from \d+ to \d+ MiB, ext4 resized/);
-      // deploy waits for rackhand to reboot it: still running
-      expect(vm.process.exitCode).toBeNull();
-    } finally {
-      await vm.kill();
-    }
-    expect(isZero(readFileSync(small.file))).toBe(true);
-
-    for (const firmware of ['bios', 'uefi'] as const) {
-      const boot = await bootFromDisk({ rl, mac: mac(4), firmware, disk: big });
-      try {
-        await boot.waitForSerial(new RegExp(OS_MARKER.done), 180_000);
-        const out = boot.serial();
-        expect(out).toContain(`${OS_MARKER.boot} firmware=${firmware}`);
-        expect(out).toContain(`${OS_MARKER.hostname} vm-deployed`);
-        expect(out).not.toContain(OS_IMAGE_DEFAULTS.hostname);
-        expect(out).toMatch(new RegExp(`${OS_MARKER.rootHash} root:${hash.replace(/[$./]/g, (c) => `\\${c}`)}:`));
-        expect(out).toContain(`${OS_MARKER.key} ${key}`);
-        const kib = Number(new RegExp(`${OS_MARKER.rootKiB} (\\d+)`).exec(out)?.[1]);
-        expect(kib).toBeGreaterThan(60 * 1024); // grown from ~17 MiB to fill the 96 MiB disk
-        expect(out).toMatch(/RACKHAND-OS-FILE \/etc\/systemd\/network\/10-rackhand-525400\w+\.network .*MACAddress=52:54:00:7a:00:04 .*Address=192\.0\.2\.10\/24 Gateway=192\.0\.2\.1 DNS=192\.0\.2\.53/);
-        expect(out).toContain('RACKHAND-OS-FILE /root/post-install-marker post-install ran on vm-deployed');
-        // the image has cloud-init: a NoCloud seed with the same hostname, the user's cloud-config and the network
-        expect(out).toMatch(/RACKHAND-OS-FILE \/var\/lib\/cloud\/seed\/nocloud\/meta-data instance-id: rackhand-[0-9a-f]+ local-hostname: vm-deployed\.lab\.example/);
-        expect(out).toContain('RACKHAND-OS-FILE /var/lib/cloud/seed/nocloud/user-data runcmd: [echo rackhand-cloud-init]');
-        expect(out).toMatch(/RACKHAND-OS-FILE \/var\/lib\/cloud\/seed\/nocloud\/network-config version: 2 .*macaddress: "52:54:00:7a:00:04" +addresses: \["192\.0\.2\.10\/24"\]/);
-      } finally {
-        await boot.kill();
-      }
-    }
-  }, 900_000);
 
   it('deploy with mirror builds a RAID1 (metadata 1.0) of two disks, resumes a broken download with Range, and each disk alone boots the configured system', async () => {
     const a: LabDisk = { file: join(tmp.dir, 'ma.img'), serial: 'RHMIRRORA', model: 'MirrorDisk' };
@@ -256,69 +143,4 @@ describe('rackhand ramdisk agent in qemu VMs', () => {
     }
   }, 600_000);
 
-  it('a corrupt image (sha256 mismatch) fails promptly with IMAGE_CORRUPT and leaves no partition table behind', async () => {
-    const d: LabDisk = { file: join(tmp.dir, 'corrupt.img'), serial: 'RHCORRUPT', model: 'CorruptDisk' };
-    writeRandomFile(d.file, 64 * MIB, 5);
-    const bad = join(tmp.dir, 'os-corrupt.raw');
-    copyFileSync(os.raw, bad);
-    const good = execFileSync('sha256sum', [os.raw], { encoding: 'utf8' }).split(' ')[0];
-    const buf = readFileSync(bad);
-    buf[os.rootOffset + 4096 + 17] ^= 0xff; // one flipped bit-pattern in the root filesystem
-    writeFileSync(bad, buf);
-    const url = rl.server.addImage('test-os/os-corrupt.raw', bad);
-    const t = token();
-    rl.server.arm(t, { action: 'deploy', params: { image: { url, sha256: good, format: 'raw' }, disk: { pick: 'serial', serial: d.serial }, config: { hostname: 'never', sshKeys: [] } } });
-    const { vm } = await bootRamdisk({ rl, ramdisk, token: t, mac: mac(5), firmware: 'bios', disks: [d] });
-    try {
-      const res = await resultOf(t, vm, 120_000);
-      expect(res.ok).toBe(false);
-      expect(res.code).toBe('IMAGE_CORRUPT');
-      expect(res.reason).toContain(`expected ${good}`);
-      const prog = rl.server.state(t).progress;
-      expect(prog.find((p) => p.step === 'verify checksum' && p.state === 'failed')).toBeDefined();
-      expect(steps(prog)).not.toContain('configure system');
-    } finally {
-      await vm.kill();
-    }
-    const disk = readFileSync(d.file);
-    expect(isZero(disk.subarray(0, MIB))).toBe(true); // no MBR, no GPT: the disk will not boot the corrupt image
-    expect(isZero(disk.subarray(disk.length - MIB))).toBe(true);
-  }, 400_000);
-
-  it('rescue: SSH in with the given key; once disarmed the job is 404 and the VM powers off', async () => {
-    const keyDir = tempDir('rh-rescue-key');
-    try {
-      const keyFile = join(keyDir.dir, 'id_ed25519');
-      execFileSync('ssh-keygen', ['-q', '-t', 'ed25519', '-N', '', '-f', keyFile]);
-      const pub = readFileSync(`${keyFile}.pub`, 'utf8').trim();
-      const d: LabDisk = { file: join(tmp.dir, 'rescue.img'), serial: 'RHRESCUE', model: 'RescueDisk' };
-      execFileSync('truncate', ['-s', '32M', d.file]);
-      const t = token();
-      rl.server.arm(t, { action: 'rescue', params: { sshKeys: [pub] } });
-      const { vm, ip } = await bootRamdisk({ rl, ramdisk, token: t, mac: mac(6), firmware: 'bios', disks: [d] });
-      try {
-        const ready = await rl.server.waitProgress(t, (p) => /rescue ready/.test(p.message ?? ''), 240_000);
-        expect(ready.message).toContain(`ssh root@${ip}`);
-        const ssh = (cmd: string) => rl.lab.exec('ssh', ['-i', keyFile, '-o', 'StrictHostKeyChecking=no', '-o', 'UserKnownHostsFile=/dev/null',
-          '-o', 'BatchMode=yes', '-o', 'ConnectTimeout=20', `root@${ip}`, cmd]);
-        const out = await ssh('cat /etc/rackhand-release; /usr/sbin/smartctl -i /dev/sda 2>&1; true');
-        expect(out.stdout).toContain('rackhand ramdisk');
-        expect(out.stdout).toContain('RHRESCUE');
-        // a wrong key is refused
-        const otherKey = join(keyDir.dir, 'other');
-        execFileSync('ssh-keygen', ['-q', '-t', 'ed25519', '-N', '', '-f', otherKey]);
-        await expect(rl.lab.exec('ssh', ['-i', otherKey, '-o', 'StrictHostKeyChecking=no', '-o', 'UserKnownHostsFile=/dev/null', '-o', 'BatchMode=yes',
-          '-o', 'ConnectTimeout=20', `root@${ip}`, 'true'])).rejects.toThrow(/Permission denied/);
-        expect(rl.server.state(t).result).toBeUndefined();
-        const fetches = rl.server.state(t).jobFetches;
-        rl.server.arm(t, null);
-        expect(await waitExit(vm, 60_000)).toBe(true);
-        expect(rl.server.state(t).jobFetches).toBeGreaterThan(fetches);
-      } finally {
-        await vm.kill();
-      }
-    } finally {
-      keyDir.remove();
-    }
-  }, 400_000);
 });

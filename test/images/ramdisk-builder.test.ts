@@ -6,6 +6,7 @@ import { join } from 'node:path';
 import { gunzipSync } from 'node:zlib';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { buildRamdisk, RAMDISK_TOOLS, type RamdiskBuild } from '../../src/images/ramdisk-builder.js';
+import { sharedRamdisk } from '../harness/shared-ramdisk.js';
 import { newcArchive } from '../../src/images/newc-archive.js';
 import { tempDir } from '../harness/ramdisk-lab.js';
 
@@ -20,7 +21,8 @@ describe('ramdisk builder', () => {
   beforeAll(async () => {
     tmp = tempDir('rh-ramdisk-build');
     first = await buildRamdisk({ outDir: join(tmp.dir, 'a'), log: (l) => lines.push(l) });
-    second = await buildRamdisk({ outDir: join(tmp.dir, 'b') });
+    // The suite's shared build (made earlier in this run or a previous one from the same inputs) is the second.
+    second = await sharedRamdisk();
   }, 300_000);
   afterAll(() => tmp?.remove());
 

@@ -94,7 +94,11 @@ export function deployWorkflow(d: NetbootWorkflowDeps): Workflow<'deploy', { roo
       }
       const report = await ctx.waitFor<InstallerReport>(INSTALLER_SIGNAL, { step: 'wait for installer callback', timeoutMs: d.installTimeoutMs });
       noteHostResult(ctx, p.purpose, report);
-      if (!report.ok) throw hostFailure(report);
+      if (!report.ok) {
+        await ctx.step('host report', () => {
+          throw hostFailure(report);
+        });
+      }
       if (p.purpose === 'diag') {
         const inventory = (report.result as { inventory?: unknown } | undefined)?.inventory;
         if (inventory) await ctx.step('store the inspected hardware', () => void d.servers.saveInspection(serverId, inventory, ctx.taskId));
