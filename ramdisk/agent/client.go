@@ -1,4 +1,4 @@
-// The HTTP side of AGENT-PROTOCOL.md: job, progress (queued, retried, heartbeats), result (retried until delivered).
+// The HTTP side of ramdisk/PROTOCOL.md: job, progress (queued, retried, heartbeats), result (retried until delivered).
 package main
 
 import (

@@ -9,7 +9,7 @@ export const BOOT_PATHS = {
   install: '/boot/install/:token/:kind',
   /** The installer's last request: single use. */
   callback: '/boot/callback/:token',
-  /** The ramdisk agent's job, progress and result (see AGENT-PROTOCOL in ARCHITECTURE.md). */
+  /** The ramdisk agent's job, progress and result (see ramdisk/PROTOCOL.md). */
   agent: '/boot/agent/:token/:what',
   /** Kernels, initrds and disk images, with Range. */
   images: '/boot/images/*path',

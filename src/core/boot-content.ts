@@ -21,7 +21,7 @@ import { netmaskToPrefix } from '../domain/ip-address.js';
 import type { Catalogue } from './catalogue.js';
 import type { InstallPlans } from './install-plans.js';
 
-/** The job the ramdisk agent fetches (AGENT-PROTOCOL in ARCHITECTURE.md). */
+/** The job the ramdisk agent fetches (ramdisk/PROTOCOL.md). */
 export interface AgentJob {
   action: 'inspect' | 'wipe' | 'deploy' | 'rescue';
   params: Record<string, unknown>;

@@ -1,4 +1,4 @@
-// Test harness: a small HTTP server that speaks AGENT-PROTOCOL.md to the ramdisk agent (job, progress, result,
+// Test harness: a small HTTP server that speaks ramdisk/PROTOCOL.md to the ramdisk agent (job, progress, result,
 // images with Range), records everything the agent sent, and lets a test arm or disarm a token.
 
 import { createReadStream, statSync } from 'node:fs';
@@ -140,7 +140,7 @@ export async function startAgentJobServer(host: string): Promise<AgentJobServer>
         return void res.writeHead(200, { 'Content-Type': 'application/json' }).end(JSON.stringify(s.job));
       }
       if (req.method === 'GET' && url.search) {
-        // the installer form (AGENT-PROTOCOL.md): busybox wget can only GET, so the fields come as a query string
+        // the installer form (ramdisk/PROTOCOL.md): busybox wget can only GET, so the fields come as a query string
         const q = Object.fromEntries(url.searchParams);
         if (m[2] === 'progress') s.progress.push({ step: q.step, state: q.state, ...(q.message ? { message: q.message } : {}) });
         else s.result = { ok: q.ok === '1' || q.ok === 'true', ...(q.code ? { code: q.code } : {}), ...(q.reason ? { reason: q.reason } : {}) };

@@ -78,7 +78,7 @@ export const installInputSchema = z.object({
     /** The installer callback endpoint; the installer requests `${callback}/${token}` (GET, or POST from some installers). */
     callback: bootUrlSchema,
     /**
-     * This install's agent-protocol base, `<BASE>/boot/agent/<TOKEN>` (AGENT-PROTOCOL.md). When given, install
+     * This install's agent-protocol base, `<BASE>/boot/agent/<TOKEN>` (ramdisk/PROTOCOL.md). When given, install
      * configs report progress to `${agent}/progress` and failure to `${agent}/result` (GET with a query string:
      * installers' only HTTP client may be busybox wget).
      */

@@ -75,6 +75,7 @@ export function deployWorkflow(d: NetbootWorkflowDeps): Workflow<'deploy', { roo
           });
         }
         d.servers.setStatus(serverId, p.previous_status as ServerStatus);
+        if (p.post_install_callback) await d.notifier.notify(ctx, p.post_install_callback, { status: 'ok', osId: p.os_id });
         return { imitated: true, os_id: p.os_id };
       }
       const nb = await ctx.step(`arm netboot (${p.purpose})`, () =>

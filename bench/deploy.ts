@@ -1,0 +1,117 @@
+// bench/deploy: rackhand's image streaming against Debian's nginx serving the same file to the same client (curl)
+// in the same run, and the seconds from `eq reinstall` to the installed system's first console line for a 256 MiB
+// image, BIOS and UEFI, on BMC-powered VMs in the lab (the e2e harness).
+// Run: npm run build && bash bench/run-ts.sh bench/deploy.ts [--rounds 7] [--mib 256] [--no-vm]   (as root)
+import { execFileSync, spawn, spawnSync } from 'node:child_process';
+import { createHash } from 'node:crypto';
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import path from 'node:path';
+import { ensureAnchors } from './ensure-anchors.mjs';
+import { startRackhand } from '../test/harness/rackhand-process.js';
+import { buildOsDiskImage, OS_MARKER } from '../test/harness/os-disk-image.js';
+import { sharedRamdisk } from '../test/harness/shared-ramdisk.js';
+import { startVmBmc } from '../test/harness/vm-bmc.js';
+import { startNetbootLab, waitTask } from '../test/harness/vm-bmc-netboot-lab.js';
+
+const args = process.argv.slice(2);
+const opt = (name: string, dflt: number) => {
+  const i = args.indexOf(`--${name}`);
+  return i >= 0 ? Number(args[i + 1]) : dflt;
+};
+const ROUNDS = opt('rounds', 7);
+const MIB = opt('mib', 256);
+const median = (xs: number[]) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)];
+
+/** MiB/s of one curl download to /dev/null (curl's own measure). */
+function curlSpeed(url: string): number {
+  const out = execFileSync('curl', ['-s', '-o', '/dev/null', '-w', '%{speed_download} %{size_download}', url], { encoding: 'utf8' });
+  const [speed, size] = out.trim().split(' ').map(Number);
+  if (size !== MIB << 20) throw new Error(`${url}: got ${size} bytes`);
+  return speed / 2 ** 20;
+}
+
+async function streaming(): Promise<void> {
+  ensureAnchors({ nginx: 'nginx', curl: 'curl' });
+  const dir = mkdtempSync(path.join(tmpdir(), 'rh-bench-deploy-'));
+  const rh = await startRackhand({ config: { bmc: { sync: { enabled: false } }, sensors: { enabled: false }, log: { level: 'warn' } } });
+  const nginxDir = path.join(dir, 'nginx');
+  let nginx: ReturnType<typeof spawn> | undefined;
+  try {
+    const file = path.join(dir, 'disk.raw');
+    execFileSync('dd', ['if=/dev/urandom', `of=${file}`, 'bs=1M', `count=${MIB}`, 'status=none']);
+    const sha = createHash('sha256').update(readFileSync(file)).digest('hex');
+    const r = rh.cli(['images', 'import', 'bench-disk', '--disk', file, '--sha256', sha], undefined, 300_000);
+    if (r.code !== 0) throw new Error(r.stderr);
+    const served = path.join(rh.stateDir, 'images');
+    // nginx serves the very same file (the store's hard link), with sendfile, as a site would put it in front
+    execFileSync('mkdir', ['-p', nginxDir]);
+    const port = 18000 + (process.pid % 1000);
+    writeFileSync(
+      path.join(nginxDir, 'nginx.conf'),
+      `daemon off; worker_processes 1; pid ${nginxDir}/nginx.pid; error_log ${nginxDir}/error.log;
+events { worker_connections 64; }
+http { access_log off; sendfile on; tcp_nopush on; types { application/octet-stream raw; }
+  client_body_temp_path ${nginxDir}/b; proxy_temp_path ${nginxDir}/p; fastcgi_temp_path ${nginxDir}/f; uwsgi_temp_path ${nginxDir}/u; scgi_temp_path ${nginxDir}/s;
+  server { listen 127.0.0.1:${port}; root ${served}; } }\n`,
+    );
+    nginx = spawn('nginx', ['-c', path.join(nginxDir, 'nginx.conf'), '-p', nginxDir], { stdio: 'ignore' });
+    await new Promise((res) => setTimeout(res, 500));
+    const urls = { rackhand: `${rh.url}/boot/images/bench-disk/disk.raw`, nginx: `http://127.0.0.1:${port}/bench-disk/disk.raw` };
+    // warm both (page cache, JIT)
+    curlSpeed(urls.rackhand);
+    curlSpeed(urls.nginx);
+    const rounds: Record<string, number[]> = { rackhand: [], nginx: [] };
+    for (let i = 0; i < ROUNDS; i++) {
+      for (const k of i % 2 ? (['nginx', 'rackhand'] as const) : (['rackhand', 'nginx'] as const)) rounds[k].push(curlSpeed(urls[k]));
+    }
+    const rh_ = median(rounds.rackhand);
+    const ng = median(rounds.nginx);
+    console.log(`image streaming, ${MIB} MiB to curl over loopback, median of ${ROUNDS} interleaved rounds:`);
+    console.log(`  rackhand ${rh_.toFixed(0)} MiB/s   nginx ${ng.toFixed(0)} MiB/s   ratio ${(rh_ / ng).toFixed(2)}x (goal >= 1.0)`);
+  } finally {
+    nginx?.kill('SIGTERM');
+    await rh.cleanup();
+    rmSync(dir, { recursive: true, force: true });
+  }
+}
+
+async function deployTimes(): Promise<void> {
+  const L = await startNetbootLab({ boot: () => ({ installTimeoutMs: 900_000, lldpWaitSeconds: 0, rebootGraceMs: 1000 }) });
+  const image = await buildOsDiskImage({ sizeMiB: MIB });
+  try {
+    const ramdisk = await sharedRamdisk();
+    const cli = (a: string[]) => {
+      const r = L.rh.cli(a, undefined, 300_000);
+      if (r.code !== 0) throw new Error(r.stderr);
+    };
+    cli(['images', 'import', 'rackhand-ramdisk', '--kernel', ramdisk.kernel, '--kernel-sha256', ramdisk.manifest.kernel.sha256, '--initrd', ramdisk.initramfs, '--initrd-sha256', ramdisk.manifest.initramfs.sha256]);
+    cli(['images', 'import', 'bench-os', '--disk', image.zst, '--sha256', createHash('sha256').update(readFileSync(image.zst)).digest('hex'), '--os-id', '710']);
+    for (const [i, firmware] of (['bios', 'uefi'] as const).entries()) {
+      const vm = await startVmBmc({ lab: L.lab, name: `bd${i}`, mac: `52:54:00:78:00:1${i}`, bmcPort: 6400 + i, firmware, memMb: 512, disk: { sizeMiB: MIB + 64 } });
+      try {
+        await L.api.post('/api/v1/servers/import', [
+          { id: 810 + i, name: `bench-${firmware}`, interfaces: [{ name: 'eth0', mac: vm.mac, ip: `${L.lab.prefix}.${90 + i}` }], bmc: { driver: 'ipmi', host: vm.bmc.host, port: vm.bmc.port, username: vm.bmc.username, password: vm.bmc.password } },
+        ]);
+        const from = vm.serialOffset();
+        const t0 = Date.now();
+        const r = await L.api.eq({ action: 'reinstall', id: 810 + i, os_id: 710, root_pass: 'Bench-Root-1', hostname: `bench-${firmware}` }, L.admin);
+        await vm.waitForSerial(new RegExp(OS_MARKER.boot), 900_000, from);
+        const seconds = (Date.now() - t0) / 1000;
+        const t = await waitTask(L.api, r.json.task, 300_000);
+        const streamed = t.steps.filter((s: any) => s.name === 'host: stream image');
+        const streamS = (Date.parse(streamed.at(-1).at) - Date.parse(streamed[0].at)) / 1000;
+        console.log(`reinstall → first console line of the installed system, ${MIB} MiB image (${(image.zstBytes / 2 ** 20).toFixed(1)} MiB zst), ${firmware}: ${seconds.toFixed(1)} s (stream step ${streamS.toFixed(1)} s; TCG VM)`);
+      } finally {
+        await vm.stop();
+      }
+    }
+  } finally {
+    image.cleanup();
+    await L.destroy();
+  }
+}
+
+await streaming();
+if (!args.includes('--no-vm')) await deployTimes();
+spawnSync('true');
