@@ -2,9 +2,18 @@
 import { z } from 'zod';
 import type { Endpoint } from './face.js';
 
+/** Schemas that validate only the outer shape (a capability checks the rest), and the shape they document. */
+const documented = new WeakMap<z.ZodType, z.ZodType>();
+
+/** `schema` validates; the OpenAPI document shows `doc` in its place. */
+export function documentedAs<T extends z.ZodType>(schema: T, doc: z.ZodType): T {
+  documented.set(schema, doc);
+  return schema;
+}
+
 export function openApiDocument(info: { title: string; version: string }, endpoints: Endpoint[]): unknown {
   const paths: Record<string, Record<string, unknown>> = {};
-  const schemaOf = (s: z.ZodType) => z.toJSONSchema(s, { io: 'input', unrepresentable: 'any' }) as Record<string, any>;
+  const schemaOf = (s: z.ZodType) => z.toJSONSchema(documented.get(s) ?? s, { io: 'input', unrepresentable: 'any' }) as Record<string, any>;
   for (const e of endpoints) {
     const path = e.path.replace(/:(\w+)/g, '{$1}').replace(/\*(\w+)/g, '{$1}');
     const parameters: unknown[] = [];

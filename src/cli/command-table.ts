@@ -81,9 +81,16 @@ export const commandTable: CommandSpec[] = [
   {
     name: 'servers import',
     args: 'FILE',
-    summary: 'upsert servers from a JSON array (the /api/v1 server shape) or a CSV file',
+    summary: 'create or change servers by id from a JSON array (the /api/v1 server shape) or a CSV file',
     via: 'state',
-    flags: [{ name: 'json', help: 'print the import result as JSON' }],
+    flags: [
+      { name: 'replace', help: 'fields a record does not give take their defaults (default: they keep their stored value)' },
+      { name: 'dry-run', help: 'check everything and print what would change, per server and field; write nothing' },
+      { name: 'json', help: 'print the import result (or the dry run) as the API returns it' },
+    ],
+    details:
+      'A merge by default: a partial row (id and rack, say) changes only what it gives; empty CSV cells change nothing.\n' +
+      'Passwords are write-only: left out, the stored one stays. Every bad record is reported, by CSV line or JSON item.',
   },
   { name: 'servers list', args: '', summary: 'every server in the store', via: 'state', flags: [{ name: 'json', help: 'as JSON' }] },
   { name: 'task show', args: 'ID', summary: 'one task with its step journal, from the store', via: 'state', flags: [] },

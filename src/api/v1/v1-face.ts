@@ -2,14 +2,17 @@
 // route, its schemas and one core call.
 import { z } from 'zod';
 import { errorBody, RackhandError } from '../../errors.js';
-import { SERVER_STATUSES, macSchema } from '../../domain/server.js';
+import { SERVER_STATUSES, macSchema, serverInputSchema } from '../../domain/server.js';
+import { IMPORT_MODES } from '../../core/servers.js';
+import { serverWriteSchema } from '../../core/server-merge.js';
 import { TASK_STATES } from '../../store/repos/tasks-repo.js';
 import type { SwitchInfo } from '../../store/repos/switches-repo.js';
 import { historyHoursSchema } from '../../core/history.js';
 import { newTokenSchema } from '../../core/tokens.js';
 import { switchInputSchema, switchNameSchema } from '../../core/switch-ports.js';
 import { endpoint, type Face } from '../face.js';
-import { idParams, intParam, pageQuery } from '../params.js';
+import { documentedAs } from '../openapi.js';
+import { flagParam, idParams, intParam, pageQuery } from '../params.js';
 import { taskEvents } from './v1-events.js';
 
 const serverListQuery = z
@@ -29,7 +32,18 @@ const taskListQuery = z
   .object({ server: intParam.optional(), state: z.enum(TASK_STATES).optional(), kind: z.string().max(64).optional(), ...pageQuery })
   .strict();
 
-const importBody = z.union([z.array(z.unknown()), z.object({ servers: z.array(z.unknown()) }).strict()]);
+// Server writes are checked by core.servers as a whole (merged over the stored server, every problem at once);
+// here only their outer shape, documented as the server write shape.
+const serverWrite = documentedAs(z.record(z.string(), z.unknown()), serverWriteSchema);
+const newServerWrite = documentedAs(z.record(z.string(), z.unknown()), serverWriteSchema.extend({ id: serverInputSchema.shape.id }));
+const importBody = documentedAs(
+  z.union([z.array(z.unknown()), z.object({ servers: z.array(z.unknown()) }).strict()]),
+  z.union([z.array(serverWriteSchema), z.object({ servers: z.array(serverWriteSchema) }).strict()]),
+);
+const writeQuery = z
+  .object({ mode: z.enum(IMPORT_MODES).default('merge').describe('merge: fields not given are kept; replace: they take their defaults') })
+  .strict();
+const importQuery = writeQuery.extend({ dry_run: flagParam.optional().describe('1: check and report the diff per server; write nothing') }).strict();
 
 const reinstallBody = z
   .object({
@@ -88,22 +102,25 @@ export const v1Face: Face = {
     endpoint({
       method: 'POST',
       path: '/api/v1/servers',
-      summary: 'Create or replace one server (by id)',
+      summary: 'Create one server, or change it if its id exists (merge: fields not given are kept; mode=replace: they take their defaults)',
       tag: 'servers',
-      body: z.unknown(),
-      handler: ({ core, principal, body, res }) => {
-        const r = core.servers.upsert(principal, body);
+      query: writeQuery,
+      body: newServerWrite,
+      handler: ({ core, principal, query, body, res }) => {
+        const r = core.servers.upsert(principal, body, query.mode);
         res.status(r.created ? 201 : 200).json(r.server);
       },
     }),
     endpoint({
       method: 'POST',
       path: '/api/v1/servers/import',
-      summary: 'Idempotent bulk import: upsert servers by id, all or nothing',
+      summary: 'Bulk import by id, all or nothing: merge (default) keeps fields an item does not give, mode=replace resets them; dry_run=1 returns the diff per server and writes nothing',
       tag: 'servers',
+      query: importQuery,
       body: importBody,
       bodyLimit: 'import',
-      handler: ({ core, principal, body }) => core.servers.import(principal, Array.isArray(body) ? body : body.servers),
+      handler: ({ core, principal, query, body }) =>
+        core.servers.import(principal, Array.isArray(body) ? body : body.servers, { mode: query.mode, dryRun: query.dry_run ?? false }),
     }),
     endpoint({
       method: 'GET',
@@ -116,15 +133,17 @@ export const v1Face: Face = {
     endpoint({
       method: 'PUT',
       path: '/api/v1/servers/:id',
-      summary: 'Replace one server; the body id must match the path',
+      summary:
+        'Change one server: the fields given change, the others are kept (mode=replace: they take their defaults); a record read with GET may be sent back as it is (read-only fields are ignored). Creates the server when the id is new',
       tag: 'servers',
       params: idParams,
-      body: z.record(z.string(), z.unknown()),
-      handler: ({ core, principal, params, body }) => {
+      query: writeQuery,
+      body: serverWrite,
+      handler: ({ core, principal, params, query, body }) => {
         if (body.id !== undefined && body.id !== params.id) {
-          throw new RackhandError('INVALID_INPUT', 'id: body id differs from the path', { field: 'id' });
+          throw new RackhandError('INVALID_INPUT', `id: the body names server ${JSON.stringify(body.id)}, the path ${params.id}`, { field: 'id' });
         }
-        return core.servers.upsert(principal, { ...body, id: params.id }).server;
+        return core.servers.upsert(principal, { ...body, id: params.id }, query.mode).server;
       },
     }),
     endpoint({

@@ -62,6 +62,9 @@ interface InterfaceRow {
   switch_port: string | null;
 }
 
+/** Thrown inside a dry run's transaction to roll it back once every write was checked. */
+const DRY_RUN = Symbol('dry run');
+
 const bmcContext = (id: number) => `server:${id}:bmc`;
 const consoleContext = (id: number) => `server:${id}:console`;
 
@@ -77,9 +80,10 @@ export class ServersRepo {
 
   /**
    * Insert or replace servers by id, in one transaction: all or nothing. A server's interfaces are replaced
-   * by the given list; a BMC or console password left out keeps the stored one.
+   * by the given list (kept as they are, ids too, when the list is the same); a BMC or console password left out
+   * keeps the stored one. dryRun: every write is made and checked (MAC conflicts…), then rolled back.
    */
-  upsertMany(inputs: ServerInput[]): { created: number; updated: number } {
+  upsertMany(inputs: ServerInput[], opts: { dryRun?: boolean } = {}): { created: number; updated: number } {
     const exists = this.sql('SELECT bmc_password_enc, console_password_enc, created_at FROM servers WHERE id = ?');
     const upsert = this.sql(`
       INSERT INTO servers (id, name, status, type, location, location_id, datacenter, rack, rack_position, configuration,
@@ -101,6 +105,7 @@ export class ServersRepo {
         console_port=excluded.console_port, console_password_enc=excluded.console_password_enc,
         updated_at=excluded.updated_at`);
     const dropInterfaces = this.sql('DELETE FROM interfaces WHERE server_id = ?');
+    const storedInterfaces = this.sql('SELECT name, mac, ip, switch, switch_port FROM interfaces WHERE server_id = ? ORDER BY id');
     const macOwner = this.sql('SELECT server_id FROM interfaces WHERE mac = ?');
     const addInterface = this.sql(
       'INSERT INTO interfaces (server_id, name, mac, ip, switch, switch_port) VALUES (?, ?, ?, ?, ?, ?)',
@@ -108,7 +113,7 @@ export class ServersRepo {
     let created = 0;
     let updated = 0;
     const now = nowIso();
-    this.db.transaction(() => {
+    const write = this.db.transaction(() => {
       for (const s of inputs) {
         const prev = exists.get(s.id) as
           | { bmc_password_enc: string | null; console_password_enc: string | null; created_at: string }
@@ -157,21 +162,41 @@ export class ServersRepo {
           created_at: prev?.created_at ?? now,
           updated_at: now,
         });
+        const wanted = s.interfaces.map((i) => [i.name, i.mac, i.ip ?? null, i.switch ?? null, i.switch_port ?? null]);
+        const stored = (storedInterfaces.all(s.id) as InterfaceRow[]).map((i) => [i.name, i.mac, i.ip, i.switch, i.switch_port]);
+        if (JSON.stringify(wanted) === JSON.stringify(stored)) continue;
         dropInterfaces.run(s.id);
         for (const i of s.interfaces) {
           const owner = macOwner.get(i.mac) as { server_id: number } | undefined;
           if (owner) {
-            throw new RackhandError('CONFLICT', `MAC ${i.mac} already belongs to server ${owner.server_id}`, {
+            throw new RackhandError('CONFLICT', `server ${s.id}: MAC ${i.mac} already belongs to server ${owner.server_id}`, {
               field: 'interfaces.mac',
               mac: i.mac,
               server: owner.server_id,
+              id: s.id,
             });
           }
           addInterface.run(s.id, i.name, i.mac, i.ip ?? null, i.switch ?? null, i.switch_port ?? null);
         }
       }
-    })();
+      if (opts.dryRun) throw DRY_RUN;
+    });
+    try {
+      write();
+    } catch (e) {
+      if (e !== DRY_RUN) throw e;
+    }
     return { created, updated };
+  }
+
+  /** Whether a given password differs from the stored one (a dry run's diff; nothing is shown or kept). */
+  secretDiffers(id: number, which: 'bmc' | 'console', value: string): boolean {
+    const row = this.sql('SELECT bmc_password_enc, console_password_enc FROM servers WHERE id = ?').get(id) as
+      | { bmc_password_enc: string | null; console_password_enc: string | null }
+      | undefined;
+    const sealed = which === 'bmc' ? row?.bmc_password_enc : row?.console_password_enc;
+    if (!sealed) return true;
+    return this.secrets.open(sealed, which === 'bmc' ? bmcContext(id) : consoleContext(id)) !== value;
   }
 
   get(id: number): ServerRecord | undefined {
