@@ -21,6 +21,7 @@ import { IpamRepo } from './store/repos/ipam-repo.js';
 import { SwitchesRepo } from './store/repos/switches-repo.js';
 import { SensorHistoryRepo } from './store/repos/sensor-history-repo.js';
 import { BmcAccountsRepo } from './store/repos/bmc-accounts-repo.js';
+import { AuditRepo } from './store/repos/audit-repo.js';
 // planes
 import { BmcScheduler } from './bmc/bmc-scheduler.js';
 import { BmcDrivers } from './bmc/bmc-drivers.js';
@@ -60,6 +61,7 @@ import { SwitchPorts } from './core/switch-ports.js';
 import { SensorHistory } from './core/history.js';
 import { Tasks } from './core/tasks.js';
 import { Tokens } from './core/tokens.js';
+import { Audit } from './core/audit.js';
 import { PostInstallNotifier } from './core/post-install-notifier.js';
 // faces
 import { authenticate } from './api/authenticate.js';
@@ -86,6 +88,7 @@ export function openState(config: ResolvedConfig) {
     switches: new SwitchesRepo(db, secrets),
     sensors: new SensorHistoryRepo(db),
     bmcAccounts: new BmcAccountsRepo(db),
+    audit: new AuditRepo(db),
   };
   return { secrets, db, repos };
 }
@@ -249,6 +252,7 @@ export async function createAgent(config: ResolvedConfig, opts: { log?: Logger }
     history: new SensorHistory(repos.servers, repos.sensors),
     tasks: new Tasks(tasks, repos.servers),
     tokens: new Tokens(repos.tokens, repos.users),
+    audit: new Audit(repos.audit, config.audit),
   };
 
   // ---- Workflows: what each task kind does.
@@ -288,6 +292,7 @@ export async function createAgent(config: ResolvedConfig, opts: { log?: Logger }
     authenticate: authenticateRequest,
     bodyLimit: config.http.bodyLimitBytes,
     importBodyLimit: config.http.importBodyLimitBytes,
+    audit: (entry) => core.audit.record(entry),
     middleware: [metrics.httpTimer()],
     faces: [
       eqFace,
@@ -333,9 +338,12 @@ export async function createAgent(config: ResolvedConfig, opts: { log?: Logger }
       powerSync.start();
       sampler.start();
       timers.push(setInterval(() => consoles.expire(), 30_000).unref());
-      timers.push(
-        setInterval(() => repos.tasks.pruneFinishedBefore(new Date(Date.now() - config.tasks.retentionDays * 86400_000).toISOString()), 3600_000).unref(),
-      );
+      const prune = () => {
+        repos.tasks.pruneFinishedBefore(new Date(Date.now() - config.tasks.retentionDays * 86400_000).toISOString());
+        core.audit.prune();
+      };
+      prune();
+      timers.push(setInterval(prune, 3600_000).unref());
       ready = true;
       return { url: boundUrl };
     },

@@ -174,6 +174,20 @@ export const commandTable: CommandSpec[] = [
     flags: [{ name: 'warm', help: 'a warm reset instead of a cold one' }, noWait],
   },
   { name: 'discovered', args: '', summary: 'machines that asked to boot but are not in the inventory', via: 'api', flags: [] },
+  {
+    name: 'audit',
+    args: '',
+    summary: 'who changed what, from where, with what result: the audit log of mutating API requests (admin tokens)',
+    via: 'api',
+    flags: [
+      { name: 'server', value: 'ID', help: 'requests about one server' },
+      { name: 'task', value: 'ID', help: 'the request that started or cancelled a task' },
+      { name: 'token', value: 'ID', help: 'requests made with one token (rackhand token list)' },
+      { name: 'errors', help: 'only refused or failed requests' },
+      { name: 'since', value: 'TIME', help: 'ISO time, e.g. 2025-06-01T00:00:00Z' },
+      { name: 'limit', value: 'N', help: 'at most N (default 50)' },
+    ],
+  },
 ];
 
 /** The flags a command accepts, its own and those of its kind. */

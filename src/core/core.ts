@@ -10,6 +10,7 @@ import type { Servers } from './servers.js';
 import type { SwitchPorts } from './switch-ports.js';
 import type { Tasks } from './tasks.js';
 import type { Tokens } from './tokens.js';
+import type { Audit } from './audit.js';
 
 export interface Core {
   servers: Servers;
@@ -23,4 +24,5 @@ export interface Core {
   history: SensorHistory;
   tasks: Tasks;
   tokens: Tokens;
+  audit: Audit;
 }

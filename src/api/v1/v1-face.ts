@@ -418,6 +418,37 @@ export const v1Face: Face = {
         res.status(204).end();
       },
     }),
+    // ---- audit
+    endpoint({
+      method: 'GET',
+      path: '/api/v1/audit',
+      summary: 'The audit log (admins): every mutating request on every face — token, route, server, task, remote address, status and error code — newest first',
+      tag: 'auth',
+      query: z
+        .object({
+          server: intParam.optional(),
+          task: intParam.optional(),
+          token: intParam.optional(),
+          result: z.enum(['ok', 'error']).optional(),
+          since: z.iso.datetime().optional(),
+          until: z.iso.datetime().optional(),
+          limit: intParam.pipe(z.number().min(1).max(1000)).optional(),
+          offset: intParam.optional(),
+        })
+        .strict(),
+      handler: ({ core, principal, query: q }) =>
+        core.audit.list(principal, {
+          serverId: q.server,
+          taskId: q.task,
+          tokenId: q.token,
+          result: q.result,
+          // as stored: ISO in UTC with milliseconds, so text order is time order
+          since: q.since && new Date(q.since).toISOString(),
+          until: q.until && new Date(q.until).toISOString(),
+          limit: q.limit,
+          offset: q.offset,
+        }),
+    }),
     // ---- switches
     endpoint({
       method: 'GET',
