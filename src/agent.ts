@@ -22,6 +22,7 @@ import { SwitchesRepo } from './store/repos/switches-repo.js';
 import { SensorHistoryRepo } from './store/repos/sensor-history-repo.js';
 import { BmcAccountsRepo } from './store/repos/bmc-accounts-repo.js';
 import { AuditRepo } from './store/repos/audit-repo.js';
+import { BootHistoryRepo } from './store/repos/boot-history-repo.js';
 // planes
 import { BmcScheduler } from './bmc/bmc-scheduler.js';
 import { BmcDrivers } from './bmc/bmc-drivers.js';
@@ -62,6 +63,7 @@ import { SensorHistory } from './core/history.js';
 import { Tasks } from './core/tasks.js';
 import { Tokens } from './core/tokens.js';
 import { Audit } from './core/audit.js';
+import { BootHistory } from './core/boot-history.js';
 import { PostInstallNotifier } from './core/post-install-notifier.js';
 // faces
 import { authenticate } from './api/authenticate.js';
@@ -89,6 +91,7 @@ export function openState(config: ResolvedConfig) {
     sensors: new SensorHistoryRepo(db),
     bmcAccounts: new BmcAccountsRepo(db),
     audit: new AuditRepo(db),
+    bootHistory: new BootHistoryRepo(db),
   };
   return { secrets, db, repos };
 }
@@ -173,13 +176,16 @@ export async function createAgent(config: ResolvedConfig, opts: { log?: Logger }
     bootUrls(boot.httpUrl ?? (boot.serverIp ? `http://${boot.serverIp}:${new URL(publicUrl()).port || 80}` : publicUrl()));
   const ipam = new Ipam(repos.ipam, repos.servers, tasks);
   const plans = new InstallPlans({ catalogue, urls, network: boot.network, hostNetwork: (id) => ipam.hostNetwork(id) });
-  const netboot = new Netboot(repos.servers, repos.netboot, plans, tasks, log.child({ part: 'netboot' }));
+  // Every boot server reports what it did per host through this one sink (DHCP and TFTP as `onBootEvent`).
+  const bootHistory = new BootHistory(repos.bootHistory, repos.servers, () => content, config.bootHistory, log.child({ part: 'boot-history' }));
+  const onBootEvent = bootHistory.sink;
+  const netboot = new Netboot(repos.servers, repos.netboot, plans, tasks, log.child({ part: 'netboot' }), onBootEvent);
   const content = new NetbootContent(
     repos.servers,
     repos.netboot,
     repos.discovered,
     plans,
-    { templates: new TemplateDir(boot.templatesDir ?? DEFAULT_TEMPLATE_ROOT), verifyClient: boot.verifyClient },
+    { templates: new TemplateDir(boot.templatesDir ?? DEFAULT_TEMPLATE_ROOT), verifyClient: boot.verifyClient, onBootEvent },
     log.child({ part: 'netboot' }),
   );
   const dhcp =
@@ -253,6 +259,7 @@ export async function createAgent(config: ResolvedConfig, opts: { log?: Logger }
     tasks: new Tasks(tasks, repos.servers),
     tokens: new Tokens(repos.tokens, repos.users),
     audit: new Audit(repos.audit, config.audit),
+    bootHistory,
   };
 
   // ---- Workflows: what each task kind does.
@@ -341,6 +348,7 @@ export async function createAgent(config: ResolvedConfig, opts: { log?: Logger }
       const prune = () => {
         repos.tasks.pruneFinishedBefore(new Date(Date.now() - config.tasks.retentionDays * 86400_000).toISOString());
         core.audit.prune();
+        bootHistory.prune();
       };
       prune();
       timers.push(setInterval(prune, 3600_000).unref());
@@ -367,6 +375,7 @@ export async function createAgent(config: ResolvedConfig, opts: { log?: Logger }
         httpServer.closeAllConnections();
       });
       await bmc.close();
+      bootHistory.close();
       db.close();
     },
   };

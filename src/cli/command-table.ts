@@ -175,6 +175,13 @@ export const commandTable: CommandSpec[] = [
   },
   { name: 'discovered', args: '', summary: 'machines that asked to boot but are not in the inventory', via: 'api', flags: [] },
   {
+    name: 'boot-history',
+    args: 'ID|MAC',
+    summary: "what DHCP, TFTP and HTTP boot did for a server (or a MAC) and what it reported, newest first: why is it PXE-looping?",
+    via: 'api',
+    flags: [{ name: 'limit', value: 'N', help: 'at most N events (default 50)' }],
+  },
+  {
     name: 'audit',
     args: '',
     summary: 'who changed what, from where, with what result: the audit log of mutating API requests (admin tokens)',

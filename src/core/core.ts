@@ -11,6 +11,7 @@ import type { SwitchPorts } from './switch-ports.js';
 import type { Tasks } from './tasks.js';
 import type { Tokens } from './tokens.js';
 import type { Audit } from './audit.js';
+import type { BootHistory } from './boot-history.js';
 
 export interface Core {
   servers: Servers;
@@ -25,4 +26,5 @@ export interface Core {
   tasks: Tasks;
   tokens: Tokens;
   audit: Audit;
+  bootHistory: BootHistory;
 }

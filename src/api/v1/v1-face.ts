@@ -45,6 +45,8 @@ const writeQuery = z
   .strict();
 const importQuery = writeQuery.extend({ dry_run: flagParam.optional().describe('1: check and report the diff per server; write nothing') }).strict();
 
+const bootHistoryQuery = z.object({ limit: intParam.pipe(z.number().min(1).max(1000)).optional(), offset: intParam.optional() }).strict();
+
 const reinstallBody = z
   .object({
     os_id: z.union([intParam, z.string().max(64)]),
@@ -299,6 +301,25 @@ export const v1Face: Face = {
       summary: 'MACs that asked to network-boot but are not in the inventory',
       tag: 'netboot',
       handler: ({ core, principal }) => core.discovered.list(principal),
+    }),
+    endpoint({
+      method: 'GET',
+      path: '/api/v1/servers/:id/boot-history',
+      summary:
+        "What the boot plane did for this host, newest first: DHCP offers, acks and silences, TFTP reads and refusals, its boot script served (armed or local-disk) or refused, install configs, installer reports — also under its MACs before it was adopted",
+      tag: 'netboot',
+      params: idParams,
+      query: bootHistoryQuery,
+      handler: ({ core, principal, params, query }) => core.bootHistory.forServer(principal, params.id, { limit: query.limit ?? 100, offset: query.offset ?? 0 }),
+    }),
+    endpoint({
+      method: 'GET',
+      path: '/api/v1/discovered/:mac/boot-history',
+      summary: 'What the boot plane did for a MAC (a discovered host, or any), newest first',
+      tag: 'netboot',
+      params: z.object({ mac: macSchema }).strict(),
+      query: bootHistoryQuery,
+      handler: ({ core, principal, params, query }) => core.bootHistory.forMac(principal, params.mac, { limit: query.limit ?? 100, offset: query.offset ?? 0 }),
     }),
     endpoint({
       method: 'POST',
