@@ -156,6 +156,7 @@ export async function createAgent(config: ResolvedConfig, opts: { log?: Logger }
   const bmc = new BmcDrivers(
     drivers.map((d) => scheduler.wrap(instrumentBmcDriver(d, metrics))),
     repos.servers,
+    (id, code) => repos.servers.recordBmcError(id, code),
   );
   const powerSync = new PowerSync(repos.servers, bmc, config.bmc.sync, log.child({ part: 'power-sync' }));
   const sampler = new SensorSampler(
@@ -248,7 +249,14 @@ export async function createAgent(config: ResolvedConfig, opts: { log?: Logger }
   const consoles = new Consoles(repos.console, repos.servers, { ...config.console, basePath: CONSOLE_BASE }, publicUrl);
   const core: Core = {
     servers,
-    power: new Power(repos.servers, repos.bmcAccounts, tasks, { sensorsWaitMs: config.bmc.sensorsWaitMs, maxAddedBmcUsers: config.bmc.maxAddedUsers }, powerSync),
+    power: new Power(
+      repos.servers,
+      repos.bmcAccounts,
+      tasks,
+      { sensorsWaitMs: config.bmc.sensorsWaitMs, maxAddedBmcUsers: config.bmc.maxAddedUsers },
+      powerSync,
+      repos.sensors,
+    ),
     deploys: new Deploys(repos.servers, repos.users, tasks, netboot, notifier, catalogue, config.site.name),
     netboot,
     discovered: new Discovered(repos.discovered, servers),

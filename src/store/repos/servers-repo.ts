@@ -47,6 +47,7 @@ interface ServerRow {
   power_state: string;
   power_read_at: string | null;
   bmc_reachable: number | null;
+  bmc_error: string | null;
   suspended: number;
   created_at: string;
   updated_at: string;
@@ -70,6 +71,8 @@ const consoleContext = (id: number) => `server:${id}:console`;
 
 export class ServersRepo {
   private readonly sql: ReturnType<typeof statements>;
+  /** What recordBmcError last wrote per server (this process): unchanged outcomes are not written again. */
+  private readonly lastBmcError = new Map<number, string | null>();
 
   constructor(
     private readonly db: Db,
@@ -120,6 +123,7 @@ export class ServersRepo {
           | undefined;
         if (prev) updated++;
         else created++;
+        this.lastBmcError.delete(s.id);
         const bmcPassword =
           s.bmc?.password !== undefined ? this.secrets.seal(s.bmc.password, bmcContext(s.id)) : s.bmc ? prev?.bmc_password_enc ?? null : null;
         const consolePassword =
@@ -256,6 +260,7 @@ export class ServersRepo {
   }
 
   delete(id: number): boolean {
+    this.lastBmcError.delete(id);
     return this.sql('DELETE FROM servers WHERE id = ?').run(id).changes > 0;
   }
 
@@ -313,6 +318,18 @@ export class ServersRepo {
   /** Undo a claim whose deploy could not start. */
   release(id: number): void {
     this.sql(`UPDATE servers SET status = 'free', owner_id = NULL, updated_at = ? WHERE id = ?`).run(nowIso(), id);
+  }
+
+  /**
+   * The last BMC call's outcome: its error code (BMC_AUTH_FAILED…), null once a call succeeds (then the BMC is
+   * reachable too). Written only when it changes: a site-wide sweep of healthy BMCs writes nothing more.
+   */
+  recordBmcError(id: number, code: string | null): void {
+    if (this.lastBmcError.get(id) === code) return;
+    // A call that succeeded reached the BMC, whatever the last sweep said.
+    if (code === null) this.sql('UPDATE servers SET bmc_error = NULL, bmc_reachable = 1, bmc_checked_at = ? WHERE id = ?').run(nowIso(), id);
+    else this.sql('UPDATE servers SET bmc_error = ? WHERE id = ?').run(code, id);
+    this.lastBmcError.set(id, code);
   }
 
   bmcReachability(): { serverId: number; reachable: boolean | null }[] {
@@ -438,6 +455,7 @@ function toRecord(r: ServerRow, interfaces: ServerInterface[]): ServerRecord {
       state: r.power_state as LastPower,
       readAt: r.power_read_at,
       bmcReachable: r.bmc_reachable === null ? null : r.bmc_reachable === 1,
+      bmcError: r.bmc_error,
     },
     createdAt: r.created_at,
     updatedAt: r.updated_at,
