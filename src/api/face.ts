@@ -32,8 +32,10 @@ export interface Endpoint<P = any, Q = any, B = any> {
   bodyLimit?: 'import';
   /** HTTP status on success (200 unless said). */
   status?: number;
-  /** The response's schema, for the OpenAPI document. */
+  /** The response's schema, for the OpenAPI document (a stream: the schema of each event's data). */
   response?: z.ZodType;
+  /** The response's media type when it is not application/json (text/event-stream). */
+  responseType?: 'text/event-stream';
   /** Booting hosts and health checks carry no token. */
   public?: boolean;
   /** Returns the JSON body; a handler that wrote the response itself (a stream, a 204) returns undefined. */

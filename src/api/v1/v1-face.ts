@@ -14,6 +14,33 @@ import { endpoint, type Face } from '../face.js';
 import { documentedAs } from '../openapi.js';
 import { flagParam, idParams, intParam, pageQuery } from '../params.js';
 import { taskEvents } from './v1-events.js';
+import {
+  auditListSchema,
+  bmcUserAddedSchema,
+  bootHistorySchema,
+  consoleOpenedSchema,
+  consoleSessionsSchema,
+  consoleStoppedSchema,
+  discoveredListSchema,
+  importResultSchema,
+  netbootViewSchema,
+  osListSchema,
+  powerSyncSchema,
+  sensorHistorySchema,
+  sensorsReadSchema,
+  serverDetailSchema,
+  serverListSchema,
+  serverSchema,
+  switchListSchema,
+  switchSchema,
+  taskListSchema,
+  taskSchema,
+  tokenCreatedSchema,
+  tokenListSchema,
+  userListSchema,
+  userSchema,
+  whoamiSchema,
+} from './v1-schemas.js';
 
 const serverListQuery = z
   .object({
@@ -85,6 +112,7 @@ export const v1Face: Face = {
     endpoint({
       method: 'GET',
       path: '/api/v1/whoami',
+      response: whoamiSchema,
       summary: 'The calling token: name, role, owner',
       tag: 'auth',
       handler: ({ core, principal }) => core.tokens.whoami(principal),
@@ -93,6 +121,7 @@ export const v1Face: Face = {
     endpoint({
       method: 'GET',
       path: '/api/v1/servers',
+      response: serverListSchema,
       summary: 'List servers (search q matches name, rack, MAC, IP)',
       tag: 'servers',
       query: serverListQuery,
@@ -104,6 +133,7 @@ export const v1Face: Face = {
     endpoint({
       method: 'POST',
       path: '/api/v1/servers',
+      response: serverSchema,
       summary: 'Create one server, or change it if its id exists (merge: fields not given are kept; mode=replace: they take their defaults)',
       tag: 'servers',
       query: writeQuery,
@@ -116,6 +146,7 @@ export const v1Face: Face = {
     endpoint({
       method: 'POST',
       path: '/api/v1/servers/import',
+      response: importResultSchema,
       summary: 'Bulk import by id, all or nothing: merge (default) keeps fields an item does not give, mode=replace resets them; dry_run=1 returns the diff per server and writes nothing',
       tag: 'servers',
       query: importQuery,
@@ -127,6 +158,7 @@ export const v1Face: Face = {
     endpoint({
       method: 'GET',
       path: '/api/v1/servers/:id',
+      response: serverDetailSchema,
       summary: 'One server, with its netboot state',
       tag: 'servers',
       params: idParams,
@@ -135,6 +167,7 @@ export const v1Face: Face = {
     endpoint({
       method: 'PUT',
       path: '/api/v1/servers/:id',
+      response: serverSchema,
       summary:
         'Change one server: the fields given change, the others are kept (mode=replace: they take their defaults); a record read with GET may be sent back as it is (read-only fields are ignored). Creates the server when the id is new',
       tag: 'servers',
@@ -164,6 +197,7 @@ export const v1Face: Face = {
     endpoint({
       method: 'POST',
       path: '/api/v1/power-sync',
+      response: powerSyncSchema,
       summary: "Read every BMC's power state now (the periodic sync, on demand)",
       tag: 'bmc',
       handler: ({ core, principal }) => core.power.syncAll(principal),
@@ -171,6 +205,7 @@ export const v1Face: Face = {
     endpoint({
       method: 'POST',
       path: '/api/v1/servers/:id/power',
+      response: taskSchema,
       summary: 'Power on / off / soft / reset / cycle / reboot, verified by reading the state back',
       tag: 'bmc',
       params: idParams,
@@ -181,6 +216,7 @@ export const v1Face: Face = {
     endpoint({
       method: 'POST',
       path: '/api/v1/servers/:id/boot-device',
+      response: taskSchema,
       summary: 'Set the boot device (raw Set System Boot Options), read back',
       tag: 'bmc',
       params: idParams,
@@ -197,6 +233,7 @@ export const v1Face: Face = {
     endpoint({
       method: 'GET',
       path: '/api/v1/servers/:id/sensors',
+      response: sensorsReadSchema,
       summary: 'Read every sensor now (a read-only task; waits for it)',
       tag: 'bmc',
       params: idParams,
@@ -208,6 +245,7 @@ export const v1Face: Face = {
     endpoint({
       method: 'GET',
       path: '/api/v1/servers/:id/sensors/history',
+      response: sensorHistorySchema,
       summary: 'Stored sensor samples of the last `hours` (default 24), per sensor, oldest first',
       tag: 'bmc',
       params: idParams,
@@ -217,6 +255,7 @@ export const v1Face: Face = {
     endpoint({
       method: 'POST',
       path: '/api/v1/servers/:id/bmc/users',
+      response: bmcUserAddedSchema,
       summary: 'Add a BMC account; without name/password random ones are made and returned once. Operator unless an admin asks for administrator on a server tagged admin_ipmi',
       tag: 'bmc',
       params: idParams,
@@ -237,6 +276,7 @@ export const v1Face: Face = {
     endpoint({
       method: 'DELETE',
       path: '/api/v1/servers/:id/bmc/users/:name',
+      response: taskSchema,
       summary: 'Remove a BMC account (never the one rackhand logs in with)',
       tag: 'bmc',
       params: z.object({ id: intParam, name: z.string().min(1).max(16) }).strict(),
@@ -246,6 +286,7 @@ export const v1Face: Face = {
     endpoint({
       method: 'POST',
       path: '/api/v1/servers/:id/bmc/reset',
+      response: taskSchema,
       summary: 'Cold or warm reset of the BMC, then wait until it answers',
       tag: 'bmc',
       params: idParams,
@@ -257,6 +298,7 @@ export const v1Face: Face = {
     endpoint({
       method: 'GET',
       path: '/api/v1/os',
+      response: osListSchema,
       summary: 'The OS catalogue (os_id numbers the eq API takes)',
       tag: 'netboot',
       handler: ({ core }) => ({ list: core.deploys.osList() }),
@@ -264,6 +306,7 @@ export const v1Face: Face = {
     endpoint({
       method: 'GET',
       path: '/api/v1/servers/:id/netboot',
+      response: netbootViewSchema,
       summary: 'Netboot state of a server (armed false: it boots from disk)',
       tag: 'netboot',
       params: idParams,
@@ -272,6 +315,7 @@ export const v1Face: Face = {
     endpoint({
       method: 'POST',
       path: '/api/v1/servers/:id/reinstall',
+      response: taskSchema,
       summary: 'Reinstall: arm netboot, PXE, power, wait for the installer, disarm, boot from disk',
       tag: 'netboot',
       params: idParams,
@@ -289,6 +333,7 @@ export const v1Face: Face = {
     endpoint({
       method: 'DELETE',
       path: '/api/v1/servers/:id/netboot',
+      response: taskSchema,
       summary: 'Disarm netboot (clear_pxe)',
       tag: 'netboot',
       params: idParams,
@@ -298,6 +343,7 @@ export const v1Face: Face = {
     endpoint({
       method: 'GET',
       path: '/api/v1/discovered',
+      response: discoveredListSchema,
       summary: 'MACs that asked to network-boot but are not in the inventory',
       tag: 'netboot',
       handler: ({ core, principal }) => core.discovered.list(principal),
@@ -305,6 +351,7 @@ export const v1Face: Face = {
     endpoint({
       method: 'GET',
       path: '/api/v1/servers/:id/boot-history',
+      response: bootHistorySchema,
       summary:
         "What the boot plane did for this host, newest first: DHCP offers, acks and silences, TFTP reads and refusals, its boot script served (armed or local-disk) or refused, install configs, installer reports — also under its MACs before it was adopted",
       tag: 'netboot',
@@ -315,6 +362,7 @@ export const v1Face: Face = {
     endpoint({
       method: 'GET',
       path: '/api/v1/discovered/:mac/boot-history',
+      response: bootHistorySchema,
       summary: 'What the boot plane did for a MAC (a discovered host, or any), newest first',
       tag: 'netboot',
       params: z.object({ mac: macSchema }).strict(),
@@ -324,10 +372,11 @@ export const v1Face: Face = {
     endpoint({
       method: 'POST',
       path: '/api/v1/discovered/:mac/adopt',
+      response: serverSchema,
       summary: 'Adopt a discovered MAC into the inventory as a new server',
       tag: 'netboot',
       params: z.object({ mac: macSchema }).strict(),
-      body: z.record(z.string(), z.unknown()),
+      body: documentedAs(z.record(z.string(), z.unknown()), serverWriteSchema.extend({ id: serverInputSchema.shape.id, name: serverInputSchema.shape.name })),
       status: 201,
       handler: ({ core, principal, params, body }) => core.discovered.adopt(principal, params.mac, body),
     }),
@@ -335,6 +384,7 @@ export const v1Face: Face = {
     endpoint({
       method: 'POST',
       path: '/api/v1/servers/:id/console',
+      response: consoleOpenedSchema,
       summary: 'Open a console session: a key and the console page URL with a single-use ticket',
       tag: 'console',
       params: idParams,
@@ -345,6 +395,7 @@ export const v1Face: Face = {
     endpoint({
       method: 'DELETE',
       path: '/api/v1/servers/:id/console',
+      response: consoleStoppedSchema,
       summary: 'End every console session of the server and close its viewers',
       tag: 'console',
       params: idParams,
@@ -353,6 +404,7 @@ export const v1Face: Face = {
     endpoint({
       method: 'GET',
       path: '/api/v1/servers/:id/console/sessions',
+      response: consoleSessionsSchema,
       summary: 'Console session audit: who, when, from where, bytes, end reason',
       tag: 'console',
       params: idParams,
@@ -362,6 +414,7 @@ export const v1Face: Face = {
     endpoint({
       method: 'GET',
       path: '/api/v1/tasks',
+      response: taskListSchema,
       summary: 'List tasks, newest first',
       tag: 'tasks',
       query: taskListQuery,
@@ -371,6 +424,7 @@ export const v1Face: Face = {
     endpoint({
       method: 'GET',
       path: '/api/v1/tasks/:id',
+      response: taskSchema,
       summary: 'One task with its step journal',
       tag: 'tasks',
       params: idParams,
@@ -379,6 +433,7 @@ export const v1Face: Face = {
     endpoint({
       method: 'POST',
       path: '/api/v1/tasks/:id/cancel',
+      response: taskSchema,
       summary: 'Cancel a running task',
       tag: 'tasks',
       params: idParams,
@@ -389,6 +444,7 @@ export const v1Face: Face = {
     endpoint({
       method: 'GET',
       path: '/api/v1/users',
+      response: userListSchema,
       summary: 'List users (server owners)',
       tag: 'users',
       handler: ({ core, principal }) => ({ list: core.servers.listUsers(principal) }),
@@ -396,6 +452,7 @@ export const v1Face: Face = {
     endpoint({
       method: 'POST',
       path: '/api/v1/users',
+      response: userSchema,
       summary: 'Create a user',
       tag: 'users',
       status: 201,
@@ -414,6 +471,7 @@ export const v1Face: Face = {
     endpoint({
       method: 'GET',
       path: '/api/v1/tokens',
+      response: tokenListSchema,
       summary: 'List tokens (never their values)',
       tag: 'auth',
       handler: ({ core, principal }) => ({ list: core.tokens.list(principal) }),
@@ -421,6 +479,7 @@ export const v1Face: Face = {
     endpoint({
       method: 'POST',
       path: '/api/v1/tokens',
+      response: tokenCreatedSchema,
       summary: 'Create a token; its value is returned once',
       tag: 'auth',
       status: 201,
@@ -443,6 +502,7 @@ export const v1Face: Face = {
     endpoint({
       method: 'GET',
       path: '/api/v1/audit',
+      response: auditListSchema,
       summary: 'The audit log (admins): every mutating request on every face — token, route, server, task, remote address, status and error code — newest first',
       tag: 'auth',
       query: z
@@ -474,6 +534,7 @@ export const v1Face: Face = {
     endpoint({
       method: 'GET',
       path: '/api/v1/switches',
+      response: switchListSchema,
       summary: 'List switches (credentials shown as set / not set)',
       tag: 'switches',
       handler: ({ core, principal }) => {
@@ -484,6 +545,7 @@ export const v1Face: Face = {
     endpoint({
       method: 'GET',
       path: '/api/v1/switches/:name',
+      response: switchSchema,
       summary: 'One switch',
       tag: 'switches',
       params: z.object({ name: switchNameSchema }).strict(),
@@ -492,6 +554,7 @@ export const v1Face: Face = {
     endpoint({
       method: 'POST',
       path: '/api/v1/switches',
+      response: switchSchema,
       summary: 'Register or update a switch by name (SNMP v2c community, or v3 authPriv user with SHA/AES keys)',
       tag: 'switches',
       body: switchInputSchema,
@@ -503,6 +566,7 @@ export const v1Face: Face = {
     endpoint({
       method: 'DELETE',
       path: '/api/v1/switches/:name',
+      response: z.object({ deleted: z.string() }).strict(),
       summary: 'Forget a switch',
       tag: 'switches',
       params: z.object({ name: switchNameSchema }).strict(),
