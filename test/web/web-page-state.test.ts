@@ -78,6 +78,7 @@ describe('the page tells the truth about a server', () => {
   });
 
   it('a refused login the power sweep alone found is "login refused" (power.bmcError); new credentials from the page clear it', async () => {
+    await site.agent.parts.powerSync.syncOnce(); // rackhand's login is known to the simulated BMC from its first contact
     const bmc = site.bmcOf(1006);
     const admin = bmc.users.find((u) => u.name === 'ADMIN')!;
     admin.password = 'rotated-on-the-bmc';
