@@ -3,6 +3,7 @@
 // when the installer calls back (the callback URL read from the host's own boot script, as the installer gets it).
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { apiClient, startRackhand, type RackhandProcess } from '../harness/rackhand-process.js';
+import { DEPLOY_STEPS } from '../web/test-site.js';
 
 const MAC = '52:54:00:5e:00:01';
 const SERVER = 41;
@@ -10,16 +11,6 @@ const SERVER = 41;
 let rh: RackhandProcess;
 let admin: string;
 const api = () => apiClient(() => rh.url, admin);
-
-async function until<T>(fn: () => Promise<T | undefined>, what: string, ms = 30_000): Promise<T> {
-  const deadline = Date.now() + ms;
-  for (;;) {
-    const v = await fn();
-    if (v !== undefined) return v;
-    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
-    await new Promise((r) => setTimeout(r, 100));
-  }
-}
 
 const task = async (id: number) => (await api().get(`/api/v1/tasks/${id}`)).json;
 const startedSteps = (t: any): string[] => t.steps.filter((s: any) => s.state === 'started').map((s: any) => s.name);
@@ -60,7 +51,7 @@ describe('graceful stop (SIGTERM) during a deploy waiting for its installer', ()
     const r = await api().post(`/api/v1/servers/${SERVER}/reinstall`, { os_id: 900, root_pass: 'Str0ng-Pass!' });
     expect(r.status, r.text).toBe(202);
     const taskId = r.json.id as number;
-    await until(async () => ((await task(taskId)).waitingFor ? true : undefined), 'the deploy to wait for its installer');
+    await expect.poll(async () => (await task(taskId)).waitingFor, { timeout: 30_000 }).toBe('installer report');
     const before = await callbackUrlFromScript();
 
     await rh.stop();
@@ -83,20 +74,10 @@ describe('graceful stop (SIGTERM) during a deploy waiting for its installer', ()
     const cb = await fetch(url.replace(/^http:\/\/[^/]+/, rh.url));
     expect(cb.status, await cb.text()).toBe(200);
 
-    const done = await until(async () => {
-      const t = await task(taskId);
-      return t.state === 'running' || t.state === 'queued' ? undefined : t;
-    }, 'the deploy to finish');
+    await expect.poll(async () => (await task(taskId)).state, { timeout: 30_000 }).toMatch(/succeeded|failed|cancelled/);
+    const done = await task(taskId);
     expect(done.state, JSON.stringify(done, null, 1)).toBe('succeeded');
-    expect(startedSteps(done)).toEqual([
-      'arm netboot (install)',
-      'boot device pxe (legacy, next boot)',
-      'power on or reset into the network boot',
-      'wait for installer callback',
-      'disarm netboot',
-      'boot device disk (legacy, persistent)',
-      'reboot into the installed system',
-    ]);
+    expect(startedSteps(done)).toEqual(DEPLOY_STEPS);
     expect(done.steps.filter((s: any) => s.name === 'wait for installer callback').at(-1).state).toBe('succeeded');
     expect((await api().get(`/api/v1/servers/${SERVER}/netboot`)).json).toEqual({ armed: false });
     expect((await api().get(`/api/v1/servers/${SERVER}`)).json.status).toBe('rent');
