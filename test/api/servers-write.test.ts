@@ -1,6 +1,7 @@
 // Inventory writes on the real agent: imports merge by default (a partial row keeps everything it does not give),
 // replace only when asked, a dry run diffs without writing, errors name the item, its id, the field and the value;
 // a server read with GET goes back with PUT as it is, and PUT changes only what it is given.
+import fc from 'fast-check';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startTestSite, type TestSite } from '../web/test-site.js';
 import { BMC_TEST_PASSWORD, makeServers } from '../harness/fixtures.js';
@@ -160,4 +161,27 @@ describe('one server: GET, then PUT', () => {
     expect(unknown.json.error).toMatchObject({ code: 'INVALID_INPUT', details: { field: 'rak' } });
     expect(unknown.json.error.message).toBe('server 506: rak: unknown field; nothing was written');
   });
+});
+
+describe('garbage', () => {
+  // Records shaped like servers, with any value in any field (and unknown fields, camelCase spellings, nulls).
+  const field = fc.constantFrom('id', 'name', 'status', 'rack', 'rackPosition', 'rack_position', 'bmc', 'console', 'interfaces', 'hardware', 'owner_id', 'power', 'os', 'x');
+  const item = fc.oneof(
+    fc.jsonValue({ maxDepth: 4 }),
+    fc.dictionary(field, fc.jsonValue({ maxDepth: 3 }), { maxKeys: 6 }),
+    fc.record({ id: fc.constantFrom(501, 502, 503, 700), bmc: fc.dictionary(fc.constantFrom('host', 'port', 'password', 'passwordSet', 'x'), fc.jsonValue({ maxDepth: 2 })) }, { requiredKeys: ['id'] }),
+  );
+
+  it('imports and PUTs of anything: a 2xx, or a 4xx in the error shape naming what is wrong — never a 500', async () => {
+    await fc.assert(
+      fc.asyncProperty(fc.array(item, { maxLength: 4 }), fc.boolean(), async (items, dry) => {
+        const r = await call('POST', `/api/v1/servers/import?dry_run=${dry ? 1 : 0}`, items);
+        expect([200, 400, 409], JSON.stringify(r.json)).toContain(r.status);
+        if (r.status !== 200) expect(r.json.error).toMatchObject({ code: expect.stringMatching(/^(INVALID_INPUT|CONFLICT)$/), message: expect.any(String) });
+        const put = await call('PUT', '/api/v1/servers/503', items[0] ?? {});
+        expect([200, 400, 409], JSON.stringify(put.json)).toContain(put.status);
+      }),
+      { numRuns: 150 },
+    );
+  }, 120_000);
 });
