@@ -129,10 +129,13 @@ export class Servers {
       if (seen.has(id)) return void problem('id', `id ${id} appears twice (also item ${seen.get(id)})`, id);
       seen.set(id, item);
       const stored = this.servers.get(id);
-      const before = stored ? serverInputSchema.safeParse(recordToInput(stored)) : undefined;
+      // What is stored, in the input shape (defaults filled); as it is when the stored record no longer passes
+      // today's schema — the merge still keeps it, and validation names the field.
+      const parsedBefore = stored ? serverInputSchema.safeParse(recordToInput(stored)) : undefined;
+      const before = stored ? ((parsedBefore?.success ? parsedBefore.data : recordToInput(stored)) as ServerInput) : undefined;
       let merged: Record<string, unknown>;
       try {
-        merged = mergeServerInput(mode === 'merge' && before?.success ? (before.data as Record<string, unknown>) : undefined, raw as Record<string, unknown>);
+        merged = mergeServerInput(mode === 'merge' ? (before as Record<string, unknown> | undefined) : undefined, raw as Record<string, unknown>);
       } catch (e) {
         const err = e as RackhandError;
         return void problem(String(err.details?.field ?? ''), err.message.replace(/^[\w.]+: /, ''));
@@ -147,7 +150,7 @@ export class Servers {
         return;
       }
       for (const [field, message] of this.check(parsed.data)) problem(field, message, valueAt(parsed.data, field.split('.')));
-      out.push({ input: parsed.data, before: before?.success ? before.data : undefined });
+      out.push({ input: parsed.data, before });
     });
     return { items: out, problems };
   }

@@ -128,6 +128,21 @@ describe('import: merge by default', () => {
   });
 });
 
+describe('a stored record today\'s rules refuse', () => {
+  it('is still merged over, never silently replaced: the import names the stored field to fix', async () => {
+    // e.g. written by an older rackhand that allowed control characters in names
+    site.agent.db.prepare('UPDATE servers SET name = ? WHERE id = 505').run('old\u0001name');
+    const before = await get(505);
+    const r = await call('POST', '/api/v1/servers/import', [{ id: 505, rack: 'R5' }]);
+    expect(r.status).toBe(400);
+    expect(r.json.error.details).toMatchObject({ field: '0.name', item: 1, id: 505 });
+    expect(await get(505)).toEqual(before);
+    const fixed = await call('POST', '/api/v1/servers/import', [{ id: 505, rack: 'R5', name: 'srv-505' }]);
+    expect(fixed.status).toBe(200);
+    expect(inventoryOf(await get(505))).toEqual({ ...inventoryOf(before), name: 'srv-505', rack: 'R5' });
+  });
+});
+
 describe('one server: GET, then PUT', () => {
   it('a server read with GET is accepted back by PUT as it is, and nothing changes', async () => {
     const read = await get(504);
