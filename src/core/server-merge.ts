@@ -87,20 +87,28 @@ export function diffServer(before: ServerInput | undefined, after: ServerInput, 
 
 // ---- the schema walk
 
-/** The object shape a field's schema holds (through optional, default, nullable), if it is an object. */
-function shapeOf(schema: z.ZodType | undefined): Shape | undefined {
-  const s = unwrap(schema);
-  return s && (s as { _zod: { def: { type: string } } })._zod.def.type === 'object' ? ((s as unknown as { shape: Shape }).shape) : undefined;
+/** What a field's schema holds, found once per schema: an object's shape, or an array's element shape. */
+const kinds = new WeakMap<z.ZodType, { shape?: Shape; element?: Shape }>();
+
+function kindOf(schema: z.ZodType | undefined): { shape?: Shape; element?: Shape } {
+  if (!schema) return {};
+  let k = kinds.get(schema);
+  if (!k) {
+    const s = unwrap(schema) as { _zod: { def: { type: string; element?: z.ZodType } }; shape?: Shape } | undefined;
+    k = s?._zod.def.type === 'object' ? { shape: s.shape } : s?._zod.def.type === 'array' ? { element: kindOf(s._zod.def.element).shape } : {};
+    kinds.set(schema, k);
+  }
+  return k;
 }
+
+/** The object shape a field's schema holds (through optional, default, nullable), if it is an object. */
+const shapeOf = (schema: z.ZodType | undefined) => kindOf(schema).shape;
 
 /** The element shape of an array-of-objects field (interfaces, tags, groups). */
-function elementShapeOf(schema: z.ZodType | undefined): Shape | undefined {
-  const s = unwrap(schema) as { _zod: { def: { type: string; element?: z.ZodType } } } | undefined;
-  return s?._zod.def.type === 'array' ? shapeOf(s._zod.def.element) : undefined;
-}
+const elementShapeOf = (schema: z.ZodType | undefined) => kindOf(schema).element;
 
 function unwrap(schema: z.ZodType | undefined): z.ZodType | undefined {
-  let s = schema as { _zod: { def: { type: string; innerType?: z.ZodType; in?: z.ZodType } } } | undefined;
+  let s = schema as { _zod: { def: { type: string; innerType?: z.ZodType } } } | undefined;
   while (s && ['optional', 'nullable', 'default', 'prefault', 'readonly'].includes(s._zod.def.type)) s = s._zod.def.innerType as typeof s;
   return s as z.ZodType | undefined;
 }

@@ -97,7 +97,7 @@ export class Servers {
 
   private write(items: unknown[], opts: ImportOptions, single: boolean): ImportResult {
     const mode = opts.mode ?? 'merge';
-    const plan = this.plan(items, mode, single);
+    const plan = this.plan(items, mode, opts.dryRun === true);
     if (plan.problems.length) throw importError(plan.problems, single);
     const inputs = plan.items.map((i) => i.input);
     if (!opts.dryRun) return this.servers.upsertMany(inputs);
@@ -114,10 +114,15 @@ export class Servers {
   }
 
   /** Every item merged over its stored server and validated; what is wrong with any of them, all at once. */
-  private plan(items: unknown[], mode: ImportMode, single: boolean): { items: { input: ServerInput; before?: ServerInput }[]; problems: ImportProblem[] } {
+  private plan(items: unknown[], mode: ImportMode, dryRun: boolean): { items: { input: ServerInput; before?: ServerInput }[]; problems: ImportProblem[] } {
     const problems: ImportProblem[] = [];
     const out: { input: ServerInput; before?: ServerInput }[] = [];
     const seen = new Map<number, number>();
+    const ids = items.flatMap((raw) => {
+      const id = serverInputSchema.shape.id.safeParse((raw as { id?: unknown } | null)?.id);
+      return id.success ? [id.data] : [];
+    });
+    const storedById = this.servers.getMany(ids);
     items.forEach((raw, index) => {
       const item = index + 1;
       const problem = (field: string, message: string, value?: unknown, id = (raw as { id?: unknown } | null)?.id) =>
@@ -128,11 +133,12 @@ export class Servers {
       const id = idParse.data;
       if (seen.has(id)) return void problem('id', `id ${id} appears twice (also item ${seen.get(id)})`, id);
       seen.set(id, item);
-      const stored = this.servers.get(id);
-      // What is stored, in the input shape (defaults filled); as it is when the stored record no longer passes
-      // today's schema — the merge still keeps it, and validation names the field.
-      const parsedBefore = stored ? serverInputSchema.safeParse(recordToInput(stored)) : undefined;
-      const before = stored ? ((parsedBefore?.success ? parsedBefore.data : recordToInput(stored)) as ServerInput) : undefined;
+      // What is stored, in the input shape: the merge's base (a stored record that no longer passes today's schema
+      // is kept too: validation names its field). A dry run's diff compares it with its defaults filled in.
+      const record = storedById.get(id);
+      const stored = record ? (recordToInput(record) as ServerInput) : undefined;
+      const parsedBefore = stored && dryRun ? serverInputSchema.safeParse(stored) : undefined;
+      const before = parsedBefore?.success ? parsedBefore.data : stored;
       let merged: Record<string, unknown>;
       try {
         merged = mergeServerInput(mode === 'merge' ? (before as Record<string, unknown> | undefined) : undefined, raw as Record<string, unknown>);
