@@ -24,6 +24,8 @@ import { BmcAccountsRepo } from './store/repos/bmc-accounts-repo.js';
 import { ImagesRepo } from './store/repos/images-repo.js';
 import { ImageStore } from './images/image-store.js';
 import { Catalogue } from './core/catalogue.js';
+import { AuditRepo } from './store/repos/audit-repo.js';
+import { BootHistoryRepo } from './store/repos/boot-history-repo.js';
 // planes
 import { BmcScheduler } from './bmc/bmc-scheduler.js';
 import { BmcDrivers } from './bmc/bmc-drivers.js';
@@ -65,6 +67,8 @@ import { SensorHistory } from './core/history.js';
 import { Tasks } from './core/tasks.js';
 import { Tokens } from './core/tokens.js';
 import { Images } from './core/images.js';
+import { Audit } from './core/audit.js';
+import { BootHistory } from './core/boot-history.js';
 import { PostInstallNotifier } from './core/post-install-notifier.js';
 // faces
 import { authenticate } from './api/authenticate.js';
@@ -92,6 +96,8 @@ export function openState(config: ResolvedConfig) {
     sensors: new SensorHistoryRepo(db),
     bmcAccounts: new BmcAccountsRepo(db),
     images: new ImagesRepo(db),
+    audit: new AuditRepo(db),
+    bootHistory: new BootHistoryRepo(db),
   };
   const images = new ImageStore(imagesDirOf(config), repos.images);
   return { secrets, db, repos, images };
@@ -163,6 +169,7 @@ export async function createAgent(config: ResolvedConfig, opts: { log?: Logger }
   const bmc = new BmcDrivers(
     drivers.map((d) => scheduler.wrap(instrumentBmcDriver(d, metrics))),
     repos.servers,
+    (id, code) => repos.servers.recordBmcError(id, code),
   );
   const powerSync = new PowerSync(repos.servers, bmc, config.bmc.sync, log.child({ part: 'power-sync' }));
   const sampler = new SensorSampler(
@@ -183,7 +190,10 @@ export async function createAgent(config: ResolvedConfig, opts: { log?: Logger }
     bootUrls(boot.httpUrl ?? (boot.serverIp ? `http://${boot.serverIp}:${new URL(publicUrl()).port || 80}` : publicUrl()));
   const ipam = new Ipam(repos.ipam, repos.servers, tasks);
   const plans = new InstallPlans({ catalogue, urls, network: boot.network, hostNetwork: (id) => ipam.hostNetwork(id) });
-  const netboot = new Netboot(repos.servers, repos.netboot, plans, tasks, log.child({ part: 'netboot' }));
+  // Every boot server reports what it did per host through this one sink (DHCP and TFTP as `onBootEvent`).
+  const bootHistory = new BootHistory(repos.bootHistory, repos.servers, () => content, config.bootHistory, log.child({ part: 'boot-history' }));
+  const onBootEvent = bootHistory.sink;
+  const netboot = new Netboot(repos.servers, repos.netboot, plans, tasks, log.child({ part: 'netboot' }), onBootEvent);
   const content = new NetbootContent(
     repos.servers,
     repos.netboot,
@@ -191,7 +201,7 @@ export async function createAgent(config: ResolvedConfig, opts: { log?: Logger }
     plans,
     catalogue,
     images,
-    { templates: new TemplateDir(boot.templatesDir ?? DEFAULT_TEMPLATE_ROOT), verifyClient: boot.verifyClient, lldpWaitSeconds: boot.lldpWaitSeconds },
+    { templates: new TemplateDir(boot.templatesDir ?? DEFAULT_TEMPLATE_ROOT), verifyClient: boot.verifyClient, lldpWaitSeconds: boot.lldpWaitSeconds, onBootEvent },
     log.child({ part: 'netboot' }),
   );
   const dhcp =
@@ -210,6 +220,7 @@ export async function createAgent(config: ResolvedConfig, opts: { log?: Logger }
           scriptUrl: (mac) => urls().script(mac),
           bootFileUrl: (file) => urls().file(file),
           leaseSeconds: boot.dhcp.leaseSeconds,
+          onBootEvent,
           logger: log.child({ part: 'dhcp' }),
         });
   // The configured boot files are served by name even when the root holds them as symlinks out of it
@@ -240,6 +251,7 @@ export async function createAgent(config: ResolvedConfig, opts: { log?: Logger }
         maxTransfers: boot.tftp.maxTransfers,
         maxTransfersPerClient: boot.tftp.maxTransfersPerClient,
         engine: boot.tftp.engine,
+        onBootEvent,
         logger: log.child({ part: 'tftp' }),
       })
     : undefined;
@@ -258,7 +270,14 @@ export async function createAgent(config: ResolvedConfig, opts: { log?: Logger }
   const deploys = new Deploys(repos.servers, repos.users, tasks, netboot, notifier, catalogue, config.site.name);
   const core: Core = {
     servers,
-    power: new Power(repos.servers, repos.bmcAccounts, tasks, { sensorsWaitMs: config.bmc.sensorsWaitMs, maxAddedBmcUsers: config.bmc.maxAddedUsers }, powerSync),
+    power: new Power(
+      repos.servers,
+      repos.bmcAccounts,
+      tasks,
+      { sensorsWaitMs: config.bmc.sensorsWaitMs, maxAddedBmcUsers: config.bmc.maxAddedUsers },
+      powerSync,
+      repos.sensors,
+    ),
     deploys,
     netboot,
     discovered: new Discovered(repos.discovered, servers, (p, id) => deploys.diagnostics(p, id, { manualPower: true })),
@@ -269,6 +288,8 @@ export async function createAgent(config: ResolvedConfig, opts: { log?: Logger }
     tasks: new Tasks(tasks, repos.servers),
     tokens: new Tokens(repos.tokens, repos.users),
     images: new Images(images, catalogue, repos.netboot, tasks),
+    audit: new Audit(repos.audit, config.audit),
+    bootHistory,
   };
 
   // ---- Workflows: what each task kind does.
@@ -309,6 +330,7 @@ export async function createAgent(config: ResolvedConfig, opts: { log?: Logger }
     authenticate: authenticateRequest,
     bodyLimit: config.http.bodyLimitBytes,
     importBodyLimit: config.http.importBodyLimitBytes,
+    audit: (entry) => core.audit.record(entry),
     middleware: [metrics.httpTimer()],
     faces: [
       eqFace,
@@ -355,9 +377,13 @@ export async function createAgent(config: ResolvedConfig, opts: { log?: Logger }
       powerSync.start();
       sampler.start();
       timers.push(setInterval(() => consoles.expire(), 30_000).unref());
-      timers.push(
-        setInterval(() => repos.tasks.pruneFinishedBefore(new Date(Date.now() - config.tasks.retentionDays * 86400_000).toISOString()), 3600_000).unref(),
-      );
+      const prune = () => {
+        repos.tasks.pruneFinishedBefore(new Date(Date.now() - config.tasks.retentionDays * 86400_000).toISOString());
+        core.audit.prune();
+        bootHistory.prune();
+      };
+      prune();
+      timers.push(setInterval(prune, 3600_000).unref());
       ready = true;
       return { url: boundUrl };
     },
@@ -381,6 +407,7 @@ export async function createAgent(config: ResolvedConfig, opts: { log?: Logger }
         httpServer.closeAllConnections();
       });
       await bmc.close();
+      bootHistory.close();
       db.close();
     },
   };

@@ -173,6 +173,25 @@ export const configSchema = z
       })
       .strict()
       .prefault({}),
+    audit: z
+      .object({
+        /** How long an audit entry (a mutating API request) is kept. */
+        retentionDays: z.number().int().min(1).default(365),
+        /** Entries kept at most; the oldest go first. */
+        maxEntries: z.number().int().min(1000).default(1_000_000),
+      })
+      .strict()
+      .prefault({}),
+    bootHistory: z
+      .object({
+        /** Boot events (DHCP, TFTP, HTTP boot, installer reports) kept per host, newest first. */
+        perHost: z.number().int().min(10).default(500),
+        /** Boot events kept in all (a flood of unknown MACs cannot grow the store past this). */
+        maxEvents: z.number().int().min(1000).default(200_000),
+        retentionDays: z.number().int().min(1).default(30),
+      })
+      .strict()
+      .prefault({}),
     tasks: z
       .object({
         /** How long a finished task stays in the store. */

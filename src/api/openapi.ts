@@ -1,10 +1,24 @@
-// OpenAPI 3.1 from the same zod schemas that validate the faces' requests.
+// OpenAPI 3.1 from the same zod schemas that validate the faces' requests, and the rows' answer schemas.
 import { z } from 'zod';
 import type { Endpoint } from './face.js';
 
+/** Schemas that validate only the outer shape (a capability checks the rest), and the shape they document. */
+const documented = new WeakMap<z.ZodType, z.ZodType>();
+
+/** `schema` validates; the OpenAPI document shows `doc` in its place. */
+export function documentedAs<T extends z.ZodType>(schema: T, doc: z.ZodType): T {
+  documented.set(schema, doc);
+  return schema;
+}
+
 export function openApiDocument(info: { title: string; version: string }, endpoints: Endpoint[]): unknown {
   const paths: Record<string, Record<string, unknown>> = {};
-  const schemaOf = (s: z.ZodType) => z.toJSONSchema(s, { io: 'input', unrepresentable: 'any' }) as Record<string, any>;
+  // Requests are documented as clients write them (defaults optional), answers as rackhand sends them.
+  const schemaOf = (s: z.ZodType, io: 'input' | 'output' = 'input') => {
+    const json = z.toJSONSchema(documented.get(s) ?? s, { io, unrepresentable: 'any' }) as Record<string, any>;
+    delete json.$schema;
+    return json;
+  };
   for (const e of endpoints) {
     const path = e.path.replace(/:(\w+)/g, '{$1}').replace(/\*(\w+)/g, '{$1}');
     const parameters: unknown[] = [];
@@ -27,8 +41,8 @@ export function openApiDocument(info: { title: string; version: string }, endpoi
       ...(e.body ? { requestBody: { required: true, content: { 'application/json': { schema: schemaOf(e.body) } } } } : {}),
       responses: {
         [String(e.status ?? 200)]: {
-          description: 'success',
-          ...(e.response ? { content: { 'application/json': { schema: schemaOf(e.response) } } } : {}),
+          description: e.status === 204 ? 'done; no content' : e.responseType === 'text/event-stream' ? 'a stream of events, each data line one of these' : 'success',
+          ...(e.response ? { content: { [e.responseType ?? 'application/json']: { schema: schemaOf(e.response, 'output') } } } : {}),
         },
         default: { description: 'error', content: { 'application/json': { schema: { $ref: '#/components/schemas/Error' } } } },
       },

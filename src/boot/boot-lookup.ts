@@ -36,14 +36,14 @@ export interface BootLookup {
 export interface BootContent {
   /** The host's boot script (the local-disk one when nothing is armed). FORBIDDEN to any other address. */
   hostScript(mac: string, remoteAddress: string): { script: string; armed: boolean };
-  /** preseed, kickstart, user-data or meta-data of the install this token belongs to. */
-  installConfig(token: string, kind: 'preseed' | 'kickstart' | 'user-data' | 'meta-data'): string;
+  /** preseed, kickstart, user-data or meta-data of the install this token belongs to (remoteAddress: for its boot history). */
+  installConfig(token: string, kind: 'preseed' | 'kickstart' | 'user-data' | 'meta-data', remoteAddress?: string): string;
   /** The ramdisk agent's job; NOT_FOUND when nothing is armed for the token (the agent then powers off). */
   agentJob(token: string): { action: string; params: Record<string, unknown> };
 }
 
 /** What booted hosts report back (the installer's callback, the ramdisk agent's progress and result). */
 export interface BootReports {
-  report(token: string, report: { ok: boolean; code?: string; reason?: string; result?: unknown }): unknown;
+  report(token: string, report: { ok: boolean; code?: string; reason?: string; result?: unknown }, remoteAddress?: string): unknown;
   progress(token: string, step: { name: string; state: 'started' | 'succeeded' | 'failed' | 'note' | 'heartbeat'; message: string }): void;
 }

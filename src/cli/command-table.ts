@@ -81,9 +81,16 @@ export const commandTable: CommandSpec[] = [
   {
     name: 'servers import',
     args: 'FILE',
-    summary: 'upsert servers from a JSON array (the /api/v1 server shape) or a CSV file',
+    summary: 'create or change servers by id from a JSON array (the /api/v1 server shape) or a CSV file',
     via: 'state',
-    flags: [{ name: 'json', help: 'print the import result as JSON' }],
+    flags: [
+      { name: 'replace', help: 'fields a record does not give take their defaults (default: they keep their stored value)' },
+      { name: 'dry-run', help: 'check everything and print what would change, per server and field; write nothing' },
+      { name: 'json', help: 'print the import result (or the dry run) as the API returns it' },
+    ],
+    details:
+      'A merge by default: a partial row (id and rack, say) changes only what it gives; empty CSV cells change nothing.\n' +
+      'Passwords are write-only: left out, the stored one stays. Every bad record is reported, by CSV line or JSON item.',
   },
   { name: 'servers list', args: '', summary: 'every server in the store', via: 'state', flags: [{ name: 'json', help: 'as JSON' }] },
   { name: 'task show', args: 'ID', summary: 'one task with its step journal, from the store', via: 'state', flags: [] },
@@ -208,6 +215,27 @@ export const commandTable: CommandSpec[] = [
     flags: [{ name: 'warm', help: 'a warm reset instead of a cold one' }, noWait],
   },
   { name: 'discovered', args: '', summary: 'machines that asked to boot but are not in the inventory', via: 'api', flags: [] },
+  {
+    name: 'boot-history',
+    args: 'ID|MAC',
+    summary: "what DHCP, TFTP and HTTP boot did for a server (or a MAC) and what it reported, newest first: why is it PXE-looping?",
+    via: 'api',
+    flags: [{ name: 'limit', value: 'N', help: 'at most N events (default 50)' }],
+  },
+  {
+    name: 'audit',
+    args: '',
+    summary: 'who changed what, from where, with what result: the audit log of mutating API requests (admin tokens)',
+    via: 'api',
+    flags: [
+      { name: 'server', value: 'ID', help: 'requests about one server' },
+      { name: 'task', value: 'ID', help: 'the request that started or cancelled a task' },
+      { name: 'token', value: 'ID', help: 'requests made with one token (rackhand token list)' },
+      { name: 'errors', help: 'only refused or failed requests' },
+      { name: 'since', value: 'TIME', help: 'ISO time, e.g. 2025-06-01T00:00:00Z' },
+      { name: 'limit', value: 'N', help: 'at most N (default 50)' },
+    ],
+  },
 ];
 
 /** The flags a command accepts, its own and those of its kind. */

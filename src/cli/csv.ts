@@ -104,21 +104,20 @@ export function csvRowToServer(r: Record<string, string>): Record<string, unknow
       { name: opt(r.interface) ?? 'eth0', mac: r.mac.trim(), ip: opt(r.ip), switch: opt(r.switch), switch_port: opt(r.switch_port) },
     ];
   }
-  if (opt(r.bmc_host)) {
-    s.bmc = {
-      driver: opt(r.bmc_driver),
-      host: r.bmc_host.trim(),
-      port: num(r.bmc_port),
-      username: opt(r.bmc_username),
-      password: r.bmc_password === '' ? undefined : r.bmc_password,
-      model: opt(r.bmc_model),
-      cipher_suite: num(r.bmc_cipher_suite),
-    };
-  }
-  if (opt(r.console_host)) {
-    s.console = { host: r.console_host.trim(), port: num(r.console_port), password: opt(r.console_password) };
-  }
-  return JSON.parse(JSON.stringify(s)); // drops undefined so schema defaults apply
+  // Any BMC or console cell given makes the object: a merge import may change one field (the password) alone.
+  const bmc = {
+    driver: opt(r.bmc_driver),
+    host: opt(r.bmc_host),
+    port: num(r.bmc_port),
+    username: opt(r.bmc_username),
+    password: r.bmc_password === '' ? undefined : r.bmc_password,
+    model: opt(r.bmc_model),
+    cipher_suite: num(r.bmc_cipher_suite),
+  };
+  if (Object.values(bmc).some((v) => v !== undefined)) s.bmc = bmc;
+  const vnc = { host: opt(r.console_host), port: num(r.console_port), password: opt(r.console_password) };
+  if (Object.values(vnc).some((v) => v !== undefined)) s.console = vnc;
+  return JSON.parse(JSON.stringify(s)); // drops undefined: a merge keeps those fields, a new server takes the defaults
 }
 
 /** The CSV column a server input field came from: interfaces.0.mac → mac, bmc.host → bmc_host. */

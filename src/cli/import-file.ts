@@ -1,15 +1,18 @@
-// `rackhand servers import FILE`: a JSON array or a CSV file read and checked, every bad record named at once.
+// `rackhand servers import FILE`: a JSON array or a CSV file read as server write records, and the import's
+// problems said by where they are in the file (CSV line and column, or JSON item number), with the id and value.
 import { readFileSync } from 'node:fs';
 import { RackhandError } from '../errors.js';
-import { serverInputSchema } from '../domain/server.js';
+import type { ImportProblem } from '../core/servers.js';
 import { csvColumnOf, csvRowToServer, readCsv, SERVER_CSV_COLUMNS, type CsvRow } from './csv.js';
-import { ProblemList } from './one-line-error.js';
 
-/**
- * A JSON array (or {servers: […]}) or a CSV file with a header line, as server input records. Every invalid
- * record is reported at once, by CSV line (or JSON item number) and id, naming the column and its value.
- */
-export function readImportFile(file: string): unknown[] {
+export interface ImportFile {
+  items: unknown[];
+  /** One problem of the import, as a line naming the file and where in it (`servers.csv line 4 (id 2): mac: …`). */
+  describe(problem: ImportProblem): string;
+}
+
+/** A JSON array (or {servers: […]}) or a CSV file with a header line. Its records are checked by the import itself. */
+export function readImportFile(file: string): ImportFile {
   const text = readFileSync(file, 'utf8');
   if (/^\s*[[{]/.test(text)) {
     let doc: unknown;
@@ -20,8 +23,7 @@ export function readImportFile(file: string): unknown[] {
     }
     const items = Array.isArray(doc) ? doc : (doc as { servers?: unknown }).servers;
     if (!Array.isArray(items)) throw new RackhandError('INVALID_INPUT', `${file}: expected a JSON array of servers (or {"servers": […]})`);
-    checkRecords(items.map((item, i) => ({ where: `${file} item ${i + 1}`, item, column: (p: PropertyKey[]) => p.map(String).join('.') })));
-    return items;
+    return { items, describe: (p) => line(`${file} item ${p.item}`, p, p.field, p.value) };
   }
   let rows: CsvRow[];
   try {
@@ -29,30 +31,20 @@ export function readImportFile(file: string): unknown[] {
   } catch (e) {
     throw new RackhandError('INVALID_INPUT', `${file} ${(e as Error).message}`);
   }
-  const items = rows.map((r) => csvRowToServer(r.record));
-  checkRecords(rows.map((r, i) => ({ where: `${file} line ${r.line}`, item: items[i], column: csvColumnOf, raw: r.record })));
-  return items;
+  return {
+    items: rows.map((r) => csvRowToServer(r.record)),
+    describe: (p) => {
+      const row = rows[p.item - 1];
+      const column = p.field === 'interfaces' ? 'mac' : csvColumnOf(p.field.split('.'));
+      // The cell as written (never a password's); the import's own value when the problem is not one cell's.
+      const cell = /password/.test(column) ? undefined : row?.record[column];
+      return line(`${file} line ${row?.line ?? '?'}`, p, column, cell !== undefined && cell !== '' ? cell : p.value);
+    },
+  };
 }
 
-function checkRecords(records: { where: string; item: unknown; column: (p: PropertyKey[]) => string; raw?: Record<string, string> }[]): void {
-  const problems: string[] = [];
-  for (const r of records) {
-    const parsed = serverInputSchema.safeParse(r.item);
-    if (parsed.success) continue;
-    const id = (r.item as { id?: unknown })?.id;
-    for (const issue of parsed.error.issues) {
-      const column = issue.code === 'unrecognized_keys' ? issue.keys.join(', ') : r.column(issue.path);
-      // never echo a secret back
-      const value = /password/.test(column) ? undefined : r.raw ? r.raw[column] : valueAtPath(r.item, issue.path);
-      const shown = value === undefined || value === '' ? '' : `, got ${JSON.stringify(value)}`;
-      problems.push(`${r.where}${id !== undefined ? ` (id ${JSON.stringify(id)})` : ''}: ${column || 'the record'}: ${issue.message.replace(/^Invalid (input|option): /, '')}${shown}`);
-    }
-  }
-  if (problems.length) throw new ProblemList([...problems, `nothing was imported (${problems.length} problem${problems.length === 1 ? '' : 's'})`]);
-}
-
-function valueAtPath(o: unknown, p: PropertyKey[]): unknown {
-  let v = o;
-  for (const k of p) v = v && typeof v === 'object' ? (v as Record<PropertyKey, unknown>)[k] : undefined;
-  return v !== null && typeof v === 'object' ? undefined : v;
+function line(where: string, p: ImportProblem, field: string, value: unknown): string {
+  const id = p.id !== undefined ? ` (id ${JSON.stringify(p.id)})` : '';
+  const shown = value === undefined || value === '' ? '' : `, got ${JSON.stringify(value)}`;
+  return `${where}${id}: ${field || 'the record'}: ${p.message}${shown}`;
 }

@@ -6,7 +6,7 @@ import { stringify as toYaml } from 'yaml';
 import { closestName, ConfigError, loadConfig, planReload, publicConfig, type ResolvedConfig } from '../config.js';
 import { createAgent, openState } from '../agent.js';
 import { ROLES, type Principal, type Role } from '../auth/tokens.js';
-import { Servers } from '../core/servers.js';
+import { Servers, type ImportProblem, type ImportResult } from '../core/servers.js';
 import { RackhandError } from '../errors.js';
 import { acquireStateLock } from '../store/state-lock.js';
 import { databaseFile } from '../store/sqlite-store.js';
@@ -14,7 +14,7 @@ import { bashCompletion } from './bash-completion.js';
 import { commandHelp, commandTable, commandsStartingWith, findCommand, flagsOf, overallHelp, parseArgsOptions, type CommandSpec } from './command-table.js';
 import { readImportFile } from './import-file.js';
 import { imagesCommand } from './images-cli.js';
-import { oneLineError } from './one-line-error.js';
+import { oneLineError, ProblemList } from './one-line-error.js';
 import { checkStateDir } from './state-dir-check.js';
 import { runApiCommand, printJsonError } from './tech-cli.js';
 import { demoDiscovered, demoServers, probeVnc } from '../demo/demo-site.js';
@@ -141,10 +141,20 @@ async function stateCommand(spec: CommandSpec, args: string[], flags: Flags): Pr
       }
       case 'servers import': {
         const file = need('a FILE (JSON array or CSV)');
-        const items = readImportFile(file);
+        const { items, describe } = readImportFile(file);
         const inventory = new Servers(repos.servers, repos.users, config.bmc.allowSimulated);
-        const r = inventory.import(LOCAL_ADMIN, items);
-        print(flags.json ? JSON.stringify(r) : `imported: ${r.created} created, ${r.updated} updated`);
+        const dryRun = flags['dry-run'] === true;
+        let r: ImportResult;
+        try {
+          r = inventory.import(LOCAL_ADMIN, items, { mode: flags.replace ? 'replace' : 'merge', dryRun });
+        } catch (e) {
+          const problems = (e as RackhandError).details?.problems as ImportProblem[] | undefined;
+          if (!Array.isArray(problems)) throw e;
+          throw new ProblemList([...problems.map(describe), `nothing was imported (${problems.length} problem${problems.length === 1 ? '' : 's'})`]);
+        }
+        if (flags.json) print(JSON.stringify(r));
+        else if (dryRun) print(importDiffText(r));
+        else print(`imported: ${r.created} created, ${r.updated} updated`);
         return 0;
       }
       case 'servers list': {
@@ -174,6 +184,22 @@ async function stateCommand(spec: CommandSpec, args: string[], flags: Flags): Pr
   } finally {
     state.db.close();
   }
+}
+
+/** A dry run's diff for a person: each server that would change, field by field, then the counts. */
+export function importDiffText(r: ImportResult): string {
+  const lines: string[] = [];
+  for (const s of r.servers ?? []) {
+    if (s.action === 'unchanged') continue;
+    lines.push(`server ${s.id} ${s.name}: ${s.action}`);
+    for (const c of s.changes) lines.push(`  ${c.field}: ${shown(c.from)} → ${shown(c.to)}`);
+  }
+  lines.push(`dry run (${r.mode}): ${r.created} to create, ${r.updated} to update, ${r.unchanged} unchanged; nothing was written`);
+  return lines.join('\n');
+}
+
+function shown(v: unknown): string {
+  return v === null || v === undefined ? '-' : typeof v === 'string' && /^\(.*\)$/.test(v) ? v : JSON.stringify(v);
 }
 
 function configCheck(flags: Flags): number {

@@ -262,8 +262,74 @@ async function dispatch(c: Conn, spec: CommandSpec, args: string[], v: Flags, ou
       });
       return 0;
     }
+    case 'boot-history': {
+      if (!a) throw usage('boot-history needs a server ID or a MAC');
+      const limit = v.limit ? String(id(v.limit as string, '--limit')) : '50';
+      const path = /^\d{1,15}$/.test(a) ? `/api/v1/servers/${a}/boot-history` : `/api/v1/discovered/${encodeURIComponent(a)}/boot-history`;
+      const r = await api<{ list: BootLine[]; total: number }>(c, 'GET', `${path}?limit=${limit}`);
+      print(r, () => {
+        if (!r.list.length) return out.log(`no boot events recorded for ${a}`);
+        table(
+          out,
+          ['TIME', 'EVENT', 'FROM', 'MAC', 'DETAIL'],
+          r.list.map((e) => [e.at.replace('T', ' ').slice(0, 23), e.kind, e.ip || '-', e.mac ?? '-', e.detail]),
+        );
+        const counts = new Map<string, number>();
+        for (const e of r.list) counts.set(e.kind, (counts.get(e.kind) ?? 0) + 1);
+        out.log(`${r.list.length} of ${r.total} events since ${r.list.at(-1)!.at}: ${[...counts].map(([k, n]) => `${k} ${n}`).join(', ')}`);
+      });
+      return 0;
+    }
+    case 'audit': {
+      const params = new URLSearchParams({ limit: v.limit ? String(id(v.limit as string, '--limit')) : '50' });
+      for (const f of ['server', 'task', 'token'] as const) if (v[f]) params.set(f, String(id(v[f] as string, `--${f}`)));
+      if (v.errors) params.set('result', 'error');
+      if (v.since) params.set('since', String(v.since));
+      const r = await api<{ list: AuditLine[]; total: number }>(c, 'GET', `/api/v1/audit?${params}`);
+      print(r, () => {
+        if (!r.list.length) return out.log('no audit entries match');
+        table(
+          out,
+          ['TIME', 'WHO', 'FROM', 'REQUEST', 'SERVER', 'TASK', 'RESULT'],
+          r.list.map((e) => [
+            e.at.replace('T', ' ').slice(0, 19),
+            e.tokenId === null ? '(no valid token)' : `${e.tokenName} (${e.role} #${e.tokenId})`,
+            e.remote,
+            `${e.method} ${e.route}${e.action ? ` ${e.action}` : ''}`,
+            e.serverId ?? '-',
+            e.taskId ?? '-',
+            `${e.status}${e.errorCode ? ` ${e.errorCode}` : ''}`,
+          ]),
+        );
+        if (r.total > r.list.length) out.log(`(${r.list.length} of ${r.total}; --limit or a filter for more)`);
+      });
+      return 0;
+    }
   }
   throw new CliError(`${spec.name} is not an API command`, 2);
+}
+
+interface BootLine {
+  at: string;
+  kind: string;
+  ip: string;
+  mac: string | null;
+  detail: string;
+}
+
+interface AuditLine {
+  at: string;
+  tokenId: number | null;
+  tokenName: string | null;
+  role: string | null;
+  remote: string;
+  method: string;
+  route: string;
+  action: string | null;
+  serverId: number | null;
+  taskId: number | null;
+  status: number;
+  errorCode: string | null;
 }
 
 interface OsEntry {

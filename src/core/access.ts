@@ -5,6 +5,8 @@ import type { Principal } from '../auth/tokens.js';
 /** What each role may do. Clients are confined to the servers their user owns. */
 export const can = {
   manageTokens: (p: Principal) => p.role === 'admin',
+  /** Who did what: admins only (it names every token and where it called from). */
+  readAudit: (p: Principal) => p.role === 'admin',
   manageUsers: (p: Principal) => p.role === 'admin' || p.role === 'central',
   /** Write inventory (servers, BMC credentials): secrets flow in here, so techs and clients may not. */
   manageInventory: (p: Principal) => p.role === 'admin' || p.role === 'central',

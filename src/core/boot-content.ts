@@ -6,6 +6,7 @@ import type { ServerRecord } from '../domain/server.js';
 import type { ServersRepo } from '../store/repos/servers-repo.js';
 import type { NetbootRepo, NetbootState } from '../store/repos/netboot-repo.js';
 import type { DiscoveredRepo } from '../store/repos/discovered-repo.js';
+import type { BootEventSink } from '../boot/boot-event.js';
 import type { BootContent, BootLookup, DiscoveredClient, HostBootInfo } from '../boot/boot-lookup.js';
 import {
   renderBootScript,
@@ -33,6 +34,8 @@ export interface BootContentSettings {
   verifyClient: 'reservation' | 'off';
   /** How long an inspection listens for the switch's LLDP announcement (0: not at all). */
   lldpWaitSeconds: number;
+  /** The host's boot history: each script and install config served or refused. */
+  onBootEvent?: BootEventSink;
 }
 
 export class NetbootContent implements BootLookup, BootContent {
@@ -68,29 +71,44 @@ export class NetbootContent implements BootLookup, BootContent {
 
   /** The script for the host with this MAC; the local-disk script when nothing is armed (with the reason). */
   hostScript(mac: string, remoteAddress: string, kind: BootScriptKind = 'ipxe'): { script: string; armed: boolean } {
+    const event = (e: { kind: 'http-script' | 'http-script-refused'; detail: string; serverId?: number }) =>
+      this.settings.onBootEvent?.({ at: Date.now(), mac, ip: remoteAddress, ...e });
     const server = this.servers.findByMac(mac);
-    if (!server) throw new RackhandError('NOT_FOUND', `no server has MAC ${mac}`);
+    if (!server) {
+      event({ kind: 'http-script-refused', detail: `${kind} script: no server has this MAC (not in the inventory)` });
+      throw new RackhandError('NOT_FOUND', `no server has MAC ${mac}`);
+    }
     if (this.settings.verifyClient === 'reservation') {
       const reserved = this.plans.addressing(server, mac).ip;
       if (reserved !== remoteAddress) {
         this.log.warn({ mac, remote: remoteAddress, server: server.id }, 'boot script refused: requester is not the host reserved for this MAC');
+        event({ kind: 'http-script-refused', serverId: server.id, detail: `${kind} script refused: asked from ${remoteAddress}, reserved address ${reserved ?? 'none'}` });
         throw new RackhandError('FORBIDDEN', `the boot script of ${mac} is served only to its host`);
       }
     }
     const nb = this.netboot.get(server.id);
     if (!nb || nb.callbackAt) {
-      this.log.info({ server: server.id, mac, reason: nb ? 'install finished' : 'nothing armed' }, 'serving the local-disk boot script');
+      const reason = nb ? 'install finished' : 'nothing armed';
+      this.log.info({ server: server.id, mac, reason }, 'serving the local-disk boot script');
+      event({ kind: 'http-script', serverId: server.id, detail: `local-disk ${kind} script (${reason}): boot from disk` });
       return { script: renderLocalBootScript(kind, this.settings.templates), armed: false };
     }
     this.log.info({ server: server.id, mac, os: nb.osId, purpose: nb.purpose }, 'serving the armed boot script');
-    return { script: renderBootScript(kind, this.planOf(server, nb, mac), this.settings.templates), armed: true };
+    const script = renderBootScript(kind, this.planOf(server, nb, mac), this.settings.templates);
+    event({ kind: 'http-script', serverId: server.id, detail: `armed ${kind} script: ${nb.purpose} ${nb.osId}${nb.taskId !== null ? ` (task ${nb.taskId})` : ''}` });
+    return { script, armed: true };
   }
 
-  installConfig(token: string, kind: InstallConfigKind): string {
+  installConfig(token: string, kind: InstallConfigKind, remoteAddress = ''): string {
     const nb = this.netboot.findByToken(token);
-    if (!nb || nb.callbackAt) throw new RackhandError('NOT_FOUND', 'no install armed for this token');
+    if (!nb || nb.callbackAt) {
+      this.settings.onBootEvent?.({ at: Date.now(), ip: remoteAddress, kind: 'http-config-refused', detail: `${kind}: no install armed for this token` });
+      throw new RackhandError('NOT_FOUND', 'no install armed for this token');
+    }
     const server = this.servers.require(nb.serverId);
-    return renderInstallConfig(kind, this.planOf(server, nb), this.settings.templates);
+    const text = renderInstallConfig(kind, this.planOf(server, nb), this.settings.templates);
+    this.settings.onBootEvent?.({ at: Date.now(), ip: remoteAddress, serverId: server.id, kind: 'http-config', detail: `${kind} for ${nb.purpose} ${nb.osId}` });
+    return text;
   }
 
   /** The job of the install this token belongs to; NOT_FOUND once it reported (the agent then powers off). */

@@ -11,6 +11,8 @@ import type { Servers } from './servers.js';
 import type { SwitchPorts } from './switch-ports.js';
 import type { Tasks } from './tasks.js';
 import type { Tokens } from './tokens.js';
+import type { Audit } from './audit.js';
+import type { BootHistory } from './boot-history.js';
 
 export interface Core {
   servers: Servers;
@@ -25,4 +27,6 @@ export interface Core {
   tasks: Tasks;
   tokens: Tokens;
   images: Images;
+  audit: Audit;
+  bootHistory: BootHistory;
 }

@@ -10,6 +10,7 @@ import type { InstallSettings } from '../tasks/task-kinds.js';
 import { sha512Crypt } from '../boot/templates/index.js';
 import { requireVisibleServer } from './access.js';
 import type { InstallPlans } from './install-plans.js';
+import type { BootEventSink } from '../boot/boot-event.js';
 
 /** The signal a deploy waits for; its payload is what the installer (or the ramdisk agent) reported. */
 export const INSTALLER_SIGNAL = 'installer report';
@@ -42,6 +43,8 @@ export class Netboot {
     private readonly plans: InstallPlans,
     private readonly tasks: TaskRunner,
     private readonly log: Logger,
+    /** The host's boot history: each installer report, and each refused. */
+    private readonly onBootEvent?: BootEventSink,
   ) {}
 
   /** Validate everything a render will need, then arm. Invalid input fails here, not at boot time. */
@@ -80,9 +83,19 @@ export class Netboot {
    * The installer's last request: it reports success or failure. Single use: a second call, or an unknown
    * token, is refused. The deploy waiting for it is told through the task runner.
    */
-  report(token: string, report: InstallerReport): NetbootState {
+  report(token: string, report: InstallerReport, remoteAddress = ''): NetbootState {
     const nb = this.netboot.consumeCallback(token, report.ok ? 'ok' : `failed: ${report.code ?? 'INSTALLER_FAILED'}`);
-    if (!nb) throw new RackhandError('NOT_FOUND', 'unknown or already used installer callback');
+    const event = (e: { kind: 'installer-report' | 'installer-report-refused'; detail: string; serverId?: number }) =>
+      this.onBootEvent?.({ at: Date.now(), ip: remoteAddress, ...e });
+    if (!nb) {
+      event({ kind: 'installer-report-refused', detail: 'installer report refused: unknown or already used callback' });
+      throw new RackhandError('NOT_FOUND', 'unknown or already used installer callback');
+    }
+    event({
+      kind: 'installer-report',
+      serverId: nb.serverId,
+      detail: report.ok ? `installer reported success (${nb.purpose} ${nb.osId})` : `installer reported failure${report.code ? ` ${report.code}` : ''}: ${report.reason ?? 'no reason given'}`,
+    });
     this.log.info({ server: nb.serverId, purpose: nb.purpose, os: nb.osId, ok: report.ok, code: report.code }, 'installer called back');
     if (nb.taskId !== null) this.tasks.signal(nb.taskId, INSTALLER_SIGNAL, report);
     return nb;

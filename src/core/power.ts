@@ -7,6 +7,7 @@ import type { BootDevice, BootMode, SensorReading } from '../bmc/bmc-driver.js';
 import type { ServerRecord } from '../domain/server.js';
 import type { ServersRepo } from '../store/repos/servers-repo.js';
 import type { BmcAccountsRepo } from '../store/repos/bmc-accounts-repo.js';
+import type { SensorHistoryRepo } from '../store/repos/sensor-history-repo.js';
 import type { TaskRecord } from '../store/repos/tasks-repo.js';
 import type { TaskRunner } from '../tasks/task-runner.js';
 import type { TaskParams } from '../tasks/task-kinds.js';
@@ -54,6 +55,8 @@ export class Power {
     private readonly settings: PowerSettings,
     /** The site-wide power read (the periodic sync, on demand). */
     private readonly sweep: { syncOnce(): Promise<unknown> },
+    /** Where a fresh read is kept, beside the periodic samples (the 24-hour chart shows it). */
+    private readonly sensorHistory?: Pick<SensorHistoryRepo, 'append'>,
   ) {}
 
   power(p: Principal, serverId: number, action: PowerRequest): TaskRecord {
@@ -78,7 +81,9 @@ export class Power {
     if (done.state !== 'succeeded') {
       throw new RackhandError((done.error?.code as 'BMC_ERROR') ?? 'BMC_ERROR', done.error?.message ?? 'sensor read failed', { task: t.id });
     }
-    return { task: done, sensors: done.result as SensorReading[] };
+    const sensors = done.result as SensorReading[];
+    this.sensorHistory?.append(serverId, sensors, new Date(done.finishedAt ?? Date.now()));
+    return { task: done, sensors };
   }
 
   /**

@@ -141,7 +141,8 @@ export interface ServerRecord {
     privilege: 'user' | 'operator' | 'administrator';
   } | null;
   console: { type: 'vnc'; host: string; port: number; passwordSet: boolean } | null;
-  power: { state: LastPower; readAt: string | null; bmcReachable: boolean | null };
+  /** bmcError: the code of the last failed BMC call (BMC_AUTH_FAILED, BMC_UNREACHABLE…), null once one succeeds. */
+  power: { state: LastPower; readAt: string | null; bmcReachable: boolean | null; bmcError: string | null };
   /** Switch ports down (DCImanager suspend); survives restarts. */
   suspended: boolean;
   createdAt: string;

@@ -325,6 +325,62 @@ export const MIGRATIONS: Migration[] = [
     `,
   },
   {
+    version: 350,
+    name: 'audit log',
+    sql: `
+      -- Every mutating request on the API faces: who (token), what (route, server, task), from where, result.
+      -- Never a body value: nothing here can be a secret.
+      CREATE TABLE audit_log (
+        id INTEGER PRIMARY KEY,
+        at TEXT NOT NULL,
+        token_id INTEGER,                      -- null: no valid token was presented
+        token_name TEXT,
+        role TEXT,
+        face TEXT NOT NULL,
+        method TEXT NOT NULL,
+        route TEXT NOT NULL,                   -- the route pattern, e.g. /api/v1/servers/:id/power
+        action TEXT,                           -- eq: the action
+        server_id INTEGER,
+        task_id INTEGER,
+        remote TEXT NOT NULL,
+        status INTEGER NOT NULL,
+        error_code TEXT
+      );
+      CREATE INDEX audit_log_at ON audit_log(at);
+      CREATE INDEX audit_log_server ON audit_log(server_id, id) WHERE server_id IS NOT NULL;
+      CREATE INDEX audit_log_token ON audit_log(token_id, id);
+    `,
+  },
+  {
+    version: 351,
+    name: 'boot history',
+    sql: `
+      -- What the boot plane did for each host (DHCP, TFTP, HTTP boot, installer reports), bounded per host and in all.
+      CREATE TABLE boot_events (
+        id INTEGER PRIMARY KEY,
+        at INTEGER NOT NULL,                   -- epoch milliseconds
+        host TEXT NOT NULL,                    -- the bound's key: server:<id>, else mac:<mac>, else ip:<address>
+        server_id INTEGER,                     -- no foreign key: a host's history outlives its inventory record
+        mac TEXT,
+        ip TEXT NOT NULL,
+        kind TEXT NOT NULL,
+        detail TEXT NOT NULL
+      );
+      CREATE INDEX boot_events_host ON boot_events(host, id);
+      CREATE INDEX boot_events_server ON boot_events(server_id, id) WHERE server_id IS NOT NULL;
+      CREATE INDEX boot_events_mac ON boot_events(mac, id) WHERE mac IS NOT NULL;
+      CREATE INDEX boot_events_at ON boot_events(at);
+    `,
+  },
+  {
+    version: 352,
+    name: 'last BMC error per server',
+    sql: `
+      -- The code of the last failed BMC call (BMC_AUTH_FAILED…); null once a call succeeds.
+      ALTER TABLE servers ADD COLUMN bmc_error TEXT;
+    `,
+  },
+  {
     version: 400,
     name: 'OS images and inspected hardware',
     sql: `

@@ -1,4 +1,5 @@
-// Serving the technician's page: index.html at `/`, its script and style under `/ui/`, from src/web/page.
+// Serving the technician's page: index.html at `/`, the API reference at `/docs`, scripts and styles under `/ui/`,
+// from src/web/page.
 import fs from 'node:fs';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -38,7 +39,7 @@ const PAGE_HEADERS = {
   'x-frame-options': 'DENY',
 };
 
-/** The page's routes: `/` and its files under `/ui/`, served from memory. */
+/** The page's routes: `/`, `/docs` and their files under `/ui/`, served from memory. */
 export function webPageRouter(opts: WebPageOptions = {}): { name: string; router: express.Router } {
   const dir = fs.realpathSync(opts.pageDir ?? findPageDir());
   // The page is a handful of small files: read the list once, serve them from memory.
@@ -55,6 +56,8 @@ export function webPageRouter(opts: WebPageOptions = {}): { name: string; router
   const router = express.Router();
   router.get('/', (_req, res) => send(res, 'index.html'));
   router.get('/ui', (_req, res) => res.redirect(301, '/'));
+  // The API reference: rackhand's OpenAPI document rendered by a page of its own (no CDN).
+  router.get('/docs', (_req, res) => send(res, 'docs.html'));
   router.get('/ui/*name', (req, res) => {
     const name = ([] as string[]).concat(req.params.name as unknown as string[]).join('/');
     send(res, name === '' || name === 'index.html' ? 'index.html' : name);

@@ -204,7 +204,7 @@ describe('one line for what goes wrong', () => {
     expect(r.stderr.trim().split('\n')).toEqual([
       `rackhand: ${csv} line 2 (id 1): rack_position: expected number, received string, got "abc"`,
       `rackhand: ${csv} line 4 (id 2): mac: not a MAC address, got "not-a-mac"`,
-      `rackhand: ${csv} line 4 (id 2): bmc_username: expected string, received undefined`,
+      `rackhand: ${csv} line 4 (id 2): bmc_username: required`,
       'rackhand: nothing was imported (3 problems)',
     ]);
     expect(r.stderr).not.toContain('hunter2');

@@ -15,7 +15,7 @@ export const PLACEHOLDER_IMAGES: Record<string, [string, string]> = {
 
 /** The CLI arguments that import one placeholder image (kernel and initrd files written to a temp dir). */
 export function placeholderImportArgs(name: string): string[] {
-  const [kernel, initrd] = PLACEHOLDER_IMAGES[name];
+  const [kernel, initrd] = PLACEHOLDER_IMAGES[name] ?? ['linux', 'initrd.gz'];
   const dir = path.join(mkdtempSync(path.join(tmpdir(), 'rh-placeholder-')), name);
   mkdirSync(dir);
   const file = (n: string) => {

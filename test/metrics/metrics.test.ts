@@ -173,7 +173,8 @@ describe('/metrics', () => {
 
   it('has BMC reachability and command latency', () => {
     expect(one('rackhand_bmc_reachable', { server_id: '1002' })?.value).toBe(1);
-    expect(one('rackhand_bmc_reachable', { server_id: '1005' })).toBeUndefined(); // never checked
+    expect(one('rackhand_bmc_reachable', { server_id: '1005' })?.value).toBe(1); // no power read, but the sensor pass reached it
+    expect(one('rackhand_bmc_reachable', { server_id: '1012' })).toBeUndefined(); // never answered, never swept
     expect(families.get('rackhand_bmc_command_duration_seconds')!.type).toBe('histogram');
     const count = (labels: Record<string, string>) => one('rackhand_bmc_command_duration_seconds_count', { driver: 'simulated', ...labels })?.value;
     expect(count({ op: 'sensors', result: 'ok' })).toBe(11);

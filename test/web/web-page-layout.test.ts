@@ -13,6 +13,8 @@ pageTestHooks({
     browser = b;
     // Something to chart: a few stored samples of every server.
     for (let i = 0; i < 3; i++) await site.agent.parts.sampler.sampleOnce();
+    // Boot history to show: a host's script asked from the wrong address, a discovered MAC's script asked for.
+    for (const mac of ['02:de:00:00:01:02', '02:de:00:00:ff:02']) await fetch(`${site.url}/boot/ipxe/${mac}`);
   },
 });
 
@@ -51,6 +53,24 @@ const VIEWS: [string, (page: Page) => Promise<void>][] = [
     await page.getByRole('navigation', { name: 'Sections' }).getByRole('link', { name: 'Discovered' }).click();
     await page.getByRole('button', { name: 'Adopt 02:de:00:00:ff:02' }).click();
     await page.locator('#adopt-form').waitFor();
+  }],
+  ['discovered + boot history', async (page) => {
+    await login(page, site.tokens.tech);
+    await page.getByRole('navigation', { name: 'Sections' }).getByRole('link', { name: 'Discovered' }).click();
+    await page.getByRole('button', { name: 'Boot history of 02:de:00:00:ff:02' }).click();
+    await page.locator('#discovered-history table').waitFor();
+    await page.locator('#discovered-history h3').focus();
+  }],
+  ['server detail as admin: inventory editing, boot history', async (page) => {
+    await login(page, site.tokens.admin);
+    await page.getByRole('link', { name: 'demo-a01-03' }).click();
+    await page.locator('#inventory-form').waitFor();
+    await page.locator('#boot-history table').waitFor();
+  }],
+  ['API reference (/docs), an operation open', async (page) => {
+    await page.goto(site.url + '/docs');
+    await page.locator('.op').first().waitFor();
+    await page.locator('.op summary', { hasText: '/api/v1/servers/{id}' }).first().click();
   }],
 ];
 
@@ -131,6 +151,33 @@ describe('the page by keyboard', () => {
     expect((await tasks.json()).tasks).toEqual([]);
   });
 
+  it('admin views: inventory form, boot history and the API reference — each Tab stop visible and shown', async () => {
+    const page = await browser.open(site.url + '/');
+    await login(page, site.tokens.admin);
+    await page.getByRole('link', { name: 'demo-a01-05' }).click();
+    await page.locator('#boot-history table, #boot-history p').first().waitFor();
+    const detail = await tabWalk(page, 110);
+    expect(bad(detail, (s) => s.visible && s.indicated)).toEqual([]);
+    for (const want of ['button#boot-history-refresh', 'input#inv-name', 'select#inv-status', 'input#inv-bmc-host', 'input#inv-bmc-pass', 'input#inv-vnc-pass', 'button#inv-save']) {
+      expect(detail.some((s) => s?.what.startsWith(want)), want).toBe(true);
+    }
+    const docs = await browser.open(site.url + '/docs');
+    await docs.locator('.op').first().waitFor();
+    const stops = await tabWalk(docs, 12);
+    expect(bad(stops, (s) => s.visible && s.indicated)).toEqual([]);
+    expect(stops.some((s) => s?.what.startsWith('input#docs-q'))).toBe(true);
+    // the search narrows the list; an operation opens from the keyboard
+    await tabTo(docs, (f) => f.startsWith('input#docs-q'));
+    await docs.keyboard.type('boot-history');
+    await expect.poll(() => docs.locator('.op:not([hidden])').count()).toBe(2);
+    await docs.keyboard.press('Tab');
+    expect((await focusStop(docs))?.what).toMatch(/^summary#\|GET \/api\/v1\/servers\/\{id\}\/boot-history/);
+    await docs.keyboard.press('Enter');
+    await expect.poll(() => docs.locator('details.op[open]').count()).toBe(1);
+    expect(await docs.locator('details.op[open] .op-body').textContent()).toMatch(/serverId/);
+    expect(browser.errors).toEqual([]);
+  });
+
   it('adopts a discovered MAC by keyboard alone and lands on the new server', async () => {
     const page = await browser.open(site.url + '/');
     await login(page, site.tokens.tech);
@@ -145,5 +192,69 @@ describe('the page by keyboard', () => {
     await page.keyboard.press('Enter');
     await expect.poll(async () => (await focusStop(page))?.what).toMatch(/^h2#\|kb-box/);
     expect(browser.errors).toEqual([]);
+  });
+});
+
+describe('inventory editing by keyboard', () => {
+  it('an admin gives an adopted host its BMC credentials: the password is written, never shown, and the BMC answers', async () => {
+    const page = await browser.open(site.url + '/');
+    await login(page, site.tokens.admin);
+    await tabTo(page, (f) => f.startsWith('a#|Discovered'));
+    await page.keyboard.press('Enter');
+    await tabTo(page, (f) => f.startsWith('button#|Adopt 02:de:00:00:ff:02'));
+    await page.keyboard.press('Enter');
+    await expect.poll(async () => (await focusStop(page))?.what).toMatch(/^input#ad-id/);
+    await page.keyboard.type('2003');
+    await page.keyboard.press('Tab');
+    await page.keyboard.type('adopted-bmc');
+    await page.keyboard.press('Enter');
+    await expect.poll(async () => (await focusStop(page))?.what).toMatch(/^h2#\|adopted-bmc/);
+    expect(await page.locator('#bmc-state').textContent()).toMatch(/^none/);
+    await page.locator('#inventory-form').waitFor();
+    // The adopted host's BMC (a simulated one, as the demo's): address, user, password, by keyboard.
+    const bmc = site.bmcOf(1001);
+    await tabTo(page, (f) => f.startsWith('select#inv-bmc-driver'));
+    await page.keyboard.type('simulated');
+    await page.keyboard.press('Tab');
+    await page.keyboard.type(`198.51.100.11`);
+    await tabTo(page, (f) => f.startsWith('input#inv-bmc-user'));
+    await page.keyboard.type(bmc.users.find((u) => u.name === 'ADMIN')!.name);
+    await page.keyboard.press('Tab');
+    await page.keyboard.type(bmc.users.find((u) => u.name === 'ADMIN')!.password);
+    await tabTo(page, (f) => f.startsWith('button#inv-save'));
+    await page.keyboard.press('Enter');
+    await expect.poll(() => page.locator('#status.ok').textContent()).toMatch(/^Inventory of adopted-bmc saved: bmc\.driver, bmc\.host, bmc\.username, bmc\.privilege, bmc\.password$/);
+    expect((await focusStop(page))?.what).toMatch(/^button#inv-save/);
+    // stored: the password write-only (the form shows only that one is set), the driver's target complete
+    expect(await page.locator('#inv-bmc-pass').inputValue()).toBe('');
+    expect(await page.locator('#inv-bmc-pass').getAttribute('placeholder')).toBe('unchanged (a password is set)');
+    expect(site.agent.repos.servers.bmcTarget(2003)).toMatchObject({ driver: 'simulated', host: '198.51.100.11', username: 'ADMIN', password: bmc.users.find((u) => u.name === 'ADMIN')!.password });
+    // the host is no dead end now: a power action reaches its BMC
+    await tabTo(page, (f) => f.startsWith('button#power-on'), 200);
+    await page.keyboard.press('Enter');
+    await expect.poll(() => page.locator('#bmc-state .badge').textContent(), { timeout: 15_000 }).toBe('reachable');
+    expect(browser.errors).toEqual([]);
+  });
+
+  it('a bad value is refused, named on its field, and nothing is saved', async () => {
+    const page = await browser.open(site.url + '/');
+    await login(page, site.tokens.admin);
+    await page.getByRole('link', { name: 'demo-a01-07' }).click();
+    await page.locator('#inv-bmc-port').fill('70000');
+    await page.locator('#inv-rack').fill('R-new');
+    await page.locator('#inv-save').click();
+    await expect.poll(() => page.locator('#inv-error').textContent()).toMatch(/^INVALID_INPUT: server 1004: bmc\.port: .* \(got 70000\); nothing was written$/);
+    expect(await page.locator('#inv-bmc-port').getAttribute('aria-invalid')).toBe('true');
+    expect((await focusStop(page))?.what).toMatch(/^input#inv-bmc-port/);
+    const r = await fetch(`${site.url}/api/v1/servers/1004`, { headers: { authorization: `Bearer ${site.tokens.admin}` } });
+    expect((await r.json()).rack).not.toBe('R-new');
+  });
+
+  it('a tech token sees no inventory form (inventory writes carry secrets)', async () => {
+    const page = await browser.open(site.url + '/');
+    await login(page, site.tokens.tech);
+    await page.getByRole('link', { name: 'demo-a01-07' }).click();
+    await page.locator('#boot-history-title').waitFor();
+    expect(await page.locator('#inventory-form').count()).toBe(0);
   });
 });

@@ -77,6 +77,30 @@ describe('the page tells the truth about a server', () => {
     await browser.shot(page, 'state-02-bmc-login-refused');
   });
 
+  it('a refused login the power sweep alone found is "login refused" (power.bmcError); new credentials from the page clear it', async () => {
+    await site.agent.parts.powerSync.syncOnce(); // rackhand's login is known to the simulated BMC from its first contact
+    const bmc = site.bmcOf(1006);
+    const admin = bmc.users.find((u) => u.name === 'ADMIN')!;
+    admin.password = 'rotated-on-the-bmc';
+    // no task ran: only the sweep has talked to this BMC
+    await site.agent.parts.powerSync.syncOnce();
+    expect((await api('GET', '/api/v1/tasks?server=1006')).tasks).toEqual([]);
+    const page = await browser.open(site.url + '/');
+    await login(page, site.tokens.admin);
+    await expect.poll(async () => (await rowBadges(page, 1006))[1]).toBe('login refused');
+    await page.getByRole('link', { name: 'demo-a01-11' }).click();
+    expect(await page.locator('#bmc-state .badge').getAttribute('title')).toMatch(/correct the BMC credentials in the inventory/);
+    // the admin types the BMC's new password into the inventory; the next BMC call (a sensor read) succeeds
+    await page.locator('#inv-bmc-pass').fill('rotated-on-the-bmc');
+    await page.locator('#inv-save').click();
+    await expect.poll(() => page.locator('#status.ok').textContent()).toBe('Inventory of demo-a01-11 saved: bmc.password');
+    await page.getByRole('button', { name: 'Read sensors now' }).click();
+    await page.locator('#sensors table').waitFor();
+    await expect.poll(() => page.locator('#bmc-state .badge').textContent()).toBe('reachable');
+    await expect.poll(async () => (await rowBadges(page, 1006))[1]).toBe('reachable');
+    await browser.shot(page, 'state-04-bmc-credentials-fixed');
+  });
+
   it('a task that fails before its start is answered still says so; the error is gone on the next view', async () => {
     site.driver.injectFault(site.bmcKey(1012), { kind: 'unreachable' });
     try {

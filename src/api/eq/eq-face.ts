@@ -9,6 +9,7 @@ import type { InstallRequest } from '../../core/deploys.js';
 import type { TaskRecord } from '../../store/repos/tasks-repo.js';
 import { parseInput } from '../../core/validate.js';
 import type { Face } from '../face.js';
+import { intParam } from '../params.js';
 import { EQ_PARAMS, type EqActionName, type EqParams } from './eq-params.js';
 import { eqListItem, eqShow, eqStatus } from './eq-shapes.js';
 
@@ -153,4 +154,11 @@ export const eqFace: Face = {
     })),
   ),
   errorBody: (err, req) => ({ result: 'ERROR', module: 'eq', action: actionOf(req), ...errorBody(err) }),
+  // For the audit log: the action, the server its `id` names, and whether the action only reads.
+  operationOf: (req) => {
+    const action = actionOf(req);
+    const body = (req as { parsedBody?: { value: unknown } }).parsedBody?.value as Record<string, unknown> | undefined;
+    const id = intParam.safeParse(body && typeof body === 'object' && 'id' in body ? body.id : (req.query as Record<string, unknown>).id);
+    return { action, serverId: id.success ? id.data : undefined, read: isEqAction(action) && EQ_ACTIONS[action].read === true };
+  },
 };

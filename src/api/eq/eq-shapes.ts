@@ -64,6 +64,8 @@ export function eqStatus(s: ServerRecord) {
     power: s.power.state,
     power_read_at: s.power.readAt,
     bmc_reachable: s.power.bmcReachable,
+    /** The last BMC call's error code (BMC_AUTH_FAILED: fix the credentials), null once one succeeds. */
+    bmc_error: s.power.bmcError,
   };
 }
 

@@ -7,6 +7,7 @@ import type { Core } from '../../core/core.js';
 import type { TaskEvent } from '../../tasks/task-runner.js';
 import { endpoint } from '../face.js';
 import { intParam } from '../params.js';
+import { taskEventSchema } from './v1-schemas.js';
 
 /** Comment lines at this interval keep proxies and browsers from timing out an idle stream. */
 const HEARTBEAT_MS = 15_000;
@@ -35,6 +36,8 @@ export const taskEvents = endpoint({
   summary: 'Task and step events (Server-Sent Events) of the servers this token may see; ?server= and ?task= filter',
   tag: 'tasks',
   query: z.object({ token: z.string().max(512).optional(), server: intParam.optional(), task: intParam.optional() }).strict(),
+  response: taskEventSchema,
+  responseType: 'text/event-stream',
   handler: ({ core, principal, query, req, res }) => {
     if (streamsOf(core).size >= MAX_CLIENTS) {
       res.status(503).set('retry-after', '10').json({ error: { code: 'UNAVAILABLE', message: `too many event streams open (${MAX_CLIENTS})` } });

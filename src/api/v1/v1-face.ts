@@ -2,7 +2,9 @@
 // route, its schemas and one core call.
 import { z } from 'zod';
 import { errorBody, RackhandError } from '../../errors.js';
-import { SERVER_STATUSES, macSchema } from '../../domain/server.js';
+import { SERVER_STATUSES, macSchema, serverInputSchema } from '../../domain/server.js';
+import { IMPORT_MODES } from '../../core/servers.js';
+import { serverWriteSchema } from '../../core/server-merge.js';
 import { TASK_STATES } from '../../store/repos/tasks-repo.js';
 import type { SwitchInfo } from '../../store/repos/switches-repo.js';
 import { historyHoursSchema } from '../../core/history.js';
@@ -10,8 +12,39 @@ import { newTokenSchema } from '../../core/tokens.js';
 import { switchInputSchema, switchNameSchema } from '../../core/switch-ports.js';
 import { imageImportSchema } from '../../core/images.js';
 import { endpoint, type Face } from '../face.js';
-import { idParams, intParam, pageQuery } from '../params.js';
+import { documentedAs } from '../openapi.js';
+import { flagParam, idParams, intParam, pageQuery } from '../params.js';
 import { taskEvents } from './v1-events.js';
+import {
+  auditListSchema,
+  bmcUserAddedSchema,
+  bootHistorySchema,
+  hardwareSchema,
+  imageListSchema,
+  imageSchema,
+  consoleOpenedSchema,
+  consoleSessionsSchema,
+  consoleStoppedSchema,
+  discoveredListSchema,
+  importResultSchema,
+  netbootViewSchema,
+  osListSchema,
+  powerSyncSchema,
+  sensorHistorySchema,
+  sensorsReadSchema,
+  serverDetailSchema,
+  serverListSchema,
+  serverSchema,
+  switchListSchema,
+  switchSchema,
+  taskListSchema,
+  taskSchema,
+  tokenCreatedSchema,
+  tokenListSchema,
+  userListSchema,
+  userSchema,
+  whoamiSchema,
+} from './v1-schemas.js';
 
 const serverListQuery = z
   .object({
@@ -30,7 +63,20 @@ const taskListQuery = z
   .object({ server: intParam.optional(), state: z.enum(TASK_STATES).optional(), kind: z.string().max(64).optional(), ...pageQuery })
   .strict();
 
-const importBody = z.union([z.array(z.unknown()), z.object({ servers: z.array(z.unknown()) }).strict()]);
+// Server writes are checked by core.servers as a whole (merged over the stored server, every problem at once);
+// here only their outer shape, documented as the server write shape.
+const serverWrite = documentedAs(z.record(z.string(), z.unknown()), serverWriteSchema);
+const newServerWrite = documentedAs(z.record(z.string(), z.unknown()), serverWriteSchema.extend({ id: serverInputSchema.shape.id }));
+const importBody = documentedAs(
+  z.union([z.array(z.unknown()), z.object({ servers: z.array(z.unknown()) }).strict()]),
+  z.union([z.array(serverWriteSchema), z.object({ servers: z.array(serverWriteSchema) }).strict()]),
+);
+const writeQuery = z
+  .object({ mode: z.enum(IMPORT_MODES).default('merge').describe('merge: fields not given are kept; replace: they take their defaults') })
+  .strict();
+const importQuery = writeQuery.extend({ dry_run: flagParam.optional().describe('1: check and report the diff per server; write nothing') }).strict();
+
+const bootHistoryQuery = z.object({ limit: intParam.pipe(z.number().min(1).max(1000)).optional(), offset: intParam.optional() }).strict();
 
 const reinstallBody = z
   .object({
@@ -70,6 +116,7 @@ export const v1Face: Face = {
     endpoint({
       method: 'GET',
       path: '/api/v1/whoami',
+      response: whoamiSchema,
       summary: 'The calling token: name, role, owner',
       tag: 'auth',
       handler: ({ core, principal }) => core.tokens.whoami(principal),
@@ -78,6 +125,7 @@ export const v1Face: Face = {
     endpoint({
       method: 'GET',
       path: '/api/v1/servers',
+      response: serverListSchema,
       summary: 'List servers (search q matches name, rack, MAC, IP)',
       tag: 'servers',
       query: serverListQuery,
@@ -89,26 +137,32 @@ export const v1Face: Face = {
     endpoint({
       method: 'POST',
       path: '/api/v1/servers',
-      summary: 'Create or replace one server (by id)',
+      response: serverSchema,
+      summary: 'Create one server, or change it if its id exists (merge: fields not given are kept; mode=replace: they take their defaults)',
       tag: 'servers',
-      body: z.unknown(),
-      handler: ({ core, principal, body, res }) => {
-        const r = core.servers.upsert(principal, body);
+      query: writeQuery,
+      body: newServerWrite,
+      handler: ({ core, principal, query, body, res }) => {
+        const r = core.servers.upsert(principal, body, query.mode);
         res.status(r.created ? 201 : 200).json(r.server);
       },
     }),
     endpoint({
       method: 'POST',
       path: '/api/v1/servers/import',
-      summary: 'Idempotent bulk import: upsert servers by id, all or nothing',
+      response: importResultSchema,
+      summary: 'Bulk import by id, all or nothing: merge (default) keeps fields an item does not give, mode=replace resets them; dry_run=1 returns the diff per server and writes nothing',
       tag: 'servers',
+      query: importQuery,
       body: importBody,
       bodyLimit: 'import',
-      handler: ({ core, principal, body }) => core.servers.import(principal, Array.isArray(body) ? body : body.servers),
+      handler: ({ core, principal, query, body }) =>
+        core.servers.import(principal, Array.isArray(body) ? body : body.servers, { mode: query.mode, dryRun: query.dry_run ?? false }),
     }),
     endpoint({
       method: 'GET',
       path: '/api/v1/servers/:id',
+      response: serverDetailSchema,
       summary: 'One server, with its netboot state',
       tag: 'servers',
       params: idParams,
@@ -117,15 +171,18 @@ export const v1Face: Face = {
     endpoint({
       method: 'PUT',
       path: '/api/v1/servers/:id',
-      summary: 'Replace one server; the body id must match the path',
+      response: serverSchema,
+      summary:
+        'Change one server: the fields given change, the others are kept (mode=replace: they take their defaults); a record read with GET may be sent back as it is (read-only fields are ignored). Creates the server when the id is new',
       tag: 'servers',
       params: idParams,
-      body: z.record(z.string(), z.unknown()),
-      handler: ({ core, principal, params, body }) => {
+      query: writeQuery,
+      body: serverWrite,
+      handler: ({ core, principal, params, query, body }) => {
         if (body.id !== undefined && body.id !== params.id) {
-          throw new RackhandError('INVALID_INPUT', 'id: body id differs from the path', { field: 'id' });
+          throw new RackhandError('INVALID_INPUT', `id: the body names server ${JSON.stringify(body.id)}, the path ${params.id}`, { field: 'id' });
         }
-        return core.servers.upsert(principal, { ...body, id: params.id }).server;
+        return core.servers.upsert(principal, { ...body, id: params.id }, query.mode).server;
       },
     }),
     endpoint({
@@ -144,6 +201,7 @@ export const v1Face: Face = {
     endpoint({
       method: 'POST',
       path: '/api/v1/power-sync',
+      response: powerSyncSchema,
       summary: "Read every BMC's power state now (the periodic sync, on demand)",
       tag: 'bmc',
       handler: ({ core, principal }) => core.power.syncAll(principal),
@@ -151,6 +209,7 @@ export const v1Face: Face = {
     endpoint({
       method: 'POST',
       path: '/api/v1/servers/:id/power',
+      response: taskSchema,
       summary: 'Power on / off / soft / reset / cycle / reboot, verified by reading the state back',
       tag: 'bmc',
       params: idParams,
@@ -161,6 +220,7 @@ export const v1Face: Face = {
     endpoint({
       method: 'POST',
       path: '/api/v1/servers/:id/boot-device',
+      response: taskSchema,
       summary: 'Set the boot device (raw Set System Boot Options), read back',
       tag: 'bmc',
       params: idParams,
@@ -177,6 +237,7 @@ export const v1Face: Face = {
     endpoint({
       method: 'GET',
       path: '/api/v1/servers/:id/sensors',
+      response: sensorsReadSchema,
       summary: 'Read every sensor now (a read-only task; waits for it)',
       tag: 'bmc',
       params: idParams,
@@ -188,6 +249,7 @@ export const v1Face: Face = {
     endpoint({
       method: 'GET',
       path: '/api/v1/servers/:id/sensors/history',
+      response: sensorHistorySchema,
       summary: 'Stored sensor samples of the last `hours` (default 24), per sensor, oldest first',
       tag: 'bmc',
       params: idParams,
@@ -197,6 +259,7 @@ export const v1Face: Face = {
     endpoint({
       method: 'POST',
       path: '/api/v1/servers/:id/bmc/users',
+      response: bmcUserAddedSchema,
       summary: 'Add a BMC account; without name/password random ones are made and returned once. Operator unless an admin asks for administrator on a server tagged admin_ipmi',
       tag: 'bmc',
       params: idParams,
@@ -217,6 +280,7 @@ export const v1Face: Face = {
     endpoint({
       method: 'DELETE',
       path: '/api/v1/servers/:id/bmc/users/:name',
+      response: taskSchema,
       summary: 'Remove a BMC account (never the one rackhand logs in with)',
       tag: 'bmc',
       params: z.object({ id: intParam, name: z.string().min(1).max(16) }).strict(),
@@ -226,6 +290,7 @@ export const v1Face: Face = {
     endpoint({
       method: 'POST',
       path: '/api/v1/servers/:id/bmc/reset',
+      response: taskSchema,
       summary: 'Cold or warm reset of the BMC, then wait until it answers',
       tag: 'bmc',
       params: idParams,
@@ -237,6 +302,7 @@ export const v1Face: Face = {
     endpoint({
       method: 'GET',
       path: '/api/v1/os',
+      response: osListSchema,
       summary: 'The OS catalogue (os_id numbers the eq API takes)',
       tag: 'netboot',
       handler: ({ core }) => ({ list: core.deploys.osList() }),
@@ -244,6 +310,7 @@ export const v1Face: Face = {
     endpoint({
       method: 'GET',
       path: '/api/v1/servers/:id/netboot',
+      response: netbootViewSchema,
       summary: 'Netboot state of a server (armed false: it boots from disk)',
       tag: 'netboot',
       params: idParams,
@@ -252,6 +319,7 @@ export const v1Face: Face = {
     endpoint({
       method: 'POST',
       path: '/api/v1/servers/:id/reinstall',
+      response: taskSchema,
       summary: 'Reinstall: arm netboot, PXE, power, wait for the installer, disarm, boot from disk',
       tag: 'netboot',
       params: idParams,
@@ -269,6 +337,7 @@ export const v1Face: Face = {
     endpoint({
       method: 'POST',
       path: '/api/v1/servers/:id/rescue',
+      response: taskSchema,
       summary: 'Boot the rescue ramdisk with SSH for the given key (or root password); it stays up until DELETE /netboot',
       tag: 'netboot',
       params: idParams,
@@ -279,6 +348,7 @@ export const v1Face: Face = {
     endpoint({
       method: 'POST',
       path: '/api/v1/servers/:id/inspect',
+      response: taskSchema,
       summary: 'Boot the rackhand ramdisk to inspect the hardware (operation_diag); the server record then carries what it found',
       tag: 'netboot',
       params: idParams,
@@ -288,6 +358,7 @@ export const v1Face: Face = {
     endpoint({
       method: 'GET',
       path: '/api/v1/servers/:id/hardware',
+      response: hardwareSchema,
       summary: "The last inspection's full inventory (system, firmware, CPUs, memory, disks with SMART, NICs with LLDP)",
       tag: 'servers',
       params: idParams,
@@ -296,6 +367,7 @@ export const v1Face: Face = {
     endpoint({
       method: 'DELETE',
       path: '/api/v1/servers/:id/netboot',
+      response: taskSchema,
       summary: 'Disarm netboot (clear_pxe)',
       tag: 'netboot',
       params: idParams,
@@ -305,18 +377,49 @@ export const v1Face: Face = {
     endpoint({
       method: 'GET',
       path: '/api/v1/discovered',
+      response: discoveredListSchema,
       summary: 'MACs that asked to network-boot but are not in the inventory, newest first, a page at a time',
       tag: 'netboot',
       query: z.object({ limit: intParam.pipe(z.number().min(1).max(1000)).optional(), offset: intParam.optional() }).strict(),
       handler: ({ core, principal, query }) => core.discovered.list(principal, query),
     }),
     endpoint({
-      method: 'POST',
-      path: '/api/v1/discovered/:mac/adopt',
-      summary: 'Adopt a discovered MAC into the inventory as a new server',
+      method: 'GET',
+      path: '/api/v1/servers/:id/boot-history',
+      response: bootHistorySchema,
+      summary:
+        "What the boot plane did for this host, newest first: DHCP offers, acks and silences, TFTP reads and refusals, its boot script served (armed or local-disk) or refused, install configs, installer reports — also under its MACs before it was adopted",
+      tag: 'netboot',
+      params: idParams,
+      query: bootHistoryQuery,
+      handler: ({ core, principal, params, query }) => core.bootHistory.forServer(principal, params.id, { limit: query.limit ?? 100, offset: query.offset ?? 0 }),
+    }),
+    endpoint({
+      method: 'GET',
+      path: '/api/v1/discovered/:mac/boot-history',
+      response: bootHistorySchema,
+      summary: 'What the boot plane did for a MAC (a discovered host, or any), newest first',
       tag: 'netboot',
       params: z.object({ mac: macSchema }).strict(),
-      body: z.record(z.string(), z.unknown()),
+      query: bootHistoryQuery,
+      handler: ({ core, principal, params, query }) => core.bootHistory.forMac(principal, params.mac, { limit: query.limit ?? 100, offset: query.offset ?? 0 }),
+    }),
+    endpoint({
+      method: 'POST',
+      path: '/api/v1/discovered/:mac/adopt',
+      response: serverSchema.extend({ task: taskSchema.optional().describe('the inspection, with inspect: true') }).strict(),
+      summary: 'Adopt a discovered MAC into the inventory as a new server (inspect: true boots it into the inspection ramdisk)',
+      tag: 'netboot',
+      params: z.object({ mac: macSchema }).strict(),
+      body: documentedAs(
+        z.record(z.string(), z.unknown()),
+        serverWriteSchema.extend({
+          id: serverInputSchema.shape.id,
+          name: serverInputSchema.shape.name,
+          inspect: z.boolean().optional().describe('boot the host into the inspection ramdisk; the record then carries its hardware'),
+          ip: z.string().optional().describe("the discovered interface's address (when interfaces is not given)"),
+        }),
+      ),
       status: 201,
       handler: ({ core, principal, params, body }) => core.discovered.adopt(principal, params.mac, body),
     }),
@@ -324,6 +427,7 @@ export const v1Face: Face = {
     endpoint({
       method: 'GET',
       path: '/api/v1/images',
+      response: imageListSchema,
       summary: 'Images booting hosts get (ramdisk, installer netboot files, disk images): files, sizes, sha256, source, ready',
       tag: 'images',
       handler: ({ core, principal }) => ({ list: core.images.list(principal) }),
@@ -331,6 +435,7 @@ export const v1Face: Face = {
     endpoint({
       method: 'GET',
       path: '/api/v1/images/:name',
+      response: imageSchema,
       summary: 'One image',
       tag: 'images',
       params: z.object({ name: z.string().max(64) }).strict(),
@@ -339,6 +444,7 @@ export const v1Face: Face = {
     endpoint({
       method: 'POST',
       path: '/api/v1/images',
+      response: taskSchema,
       summary: 'Import an image from a URL or a file on this host, checked against its sha256 (a task: downloads resume)',
       tag: 'images',
       body: imageImportSchema,
@@ -348,6 +454,7 @@ export const v1Face: Face = {
     endpoint({
       method: 'POST',
       path: '/api/v1/images/build',
+      response: taskSchema,
       summary: "Build the rackhand ramdisk from this machine's Debian packages (a task)",
       tag: 'images',
       status: 202,
@@ -356,6 +463,7 @@ export const v1Face: Face = {
     endpoint({
       method: 'POST',
       path: '/api/v1/images/:name/verify',
+      response: taskSchema,
       summary: "Re-hash an image's files against the recorded sha256 (a task)",
       tag: 'images',
       params: z.object({ name: z.string().max(64) }).strict(),
@@ -378,6 +486,7 @@ export const v1Face: Face = {
     endpoint({
       method: 'POST',
       path: '/api/v1/servers/:id/console',
+      response: consoleOpenedSchema,
       summary: 'Open a console session: a key and the console page URL with a single-use ticket',
       tag: 'console',
       params: idParams,
@@ -388,6 +497,7 @@ export const v1Face: Face = {
     endpoint({
       method: 'DELETE',
       path: '/api/v1/servers/:id/console',
+      response: consoleStoppedSchema,
       summary: 'End every console session of the server and close its viewers',
       tag: 'console',
       params: idParams,
@@ -396,6 +506,7 @@ export const v1Face: Face = {
     endpoint({
       method: 'GET',
       path: '/api/v1/servers/:id/console/sessions',
+      response: consoleSessionsSchema,
       summary: 'Console session audit: who, when, from where, bytes, end reason',
       tag: 'console',
       params: idParams,
@@ -405,6 +516,7 @@ export const v1Face: Face = {
     endpoint({
       method: 'GET',
       path: '/api/v1/tasks',
+      response: taskListSchema,
       summary: 'List tasks, newest first',
       tag: 'tasks',
       query: taskListQuery,
@@ -414,6 +526,7 @@ export const v1Face: Face = {
     endpoint({
       method: 'GET',
       path: '/api/v1/tasks/:id',
+      response: taskSchema,
       summary: 'One task with its step journal',
       tag: 'tasks',
       params: idParams,
@@ -422,6 +535,7 @@ export const v1Face: Face = {
     endpoint({
       method: 'POST',
       path: '/api/v1/tasks/:id/cancel',
+      response: taskSchema,
       summary: 'Cancel a running task',
       tag: 'tasks',
       params: idParams,
@@ -432,6 +546,7 @@ export const v1Face: Face = {
     endpoint({
       method: 'GET',
       path: '/api/v1/users',
+      response: userListSchema,
       summary: 'List users (server owners)',
       tag: 'users',
       handler: ({ core, principal }) => ({ list: core.servers.listUsers(principal) }),
@@ -439,6 +554,7 @@ export const v1Face: Face = {
     endpoint({
       method: 'POST',
       path: '/api/v1/users',
+      response: userSchema,
       summary: 'Create a user',
       tag: 'users',
       status: 201,
@@ -457,6 +573,7 @@ export const v1Face: Face = {
     endpoint({
       method: 'GET',
       path: '/api/v1/tokens',
+      response: tokenListSchema,
       summary: 'List tokens (never their values)',
       tag: 'auth',
       handler: ({ core, principal }) => ({ list: core.tokens.list(principal) }),
@@ -464,6 +581,7 @@ export const v1Face: Face = {
     endpoint({
       method: 'POST',
       path: '/api/v1/tokens',
+      response: tokenCreatedSchema,
       summary: 'Create a token; its value is returned once',
       tag: 'auth',
       status: 201,
@@ -482,10 +600,43 @@ export const v1Face: Face = {
         res.status(204).end();
       },
     }),
+    // ---- audit
+    endpoint({
+      method: 'GET',
+      path: '/api/v1/audit',
+      response: auditListSchema,
+      summary: 'The audit log (admins): every mutating request on every face — token, route, server, task, remote address, status and error code — newest first',
+      tag: 'auth',
+      query: z
+        .object({
+          server: intParam.optional(),
+          task: intParam.optional(),
+          token: intParam.optional(),
+          result: z.enum(['ok', 'error']).optional(),
+          since: z.iso.datetime().optional(),
+          until: z.iso.datetime().optional(),
+          limit: intParam.pipe(z.number().min(1).max(1000)).optional(),
+          offset: intParam.optional(),
+        })
+        .strict(),
+      handler: ({ core, principal, query: q }) =>
+        core.audit.list(principal, {
+          serverId: q.server,
+          taskId: q.task,
+          tokenId: q.token,
+          result: q.result,
+          // as stored: ISO in UTC with milliseconds, so text order is time order
+          since: q.since && new Date(q.since).toISOString(),
+          until: q.until && new Date(q.until).toISOString(),
+          limit: q.limit,
+          offset: q.offset,
+        }),
+    }),
     // ---- switches
     endpoint({
       method: 'GET',
       path: '/api/v1/switches',
+      response: switchListSchema,
       summary: 'List switches (credentials shown as set / not set)',
       tag: 'switches',
       handler: ({ core, principal }) => {
@@ -496,6 +647,7 @@ export const v1Face: Face = {
     endpoint({
       method: 'GET',
       path: '/api/v1/switches/:name',
+      response: switchSchema,
       summary: 'One switch',
       tag: 'switches',
       params: z.object({ name: switchNameSchema }).strict(),
@@ -504,6 +656,7 @@ export const v1Face: Face = {
     endpoint({
       method: 'POST',
       path: '/api/v1/switches',
+      response: switchSchema,
       summary: 'Register or update a switch by name (SNMP v2c community, or v3 authPriv user with SHA/AES keys)',
       tag: 'switches',
       body: switchInputSchema,
@@ -515,6 +668,7 @@ export const v1Face: Face = {
     endpoint({
       method: 'DELETE',
       path: '/api/v1/switches/:name',
+      response: z.object({ deleted: z.string() }).strict(),
       summary: 'Forget a switch',
       tag: 'switches',
       params: z.object({ name: switchNameSchema }).strict(),

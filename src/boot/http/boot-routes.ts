@@ -63,7 +63,7 @@ export function bootRoutes(d: BootRoutesDeps): { name: string; router: express.R
   router.get(BOOT_PATHS.install, (req, res) => {
     const kind = String(req.params.kind);
     if (!CONFIG_KINDS.has(kind as ConfigKind)) throw new RackhandError('NOT_FOUND', `no install config named ${kind.slice(0, 32)}`);
-    text(res, d.content.installConfig(String(req.params.token), kind as ConfigKind));
+    text(res, d.content.installConfig(String(req.params.token), kind as ConfigKind, remoteOf(req)));
   });
 
   // The installer's last request: GET (or POST) means success; ?status=failed&reason=… or a JSON report says more.
@@ -71,7 +71,7 @@ export function bootRoutes(d: BootRoutesDeps): { name: string; router: express.R
     const q = req.query as Record<string, unknown>;
     const fromQuery = q.status === undefined ? { ok: true } : { ok: q.status === 'ok', code: q.code, reason: q.reason };
     const report = parse(reportSchema, req.method === 'POST' && req.body && Object.keys(req.body).length ? req.body : fromQuery);
-    const nb = d.reports.report(String(req.params.token), report) as { serverId: number };
+    const nb = d.reports.report(String(req.params.token), report, remoteOf(req)) as { serverId: number };
     res.json({ ok: true, server: nb.serverId });
   };
   router.get(BOOT_PATHS.callback, callback);
@@ -90,7 +90,7 @@ export function bootRoutes(d: BootRoutesDeps): { name: string; router: express.R
   router.get('/boot/agent/:token/progress', progress);
   const result = (req: Request, res: Response) => {
     const { agentVersion: _v, ...report } = parse(reportSchema, req.method === 'POST' ? req.body : req.query);
-    d.reports.report(String(req.params.token), report);
+    d.reports.report(String(req.params.token), report, remoteOf(req));
     res.status(204).end();
   };
   router.post('/boot/agent/:token/result', json, result);

@@ -47,6 +47,7 @@ interface ServerRow {
   power_state: string;
   power_read_at: string | null;
   bmc_reachable: number | null;
+  bmc_error: string | null;
   suspended: number;
   created_at: string;
   updated_at: string;
@@ -62,11 +63,16 @@ interface InterfaceRow {
   switch_port: string | null;
 }
 
+/** Thrown inside a dry run's transaction to roll it back once every write was checked. */
+const DRY_RUN = Symbol('dry run');
+
 const bmcContext = (id: number) => `server:${id}:bmc`;
 const consoleContext = (id: number) => `server:${id}:console`;
 
 export class ServersRepo {
   private readonly sql: ReturnType<typeof statements>;
+  /** What recordBmcError last wrote per server (this process): unchanged outcomes are not written again. */
+  private readonly lastBmcError = new Map<number, string | null>();
 
   constructor(
     private readonly db: Db,
@@ -77,9 +83,10 @@ export class ServersRepo {
 
   /**
    * Insert or replace servers by id, in one transaction: all or nothing. A server's interfaces are replaced
-   * by the given list; a BMC or console password left out keeps the stored one.
+   * by the given list (kept as they are, ids too, when the list is the same); a BMC or console password left out
+   * keeps the stored one. dryRun: every write is made and checked (MAC conflicts…), then rolled back.
    */
-  upsertMany(inputs: ServerInput[]): { created: number; updated: number } {
+  upsertMany(inputs: ServerInput[], opts: { dryRun?: boolean } = {}): { created: number; updated: number } {
     const exists = this.sql('SELECT bmc_password_enc, console_password_enc, created_at FROM servers WHERE id = ?');
     const upsert = this.sql(`
       INSERT INTO servers (id, name, status, type, location, location_id, datacenter, rack, rack_position, configuration,
@@ -101,6 +108,7 @@ export class ServersRepo {
         console_port=excluded.console_port, console_password_enc=excluded.console_password_enc,
         updated_at=excluded.updated_at`);
     const dropInterfaces = this.sql('DELETE FROM interfaces WHERE server_id = ?');
+    const storedInterfaces = this.sql('SELECT name, mac, ip, switch, switch_port FROM interfaces WHERE server_id = ? ORDER BY id');
     const macOwner = this.sql('SELECT server_id FROM interfaces WHERE mac = ?');
     const addInterface = this.sql(
       'INSERT INTO interfaces (server_id, name, mac, ip, switch, switch_port) VALUES (?, ?, ?, ?, ?, ?)',
@@ -108,13 +116,14 @@ export class ServersRepo {
     let created = 0;
     let updated = 0;
     const now = nowIso();
-    this.db.transaction(() => {
+    const write = this.db.transaction(() => {
       for (const s of inputs) {
         const prev = exists.get(s.id) as
           | { bmc_password_enc: string | null; console_password_enc: string | null; created_at: string }
           | undefined;
         if (prev) updated++;
         else created++;
+        this.lastBmcError.delete(s.id);
         const bmcPassword =
           s.bmc?.password !== undefined ? this.secrets.seal(s.bmc.password, bmcContext(s.id)) : s.bmc ? prev?.bmc_password_enc ?? null : null;
         const consolePassword =
@@ -157,27 +166,57 @@ export class ServersRepo {
           created_at: prev?.created_at ?? now,
           updated_at: now,
         });
+        const wanted = s.interfaces.map((i) => [i.name, i.mac, i.ip ?? null, i.switch ?? null, i.switch_port ?? null]);
+        const stored = (storedInterfaces.all(s.id) as InterfaceRow[]).map((i) => [i.name, i.mac, i.ip, i.switch, i.switch_port]);
+        if (JSON.stringify(wanted) === JSON.stringify(stored)) continue;
         dropInterfaces.run(s.id);
         for (const i of s.interfaces) {
           const owner = macOwner.get(i.mac) as { server_id: number } | undefined;
           if (owner) {
-            throw new RackhandError('CONFLICT', `MAC ${i.mac} already belongs to server ${owner.server_id}`, {
+            throw new RackhandError('CONFLICT', `server ${s.id}: MAC ${i.mac} already belongs to server ${owner.server_id}`, {
               field: 'interfaces.mac',
               mac: i.mac,
               server: owner.server_id,
+              id: s.id,
             });
           }
           addInterface.run(s.id, i.name, i.mac, i.ip ?? null, i.switch ?? null, i.switch_port ?? null);
         }
       }
-    })();
+      if (opts.dryRun) throw DRY_RUN;
+    });
+    try {
+      write();
+    } catch (e) {
+      if (e !== DRY_RUN) throw e;
+    }
     return { created, updated };
+  }
+
+  /** Whether a given password differs from the stored one (a dry run's diff; nothing is shown or kept). */
+  secretDiffers(id: number, which: 'bmc' | 'console', value: string): boolean {
+    const row = this.sql('SELECT bmc_password_enc, console_password_enc FROM servers WHERE id = ?').get(id) as
+      | { bmc_password_enc: string | null; console_password_enc: string | null }
+      | undefined;
+    const sealed = which === 'bmc' ? row?.bmc_password_enc : row?.console_password_enc;
+    if (!sealed) return true;
+    return this.secrets.open(sealed, which === 'bmc' ? bmcContext(id) : consoleContext(id)) !== value;
   }
 
   get(id: number): ServerRecord | undefined {
     const row = this.sql('SELECT * FROM servers WHERE id = ?').get(id) as ServerRow | undefined;
     if (!row) return undefined;
     return toRecord(row, this.interfacesOf([id]).get(id) ?? []);
+  }
+
+  /** Many servers by id in two queries (a bulk import reads every server it names). */
+  getMany(ids: number[]): Map<number, ServerRecord> {
+    const out = new Map<number, ServerRecord>();
+    if (ids.length === 0) return out;
+    const rows = this.sql('SELECT * FROM servers WHERE id IN (SELECT value FROM json_each(?))').all(JSON.stringify(ids)) as ServerRow[];
+    const ifaces = this.interfacesOf(rows.map((r) => r.id));
+    for (const r of rows) out.set(r.id, toRecord(r, ifaces.get(r.id) ?? []));
+    return out;
   }
 
   require(id: number): ServerRecord {
@@ -231,6 +270,7 @@ export class ServersRepo {
   }
 
   delete(id: number): boolean {
+    this.lastBmcError.delete(id);
     return this.sql('DELETE FROM servers WHERE id = ?').run(id).changes > 0;
   }
 
@@ -288,6 +328,18 @@ export class ServersRepo {
   /** Undo a claim whose deploy could not start. */
   release(id: number): void {
     this.sql(`UPDATE servers SET status = 'free', owner_id = NULL, updated_at = ? WHERE id = ?`).run(nowIso(), id);
+  }
+
+  /**
+   * The last BMC call's outcome: its error code (BMC_AUTH_FAILED…), null once a call succeeds (then the BMC is
+   * reachable too). Written only when it changes: a site-wide sweep of healthy BMCs writes nothing more.
+   */
+  recordBmcError(id: number, code: string | null): void {
+    if (this.lastBmcError.get(id) === code) return;
+    // A call that succeeded reached the BMC, whatever the last sweep said.
+    if (code === null) this.sql('UPDATE servers SET bmc_error = NULL, bmc_reachable = 1, bmc_checked_at = ? WHERE id = ?').run(nowIso(), id);
+    else this.sql('UPDATE servers SET bmc_error = ? WHERE id = ?').run(code, id);
+    this.lastBmcError.set(id, code);
   }
 
   bmcReachability(): { serverId: number; reachable: boolean | null }[] {
@@ -433,6 +485,7 @@ function toRecord(r: ServerRow, interfaces: ServerInterface[]): ServerRecord {
       state: r.power_state as LastPower,
       readAt: r.power_read_at,
       bmcReachable: r.bmc_reachable === null ? null : r.bmc_reachable === 1,
+      bmcError: r.bmc_error,
     },
     createdAt: r.created_at,
     updatedAt: r.updated_at,

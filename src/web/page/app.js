@@ -13,8 +13,7 @@ const state = {
   osList: null, // null: not loaded; [] with osError: not available
   osError: '',
   events: null,
-  sensors: null, // the last live read of the current server's sensors
-  freshReads: new Map(), // server id → { at, sensors }: live reads, drawn on the chart until it has them stored
+  sensors: null, // the last live read of the current server's sensors (its thresholds are drawn on the chart)
   afterRoute: null, // a message to show once the next view is shown
   announced: new Set(), // ids of finished tasks whose end was said in the status line
   lastConsoleUrl: '',
@@ -81,10 +80,11 @@ function navigate(hash, message) {
 }
 
 class ApiError extends Error {
-  constructor(status, code, message) {
+  constructor(status, code, message, details) {
     super(message);
     this.status = status;
     this.code = code;
+    this.details = details || {};
   }
 }
 
@@ -104,7 +104,7 @@ async function api(method, path, body) {
   if (!res.ok) {
     const err = json && json.error ? json.error : { code: `HTTP_${res.status}`, message: text.slice(0, 200) || res.statusText };
     if (res.status === 401 && path !== '/api/v1/whoami') logout('Your token was refused; log in again.');
-    throw new ApiError(res.status, err.code, err.message);
+    throw new ApiError(res.status, err.code, err.message, err.details);
   }
   return json;
 }
@@ -166,7 +166,6 @@ function logout(message) {
   state.currentId = null;
   state.servers.clear();
   state.tasks.clear();
-  state.freshReads.clear();
   state.announced.clear();
   if (state.events) state.events.close();
   state.events = null;
@@ -313,37 +312,27 @@ function powerBadge(p) {
 
 /** How a BMC failure reads to a technician, by error code: a label and what to do. */
 const BMC_FAILURE = {
-  BMC_AUTH_FAILED: ['login refused', 'The BMC refused rackhand\'s user name or password: correct the BMC credentials in the inventory.'],
+  BMC_AUTH_FAILED: ['login refused', 'The BMC refused rackhand\'s user name or password: correct the BMC credentials in the inventory (Inventory, below, for admins).'],
   BMC_UNREACHABLE: ['unreachable', 'No answer from the BMC: check its network cable, address and that it is powered.'],
   BMC_TIMEOUT: ['not answering', 'The BMC took too long to answer: it may be rebooting or overloaded.'],
   BMC_BUSY: ['busy', 'The BMC said it is busy: try again in a minute.'],
   BMC_ERROR: ['error', 'The BMC answered with an error.'],
 };
-/** Tasks whose success shows the BMC accepted rackhand's login. */
-const BMC_TASK_KINDS = new Set(['power', 'boot_device', 'sensors', 'bmc_user_add', 'bmc_user_remove']);
-
 /**
- * The BMC's health as one verdict for the list and the detail: the API's last BMC error when it reports one
- * (power.bmcError), else the newest BMC task that finished after the last good power read, else reachability.
+ * The BMC's health as one verdict for the list and the detail, from the server record: the last BMC call's error
+ * code (power.bmcError, set by the power sweep and by every BMC task; null after a success) or, before any call,
+ * "not checked".
  */
 function bmcHealth(sv) {
   if (!sv.bmc) return { label: 'none', cls: 'muted', title: 'No BMC configured' };
   const p = sv.power;
-  let code = p.bmcError;
-  if (code === undefined) {
-    const since = p.readAt ? Date.parse(p.readAt) : 0;
-    const last = [...state.tasks.values()]
-      .filter((t) => t.serverId === sv.id && t.finishedAt && Date.parse(t.finishedAt) >= since)
-      .filter((t) => (t.state === 'failed' && t.error && BMC_FAILURE[t.error.code]) || (t.state === 'succeeded' && BMC_TASK_KINDS.has(t.kind)))
-      .sort((a, b) => Date.parse(b.finishedAt) - Date.parse(a.finishedAt) || b.id - a.id)[0];
-    if (last) code = last.state === 'failed' ? last.error.code : null;
-    else if (p.bmcReachable === false) code = 'BMC_UNREACHABLE';
-    else if (p.bmcReachable === null || p.bmcReachable === undefined) return { label: 'not checked', cls: 'muted', title: 'rackhand has not talked to this BMC yet' };
-    else code = null;
+  if (p.bmcError) {
+    const [label, title] = BMC_FAILURE[p.bmcError] || [p.bmcError, 'The BMC failed.'];
+    return { label, cls: 'bad', title };
   }
-  if (code === null) return { label: 'reachable', cls: 'ok', title: 'The BMC answered rackhand\'s last request' };
-  const [label, title] = BMC_FAILURE[code] || [code, 'The BMC failed.'];
-  return { label, cls: 'bad', title };
+  if (p.bmcReachable === null) return { label: 'not checked', cls: 'muted', title: 'rackhand has not talked to this BMC yet' };
+  if (p.bmcReachable === false) return { label: BMC_FAILURE.BMC_UNREACHABLE[0], cls: 'bad', title: BMC_FAILURE.BMC_UNREACHABLE[1] };
+  return { label: 'reachable', cls: 'ok', title: 'The BMC answered rackhand\'s last request' };
 }
 function bmcBadge(sv) {
   const v = bmcHealth(sv);
@@ -423,6 +412,7 @@ async function openServer(id) {
     if (row) row.classList.add('selected');
     loadServerTasks(id);
     loadHistory(id);
+    loadBootHistory(id);
     $('#detail h2').focus();
   } catch (err) {
     $('#detail').replaceChildren(h('p', { class: 'error' }, `Server ${id}: ${err.message}`));
@@ -474,8 +464,6 @@ function factsList(sv) {
   );
 }
 
-// Inventory editing (admins) and a per-host boot history attach to this pane as further cards once /api/v1
-// offers them (an inventory update that merges the fields given; GET /servers/:id/boot-history).
 function renderDetail(sv) {
   const hasBmc = !!sv.bmc;
   const detail = $('#detail');
@@ -506,8 +494,10 @@ function renderDetail(sv) {
       h('div', { id: 'sensors' }),
       h('div', { id: 'history' }),
     ),
+    bootHistorySection(),
     reinstallSection(sv),
     bmcSection(hasBmc),
+    canEditInventory() ? inventorySection(sv) : '',
   );
   loadOsList();
 }
@@ -575,6 +565,224 @@ function bmcSection(hasBmc) {
       h('button', { type: 'submit', class: 'danger', disabled: !hasBmc }, 'Reset BMC…'),
     ),
   );
+}
+
+/* ---------- boot history ---------- */
+
+const BOOT_EVENT_LABEL = {
+  'dhcp-offer': 'DHCP offer',
+  'dhcp-ack': 'DHCP ack',
+  'dhcp-nak': 'DHCP nak',
+  'dhcp-ignored': 'DHCP no answer',
+  'dhcp-release': 'DHCP release',
+  'dhcp-decline': 'DHCP decline',
+  'dhcp-discovered': 'DHCP, not in inventory',
+  'tftp-read': 'TFTP read',
+  'tftp-aborted': 'TFTP aborted',
+  'tftp-failed': 'TFTP failed',
+  'tftp-refused': 'TFTP refused',
+  'http-script': 'boot script',
+  'http-script-refused': 'boot script refused',
+  'http-config': 'install config',
+  'http-config-refused': 'install config refused',
+  'installer-report': 'installer report',
+  'installer-report-refused': 'installer report refused',
+};
+const isTrouble = (e) => /refused|failed|nak|decline|ignored/.test(e.kind) || /failure/.test(e.detail);
+
+function bootHistorySection() {
+  return h(
+    'section',
+    { 'aria-labelledby': 'boot-history-title', class: 'card' },
+    h('h3', { id: 'boot-history-title' }, 'Boot history'),
+    h('p', { class: 'muted' }, 'What DHCP, TFTP and HTTP boot did for this host, newest first: why it netboots, or does not.'),
+    h('div', { class: 'buttons' }, h('button', { type: 'button', id: 'boot-history-refresh', onclick: () => loadBootHistory(state.currentId) }, 'Refresh boot history')),
+    h('div', { id: 'boot-history' }, h('p', { class: 'muted' }, 'Loading…')),
+  );
+}
+
+/** A boot history as a table that scrolls in its own box: time, event, address, what happened. */
+function bootHistoryTable(list, total) {
+  if (!list.length) return h('p', { class: 'muted' }, 'Nothing recorded yet: DHCP requests, TFTP reads and boot script fetches show here.');
+  const counts = new Map();
+  for (const e of list) counts.set(e.kind, (counts.get(e.kind) || 0) + 1);
+  return h(
+    'div',
+    {},
+    h('p', { class: 'muted' }, `${list.length} of ${total} events since `, when(list[list.length - 1].at), `: ${[...counts].map(([k, n]) => `${BOOT_EVENT_LABEL[k] || k} × ${n}`).join(', ')}`),
+    h(
+      'div',
+      { class: 'table-scroll' },
+      h(
+        'table',
+        { class: 'grid boot-events' },
+        h('thead', {}, h('tr', {}, ['Time', 'Event', 'From', 'What happened'].map((c) => h('th', { scope: 'col' }, c)))),
+        h(
+          'tbody',
+          {},
+          list.map((e) =>
+            h(
+              'tr',
+              { class: isTrouble(e) ? 'boot-trouble' : '' },
+              h('td', {}, h('time', { datetime: e.at, title: e.at }, new Date(e.at).toLocaleString())),
+              h('td', {}, h('span', { class: `badge ${isTrouble(e) ? 'bad' : 'muted'}` }, BOOT_EVENT_LABEL[e.kind] || e.kind)),
+              h('td', {}, h('code', {}, e.ip || '—'), e.mac ? h('span', { class: 'muted' }, ` ${e.mac}`) : ''),
+              h('td', { class: 'detail-text' }, e.detail),
+            ),
+          ),
+        ),
+      ),
+    ),
+  );
+}
+
+async function loadBootHistory(id) {
+  const box = $('#boot-history');
+  if (!box || id === null) return;
+  try {
+    const r = await api('GET', `/api/v1/servers/${id}/boot-history?limit=50`);
+    if (state.currentId !== id) return;
+    box.replaceChildren(bootHistoryTable(r.list, r.total));
+  } catch (err) {
+    box.replaceChildren(h('p', { class: 'error' }, `Boot history: ${err.message}`));
+  }
+}
+
+/* ---------- inventory (admins) ---------- */
+
+/** Inventory writes carry BMC and console secrets: admin and central tokens only, as the API says. */
+const canEditInventory = () => !!state.who && (state.who.role === 'admin' || state.who.role === 'central');
+const SERVER_STATUSES = ['free', 'rent', 'reserved', 'deploying', 'maintenance', 'broken', 'suspended'];
+
+/** ipmi and ipmitool, and any other driver this site's servers use (the simulated one of a demo or test site). */
+function bmcDrivers() {
+  const inUse = [...state.servers.values()].map((x) => x.bmc && x.bmc.driver).filter(Boolean);
+  return [...new Set(['ipmi', 'ipmitool', ...inUse])];
+}
+
+function field(id, label, input) {
+  return h('div', { class: 'field' }, h('label', { for: id }, label), input);
+}
+
+function inventorySection(sv) {
+  const b = sv.bmc;
+  const c = sv.console;
+  const text = (id, value, extra = {}) => h('input', { id, value: value ?? '', autocomplete: 'off', spellcheck: 'false', ...extra });
+  const select = (id, options, value) => h('select', { id }, options.map((o) => h('option', { value: o, selected: o === value }, o)));
+  const secret = (id, isSet) => h('input', { id, type: 'password', autocomplete: 'new-password', placeholder: isSet ? 'unchanged (a password is set)' : 'not set', maxlength: 64 });
+  return h(
+    'section',
+    { 'aria-labelledby': 'inventory-title', class: 'card', id: 'inventory' },
+    h('h3', { id: 'inventory-title' }, 'Inventory'),
+    h(
+      'form',
+      { id: 'inventory-form', onsubmit: submitInventory, novalidate: true },
+      h(
+        'fieldset',
+        {},
+        h('legend', {}, 'Server'),
+        field('inv-name', 'Name', text('inv-name', sv.name, { required: true, maxlength: 253 })),
+        field('inv-status', 'Status', select('inv-status', SERVER_STATUSES, sv.status)),
+        field('inv-location', 'Location', text('inv-location', sv.location, { maxlength: 128 })),
+        field('inv-datacenter', 'Datacenter', text('inv-datacenter', sv.datacenter, { maxlength: 128 })),
+        field('inv-rack', 'Rack', text('inv-rack', sv.rack, { maxlength: 64 })),
+        field('inv-rack-position', 'Rack position (U)', text('inv-rack-position', sv.rackPosition, { inputmode: 'numeric', pattern: '[0-9]{0,4}', maxlength: 4 })),
+      ),
+      h(
+        'fieldset',
+        {},
+        h('legend', {}, b ? 'BMC' : 'BMC (none yet: give its address, user and password)'),
+        field('inv-bmc-driver', 'Driver', select('inv-bmc-driver', bmcDrivers(), b ? b.driver : 'ipmi')),
+        field('inv-bmc-host', 'Address', text('inv-bmc-host', b?.host, { maxlength: 253 })),
+        field('inv-bmc-port', 'Port', text('inv-bmc-port', b ? b.port : '', { inputmode: 'numeric', maxlength: 5, placeholder: '623' })),
+        field('inv-bmc-user', 'User name', text('inv-bmc-user', b?.username, { maxlength: 32 })),
+        field('inv-bmc-pass', 'Password (write-only)', secret('inv-bmc-pass', b?.passwordSet)),
+        field('inv-bmc-privilege', 'Privilege', select('inv-bmc-privilege', ['administrator', 'operator', 'user'], b ? b.privilege : 'administrator')),
+      ),
+      h(
+        'fieldset',
+        {},
+        h('legend', {}, 'Console (VNC)'),
+        field('inv-vnc-host', 'Address', text('inv-vnc-host', c?.host, { maxlength: 253 })),
+        field('inv-vnc-port', 'Port', text('inv-vnc-port', c ? c.port : '', { inputmode: 'numeric', maxlength: 5, placeholder: '5900' })),
+        field('inv-vnc-pass', 'Password (write-only)', secret('inv-vnc-pass', c?.passwordSet)),
+      ),
+      h('p', { id: 'inv-error', class: 'error', role: 'alert' }),
+      h('button', { type: 'submit', id: 'inv-save' }, 'Save inventory'),
+    ),
+  );
+}
+
+/** The form's field for an API field name (details.field), to mark and focus it. */
+const INVENTORY_INPUTS = {
+  name: 'inv-name', status: 'inv-status', location: 'inv-location', datacenter: 'inv-datacenter', rack: 'inv-rack', rack_position: 'inv-rack-position',
+  'bmc.driver': 'inv-bmc-driver', 'bmc.host': 'inv-bmc-host', 'bmc.port': 'inv-bmc-port', 'bmc.username': 'inv-bmc-user', 'bmc.password': 'inv-bmc-pass',
+  'bmc.privilege': 'inv-bmc-privilege', bmc: 'inv-bmc-host', 'console.host': 'inv-vnc-host', 'console.port': 'inv-vnc-port', 'console.password': 'inv-vnc-pass', console: 'inv-vnc-host',
+};
+
+/**
+ * Only what changed goes to the API (PUT merges: every field not sent keeps its stored value), so a save never
+ * undoes what someone else changed meanwhile in another field. Passwords are sent only when typed.
+ */
+function inventoryPatch(sv) {
+  const v = (id) => $(`#${id}`).value.trim();
+  const num = (id) => (v(id) === '' ? null : /^\d+$/.test(v(id)) ? Number(v(id)) : v(id));
+  const patch = {};
+  const top = { name: v('inv-name'), status: v('inv-status'), location: v('inv-location'), datacenter: v('inv-datacenter'), rack: v('inv-rack'), rack_position: num('inv-rack-position') };
+  const was = { name: sv.name, status: sv.status, location: sv.location, datacenter: sv.datacenter, rack: sv.rack, rack_position: sv.rackPosition };
+  for (const k of Object.keys(top)) if (top[k] !== was[k]) patch[k] = top[k];
+  const part = (now, before, password) => {
+    const out = {};
+    for (const k of Object.keys(now)) if (now[k] !== null && now[k] !== '' && (!before || now[k] !== before[k])) out[k] = now[k];
+    if (password) out.password = password;
+    return Object.keys(out).length ? out : undefined;
+  };
+  const b = sv.bmc;
+  const bmc = part(
+    { driver: v('inv-bmc-driver'), host: v('inv-bmc-host'), port: num('inv-bmc-port'), username: v('inv-bmc-user'), privilege: v('inv-bmc-privilege') },
+    b && { driver: b.driver, host: b.host, port: b.port, username: b.username, privilege: b.privilege },
+    $('#inv-bmc-pass').value,
+  );
+  // A new BMC needs its address: the defaults alone (driver, privilege) are no change.
+  if (bmc && (b || v('inv-bmc-host') || v('inv-bmc-user') || $('#inv-bmc-pass').value)) patch.bmc = bmc;
+  const c = sv.console;
+  const vnc = part({ host: v('inv-vnc-host'), port: num('inv-vnc-port') }, c && { host: c.host, port: c.port }, $('#inv-vnc-pass').value);
+  if (vnc) patch.console = vnc;
+  return patch;
+}
+
+async function submitInventory(e) {
+  e.preventDefault();
+  const sv = current();
+  const err = $('#inv-error');
+  err.textContent = '';
+  for (const el of document.querySelectorAll('#inventory-form [aria-invalid]')) el.removeAttribute('aria-invalid');
+  const patch = inventoryPatch(sv);
+  if (!Object.keys(patch).length) return say(`Inventory of ${sv.name}: nothing changed`, 'info');
+  try {
+    const saved = await api('PUT', `/api/v1/servers/${sv.id}`, patch);
+    const next = { ...saved, netboot: sv.netboot };
+    state.servers.set(sv.id, next);
+    renderServer(sv.id);
+    if (!!saved.bmc !== !!sv.bmc || !!saved.console !== !!sv.console) {
+      // A BMC or console added or removed: the actions that need one change with it.
+      renderDetail(next);
+      loadServerTasks(sv.id);
+      loadHistory(sv.id);
+      loadBootHistory(sv.id);
+    } else {
+      $('#detail h2').firstChild.textContent = saved.name;
+      $('#inventory').replaceWith(inventorySection(next));
+    }
+    $('#inv-save').focus();
+    const changed = Object.keys(patch).flatMap((k) => (typeof patch[k] === 'object' && patch[k] !== null ? Object.keys(patch[k]).map((f) => `${k}.${f}`) : [k]));
+    say(`Inventory of ${saved.name} saved: ${changed.join(', ')}`, 'ok');
+  } catch (ex) {
+    err.textContent = `${ex.code}: ${ex.message}`;
+    const input = $(`#${INVENTORY_INPUTS[ex.details.field] || 'inv-name'}`);
+    if (ex.details.field && INVENTORY_INPUTS[ex.details.field]) input.setAttribute('aria-invalid', 'true');
+    input.focus();
+  }
 }
 
 /* ---------- actions ---------- */
@@ -837,8 +1045,8 @@ async function readSensors() {
   btn.disabled = true;
   box.replaceChildren(h('p', { class: 'muted' }, 'Reading the BMC…'));
   try {
+    // The read is stored in the history too: the chart shows it once reloaded.
     const r = await api('GET', `/api/v1/servers/${sv.id}/sensors`);
-    state.freshReads.set(sv.id, { at: r.read_at, sensors: r.sensors });
     if (state.currentId !== sv.id) return;
     state.sensors = r.sensors;
     const order = { critical: 0, warning: 1, ok: 2, unavailable: 3 };
@@ -885,32 +1093,12 @@ async function loadHistory(id) {
   try {
     const r = await api('GET', `/api/v1/servers/${id}/sensors/history?hours=24`);
     if (state.currentId !== id) return;
-    const series = withFreshRead(r.sensors, state.freshReads.get(id), Date.parse(r.from));
-    const charted = series.filter((x) => CHARTED_TYPES.includes(x.type) && x.points.some((p) => p.value !== null));
-    if (!charted.length) return box.replaceChildren(h('p', { class: 'muted' }, 'No sensor history yet (samples are stored periodically).'));
-    const fresh = state.freshReads.get(id);
-    const to = Math.max(Date.parse(r.to), fresh ? Date.parse(fresh.at) : 0);
-    box.replaceChildren(h('h4', {}, 'Last 24 hours'), h('div', { class: 'charts' }, charted.map((x) => chart(x, Date.parse(r.from), to))));
+    const charted = r.sensors.filter((x) => CHARTED_TYPES.includes(x.type) && x.points.some((p) => p.value !== null));
+    if (!charted.length) return box.replaceChildren(h('p', { class: 'muted' }, 'No sensor history yet (samples are stored periodically and by every read).'));
+    box.replaceChildren(h('h4', {}, 'Last 24 hours'), h('div', { class: 'charts' }, charted.map((x) => chart(x, Date.parse(r.from), Date.parse(r.to)))));
   } catch (err) {
     box.replaceChildren(h('p', { class: 'muted' }, err.status === 404 && err.code !== 'NOT_FOUND' ? 'Sensor history is not available.' : `History: ${err.message}`));
   }
-}
-
-/**
- * The stored series plus the page's own live read as each sensor's newest point, unless the store already has a
- * sample that recent (the periodic sampler stores reads; a live read may not be stored).
- */
-function withFreshRead(stored, fresh, fromMs) {
-  const out = stored.map((x) => ({ ...x, points: [...x.points] }));
-  if (!fresh || Date.parse(fresh.at) < fromMs) return out;
-  for (const r of fresh.sensors) {
-    if (r.value === null || !CHARTED_TYPES.includes(r.type)) continue;
-    let x = out.find((o) => o.name === r.name);
-    if (!x) out.push((x = { name: r.name, type: r.type, unit: r.unit, points: [] }));
-    const last = x.points[x.points.length - 1];
-    if (!last || Date.parse(last.at) < Date.parse(fresh.at) - 1000) x.points.push({ at: fresh.at, value: r.value, status: r.status });
-  }
-  return out;
 }
 
 /**
@@ -971,6 +1159,7 @@ function chart(series, fromMs, toMs) {
 
 async function loadDiscovered() {
   const box = $('#discovered');
+  $('#discovered-history').replaceChildren();
   try {
     const r = await api('GET', '/api/v1/discovered');
     if (!r.list.length) return box.replaceChildren(h('p', { class: 'muted' }, 'Nothing discovered: every machine that asked to boot is in the inventory.'));
@@ -995,7 +1184,12 @@ async function loadDiscovered() {
                 h('td', {}, when(d.firstSeen)),
                 h('td', {}, when(d.lastSeen)),
                 h('td', { class: 'num' }, d.seenCount),
-                h('td', {}, h('button', { type: 'button', onclick: (e) => showAdopt(d, e.target.closest('tr')) }, `Adopt ${d.mac}`)),
+                h(
+                  'td',
+                  { class: 'row-actions' },
+                  h('button', { type: 'button', onclick: (e) => showAdopt(d, e.target.closest('tr')) }, `Adopt ${d.mac}`),
+                  h('button', { type: 'button', onclick: () => showDiscoveredHistory(d) }, `Boot history of ${d.mac}`),
+                ),
               ),
             ),
           ),
@@ -1011,9 +1205,24 @@ function archName(a) {
   return { 0: 'BIOS', 6: 'UEFI x86', 7: 'UEFI x86-64', 9: 'UEFI x86-64', 11: 'UEFI arm64' }[a] || (a === undefined || a === null ? '—' : `arch ${a}`);
 }
 
+/** A discovered MAC's boot history, under the table (one at a time), its heading focused. */
+async function showDiscoveredHistory(d) {
+  $('#adopt-row')?.remove();
+  const box = h('div', {}, h('p', { class: 'muted' }, 'Loading…'));
+  const heading = h('h3', { class: 'sub', tabindex: '-1' }, `Boot history of ${d.mac}`);
+  $('#discovered-history').replaceChildren(heading, box);
+  heading.focus();
+  try {
+    const r = await api('GET', `/api/v1/discovered/${encodeURIComponent(d.mac)}/boot-history?limit=50`);
+    box.replaceChildren(bootHistoryTable(r.list, r.total));
+  } catch (err) {
+    box.replaceChildren(h('p', { class: 'error' }, err.message));
+  }
+}
+
 function showAdopt(d, row) {
-  const old = $('#adopt-row');
-  if (old) old.remove();
+  $('#adopt-row')?.remove();
+  $('#discovered-history').replaceChildren();
   const form = h(
     'form',
     { id: 'adopt-form', class: 'inline', onsubmit: (e) => submitAdopt(e, d) },
