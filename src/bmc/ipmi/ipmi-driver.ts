@@ -11,7 +11,7 @@ import {
   convertReading, decodeSdrHeader, decodeSensorRecord, decodeThresholds, sensorStatus, sensorTypeName, unitName,
 } from './ipmi-sdr.js';
 import {
-  IpmiSession, NETFN_APP, NETFN_CHASSIS, NETFN_SENSOR, NETFN_STORAGE, PRIVILEGE_LEVEL, type IpmiSessionOptions,
+  IpmiSession, NETFN_APP, NETFN_CHASSIS, NETFN_SENSOR, NETFN_STORAGE, PRIVILEGE_LEVEL, type IpmiSessionOptions, type RejectReason,
 } from './ipmi-session.js';
 import { UdpTransport } from './ipmi-transport.js';
 
@@ -80,6 +80,11 @@ export class IpmiDriver implements BmcDriver {
   private closed = false;
   /** Shared by every session of this driver, so a fan-out does not open one socket per BMC. */
   private readonly transport: UdpTransport;
+  /** Inbound datagrams dropped by this driver's sessions, by reason (forged, corrupt, late, duplicate…). */
+  private readonly rejected: Partial<Record<RejectReason, number>> = {};
+  private readonly countReject = (reason: RejectReason): void => {
+    this.rejected[reason] = (this.rejected[reason] ?? 0) + 1;
+  };
 
   constructor(private readonly opts: IpmiDriverOptions = {}) {
     this.reuse = opts.reuseSessions ?? true;
@@ -152,7 +157,7 @@ export class IpmiDriver implements BmcDriver {
       && cur.privilegeLevel >= Math.min(PRIVILEGE_LEVEL[need ?? t.privilege], PRIVILEGE_LEVEL[t.privilege]);
     if (cur && same) return { s: cur, fresh: false };
     if (cur) await this.dropSession(e);
-    const s = new IpmiSession({ ...t }, { ...this.opts, transport: this.opts.transport ?? this.transport });
+    const s = new IpmiSession({ ...t }, { ...this.opts, transport: this.opts.transport ?? this.transport, onReject: this.countReject });
     const privilege = !this.reuse && need && PRIVILEGE_LEVEL[need] < PRIVILEGE_LEVEL[t.privilege] ? need : t.privilege;
     await s.open({ privilege });
     e.session = s;
@@ -192,6 +197,12 @@ export class IpmiDriver implements BmcDriver {
         if (s && (!this.reuse || !s.isActive)) await this.dropSession(e);
       }
     }).finally(() => this.release(e));
+  }
+
+  /** Counters for metrics: datagrams the sessions dropped (by reason, and in all), handler errors the transport caught. */
+  stats(): { rejectedDatagrams: number; rejectedByReason: Partial<Record<RejectReason, number>>; handlerErrors: number } {
+    const rejectedDatagrams = Object.values(this.rejected).reduce((a, b) => a + b, 0);
+    return { rejectedDatagrams, rejectedByReason: { ...this.rejected }, handlerErrors: this.transport.handlerErrors };
   }
 
   /** BMC-side ids of the sessions held open right now (for tests and metrics). */
