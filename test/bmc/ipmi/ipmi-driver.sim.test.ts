@@ -239,6 +239,21 @@ describe('faults', () => {
     expect(await driver.powerStatus(t)).toBe('on');
   });
 
+  it('a BMC stalled 5 s by a slow chassis command still answers the read (default timing)', async () => {
+    // ipmi_sim is single-threaded: while the chassis hook sleeps it answers nothing, and every retransmit of the
+    // read is queued and executed again afterwards. The wait per attempt grows, so the first answer arrives in time.
+    const t = target(farm.bmcs[1]);
+    const d = new IpmiDriver({ reuseSessions: false });
+    try {
+      await d.deviceInfo(t); // the handshake works; only chassis commands stall
+      await farm.fault(1, 'slow', 5);
+      expect(await d.powerStatus(t)).toBe(farm.powerState(1));
+    } finally {
+      await farm.fault(1, 'fast');
+      await d.close();
+    }
+  }, 60_000);
+
   it('hung sim → BMC_TIMEOUT/UNREACHABLE inside the timeout; resumes', async () => {
     const t = target(farm.bmcs[2]);
     const d = new IpmiDriver({ timeoutMs: 300, retries: 2 });
