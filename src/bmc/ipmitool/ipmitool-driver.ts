@@ -33,19 +33,19 @@ export interface IpmitoolDriverOptions {
   timeoutMs?: number;
   /** Limit for the long multi-command runs (sensor walk, user table). */
   longTimeoutMs?: number;
-  /** ipmitool -N: seconds to wait for each reply before retransmitting. */
+  /** ipmitool -N: seconds to wait for each reply before retransmitting; ipmitool's own default (1 s) when unset. */
   retransmitSeconds?: number;
-  /** ipmitool -R: retransmits per request. */
+  /** ipmitool -R: attempts per request; ipmitool's own default (4) when unset. */
   retries?: number;
   logger?: IpmitoolLogger;
 }
 
+// No -N/-R by default: ipmitool's own timing (1 s, growing by 1 s per retry, 4 tries; the whole handshake
+// restarted up to 4 times) rides out lossy links and a BMC stalled for several seconds better than any shorter one.
 export const DEFAULT_IPMITOOL_DRIVER_OPTIONS = {
   binary: 'ipmitool',
-  timeoutMs: 20_000,
+  timeoutMs: 30_000,
   longTimeoutMs: 60_000,
-  retransmitSeconds: 1,
-  retries: 2,
 } as const;
 
 const PRIVILEGE_FLAG: Record<BmcPrivilege, string> = {
@@ -59,6 +59,8 @@ const MAX_OUTPUT = 1 << 20;
 
 interface RunResult {
   exitCode: number | null;
+  /** Set when ipmitool died of a signal it did not get from us (a crash). */
+  signal: NodeJS.Signals | null;
   stdout: string;
   stderr: string;
   timedOut: boolean;
@@ -70,6 +72,11 @@ interface RunOptions {
   /** -v makes ipmitool say why a session failed; off for scripts that carry password bytes. */
   verbose: boolean;
   timeoutMs: number;
+  /**
+   * Reads only: the session asks for User privilege at most, so ipmitool skips Set Session Privilege Level (one
+   * exchange fewer), and a run that crashed ipmitool may simply run again.
+   */
+  readOnly?: boolean;
 }
 
 interface BatchResult {
@@ -85,7 +92,7 @@ interface SlotInfo {
 
 export class IpmitoolDriver implements BmcDriver {
   readonly name = 'ipmitool';
-  private readonly opts: Required<Omit<IpmitoolDriverOptions, 'logger'>>;
+  private readonly opts: Omit<IpmitoolDriverOptions, 'logger'> & Required<Pick<IpmitoolDriverOptions, 'binary' | 'timeoutMs' | 'longTimeoutMs'>>;
   private readonly logger: IpmitoolLogger | undefined;
   private readonly children = new Set<ChildProcess>();
   private readonly lanChannels = new Map<string, number>();
@@ -100,7 +107,7 @@ export class IpmitoolDriver implements BmcDriver {
   // ------------------------------------------------------------ power
 
   async powerStatus(t: BmcTarget): Promise<PowerState> {
-    return raw.decodePowerOn(await this.raw(t, raw.CHASSIS_STATUS)) ? 'on' : 'off';
+    return raw.decodePowerOn(await this.raw(t, raw.CHASSIS_STATUS, { readOnly: true })) ? 'on' : 'off';
   }
 
   async power(t: BmcTarget, action: PowerAction): Promise<void> {
@@ -128,12 +135,12 @@ export class IpmitoolDriver implements BmcDriver {
 
   async sensors(t: BmcTarget): Promise<SensorReading[]> {
     // Without -v: verbose turns the table into per-sensor blocks.
-    const res = await this.run(t, ['sensor'], { verbose: false, timeoutMs: this.opts.longTimeoutMs });
+    const res = await this.run(t, ['sensor'], { verbose: false, timeoutMs: this.opts.longTimeoutMs, readOnly: true });
     const rows = parseSensorTable(res.stdout);
     if (res.exitCode === 0 || rows.length > 0) return rows;
     if (res.timedOut) throw this.failure(t, res, 'sensor');
     // Quiet ipmitool says only "unable to establish session": a verbose probe tells auth from reach.
-    await this.raw(t, raw.GET_DEVICE_ID);
+    await this.raw(t, raw.GET_DEVICE_ID, { readOnly: true });
     throw this.failure(t, res, 'sensor');
   }
 
@@ -217,7 +224,7 @@ export class IpmitoolDriver implements BmcDriver {
   }
 
   async deviceInfo(t: BmcTarget): Promise<BmcDeviceInfo> {
-    return raw.decodeDeviceId(await this.raw(t, raw.GET_DEVICE_ID));
+    return raw.decodeDeviceId(await this.raw(t, raw.GET_DEVICE_ID, { readOnly: true }));
   }
 
   async close(): Promise<void> {
@@ -274,8 +281,8 @@ export class IpmitoolDriver implements BmcDriver {
     return { slots, channel };
   }
 
-  private async raw(t: BmcTarget, cmd: raw.RawCommand): Promise<number[]> {
-    const res = await this.run(t, raw.rawArgs(cmd), { verbose: true, timeoutMs: this.opts.timeoutMs });
+  private async raw(t: BmcTarget, cmd: raw.RawCommand, o: { readOnly?: boolean } = {}): Promise<number[]> {
+    const res = await this.run(t, raw.rawArgs(cmd), { verbose: true, timeoutMs: this.opts.timeoutMs, readOnly: o.readOnly });
     if (res.exitCode !== 0 || res.timedOut) throw this.failure(t, res, `raw ${cmd[0]}/${cmd[1]}`);
     return parseRawBytes(res.stdout);
   }
@@ -335,15 +342,31 @@ export class IpmitoolDriver implements BmcDriver {
     return err;
   }
 
-  private run(t: BmcTarget, args: string[], o: RunOptions): Promise<RunResult> {
+  /**
+   * Runs ipmitool once more when its failure may be the network's rather than the BMC's answer: an authentication
+   * failure (a bit flipped in RAKP 2 or 4 reads exactly like a wrong password to ipmitool, which never restarts
+   * on it) or, for a read, a crash of ipmitool itself (a corrupt reply can crash it). No command runs before a
+   * session authenticates, so the retry cannot repeat one. A wrong password fails twice and is reported.
+   */
+  private async run(t: BmcTarget, args: string[], o: RunOptions): Promise<RunResult> {
+    const first = await this.spawnIpmitool(t, args, o);
+    if (first.timedOut || first.exitCode === 0) return first;
+    const crashed = first.signal !== null && o.readOnly === true;
+    if (!crashed && classifyFailure(`${first.stderr}\n${first.stdout}`).code !== 'BMC_AUTH_FAILED') return first;
+    this.logger?.debug({ host: t.host, port: t.port, signal: first.signal }, 'ipmitool failed in a way a corrupt packet can cause; running it again');
+    return this.spawnIpmitool(t, args, o);
+  }
+
+  private spawnIpmitool(t: BmcTarget, args: string[], o: RunOptions): Promise<RunResult> {
     if (this.closed) return Promise.reject(new RackhandError('BMC_ERROR', 'ipmitool driver is closed'));
+    const privilege: BmcPrivilege = o.readOnly && t.privilege !== 'callback' ? 'user' : t.privilege;
     const argv = [
       ...(o.verbose ? ['-v'] : []),
       '-I', 'lanplus',
       '-C', String(t.cipherSuite),
-      '-L', PRIVILEGE_FLAG[t.privilege],
-      '-N', String(this.opts.retransmitSeconds),
-      '-R', String(this.opts.retries),
+      '-L', PRIVILEGE_FLAG[privilege],
+      ...(this.opts.retransmitSeconds !== undefined ? ['-N', String(this.opts.retransmitSeconds)] : []),
+      ...(this.opts.retries !== undefined ? ['-R', String(this.opts.retries)] : []),
       '-H', t.host,
       '-p', String(t.port),
       '-U', t.username,
@@ -365,7 +388,7 @@ export class IpmitoolDriver implements BmcDriver {
           ? spawn('/bin/sh', ['-c', 'cat | "$0" "$@"', this.opts.binary, ...argv], { env, stdio: ['pipe', 'pipe', 'pipe'], detached: true })
           : spawn(this.opts.binary, argv, { env, stdio: ['ignore', 'pipe', 'pipe'] });
       } catch (e) {
-        resolve({ exitCode: -1, stdout: '', stderr: `Unable to start ipmitool: ${(e as Error).message}`, timedOut: false });
+        resolve({ exitCode: -1, signal: null, stdout: '', stderr: `Unable to start ipmitool: ${(e as Error).message}`, timedOut: false });
         return;
       }
       this.children.add(child);
@@ -383,7 +406,7 @@ export class IpmitoolDriver implements BmcDriver {
         timedOut = true;
         killTree(child);
       }, o.timeoutMs);
-      const finish = (exitCode: number | null, spawnError?: Error): void => {
+      const finish = (exitCode: number | null, signal: NodeJS.Signals | null, spawnError?: Error): void => {
         if (settled) return;
         settled = true;
         clearTimeout(timer);
@@ -393,10 +416,10 @@ export class IpmitoolDriver implements BmcDriver {
           { host: t.host, port: t.port, args: args[0] === 'exec' ? ['exec', `${o.script?.length ?? 0} commands`] : args, exitCode, timedOut, ms: Date.now() - started },
           'ipmitool',
         );
-        resolve({ exitCode: spawnError ? -1 : exitCode, stdout, stderr, timedOut });
+        resolve({ exitCode: spawnError ? -1 : exitCode, signal: timedOut ? null : signal, stdout, stderr, timedOut });
       };
-      child.once('error', (e) => finish(-1, e));
-      child.once('close', (code) => finish(code));
+      child.once('error', (e) => finish(-1, null, e));
+      child.once('close', (code, signal) => finish(code, signal));
       if (o.script && child.stdin) {
         child.stdin.on('error', () => undefined); // ipmitool may exit before reading everything
         child.stdin.end(o.script.join('\n') + '\n');
