@@ -9,6 +9,8 @@ export interface ProxiedDatagram {
   data: Buffer;
   /** "address:port" of the client this flow belongs to. */
   client: string;
+  /** Sends a datagram on this datagram's path at any later time (for interceptors that hold one back). */
+  send(b: Buffer): void;
 }
 
 /** What to send in place of one datagram: nothing (drop), or these buffers, each after its delay. */
@@ -40,10 +42,13 @@ export async function startUdpProxy(server: { host: string; port: number }, inte
   front.on('error', () => undefined);
   let stopped = false;
 
-  const deliver = (d: ProxiedDatagram, send: (b: Buffer) => void): void => {
+  const deliver = (d: Omit<ProxiedDatagram, 'send'>, raw: (b: Buffer) => void): void => {
+    const send = (b: Buffer): void => {
+      if (!stopped) raw(b);
+    };
     let out: Delivery | undefined;
     try {
-      out = intercept?.(d);
+      out = intercept?.({ ...d, send });
     } catch {
       out = undefined; // a broken interceptor must not stop the proxy
     }
@@ -56,7 +61,7 @@ export async function startUdpProxy(server: { host: string; port: number }, inte
       }
       const t = setTimeout(() => {
         timers.delete(t);
-        if (!stopped) send(o.data);
+        send(o.data);
       }, o.delayMs);
       timers.add(t);
     }
@@ -72,9 +77,7 @@ export async function startUdpProxy(server: { host: string; port: number }, inte
     flows.set(key, f);
     upstream.on('message', (buf) => {
       stats.toClient++;
-      deliver({ dir: 'to-client', data: buf, client: key }, (b) => {
-        if (!stopped) front.send(b, port, address);
-      });
+      deliver({ dir: 'to-client', data: buf, client: key }, (b) => front.send(b, port, address));
     });
     await new Promise<void>((r) => upstream.bind(0, '127.0.0.1', () => r()));
     return f;
@@ -83,9 +86,7 @@ export async function startUdpProxy(server: { host: string; port: number }, inte
   front.on('message', (buf, rinfo) => {
     stats.toServer++;
     void flowFor(rinfo.address, rinfo.port).then((f) => {
-      deliver({ dir: 'to-server', data: buf, client: `${rinfo.address}:${rinfo.port}` }, (b) => {
-        if (!stopped) f.upstream.send(b, server.port, server.host);
-      });
+      deliver({ dir: 'to-server', data: buf, client: `${rinfo.address}:${rinfo.port}` }, (b) => f.upstream.send(b, server.port, server.host));
     });
   });
   await new Promise<void>((r) => front.bind(0, '127.0.0.1', () => r()));
