@@ -83,9 +83,9 @@ const EMPTY = Buffer.alloc(0);
 const SEQ_WINDOW = 32;
 
 /**
- * Handshakes (Open Session .. RAKP 4) tried before an open fails, as ipmitool does. Open Session, RAKP 1 and RAKP 3
- * are never retransmitted within one handshake: the session state on the BMC has moved on (a repeated RAKP 1 is
- * ignored, a repeated Open Session makes a second session), so a lost or corrupt reply restarts the sequence.
+ * Handshakes (Open Session .. RAKP 4) tried before an open fails, as ipmitool does. A lost or corrupt reply restarts
+ * the sequence with a new Open Session: the session state on the BMC has moved on, and BMCs ignore a repeated
+ * RAKP 3 (some a repeated RAKP 1), so retransmitting the step alone does not recover it.
  */
 const HANDSHAKE_ATTEMPTS = 4;
 
@@ -419,7 +419,13 @@ export class IpmiSession {
   private async authenticate(priv: number, username: Buffer, kuid: Buffer, attempt: number): Promise<void> {
     const t = this.target;
     this.stats.handshakes++;
-    const step = { attempts: 1, waitMs: () => this.timeoutMs * attempt, silence: (): ErrorCode => 'BMC_TIMEOUT' };
+    // Each step has timeoutMs × attempt to complete. Open Session goes out once: a repeat would make the BMC open a
+    // second session when only the answer was lost. RAKP 1 and RAKP 3 go out a second time half-way through: if the
+    // request was lost the repeat saves a restart, and a BMC that already has it ignores the repeat.
+    const budget = this.timeoutMs * attempt;
+    const silence = (): ErrorCode => 'BMC_TIMEOUT';
+    const once = { attempts: 1, waitMs: () => budget, silence };
+    const twice = { attempts: 2, waitMs: () => budget / 2, silence };
     const silent = (e: unknown): never => {
       if (e instanceof RackhandError && e.code === 'BMC_TIMEOUT') throw new HandshakeFailure(e, 'silence');
       throw e;
@@ -439,7 +445,7 @@ export class IpmiSession {
         return r.tag === osTag && this.forUs(r.consoleSessionId, r.status) ? r : undefined;
       },
       'Open Session',
-      step,
+      once,
     ).catch(silent);
     if (os.status !== 0) throw status(os.status, 'Open Session');
     const a = os.algorithms!;
@@ -472,7 +478,7 @@ export class IpmiSession {
         return r.tag === r1Tag && this.forUs(r.consoleSessionId, r.status) ? r : undefined;
       },
       'RAKP 1',
-      step,
+      twice,
     ).catch((e: unknown) => {
       abort();
       return silent(e);
@@ -495,7 +501,7 @@ export class IpmiSession {
         return r.tag === r3Tag && this.forUs(r.consoleSessionId, r.status) ? r : undefined;
       },
       'RAKP 3',
-      step,
+      twice,
     );
     answer.catch(() => undefined); // awaited below; this only keeps a throw in between from leaving it unhandled
     // RAKP 3 is on the wire: derive the keys while the BMC works on RAKP 4, so only the ICV check stands
