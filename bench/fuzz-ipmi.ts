@@ -32,76 +32,75 @@ function print(r: Row): void {
   console.log(`${r.stage.padEnd(22)}${String(r.cases).padStart(8)}${String(r.reads).padStart(8)}${String(r.crashes).padStart(8)}${String(r.unstable).padStart(9)}${String(r.rejected).padStart(10)}   ${top}`);
 }
 
+/** Runs `step` until CASES fuzzed datagrams went out; the driver's counters before and after give the rest. */
+async function stage(
+  name: string,
+  step: (batch: number) => Promise<{ delivered: number; outcome: string; label: string }[]>,
+  counters: () => { rejectedDatagrams: number; handlerErrors: number },
+): Promise<Row> {
+  const row: Row = { stage: name, cases: 0, reads: 0, crashes: 0, unstable: 0, rejected: 0, outcomes: {} };
+  const before = counters();
+  const crashesBefore = crashes;
+  for (let batch = 0; row.cases < CASES; batch++) {
+    for (const r of await step(batch)) {
+      row.reads++;
+      row.cases += r.delivered;
+      row.outcomes[r.label] = (row.outcomes[r.label] ?? 0) + 1;
+      if (r.outcome.startsWith('UNSTABLE')) {
+        row.unstable++;
+        console.error(`unstable: ${name}: ${r.label}`);
+      }
+    }
+  }
+  const after = counters();
+  row.rejected = after.rejectedDatagrams - before.rejectedDatagrams;
+  row.crashes = crashes - crashesBefore + after.handlerErrors - before.handlerErrors;
+  print(row);
+  return row;
+}
+
 async function main(): Promise<void> {
   const t0 = Date.now();
   console.log(`RMCP+ fuzz on the live socket: ${CASES} fuzzed datagrams per stage, seed ${SEED}`);
   console.log(`${'stage'.padEnd(22)}${'cases'.padStart(8)}${'reads'.padStart(8)}${'crashes'.padStart(8)}${'unstable'.padStart(9)}${'rejected'.padStart(10)}   outcomes of the reads`);
-  const totals = { cases: 0, crashes: 0, unstable: 0, rejected: 0 };
+  const rows: Row[] = [];
   const wire = await startWireFuzz();
   try {
-    for (const [si, stage] of WIRE_STAGES.entries()) {
-      const row: Row = { stage: `wire ${stage}`, cases: 0, reads: 0, crashes: 0, unstable: 0, rejected: 0, outcomes: {} };
-      const rejectedBefore = wire.driver.stats().rejectedDatagrams;
-      const crashesBefore = crashes + wire.driver.stats().handlerErrors;
-      let batch = 0;
-      while (row.cases < CASES) {
-        const inputs: Mutation[][] = fc.sample(fc.array(mutationArb, { minLength: 10, maxLength: 40 }), { numRuns: 50, seed: SEED * 1_000_003 + si * 10_007 + batch++ });
+    for (const [si, name] of WIRE_STAGES.entries()) {
+      rows.push(await stage(`wire ${name}`, async (batch) => {
+        const inputs: Mutation[][] = fc.sample(fc.array(mutationArb, { minLength: 10, maxLength: 40 }), { numRuns: 50, seed: SEED * 1_000_003 + si * 10_007 + batch });
+        const out = [];
         for (const mutations of inputs) {
-          if (row.cases >= CASES) break;
-          const r = await wire.run(stage, mutations);
-          row.reads++;
-          row.cases += r.delivered;
-          row.outcomes[r.outcome] = (row.outcomes[r.outcome] ?? 0) + 1;
-          if (r.outcome.startsWith('UNSTABLE')) row.unstable++;
+          const r = await wire.run(name, mutations);
+          out.push({ ...r, label: r.outcome });
         }
-      }
-      row.rejected = wire.driver.stats().rejectedDatagrams - rejectedBefore;
-      row.crashes = crashes + wire.driver.stats().handlerErrors - crashesBefore;
-      print(row);
-      totals.cases += row.cases;
-      totals.crashes += row.crashes;
-      totals.unstable += row.unstable;
-      totals.rejected += row.rejected;
+        return out;
+      }, () => wire.driver.stats()));
     }
   } finally {
     await wire.stop();
   }
   const inner = await startInnerFuzz();
   try {
-    const row: Row = { stage: 'inner (all operations)', cases: 0, reads: 0, crashes: 0, unstable: 0, rejected: 0, outcomes: {} };
-    const crashesBefore = crashes;
-    let batch = 0;
-    while (row.cases < CASES) {
+    rows.push(await stage('inner (all operations)', async (batch) => {
       const inputs: [string, InnerAnswer[][]][] = fc.sample(
         fc.tuple(fc.constantFrom(...INNER_OPS), fc.array(fc.array(innerAnswerArb, { minLength: 1, maxLength: 8 }), { minLength: 1, maxLength: 8 })),
-        { numRuns: 50, seed: SEED * 7_000_001 + batch++ },
+        { numRuns: 50, seed: SEED * 7_000_001 + batch },
       );
+      const out = [];
       for (const [op, answers] of inputs) {
-        if (row.cases >= CASES) break;
         const r = await inner.run(op as (typeof INNER_OPS)[number], answers);
-        row.reads++;
-        row.cases += r.delivered;
-        const key = `${op} ${r.outcome}`;
-        row.outcomes[key] = (row.outcomes[key] ?? 0) + 1;
-        if (r.outcome.startsWith('UNSTABLE')) {
-          row.unstable++;
-          console.error(`unstable: ${op}: ${r.outcome}`);
-        }
+        out.push({ ...r, label: `${op} ${r.outcome}` });
       }
-    }
-    row.rejected = inner.driver.stats().rejectedDatagrams;
-    row.crashes = crashes - crashesBefore + inner.driver.stats().handlerErrors;
-    print(row);
-    totals.cases += row.cases;
-    totals.crashes += row.crashes;
-    totals.unstable += row.unstable;
-    totals.rejected += row.rejected;
+      return out;
+    }, () => inner.driver.stats()));
   } finally {
     await inner.stop();
   }
+  const sum = (k: 'cases' | 'crashes' | 'unstable' | 'rejected'): number => rows.reduce((n, r) => n + r[k], 0);
   console.log('');
-  console.log(`total: ${totals.cases} cases, ${totals.crashes} crashes, ${totals.unstable} unstable outcomes, ${totals.rejected} rejected datagrams, ${((Date.now() - t0) / 1000).toFixed(0)} s`);
-  process.exitCode = totals.crashes + totals.unstable > 0 ? 1 : 0;
+  console.log(`total: ${sum('cases')} cases, ${sum('crashes')} crashes, ${sum('unstable')} unstable outcomes, ${sum('rejected')} rejected datagrams, ${((Date.now() - t0) / 1000).toFixed(0)} s`);
+  process.exitCode = sum('crashes') + sum('unstable') > 0 ? 1 : 0;
 }
 
 main().catch((e: unknown) => {

@@ -1,15 +1,7 @@
 #!/bin/bash
-# Compiles bench/ipmi-chaos.ts (with the src/ and test/harness/ files it imports) into a temp dir and runs it.
-# Env: READS (30 per mode and tool) RATE (0.2 per datagram) SEED (1) MODES (all: flip,truncate,duplicate,replay,
-# drop,delay,reorder,swap-session,bad-hmac). Needs ipmi_sim/sdrcomp (openipmi) and ipmitool, as the tests do.
+# Runs bench/ipmi-chaos.ts. Env: READS (30 per mode and tool) RATE (0.2 per datagram) SEED (1) LANES (3)
+# MODES (all: flip,truncate,duplicate,replay,drop,delay,reorder,swap-session,bad-hmac).
 set -euo pipefail
-cd "$(dirname "$0")/.."
 command -v ipmi_sim >/dev/null && command -v ipmitool >/dev/null || \
   apt-get install -y -o DPkg::Lock::Timeout=600 --no-install-recommends openipmi ipmitool
-out=$(mktemp -d "${TMPDIR:-/tmp}/rackhand-bench-build-$$-XXXX")
-trap 'rm -rf "$out"' EXIT
-npx --no-install tsc --ignoreConfig --outDir "$out" --rootDir . --module nodenext --moduleResolution nodenext \
-  --target es2022 --strict --skipLibCheck --types node bench/ipmi-chaos.ts
-echo '{"type":"module"}' > "$out/package.json"
-ln -s "$PWD/node_modules" "$out/node_modules"
-node "$out/bench/ipmi-chaos.js"
+exec "$(dirname "$0")/run-ts.sh" bench/ipmi-chaos.ts

@@ -13,15 +13,12 @@ import {
   additionalKey, cipherSuite, decryptPayload, encryptPayload, integrityCode, randomBlock, rakp2AuthCode, rakp3AuthCode, rakp4Icv,
   sameBytes, sessionIntegrityKey, userKey, type CipherSuite, type RakpContext,
 } from './ipmi-crypto.js';
-import { completionCodeError, rmcpStatusError } from './ipmi-errors.js';
+import { completionCodeError } from '../ipmi-commands/completion-codes.js';
+import { NETFN_APP } from '../ipmi-commands/device-commands.js';
+import { PRIVILEGE_LEVEL } from '../ipmi-commands/user-commands.js';
+import { rmcpStatusError } from './rmcp-status.js';
 import { DeadlineClock, UdpTransport, type IpmiLink, type IpmiTransport } from './ipmi-transport.js';
 
-export const PRIVILEGE_LEVEL: Record<BmcPrivilege, number> = { callback: 1, user: 2, operator: 3, administrator: 4 };
-
-export const NETFN_CHASSIS = 0x00;
-export const NETFN_SENSOR = 0x04;
-export const NETFN_APP = 0x06;
-export const NETFN_STORAGE = 0x0a;
 
 /** Minimal pino-compatible logger. */
 export interface IpmiLogger {
@@ -65,6 +62,8 @@ interface Pending {
   waitMs: (attempt: number) => number;
   /** What a run without an answer is reported as. */
   silence: () => ErrorCode;
+  /** Stops listening to the caller's abort signal. */
+  unlisten?: () => void;
   rxBefore: number;
   done: boolean;
   /** When the current attempt times out (performance.now() ms); the pending exchange sits on the clock. */
@@ -127,6 +126,8 @@ export class IpmiSession {
   private pending?: Pending;
   private queue: Promise<unknown> = Promise.resolve();
   private keepaliveTimer?: NodeJS.Timeout;
+  /** The caller's signal while open() runs: every handshake exchange stops when it aborts. */
+  private openSignal?: AbortSignal;
   private sessionPrivilege = 0;
   /** Outbound auth code; one bound function per session rather than a closure per packet. */
   private readonly integrity = (covered: Buffer): Buffer => integrityCode(this.cs, this.k1, covered);
@@ -255,14 +256,26 @@ export class IpmiSession {
    */
   private exchange<T>(
     build: () => Buffer, match: (p: Incoming) => T | undefined, what: string | (() => string),
-    o: { attempts?: number; waitMs?: (attempt: number) => number; silence?: () => ErrorCode } = {},
+    o: { attempts?: number; waitMs?: (attempt: number) => number; silence?: () => ErrorCode; signal?: AbortSignal } = {},
   ): Promise<T> {
+    const signal = o.signal ?? this.openSignal;
+    if (signal?.aborted) return Promise.reject(signal.reason);
     return new Promise<T>((resolve, reject) => {
       const p: Pending = {
         build, match, what, attempts: o.attempts ?? this.retries + 1, attempt: 0, rxBefore: this.stats.received, done: false,
         deadline: 0, waitMs: o.waitMs ?? this.backoff, silence: o.silence ?? (() => this.silence(p)),
         expire: () => this.fire(p), resolve: resolve as (v: unknown) => void, reject,
       };
+      if (signal) {
+        // Cancelled: drop the exchange now (no more retransmits); a late answer is then just unexpected.
+        const onAbort = (): void => {
+          if (p.done) return;
+          this.finish(p);
+          p.reject(signal.reason);
+        };
+        signal.addEventListener('abort', onAbort, { once: true });
+        p.unlisten = () => signal.removeEventListener('abort', onAbort);
+      }
       this.pending = p;
       this.fire(p);
     });
@@ -270,6 +283,7 @@ export class IpmiSession {
 
   private finish(p: Pending): void {
     p.done = true;
+    p.unlisten?.();
     this.clock.delete(p);
     if (this.pending === p) this.pending = undefined;
   }
@@ -334,8 +348,10 @@ export class IpmiSession {
    * that only reads (power status, sensors) asks for 'user' and saves the Set Session Privilege round trip, and
    * the session cannot do more than read.
    */
-  async open(opts: { privilege?: BmcPrivilege } = {}): Promise<void> {
+  async open(opts: { privilege?: BmcPrivilege; signal?: AbortSignal } = {}): Promise<void> {
     if (this.state !== 'new') throw new RackhandError('BMC_ERROR', `session already ${this.state}`);
+    opts.signal?.throwIfAborted();
+    this.openSignal = opts.signal;
     const priv = PRIVILEGE_LEVEL[opts.privilege ?? this.target.privilege];
     if (!priv) throw new RackhandError('INVALID_INPUT', `unknown privilege ${String(opts.privilege ?? this.target.privilege)}`);
     this.state = 'opening';
@@ -357,6 +373,8 @@ export class IpmiSession {
     } catch (e) {
       await this.close();
       throw e;
+    } finally {
+      this.openSignal = undefined;
     }
   }
 
@@ -442,7 +460,7 @@ export class IpmiSession {
       (p) => {
         if (p.kind !== 'setup' || p.payloadType !== PAYLOAD_OPEN_SESSION_RESP) return undefined;
         const r = decodeOpenSessionResponse(p.payload);
-        return r.tag === osTag && this.forUs(r.consoleSessionId, r.status) ? r : undefined;
+        return r.tag === osTag ? r : undefined;
       },
       'Open Session',
       once,
@@ -475,7 +493,7 @@ export class IpmiSession {
       (p) => {
         if (p.kind !== 'setup' || p.payloadType !== PAYLOAD_RAKP2) return undefined;
         const r = decodeRakp2(p.payload);
-        return r.tag === r1Tag && this.forUs(r.consoleSessionId, r.status) ? r : undefined;
+        return r.tag === r1Tag ? r : undefined;
       },
       'RAKP 1',
       twice,
@@ -486,10 +504,18 @@ export class IpmiSession {
     if (r2.status !== 0) throw status(r2.status, 'RAKP 2');
     ctx.bmcRandom = r2.bmcRandom;
     ctx.bmcGuid = r2.bmcGuid;
-    if (!sameBytes(rakp2AuthCode(this.cs, kuid, ctx), r2.authCode)) {
+    // The auth code covers our session id as the BMC received it. Normally ours; when our Open Session request was
+    // damaged on the way, the one the BMC echoed. Only a candidate the HMAC confirms is adopted.
+    const sidm = [this.consoleSessionId, os.consoleSessionId, r2.consoleSessionId].find((id, i, all) => {
+      if (all.indexOf(id) !== i) return false;
+      return sameBytes(rakp2AuthCode(this.cs, kuid, { ...ctx, consoleSessionId: id }), r2.authCode);
+    });
+    if (sidm === undefined) {
       abort();
       throw new HandshakeFailure(new RackhandError('BMC_AUTH_FAILED', `RAKP 2 auth code mismatch for user ${t.username} in two handshakes (wrong password?)`), 'rakp2 mismatch');
     }
+    this.consoleSessionId = sidm;
+    ctx.consoleSessionId = sidm;
 
     // RAKP 3 / 4: prove we know it, and check the BMC derived the same session key.
     const rakp3 = encodeRakp3({ tag: r3Tag, status: 0, bmcSessionId: this.bmcSessionId, authCode: rakp3AuthCode(this.cs, kuid, ctx) });
@@ -498,7 +524,7 @@ export class IpmiSession {
       (p) => {
         if (p.kind !== 'setup' || p.payloadType !== PAYLOAD_RAKP4) return undefined;
         const r = decodeRakp4(p.payload);
-        return r.tag === r3Tag && this.forUs(r.consoleSessionId, r.status) ? r : undefined;
+        return r.tag === r3Tag ? r : undefined;
       },
       'RAKP 3',
       twice,
@@ -525,11 +551,6 @@ export class IpmiSession {
     }
   }
 
-  /** A setup reply names our console session id; an error reply may carry none (0). */
-  private forUs(consoleSessionId: number, status: number): boolean {
-    return consoleSessionId === this.consoleSessionId || (status !== 0 && consoleSessionId === 0);
-  }
-
   /** Close Session for a handshake given up after RAKP 3, sent once and not waited for. */
   private closeAbandoned(): void {
     const data = Buffer.allocUnsafe(4);
@@ -541,10 +562,20 @@ export class IpmiSession {
 
   // ------------------------------------------------------------------------------------------ requests
 
-  private serial<T>(fn: () => Promise<T>): Promise<T> {
+  /**
+   * Runs fn after everything queued before it. A caller whose signal aborts while it waits gets the reason at once;
+   * its fn, when its turn comes, sees the aborted signal and sends nothing.
+   */
+  private serial<T>(fn: () => Promise<T>, signal?: AbortSignal): Promise<T> {
     const run = this.queue.then(fn, fn);
     this.queue = run.catch(() => undefined);
-    return run;
+    if (!signal) return run;
+    if (signal.aborted) return Promise.reject(signal.reason);
+    return new Promise<T>((resolve, reject) => {
+      const onAbort = (): void => reject(signal.reason);
+      signal.addEventListener('abort', onAbort, { once: true });
+      run.then(resolve, reject).finally(() => signal.removeEventListener('abort', onAbort));
+    });
   }
 
   private encodeRequest(netFn: number, cmd: number, data: Buffer, lun: number, rqSeq: number): Buffer {
@@ -561,14 +592,14 @@ export class IpmiSession {
     });
   }
 
-  private requestNow(netFn: number, cmd: number, data: Buffer, lun: number, attempts?: number): Promise<IpmiResponse> {
+  private requestNow(netFn: number, cmd: number, data: Buffer, lun: number, attempts?: number, signal?: AbortSignal, waitMs?: (attempt: number) => number): Promise<IpmiResponse> {
     if (this.state !== 'active') return Promise.reject(new RackhandError('BMC_ERROR', `session is ${this.state}`));
     const rqSeq = this.nextRqSeq();
     return this.exchange(
       () => this.encodeRequest(netFn, cmd, data, lun, rqSeq),
       (p) => (p.kind === 'ipmi' && p.msg.rqSeq === rqSeq && p.msg.cmd === cmd && p.msg.netFn === (netFn | 1) ? p.msg : undefined),
       () => `IPMI netFn 0x${netFn.toString(16)} cmd 0x${cmd.toString(16)}`,
-      { attempts },
+      { attempts, signal, waitMs },
     ).catch((e: unknown) => {
       // A request that went unanswered leaves the session in doubt (BMC rebooted, session expired).
       if (e instanceof RackhandError && (e.code === 'BMC_TIMEOUT' || e.code === 'BMC_UNREACHABLE')) this.state = 'broken';
@@ -577,9 +608,14 @@ export class IpmiSession {
   }
 
   /** One request in this session (queued behind any other); resolves with the response whatever its completion code. */
-  request(netFn: number, cmd: number, data: Buffer = EMPTY, lun = 0): Promise<IpmiResponse> {
+  /**
+   * One request in this session (queued behind any other); resolves with the response whatever its completion code.
+   * `probe`: two tries at the plain timeout instead of the growing waits, for the first request on a session that
+   * sat idle, which may have died with a BMC reboot: better a quick new session than ten seconds of retransmits.
+   */
+  request(netFn: number, cmd: number, data: Buffer = EMPTY, lun = 0, signal?: AbortSignal, probe = false): Promise<IpmiResponse> {
     this.lastUseAt = Date.now();
-    return this.serial(() => this.requestNow(netFn, cmd, data, lun));
+    return this.serial(() => this.requestNow(netFn, cmd, data, lun, probe ? 2 : undefined, signal, probe ? () => this.timeoutMs : undefined), signal);
   }
 
   /** Like request(), but a non-zero completion code becomes the mapped RackhandError. */

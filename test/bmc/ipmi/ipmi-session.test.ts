@@ -4,7 +4,8 @@ import dgram from 'node:dgram';
 import { afterEach, describe, expect, it } from 'vitest';
 import { IpmiSession } from '../../../src/bmc/ipmi/ipmi-session.js';
 import { IpmiDriver } from '../../../src/bmc/ipmi/ipmi-driver.js';
-import { completionCodeError, rmcpStatusError } from '../../../src/bmc/ipmi/ipmi-errors.js';
+import { completionCodeError } from '../../../src/bmc/ipmi-commands/completion-codes.js';
+import { rmcpStatusError } from '../../../src/bmc/ipmi/rmcp-status.js';
 import { powerStatusMany } from '../../../src/bmc/ipmi/ipmi-fanout.js';
 import { startFakeBmc } from './fake-rmcp-bmc.js';
 
