@@ -4,10 +4,13 @@ import dgram from 'node:dgram';
 import { randomBytes } from 'node:crypto';
 import {
   AUTH_TYPE_NONE, PAYLOAD_IPMI, PAYLOAD_OPEN_SESSION_REQ, PAYLOAD_OPEN_SESSION_RESP, PAYLOAD_RAKP1, PAYLOAD_RAKP2,
-  PAYLOAD_RAKP3, PAYLOAD_RAKP4, decodeIpmiRequest, decodeOpenSessionRequest, decodePacket, decodeRakp1, decodeRakp3,
-  encodeIpmi15Session, encodeIpmi20Session, encodeIpmiResponse, encodeOpenSessionResponse, encodeRakp2, encodeRakp4,
-  type IpmiRequest, type IpmiResponse,
+  PAYLOAD_RAKP3, PAYLOAD_RAKP4, decodePacket, encodeIpmi15Session, encodeIpmi20Session, type IpmiRequest,
+  type IpmiResponse,
 } from '../../../src/bmc/ipmi/ipmi-codec.js';
+import {
+  decodeIpmiRequest, decodeOpenSessionRequest, decodeRakp1, decodeRakp3, encodeIpmiResponse,
+  encodeOpenSessionResponse, encodeRakp2, encodeRakp4,
+} from './bmc-side-codec.js';
 import {
   additionalKey, cipherSuite, decryptPayload, encryptPayload, integrityCode, rakp2AuthCode, rakp3AuthCode, rakp4Icv,
   sameBytes, sessionIntegrityKey, userKey, type CipherSuite, type RakpContext,

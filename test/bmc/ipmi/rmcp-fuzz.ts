@@ -13,7 +13,7 @@ import { SETUP_PAYLOADS, rmcpDatagram } from '../../harness/rmcp-datagram.js';
 import { startFakeBmc, type FakeBmc, type Reply } from './fake-rmcp-bmc.js';
 import { IpmiDriver } from '../../../src/bmc/ipmi/ipmi-driver.js';
 import type { BmcDriver, BmcTarget } from '../../../src/bmc/bmc-driver.js';
-import { encodeIpmiResponse } from '../../../src/bmc/ipmi/ipmi-codec.js';
+import { encodeIpmiResponse } from './bmc-side-codec.js';
 
 export const WIRE_STAGES = ['auth-caps', 'open-session', 'rakp2', 'rakp4', 'in-session'] as const;
 export type WireStage = (typeof WIRE_STAGES)[number];
