@@ -37,6 +37,10 @@ interface Entry {
   state: IpmiTargetState;
 }
 
+function insufficientPrivilege(e: unknown): boolean {
+  return e instanceof RackhandError && e.details?.completionCode === 0xd4;
+}
+
 function noAnswer(e: unknown): boolean {
   return e instanceof RackhandError && (e.code === 'BMC_TIMEOUT' || e.code === 'BMC_UNREACHABLE');
 }
@@ -176,11 +180,11 @@ export class IpmiDriver implements BmcDriver {
     if (this.closed) return Promise.reject(new RackhandError('BMC_ERROR', 'ipmi driver is closed'));
     const signal = o?.signal;
     if (signal?.aborted) return Promise.reject(signal.reason);
-    const need: BmcPrivilege | undefined = IPMI_READ_ONLY_OPERATIONS.has(op) ? 'user' : undefined;
+    const readOnly = IPMI_READ_ONLY_OPERATIONS.has(op);
     const e = this.entry(t);
     e.pending++;
     return this.locked(e, async () => {
-      const attempt = async (allowStale: boolean): Promise<T> => {
+      const attempt = async (allowStale: boolean, need: BmcPrivilege | undefined): Promise<T> => {
         let used: { s: IpmiSession; fresh: boolean; rxBefore: number; runner: IpmiCommandRunner } | undefined;
         const runner: IpmiCommandRunner = {
           send: async (cmds) => {
@@ -194,13 +198,20 @@ export class IpmiDriver implements BmcDriver {
         try {
           return await fn(runner, e.state, e);
         } catch (err) {
-          if (!allowStale || !used || used.fresh || !noAnswer(err) || used.s.stats.received !== used.rxBefore || signal?.aborted) throw err;
+          if (signal?.aborted || !used) throw err;
+          // A read run at User privilege that the BMC wants more for (some check privilege before the command
+          // exists): once more at the target's privilege.
+          if (need && insufficientPrivilege(err) && used.s.privilegeLevel < PRIVILEGE_LEVEL[t.privilege]) {
+            await this.dropSession(e);
+            return attempt(false, undefined);
+          }
+          if (!allowStale || used.fresh || !noAnswer(err) || used.s.stats.received !== used.rxBefore) throw err;
           await this.dropSession(e);
-          return attempt(false);
+          return attempt(false, need);
         }
       };
       try {
-        return await attempt(true);
+        return await attempt(true, readOnly ? 'user' : undefined);
       } catch (err) {
         if (err instanceof IpmiDecodeError) throw new RackhandError('BMC_ERROR', err.message);
         throw err;
@@ -211,10 +222,13 @@ export class IpmiDriver implements BmcDriver {
     }, signal).finally(() => this.release(e));
   }
 
-  /** Counters for metrics: datagrams the sessions dropped (by reason, and in all), handler errors the transport caught. */
-  stats(): { rejectedDatagrams: number; rejectedByReason: Partial<Record<RejectReason, number>>; handlerErrors: number } {
+  /**
+   * Counters for metrics: datagrams the sessions dropped (by reason, and in all), handler errors the transport
+   * caught; and the exchanges waiting for an answer right now (0 once every call has ended or been cancelled).
+   */
+  stats(): { rejectedDatagrams: number; rejectedByReason: Partial<Record<RejectReason, number>>; handlerErrors: number; exchangesInFlight: number } {
     const rejectedDatagrams = Object.values(this.rejected).reduce((a, b) => a + b, 0);
-    return { rejectedDatagrams, rejectedByReason: { ...this.rejected }, handlerErrors: this.transport.handlerErrors };
+    return { rejectedDatagrams, rejectedByReason: { ...this.rejected }, handlerErrors: this.transport.handlerErrors, exchangesInFlight: this.transport.clock.size };
   }
 
   /** BMC-side ids of the sessions held open right now (for tests and metrics). */
@@ -261,16 +275,27 @@ export class IpmiDriver implements BmcDriver {
     return this.run(t, 'addUser', o, (r, state) => ops.addUser(r, state, user));
   }
 
-  setUserPassword(t: BmcTarget, name: string, password: string, o?: BmcCallOptions): Promise<void> {
-    return this.run(t, 'setUserPassword', o, (r, state) => ops.setUserPassword(r, state, t, name, password));
+  async setUserPassword(t: BmcTarget, name: string, password: string, o?: BmcCallOptions): Promise<void> {
+    await this.run(t, 'setUserPassword', o, (r, state) => ops.setUserPassword(r, state, t, name, password));
+    await this.forgetSessionsOf(t, name);
   }
 
-  setUserEnabled(t: BmcTarget, name: string, enabled: boolean, o?: BmcCallOptions): Promise<void> {
-    return this.run(t, 'setUserEnabled', o, (r, state) => ops.setUserEnabled(r, state, t, name, enabled));
+  async setUserEnabled(t: BmcTarget, name: string, enabled: boolean, o?: BmcCallOptions): Promise<void> {
+    await this.run(t, 'setUserEnabled', o, (r, state) => ops.setUserEnabled(r, state, t, name, enabled));
+    if (!enabled) await this.forgetSessionsOf(t, name);
   }
 
-  removeUser(t: BmcTarget, name: string, o?: BmcCallOptions): Promise<void> {
-    return this.run(t, 'removeUser', o, (r, state) => ops.removeUser(r, state, t, name));
+  async removeUser(t: BmcTarget, name: string, o?: BmcCallOptions): Promise<void> {
+    await this.run(t, 'removeUser', o, (r, state) => ops.removeUser(r, state, t, name));
+    await this.forgetSessionsOf(t, name);
+  }
+
+  /** After an account's password or access changed, a session of ours logged in with the old one must not live on. */
+  private async forgetSessionsOf(t: BmcTarget, name: string): Promise<void> {
+    const e = this.entries.get(IpmiDriver.keyOf({ ...t, username: name }));
+    if (!e?.session) return;
+    e.pending++;
+    await this.locked(e, () => this.dropSession(e)).finally(() => this.release(e));
   }
 
   resetBmc(t: BmcTarget, kind: 'cold' | 'warm', o?: BmcCallOptions): Promise<void> {

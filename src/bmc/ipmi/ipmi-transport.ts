@@ -36,6 +36,11 @@ export class DeadlineClock {
 
   constructor(private readonly resolutionMs = 10) {}
 
+  /** Exchanges waiting for an answer right now. */
+  get size(): number {
+    return this.waiting.size;
+  }
+
   add(d: Deadline): void {
     this.waiting.add(d);
     this.timer ??= setInterval(this.tick, this.resolutionMs);

@@ -200,7 +200,18 @@ export class IpmitoolDriver implements BmcDriver {
     };
   }
 
+  /**
+   * One session for the commands. A read runs at User privilege; a BMC that answers "insufficient privilege" to it
+   * (some check privilege before the command exists) gets it once more at the target's privilege.
+   */
   private async sendSession(t: BmcTarget, cmds: readonly IpmiCommand<unknown>[], base: Pick<RunOptions, 'readOnly' | 'signal'>): Promise<IpmiReply[]> {
+    const replies = await this.sendOnce(t, cmds, base);
+    const reduced = base.readOnly && t.privilege !== 'user' && t.privilege !== 'callback';
+    if (reduced && replies.some((r) => r.completionCode === 0xd4)) return this.sendOnce(t, cmds, { ...base, readOnly: false });
+    return replies;
+  }
+
+  private async sendOnce(t: BmcTarget, cmds: readonly IpmiCommand<unknown>[], base: Pick<RunOptions, 'readOnly' | 'signal'>): Promise<IpmiReply[]> {
     const lun = cmds[0]?.lun ?? 0;
     if (cmds.some((c) => c.secret)) {
       // Without -v: verbose output would echo the password bytes. Only the whole script's outcome is known.
@@ -338,6 +349,7 @@ export class IpmitoolDriver implements BmcDriver {
       const onAbort = (): void => {
         aborted = true;
         killTree(child);
+        this.children.delete(child); // SIGKILLed: no more work, whenever the exit is reaped
       };
       o.signal?.addEventListener('abort', onAbort, { once: true });
       const finish = (exitCode: number | null, signal: NodeJS.Signals | null, spawnError?: Error): void => {

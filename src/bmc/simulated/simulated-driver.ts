@@ -132,6 +132,11 @@ export class SimulatedDriver implements BmcDriver {
     this.faults.set(key, list);
   }
 
+  /** Calls hanging in a 'hang' fault right now. */
+  get hangingCalls(): number {
+    return this.hung.size;
+  }
+
   clearFaults(key?: string): void {
     if (key === undefined) this.faults.clear();
     else this.faults.delete(key);
@@ -144,6 +149,7 @@ export class SimulatedDriver implements BmcDriver {
   }
 
   async power(t: BmcTarget, action: PowerAction, o?: BmcCallOptions): Promise<void> {
+    if (!['on', 'off', 'soft', 'reset', 'cycle'].includes(action)) throw new RackhandError('INVALID_INPUT', `unknown power action ${String(action)}`);
     const s = await this.enter(t, 'power', o, action);
     switch (action) {
       case 'on':
@@ -168,6 +174,8 @@ export class SimulatedDriver implements BmcDriver {
   }
 
   async setBootDevice(t: BmcTarget, setting: BootDeviceSetting, o?: BmcCallOptions): Promise<void> {
+    if (!['none', 'pxe', 'disk', 'cdrom', 'bios'].includes(setting?.device)) throw new RackhandError('INVALID_INPUT', `unknown boot device ${String(setting?.device)}`);
+    if (!['uefi', 'legacy', 'auto'].includes(setting.mode)) throw new RackhandError('INVALID_INPUT', `unknown boot mode ${String(setting.mode)}`);
     const s = await this.enter(t, 'setBootDevice', o, `${setting.device}/${setting.mode}/${setting.persistent ? 'persistent' : 'once'}`);
     s.boot = { ...setting };
   }
