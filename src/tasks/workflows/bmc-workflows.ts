@@ -32,7 +32,7 @@ export async function confirmPower(d: BmcWorkflowDeps, ctx: WorkflowContext<unkn
   let matches = 0;
   let last: PowerState | undefined;
   for (;;) {
-    last = await d.bmc.call(serverId, (drv, t) => drv.powerStatus(t));
+    last = await d.bmc.call(serverId, (drv, t) => drv.powerStatus(t, { signal: ctx.signal }));
     d.servers.recordPower(serverId, last);
     matches = last === want ? matches + 1 : 0;
     if (matches >= 2) return;
@@ -46,7 +46,7 @@ export async function confirmPower(d: BmcWorkflowDeps, ctx: WorkflowContext<unkn
 }
 
 export async function readPower(d: BmcWorkflowDeps, ctx: WorkflowContext<unknown, unknown>): Promise<PowerState> {
-  const s = await d.bmc.call(ctx.serverId!, (drv, t) => drv.powerStatus(t));
+  const s = await d.bmc.call(ctx.serverId!, (drv, t) => drv.powerStatus(t, { signal: ctx.signal }));
   d.servers.recordPower(ctx.serverId!, s);
   return s;
 }
@@ -58,7 +58,7 @@ export function powerWorkflow(d: BmcWorkflowDeps): Workflow<{ action: PowerReque
     async run(ctx) {
       const { action } = ctx.params;
       const before = await ctx.step('read power state', () => readPower(d, ctx));
-      const call = (a: 'on' | 'off' | 'soft' | 'reset' | 'cycle') => ctx.step(`power ${a}`, () => d.bmc.call(ctx.serverId!, (drv, t) => drv.power(t, a)));
+      const call = (a: 'on' | 'off' | 'soft' | 'reset' | 'cycle') => ctx.step(`power ${a}`, () => d.bmc.call(ctx.serverId!, (drv, t) => drv.power(t, a, { signal: ctx.signal })));
       const confirm = (want: PowerState, timeout = d.timing.powerTimeoutMs) => ctx.step(`confirm power ${want}`, () => confirmPower(d, ctx, want, timeout));
       switch (action) {
         case 'on':
@@ -108,7 +108,7 @@ export function powerWorkflow(d: BmcWorkflowDeps): Workflow<{ action: PowerReque
 export async function powerOnOrReset(d: BmcWorkflowDeps, ctx: WorkflowContext<unknown, unknown>): Promise<'on' | 'reset'> {
   const before = await readPower(d, ctx);
   const action = before === 'off' ? 'on' : 'reset';
-  await d.bmc.call(ctx.serverId!, (drv, t) => drv.power(t, action));
+  await d.bmc.call(ctx.serverId!, (drv, t) => drv.power(t, action, { signal: ctx.signal }));
   await confirmPower(d, ctx, 'on', d.timing.powerTimeoutMs);
   return action;
 }
@@ -120,9 +120,9 @@ export function bootDeviceWorkflow(d: BmcWorkflowDeps): Workflow<{ device: BootD
     async run(ctx) {
       const want = ctx.params;
       await ctx.step(`set boot device ${want.device} (${want.mode}, ${want.persistent ? 'persistent' : 'next boot'})`, () =>
-        d.bmc.call(ctx.serverId!, (drv, t) => drv.setBootDevice(t, want)),
+        d.bmc.call(ctx.serverId!, (drv, t) => drv.setBootDevice(t, want, { signal: ctx.signal })),
       );
-      const got = await ctx.step('read back boot device', () => d.bmc.call(ctx.serverId!, (drv, t) => drv.getBootDevice(t)));
+      const got = await ctx.step('read back boot device', () => d.bmc.call(ctx.serverId!, (drv, t) => drv.getBootDevice(t, { signal: ctx.signal })));
       if (got.device !== want.device) {
         throw new RackhandError('BMC_ERROR', `BMC reports boot device ${got.device} after setting ${want.device}`, { want, got });
       }
@@ -136,7 +136,7 @@ export function sensorsWorkflow(d: BmcWorkflowDeps): Workflow<Record<string, nev
   return {
     kind: 'sensors',
     mutating: false,
-    run: (ctx) => ctx.step('read sensors', () => d.bmc.call(ctx.serverId!, (drv, t) => drv.sensors(t))),
+    run: (ctx) => ctx.step('read sensors', () => d.bmc.call(ctx.serverId!, (drv, t) => drv.sensors(t, { signal: ctx.signal }))),
   };
 }
 
@@ -146,12 +146,12 @@ export function addBmcUserWorkflow(d: BmcWorkflowDeps): Workflow<{ name: string;
     mutating: true,
     async run(ctx) {
       const { name, privilege } = ctx.params;
-      const users = await ctx.step('list BMC users', () => d.bmc.call(ctx.serverId!, (drv, t) => drv.listUsers(t)));
+      const users = await ctx.step('list BMC users', () => d.bmc.call(ctx.serverId!, (drv, t) => drv.listUsers(t, { signal: ctx.signal })));
       if (users.some((u) => u.name === name)) throw new RackhandError('CONFLICT', `BMC user ${name} exists already`, { field: 'admin_user' });
       const { id } = await ctx.step(`add BMC user ${name} (${privilege})`, () =>
-        d.bmc.call(ctx.serverId!, (drv, t) => drv.addUser(t, { name, password: ctx.secrets.password, privilege })),
+        d.bmc.call(ctx.serverId!, (drv, t) => drv.addUser(t, { name, password: ctx.secrets.password, privilege }, { signal: ctx.signal })),
       );
-      const after = await ctx.step('confirm BMC user', () => d.bmc.call(ctx.serverId!, (drv, t) => drv.listUsers(t)));
+      const after = await ctx.step('confirm BMC user', () => d.bmc.call(ctx.serverId!, (drv, t) => drv.listUsers(t, { signal: ctx.signal })));
       const added = after.find((u) => u.name === name);
       if (!added?.enabled) throw new RackhandError('BMC_ERROR', `BMC user ${name} is not listed as enabled after adding it`);
       return { username: name, user_id: id, privilege };
@@ -167,10 +167,10 @@ export function removeBmcUserWorkflow(d: BmcWorkflowDeps): Workflow<{ name: stri
       const { name } = ctx.params;
       const own = d.servers.bmcTarget(ctx.serverId!).username;
       if (name === own) throw new RackhandError('FORBIDDEN', `${name} is the account rackhand uses for this BMC; it is not removed`);
-      const users = await ctx.step('list BMC users', () => d.bmc.call(ctx.serverId!, (drv, t) => drv.listUsers(t)));
+      const users = await ctx.step('list BMC users', () => d.bmc.call(ctx.serverId!, (drv, t) => drv.listUsers(t, { signal: ctx.signal })));
       if (!users.some((u) => u.name === name)) throw new RackhandError('NOT_FOUND', `no BMC user named ${name}`, { field: 'username' });
-      await ctx.step(`remove BMC user ${name}`, () => d.bmc.call(ctx.serverId!, (drv, t) => drv.removeUser(t, name)));
-      const after = await ctx.step('confirm removal', () => d.bmc.call(ctx.serverId!, (drv, t) => drv.listUsers(t)));
+      await ctx.step(`remove BMC user ${name}`, () => d.bmc.call(ctx.serverId!, (drv, t) => drv.removeUser(t, name, { signal: ctx.signal })));
+      const after = await ctx.step('confirm removal', () => d.bmc.call(ctx.serverId!, (drv, t) => drv.listUsers(t, { signal: ctx.signal })));
       if (after.some((u) => u.name === name)) throw new RackhandError('BMC_ERROR', `BMC user ${name} is still listed after removal`);
       return { removed: name };
     },
@@ -182,14 +182,14 @@ export function bmcResetWorkflow(d: BmcWorkflowDeps): Workflow<{ kind: 'cold' | 
     kind: 'bmc_reset',
     mutating: true,
     async run(ctx) {
-      await ctx.step(`BMC ${ctx.params.kind} reset`, () => d.bmc.call(ctx.serverId!, (drv, t) => drv.resetBmc(t, ctx.params.kind)));
+      await ctx.step(`BMC ${ctx.params.kind} reset`, () => d.bmc.call(ctx.serverId!, (drv, t) => drv.resetBmc(t, ctx.params.kind, { signal: ctx.signal })));
       // The BMC reboots: wait until it answers again, so the next task does not meet a dead BMC.
       const info = await ctx.step('wait for the BMC to answer', async () => {
         const deadline = Date.now() + d.timing.bmcResetTimeoutMs;
         await sleep(Math.min(5000, d.timing.powerPollMs * 2), undefined, { signal: ctx.signal });
         for (;;) {
           try {
-            return await d.bmc.call(ctx.serverId!, (drv, t) => drv.deviceInfo(t));
+            return await d.bmc.call(ctx.serverId!, (drv, t) => drv.deviceInfo(t, { signal: ctx.signal }));
           } catch (e) {
             if (Date.now() > deadline) throw new RackhandError('BMC_TIMEOUT', 'the BMC did not come back after its reset', { cause: String(e) });
             await sleep(d.timing.powerPollMs, undefined, { signal: ctx.signal });

@@ -98,11 +98,11 @@ export function deployWorkflow(d: NetbootWorkflowDeps): Workflow<DeployParams, {
         );
         const mode = p.uefi ? 'uefi' : 'legacy';
         // Right before the power-on that depends on it: boot flags expire, and a BMC may have lost them.
-        await ctx.step(`boot device pxe (${mode}, next boot)`, () => bmc(ctx, (drv, t) => drv.setBootDevice(t, { device: 'pxe', mode, persistent: false })));
+        await ctx.step(`boot device pxe (${mode}, next boot)`, () => bmc(ctx, (drv, t) => drv.setBootDevice(t, { device: 'pxe', mode, persistent: false }, { signal: ctx.signal })));
         await ctx.step('power on or reset into the network boot', () => powerOnOrReset(d, ctx));
         await ctx.step('wait for installer callback', () => d.netboot.waitForCallback(serverId, ctx.signal, d.installTimeoutMs));
         await ctx.step('disarm netboot', () => d.netboot.disarm(serverId));
-        await ctx.step(`boot device disk (${mode}, persistent)`, () => bmc(ctx, (drv, t) => drv.setBootDevice(t, { device: 'disk', mode, persistent: true })));
+        await ctx.step(`boot device disk (${mode}, persistent)`, () => bmc(ctx, (drv, t) => drv.setBootDevice(t, { device: 'disk', mode, persistent: true }, { signal: ctx.signal })));
         // The callback is the installer's last request, not its last act: let it unmount and sync first.
         if (d.rebootGraceMs > 0) await ctx.step(`grace for the installer to finish (${Math.round(d.rebootGraceMs / 1000)} s)`, () => sleep(d.rebootGraceMs, undefined, { signal: ctx.signal }));
         await ctx.step('reboot into the installed system', () => rebootAfterInstall(d, ctx));
@@ -121,6 +121,7 @@ export function deployWorkflow(d: NetbootWorkflowDeps): Workflow<DeployParams, {
         };
         await cleanup('disarm netboot', () => d.netboot.disarm(serverId));
         if (!p.imitate) {
+          // No signal: this must run even when the task was cancelled.
           await cleanup('boot device disk', () =>
             bmc(ctx, (drv, t) => drv.setBootDevice(t, { device: 'disk', mode: p.uefi ? 'uefi' : 'legacy', persistent: true })),
           );
@@ -152,7 +153,7 @@ async function rebootAfterInstall(d: NetbootWorkflowDeps, ctx: WorkflowContext<u
   while (Date.now() < settleUntil) {
     await sleep(d.timing.powerPollMs, undefined, { signal: ctx.signal });
     if ((await readPower(d, ctx)) === 'off') {
-      await d.bmc.call(ctx.serverId!, (drv, t) => drv.power(t, 'on'));
+      await d.bmc.call(ctx.serverId!, (drv, t) => drv.power(t, 'on', { signal: ctx.signal }));
       await confirmPower(d, ctx, 'on', d.timing.powerTimeoutMs);
       return 'reset, then on';
     }
