@@ -113,11 +113,12 @@ export async function createAgent(config: ResolvedConfig, opts: { log?: Logger }
   const publicUrl = () => config.http.publicUrl?.replace(/\/$/, '') ?? boundUrl;
 
   // Metrics read every part through getters, so they are made first and filled as the parts appear.
-  const parts: { dhcp?: DhcpServer; tftp?: TftpServer; vncProxy?: VncProxy } = {};
+  const parts: { dhcp?: DhcpServer; tftp?: TftpServer; vncProxy?: VncProxy; ipmi?: IpmiDriver } = {};
   const metrics = createMetrics({
     info: { version: VERSION, site: config.site.name },
     taskCounts: () => repos.tasks.countsByKindAndState(),
     bmcReachability: () => repos.servers.bmcReachability(),
+    bmcRejectedDatagrams: () => ({ ...(parts.ipmi?.stats().rejectedByReason ?? {}) }),
     dhcp: () => ({ ...(parts.dhcp?.counters ?? {}) }),
     tftp: () => ({ ...(parts.tftp?.stats() ?? {}) }),
     console: () => parts.vncProxy!.stats(),
@@ -128,9 +129,10 @@ export async function createAgent(config: ResolvedConfig, opts: { log?: Logger }
   // BMCs: every driver goes through one scheduler (one command per BMC, spacing, global cap, breaker).
   const scheduler = new BmcScheduler(config.bmc.scheduler);
   const simulated = new SimulatedDriver({ delayMs: config.bmc.simulatedDelayMs });
+  parts.ipmi = new IpmiDriver();
   const bmc = new BmcDrivers(
     [
-      new IpmiDriver(),
+      parts.ipmi,
       new IpmitoolDriver({ binary: config.bmc.ipmitoolPath, logger: log.child({ part: 'ipmitool' }) }),
       simulated,
     ].map((d) => scheduler.wrap(instrumentBmcDriver(d, metrics))),

@@ -16,11 +16,12 @@ export type BmcMiddleware = (call: BmcCall, next: (options: BmcCallOptions) => P
 export function withBmcMiddleware(driver: BmcDriver, middleware: BmcMiddleware): BmcDriver {
   const wrapped: Record<string, unknown> = { name: driver.name, close: () => driver.close() };
   for (const [op, between] of Object.entries(BMC_OPERATIONS) as [BmcOperation, number][]) {
-    const method = driver[op] as (...args: unknown[]) => Promise<unknown>;
     wrapped[op] = (target: BmcTarget, ...rest: unknown[]) => {
       const args = Array.from({ length: between }, (_, i) => rest[i]);
       const options = (rest[between] as BmcCallOptions | undefined) ?? {};
-      return middleware({ driver: driver.name, op, target, options }, (o) => method.call(driver, target, ...args, o));
+      // The method is looked up per call, as a direct call would: a driver's method replaced later is honoured.
+      const next = (o: BmcCallOptions): Promise<unknown> => (driver[op] as (...a: unknown[]) => Promise<unknown>).call(driver, target, ...args, o);
+      return middleware({ driver: driver.name, op, target, options }, next);
     };
   }
   return wrapped as unknown as BmcDriver;
