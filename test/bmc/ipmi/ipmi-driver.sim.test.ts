@@ -220,14 +220,13 @@ describe('faults', () => {
     expect(farm.powerState(3)).toBe('on');
   });
 
-  it('sim killed → BMC_UNREACHABLE inside the timeout; works again once it is back (stale session replaced)', async () => {
+  it('sim killed → BMC_UNREACHABLE, nothing left waiting; works again once it is back (stale session replaced)', async () => {
     const t = target(farm.bmcs[3]);
     expect(await driver.powerStatus(t)).toBe('on'); // a live, reused session
     await farm.fault(3, 'down');
-    const t0 = Date.now();
     const e = await failure(driver.powerStatus(t));
     expect(['BMC_UNREACHABLE', 'BMC_TIMEOUT']).toContain(e.code);
-    expect(Date.now() - t0).toBeLessThan(10_000);
+    expect(driver.stats().exchangesInFlight).toBe(0);
     await farm.fault(3, 'up');
     expect(await driver.powerStatus(t)).toBe('on');
   });
@@ -254,15 +253,14 @@ describe('faults', () => {
     }
   }, 60_000);
 
-  it('hung sim → BMC_TIMEOUT/UNREACHABLE inside the timeout; resumes', async () => {
+  it('hung sim → BMC_TIMEOUT/UNREACHABLE, nothing left waiting; resumes', async () => {
     const t = target(farm.bmcs[2]);
     const d = new IpmiDriver({ timeoutMs: 300, retries: 2 });
     try {
       await farm.fault(2, 'hang');
-      const t0 = Date.now();
       const e = await failure(d.powerStatus(t));
       expect(['BMC_UNREACHABLE', 'BMC_TIMEOUT']).toContain(e.code);
-      expect(Date.now() - t0).toBeLessThan(10_000);
+      expect(d.stats().exchangesInFlight).toBe(0);
     } finally {
       await farm.fault(2, 'resume');
     }
@@ -300,9 +298,8 @@ describe('session limit', () => {
     expect(held.length).toBe(63);
     const d = new IpmiDriver({ timeoutMs: 300, retries: 2 });
     try {
-      const t0 = Date.now();
       expect((await failure(d.powerStatus(t))).code).toBe('BMC_BUSY');
-      expect(Date.now() - t0).toBeLessThan(10_000);
+      expect(d.stats().exchangesInFlight).toBe(0);
       await held.pop()!.close();
       expect(await d.powerStatus(t)).toBe('on');
       // ipmitool agrees the BMC is still healthy.
