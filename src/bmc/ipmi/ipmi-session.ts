@@ -416,7 +416,8 @@ export class IpmiSession {
     // in two handshakes is the BMC's real answer (a wrong password fails the RAKP 2 check every time; a flipped
     // bit does not), and only then is it reported as such.
     const seen = new Set<string>();
-    let last: RackhandError | undefined;
+    let last: HandshakeFailure | undefined;
+    let silence: RackhandError | undefined;
     for (let attempt = 1; attempt <= HANDSHAKE_ATTEMPTS; attempt++) {
       if (this.state === 'closed') break;
       try {
@@ -424,13 +425,18 @@ export class IpmiSession {
         return;
       } catch (e) {
         if (!(e instanceof HandshakeFailure)) throw e;
-        last = e.error;
         this.log?.debug({ host: t.host, port: t.port, attempt, fault: e.signature }, 'ipmi handshake failed; restarting');
-        if (seen.has(e.signature)) break;
-        if (e.signature !== 'silence') seen.add(e.signature);
+        if (seen.has(e.signature)) throw e.error; // the same fault twice: the BMC's real answer
+        last = e;
+        if (e.signature === 'silence') silence = e.error;
+        else seen.add(e.signature);
       }
     }
-    throw last ?? new RackhandError('BMC_ERROR', 'session closed during the handshake');
+    // Out of tries without a fault seen twice: an auth-code mismatch seen once proves nothing about the password.
+    if (last && last.error.code === 'BMC_AUTH_FAILED' && last.signature.endsWith('mismatch')) {
+      throw silence ?? new RackhandError('BMC_ERROR', `RMCP+ handshake with ${t.host}:${t.port} did not complete in ${HANDSHAKE_ATTEMPTS} tries (damaged replies)`);
+    }
+    throw last?.error ?? new RackhandError('BMC_ERROR', 'session closed during the handshake');
   }
 
   /** One handshake: Open Session, RAKP 1/2, RAKP 3/4. Throws HandshakeFailure for anything another try may fix. */
