@@ -123,4 +123,22 @@ describe('RMCP+ handshake restarts (ipmi_sim behind a proxy)', () => {
     await expect(s.open()).rejects.toMatchObject({ code: 'BMC_TIMEOUT' });
     expect(s.stats.handshakes).toBe(4);
   });
+
+  it('three handshakes without an answer, then one auth-code mismatch: BMC_TIMEOUT, never "wrong password"', async () => {
+    let seen = 0;
+    proxy.setInterceptor((d) => {
+      const v = rmcpDatagram(d.data);
+      if (d.dir !== 'to-client' || v.kind !== 'ipmi20' || v.payloadType !== SETUP_PAYLOADS.rakp2) return undefined;
+      seen++;
+      // ipmi_sim answers RAKP 1 and its repeat: two replies per handshake. Handshakes 1-3 lose both; 4 gets a damaged one.
+      if (seen <= 6) return [];
+      return [{ data: flipAuthCode(SETUP_PAYLOADS.rakp2)(d.data) }];
+    });
+    const s = session();
+    const e = await s.open().then(() => undefined, (x: unknown) => x as Error & { code: string });
+    expect(s.stats.handshakes).toBe(4);
+    expect(e).toMatchObject({ code: 'BMC_TIMEOUT' });
+    expect(e!.message).not.toMatch(/password/);
+  });
 });
+
