@@ -325,7 +325,8 @@ export class IpmiSession {
 
   /** No answer at all: unreachable unless the BMC has shown it is there. */
   private silence(p: Pending): ErrorCode {
-    return this.stats.received > p.rxBefore || this.lastRxAt > 0 ? 'BMC_TIMEOUT' : 'BMC_UNREACHABLE';
+    const heard = this.state === 'active' || this.stats.received > p.rxBefore || this.lastRxAt > 0;
+    return heard ? 'BMC_TIMEOUT' : 'BMC_UNREACHABLE';
   }
 
   private nextRqSeq(): number {
@@ -455,6 +456,12 @@ export class IpmiSession {
       throw e;
     };
     const status = (code: number, stage: string): HandshakeFailure => new HandshakeFailure(rmcpStatusError(code, stage), `${stage} status ${code}`);
+    // RAKP 4 "invalid integrity check value" after a RAKP 2 that proved the password: our RAKP 3 was damaged on the
+    // way (it is keyed like RAKP 2), so it is treated like a lost reply, never as the BMC's settled answer.
+    const damagedRakp3 = (code: number): HandshakeFailure => new HandshakeFailure(
+      new RackhandError('BMC_ERROR', 'RAKP 4: the BMC found our RAKP 3 damaged (invalid integrity check value), though its RAKP 2 proved the password', { rmcpStatus: code }),
+      'silence',
+    );
 
     // Open Session. New ids and tags every time, so a late reply to an earlier try cannot be taken for this one.
     this.consoleSessionId = getU32(randomBlock(4), 0) || 1;
@@ -550,6 +557,7 @@ export class IpmiSession {
       this.closeAbandoned();
       return silent(e);
     }
+    if (r4.status === 0x0f) throw damagedRakp3(r4.status);
     if (r4.status !== 0) throw status(r4.status, 'RAKP 4');
     if (!sameBytes(rakp4Icv(this.cs, sik, ctx), r4.icv)) {
       this.closeAbandoned();

@@ -140,5 +140,20 @@ describe('RMCP+ handshake restarts (ipmi_sim behind a proxy)', () => {
     expect(e).toMatchObject({ code: 'BMC_TIMEOUT' });
     expect(e!.message).not.toMatch(/password/);
   });
+
+  it('our RAKP 3 damaged on the way twice (the BMC answers "invalid integrity check value"): a third handshake, success', async () => {
+    let damaged = 0;
+    proxy.setInterceptor((d) => {
+      const v = rmcpDatagram(d.data);
+      if (d.dir !== 'to-server' || v.kind !== 'ipmi20' || v.payloadType !== SETUP_PAYLOADS.rakp3 || damaged >= 2) return undefined;
+      if (d.data[16 + 1] !== 0) return undefined; // our own abort notices carry a status: leave them
+      damaged++;
+      return [{ data: flipAuthCode(SETUP_PAYLOADS.rakp3)(d.data) }];
+    });
+    const s = session();
+    expect(await readPower(s)).toBe(1);
+    expect(damaged).toBe(2);
+    expect(s.stats.handshakes).toBe(3);
+  });
 });
 
