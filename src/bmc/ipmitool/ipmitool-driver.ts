@@ -82,7 +82,7 @@ interface RunOptions {
 const hex = (b: number): string => `0x${b.toString(16).padStart(2, '0')}`;
 
 /** One command as `ipmitool raw` arguments (an `exec` script line joins them with spaces). */
-export function rawArgs(c: IpmiCommand<unknown>): string[] {
+function rawArgs(c: IpmiCommand<unknown>): string[] {
   return ['raw', hex(c.netFn), hex(c.cmd), ...[...c.data].map(hex)];
 }
 
