@@ -144,11 +144,12 @@ export async function createAgent(config: ResolvedConfig, opts: { log?: Logger }
   const publicUrl = () => config.http.publicUrl?.replace(/\/$/, '') ?? boundUrl;
 
   // Metrics read every part through getters, so they are made first and filled as the parts appear.
-  const parts: { dhcp?: DhcpServer; tftp?: TftpServer; vncProxy?: VncProxy } = {};
+  const parts: { dhcp?: DhcpServer; tftp?: TftpServer; vncProxy?: VncProxy; ipmi?: IpmiDriver } = {};
   const metrics = createMetrics({
     info: { version: VERSION, site: config.site.name },
     taskCounts: () => repos.tasks.countsByKindAndState(),
     bmcReachability: () => repos.servers.bmcReachability(),
+    bmcRejectedDatagrams: () => ({ ...(parts.ipmi?.stats().rejectedByReason ?? {}) }),
     dhcp: () => ({ ...(parts.dhcp?.counters ?? {}) }),
     tftp: () => ({ ...(parts.tftp?.stats() ?? {}) }),
     console: () => parts.vncProxy!.stats(),
@@ -161,8 +162,9 @@ export async function createAgent(config: ResolvedConfig, opts: { log?: Logger }
   const scheduler = new BmcScheduler(config.bmc.scheduler);
   // The simulated driver answers for BMCs that do not exist: only demo and test configurations get it.
   const simulated = config.bmc.allowSimulated ? new SimulatedDriver({ delayMs: config.bmc.simulatedDelayMs }) : undefined;
+  parts.ipmi = new IpmiDriver();
   const drivers: BmcDriver[] = [
-    new IpmiDriver(),
+    parts.ipmi,
     new IpmitoolDriver({ binary: config.bmc.ipmitoolPath, logger: log.child({ part: 'ipmitool' }) }),
     ...(simulated ? [simulated] : []),
   ];

@@ -1,4 +1,5 @@
-// The one interface every BMC backend implements, by capability; drivers are chosen per server by name.
+// The one interface every BMC backend implements, by capability, and the list of its operations that middleware
+// (scheduling, metrics) wraps generically; drivers are chosen per server by name.
 
 /** Where a BMC is and how to log in. The password is in clear only in memory, never logged. */
 export interface BmcTarget {
@@ -67,24 +68,97 @@ export interface BmcDeviceInfo {
   productId: number;
 }
 
+export type EventSeverity = 'ok' | 'warning' | 'critical';
+
+/** One entry of the BMC's event log (IPMI SEL, Redfish LogService). */
+export interface BmcEventLogEntry {
+  /** The BMC's id of the entry (IPMI: the SEL record id). */
+  id: string;
+  /** When the BMC logged it (ISO 8601), or null when its clock was not set or the entry carries no time. */
+  time: string | null;
+  severity: EventSeverity;
+  /** One line a person can read: "temperature sensor 1: upper critical going high (asserted)". */
+  message: string;
+  /** The entry as the BMC sent it (IPMI: the 16 record bytes as hex), for what the message leaves out. */
+  raw: string;
+}
+
+/** Power drawn by the server as its BMC measures it (IPMI DCMI, Redfish PowerControl). */
+export interface BmcPowerReading {
+  watts: number;
+  /** Statistics over `periodSeconds`; null when the BMC gives none. */
+  minimumWatts: number | null;
+  maximumWatts: number | null;
+  averageWatts: number | null;
+  periodSeconds: number | null;
+  /** When the BMC took the reading (ISO 8601), or null. */
+  time: string | null;
+}
+
+/** Passed last to every operation. */
+export interface BmcCallOptions {
+  /**
+   * Aborting it stops the driver working on the call (no more retransmits, the ipmitool child killed) and rejects
+   * the call with the signal's reason. The scheduler aborts on its timeout; a cancelled task's signal arrives here.
+   */
+  signal?: AbortSignal;
+}
+
 /**
  * A BMC backend. Every method either resolves or rejects with a RackhandError whose code is one of
- * BMC_UNREACHABLE, BMC_AUTH_FAILED, BMC_TIMEOUT, BMC_BUSY, BMC_UNSUPPORTED, BMC_ERROR.
+ * BMC_UNREACHABLE, BMC_AUTH_FAILED, BMC_TIMEOUT, BMC_BUSY, BMC_UNSUPPORTED, BMC_ERROR (INVALID_INPUT, NOT_FOUND and
+ * CONFLICT for bad arguments), or with its signal's reason once aborted. The account rackhand logs in with
+ * (`target.username`) is never removed, disabled or given a new password through removeUser, setUserEnabled or
+ * setUserPassword: those refuse with INVALID_INPUT.
  */
 export interface BmcDriver {
   readonly name: string;
-  powerStatus(t: BmcTarget): Promise<PowerState>;
-  power(t: BmcTarget, action: PowerAction): Promise<void>;
-  getBootDevice(t: BmcTarget): Promise<BootDeviceSetting>;
-  setBootDevice(t: BmcTarget, setting: BootDeviceSetting): Promise<void>;
-  sensors(t: BmcTarget): Promise<SensorReading[]>;
-  listUsers(t: BmcTarget): Promise<BmcUser[]>;
-  addUser(t: BmcTarget, user: NewBmcUser): Promise<{ id: number }>;
-  setUserPassword(t: BmcTarget, name: string, password: string): Promise<void>;
-  setUserEnabled(t: BmcTarget, name: string, enabled: boolean): Promise<void>;
-  removeUser(t: BmcTarget, name: string): Promise<void>;
-  resetBmc(t: BmcTarget, kind: 'cold' | 'warm'): Promise<void>;
-  deviceInfo(t: BmcTarget): Promise<BmcDeviceInfo>;
+  powerStatus(t: BmcTarget, o?: BmcCallOptions): Promise<PowerState>;
+  power(t: BmcTarget, action: PowerAction, o?: BmcCallOptions): Promise<void>;
+  getBootDevice(t: BmcTarget, o?: BmcCallOptions): Promise<BootDeviceSetting>;
+  setBootDevice(t: BmcTarget, setting: BootDeviceSetting, o?: BmcCallOptions): Promise<void>;
+  sensors(t: BmcTarget, o?: BmcCallOptions): Promise<SensorReading[]>;
+  listUsers(t: BmcTarget, o?: BmcCallOptions): Promise<BmcUser[]>;
+  addUser(t: BmcTarget, user: NewBmcUser, o?: BmcCallOptions): Promise<{ id: number }>;
+  setUserPassword(t: BmcTarget, name: string, password: string, o?: BmcCallOptions): Promise<void>;
+  setUserEnabled(t: BmcTarget, name: string, enabled: boolean, o?: BmcCallOptions): Promise<void>;
+  removeUser(t: BmcTarget, name: string, o?: BmcCallOptions): Promise<void>;
+  resetBmc(t: BmcTarget, kind: 'cold' | 'warm', o?: BmcCallOptions): Promise<void>;
+  deviceInfo(t: BmcTarget, o?: BmcCallOptions): Promise<BmcDeviceInfo>;
+  /** The event log, oldest first. */
+  readEventLog(t: BmcTarget, o?: BmcCallOptions): Promise<BmcEventLogEntry[]>;
+  clearEventLog(t: BmcTarget, o?: BmcCallOptions): Promise<void>;
+  /** BMC_UNSUPPORTED when the BMC does not measure power. */
+  powerReading(t: BmcTarget, o?: BmcCallOptions): Promise<BmcPowerReading>;
   /** Close sessions and sockets. */
   close(): Promise<void>;
 }
+
+/** The operations of a driver: everything but its name and close(). */
+export type BmcOperation = Exclude<keyof BmcDriver, 'name' | 'close'>;
+
+/** How many arguments an operation takes between the target and its options. */
+type ArgsBeforeOptions<F> = F extends (t: BmcTarget, ...rest: infer R) => unknown ? (Required<R> extends [...infer M, BmcCallOptions] ? M['length'] : never) : never;
+
+/**
+ * Every operation with the number of arguments between target and options: what generic middleware needs to find
+ * the target and the options of any call. The compiler checks each count against the interface above, and a method
+ * added there without an entry here does not compile.
+ */
+export const BMC_OPERATIONS = {
+  powerStatus: 0,
+  power: 1,
+  getBootDevice: 0,
+  setBootDevice: 1,
+  sensors: 0,
+  listUsers: 0,
+  addUser: 1,
+  setUserPassword: 2,
+  setUserEnabled: 2,
+  removeUser: 1,
+  resetBmc: 1,
+  deviceInfo: 0,
+  readEventLog: 0,
+  clearEventLog: 0,
+  powerReading: 0,
+} as const satisfies { [K in BmcOperation]: ArgsBeforeOptions<BmcDriver[K]> };

@@ -2,6 +2,7 @@
 
 import { RackhandError } from '../errors.js';
 import type { BmcDriver, BmcTarget } from './bmc-driver.js';
+import { withBmcMiddleware, type BmcMiddleware } from './bmc-middleware.js';
 
 export interface BmcSchedulerOptions {
   /** Global cap on BMC operations running at once, all BMCs together. */
@@ -41,10 +42,15 @@ export interface BmcSchedulerDeps {
 
 interface Job {
   op: string;
-  fn: () => Promise<unknown>;
+  /** Gets the signal of this attempt: aborted on the scheduler's timeout or when the caller's signal aborts. */
+  fn: (signal: AbortSignal) => Promise<unknown>;
   resolve: (v: unknown) => void;
   reject: (e: unknown) => void;
   attempt: number;
+  /** The caller's signal; aborting it takes a queued job out of its queue, and stops a running one. */
+  signal?: AbortSignal;
+  /** Settled already (cancelled while queued): skip it. */
+  gone: boolean;
 }
 
 interface BmcLane {
@@ -81,37 +87,51 @@ export class BmcScheduler {
     this.random = deps.random ?? Math.random;
   }
 
-  /** Runs `fn` for the BMC at target when its turn comes. `op` names the call in errors. */
-  run<T>(target: Target, op: string, fn: () => Promise<T>): Promise<T> {
+  /**
+   * Runs `fn` for the BMC at target when its turn comes. `op` names the call in errors. fn gets a signal that aborts
+   * when the attempt times out or `signal` (the caller's) aborts; the driver then stops working on it.
+   */
+  run<T>(target: Target, op: string, fn: (signal: AbortSignal) => Promise<T>, signal?: AbortSignal): Promise<T> {
+    if (signal?.aborted) return Promise.reject(signal.reason);
     const lane = this.lane(target);
     const open = this.openRemaining(lane);
     if (open > 0) return Promise.reject(this.circuitError(lane, op, open));
     return new Promise<T>((resolve, reject) => {
-      lane.queue.push({ op, fn, resolve: resolve as (v: unknown) => void, reject, attempt: 0 });
+      // Still queued (or waiting out a busy backoff): out of the queue now. Running: start() stops it.
+      const onAbort = (): void => {
+        const i = lane.queue.indexOf(job);
+        if (i === -1) return;
+        lane.queue.splice(i, 1);
+        job.gone = true;
+        reject(signal!.reason);
+      };
+      // A task's signal serves many calls: each call's listener goes when the call settles.
+      const settled = (): void => signal?.removeEventListener('abort', onAbort);
+      const job: Job = {
+        op, fn, attempt: 0, signal, gone: false,
+        resolve: (v) => {
+          settled();
+          resolve(v as T);
+        },
+        reject: (e) => {
+          settled();
+          reject(e);
+        },
+      };
+      signal?.addEventListener('abort', onAbort, { once: true });
+      lane.queue.push(job);
       this.makeReady(lane);
       this.pump();
     });
   }
 
+  /** Scheduling as a driver middleware: every operation of a wrapped driver goes through run(). */
+  readonly middleware: BmcMiddleware = (call, next) =>
+    this.run(call.target, call.op, (signal) => next({ ...call.options, signal }), call.options.signal);
+
   /** The same driver, with every call going through this scheduler. */
   wrap(driver: BmcDriver): BmcDriver {
-    const s = this;
-    return {
-      name: driver.name,
-      powerStatus: (t) => s.run(t, 'powerStatus', () => driver.powerStatus(t)),
-      power: (t, a) => s.run(t, 'power', () => driver.power(t, a)),
-      getBootDevice: (t) => s.run(t, 'getBootDevice', () => driver.getBootDevice(t)),
-      setBootDevice: (t, b) => s.run(t, 'setBootDevice', () => driver.setBootDevice(t, b)),
-      sensors: (t) => s.run(t, 'sensors', () => driver.sensors(t)),
-      listUsers: (t) => s.run(t, 'listUsers', () => driver.listUsers(t)),
-      addUser: (t, u) => s.run(t, 'addUser', () => driver.addUser(t, u)),
-      setUserPassword: (t, n, p) => s.run(t, 'setUserPassword', () => driver.setUserPassword(t, n, p)),
-      setUserEnabled: (t, n, e) => s.run(t, 'setUserEnabled', () => driver.setUserEnabled(t, n, e)),
-      removeUser: (t, n) => s.run(t, 'removeUser', () => driver.removeUser(t, n)),
-      resetBmc: (t, k) => s.run(t, 'resetBmc', () => driver.resetBmc(t, k)),
-      deviceInfo: (t) => s.run(t, 'deviceInfo', () => driver.deviceInfo(t)),
-      close: () => driver.close(),
-    };
+    return withBmcMiddleware(driver, this.middleware);
   }
 
   circuit(target: Target): CircuitState {
@@ -180,7 +200,12 @@ export class BmcScheduler {
         this.arm(lane, wait);
         continue;
       }
-      this.start(lane, lane.queue.shift()!);
+      const job = lane.queue.shift()!;
+      if (job.gone) {
+        this.makeReady(lane);
+        continue;
+      }
+      this.start(lane, job);
     }
     if (this.readyHead > 1024 && this.readyHead * 2 > this.ready.length) {
       this.ready = this.ready.slice(this.readyHead);
@@ -202,30 +227,41 @@ export class BmcScheduler {
     lane.trial = lane.openUntil !== undefined; // cool-down over: this call decides
     this.inFlight++;
     let done = false;
+    const attempt = new AbortController();
     const timer = setTimeout(() => {
-      finish(
-        false,
-        new RackhandError('BMC_TIMEOUT', `BMC ${lane.key} did not complete ${job.op} within ${this.opts.operationTimeoutMs} ms`, {
-          bmc: lane.key,
-          op: job.op,
-        }),
-      );
+      const e = new RackhandError('BMC_TIMEOUT', `BMC ${lane.key} did not complete ${job.op} within ${this.opts.operationTimeoutMs} ms`, {
+        bmc: lane.key,
+        op: job.op,
+      });
+      attempt.abort(e); // the driver drops the call (no more retransmits, its ipmitool child killed)
+      finish(false, e);
     }, this.opts.operationTimeoutMs);
-    const finish = (ok: boolean, value: unknown): void => {
+    const onCallerAbort = (): void => {
+      attempt.abort(job.signal!.reason);
+      finish(false, job.signal!.reason, true);
+    };
+    job.signal?.addEventListener('abort', onCallerAbort, { once: true });
+    const finish = (ok: boolean, value: unknown, cancelled = false): void => {
       if (done) return;
       done = true;
       clearTimeout(timer);
+      job.signal?.removeEventListener('abort', onCallerAbort);
       lane.running = false;
       this.inFlight--;
       lane.nextAt = Math.max(lane.nextAt, this.now() + this.opts.minSpacingMs);
-      this.settle(lane, job, ok, value);
+      if (cancelled) {
+        // The caller gave up: that says nothing about the BMC (no breaker count, no busy retry).
+        lane.trial = false;
+        job.gone = true;
+        job.reject(value);
+      } else this.settle(lane, job, ok, value);
       this.makeReady(lane);
       if (++this.finished % 1024 === 0) this.forget();
       this.pump();
     };
     let p: Promise<unknown>;
     try {
-      p = job.fn();
+      p = job.fn(attempt.signal);
     } catch (e) {
       p = Promise.reject(e);
     }

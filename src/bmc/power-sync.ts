@@ -16,6 +16,8 @@ export class PowerSync {
   private timer: NodeJS.Timeout | undefined;
   private running: Promise<unknown> | undefined;
   private stopped = true;
+  /** The passes running now; stop() aborts them, so reads still queued or running end at once. */
+  private readonly passes = new Set<AbortController>();
 
   constructor(
     private readonly servers: ServersRepo,
@@ -33,6 +35,7 @@ export class PowerSync {
   async stop(): Promise<void> {
     this.stopped = true;
     clearTimeout(this.timer);
+    for (const p of this.passes) p.abort(new Error('power sync stopped'));
     await this.running;
   }
 
@@ -49,12 +52,16 @@ export class PowerSync {
       if (reads.length) this.servers.recordPowerMany(reads);
       reads = [];
     };
+    const pass = new AbortController();
+    this.passes.add(pass);
+    const signal = pass.signal;
     const worker = async () => {
-      while (next < ids.length) {
+      while (next < ids.length && !signal.aborted) {
         const id = ids[next++];
         try {
-          reads.push({ id, state: await this.bmc.call(id, (d, t) => d.powerStatus(t)) });
+          reads.push({ id, state: await this.bmc.call(id, (d, t) => d.powerStatus(t, { signal })) });
         } catch (e) {
+          if (signal.aborted) break; // stopped: not a fact about this BMC
           unreachable++;
           reads.push({ id, state: 'unreachable' });
           this.log.debug({ server: id, code: (e as { code?: string }).code }, 'power sync: BMC did not answer');
@@ -62,7 +69,11 @@ export class PowerSync {
         if (reads.length >= 256) flush();
       }
     };
-    await Promise.all(Array.from({ length: Math.min(this.opts.concurrency, ids.length) }, worker));
+    try {
+      await Promise.all(Array.from({ length: Math.min(this.opts.concurrency, ids.length) }, worker));
+    } finally {
+      this.passes.delete(pass);
+    }
     flush();
     return { read: ids.length - unreachable, unreachable };
   }

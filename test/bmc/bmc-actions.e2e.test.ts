@@ -217,7 +217,7 @@ describe('faults end with their stable code, release the server, and clear', () 
     const release = await farm.holdSessions(5, 63);
     try {
       const busy = await eqTask({ action: 'on', id });
-      expect(busy.task.error.code).toBe('BMC_BUSY');
+      expect(busy.task.error.code, JSON.stringify(busy.task)).toBe('BMC_BUSY');
     } finally {
       await release();
       await farm.fault(5, 'restart');

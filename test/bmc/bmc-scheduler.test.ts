@@ -1,5 +1,6 @@
 // Unit tests of BmcScheduler with controllable fake operations and fake timers: ordering and counters, no wall clock.
 
+import { getEventListeners } from 'node:events';
 import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest';
 import { BmcScheduler, DEFAULT_BMC_SCHEDULER_OPTIONS } from '../../src/bmc/bmc-scheduler.js';
 import { SimulatedDriver } from '../../src/bmc/simulated/simulated-driver.js';
@@ -230,5 +231,68 @@ describe('BmcScheduler', () => {
     expect(await p2).toBe('on');
     expect(sim.calls).toEqual(['10.0.0.1:623 power', '10.0.0.1:623 powerStatus']);
     expect(d.name).toBe('simulated');
+  });
+
+  it('the timeout aborts the signal the operation got, with the BMC_TIMEOUT it reports', async () => {
+    const s = new BmcScheduler({ operationTimeoutMs: 1000, minSpacingMs: 0 });
+    let seen: AbortSignal | undefined;
+    const p = codeOf(s.run(A, 'powerStatus', (signal) => {
+      seen = signal;
+      return new Promise(() => undefined); // a driver that never answers by itself
+    }));
+    await settle(999);
+    expect(seen!.aborted).toBe(false);
+    await settle(1);
+    expect(seen!.aborted).toBe(true);
+    expect((seen!.reason as RackhandError).code).toBe('BMC_TIMEOUT');
+    expect(await p).toBe('BMC_TIMEOUT');
+  });
+
+  it("a caller's abort: a queued call leaves the queue without running, a running one is aborted; neither counts against the BMC", async () => {
+    const s = new BmcScheduler({ minSpacingMs: 0, breakerThreshold: 1 });
+    const first = deferred();
+    let firstSignal: AbortSignal | undefined;
+    const ran: string[] = [];
+    const running = new AbortController();
+    const queued = new AbortController();
+    const p1 = s.run(A, 'x', (signal) => {
+      ran.push('first');
+      firstSignal = signal;
+      return first.promise;
+    }, running.signal).catch((e: unknown) => e);
+    const p2 = s.run(A, 'x', async () => {
+      ran.push('second');
+      return 'second';
+    }, queued.signal).catch((e: unknown) => e);
+    await settle();
+    const reason = new RackhandError('TASK_CANCELLED', 'cancelled');
+    queued.abort(reason);
+    expect(await p2).toBe(reason);
+    running.abort(reason);
+    expect(firstSignal!.aborted).toBe(true);
+    expect(await p1).toBe(reason);
+    expect(ran).toEqual(['first']);
+    expect(s.circuit(A)).toBe('closed'); // a cancel says nothing about the BMC
+    expect(await s.run(A, 'x', async () => 'next')).toBe('next');
+  });
+
+  it("one signal for many calls (a task's): no abort listener is left behind once each call settles", async () => {
+    const s = new BmcScheduler({ minSpacingMs: 0 });
+    const task = new AbortController();
+    for (let i = 0; i < 50; i++) await s.run(A, 'x', async () => i, task.signal);
+    expect(getEventListeners(task.signal, 'abort')).toHaveLength(0);
+  });
+
+  it('the driver middleware passes the scheduler signal to the driver', async () => {
+    const sim = new SimulatedDriver();
+    sim.injectFault('10.0.0.1:623', { kind: 'hang' });
+    const s = new BmcScheduler({ operationTimeoutMs: 500, minSpacingMs: 0 });
+    const t: BmcTarget = { ...A, username: 'admin', password: 'pw', cipherSuite: 3, privilege: 'administrator' };
+    const p = codeOf(s.wrap(sim).powerStatus(t));
+    await settle(1);
+    expect(sim.hangingCalls).toBe(1);
+    await settle(500);
+    expect(await p).toBe('BMC_TIMEOUT');
+    expect(sim.hangingCalls).toBe(0);
   });
 });

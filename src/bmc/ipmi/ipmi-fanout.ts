@@ -2,8 +2,10 @@
 import { RackhandError, toRackhandError } from '../../errors.js';
 import type { BmcPrivilege, BmcTarget, PowerState } from '../bmc-driver.js';
 import { IpmiDecodeError } from './ipmi-codec.js';
-import { IpmiDriver, chassisPowerState, type IpmiDriverOptions } from './ipmi-driver.js';
-import { IpmiSession, NETFN_CHASSIS, PRIVILEGE_LEVEL, type IpmiSessionOptions } from './ipmi-session.js';
+import { ipmiOperations } from '../ipmi-commands/ipmi-operations.js';
+import { PRIVILEGE_LEVEL } from '../ipmi-commands/user-commands.js';
+import { IpmiDriver, sessionRunner, type IpmiDriverOptions } from './ipmi-driver.js';
+import { IpmiSession, type IpmiSessionOptions } from './ipmi-session.js';
 import { UdpTransport } from './ipmi-transport.js';
 
 export type PowerStatusResult =
@@ -27,7 +29,7 @@ async function oneShotPowerStatus(t: BmcTarget, opts: IpmiSessionOptions): Promi
   const privilege: BmcPrivilege = PRIVILEGE_LEVEL[t.privilege] < PRIVILEGE_LEVEL.user ? t.privilege : 'user';
   try {
     await s.open({ privilege });
-    return chassisPowerState(await s.command(NETFN_CHASSIS, 0x01, undefined, 'Get Chassis Status'));
+    return await ipmiOperations.powerStatus(sessionRunner(s));
   } catch (e) {
     if (e instanceof IpmiDecodeError) throw new RackhandError('BMC_ERROR', e.message);
     throw e;

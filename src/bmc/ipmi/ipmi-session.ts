@@ -1,6 +1,6 @@
 // One RMCP+ session to one BMC over a UDP link: handshake, authenticated+encrypted requests with
 // retransmits, inbound verification (session id, HMAC, sequence window), keepalive and Close Session.
-import { RackhandError } from '../../errors.js';
+import { RackhandError, type ErrorCode } from '../../errors.js';
 import type { BmcPrivilege, BmcTarget } from '../bmc-driver.js';
 import {
   AUTH_TYPE_NONE, BMC_SLAVE_ADDR, IpmiDecodeError, PAYLOAD_IPMI, PAYLOAD_OPEN_SESSION_REQ, PAYLOAD_OPEN_SESSION_RESP,
@@ -13,15 +13,12 @@ import {
   additionalKey, cipherSuite, decryptPayload, encryptPayload, integrityCode, randomBlock, rakp2AuthCode, rakp3AuthCode, rakp4Icv,
   sameBytes, sessionIntegrityKey, userKey, type CipherSuite, type RakpContext,
 } from './ipmi-crypto.js';
-import { completionCodeError, rmcpStatusError } from './ipmi-errors.js';
+import { completionCodeError } from '../ipmi-commands/completion-codes.js';
+import { NETFN_APP } from '../ipmi-commands/device-commands.js';
+import { PRIVILEGE_LEVEL } from '../ipmi-commands/user-commands.js';
+import { rmcpStatusError } from './rmcp-status.js';
 import { DeadlineClock, UdpTransport, type IpmiLink, type IpmiTransport } from './ipmi-transport.js';
 
-export const PRIVILEGE_LEVEL: Record<BmcPrivilege, number> = { callback: 1, user: 2, operator: 3, administrator: 4 };
-
-export const NETFN_CHASSIS = 0x00;
-export const NETFN_SENSOR = 0x04;
-export const NETFN_APP = 0x06;
-export const NETFN_STORAGE = 0x0a;
 
 /** Minimal pino-compatible logger. */
 export interface IpmiLogger {
@@ -39,6 +36,8 @@ export interface IpmiSessionOptions {
   logger?: IpmiLogger;
   /** Shared UDP sockets (the driver passes one); without it the session uses a private socket. */
   transport?: IpmiTransport;
+  /** Told about every inbound datagram the session drops (the driver counts them for metrics). */
+  onReject?: (reason: RejectReason) => void;
 }
 
 /** Why an inbound datagram was dropped; counted per reason for tests and metrics. */
@@ -59,6 +58,12 @@ interface Pending {
   what: string | (() => string);
   attempts: number;
   attempt: number;
+  /** How long attempt n (1-based) waits for its answer. */
+  waitMs: (attempt: number) => number;
+  /** What a run without an answer is reported as. */
+  silence: () => ErrorCode;
+  /** Stops listening to the caller's abort signal. */
+  unlisten?: () => void;
   rxBefore: number;
   done: boolean;
   /** When the current attempt times out (performance.now() ms); the pending exchange sits on the clock. */
@@ -76,8 +81,24 @@ const EMPTY = Buffer.alloc(0);
 /** How far behind the newest accepted inbound sequence number a late packet may be (and how far ahead). */
 const SEQ_WINDOW = 32;
 
+/**
+ * Handshakes (Open Session .. RAKP 4) tried before an open fails, as ipmitool does. A lost or corrupt reply restarts
+ * the sequence with a new Open Session: the session state on the BMC has moved on, and BMCs ignore a repeated
+ * RAKP 3 (some a repeated RAKP 1), so retransmitting the step alone does not recover it.
+ */
+const HANDSHAKE_ATTEMPTS = 4;
+
+/** One handshake that did not complete, and why; `signature` is equal when the same fault happened again. */
+class HandshakeFailure extends Error {
+  constructor(readonly error: RackhandError, readonly signature: string) {
+    super(error.message);
+  }
+}
+
 export class IpmiSession {
-  readonly stats = { sent: 0, received: 0, retransmits: 0, rejected: {} as Partial<Record<RejectReason, number>> };
+  readonly stats = {
+    sent: 0, received: 0, retransmits: 0, handshakes: 0, rejected: {} as Partial<Record<RejectReason, number>>,
+  };
   state: SessionState = 'new';
   /** Last time a verified packet arrived (ms since epoch); 0 = never. */
   lastRxAt = 0;
@@ -99,11 +120,14 @@ export class IpmiSession {
   private outSeq = 0;
   private inHighest = -1;
   private readonly inSeen = new Set<number>();
-  private rqSeq = 0;
-  private tag = 0;
+  // Random starts: a late answer meant for an earlier session on this endpoint is unlikely to match.
+  private rqSeq = randomBlock(1)[0] % 63;
+  private tag = randomBlock(1)[0];
   private pending?: Pending;
   private queue: Promise<unknown> = Promise.resolve();
   private keepaliveTimer?: NodeJS.Timeout;
+  /** The caller's signal while open() runs: every handshake exchange stops when it aborts. */
+  private openSignal?: AbortSignal;
   private sessionPrivilege = 0;
   /** Outbound auth code; one bound function per session rather than a closure per packet. */
   private readonly integrity = (covered: Buffer): Buffer => integrityCode(this.cs, this.k1, covered);
@@ -150,28 +174,28 @@ export class IpmiSession {
 
   private reject(reason: RejectReason): void {
     this.stats.rejected[reason] = (this.stats.rejected[reason] ?? 0) + 1;
+    this.opts.onReject?.(reason);
   }
 
+  /**
+   * Runs in the socket's message handler: nothing may throw out of it. A datagram that does not decode, at any
+   * depth (the session wrapper here or a handshake payload in the pending exchange's matcher), is dropped and
+   * counted; the exchange keeps waiting and retransmits or restarts as if it had been lost.
+   */
   private onDatagram(buf: Buffer): void {
     this.stats.received++;
-    let incoming: Incoming | undefined;
     try {
-      incoming = this.verify(buf);
+      const incoming = this.verify(buf);
+      if (!incoming) return;
+      const p = this.pending;
+      const v = p && !p.done ? p.match(incoming) : undefined;
+      if (v === undefined || !p) return this.reject('unexpected');
+      this.finish(p);
+      p.resolve(v);
     } catch {
       // Decoders throw only IpmiDecodeError; anything else is still a bad datagram, never a crash.
-      return this.reject('decode');
+      this.reject('decode');
     }
-    if (!incoming) return;
-    const p = this.pending;
-    if (p && !p.done) {
-      const v = p.match(incoming);
-      if (v !== undefined) {
-        this.finish(p);
-        p.resolve(v);
-        return;
-      }
-    }
-    this.reject('unexpected');
   }
 
   /** Decodes and authenticates one datagram; undefined (with a counted reason) when it must be dropped. */
@@ -230,12 +254,28 @@ export class IpmiSession {
    * again, so a fresh sequence number goes out) until retries run out. Deadlines go on the transport's clock
    * (one timer for all sessions), not a setTimeout per packet: a fan-out runs thousands of these.
    */
-  private exchange<T>(build: () => Buffer, match: (p: Incoming) => T | undefined, what: string | (() => string), attempts = this.retries + 1): Promise<T> {
+  private exchange<T>(
+    build: () => Buffer, match: (p: Incoming) => T | undefined, what: string | (() => string),
+    o: { attempts?: number; waitMs?: (attempt: number) => number; silence?: () => ErrorCode; signal?: AbortSignal } = {},
+  ): Promise<T> {
+    const signal = o.signal ?? this.openSignal;
+    if (signal?.aborted) return Promise.reject(signal.reason);
     return new Promise<T>((resolve, reject) => {
       const p: Pending = {
-        build, match, what, attempts, attempt: 0, rxBefore: this.stats.received, done: false, deadline: 0,
+        build, match, what, attempts: o.attempts ?? this.retries + 1, attempt: 0, rxBefore: this.stats.received, done: false,
+        deadline: 0, waitMs: o.waitMs ?? this.backoff, silence: o.silence ?? (() => this.silence(p)),
         expire: () => this.fire(p), resolve: resolve as (v: unknown) => void, reject,
       };
+      if (signal) {
+        // Cancelled: drop the exchange now (no more retransmits); a late answer is then just unexpected.
+        const onAbort = (): void => {
+          if (p.done) return;
+          this.finish(p);
+          p.reject(signal.reason);
+        };
+        signal.addEventListener('abort', onAbort, { once: true });
+        p.unlisten = () => signal.removeEventListener('abort', onAbort);
+      }
       this.pending = p;
       this.fire(p);
     });
@@ -243,6 +283,7 @@ export class IpmiSession {
 
   private finish(p: Pending): void {
     p.done = true;
+    p.unlisten?.();
     this.clock.delete(p);
     if (this.pending === p) this.pending = undefined;
   }
@@ -257,9 +298,7 @@ export class IpmiSession {
     }
     if (p.attempt >= p.attempts) {
       this.finish(p);
-      const heard = this.stats.received > p.rxBefore || this.lastRxAt > 0;
-      p.reject(new RackhandError(heard ? 'BMC_TIMEOUT' : 'BMC_UNREACHABLE',
-        `${what()}: no answer from ${this.target.host}:${this.target.port} after ${p.attempts} attempt(s)`));
+      p.reject(new RackhandError(p.silence(), `${what()}: no answer from ${this.target.host}:${this.target.port} after ${p.attempts} attempt(s)`));
       return;
     }
     if (p.attempt > 0) this.stats.retransmits++;
@@ -273,14 +312,28 @@ export class IpmiSession {
       return;
     }
     this.send(pkt);
-    p.deadline = performance.now() + this.timeoutMs;
+    p.deadline = performance.now() + p.waitMs(p.attempt);
     this.clock.add(p);
+  }
+
+  /**
+   * Attempt n waits n × timeoutMs (1, 2, 3, 4 s by default, as ipmitool): a BMC that stalls for a few seconds
+   * (a slow chassis command on a single-threaded BMC) still answers the first request in time, and fewer
+   * retransmits pile up behind the stall, each of which the BMC would execute again.
+   */
+  private readonly backoff = (attempt: number): number => this.timeoutMs * attempt;
+
+  /** No answer at all: unreachable unless the BMC has shown it is there. */
+  private silence(p: Pending): ErrorCode {
+    const heard = this.state === 'active' || this.stats.received > p.rxBefore || this.lastRxAt > 0;
+    return heard ? 'BMC_TIMEOUT' : 'BMC_UNREACHABLE';
   }
 
   private nextRqSeq(): number {
     this.rqSeq = (this.rqSeq % 63) + 1;
     return this.rqSeq;
   }
+
 
   private nextTag(): number {
     this.tag = (this.tag + 1) & 0xff;
@@ -296,8 +349,10 @@ export class IpmiSession {
    * that only reads (power status, sensors) asks for 'user' and saves the Set Session Privilege round trip, and
    * the session cannot do more than read.
    */
-  async open(opts: { privilege?: BmcPrivilege } = {}): Promise<void> {
+  async open(opts: { privilege?: BmcPrivilege; signal?: AbortSignal } = {}): Promise<void> {
     if (this.state !== 'new') throw new RackhandError('BMC_ERROR', `session already ${this.state}`);
+    opts.signal?.throwIfAborted();
+    this.openSignal = opts.signal;
     const priv = PRIVILEGE_LEVEL[opts.privilege ?? this.target.privilege];
     if (!priv) throw new RackhandError('INVALID_INPUT', `unknown privilege ${String(opts.privilege ?? this.target.privilege)}`);
     this.state = 'opening';
@@ -319,6 +374,8 @@ export class IpmiSession {
     } catch (e) {
       await this.close();
       throw e;
+    } finally {
+      this.openSignal = undefined;
     }
   }
 
@@ -329,7 +386,8 @@ export class IpmiSession {
 
   private async handshake(priv: number): Promise<void> {
     const t = this.target;
-    // 1. Get Channel Authentication Capabilities, IPMI 1.5 wrapper, asking for the v2.0 extended data.
+    // 1. Get Channel Authentication Capabilities, IPMI 1.5 wrapper, asking for the v2.0 extended data. Stateless on
+    // the BMC, so it is retransmitted like any request; no answer here means the BMC is not there.
     const capsSeq = this.nextRqSeq();
     const capsReq = encodeIpmiRequest({ rsAddr: BMC_SLAVE_ADDR, netFn: NETFN_APP, rsLun: 0, rqAddr: REMOTE_SWID, rqSeq: capsSeq, rqLun: 0, cmd: 0x38, data: Buffer.from([0x8e, priv]) });
     const caps = await this.exchange(
@@ -346,27 +404,6 @@ export class IpmiSession {
     }
     if (!this.authCapabilities.supportsIpmi20) throw new RackhandError('BMC_UNSUPPORTED', 'BMC does not support IPMI v2.0 / RMCP+');
 
-    // 2. Open Session.
-    this.consoleSessionId = getU32(randomBlock(4), 0) || 1;
-    const osTag = this.nextTag();
-    const osReq = encodeOpenSessionRequest({ tag: osTag, privilege: priv, consoleSessionId: this.consoleSessionId, algorithms: this.cs.algorithms });
-    const os: OpenSessionResponse = await this.exchange(
-      () => encodeIpmi20Session({ payloadType: PAYLOAD_OPEN_SESSION_REQ, encrypted: false, sessionId: 0, sequence: 0, payload: osReq }),
-      (p) => {
-        if (p.kind !== 'setup' || p.payloadType !== PAYLOAD_OPEN_SESSION_RESP) return undefined;
-        const r = decodeOpenSessionResponse(p.payload);
-        return r.tag === osTag && (r.status !== 0 || r.consoleSessionId === this.consoleSessionId) ? r : undefined;
-      },
-      'Open Session',
-    );
-    if (os.status !== 0) throw rmcpStatusError(os.status, 'Open Session');
-    const a = os.algorithms!;
-    if (a.auth !== this.cs.algorithms.auth || a.integrity !== this.cs.algorithms.integrity || a.confidentiality !== this.cs.algorithms.confidentiality) {
-      throw new RackhandError('BMC_UNSUPPORTED', `BMC answered with other algorithms than cipher suite ${this.cs.id}`);
-    }
-    this.bmcSessionId = os.bmcSessionId;
-
-    // 3. RAKP 1 / 2: prove the BMC knows the password.
     const username = Buffer.from(t.username, 'utf8');
     if (username.length > 16) throw new RackhandError('BMC_AUTH_FAILED', 'user name longer than 16 bytes');
     let kuid: Buffer;
@@ -375,6 +412,80 @@ export class IpmiSession {
     } catch {
       throw new RackhandError('BMC_AUTH_FAILED', 'password longer than 20 bytes');
     }
+
+    // 2. Open Session and RAKP 1-4, restarted from a new Open Session when a reply is lost or corrupt. A fault seen
+    // in two handshakes is the BMC's real answer (a wrong password fails the RAKP 2 check every time; a flipped
+    // bit does not), and only then is it reported as such.
+    const seen = new Set<string>();
+    let last: HandshakeFailure | undefined;
+    let silence: RackhandError | undefined;
+    for (let attempt = 1; attempt <= HANDSHAKE_ATTEMPTS; attempt++) {
+      if (this.state === 'closed') break;
+      try {
+        await this.authenticate(priv, username, kuid, attempt);
+        return;
+      } catch (e) {
+        if (!(e instanceof HandshakeFailure)) throw e;
+        this.log?.debug({ host: t.host, port: t.port, attempt, fault: e.signature }, 'ipmi handshake failed; restarting');
+        if (seen.has(e.signature)) throw e.error; // the same fault twice: the BMC's real answer
+        last = e;
+        if (e.signature === 'silence') silence = e.error;
+        else seen.add(e.signature);
+      }
+    }
+    // Out of tries without a fault seen twice: an auth-code mismatch seen once proves nothing about the password.
+    if (last && last.error.code === 'BMC_AUTH_FAILED' && last.signature.endsWith('mismatch')) {
+      throw silence ?? new RackhandError('BMC_ERROR', `RMCP+ handshake with ${t.host}:${t.port} did not complete in ${HANDSHAKE_ATTEMPTS} tries (damaged replies)`);
+    }
+    throw last?.error ?? new RackhandError('BMC_ERROR', 'session closed during the handshake');
+  }
+
+  /** One handshake: Open Session, RAKP 1/2, RAKP 3/4. Throws HandshakeFailure for anything another try may fix. */
+  private async authenticate(priv: number, username: Buffer, kuid: Buffer, attempt: number): Promise<void> {
+    const t = this.target;
+    this.stats.handshakes++;
+    // Each step has timeoutMs × attempt to complete. Open Session goes out once: a repeat would make the BMC open a
+    // second session when only the answer was lost. RAKP 1 and RAKP 3 go out a second time half-way through: if the
+    // request was lost the repeat saves a restart, and a BMC that already has it ignores the repeat.
+    const budget = this.timeoutMs * attempt;
+    const silence = (): ErrorCode => 'BMC_TIMEOUT';
+    const once = { attempts: 1, waitMs: () => budget, silence };
+    const twice = { attempts: 2, waitMs: () => budget / 2, silence };
+    const silent = (e: unknown): never => {
+      if (e instanceof RackhandError && e.code === 'BMC_TIMEOUT') throw new HandshakeFailure(e, 'silence');
+      throw e;
+    };
+    const status = (code: number, stage: string): HandshakeFailure => new HandshakeFailure(rmcpStatusError(code, stage), `${stage} status ${code}`);
+    // RAKP 4 "invalid integrity check value" after a RAKP 2 that proved the password: our RAKP 3 was damaged on the
+    // way (it is keyed like RAKP 2), so it is treated like a lost reply, never as the BMC's settled answer.
+    const damagedRakp3 = (code: number): HandshakeFailure => new HandshakeFailure(
+      new RackhandError('BMC_ERROR', 'RAKP 4: the BMC found our RAKP 3 damaged (invalid integrity check value), though its RAKP 2 proved the password', { rmcpStatus: code }),
+      'silence',
+    );
+
+    // Open Session. New ids and tags every time, so a late reply to an earlier try cannot be taken for this one.
+    this.consoleSessionId = getU32(randomBlock(4), 0) || 1;
+    this.bmcSessionId = 0;
+    const osTag = this.nextTag();
+    const osReq = encodeOpenSessionRequest({ tag: osTag, privilege: priv, consoleSessionId: this.consoleSessionId, algorithms: this.cs.algorithms });
+    const os: OpenSessionResponse = await this.exchange(
+      () => encodeIpmi20Session({ payloadType: PAYLOAD_OPEN_SESSION_REQ, encrypted: false, sessionId: 0, sequence: 0, payload: osReq }),
+      (p) => {
+        if (p.kind !== 'setup' || p.payloadType !== PAYLOAD_OPEN_SESSION_RESP) return undefined;
+        const r = decodeOpenSessionResponse(p.payload);
+        return r.tag === osTag ? r : undefined;
+      },
+      'Open Session',
+      once,
+    ).catch(silent);
+    if (os.status !== 0) throw status(os.status, 'Open Session');
+    const a = os.algorithms!;
+    if (a.auth !== this.cs.algorithms.auth || a.integrity !== this.cs.algorithms.integrity || a.confidentiality !== this.cs.algorithms.confidentiality) {
+      throw new HandshakeFailure(new RackhandError('BMC_UNSUPPORTED', `BMC answered with other algorithms than cipher suite ${this.cs.id}`), 'algorithms');
+    }
+    this.bmcSessionId = os.bmcSessionId;
+
+    // RAKP 1 / 2: prove the BMC knows the password.
     const ctx: RakpContext = {
       consoleSessionId: this.consoleSessionId,
       bmcSessionId: this.bmcSessionId,
@@ -385,58 +496,100 @@ export class IpmiSession {
       username,
     };
     const r1Tag = this.nextTag();
+    const r3Tag = this.nextTag();
+    // Whatever goes wrong from here on, tell the BMC to drop the half-open session (it has few slots).
+    const abort = (): void => this.send(encodeIpmi20Session({ payloadType: PAYLOAD_RAKP3, encrypted: false, sessionId: 0, sequence: 0,
+      payload: encodeRakp3({ tag: r3Tag, status: 0x0f, bmcSessionId: this.bmcSessionId, authCode: EMPTY }) }));
     const rakp1 = encodeRakp1({ tag: r1Tag, bmcSessionId: this.bmcSessionId, consoleRandom: ctx.consoleRandom, role: ctx.role, username });
     const r2: Rakp2 = await this.exchange(
       () => encodeIpmi20Session({ payloadType: PAYLOAD_RAKP1, encrypted: false, sessionId: 0, sequence: 0, payload: rakp1 }),
       (p) => {
         if (p.kind !== 'setup' || p.payloadType !== PAYLOAD_RAKP2) return undefined;
         const r = decodeRakp2(p.payload);
-        return r.tag === r1Tag && (r.status !== 0 || r.consoleSessionId === this.consoleSessionId) ? r : undefined;
+        return r.tag === r1Tag ? r : undefined;
       },
       'RAKP 1',
-    );
-    if (r2.status !== 0) throw rmcpStatusError(r2.status, 'RAKP 2');
+      twice,
+    ).catch((e: unknown) => {
+      abort();
+      return silent(e);
+    });
+    if (r2.status !== 0) throw status(r2.status, 'RAKP 2');
     ctx.bmcRandom = r2.bmcRandom;
     ctx.bmcGuid = r2.bmcGuid;
-    const r3Tag = this.nextTag();
-    if (!sameBytes(rakp2AuthCode(this.cs, kuid, ctx), r2.authCode)) {
-      // Tell the BMC we give up so it frees the half-open session.
-      this.send(encodeIpmi20Session({ payloadType: PAYLOAD_RAKP3, encrypted: false, sessionId: 0, sequence: 0,
-        payload: encodeRakp3({ tag: r3Tag, status: 0x0f, bmcSessionId: this.bmcSessionId, authCode: EMPTY }) }));
-      throw new RackhandError('BMC_AUTH_FAILED', `RAKP 2 auth code mismatch for user ${t.username} (wrong password?)`);
+    // The auth code covers our session id as the BMC received it. Normally ours; when our Open Session request was
+    // damaged on the way, the one the BMC echoed. Only a candidate the HMAC confirms is adopted.
+    const sidm = [this.consoleSessionId, os.consoleSessionId, r2.consoleSessionId].find((id, i, all) => {
+      if (all.indexOf(id) !== i) return false;
+      return sameBytes(rakp2AuthCode(this.cs, kuid, { ...ctx, consoleSessionId: id }), r2.authCode);
+    });
+    if (sidm === undefined) {
+      abort();
+      throw new HandshakeFailure(new RackhandError('BMC_AUTH_FAILED', `RAKP 2 auth code mismatch for user ${t.username} in two handshakes (wrong password?)`), 'rakp2 mismatch');
     }
+    this.consoleSessionId = sidm;
+    ctx.consoleSessionId = sidm;
 
-    // 4. RAKP 3 / 4: prove we know it, and check the BMC derived the same session key.
+    // RAKP 3 / 4: prove we know it, and check the BMC derived the same session key.
     const rakp3 = encodeRakp3({ tag: r3Tag, status: 0, bmcSessionId: this.bmcSessionId, authCode: rakp3AuthCode(this.cs, kuid, ctx) });
     const answer = this.exchange(
       () => encodeIpmi20Session({ payloadType: PAYLOAD_RAKP3, encrypted: false, sessionId: 0, sequence: 0, payload: rakp3 }),
       (p) => {
         if (p.kind !== 'setup' || p.payloadType !== PAYLOAD_RAKP4) return undefined;
         const r = decodeRakp4(p.payload);
-        return r.tag === r3Tag && (r.status !== 0 || r.consoleSessionId === this.consoleSessionId) ? r : undefined;
+        return r.tag === r3Tag ? r : undefined;
       },
       'RAKP 3',
+      twice,
     );
     answer.catch(() => undefined); // awaited below; this only keeps a throw in between from leaving it unhandled
     // RAKP 3 is on the wire: derive the keys while the BMC works on RAKP 4, so only the ICV check stands
     // between its answer and our first request. Nothing uses them unless the ICV matches.
     const kg = this.opts.kg && this.opts.kg.some((b) => b !== 0) ? this.opts.kg : kuid;
     const sik = sessionIntegrityKey(this.cs, kg, ctx);
-    const k1 = additionalKey(this.cs, sik, 1);
-    const k2 = additionalKey(this.cs, sik, 2);
-    const r4: Rakp4 = await answer;
-    if (r4.status !== 0) throw rmcpStatusError(r4.status, 'RAKP 4');
-    if (!sameBytes(rakp4Icv(this.cs, sik, ctx), r4.icv)) throw new RackhandError('BMC_AUTH_FAILED', 'RAKP 4 integrity check value mismatch');
-    this.k1 = k1;
-    this.k2 = k2;
+    this.k1 = additionalKey(this.cs, sik, 1);
+    this.k2 = additionalKey(this.cs, sik, 2);
+    let r4: Rakp4;
+    try {
+      r4 = await answer;
+    } catch (e) {
+      // The BMC may have activated the session and only its RAKP 4 got lost: close it with the keys it holds.
+      this.closeAbandoned();
+      return silent(e);
+    }
+    if (r4.status === 0x0f) throw damagedRakp3(r4.status);
+    if (r4.status !== 0) throw status(r4.status, 'RAKP 4');
+    if (!sameBytes(rakp4Icv(this.cs, sik, ctx), r4.icv)) {
+      this.closeAbandoned();
+      throw new HandshakeFailure(new RackhandError('BMC_AUTH_FAILED', 'RAKP 4 integrity check value mismatch in two handshakes (BMC key Kg?)'), 'rakp4 mismatch');
+    }
+  }
+
+  /** Close Session for a handshake given up after RAKP 3, sent once and not waited for. */
+  private closeAbandoned(): void {
+    const data = Buffer.allocUnsafe(4);
+    putU32(data, 0, this.bmcSessionId);
+    this.send(this.encodeRequest(NETFN_APP, 0x3c, data, 0, this.nextRqSeq()));
+    this.k1 = EMPTY;
+    this.k2 = EMPTY;
   }
 
   // ------------------------------------------------------------------------------------------ requests
 
-  private serial<T>(fn: () => Promise<T>): Promise<T> {
+  /**
+   * Runs fn after everything queued before it. A caller whose signal aborts while it waits gets the reason at once;
+   * its fn, when its turn comes, sees the aborted signal and sends nothing.
+   */
+  private serial<T>(fn: () => Promise<T>, signal?: AbortSignal): Promise<T> {
     const run = this.queue.then(fn, fn);
     this.queue = run.catch(() => undefined);
-    return run;
+    if (!signal) return run;
+    if (signal.aborted) return Promise.reject(signal.reason);
+    return new Promise<T>((resolve, reject) => {
+      const onAbort = (): void => reject(signal.reason);
+      signal.addEventListener('abort', onAbort, { once: true });
+      run.then(resolve, reject).finally(() => signal.removeEventListener('abort', onAbort));
+    });
   }
 
   private encodeRequest(netFn: number, cmd: number, data: Buffer, lun: number, rqSeq: number): Buffer {
@@ -453,14 +606,14 @@ export class IpmiSession {
     });
   }
 
-  private requestNow(netFn: number, cmd: number, data: Buffer, lun: number, attempts?: number): Promise<IpmiResponse> {
+  private requestNow(netFn: number, cmd: number, data: Buffer, lun: number, attempts?: number, signal?: AbortSignal, waitMs?: (attempt: number) => number): Promise<IpmiResponse> {
     if (this.state !== 'active') return Promise.reject(new RackhandError('BMC_ERROR', `session is ${this.state}`));
     const rqSeq = this.nextRqSeq();
     return this.exchange(
       () => this.encodeRequest(netFn, cmd, data, lun, rqSeq),
       (p) => (p.kind === 'ipmi' && p.msg.rqSeq === rqSeq && p.msg.cmd === cmd && p.msg.netFn === (netFn | 1) ? p.msg : undefined),
       () => `IPMI netFn 0x${netFn.toString(16)} cmd 0x${cmd.toString(16)}`,
-      attempts,
+      { attempts, signal, waitMs },
     ).catch((e: unknown) => {
       // A request that went unanswered leaves the session in doubt (BMC rebooted, session expired).
       if (e instanceof RackhandError && (e.code === 'BMC_TIMEOUT' || e.code === 'BMC_UNREACHABLE')) this.state = 'broken';
@@ -469,9 +622,14 @@ export class IpmiSession {
   }
 
   /** One request in this session (queued behind any other); resolves with the response whatever its completion code. */
-  request(netFn: number, cmd: number, data: Buffer = EMPTY, lun = 0): Promise<IpmiResponse> {
+  /**
+   * One request in this session (queued behind any other); resolves with the response whatever its completion code.
+   * `probe`: two tries at the plain timeout instead of the growing waits, for the first request on a session that
+   * sat idle, which may have died with a BMC reboot: better a quick new session than ten seconds of retransmits.
+   */
+  request(netFn: number, cmd: number, data: Buffer = EMPTY, lun = 0, signal?: AbortSignal, probe = false): Promise<IpmiResponse> {
     this.lastUseAt = Date.now();
-    return this.serial(() => this.requestNow(netFn, cmd, data, lun));
+    return this.serial(() => this.requestNow(netFn, cmd, data, lun, probe ? 2 : undefined, signal, probe ? () => this.timeoutMs : undefined), signal);
   }
 
   /** Like request(), but a non-zero completion code becomes the mapped RackhandError. */

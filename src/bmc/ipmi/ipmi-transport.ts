@@ -36,6 +36,11 @@ export class DeadlineClock {
 
   constructor(private readonly resolutionMs = 10) {}
 
+  /** Exchanges waiting for an answer right now. */
+  get size(): number {
+    return this.waiting.size;
+  }
+
   add(d: Deadline): void {
     this.waiting.add(d);
     this.timer ??= setInterval(this.tick, this.resolutionMs);
@@ -104,6 +109,8 @@ export interface UdpTransportOptions {
 export class UdpTransport implements IpmiTransport {
   /** Datagrams from endpoints no session listens to (late answers after close, strangers). */
   strays = 0;
+  /** Datagrams whose session handler threw; sessions catch their own errors, so this stays 0 unless one has a bug. */
+  handlerErrors = 0;
   readonly clock = new DeadlineClock();
   private readonly pools: Record<'udp4' | 'udp6', SharedSocket[]> = { udp4: [], udp6: [] };
   private readonly perSocket: number;
@@ -128,8 +135,16 @@ export class UdpTransport implements IpmiTransport {
     socket.on('error', () => undefined);
     socket.on('message', (buf, rinfo) => {
       const route = findRoute(routes, rinfo.address, rinfo.port);
-      if (route) route.onDatagram(buf);
-      else this.strays++;
+      if (!route) {
+        this.strays++;
+        return;
+      }
+      // The last guard between a datagram and the process: an exception here would be uncaught.
+      try {
+        route.onDatagram(buf);
+      } catch {
+        this.handlerErrors++;
+      }
     });
     const ready = new Promise<void>((resolve, reject) => {
       socket.once('error', reject);

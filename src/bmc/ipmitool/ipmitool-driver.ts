@@ -1,24 +1,21 @@
-// BmcDriver over the Debian `ipmitool` binary (-I lanplus): raw IPMI commands in, parsed bytes and stable error codes out.
+// BmcDriver over the Debian `ipmitool` binary (-I lanplus): the shared IPMI operations (ipmi-commands/) sent as
+// `ipmitool raw` commands, several in one session through `exec`; repositories read with `sdr dump` / `sel writeraw`.
 //
 // The password travels only in the child's environment (IPMI_PASSWORD with -E); commands that carry a user
 // password go through an `exec /dev/stdin` script on a pipe, so no secret is ever on a command line.
 
 import { spawn, type ChildProcess } from 'node:child_process';
+import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { RackhandError } from '../../errors.js';
 import type {
-  BmcDeviceInfo,
-  BmcDriver,
-  BmcPrivilege,
-  BmcTarget,
-  BmcUser,
-  BootDeviceSetting,
-  NewBmcUser,
-  PowerAction,
-  PowerState,
-  SensorReading,
+  BmcCallOptions, BmcDeviceInfo, BmcDriver, BmcEventLogEntry, BmcOperation, BmcPowerReading, BmcPrivilege, BmcTarget,
+  BmcUser, BootDeviceSetting, NewBmcUser, PowerAction, PowerState, SensorReading,
 } from '../bmc-driver.js';
-import * as raw from './ipmi-raw.js';
-import { classifyFailure, failureToError, parseRawBytes, parseSensorTable } from './ipmitool-output.js';
+import type { IpmiCommand, IpmiCommandRunner, IpmiReply } from '../ipmi-commands/ipmi-command.js';
+import { IPMI_READ_ONLY_OPERATIONS, ipmiOperations as ops, type IpmiTargetState } from '../ipmi-commands/ipmi-operations.js';
+import { classifyFailure, failureToError, parseRawBytes } from './ipmitool-output.js';
 
 /** pino-compatible subset; the driver logs argv and outcomes, never output or secrets. */
 export interface IpmitoolLogger {
@@ -31,21 +28,21 @@ export interface IpmitoolDriverOptions {
   binary?: string;
   /** Hard limit for one ipmitool process; it is SIGKILLed after this (→ BMC_TIMEOUT). */
   timeoutMs?: number;
-  /** Limit for the long multi-command runs (sensor walk, user table). */
+  /** Limit for the long runs (repository dumps, the user table). */
   longTimeoutMs?: number;
-  /** ipmitool -N: seconds to wait for each reply before retransmitting. */
+  /** ipmitool -N: seconds to wait for each reply before retransmitting; ipmitool's own default (1 s) when unset. */
   retransmitSeconds?: number;
-  /** ipmitool -R: retransmits per request. */
+  /** ipmitool -R: attempts per request; ipmitool's own default (4) when unset. */
   retries?: number;
   logger?: IpmitoolLogger;
 }
 
+// No -N/-R by default: ipmitool's own timing (1 s, growing by 1 s per retry, 4 tries; the whole handshake
+// restarted up to 4 times) rides out lossy links and a BMC stalled for several seconds better than any shorter one.
 export const DEFAULT_IPMITOOL_DRIVER_OPTIONS = {
   binary: 'ipmitool',
-  timeoutMs: 20_000,
+  timeoutMs: 30_000,
   longTimeoutMs: 60_000,
-  retransmitSeconds: 1,
-  retries: 2,
 } as const;
 
 const PRIVILEGE_FLAG: Record<BmcPrivilege, string> = {
@@ -59,6 +56,8 @@ const MAX_OUTPUT = 1 << 20;
 
 interface RunResult {
   exitCode: number | null;
+  /** Set when ipmitool died of a signal it did not get from us (a crash). */
+  signal: NodeJS.Signals | null;
   stdout: string;
   stderr: string;
   timedOut: boolean;
@@ -70,25 +69,31 @@ interface RunOptions {
   /** -v makes ipmitool say why a session failed; off for scripts that carry password bytes. */
   verbose: boolean;
   timeoutMs: number;
+  /** ipmitool -l: responder LUN of raw commands. */
+  lun?: number;
+  /**
+   * Reads only: the session asks for User privilege at most, so ipmitool skips Set Session Privilege Level (one
+   * exchange fewer), and a run that crashed ipmitool may simply run again.
+   */
+  readOnly?: boolean;
+  signal?: AbortSignal;
 }
 
-interface BatchResult {
-  bytes?: number[];
-  error?: RackhandError;
+const hex = (b: number): string => `0x${b.toString(16).padStart(2, '0')}`;
+
+/** One command as `ipmitool raw` arguments (an `exec` script line joins them with spaces). */
+function rawArgs(c: IpmiCommand<unknown>): string[] {
+  return ['raw', hex(c.netFn), hex(c.cmd), ...[...c.data].map(hex)];
 }
 
-interface SlotInfo {
-  id: number;
-  name: string;
-  access: raw.UserAccess | undefined;
-}
+const UNABLE = /^Unable to send RAW command .*?rsp=0x([0-9a-fA-F]{1,2})\)/;
 
 export class IpmitoolDriver implements BmcDriver {
   readonly name = 'ipmitool';
-  private readonly opts: Required<Omit<IpmitoolDriverOptions, 'logger'>>;
+  private readonly opts: Omit<IpmitoolDriverOptions, 'logger'> & Required<Pick<IpmitoolDriverOptions, 'binary' | 'timeoutMs' | 'longTimeoutMs'>>;
   private readonly logger: IpmitoolLogger | undefined;
   private readonly children = new Set<ChildProcess>();
-  private readonly lanChannels = new Map<string, number>();
+  private readonly states = new Map<string, IpmiTargetState>();
   private closed = false;
 
   constructor(options: IpmitoolDriverOptions = {}) {
@@ -97,127 +102,66 @@ export class IpmitoolDriver implements BmcDriver {
     this.logger = logger;
   }
 
-  // ------------------------------------------------------------ power
+  // ------------------------------------------------------------ operations
 
-  async powerStatus(t: BmcTarget): Promise<PowerState> {
-    return raw.decodePowerOn(await this.raw(t, raw.CHASSIS_STATUS)) ? 'on' : 'off';
+  powerStatus(t: BmcTarget, o?: BmcCallOptions): Promise<PowerState> {
+    return ops.powerStatus(this.runner(t, 'powerStatus', o));
   }
 
-  async power(t: BmcTarget, action: PowerAction): Promise<void> {
-    await this.raw(t, raw.chassisControl(action));
+  power(t: BmcTarget, action: PowerAction, o?: BmcCallOptions): Promise<void> {
+    return ops.power(this.runner(t, 'power', o), action);
   }
 
-  // ------------------------------------------------------------ boot device
-
-  async getBootDevice(t: BmcTarget): Promise<BootDeviceSetting> {
-    return raw.decodeBootFlags(await this.raw(t, raw.GET_BOOT_FLAGS));
+  getBootDevice(t: BmcTarget, o?: BmcCallOptions): Promise<BootDeviceSetting> {
+    return ops.getBootDevice(this.runner(t, 'getBootDevice', o));
   }
 
-  async setBootDevice(t: BmcTarget, setting: BootDeviceSetting): Promise<void> {
-    const r = await this.batch(t, [{ cmd: raw.DISABLE_BOOT_FLAG_TIMEOUT }, { cmd: raw.setBootFlags(setting) }]);
-    const [timeout, flags] = r.results;
-    if (flags?.bytes) {
-      // Some BMCs reject parameter 3; the boot flags themselves are what matters.
-      if (timeout?.error) this.logger?.warn({ host: t.host, port: t.port, completionCode: timeout.error.details?.completionCode }, 'BMC rejected boot flag timeout');
-      return;
-    }
-    throw flags?.error ?? r.failure ?? new RackhandError('BMC_ERROR', 'boot flags not set');
+  setBootDevice(t: BmcTarget, setting: BootDeviceSetting, o?: BmcCallOptions): Promise<void> {
+    return ops.setBootDevice(this.runner(t, 'setBootDevice', o), setting);
   }
 
-  // ------------------------------------------------------------ sensors
-
-  async sensors(t: BmcTarget): Promise<SensorReading[]> {
-    // Without -v: verbose turns the table into per-sensor blocks.
-    const res = await this.run(t, ['sensor'], { verbose: false, timeoutMs: this.opts.longTimeoutMs });
-    const rows = parseSensorTable(res.stdout);
-    if (res.exitCode === 0 || rows.length > 0) return rows;
-    if (res.timedOut) throw this.failure(t, res, 'sensor');
-    // Quiet ipmitool says only "unable to establish session": a verbose probe tells auth from reach.
-    await this.raw(t, raw.GET_DEVICE_ID);
-    throw this.failure(t, res, 'sensor');
+  sensors(t: BmcTarget, o?: BmcCallOptions): Promise<SensorReading[]> {
+    return ops.sensors(this.runner(t, 'sensors', o));
   }
 
-  // ------------------------------------------------------------ users
-
-  async listUsers(t: BmcTarget): Promise<BmcUser[]> {
-    const { slots } = await this.readSlots(t);
-    return slots.filter((s) => s.name !== '').map(toUser);
+  listUsers(t: BmcTarget, o?: BmcCallOptions): Promise<BmcUser[]> {
+    return ops.listUsers(this.runner(t, 'listUsers', o), this.state(t));
   }
 
-  async addUser(t: BmcTarget, user: NewBmcUser): Promise<{ id: number }> {
-    checkName(user.name);
-    raw.setUserPassword(1, user.password); // validates length before touching the BMC
-    const { slots, channel: lan } = await this.readSlots(t);
-    const channel = user.channel ?? lan;
-    if (slots.some((s) => s.name === user.name)) throw new RackhandError('CONFLICT', `BMC user ${user.name} already exists`);
-    // Slot 1 is the anonymous user on nearly every BMC and usually cannot be renamed.
-    const free = slots.find((s) => s.id >= 2 && s.name === '');
-    if (!free) throw new RackhandError('BMC_ERROR', 'no free user slot on the BMC', { reason: 'no-free-slot' });
-    const id = free.id;
-    const r = await this.batch(t, [
-      { cmd: raw.setUserName(id, user.name)},
-      { cmd: raw.setUserPassword(id, user.password)},
-      { cmd: raw.setUserEnabled(id, true)},
-      { cmd: raw.setUserAccess(channel, id, raw.PRIVILEGE_CODE[user.privilege], true)},
-    ], { secret: true });
-    if (r.failure) {
-      await this.batch(t, [
-        { cmd: raw.setUserEnabled(id, false)},
-        { cmd: raw.setUserAccess(channel, id, raw.NO_ACCESS, false)},
-        { cmd: raw.clearUserName(id)},
-      ]).catch(() => undefined);
-      throw r.failure;
-    }
-    return { id };
+  addUser(t: BmcTarget, user: NewBmcUser, o?: BmcCallOptions): Promise<{ id: number }> {
+    return ops.addUser(this.runner(t, 'addUser', o), this.state(t), user);
   }
 
-  async setUserPassword(t: BmcTarget, name: string, password: string): Promise<void> {
-    const cmd = raw.setUserPassword(1, password);
-    const slot = await this.findUser(t, name);
-    cmd[2] = (cmd[2]! & 0x80) | slot.id;
-    await this.batchOrThrow(t, [{ cmd}], { secret: true });
+  setUserPassword(t: BmcTarget, name: string, password: string, o?: BmcCallOptions): Promise<void> {
+    return ops.setUserPassword(this.runner(t, 'setUserPassword', o), this.state(t), t, name, password);
   }
 
-  async setUserEnabled(t: BmcTarget, name: string, enabled: boolean): Promise<void> {
-    const slot = await this.findUser(t, name);
-    const channel = await this.lanChannel(t);
-    let priv = slot.access?.privilege ?? raw.PRIVILEGE_CODE.user;
-    if (priv === 0 || priv === raw.NO_ACCESS) priv = raw.PRIVILEGE_CODE.user;
-    // Messaging follows the enable bit so the state reads back the same on BMCs that do not report it.
-    await this.batchOrThrow(t, [
-      { cmd: raw.setUserEnabled(slot.id, enabled)},
-      { cmd: raw.setUserAccess(channel, slot.id, priv, enabled)},
-    ]);
+  setUserEnabled(t: BmcTarget, name: string, enabled: boolean, o?: BmcCallOptions): Promise<void> {
+    return ops.setUserEnabled(this.runner(t, 'setUserEnabled', o), this.state(t), t, name, enabled);
   }
 
-  async removeUser(t: BmcTarget, name: string): Promise<void> {
-    const slot = await this.findUser(t, name);
-    if (slot.id === 1) throw new RackhandError('BMC_UNSUPPORTED', 'the anonymous user slot cannot be removed');
-    const channel = await this.lanChannel(t);
-    // A slot is never deleted on IPMI: disable it, drop its access, scramble its password, blank its name.
-    const scramble = Array.from({ length: 16 }, () => String.fromCharCode(0x21 + Math.floor(Math.random() * 94))).join('');
-    await this.batchOrThrow(t, [
-      { cmd: raw.setUserEnabled(slot.id, false)},
-      { cmd: raw.setUserAccess(channel, slot.id, raw.NO_ACCESS, false)},
-      { cmd: raw.setUserPassword(slot.id, scramble)},
-      { cmd: raw.clearUserName(slot.id)},
-    ], { secret: true });
+  removeUser(t: BmcTarget, name: string, o?: BmcCallOptions): Promise<void> {
+    return ops.removeUser(this.runner(t, 'removeUser', o), this.state(t), t, name);
   }
 
-  // ------------------------------------------------------------ BMC itself
-
-  async resetBmc(t: BmcTarget, kind: 'cold' | 'warm'): Promise<void> {
-    try {
-      await this.raw(t, kind === 'cold' ? raw.COLD_RESET : raw.WARM_RESET);
-    } catch (e) {
-      // A BMC that resets before answering looks like a lost reply: that is the reset working.
-      if (e instanceof RackhandError && e.code === 'BMC_TIMEOUT') return;
-      throw e;
-    }
+  resetBmc(t: BmcTarget, kind: 'cold' | 'warm', o?: BmcCallOptions): Promise<void> {
+    return ops.resetBmc(this.runner(t, 'resetBmc', o), kind);
   }
 
-  async deviceInfo(t: BmcTarget): Promise<BmcDeviceInfo> {
-    return raw.decodeDeviceId(await this.raw(t, raw.GET_DEVICE_ID));
+  deviceInfo(t: BmcTarget, o?: BmcCallOptions): Promise<BmcDeviceInfo> {
+    return ops.deviceInfo(this.runner(t, 'deviceInfo', o));
+  }
+
+  readEventLog(t: BmcTarget, o?: BmcCallOptions): Promise<BmcEventLogEntry[]> {
+    return ops.readEventLog(this.runner(t, 'readEventLog', o));
+  }
+
+  clearEventLog(t: BmcTarget, o?: BmcCallOptions): Promise<void> {
+    return ops.clearEventLog(this.runner(t, 'clearEventLog', o), o?.signal);
+  }
+
+  powerReading(t: BmcTarget, o?: BmcCallOptions): Promise<BmcPowerReading> {
+    return ops.powerReading(this.runner(t, 'powerReading', o));
   }
 
   async close(): Promise<void> {
@@ -226,105 +170,102 @@ export class IpmitoolDriver implements BmcDriver {
     this.children.clear();
   }
 
-  // ------------------------------------------------------------ internals
+  // ------------------------------------------------------------ runner
 
-  private async lanChannel(t: BmcTarget): Promise<number> {
+  private state(t: BmcTarget): IpmiTargetState {
     const key = `${t.host}:${t.port}`;
-    const known = this.lanChannels.get(key);
-    if (known !== undefined) return known;
-    let channel = 1;
-    try {
-      const b = await this.raw(t, raw.GET_CURRENT_CHANNEL_INFO);
-      if (b.length >= 1 && (b[0]! & 0x0f) <= 0x0b) channel = b[0]! & 0x0f;
-    } catch (e) {
-      // Old BMCs without "this channel" (0x0E) support: channel 1 is the LAN channel on most of them.
-      if (!(e instanceof RackhandError) || e.details?.completionCode === undefined) throw e;
+    let s = this.states.get(key);
+    if (!s) {
+      s = {};
+      this.states.set(key, s);
     }
-    this.lanChannels.set(key, channel);
-    return channel;
+    return s;
   }
 
-  private async findUser(t: BmcTarget, name: string): Promise<SlotInfo> {
-    const { slots } = await this.readSlots(t);
-    const slot = name === '' ? undefined : slots.find((s) => s.name === name);
-    if (!slot) throw new RackhandError('NOT_FOUND', `no BMC user named ${name}`);
-    return slot;
-  }
-
-  /** Every user slot's name and access, read in one session. */
-  private async readSlots(t: BmcTarget): Promise<{ slots: SlotInfo[]; channel: number }> {
-    const channel = await this.lanChannel(t);
-    const first = raw.decodeUserAccess(await this.raw(t, raw.getUserAccess(channel, 1)));
-    const max = Math.max(1, Math.min(63, first.maxUsers));
-    const cmds: { cmd: raw.RawCommand }[] = [];
-    for (let id = 1; id <= max; id++) cmds.push({ cmd: raw.getUserName(id) }, { cmd: raw.getUserAccess(channel, id) });
-    const r = await this.batch(t, cmds, { timeoutMs: this.opts.longTimeoutMs });
-    // A slot the BMC refuses to name (ipmi_sim: the anonymous user, 0xCC) is just nameless.
-    if (r.results.length < cmds.length) throw r.failure ?? new RackhandError('BMC_ERROR', 'user table read failed');
-    const slots: SlotInfo[] = [];
-    for (let id = 1; id <= max; id++) {
-      const nameBytes = r.results[(id - 1) * 2]?.bytes;
-      const accessBytes = r.results[(id - 1) * 2 + 1]?.bytes;
-      slots.push({
-        id,
-        name: nameBytes ? raw.decodeUserName(nameBytes) : '',
-        access: accessBytes && accessBytes.length >= 4 ? raw.decodeUserAccess(accessBytes) : undefined,
-      });
-    }
-    return { slots, channel };
-  }
-
-  private async raw(t: BmcTarget, cmd: raw.RawCommand): Promise<number[]> {
-    const res = await this.run(t, raw.rawArgs(cmd), { verbose: true, timeoutMs: this.opts.timeoutMs });
-    if (res.exitCode !== 0 || res.timedOut) throw this.failure(t, res, `raw ${cmd[0]}/${cmd[1]}`);
-    return parseRawBytes(res.stdout);
-  }
-
-  private async batchOrThrow(t: BmcTarget, cmds: { cmd: raw.RawCommand }[], o: { secret?: boolean } = {}): Promise<void> {
-    const r = await this.batch(t, cmds, o);
-    if (r.failure) throw r.failure;
+  /** Commands for one call; every `send` is one ipmitool session (one process, or one per responder LUN). */
+  private runner(t: BmcTarget, op: BmcOperation, o: BmcCallOptions = {}): IpmiCommandRunner {
+    const base = { readOnly: IPMI_READ_ONLY_OPERATIONS.has(op), signal: o.signal };
+    return {
+      send: async (cmds) => {
+        const replies: IpmiReply[] = [];
+        for (let i = 0; i < cmds.length; ) {
+          let j = i + 1;
+          while (j < cmds.length && (cmds[j]!.lun ?? 0) === (cmds[i]!.lun ?? 0)) j++;
+          replies.push(...(await this.sendSession(t, cmds.slice(i, j), base)));
+          i = j;
+        }
+        return replies;
+      },
+      dump: (repository) => this.dump(t, repository, base),
+    };
   }
 
   /**
-   * Runs raw commands in one session via `exec /dev/stdin`. ipmitool carries on past a failed command and exits
-   * non-zero at the end; with -v its stderr brackets every command ("RAW REQ" … "RAW RSP (n bytes)" or "Unable to
-   * send RAW command"), which tells which stdout lines belong to which command (16 bytes a line, an empty reply as
-   * an empty line). Secret scripts run without -v, so only their overall outcome is known.
+   * One session for the commands. A read runs at User privilege; a BMC that answers "insufficient privilege" to it
+   * (some check privilege before the command exists) gets it once more at the target's privilege.
    */
-  private async batch(
-    t: BmcTarget,
-    cmds: { cmd: raw.RawCommand }[],
-    o: { secret?: boolean; timeoutMs?: number } = {},
-  ): Promise<{ results: (BatchResult | undefined)[]; failure?: RackhandError }> {
-    const res = await this.run(t, ['exec', '/dev/stdin'], {
-      script: cmds.map((c) => raw.rawArgs(c.cmd).join(' ')),
-      verbose: !o.secret,
-      timeoutMs: o.timeoutMs ?? this.opts.timeoutMs,
-    });
-    const ok = res.exitCode === 0 && !res.timedOut;
-    if (o.secret) return ok ? { results: [] } : { results: [], failure: this.failure(t, res, 'exec') };
+  private async sendSession(t: BmcTarget, cmds: readonly IpmiCommand<unknown>[], base: Pick<RunOptions, 'readOnly' | 'signal'>): Promise<IpmiReply[]> {
+    const replies = await this.sendOnce(t, cmds, base);
+    const reduced = base.readOnly && t.privilege !== 'user' && t.privilege !== 'callback';
+    if (reduced && replies.some((r) => r.completionCode === 0xd4)) return this.sendOnce(t, cmds, { ...base, readOnly: false });
+    return replies;
+  }
 
-    const results: BatchResult[] = [];
+  private async sendOnce(t: BmcTarget, cmds: readonly IpmiCommand<unknown>[], base: Pick<RunOptions, 'readOnly' | 'signal'>): Promise<IpmiReply[]> {
+    const lun = cmds[0]?.lun ?? 0;
+    if (cmds.some((c) => c.secret)) {
+      // Without -v: verbose output would echo the password bytes. Only the whole script's outcome is known.
+      const res = await this.run(t, ['exec', '/dev/stdin'], { ...base, script: cmds.map((c) => rawArgs(c).join(' ')), verbose: false, timeoutMs: this.opts.timeoutMs, lun });
+      if (res.exitCode !== 0 || res.timedOut) throw this.failure(t, res, 'exec');
+      return cmds.map(() => ({ completionCode: 0, data: Buffer.alloc(0) }));
+    }
+    if (cmds.length === 1) {
+      const res = await this.run(t, rawArgs(cmds[0]!), { ...base, verbose: true, timeoutMs: this.opts.timeoutMs, lun });
+      if (res.exitCode === 0 && !res.timedOut) return [{ completionCode: 0, data: Buffer.from(parseRawBytes(res.stdout)) }];
+      const cc = !res.timedOut && res.stderr.split('\n').map((l) => UNABLE.exec(l)).find((m) => m);
+      if (cc) return [{ completionCode: parseInt(cc[1]!, 16), data: Buffer.alloc(0) }];
+      throw this.failure(t, res, `raw ${hex(cmds[0]!.netFn)} ${hex(cmds[0]!.cmd)}`);
+    }
+    // With -v, ipmitool's stderr brackets every command ("RAW RSP (n bytes)" or "Unable to send RAW command"),
+    // which tells which stdout lines (16 bytes a line, an empty reply as an empty line) belong to which command.
+    const res = await this.run(t, ['exec', '/dev/stdin'], { ...base, script: cmds.map((c) => rawArgs(c).join(' ')), verbose: true, timeoutMs: this.opts.longTimeoutMs, lun });
+    const replies: IpmiReply[] = [];
     const lines = res.stdout.split('\n');
     let at = 0;
     for (const line of res.stderr.split('\n')) {
       const rsp = /^RAW RSP \((\d+) bytes?\)/.exec(line);
       if (rsp) {
         const n = Math.max(1, Math.ceil(Number(rsp[1]) / 16));
-        results.push({ bytes: parseRawBytes(lines.slice(at, at + n).join('\n')) });
+        replies.push({ completionCode: 0, data: Buffer.from(parseRawBytes(lines.slice(at, at + n).join('\n'))) });
         at += n;
-      } else if (/^Unable to send RAW command/.test(line)) {
-        const f = classifyFailure(line);
-        results.push({ error: failureToError(f, { host: t.host, port: t.port, command: 'exec' }) });
+        continue;
       }
+      if (!/^Unable to send RAW command/.test(line)) continue;
+      const cc = UNABLE.exec(line);
+      // No completion code: the BMC did not answer in the session; what follows did not run either.
+      if (!cc) throw failureToError(classifyFailure(line), { host: t.host, port: t.port, command: 'exec' });
+      replies.push({ completionCode: parseInt(cc[1]!, 16), data: Buffer.alloc(0) });
     }
-    if (results.length < cmds.length) {
-      // The session broke (or never opened) part-way: what did not run failed with the run's error.
-      const failure = ok ? new RackhandError('BMC_ERROR', 'ipmitool returned fewer responses than commands') : this.failure(t, res, 'exec');
-      return { results, failure };
+    if (replies.length < cmds.length) throw res.exitCode === 0 && !res.timedOut ? new RackhandError('BMC_ERROR', 'ipmitool returned fewer responses than commands') : this.failure(t, res, 'exec');
+    return replies;
+  }
+
+  /** `sdr dump` / `sel writeraw` into a private temp file: every record in one session, raw, for the shared decoders. */
+  private async dump(t: BmcTarget, repository: 'sdr' | 'sel', base: Pick<RunOptions, 'readOnly' | 'signal'>): Promise<Buffer> {
+    const dir = mkdtempSync(join(tmpdir(), 'rackhand-ipmitool-'));
+    const file = join(dir, repository);
+    try {
+      const args = repository === 'sdr' ? ['sdr', 'dump', file] : ['sel', 'writeraw', file];
+      const res = await this.run(t, args, { ...base, verbose: false, timeoutMs: this.opts.longTimeoutMs });
+      if (res.exitCode !== 0 || res.timedOut) throw this.failure(t, res, `${args[0]} ${args[1]}`);
+      try {
+        return readFileSync(file);
+      } catch {
+        return Buffer.alloc(0); // "SEL has no entries": ipmitool writes no file
+      }
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
     }
-    const firstError = results.find((r) => r.error !== undefined)?.error;
-    return firstError ? { results, failure: firstError } : { results };
   }
 
   private failure(t: BmcTarget, res: RunResult, what: string): RackhandError {
@@ -335,15 +276,35 @@ export class IpmitoolDriver implements BmcDriver {
     return err;
   }
 
-  private run(t: BmcTarget, args: string[], o: RunOptions): Promise<RunResult> {
+  // ------------------------------------------------------------ processes
+
+  /**
+   * Runs ipmitool once more when its failure may be the network's rather than the BMC's answer: an authentication
+   * failure (a bit flipped in RAKP 2 or 4 reads exactly like a wrong password to ipmitool, which never restarts
+   * on it) or, for a read, a crash of ipmitool itself (a corrupt reply can crash it). No command runs before a
+   * session authenticates, so the retry cannot repeat one. A wrong password fails twice and is reported.
+   */
+  private async run(t: BmcTarget, args: string[], o: RunOptions): Promise<RunResult> {
+    const first = await this.spawnIpmitool(t, args, o);
+    if (first.timedOut || first.exitCode === 0) return first;
+    const crashed = first.signal !== null && o.readOnly === true;
+    if (!crashed && classifyFailure(`${first.stderr}\n${first.stdout}`).code !== 'BMC_AUTH_FAILED') return first;
+    this.logger?.debug({ host: t.host, port: t.port, signal: first.signal }, 'ipmitool failed in a way a corrupt packet can cause; running it again');
+    return this.spawnIpmitool(t, args, o);
+  }
+
+  private spawnIpmitool(t: BmcTarget, args: string[], o: RunOptions): Promise<RunResult> {
     if (this.closed) return Promise.reject(new RackhandError('BMC_ERROR', 'ipmitool driver is closed'));
+    if (o.signal?.aborted) return Promise.reject(o.signal.reason);
+    const privilege: BmcPrivilege = o.readOnly && t.privilege !== 'callback' ? 'user' : t.privilege;
     const argv = [
       ...(o.verbose ? ['-v'] : []),
       '-I', 'lanplus',
       '-C', String(t.cipherSuite),
-      '-L', PRIVILEGE_FLAG[t.privilege],
-      '-N', String(this.opts.retransmitSeconds),
-      '-R', String(this.opts.retries),
+      '-L', PRIVILEGE_FLAG[privilege],
+      ...(this.opts.retransmitSeconds !== undefined ? ['-N', String(this.opts.retransmitSeconds)] : []),
+      ...(this.opts.retries !== undefined ? ['-R', String(this.opts.retries)] : []),
+      ...(o.lun ? ['-l', String(o.lun)] : []),
       '-H', t.host,
       '-p', String(t.port),
       '-U', t.username,
@@ -356,7 +317,7 @@ export class IpmitoolDriver implements BmcDriver {
       IPMI_PASSWORD: t.password,
     };
     const started = Date.now();
-    return new Promise((resolve) => {
+    return new Promise((resolve, reject) => {
       let child: ChildProcess;
       try {
         // Node's stdin "pipe" is a socketpair, which ipmitool cannot open as /dev/stdin: a script goes through
@@ -365,13 +326,14 @@ export class IpmitoolDriver implements BmcDriver {
           ? spawn('/bin/sh', ['-c', 'cat | "$0" "$@"', this.opts.binary, ...argv], { env, stdio: ['pipe', 'pipe', 'pipe'], detached: true })
           : spawn(this.opts.binary, argv, { env, stdio: ['ignore', 'pipe', 'pipe'] });
       } catch (e) {
-        resolve({ exitCode: -1, stdout: '', stderr: `Unable to start ipmitool: ${(e as Error).message}`, timedOut: false });
+        resolve({ exitCode: -1, signal: null, stdout: '', stderr: `Unable to start ipmitool: ${(e as Error).message}`, timedOut: false });
         return;
       }
       this.children.add(child);
       let stdout = '';
       let stderr = '';
       let timedOut = false;
+      let aborted = false;
       let settled = false;
       child.stdout?.setEncoding('latin1').on('data', (d: string) => {
         if (stdout.length < MAX_OUTPUT) stdout += d;
@@ -383,25 +345,39 @@ export class IpmitoolDriver implements BmcDriver {
         timedOut = true;
         killTree(child);
       }, o.timeoutMs);
-      const finish = (exitCode: number | null, spawnError?: Error): void => {
+      // Cancelled: the child dies now, and the call rejects with the signal's reason.
+      const onAbort = (): void => {
+        aborted = true;
+        killTree(child);
+        this.children.delete(child); // SIGKILLed: no more work, whenever the exit is reaped
+      };
+      o.signal?.addEventListener('abort', onAbort, { once: true });
+      const finish = (exitCode: number | null, signal: NodeJS.Signals | null, spawnError?: Error): void => {
         if (settled) return;
         settled = true;
         clearTimeout(timer);
+        o.signal?.removeEventListener('abort', onAbort);
         this.children.delete(child);
         if (spawnError) stderr += `\nUnable to start ipmitool: ${spawnError.message}`;
         this.logger?.debug(
-          { host: t.host, port: t.port, args: args[0] === 'exec' ? ['exec', `${o.script?.length ?? 0} commands`] : args, exitCode, timedOut, ms: Date.now() - started },
+          { host: t.host, port: t.port, args: args[0] === 'exec' ? ['exec', `${o.script?.length ?? 0} commands`] : args, exitCode, timedOut, aborted, ms: Date.now() - started },
           'ipmitool',
         );
-        resolve({ exitCode: spawnError ? -1 : exitCode, stdout, stderr, timedOut });
+        if (aborted) reject(o.signal!.reason);
+        else resolve({ exitCode: spawnError ? -1 : exitCode, signal: timedOut ? null : signal, stdout, stderr, timedOut });
       };
-      child.once('error', (e) => finish(-1, e));
-      child.once('close', (code) => finish(code));
+      child.once('error', (e) => finish(-1, null, e));
+      child.once('close', (code, signal) => finish(code, signal));
       if (o.script && child.stdin) {
         child.stdin.on('error', () => undefined); // ipmitool may exit before reading everything
         child.stdin.end(o.script.join('\n') + '\n');
       }
     });
+  }
+
+  /** ipmitool processes running right now (tests check a cancelled call leaves none). */
+  get runningProcesses(): number {
+    return this.children.size;
   }
 }
 
@@ -412,20 +388,6 @@ function killTree(c: ChildProcess): void {
   } catch {
     c.kill('SIGKILL');
   }
-}
-
-function toUser(s: SlotInfo): BmcUser {
-  const a = s.access;
-  return {
-    id: s.id,
-    name: s.name,
-    enabled: a ? (a.enabled ?? a.messaging) : false,
-    privilege: a ? raw.privilegeName(a.privilege) : 'no-access',
-  };
-}
-
-function checkName(name: string): void {
-  if (!raw.validUserName(name)) throw new RackhandError('INVALID_INPUT', 'BMC user name must be 1..16 printable ASCII characters');
 }
 
 function stripUndefined<T extends object>(o: T): Partial<T> {

@@ -1,7 +1,6 @@
-// Parsers for what the ipmitool binary prints: raw response bytes, the `sensor` table, and failure text → error codes.
+// Parsers for what the ipmitool binary prints: raw response bytes, and failure text → error codes.
 
 import { RackhandError, type ErrorCode } from '../../errors.js';
-import type { SensorReading, SensorStatus, SensorThresholds } from '../bmc-driver.js';
 
 /** All hex byte tokens of `ipmitool raw` output (one or more lines of " xx xx"), ignoring anything else. */
 export function parseRawBytes(stdout: string): number[] {
@@ -67,83 +66,4 @@ export function failureToError(f: IpmitoolFailure, extra: Record<string, unknown
   const details: Record<string, unknown> = { ...extra };
   if (f.completionCode !== undefined) details.completionCode = f.completionCode;
   return new RackhandError(f.code, f.message, details);
-}
-
-const THRESHOLD_COLUMNS: (keyof SensorThresholds)[] = [
-  'lowerNonRecoverable',
-  'lowerCritical',
-  'lowerNonCritical',
-  'upperNonCritical',
-  'upperCritical',
-  'upperNonRecoverable',
-];
-
-function sensorType(unit: string): string {
-  const u = unit.toLowerCase();
-  if (u === 'discrete') return 'discrete';
-  if (u.startsWith('degrees')) return 'temperature';
-  if (u === 'rpm') return 'fan';
-  if (u.startsWith('volt')) return 'voltage';
-  if (u.startsWith('amp')) return 'current';
-  if (u.startsWith('watt')) return 'power';
-  if (u === 'percent' || u === '%') return 'percent';
-  return 'other';
-}
-
-function sensorStatus(s: string): SensorStatus {
-  switch (s.toLowerCase()) {
-    case 'ok':
-      return 'ok';
-    case 'nc':
-      return 'warning';
-    case 'cr':
-    case 'nr':
-      return 'critical';
-    default:
-      return 'unavailable';
-  }
-}
-
-function num(s: string | undefined): number | undefined {
-  if (s === undefined) return undefined;
-  const t = s.trim();
-  if (!/^-?\d+(\.\d+)?$/.test(t)) return undefined;
-  const n = Number(t);
-  return Number.isFinite(n) ? n : undefined;
-}
-
-/**
- * Parses `ipmitool sensor` output: "name | value | unit | status | lnr | lcr | lnc | unc | ucr | unr" per line.
- * Lines that do not have that shape are skipped, never fatal.
- */
-export function parseSensorTable(stdout: string): SensorReading[] {
-  const out: SensorReading[] = [];
-  for (const raw of stdout.split('\n')) {
-    const cols = raw.split('|').map((c) => c.trim());
-    if (cols.length < 4) continue;
-    const [name, value, unit, status] = cols as [string, string, string, string];
-    if (name === '') continue;
-    const type = sensorType(unit);
-    const discrete = type === 'discrete';
-    const thresholds: SensorThresholds = {};
-    if (!discrete) {
-      THRESHOLD_COLUMNS.forEach((k, i) => {
-        const v = num(cols[4 + i]);
-        if (v !== undefined) thresholds[k] = v;
-      });
-    }
-    const reading = discrete ? undefined : num(value);
-    let st: SensorStatus;
-    if (discrete) st = /^0x[0-9a-f]+$/i.test(value) ? 'ok' : 'unavailable';
-    else st = reading === undefined ? 'unavailable' : sensorStatus(status);
-    out.push({
-      name,
-      type,
-      value: reading ?? null,
-      unit: discrete ? '' : unit,
-      status: st,
-      thresholds,
-    });
-  }
-  return out;
 }

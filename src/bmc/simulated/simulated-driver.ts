@@ -1,9 +1,14 @@
 // BmcDriver 'simulated': an in-process stateful fake BMC per host:port, with delays and injectable faults (tests, demo).
 
+import { abortableDelay } from '../abortable-delay.js';
 import { RackhandError, type ErrorCode } from '../../errors.js';
 import type {
+  BmcCallOptions,
   BmcDeviceInfo,
   BmcDriver,
+  BmcEventLogEntry,
+  BmcOperation,
+  BmcPowerReading,
   BmcPrivilege,
   BmcTarget,
   BmcUser,
@@ -13,6 +18,8 @@ import type {
   PowerState,
   SensorReading,
 } from '../bmc-driver.js';
+import { guardOwnAccount } from '../bmc-account-guard.js';
+import { validPassword, validUserName } from '../ipmi-commands/user-commands.js';
 
 export type SimulatedFaultKind = 'unreachable' | 'auth' | 'timeout' | 'busy' | 'error' | 'unsupported' | 'hang';
 
@@ -26,7 +33,7 @@ export interface SimulatedFault {
   completionCode?: number;
 }
 
-export type SimulatedOp = Exclude<keyof BmcDriver, 'name' | 'close'>;
+export type SimulatedOp = BmcOperation;
 
 export interface SimulatedDriverOptions {
   /** Latency of every call. Default 0 (resolves on the next timer tick). */
@@ -56,6 +63,10 @@ export interface SimulatedBmcState {
   users: SimUser[];
   resets: number;
   bmcResets: number;
+  /** The event log, oldest first; tests add entries with addEvent(). */
+  events: BmcEventLogEntry[];
+  /** Whether this BMC measures power (DCMI); powerReading is BMC_UNSUPPORTED when not. */
+  measuresPower: boolean;
   /** Every operation that reached this BMC, in order (after faults and auth). */
   log: string[];
 }
@@ -96,11 +107,22 @@ export class SimulatedDriver implements BmcDriver {
         ],
         resets: 0,
         bmcResets: 0,
+        events: [],
+        measuresPower: true,
         log: [],
       };
       this.bmcs.set(key, s);
     }
     return s;
+  }
+
+  /** Logs an event on the BMC behind host:port, as its own firmware would. */
+  addEvent(t: Pick<BmcTarget, 'host' | 'port'>, e: Pick<BmcEventLogEntry, 'severity' | 'message'> & { time?: string | null }): BmcEventLogEntry {
+    const s = this.state(t);
+    const id = String((Number(s.events.at(-1)?.id ?? 0) + 1) & 0xffff);
+    const entry: BmcEventLogEntry = { id, time: e.time === undefined ? new Date().toISOString() : e.time, severity: e.severity, message: e.message, raw: '' };
+    s.events.push(entry);
+    return entry;
   }
 
   /** Adds a fault for one BMC ("host:port") or every BMC ("*"). */
@@ -110,6 +132,11 @@ export class SimulatedDriver implements BmcDriver {
     this.faults.set(key, list);
   }
 
+  /** Calls hanging in a 'hang' fault right now. */
+  get hangingCalls(): number {
+    return this.hung.size;
+  }
+
   clearFaults(key?: string): void {
     if (key === undefined) this.faults.clear();
     else this.faults.delete(key);
@@ -117,12 +144,13 @@ export class SimulatedDriver implements BmcDriver {
     this.hung.clear();
   }
 
-  async powerStatus(t: BmcTarget): Promise<PowerState> {
-    return (await this.enter(t, 'powerStatus')).power;
+  async powerStatus(t: BmcTarget, o?: BmcCallOptions): Promise<PowerState> {
+    return (await this.enter(t, 'powerStatus', o)).power;
   }
 
-  async power(t: BmcTarget, action: PowerAction): Promise<void> {
-    const s = await this.enter(t, 'power', action);
+  async power(t: BmcTarget, action: PowerAction, o?: BmcCallOptions): Promise<void> {
+    if (!['on', 'off', 'soft', 'reset', 'cycle'].includes(action)) throw new RackhandError('INVALID_INPUT', `unknown power action ${String(action)}`);
+    const s = await this.enter(t, 'power', o, action);
     switch (action) {
       case 'on':
         s.power = 'on'; // already on: nothing happens, as on a real chassis
@@ -141,17 +169,19 @@ export class SimulatedDriver implements BmcDriver {
     }
   }
 
-  async getBootDevice(t: BmcTarget): Promise<BootDeviceSetting> {
-    return { ...(await this.enter(t, 'getBootDevice')).boot };
+  async getBootDevice(t: BmcTarget, o?: BmcCallOptions): Promise<BootDeviceSetting> {
+    return { ...(await this.enter(t, 'getBootDevice', o)).boot };
   }
 
-  async setBootDevice(t: BmcTarget, setting: BootDeviceSetting): Promise<void> {
-    const s = await this.enter(t, 'setBootDevice', `${setting.device}/${setting.mode}/${setting.persistent ? 'persistent' : 'once'}`);
+  async setBootDevice(t: BmcTarget, setting: BootDeviceSetting, o?: BmcCallOptions): Promise<void> {
+    if (!['none', 'pxe', 'disk', 'cdrom', 'bios'].includes(setting?.device)) throw new RackhandError('INVALID_INPUT', `unknown boot device ${String(setting?.device)}`);
+    if (!['uefi', 'legacy', 'auto'].includes(setting.mode)) throw new RackhandError('INVALID_INPUT', `unknown boot mode ${String(setting.mode)}`);
+    const s = await this.enter(t, 'setBootDevice', o, `${setting.device}/${setting.mode}/${setting.persistent ? 'persistent' : 'once'}`);
     s.boot = { ...setting };
   }
 
-  async sensors(t: BmcTarget): Promise<SensorReading[]> {
-    const s = await this.enter(t, 'sensors');
+  async sensors(t: BmcTarget, o?: BmcCallOptions): Promise<SensorReading[]> {
+    const s = await this.enter(t, 'sensors', o);
     const j = (v: number, digits: number): number => {
       const x = v * (1 + (this.opts.random() * 2 - 1) * this.opts.sensorJitter);
       return Number(x.toFixed(digits));
@@ -186,15 +216,16 @@ export class SimulatedDriver implements BmcDriver {
     ];
   }
 
-  async listUsers(t: BmcTarget): Promise<BmcUser[]> {
-    const s = await this.enter(t, 'listUsers');
+  async listUsers(t: BmcTarget, o?: BmcCallOptions): Promise<BmcUser[]> {
+    const s = await this.enter(t, 'listUsers', o);
     return s.users.filter((u) => u.name !== '').map(({ id, name, enabled, privilege }) => ({ id, name, enabled, privilege }));
   }
 
-  async addUser(t: BmcTarget, user: NewBmcUser): Promise<{ id: number }> {
-    if (!/^[\x21-\x7e][\x20-\x7e]{0,15}$/.test(user.name)) throw new RackhandError('INVALID_INPUT', 'BMC user name must be 1..16 printable ASCII characters');
-    if (user.password.length < 1 || Buffer.byteLength(user.password) > 20) throw new RackhandError('INVALID_INPUT', 'BMC password must be 1..20 bytes');
-    const s = await this.enter(t, 'addUser', user.name);
+  async addUser(t: BmcTarget, user: NewBmcUser, o?: BmcCallOptions): Promise<{ id: number }> {
+    if (!validUserName(user?.name)) throw new RackhandError('INVALID_INPUT', 'BMC user name must be 1-16 printable ASCII characters without spaces', { field: 'name' });
+    if (!validPassword(user.password)) throw new RackhandError('INVALID_INPUT', 'BMC password must be 1-20 bytes', { field: 'password' });
+    if (!PRIV_RANK[user.privilege]) throw new RackhandError('INVALID_INPUT', `unknown privilege ${String(user.privilege)}`, { field: 'privilege' });
+    const s = await this.enter(t, 'addUser', o, user.name);
     if (s.users.some((u) => u.name === user.name)) throw new RackhandError('CONFLICT', `BMC user ${user.name} already exists`);
     let id = 2;
     while (s.users.some((u) => u.id === id && u.name !== '')) id++;
@@ -205,30 +236,50 @@ export class SimulatedDriver implements BmcDriver {
     return { id };
   }
 
-  async setUserPassword(t: BmcTarget, name: string, password: string): Promise<void> {
-    const s = await this.enter(t, 'setUserPassword', name);
+  async setUserPassword(t: BmcTarget, name: string, password: string, o?: BmcCallOptions): Promise<void> {
+    guardOwnAccount(t, name, 'change the password of');
+    if (!validPassword(password)) throw new RackhandError('INVALID_INPUT', 'BMC password must be 1-20 bytes', { field: 'password' });
+    const s = await this.enter(t, 'setUserPassword', o, name);
     this.user(s, name).password = password;
   }
 
-  async setUserEnabled(t: BmcTarget, name: string, enabled: boolean): Promise<void> {
-    const s = await this.enter(t, 'setUserEnabled', `${name}=${enabled}`);
+  async setUserEnabled(t: BmcTarget, name: string, enabled: boolean, o?: BmcCallOptions): Promise<void> {
+    guardOwnAccount(t, name, enabled ? 'enable' : 'disable');
+    const s = await this.enter(t, 'setUserEnabled', o, `${name}=${enabled}`);
     this.user(s, name).enabled = enabled;
   }
 
-  async removeUser(t: BmcTarget, name: string): Promise<void> {
-    const s = await this.enter(t, 'removeUser', name);
+  async removeUser(t: BmcTarget, name: string, o?: BmcCallOptions): Promise<void> {
+    guardOwnAccount(t, name, 'remove');
+    const s = await this.enter(t, 'removeUser', o, name);
     const u = this.user(s, name);
     s.users = s.users.filter((x) => x !== u);
   }
 
-  async resetBmc(t: BmcTarget, kind: 'cold' | 'warm'): Promise<void> {
-    const s = await this.enter(t, 'resetBmc', kind);
+  async resetBmc(t: BmcTarget, kind: 'cold' | 'warm', o?: BmcCallOptions): Promise<void> {
+    const s = await this.enter(t, 'resetBmc', o, kind);
     s.bmcResets++;
   }
 
-  async deviceInfo(t: BmcTarget): Promise<BmcDeviceInfo> {
-    await this.enter(t, 'deviceInfo');
+  async deviceInfo(t: BmcTarget, o?: BmcCallOptions): Promise<BmcDeviceInfo> {
+    await this.enter(t, 'deviceInfo', o);
     return { deviceId: 0x20, firmware: '1.00', ipmiVersion: '2.0', manufacturerId: 0, productId: 0 };
+  }
+
+  async readEventLog(t: BmcTarget, o?: BmcCallOptions): Promise<BmcEventLogEntry[]> {
+    return (await this.enter(t, 'readEventLog', o)).events.map((e) => ({ ...e }));
+  }
+
+  async clearEventLog(t: BmcTarget, o?: BmcCallOptions): Promise<void> {
+    const s = await this.enter(t, 'clearEventLog', o);
+    s.events = [];
+  }
+
+  async powerReading(t: BmcTarget, o?: BmcCallOptions): Promise<BmcPowerReading> {
+    const s = await this.enter(t, 'powerReading', o);
+    if (!s.measuresPower) throw new RackhandError('BMC_UNSUPPORTED', 'simulated BMC does not measure power', { completionCode: 0xc1 });
+    const watts = s.power === 'on' ? Math.round(180 * (1 + (this.opts.random() * 2 - 1) * this.opts.sensorJitter)) : 8;
+    return { watts, minimumWatts: Math.min(watts, 8), maximumWatts: Math.max(watts, 190), averageWatts: watts, periodSeconds: 60, time: new Date().toISOString() };
   }
 
   async close(): Promise<void> {
@@ -245,12 +296,14 @@ export class SimulatedDriver implements BmcDriver {
   }
 
   /** Delay, faults, then authentication: what every operation goes through before touching state. */
-  private async enter(t: BmcTarget, op: SimulatedOp, arg?: string): Promise<SimulatedBmcState> {
+  private async enter(t: BmcTarget, op: SimulatedOp, o: BmcCallOptions | undefined, arg?: string): Promise<SimulatedBmcState> {
     const key = `${t.host}:${t.port}`;
+    const signal = o?.signal;
+    signal?.throwIfAborted();
     this.calls.push(`${key} ${op}`);
-    await this.sleep(this.opts.delayMs);
+    await abortableDelay(this.opts.delayMs, signal);
     const fault = this.takeFault(key, op);
-    if (fault) await this.fail(fault, op);
+    if (fault) await this.fail(fault, op, signal);
     const s = this.state(t);
     const u = s.users.find((x) => x.name === t.username);
     if (!u || !u.enabled || u.password !== t.password || PRIV_RANK[u.privilege] < PRIV_RANK[t.privilege]) {
@@ -273,7 +326,7 @@ export class SimulatedDriver implements BmcDriver {
     return undefined;
   }
 
-  private async fail(f: SimulatedFault, op: SimulatedOp): Promise<never> {
+  private async fail(f: SimulatedFault, op: SimulatedOp, signal: AbortSignal | undefined): Promise<never> {
     const codes: Record<Exclude<SimulatedFaultKind, 'hang' | 'timeout'>, ErrorCode> = {
       unreachable: 'BMC_UNREACHABLE',
       auth: 'BMC_AUTH_FAILED',
@@ -282,11 +335,23 @@ export class SimulatedDriver implements BmcDriver {
       unsupported: 'BMC_UNSUPPORTED',
     };
     if (f.kind === 'hang') {
-      await new Promise<void>((resolve) => this.hung.add(resolve));
+      // Hangs until the faults are cleared, or the caller gives up (then its signal's reason is the outcome).
+      await new Promise<void>((resolve, reject) => {
+        const onAbort = (): void => {
+          this.hung.delete(release);
+          reject(signal!.reason);
+        };
+        const release = (): void => {
+          signal?.removeEventListener('abort', onAbort);
+          resolve();
+        };
+        this.hung.add(release);
+        signal?.addEventListener('abort', onAbort, { once: true });
+      });
       throw new RackhandError('BMC_TIMEOUT', `simulated BMC hung during ${op}`);
     }
     if (f.kind === 'timeout') {
-      await this.sleep(this.opts.faultTimeoutMs);
+      await abortableDelay(this.opts.faultTimeoutMs, signal);
       throw new RackhandError('BMC_TIMEOUT', `simulated BMC timed out during ${op}`);
     }
     const details: Record<string, unknown> = {};
@@ -294,9 +359,5 @@ export class SimulatedDriver implements BmcDriver {
     if (f.kind === 'unsupported') details.completionCode = 0xc1;
     if (f.kind === 'busy') details.completionCode = 0xc0;
     throw new RackhandError(codes[f.kind], `simulated ${f.kind} during ${op}`, details);
-  }
-
-  private sleep(ms: number): Promise<void> {
-    return new Promise((r) => setTimeout(r, ms));
   }
 }

@@ -41,7 +41,7 @@ export async function confirmPower(d: BmcWorkflowDeps, ctx: Ctx, want: PowerStat
   let matches = 0;
   let last: PowerState | undefined;
   for (;;) {
-    last = await d.bmc.call(serverId, (drv, t) => drv.powerStatus(t));
+    last = await d.bmc.call(serverId, (drv, t) => drv.powerStatus(t, { signal: ctx.signal }));
     d.servers.recordPower(serverId, last);
     matches = last === want ? matches + 1 : 0;
     if (matches >= 2) return;
@@ -55,7 +55,7 @@ export async function confirmPower(d: BmcWorkflowDeps, ctx: Ctx, want: PowerStat
 }
 
 export async function readPower(d: BmcWorkflowDeps, ctx: Ctx): Promise<PowerState> {
-  const s = await d.bmc.call(ctx.serverId!, (drv, t) => drv.powerStatus(t));
+  const s = await d.bmc.call(ctx.serverId!, (drv, t) => drv.powerStatus(t, { signal: ctx.signal }));
   d.servers.recordPower(ctx.serverId!, s);
   return s;
 }
@@ -67,7 +67,7 @@ export function powerWorkflow(d: BmcWorkflowDeps): Workflow<'power'> {
     async run(ctx) {
       const { action } = ctx.params;
       const before = await ctx.step('read power state', () => readPower(d, ctx));
-      const call = (a: 'on' | 'off' | 'soft' | 'reset' | 'cycle') => ctx.step(`power ${a}`, () => d.bmc.call(ctx.serverId!, (drv, t) => drv.power(t, a)));
+      const call = (a: 'on' | 'off' | 'soft' | 'reset' | 'cycle') => ctx.step(`power ${a}`, () => d.bmc.call(ctx.serverId!, (drv, t) => drv.power(t, a, { signal: ctx.signal })));
       const confirm = (want: PowerState, timeout = d.timing.powerTimeoutMs) => ctx.step(`confirm power ${want}`, () => confirmPower(d, ctx, want, timeout));
       switch (action) {
         case 'on':
@@ -117,7 +117,7 @@ export function powerWorkflow(d: BmcWorkflowDeps): Workflow<'power'> {
 export async function powerOnOrReset(d: BmcWorkflowDeps, ctx: Ctx): Promise<'on' | 'reset'> {
   const before = await readPower(d, ctx);
   const action = before === 'off' ? 'on' : 'reset';
-  await d.bmc.call(ctx.serverId!, (drv, t) => drv.power(t, action));
+  await d.bmc.call(ctx.serverId!, (drv, t) => drv.power(t, action, { signal: ctx.signal }));
   await confirmPower(d, ctx, 'on', d.timing.powerTimeoutMs);
   return action;
 }
@@ -134,7 +134,7 @@ export function bootDeviceWorkflow(d: BmcWorkflowDeps): Workflow<'boot_device'> 
         // After a crash the BMC may be the thing that is down: keep trying until it answers, if asked to.
         for (;;) {
           try {
-            return await d.bmc.call(ctx.serverId!, (drv, t) => drv.setBootDevice(t, want));
+            return await d.bmc.call(ctx.serverId!, (drv, t) => drv.setBootDevice(t, want, { signal: ctx.signal }));
           } catch (e) {
             const code = e instanceof RackhandError ? e.code : '';
             if ((code !== 'BMC_UNREACHABLE' && code !== 'BMC_TIMEOUT') || Date.now() > deadline) throw e;
@@ -142,7 +142,7 @@ export function bootDeviceWorkflow(d: BmcWorkflowDeps): Workflow<'boot_device'> 
           }
         }
       });
-      const got = await ctx.step('read back boot device', () => d.bmc.call(ctx.serverId!, (drv, t) => drv.getBootDevice(t)));
+      const got = await ctx.step('read back boot device', () => d.bmc.call(ctx.serverId!, (drv, t) => drv.getBootDevice(t, { signal: ctx.signal })));
       if (got.device !== want.device) {
         throw new RackhandError('BMC_ERROR', `BMC reports boot device ${got.device} after setting ${want.device}`, { want, got });
       }
@@ -156,7 +156,7 @@ export function sensorsWorkflow(d: BmcWorkflowDeps): Workflow<'sensors'> {
   return {
     kind: 'sensors',
     mutating: false,
-    run: (ctx) => ctx.step('read sensors', () => d.bmc.call(ctx.serverId!, (drv, t) => drv.sensors(t))),
+    run: (ctx) => ctx.step('read sensors', () => d.bmc.call(ctx.serverId!, (drv, t) => drv.sensors(t, { signal: ctx.signal }))),
   };
 }
 
@@ -169,15 +169,15 @@ export function addBmcUserWorkflow(d: BmcWorkflowDeps & { accounts: BmcAccountsR
       const password = ctx.secrets?.password;
       if (!password) throw new RackhandError('TASK_INTERRUPTED', 'the new account\'s password is gone (rackhand restarted); ask again');
       requireNotOwnAccount(d, ctx.serverId!, name);
-      const users = await ctx.step('list BMC users', () => d.bmc.call(ctx.serverId!, (drv, t) => drv.listUsers(t)));
+      const users = await ctx.step('list BMC users', () => d.bmc.call(ctx.serverId!, (drv, t) => drv.listUsers(t, { signal: ctx.signal })));
       if (users.some((u) => u.name.toLowerCase() === name.toLowerCase())) {
         throw new RackhandError('CONFLICT', `BMC user ${name} exists already`, { field: 'admin_user' });
       }
       const { id } = await ctx.step(`add BMC user ${name} (${privilege})`, () =>
-        d.bmc.call(ctx.serverId!, (drv, t) => drv.addUser(t, { name, password, privilege })),
+        d.bmc.call(ctx.serverId!, (drv, t) => drv.addUser(t, { name, password, privilege }, { signal: ctx.signal })),
       );
       d.accounts.record(ctx.serverId!, name, privilege);
-      const after = await ctx.step('confirm BMC user', () => d.bmc.call(ctx.serverId!, (drv, t) => drv.listUsers(t)));
+      const after = await ctx.step('confirm BMC user', () => d.bmc.call(ctx.serverId!, (drv, t) => drv.listUsers(t, { signal: ctx.signal })));
       const added = after.find((u) => u.name === name);
       if (!added?.enabled) throw new RackhandError('BMC_ERROR', `BMC user ${name} is not listed as enabled after adding it`);
       return { username: name, user_id: id, privilege };
@@ -192,10 +192,10 @@ export function removeBmcUserWorkflow(d: BmcWorkflowDeps & { accounts: BmcAccoun
     async run(ctx) {
       const { name } = ctx.params;
       requireNotOwnAccount(d, ctx.serverId!, name);
-      const users = await ctx.step('list BMC users', () => d.bmc.call(ctx.serverId!, (drv, t) => drv.listUsers(t)));
+      const users = await ctx.step('list BMC users', () => d.bmc.call(ctx.serverId!, (drv, t) => drv.listUsers(t, { signal: ctx.signal })));
       if (!users.some((u) => u.name === name)) throw new RackhandError('NOT_FOUND', `no BMC user named ${name}`, { field: 'username' });
-      await ctx.step(`remove BMC user ${name}`, () => d.bmc.call(ctx.serverId!, (drv, t) => drv.removeUser(t, name)));
-      const after = await ctx.step('confirm removal', () => d.bmc.call(ctx.serverId!, (drv, t) => drv.listUsers(t)));
+      await ctx.step(`remove BMC user ${name}`, () => d.bmc.call(ctx.serverId!, (drv, t) => drv.removeUser(t, name, { signal: ctx.signal })));
+      const after = await ctx.step('confirm removal', () => d.bmc.call(ctx.serverId!, (drv, t) => drv.listUsers(t, { signal: ctx.signal })));
       if (after.some((u) => u.name === name)) throw new RackhandError('BMC_ERROR', `BMC user ${name} is still listed after removal`);
       d.accounts.forget(ctx.serverId!, name);
       return { removed: name };
@@ -208,14 +208,14 @@ export function bmcResetWorkflow(d: BmcWorkflowDeps): Workflow<'bmc_reset'> {
     kind: 'bmc_reset',
     mutating: true,
     async run(ctx) {
-      await ctx.step(`BMC ${ctx.params.kind} reset`, () => d.bmc.call(ctx.serverId!, (drv, t) => drv.resetBmc(t, ctx.params.kind)));
+      await ctx.step(`BMC ${ctx.params.kind} reset`, () => d.bmc.call(ctx.serverId!, (drv, t) => drv.resetBmc(t, ctx.params.kind, { signal: ctx.signal })));
       // The BMC reboots: wait until it answers again, so the next task does not meet a dead BMC.
       const info = await ctx.step('wait for the BMC to answer', async () => {
         const deadline = Date.now() + d.timing.bmcResetTimeoutMs;
         await sleep(Math.min(5000, d.timing.powerPollMs * 2), undefined, { signal: ctx.signal });
         for (;;) {
           try {
-            return await d.bmc.call(ctx.serverId!, (drv, t) => drv.deviceInfo(t));
+            return await d.bmc.call(ctx.serverId!, (drv, t) => drv.deviceInfo(t, { signal: ctx.signal }));
           } catch (e) {
             if (Date.now() > deadline) throw new RackhandError('BMC_TIMEOUT', 'the BMC did not come back after its reset', { cause: String(e) });
             await sleep(d.timing.powerPollMs, undefined, { signal: ctx.signal });

@@ -48,7 +48,7 @@ export function clearPxeWorkflow(d: NetbootWorkflowDeps): Workflow<'clear_pxe'> 
       // A host in the rescue system powers off at its next poll; it must then start from its disk.
       if (before?.purpose === 'rescue' && d.servers.get(ctx.serverId!)?.bmc) {
         const mode = (before.params as { uefi?: boolean }).uefi ? 'uefi' : 'legacy';
-        await ctx.step(`boot device disk (${mode}, persistent)`, () => d.bmc.call(ctx.serverId!, (drv, t) => drv.setBootDevice(t, { device: 'disk', mode, persistent: true })));
+        await ctx.step(`boot device disk (${mode}, persistent)`, () => d.bmc.call(ctx.serverId!, (drv, t) => drv.setBootDevice(t, { device: 'disk', mode, persistent: true }, { signal: ctx.signal })));
       }
       return { armed: false };
     },
@@ -84,7 +84,7 @@ export function deployWorkflow(d: NetbootWorkflowDeps): Workflow<'deploy', { roo
       const hasBmc = d.servers.get(serverId)?.bmc != null;
       if (hasBmc) {
         // Right before the power-on that depends on it: boot flags expire, and a BMC may have lost them.
-        await ctx.step(`boot device pxe (${mode(p)}, next boot)`, () => bmc(ctx, (drv, t) => drv.setBootDevice(t, { device: 'pxe', mode: mode(p), persistent: false })));
+        await ctx.step(`boot device pxe (${mode(p)}, next boot)`, () => bmc(ctx, (drv, t) => drv.setBootDevice(t, { device: 'pxe', mode: mode(p), persistent: false }, { signal: ctx.signal })));
         await ctx.step('power on or reset into the network boot', () => powerOnOrReset(d, ctx));
       } else ctx.note('power', 'no BMC: waiting for the host to network-boot by itself (power it on at the rack)');
       if (p.purpose === 'rescue') {
@@ -105,7 +105,7 @@ export function deployWorkflow(d: NetbootWorkflowDeps): Workflow<'deploy', { roo
         if (inventory) await ctx.step('store the inspected hardware', () => void d.servers.saveInspection(serverId, inventory, ctx.taskId));
       }
       await ctx.step('disarm netboot', () => d.netboot.disarm(serverId));
-      if (hasBmc) await ctx.step(`boot device disk (${mode(p)}, persistent)`, () => bmc(ctx, (drv, t) => drv.setBootDevice(t, { device: 'disk', mode: mode(p), persistent: true })));
+      if (hasBmc) await ctx.step(`boot device disk (${mode(p)}, persistent)`, () => bmc(ctx, (drv, t) => drv.setBootDevice(t, { device: 'disk', mode: mode(p), persistent: true }, { signal: ctx.signal })));
       if (p.purpose === 'install') {
         // The report is the installer's last request, not its last act: let it unmount and sync first.
         if (d.rebootGraceMs > 0) {
@@ -131,6 +131,7 @@ export function deployWorkflow(d: NetbootWorkflowDeps): Workflow<'deploy', { roo
       };
       await attempt('disarm netboot', () => d.netboot.disarm(serverId));
       if (!p.imitate && d.servers.get(serverId)?.bmc) {
+        // No signal: this runs after a cancel too (the task's signal is already aborted then).
         await attempt('boot device disk', () => bmc(ctx, (drv, t) => drv.setBootDevice(t, { device: 'disk', mode: mode(p), persistent: true })));
       }
       // A server claimed by this order goes back to the free pool; any other gets its status back.
@@ -194,7 +195,7 @@ async function rebootAfterInstall(d: NetbootWorkflowDeps, ctx: DeployCtx): Promi
   while (Date.now() < settleUntil) {
     await sleep(d.timing.powerPollMs, undefined, { signal: ctx.signal });
     if ((await readPower(d, ctx)) === 'off') {
-      await d.bmc.call(ctx.serverId!, (drv, t) => drv.power(t, 'on'));
+      await d.bmc.call(ctx.serverId!, (drv, t) => drv.power(t, 'on', { signal: ctx.signal }));
       await confirmPower(d, ctx, 'on', d.timing.powerTimeoutMs);
       return 'reset, then on';
     }

@@ -4,10 +4,13 @@ import dgram from 'node:dgram';
 import { randomBytes } from 'node:crypto';
 import {
   AUTH_TYPE_NONE, PAYLOAD_IPMI, PAYLOAD_OPEN_SESSION_REQ, PAYLOAD_OPEN_SESSION_RESP, PAYLOAD_RAKP1, PAYLOAD_RAKP2,
-  PAYLOAD_RAKP3, PAYLOAD_RAKP4, decodeIpmiRequest, decodeOpenSessionRequest, decodePacket, decodeRakp1, decodeRakp3,
-  encodeIpmi15Session, encodeIpmi20Session, encodeIpmiResponse, encodeOpenSessionResponse, encodeRakp2, encodeRakp4,
-  type IpmiRequest, type IpmiResponse,
+  PAYLOAD_RAKP3, PAYLOAD_RAKP4, decodePacket, encodeIpmi15Session, encodeIpmi20Session, type IpmiRequest,
+  type IpmiResponse,
 } from '../../../src/bmc/ipmi/ipmi-codec.js';
+import {
+  decodeIpmiRequest, decodeOpenSessionRequest, decodeRakp1, decodeRakp3, encodeIpmiResponse,
+  encodeOpenSessionResponse, encodeRakp2, encodeRakp4,
+} from './bmc-side-codec.js';
 import {
   additionalKey, cipherSuite, decryptPayload, encryptPayload, integrityCode, rakp2AuthCode, rakp3AuthCode, rakp4Icv,
   sameBytes, sessionIntegrityKey, userKey, type CipherSuite, type RakpContext,
@@ -35,9 +38,21 @@ export interface RespondContext {
   session: FakeSession;
   /** The correct response message. */
   resp: IpmiResponse;
-  /** Builds a packet; overrides make it hostile. `seq` defaults to the next outbound sequence number. */
-  packet(resp: IpmiResponse, o?: { sessionId?: number; seq?: number; badMac?: boolean; noAuth?: boolean }): Buffer;
+  /**
+   * Builds a packet; overrides make it hostile. `seq` defaults to the next outbound sequence number. `inner` is
+   * encrypted instead of the encoded response; `payload` goes on the wire as the (supposedly encrypted) payload.
+   */
+  packet(resp: IpmiResponse, o?: PacketOverrides): Buffer;
   send(buf: Buffer): void;
+}
+
+export interface PacketOverrides {
+  sessionId?: number;
+  seq?: number;
+  badMac?: boolean;
+  noAuth?: boolean;
+  inner?: Buffer;
+  payload?: Buffer;
 }
 
 export interface FakeBmcOptions {
@@ -176,14 +191,15 @@ export async function startFakeBmc(opts: FakeBmcOptions): Promise<FakeBmc> {
         else reply = opts.handler?.(req);
         reply ??= { cc: 0xc1 };
         const resp: IpmiResponse = { rqAddr: req.rqAddr, netFn: req.netFn | 1, rqLun: req.rqLun, rsAddr: req.rsAddr, rqSeq: req.rqSeq, rsLun: req.rsLun, cmd: req.cmd, completionCode: reply.cc, data: reply.data ?? Buffer.alloc(0) };
-        const packet = (m: IpmiResponse, o: { sessionId?: number; seq?: number; badMac?: boolean; noAuth?: boolean } = {}): Buffer => {
+        const packet = (m: IpmiResponse, o: PacketOverrides = {}): Buffer => {
           const seq = o.seq ?? ++s.outSeq;
           const integrity = o.noAuth ? undefined : (covered: Buffer): Buffer => {
             const code = integrityCode(s.cs, s.k1, covered);
             if (o.badMac) code[0] ^= 0x01;
             return code;
           };
-          return encodeIpmi20Session({ payloadType: PAYLOAD_IPMI, encrypted: true, sessionId: o.sessionId ?? s.consoleSessionId, sequence: seq, payload: encryptPayload(s.k2, encodeIpmiResponse(m)), integrity });
+          const payload = o.payload ?? encryptPayload(s.k2, o.inner ?? encodeIpmiResponse(m));
+          return encodeIpmi20Session({ payloadType: PAYLOAD_IPMI, encrypted: true, sessionId: o.sessionId ?? s.consoleSessionId, sequence: seq, payload, integrity });
         };
         const handled = opts.onRespond?.({ req, session: s, resp, packet, send });
         if (!handled) send(packet(resp));

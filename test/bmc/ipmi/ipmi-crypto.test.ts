@@ -7,10 +7,8 @@ import { createHash } from 'node:crypto';
 import { readFileSync } from 'node:fs';
 import { describe, expect, it } from 'vitest';
 import fc from 'fast-check';
-import {
-  decodeIpmiRequest, decodeIpmiResponse, decodeOpenSessionRequest, decodeOpenSessionResponse, decodePacket, decodeRakp1,
-  decodeRakp2, decodeRakp3, decodeRakp4,
-} from '../../../src/bmc/ipmi/ipmi-codec.js';
+import { decodeIpmiResponse, decodeOpenSessionResponse, decodePacket, decodeRakp2, decodeRakp4 } from '../../../src/bmc/ipmi/ipmi-codec.js';
+import { decodeIpmiRequest, decodeOpenSessionRequest, decodeRakp1, decodeRakp3 } from './bmc-side-codec.js';
 import {
   additionalKey, cipherSuite, decryptPayload, encryptPayload, integrityCode, rakp2AuthCode, rakp3AuthCode, rakp4Icv,
   sessionIntegrityKey, userKey, type RakpContext,

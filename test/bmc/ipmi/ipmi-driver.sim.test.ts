@@ -220,14 +220,13 @@ describe('faults', () => {
     expect(farm.powerState(3)).toBe('on');
   });
 
-  it('sim killed → BMC_UNREACHABLE inside the timeout; works again once it is back (stale session replaced)', async () => {
+  it('sim killed → BMC_UNREACHABLE, nothing left waiting; works again once it is back (stale session replaced)', async () => {
     const t = target(farm.bmcs[3]);
     expect(await driver.powerStatus(t)).toBe('on'); // a live, reused session
     await farm.fault(3, 'down');
-    const t0 = Date.now();
     const e = await failure(driver.powerStatus(t));
     expect(['BMC_UNREACHABLE', 'BMC_TIMEOUT']).toContain(e.code);
-    expect(Date.now() - t0).toBeLessThan(10_000);
+    expect(driver.stats().exchangesInFlight).toBe(0);
     await farm.fault(3, 'up');
     expect(await driver.powerStatus(t)).toBe('on');
   });
@@ -239,15 +238,29 @@ describe('faults', () => {
     expect(await driver.powerStatus(t)).toBe('on');
   });
 
-  it('hung sim → BMC_TIMEOUT/UNREACHABLE inside the timeout; resumes', async () => {
+  it('a BMC stalled 5 s by a slow chassis command still answers the read (default timing)', async () => {
+    // ipmi_sim is single-threaded: while the chassis hook sleeps it answers nothing, and every retransmit of the
+    // read is queued and executed again afterwards. The wait per attempt grows, so the first answer arrives in time.
+    const t = target(farm.bmcs[1]);
+    const d = new IpmiDriver({ reuseSessions: false });
+    try {
+      await d.deviceInfo(t); // the handshake works; only chassis commands stall
+      await farm.fault(1, 'slow', 5);
+      expect(await d.powerStatus(t)).toBe(farm.powerState(1));
+    } finally {
+      await farm.fault(1, 'fast');
+      await d.close();
+    }
+  }, 60_000);
+
+  it('hung sim → BMC_TIMEOUT/UNREACHABLE, nothing left waiting; resumes', async () => {
     const t = target(farm.bmcs[2]);
     const d = new IpmiDriver({ timeoutMs: 300, retries: 2 });
     try {
       await farm.fault(2, 'hang');
-      const t0 = Date.now();
       const e = await failure(d.powerStatus(t));
       expect(['BMC_UNREACHABLE', 'BMC_TIMEOUT']).toContain(e.code);
-      expect(Date.now() - t0).toBeLessThan(10_000);
+      expect(d.stats().exchangesInFlight).toBe(0);
     } finally {
       await farm.fault(2, 'resume');
     }
@@ -285,9 +298,8 @@ describe('session limit', () => {
     expect(held.length).toBe(63);
     const d = new IpmiDriver({ timeoutMs: 300, retries: 2 });
     try {
-      const t0 = Date.now();
       expect((await failure(d.powerStatus(t))).code).toBe('BMC_BUSY');
-      expect(Date.now() - t0).toBeLessThan(10_000);
+      expect(d.stats().exchangesInFlight).toBe(0);
       await held.pop()!.close();
       expect(await d.powerStatus(t)).toBe('on');
       // ipmitool agrees the BMC is still healthy.

@@ -1,6 +1,11 @@
 // Sensor Data Records: parsing full (0x01) and compact (0x02) sensor records, reading conversion, and status.
+import { RackhandError } from '../../errors.js';
 import type { SensorStatus, SensorThresholds } from '../bmc-driver.js';
-import { IpmiDecodeError } from './ipmi-codec.js';
+
+/** A malformed record: the BMC's fault; a sensor walk skips it rather than hide the others. */
+function malformed(what: string): RackhandError {
+  return new RackhandError('BMC_ERROR', `SDR: ${what}`);
+}
 
 export const SDR_FULL_SENSOR = 0x01;
 export const SDR_COMPACT_SENSOR = 0x02;
@@ -13,7 +18,7 @@ export interface SdrHeader {
 }
 
 export function decodeSdrHeader(b: Buffer): SdrHeader {
-  if (b.length < 5) throw new IpmiDecodeError('SDR header truncated');
+  if (b.length < 5) throw malformed('header truncated');
   return { recordId: b.readUInt16LE(0), version: b[2], recordType: b[3], length: b[4] };
 }
 
@@ -76,13 +81,25 @@ function decodeIdString(code: number, bytes: Buffer): string {
   return s.trim();
 }
 
+/** Whole records (header included) from a concatenation such as `ipmitool sdr dump` writes; a torn tail is dropped. */
+export function splitSdrRecords(dump: Buffer): Buffer[] {
+  const out: Buffer[] = [];
+  for (let o = 0; o + 5 <= dump.length && out.length < 4096; ) {
+    const end = o + 5 + dump[o + 4];
+    if (end > dump.length) break;
+    out.push(dump.subarray(o, end));
+    o = end;
+  }
+  return out;
+}
+
 /** Parses a whole record (header included); undefined for record types that are not sensors. */
 export function decodeSensorRecord(rec: Buffer): SensorRecord | undefined {
   const h = decodeSdrHeader(rec);
   if (h.recordType !== SDR_FULL_SENSOR && h.recordType !== SDR_COMPACT_SENSOR) return undefined;
   const full = h.recordType === SDR_FULL_SENSOR;
   const idAt = full ? 47 : 31;
-  if (rec.length < idAt + 1) throw new IpmiDecodeError('sensor record truncated');
+  if (rec.length < idAt + 1) throw malformed('sensor record truncated');
   const idCode = rec[idAt];
   const idLen = idCode & 0x1f;
   const idBytes = rec.subarray(idAt + 1, Math.min(rec.length, idAt + 1 + idLen));
@@ -201,6 +218,11 @@ const SENSOR_TYPES: Record<number, string> = {
   0x27: 'lan', 0x28: 'management subsystem health', 0x29: 'battery', 0x2a: 'session audit', 0x2b: 'version change',
   0x2c: 'fru state',
 };
+
+/** The name of an IPMI sensor type code (Get Sensor Reading, SEL records). */
+export function sensorTypeLabel(code: number): string {
+  return SENSOR_TYPES[code] ?? `sensor type 0x${code.toString(16).padStart(2, '0')}`;
+}
 
 /** Threshold sensors by their physical type (power when measured in Watts); every other sensor is "discrete". */
 export function sensorTypeName(r: SensorRecord): string {

@@ -1,6 +1,10 @@
 // SDR parsing and reading conversion: y = L[(M·x + B·10^K1)·10^K2] with signed formats, status bits, ID strings.
 import { describe, expect, it } from 'vitest';
-import { convertReading, decodeSensorRecord, decodeThresholds, sensorStatus, sensorTypeName, unitName, type SensorConversion } from '../../../src/bmc/ipmi/ipmi-sdr.js';
+import fc from 'fast-check';
+import { RackhandError } from '../../../src/errors.js';
+import {
+  convertReading, decodeSdrHeader, decodeSensorRecord, decodeThresholds, sensorStatus, sensorTypeName, splitSdrRecords, unitName, type SensorConversion,
+} from '../../../src/bmc/ipmi-commands/sdr-records.js';
 
 /** A full sensor record (type 0x01) with the fields the tests vary. */
 function fullRecord(o: { m: number; b: number; k1: number; k2: number; format: number; unit: number; type: number; name: string; erType?: number }): Buffer {
@@ -80,5 +84,49 @@ describe('SDR full sensor records', () => {
     const withName = Buffer.concat([packed, Buffer.from([v & 0xff, (v >> 8) & 0xff, (v >> 16) & 0xff])]);
     withName[47] = 0x80 | 3;
     expect(decodeSensorRecord(withName)!.name).toBe('ABCD');
+  });
+});
+
+describe('SDR decoders on any bytes: a value or RackhandError, never anything else', () => {
+  const survives = (fn: () => unknown): boolean => {
+    try {
+      fn();
+    } catch (e) {
+      expect(e).toBeInstanceOf(RackhandError);
+    }
+    return true;
+  };
+
+  it('headers, records and dumps of random bytes', () => {
+    fc.assert(
+      fc.property(fc.uint8Array({ maxLength: 120 }).map((a) => Buffer.from(a)), (b) => {
+        survives(() => decodeSdrHeader(b));
+        survives(() => decodeSensorRecord(b));
+        for (const r of splitSdrRecords(b)) survives(() => decodeSensorRecord(r));
+        return true;
+      }),
+      { numRuns: 10_000 },
+    );
+  });
+
+  it('full-record-shaped input, then conversion, thresholds and status', () => {
+    const rec = fc.tuple(fc.uint8Array({ minLength: 48, maxLength: 70 }), fc.constantFrom(1, 2)).map(([a, t]) => {
+      const b = Buffer.from(a);
+      b[3] = t;
+      return b;
+    });
+    fc.assert(fc.property(rec, fc.uint8Array({ maxLength: 8 }), (b, reading) => {
+      survives(() => {
+        const r = decodeSensorRecord(b);
+        if (!r) return;
+        if (r.conversion) {
+          const v = convertReading(r.conversion, reading[0] ?? 0);
+          expect(v === null || Number.isFinite(v)).toBe(true);
+          decodeThresholds(r.conversion, Buffer.from(reading));
+        }
+        sensorStatus(r.eventReadingType, Buffer.from(reading));
+      });
+      return true;
+    }), { numRuns: 10_000 });
   });
 });

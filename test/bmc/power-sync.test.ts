@@ -1,0 +1,48 @@
+// The power sync loop: a pass records each BMC's power (or unreachable), and stop() ends a pass stuck on hung
+// BMCs at once by aborting its driver calls.
+import { pino } from 'pino';
+import { afterEach, describe, expect, it } from 'vitest';
+import { BmcDrivers } from '../../src/bmc/bmc-drivers.js';
+import { BmcScheduler } from '../../src/bmc/bmc-scheduler.js';
+import { PowerSync } from '../../src/bmc/power-sync.js';
+import { SimulatedDriver } from '../../src/bmc/simulated/simulated-driver.js';
+import { openDatabase } from '../../src/store/sqlite-store.js';
+import { SecretBox } from '../../src/store/secret-box.js';
+import { ServersRepo } from '../../src/store/repos/servers-repo.js';
+
+let close: (() => void) | undefined;
+afterEach(() => close?.());
+
+function setup(n: number) {
+  const db = openDatabase(':memory:');
+  close = () => db.close();
+  const servers = new ServersRepo(db, SecretBox.fromKey(Buffer.alloc(32, 1)));
+  servers.upsertMany(Array.from({ length: n }, (_, i) => ({
+    id: i + 1, name: `s${i + 1}`, status: 'free', type: 'Server', location: '', datacenter: '', rack: '', configuration: '', preset: '',
+    tags: [], groups: [], hardware: [], interfaces: [], bmc: { driver: 'simulated', host: `10.7.0.${i + 1}`, port: 623, username: 'admin', password: 'pw' },
+  })));
+  const simulated = new SimulatedDriver({ delayMs: 1, initialPower: 'on' });
+  const scheduler = new BmcScheduler({ operationTimeoutMs: 600_000, minSpacingMs: 0 });
+  const bmc = new BmcDrivers([scheduler.wrap(simulated)], servers);
+  const sync = new PowerSync(servers, bmc, { enabled: true, intervalMs: 60_000, jitter: 0, concurrency: 4 }, pino({ level: 'silent' }));
+  return { servers, simulated, sync };
+}
+
+describe('PowerSync', () => {
+  it('a pass records power, and an unreachable BMC as unreachable', async () => {
+    const { simulated, sync } = setup(3);
+    simulated.injectFault('10.7.0.2:623', { kind: 'unreachable' });
+    expect(await sync.syncOnce()).toEqual({ read: 2, unreachable: 1 });
+  });
+
+  it('stop() ends a pass stuck on hung BMCs: their calls are aborted, none is left hanging', async () => {
+    const { simulated, sync } = setup(6);
+    simulated.injectFault('*', { kind: 'hang' });
+    const pass = sync.syncOnce();
+    for (let i = 0; i < 500 && simulated.hangingCalls < 4; i++) await new Promise((r) => setTimeout(r, 10));
+    expect(simulated.hangingCalls).toBe(4); // the pass's concurrency
+    await sync.stop();
+    await pass;
+    expect(simulated.hangingCalls).toBe(0);
+  });
+});
