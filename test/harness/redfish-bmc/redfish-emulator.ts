@@ -180,6 +180,12 @@ export class RedfishEmulator {
   managerResets = 0;
   /** Watts the host draws when on / off (PowerControl, the Power sensor). */
   power = { onWatts: 142, offWatts: 9 };
+  /** ResetType values the system offers (a board without PowerCycle, …). */
+  resetTypes: string[] = [...RESET_TYPES];
+  /** BootSourceOverrideTarget values the system offers. */
+  bootTargets: string[] = [...BOOT_TARGETS];
+  /** The next If-Match check fails with 412, as if another client had changed the resource in between. */
+  staleEtagOnce = false;
   readonly vendor: Required<NonNullable<RedfishEmulatorOptions['vendor']>>;
 
   private server: Server | HttpsServer | undefined;
@@ -614,6 +620,10 @@ export class RedfishEmulator {
       return;
     }
     if (im.trim() === '*') return;
+    if (this.staleEtagOnce) {
+      this.staleEtagOnce = false;
+      throw new RedfishHttpError(412, 'PreconditionFailed', 'The ETag supplied did not match the ETag required to change this resource.');
+    }
     const strip = (t: string) => t.trim().replace(/^W\//, '');
     if (!im.split(',').map(strip).includes(strip(current))) {
       throw new RedfishHttpError(412, 'PreconditionFailed', 'The ETag supplied did not match the ETag required to change this resource.');
@@ -666,7 +676,7 @@ export class RedfishEmulator {
     const boot: Record<string, unknown> = {
       BootSourceOverrideEnabled: this.boot.enabled,
       BootSourceOverrideTarget: this.boot.target,
-      'BootSourceOverrideTarget@Redfish.AllowableValues': [...BOOT_TARGETS],
+      'BootSourceOverrideTarget@Redfish.AllowableValues': [...this.bootTargets],
     };
     if (!this.quirks.noBootOverrideMode) {
       boot.BootSourceOverrideMode = this.boot.mode;
@@ -694,7 +704,7 @@ export class RedfishEmulator {
       Actions: {
         '#ComputerSystem.Reset': {
           target: `${this.systemPath}/Actions/ComputerSystem.Reset`,
-          'ResetType@Redfish.AllowableValues': RESET_TYPES,
+          'ResetType@Redfish.AllowableValues': [...this.resetTypes],
           '@Redfish.ActionInfo': `${this.systemPath}/ResetActionInfo`,
         },
       },
@@ -707,7 +717,7 @@ export class RedfishEmulator {
       '@odata.id': `${this.systemPath}/ResetActionInfo`,
       Id: 'ResetActionInfo',
       Name: 'Reset Action Info',
-      Parameters: [{ Name: 'ResetType', Required: true, DataType: 'String', AllowableValues: RESET_TYPES }],
+      Parameters: [{ Name: 'ResetType', Required: true, DataType: 'String', AllowableValues: [...this.resetTypes] }],
     };
   }
 
@@ -949,7 +959,7 @@ export class RedfishEmulator {
     }
     if ('BootSourceOverrideTarget' in boot) {
       const v = boot.BootSourceOverrideTarget;
-      if (!BOOT_TARGETS.includes(v as BootTarget)) throw valueNotInList(v, 'BootSourceOverrideTarget');
+      if (!this.bootTargets.includes(v as BootTarget)) throw valueNotInList(v, 'BootSourceOverrideTarget');
       next.target = v as BootTarget;
     }
     if ('BootSourceOverrideMode' in boot) {
@@ -984,7 +994,7 @@ export class RedfishEmulator {
   private async resetSystem(body: unknown): Promise<Reply> {
     const type = asObject(body).ResetType;
     if (typeof type !== 'string') throw badRequest('ActionParameterMissing', 'The action ComputerSystem.Reset requires the parameter ResetType to be present in the request body.', ['#/ResetType']);
-    if (!RESET_TYPES.includes(type)) throw valueNotInList(type, 'ResetType');
+    if (!this.resetTypes.includes(type)) throw valueNotInList(type, 'ResetType');
     const m = this.machine;
     const on = m.powerState() === 'On';
     if ((type === 'ForceRestart' || type === 'GracefulRestart' || type === 'Nmi') && !on) {
