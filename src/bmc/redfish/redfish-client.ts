@@ -5,7 +5,7 @@ import { setTimeout as sleep } from 'node:timers/promises';
 import { RackhandError } from '../../errors.js';
 import type { RedfishEndpoint, RedfishHttp, RedfishRequest, RedfishResponse } from './redfish-http.js';
 import { endpointName } from './redfish-http.js';
-import { extendedMessage, linkOf, memberLinks, type Json } from './redfish-json.js';
+import { extendedMessage, linkOf, memberLinks, objectOf, type Json } from './redfish-json.js';
 
 export interface RedfishCredentials {
   username: string;
@@ -80,10 +80,11 @@ export class RedfishClient {
 
   async serviceLinks(signal?: AbortSignal): Promise<ServiceLinks> {
     if (this.links) return this.links;
-    // The service root answers without credentials on conforming BMCs; some want them anyway.
+    // The service root answers without credentials on conforming BMCs; some want them anyway, and Basic is the only
+    // login possible before the root has named the session service.
     let res = await this.http.request(this.ep, { method: 'GET', path: SERVICE_ROOT, signal });
-    if (res.status === 401) res = await this.send({ method: 'GET', path: SERVICE_ROOT, signal });
-    const root = this.expect(res, 'read the service root') as Json;
+    if (res.status === 401) res = await this.http.request(this.ep, { method: 'GET', path: SERVICE_ROOT, signal, headers: this.basicHeader() });
+    const root = objectOf(this.expect(res, 'read the service root'));
     const links: ServiceLinks = {
       redfishVersion: typeof root.RedfishVersion === 'string' ? root.RedfishVersion : undefined,
       systems: linkOf(root.Systems),
@@ -270,7 +271,10 @@ export class RedfishClient {
   // ------------------------------------------------------------------ auth
 
   private authHeaders(): Record<string, string> {
-    if (this.auth?.kind === 'session') return { 'X-Auth-Token': this.auth.token };
+    return this.auth?.kind === 'session' ? { 'X-Auth-Token': this.auth.token } : this.basicHeader();
+  }
+
+  private basicHeader(): Record<string, string> {
     return { Authorization: `Basic ${Buffer.from(`${this.creds.username}:${this.creds.password}`).toString('base64')}` };
   }
 
