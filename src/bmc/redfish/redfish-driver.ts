@@ -1,7 +1,6 @@
 // The `redfish` BmcDriver: power confirmed through PowerState, boot override written, read back and re-asserted,
 // sensors, BMC accounts, manager reset, model and firmware inventory, virtual media, the event log and the power
 // reading, over one RedfishClient (session, links, ETags, tasks) per BMC login, with vendor quirks in quirks/.
-import { setTimeout as sleep } from 'node:timers/promises';
 import { RackhandError } from '../../errors.js';
 import type { Logger } from '../../log.js';
 import type {
@@ -12,13 +11,13 @@ import { bootModeAbsent } from './quirks/boot-mode-absent.js';
 import { bootOverrideRevert, type PendingOverride } from './quirks/boot-override-revert.js';
 import { staleImageName } from './quirks/stale-image-name.js';
 import { virtualMediaLocation } from './quirks/virtual-media-location.js';
-import { RedfishClient, type Resource } from './redfish-client.js';
+import { pause, RedfishClient, type Resource } from './redfish-client.js';
 import { RedfishHttp, type RedfishEndpoint, type RedfishTrust } from './redfish-http.js';
 import { linkOf, objectOf, stringOf, type Json } from './redfish-json.js';
 import {
   allowedResetTypes, bootMatches, bootPatchFor, bootSettingOf, firmwareItemOf, logEntryOf, powerReadingFromPower, powerStateOf,
-  resetStepsFor, roleFor, sensorFromResource, sensorsFromThermalPower, userOf, type BootPatch, type EventLogEntry, type FirmwareItem,
-  type PowerReading, type RedfishBootDevice,
+  resetStepsFor, roleFor, sensorFromResource, sensorsFromThermalPower, userOf, type BmcEventLogEntry, type BmcPowerReading, type BootPatch,
+  type FirmwareItem, type RedfishBootDevice,
 } from './redfish-resources.js';
 
 /** A BMC target as the redfish driver reads it: the port is the HTTPS (or HTTP) port, 443 unless the inventory says. */
@@ -66,6 +65,18 @@ export interface VirtualMediaStatus {
 
 const USER_NAME = /^[A-Za-z0-9._-]{1,16}$/;
 
+/** Passed last to every call (the shared contract's BmcCallOptions): aborting the signal stops the call. */
+export interface BmcCallOptions {
+  signal?: AbortSignal;
+}
+
+/** Never the account rackhand logs in with: removing, disabling or re-passwording it would lock rackhand out. */
+function guardOwnAccount(t: Pick<BmcTarget, 'username'>, name: string, what: string): void {
+  if (name.trim().toLowerCase() === t.username.trim().toLowerCase()) {
+    throw new RackhandError('INVALID_INPUT', `refusing to ${what} ${JSON.stringify(name)}: it is the account rackhand logs in with`, { field: 'name' });
+  }
+}
+
 export class RedfishDriver implements BmcDriver {
   readonly name = 'redfish';
   private readonly http: RedfishHttp;
@@ -89,12 +100,14 @@ export class RedfishDriver implements BmcDriver {
 
   // ------------------------------------------------------------------ power
 
-  async powerStatus(t: BmcTarget, signal?: AbortSignal): Promise<PowerState> {
+  async powerStatus(t: BmcTarget, o: BmcCallOptions = {}): Promise<PowerState> {
+    const { signal } = o;
     const c = await this.client(t);
     return powerStateOf((await c.get(await c.systemPath(signal), signal)).body);
   }
 
-  async power(t: BmcTarget, action: PowerAction, signal?: AbortSignal): Promise<void> {
+  async power(t: BmcTarget, action: PowerAction, o: BmcCallOptions = {}): Promise<void> {
+    const { signal } = o;
     const c = await this.client(t);
     const sys = await c.get(await c.systemPath(signal), signal);
     const starts = action === 'on' || action === 'reset' || action === 'cycle';
@@ -117,21 +130,23 @@ export class RedfishDriver implements BmcDriver {
   private async waitForPower(c: RedfishClient, path: string, want: PowerState, signal?: AbortSignal): Promise<void> {
     for (let i = 0; i < 60; i++) {
       if (powerStateOf((await c.get(path, signal)).body) === want) return;
-      await sleep(this.opts.powerPollMs ?? 500, undefined, { signal });
+      await pause(this.opts.powerPollMs ?? 500, signal);
     }
     throw new RackhandError('BMC_TIMEOUT', `BMC ${c.name}: the system did not read ${want} during a power cycle`, { bmc: c.name });
   }
 
   // ------------------------------------------------------------------ boot override
 
-  async getBootDevice(t: BmcTarget, signal?: AbortSignal): Promise<BootDeviceSetting> {
+  async getBootDevice(t: BmcTarget, o: BmcCallOptions = {}): Promise<BootDeviceSetting> {
+    const { signal } = o;
     const c = await this.client(t);
     const sys = await c.get(await c.systemPath(signal), signal);
     // 'http' (UefiHttp) is not in the shared BootDevice yet; it is passed through as what the BMC holds.
     return bootSettingOf(objectOf(sys.body.Boot)) as BootDeviceSetting;
   }
 
-  async setBootDevice(t: BmcTarget, setting: RedfishBootSetting, signal?: AbortSignal): Promise<void> {
+  async setBootDevice(t: BmcTarget, setting: RedfishBootSetting, o: BmcCallOptions = {}): Promise<void> {
+    const { signal } = o;
     const c = await this.client(t);
     const sys = await c.get(await c.systemPath(signal), signal);
     const boot = objectOf(sys.body.Boot);
@@ -162,7 +177,7 @@ export class RedfishDriver implements BmcDriver {
       got = objectOf(current.body.Boot);
       if (bootMatches(patch, got)) return patch;
       this.quirk(c, bootOverrideRevert.name, 'the boot override did not hold after a write: writing it again');
-      if (attempt < bootOverrideRevert.attempts) await sleep(this.opts.reassertPauseMs ?? 500, undefined, { signal });
+      if (attempt < bootOverrideRevert.attempts) await pause(this.opts.reassertPauseMs ?? 500, signal);
     }
     const show = (b: Json) => [b.BootSourceOverrideEnabled, b.BootSourceOverrideTarget, b.BootSourceOverrideMode].filter((x) => x !== undefined).join('/');
     throw new RackhandError(
@@ -206,7 +221,8 @@ export class RedfishDriver implements BmcDriver {
 
   // ------------------------------------------------------------------ sensors and power reading
 
-  async sensors(t: BmcTarget, signal?: AbortSignal): Promise<SensorReading[]> {
+  async sensors(t: BmcTarget, o: BmcCallOptions = {}): Promise<SensorReading[]> {
+    const { signal } = o;
     const c = await this.client(t);
     const ch = (await c.get(await c.chassisPath(signal), signal)).body;
     const thermal = linkOf(ch.Thermal);
@@ -222,7 +238,8 @@ export class RedfishDriver implements BmcDriver {
   }
 
   /** What the host draws: Power.PowerControl, else the Sensors collection's power sensor. */
-  async powerReading(t: BmcTarget, signal?: AbortSignal): Promise<PowerReading> {
+  async powerReading(t: BmcTarget, o: BmcCallOptions = {}): Promise<BmcPowerReading> {
+    const { signal } = o;
     const c = await this.client(t);
     const ch = (await c.get(await c.chassisPath(signal), signal)).body;
     const power = linkOf(ch.Power);
@@ -234,7 +251,7 @@ export class RedfishDriver implements BmcDriver {
     if (list) {
       const sensors = await this.readAll(c, await c.members(list, signal), signal);
       const p = sensors.map((s) => s.body).find((s) => s.ReadingType === 'Power' && typeof s.Reading === 'number');
-      if (p) return { watts: p.Reading as number };
+      if (p) return { watts: p.Reading as number, minimumWatts: null, maximumWatts: null, averageWatts: null, periodSeconds: null, time: stringOf(p.ReadingTime) ?? null };
     }
     throw new RackhandError('BMC_UNSUPPORTED', `BMC ${c.name} reports no power consumption`, { bmc: c.name });
   }
@@ -255,13 +272,15 @@ export class RedfishDriver implements BmcDriver {
     return a;
   }
 
-  async listUsers(t: BmcTarget, signal?: AbortSignal): Promise<BmcUser[]> {
+  async listUsers(t: BmcTarget, o: BmcCallOptions = {}): Promise<BmcUser[]> {
+    const { signal } = o;
     const c = await this.client(t);
     const { members } = await this.accounts(c, signal);
     return members.map((m, i) => userOf(m.body, i)).filter((u): u is BmcUser => u !== undefined);
   }
 
-  async addUser(t: BmcTarget, user: NewBmcUser, signal?: AbortSignal): Promise<{ id: number }> {
+  async addUser(t: BmcTarget, user: NewBmcUser, o: BmcCallOptions = {}): Promise<{ id: number }> {
+    const { signal } = o;
     if (!USER_NAME.test(user.name)) throw new RackhandError('INVALID_INPUT', 'a BMC user name is 1-16 letters, digits, dots, dashes or underscores', { field: 'name' });
     const c = await this.client(t);
     const { coll } = await this.accounts(c, signal);
@@ -270,32 +289,31 @@ export class RedfishDriver implements BmcDriver {
     return { id: Number.isInteger(id) ? id : 0 };
   }
 
-  async setUserPassword(t: BmcTarget, name: string, password: string, signal?: AbortSignal): Promise<void> {
+  async setUserPassword(t: BmcTarget, name: string, password: string, o: BmcCallOptions = {}): Promise<void> {
+    const { signal } = o;
+    guardOwnAccount(t, name, 'set a new password on');
     const c = await this.client(t);
-    const a = await this.account(c, name, signal);
-    await c.patch(a, { Password: password }, `set the password of BMC user ${name}`, signal);
-    if (name === t.username) await c.setCredentials({ username: name, password });
+    await c.patch(await this.account(c, name, signal), { Password: password }, `set the password of BMC user ${name}`, signal);
   }
 
-  async setUserEnabled(t: BmcTarget, name: string, enabled: boolean, signal?: AbortSignal): Promise<void> {
-    if (!enabled) this.refuseOwn(t, name, 'disabled');
+  async setUserEnabled(t: BmcTarget, name: string, enabled: boolean, o: BmcCallOptions = {}): Promise<void> {
+    const { signal } = o;
+    if (!enabled) guardOwnAccount(t, name, 'disable');
     const c = await this.client(t);
     await c.patch(await this.account(c, name, signal), { Enabled: enabled }, `${enabled ? 'enable' : 'disable'} BMC user ${name}`, signal);
   }
 
-  async removeUser(t: BmcTarget, name: string, signal?: AbortSignal): Promise<void> {
-    this.refuseOwn(t, name, 'removed');
+  async removeUser(t: BmcTarget, name: string, o: BmcCallOptions = {}): Promise<void> {
+    const { signal } = o;
+    guardOwnAccount(t, name, 'remove');
     const c = await this.client(t);
     await c.delete((await this.account(c, name, signal)).path, `remove BMC user ${name}`, signal);
   }
 
-  private refuseOwn(t: BmcTarget, name: string, what: string): void {
-    if (name === t.username) throw new RackhandError('FORBIDDEN', `${name} is the account rackhand uses for this BMC; it is not ${what}`, { field: 'username' });
-  }
-
   // ------------------------------------------------------------------ manager and inventory
 
-  async resetBmc(t: BmcTarget, kind: 'cold' | 'warm', signal?: AbortSignal): Promise<void> {
+  async resetBmc(t: BmcTarget, kind: 'cold' | 'warm', o: BmcCallOptions = {}): Promise<void> {
+    const { signal } = o;
     const c = await this.client(t);
     const mgr = await c.get(await c.managerPath(signal), signal);
     const act = objectOf(objectOf(mgr.body.Actions)['#Manager.Reset']);
@@ -310,7 +328,8 @@ export class RedfishDriver implements BmcDriver {
     c.forgetState();
   }
 
-  async deviceInfo(t: BmcTarget, signal?: AbortSignal): Promise<RedfishDeviceInfo> {
+  async deviceInfo(t: BmcTarget, o: BmcCallOptions = {}): Promise<RedfishDeviceInfo> {
+    const { signal } = o;
     const c = await this.client(t);
     const links = await c.serviceLinks(signal);
     const [sys, mgr] = await Promise.all([c.get(await c.systemPath(signal), signal), c.managerPath(signal).then((p) => c.get(p, signal))]);
@@ -339,7 +358,8 @@ export class RedfishDriver implements BmcDriver {
 
   // ------------------------------------------------------------------ virtual media
 
-  async mediaStatus(t: BmcTarget, signal?: AbortSignal): Promise<VirtualMediaStatus> {
+  async mediaStatus(t: BmcTarget, o: BmcCallOptions = {}): Promise<VirtualMediaStatus> {
+    const { signal } = o;
     const c = await this.client(t);
     const { device, at } = await virtualMediaLocation.find(c, signal);
     return { inserted: device.body.Inserted === true, image: stringOf(device.body.Image) ?? null, at };
@@ -349,7 +369,8 @@ export class RedfishDriver implements BmcDriver {
    * Attach the image at `image` (an http(s) URL the BMC fetches) as the virtual CD: whatever is attached is ejected
    * first and a stale image name cleared; the insert is read back.
    */
-  async insertMedia(t: BmcTarget, media: { image: string }, signal?: AbortSignal): Promise<void> {
+  async insertMedia(t: BmcTarget, media: { image: string }, o: BmcCallOptions = {}): Promise<void> {
+    const { signal } = o;
     let url: URL;
     try {
       url = new URL(media.image);
@@ -378,7 +399,8 @@ export class RedfishDriver implements BmcDriver {
     }
   }
 
-  async ejectMedia(t: BmcTarget, signal?: AbortSignal): Promise<void> {
+  async ejectMedia(t: BmcTarget, o: BmcCallOptions = {}): Promise<void> {
+    const { signal } = o;
     const c = await this.client(t);
     await this.ejected(c, signal);
   }
@@ -417,15 +439,16 @@ export class RedfishDriver implements BmcDriver {
     throw new RackhandError('BMC_UNSUPPORTED', `BMC ${c.name} has no system event log service`, { bmc: c.name });
   }
 
-  async readEventLog(t: BmcTarget, opts: { limit?: number } = {}, signal?: AbortSignal): Promise<EventLogEntry[]> {
+  async readEventLog(t: BmcTarget, o: BmcCallOptions & { limit?: number } = {}): Promise<BmcEventLogEntry[]> {
+    const { signal } = o;
     const c = await this.client(t);
     const log = await this.eventLog(c, signal);
     const entries = linkOf(log.body.Entries);
     if (!entries) return [];
     // Entries usually come inline in the collection; members given only as links are read one by one.
-    const out: EventLogEntry[] = [];
+    const out: BmcEventLogEntry[] = [];
     let next: string | undefined = entries;
-    const limit = opts.limit ?? 1000;
+    const limit = o.limit ?? 1000;
     for (let page = 0; next && page < 100 && out.length < limit; page++) {
       const coll: Resource = await c.get(next, signal);
       const members = Array.isArray(coll.body.Members) ? (coll.body.Members as unknown[]).map(objectOf) : [];
@@ -438,7 +461,8 @@ export class RedfishDriver implements BmcDriver {
     return out.slice(0, limit);
   }
 
-  async clearEventLog(t: BmcTarget, signal?: AbortSignal): Promise<void> {
+  async clearEventLog(t: BmcTarget, o: BmcCallOptions = {}): Promise<void> {
+    const { signal } = o;
     const c = await this.client(t);
     const log = await this.eventLog(c, signal);
     const target = stringOf(objectOf(objectOf(log.body.Actions)['#LogService.ClearLog']).target);

@@ -180,28 +180,32 @@ export function sensorFromResource(s: Json): SensorReading {
   };
 }
 
-/** What the host draws, as the BMC measures it. */
-export interface PowerReading {
+/** Power drawn by the server as its BMC measures it (the shared contract's BmcPowerReading). */
+export interface BmcPowerReading {
   watts: number;
-  minWatts?: number;
-  maxWatts?: number;
-  averageWatts?: number;
-  /** The window min/max/average cover. */
-  intervalMinutes?: number;
+  /** Statistics over periodSeconds; null when the BMC gives none. */
+  minimumWatts: number | null;
+  maximumWatts: number | null;
+  averageWatts: number | null;
+  periodSeconds: number | null;
+  /** When the BMC took the reading (ISO 8601), or null. */
+  time: string | null;
 }
 
 /** PowerControl[0] of a Power resource (the whole system's consumption), if it reports one. */
-export function powerReadingFromPower(power: Json): PowerReading | undefined {
+export function powerReadingFromPower(power: Json): BmcPowerReading | undefined {
   const c = array(power.PowerControl).find((x) => numberOf(x.PowerConsumedWatts) !== undefined);
   if (!c) return undefined;
   const m = objectOf(c.PowerMetrics);
-  return clean({
+  const interval = numberOf(m.IntervalInMin);
+  return {
     watts: numberOf(c.PowerConsumedWatts)!,
-    minWatts: numberOf(m.MinConsumedWatts),
-    maxWatts: numberOf(m.MaxConsumedWatts),
-    averageWatts: numberOf(m.AverageConsumedWatts),
-    intervalMinutes: numberOf(m.IntervalInMin),
-  });
+    minimumWatts: numberOf(m.MinConsumedWatts) ?? null,
+    maximumWatts: numberOf(m.MaxConsumedWatts) ?? null,
+    averageWatts: numberOf(m.AverageConsumedWatts) ?? null,
+    periodSeconds: interval === undefined ? null : interval * 60,
+    time: null,
+  };
 }
 
 // ---------------------------------------------------------------------- accounts
@@ -236,29 +240,25 @@ export function userOf(account: Json, index: number): BmcUser | undefined {
 
 // ---------------------------------------------------------------------- logs and inventory
 
-export interface EventLogEntry {
+export type EventSeverity = 'ok' | 'warning' | 'critical';
+
+/** One entry of the BMC's event log (the shared contract's BmcEventLogEntry). */
+export interface BmcEventLogEntry {
   id: string;
-  /** ISO time the BMC stamped, if any. */
-  created?: string;
-  severity: 'ok' | 'warning' | 'critical';
+  /** When the BMC logged it (ISO 8601), or null. */
+  time: string | null;
+  severity: EventSeverity;
+  /** One line a person can read; the sensor type and assert/deassert appended when the BMC gives them. */
   message: string;
-  messageId?: string;
-  sensorType?: string;
-  /** Assert / Deassert (SEL entries). */
-  entryCode?: string;
+  /** The entry as the BMC sent it (JSON), for what the message leaves out (MessageId, MessageArgs, OEM fields). */
+  raw: string;
 }
 
-export function logEntryOf(e: Json, index: number): EventLogEntry {
-  const sev = e.Severity === 'Critical' ? 'critical' : e.Severity === 'Warning' ? 'warning' : 'ok';
-  return clean({
-    id: stringOf(e.Id) ?? String(index + 1),
-    created: stringOf(e.Created),
-    severity: sev,
-    message: (stringOf(e.Message) ?? '').slice(0, 1000),
-    messageId: stringOf(e.MessageId),
-    sensorType: stringOf(e.SensorType),
-    entryCode: stringOf(e.EntryCode),
-  }) as EventLogEntry;
+export function logEntryOf(e: Json, index: number): BmcEventLogEntry {
+  const severity: EventSeverity = e.Severity === 'Critical' ? 'critical' : e.Severity === 'Warning' ? 'warning' : 'ok';
+  const extra = [stringOf(e.SensorType), stringOf(e.EntryCode)].filter(Boolean).join(', ');
+  const message = `${(stringOf(e.Message) ?? stringOf(e.MessageId) ?? '').slice(0, 1000)}${extra ? ` (${extra})` : ''}`;
+  return { id: stringOf(e.Id) ?? String(index + 1), time: stringOf(e.Created) ?? null, severity, message, raw: JSON.stringify(e).slice(0, 4000) };
 }
 
 export interface FirmwareItem {
