@@ -82,4 +82,12 @@ it('power, boot override and virtual media reach the VM', async () => {
   out = await sushy(peer, [{ op: 'state' }]);
   expect(out.results[0]).toMatchObject({ power: 'Off' });
   expect(machine.boots.map((b) => b.target)).toEqual(['None', 'Pxe', 'None', 'Cd']);
-}, 240_000);
+
+  // BootSourceOverrideMode UEFI: the BMC starts the VM with the other firmware (OVMF, whose own PXE runs).
+  from = machine.serialOffset();
+  out = await sushy(peer, [{ op: 'boot', target: 'Pxe', enabled: 'Once', mode: 'UEFI' }, { op: 'reset', value: 'On' }]);
+  expect(out.error).toBeUndefined();
+  await machine.waitForSerial(/Start PXE over IPv4/, 120_000, from);
+  expect(machine.boots.at(-1)).toMatchObject({ target: 'Pxe', mode: 'UEFI', how: 'power-on' });
+  expect((await redfishtool(peer, ['Systems', '-1', 'reset', 'ForceOff'])).code).toBe(0);
+}, 300_000);
