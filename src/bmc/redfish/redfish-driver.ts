@@ -23,6 +23,8 @@ import {
 /** A BMC target as the redfish driver reads it: the port is the HTTPS (or HTTP) port, 443 unless the inventory says. */
 export interface RedfishTarget extends BmcTarget {
   scheme?: 'https' | 'http';
+  /** Old firmware: TLS 1.0/1.1 and weak keys accepted for this BMC only. */
+  legacyTls?: boolean;
 }
 
 export interface RedfishDriverOptions {
@@ -538,10 +540,11 @@ export class RedfishDriver implements BmcDriver {
 }
 
 function endpointOf(t: BmcTarget): RedfishEndpoint {
-  return { scheme: (t as RedfishTarget).scheme ?? 'https', host: t.host, port: t.port };
+  const r = t as RedfishTarget;
+  return { scheme: r.scheme ?? 'https', host: t.host, port: t.port, ...(r.legacyTls ? { legacyTls: true } : {}) };
 }
 
 function clientKey(t: BmcTarget): string {
   const e = endpointOf(t);
-  return `${e.scheme}://${e.host}:${e.port}|${t.username}`;
+  return `${e.scheme}://${e.host}:${e.port}${e.legacyTls ? '#legacy' : ''}|${t.username}`;
 }

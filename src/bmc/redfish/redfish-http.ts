@@ -13,6 +13,8 @@ export interface RedfishEndpoint {
   scheme: 'https' | 'http';
   host: string;
   port: number;
+  /** Old BMC firmware (TLS 1.0/1.1, 1024-bit keys, SHA-1): accepted only when the inventory says so for this BMC. */
+  legacyTls?: boolean;
 }
 
 /** How a BMC's certificate is trusted: the one it showed first (pinned), or a site CA that signed it. */
@@ -102,7 +104,8 @@ class BmcAgent extends Agent {
         return finish(new ConnectFailure('untrusted', `BMC ${name}: its TLS certificate is not trusted by the site CA (${code}); check the CA or the BMC's certificate`, { reason: 'certificate-untrusted', tlsError: code }));
       }
       if (/^ERR_SSL|^EPROTO$|^ERR_TLS/.test(code) || /SSL|TLS/.test(e.message)) {
-        return finish(new ConnectFailure('tls', `BMC ${name}: TLS handshake failed (${code || e.message})`));
+        const hint = ep.legacyTls ? '' : '; if this is old BMC firmware that speaks only TLS 1.0/1.1 or weak keys, mark its BMC for legacy TLS';
+        return finish(new ConnectFailure('tls', `BMC ${name}: TLS handshake failed (${tlsReason(e)})${hint}`));
       }
       finish(new ConnectFailure('network', `BMC ${name} is not reachable (${code || e.message})`));
     };
@@ -115,7 +118,7 @@ class BmcAgent extends Agent {
         host: ep.host,
         port: ep.port,
         ...(isIP(ep.host) ? {} : { servername: ep.host }),
-        minVersion: 'TLSv1.2',
+        ...(ep.legacyTls ? { minVersion: 'TLSv1', ciphers: 'DEFAULT@SECLEVEL=0' } : { minVersion: 'TLSv1.2' }),
         // Pinning checks the certificate itself below; a site CA checks the chain (and the name, unless told not to).
         rejectUnauthorized: ca,
         ...(opts.trust.mode === 'ca' ? { ca: opts.trust.ca, ...(opts.trust.checkHostname === false ? { checkServerIdentity: () => undefined } : {}) } : {}),
@@ -280,7 +283,12 @@ export class RedfishHttp {
 class StaleSocket extends Error {}
 
 function agentKey(ep: RedfishEndpoint): string {
-  return `${ep.scheme}://${endpointName(ep)}`;
+  return `${ep.scheme}://${endpointName(ep)}${ep.legacyTls ? '#legacy' : ''}`;
+}
+
+/** OpenSSL's reason without its file and line noise: "tlsv1 alert protocol version". */
+function tlsReason(e: NodeJS.ErrnoException): string {
+  return /:([a-z0-9 ._-]+):[^:]*\.c:\d+/i.exec(e.message)?.[1] ?? (e.code || e.message);
 }
 
 function connectError(e: ConnectFailure, name: string): RackhandError {

@@ -12,7 +12,7 @@ import { RedfishDriver, type RedfishDriverOptions, type RedfishTarget } from '..
 import { MemoryMachine } from '../../harness/redfish-bmc/emulated-machine.js';
 import { RedfishEmulator, type RedfishEmulatorOptions } from '../../harness/redfish-bmc/redfish-emulator.js';
 import { startRedfishFarm } from '../../harness/redfish-bmc/redfish-farm.js';
-import { makeCertSignedBy, makeSelfSignedCert, makeTestCa } from '../../harness/redfish-bmc/self-signed-cert.js';
+import { makeCertSignedBy, makeLegacyCert, makeSelfSignedCert, makeTestCa } from '../../harness/redfish-bmc/self-signed-cert.js';
 import { startUnreachableBmc } from '../../harness/redfish-bmc/unreachable-bmc.js';
 
 const PASSWORD = 'rf-Secret-42';
@@ -376,6 +376,15 @@ describe('TLS trust', () => {
     pins.forget(`127.0.0.1:${emu.port}`);
     expect(await d.powerStatus(t)).toBe('off');
     expect(pins.get(`127.0.0.1:${emu.port}`)?.fingerprint256).toBe(second.fingerprint256);
+  });
+
+  it('old firmware (TLS 1.0, 1024-bit RSA): refused with a hint, accepted when its target is marked legacy', async () => {
+    const { emu, t } = await emulator({ cert: makeLegacyCert(), legacyTls: true });
+    const d = driver();
+    await expect(d.powerStatus(t)).rejects.toMatchObject({ code: 'BMC_UNREACHABLE', message: expect.stringMatching(/TLS handshake failed \(.*protocol version\).*legacy TLS/) });
+    expect(emu.requests).toEqual([]);
+    const marked: RedfishTarget = { ...t, legacyTls: true };
+    expect(await d.powerStatus(marked)).toBe('off');
   });
 
   it('with a site CA: a certificate it issued is accepted, a self-signed one refused', async () => {

@@ -124,6 +124,8 @@ export interface RedfishEmulatorOptions {
   /** HTTPS (default) with this certificate (default: one shared self-signed certificate), or plain HTTP. */
   tls?: boolean;
   cert?: SelfSignedCert;
+  /** Old firmware: TLS 1.0 only, weak ciphers allowed (pair it with makeLegacyCert()). */
+  legacyTls?: boolean;
   host?: string; // default 127.0.0.1
   port?: number; // default 0 (a free one)
   quirks?: Partial<RedfishQuirks>;
@@ -290,7 +292,8 @@ export class RedfishEmulator {
         res.end();
       });
     };
-    const server = this.tls ? createHttpsServer({ key: this.cert.key, cert: this.cert.cert }, handler) : createHttpServer(handler);
+    const legacy = this.opts.legacyTls ? { minVersion: 'TLSv1', maxVersion: 'TLSv1', ciphers: 'DEFAULT@SECLEVEL=0' } as const : {};
+    const server = this.tls ? createHttpsServer({ key: this.cert.key, cert: this.cert.cert, ...legacy }, handler) : createHttpServer(handler);
     server.keepAliveTimeout = 30_000;
     server.on('connection', (s: Socket) => {
       this.sockets.add(s);

@@ -34,6 +34,11 @@ export function makeSelfSignedCert(cn = 'rackhand-test-bmc', ips: string[] = ['1
   return openssl((d) => [['req', '-x509', ...NEW_KEY, '-days', '3', '-subj', `/CN=${cn}`, '-addext', sans(ips), '-keyout', join(d, 'key.pem'), '-out', join(d, 'cert.pem')]]);
 }
 
+/** What old BMC firmware carries: a 1024-bit RSA key, SHA-1 signed. */
+export function makeLegacyCert(cn = 'rackhand-test-old-bmc'): SelfSignedCert {
+  return openssl((d) => [['req', '-x509', '-newkey', 'rsa:1024', '-sha1', '-nodes', '-days', '3', '-subj', `/CN=${cn}`, '-keyout', join(d, 'key.pem'), '-out', join(d, 'cert.pem')]]);
+}
+
 /** A site CA (CA:TRUE) to issue BMC certificates with. */
 export function makeTestCa(cn = 'rackhand-test-site-ca'): SelfSignedCert {
   return openssl((d) => [[
