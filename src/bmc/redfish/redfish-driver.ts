@@ -10,6 +10,7 @@ import { bootMinimalPayload } from './quirks/boot-minimal-payload.js';
 import { bootModeAbsent } from './quirks/boot-mode-absent.js';
 import { bootOverrideRevert, type PendingOverride } from './quirks/boot-override-revert.js';
 import { staleImageName } from './quirks/stale-image-name.js';
+import { virtualCdUsb } from './quirks/virtual-cd-usb.js';
 import { virtualMediaLocation } from './quirks/virtual-media-location.js';
 import { pause, RedfishClient, type Resource } from './redfish-client.js';
 import { RedfishHttp, type RedfishEndpoint, type RedfishTrust } from './redfish-http.js';
@@ -156,6 +157,10 @@ export class RedfishDriver implements BmcDriver {
     if (patch.BootSourceOverrideMode && bootModeAbsent.applies(boot)) {
       patch = bootModeAbsent.adapt(patch);
       this.quirk(c, bootModeAbsent.name, `no BootSourceOverrideMode: the ${setting.mode} mode is left to the firmware`);
+    }
+    if (virtualCdUsb.applies(sys.body, boot, patch.BootSourceOverrideTarget)) {
+      patch = { ...patch, BootSourceOverrideTarget: virtualCdUsb.target };
+      this.quirk(c, virtualCdUsb.name, 'virtual media is a USB CD on this board: booting UsbCd instead of Cd');
     }
     const allowed = boot['BootSourceOverrideTarget@Redfish.AllowableValues'];
     if (patch.BootSourceOverrideTarget && Array.isArray(allowed) && !allowed.includes(patch.BootSourceOverrideTarget)) {

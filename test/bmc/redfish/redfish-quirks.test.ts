@@ -113,6 +113,27 @@ describe('boot-override-revert', () => {
   });
 });
 
+describe('virtual-cd-usb', () => {
+  it('on a Supermicro board, a one-time CD boot is written as UsbCd, which boots the virtual media', async () => {
+    const { emu, machine, t } = await bmc({ virtualCdIsUsbCd: true });
+    await d.insertMedia(t, { image: imageUrl });
+    await d.setBootDevice(t, { device: 'cdrom', mode: 'uefi', persistent: false });
+    expect(emu.boot).toMatchObject({ enabled: 'Once', target: 'UsbCd' });
+    expect(await d.getBootDevice(t)).toEqual({ device: 'cdrom', mode: 'uefi', persistent: false });
+    await d.power(t, 'on');
+    expect(machine.boots.at(-1)).toMatchObject({ target: 'Cd', how: 'power-on' }); // the virtual CD, not the board's own
+    expect(d.quirksSeen(t)).toContain('virtual-cd-usb');
+  });
+
+  it('leaves Cd alone elsewhere', async () => {
+    const { emu, machine, t } = await bmc({});
+    await d.setBootDevice(t, { device: 'cdrom', mode: 'uefi', persistent: false });
+    expect(emu.boot.target).toBe('Cd');
+    await d.power(t, 'on');
+    expect(machine.boots.at(-1)?.target).toBe('Cd');
+  });
+});
+
 describe('stale-image-name', () => {
   it('clears the image name an eject left behind, so the next insert works', async () => {
     const { emu, t } = await bmc({ staleImageAfterEject: true });

@@ -1,11 +1,11 @@
 // Test harness: what an emulated Redfish BMC drives — the machine behind it — and an in-memory one for BMC farms.
 
 /** Redfish BootSourceOverrideTarget values the emulator accepts. */
-export const BOOT_TARGETS = ['None', 'Pxe', 'Hdd', 'Cd', 'UefiHttp', 'BiosSetup'] as const;
+export const BOOT_TARGETS = ['None', 'Pxe', 'Hdd', 'Cd', 'UsbCd', 'UefiHttp', 'BiosSetup'] as const;
 export type BootTarget = (typeof BOOT_TARGETS)[number];
 export type BootMode = 'UEFI' | 'Legacy';
 
-/** What to boot: a target ('None' = the machine's own boot order) in a firmware mode. */
+/** What to boot: a target ('None' = the machine's own boot order; 'Cd' = the virtual CD) in a firmware mode. */
 export interface BootChoice {
   target: BootTarget;
   mode: BootMode;

@@ -39,6 +39,11 @@ export interface RedfishQuirks {
   asyncTasks: boolean;
   /** Which sensor resources exist: Thermal/Power (legacy), the Sensors collection (modern), or both. */
   sensors: 'both' | 'legacy' | 'modern';
+  /**
+   * Supermicro X11/X12: the virtual CD is a USB CD. A one-time Cd override boots the board's own (empty) CD drive;
+   * only UsbCd boots the virtual media. The board says Manufacturer "Supermicro" and offers UsbCd.
+   */
+  virtualCdIsUsbCd: boolean;
 }
 
 export const WELL_BEHAVED: Readonly<RedfishQuirks> = Object.freeze({
@@ -53,6 +58,7 @@ export const WELL_BEHAVED: Readonly<RedfishQuirks> = Object.freeze({
   noBasicAuth: false,
   asyncTasks: false,
   sensors: 'both',
+  virtualCdIsUsbCd: false,
 });
 
 export type RoleId = 'Administrator' | 'Operator' | 'ReadOnly';
@@ -185,7 +191,7 @@ export class RedfishEmulator {
   /** ResetType values the system offers (a board without PowerCycle, …). */
   resetTypes: string[] = [...RESET_TYPES];
   /** BootSourceOverrideTarget values the system offers. */
-  bootTargets: string[] = [...BOOT_TARGETS];
+  bootTargets: string[] = BOOT_TARGETS.filter((t) => t !== 'UsbCd');
   /** The next If-Match check fails with 412, as if another client had changed the resource in between. */
   staleEtagOnce = false;
   readonly vendor: Required<NonNullable<RedfishEmulatorOptions['vendor']>>;
@@ -679,7 +685,7 @@ export class RedfishEmulator {
     const boot: Record<string, unknown> = {
       BootSourceOverrideEnabled: this.boot.enabled,
       BootSourceOverrideTarget: this.boot.target,
-      'BootSourceOverrideTarget@Redfish.AllowableValues': [...this.bootTargets],
+      'BootSourceOverrideTarget@Redfish.AllowableValues': this.quirks.virtualCdIsUsbCd ? [...this.bootTargets, 'UsbCd'] : [...this.bootTargets],
     };
     if (!this.quirks.noBootOverrideMode) {
       boot.BootSourceOverrideMode = this.boot.mode;
@@ -691,7 +697,7 @@ export class RedfishEmulator {
       Id: this.systemId,
       Name: 'System',
       SystemType: 'Physical',
-      Manufacturer: this.vendor.manufacturer,
+      Manufacturer: this.quirks.virtualCdIsUsbCd ? 'Supermicro' : this.vendor.manufacturer,
       Model: this.vendor.model,
       SerialNumber: this.vendor.serial,
       UUID: this.uuid,
@@ -962,7 +968,7 @@ export class RedfishEmulator {
     }
     if ('BootSourceOverrideTarget' in boot) {
       const v = boot.BootSourceOverrideTarget;
-      if (!this.bootTargets.includes(v as BootTarget)) throw valueNotInList(v, 'BootSourceOverrideTarget');
+      if (!this.bootTargets.includes(v as BootTarget) && !(v === 'UsbCd' && this.quirks.virtualCdIsUsbCd)) throw valueNotInList(v, 'BootSourceOverrideTarget');
       next.target = v as BootTarget;
     }
     if ('BootSourceOverrideMode' in boot) {
@@ -988,10 +994,17 @@ export class RedfishEmulator {
   private nextBoot(): { now: BootChoice; after: BootChoice } {
     const mode = this.effectiveMode();
     const b = this.boot;
-    const now: BootChoice = { target: b.enabled === 'Disabled' ? 'None' : b.target, mode };
-    const after: BootChoice = { target: b.enabled === 'Continuous' ? b.target : 'None', mode };
+    const now: BootChoice = { target: b.enabled === 'Disabled' ? 'None' : this.bootsAs(b.target), mode };
+    const after: BootChoice = { target: b.enabled === 'Continuous' ? this.bootsAs(b.target) : 'None', mode };
     if (b.enabled === 'Once') b.enabled = 'Disabled';
     return { now, after };
+  }
+
+  /** What the machine really boots for an override target (the virtual CD answers to UsbCd on Supermicro boards). */
+  private bootsAs(target: BootTarget): BootTarget {
+    if (target === 'UsbCd') return this.quirks.virtualCdIsUsbCd ? 'Cd' : 'None';
+    if (target === 'Cd' && this.quirks.virtualCdIsUsbCd) return 'None';
+    return target;
   }
 
   private async resetSystem(body: unknown): Promise<Reply> {
