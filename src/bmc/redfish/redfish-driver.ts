@@ -14,7 +14,7 @@ import { virtualCdUsb } from './quirks/virtual-cd-usb.js';
 import { virtualMediaLocation } from './quirks/virtual-media-location.js';
 import { pause, RedfishClient, type Resource } from './redfish-client.js';
 import { RedfishHttp, type RedfishEndpoint, type RedfishTrust } from './redfish-http.js';
-import { linkOf, objectOf, stringOf, type Json } from './redfish-json.js';
+import { linkOf, numberOf, objectOf, stringOf, type Json } from './redfish-json.js';
 import {
   allowedResetTypes, bootMatches, bootPatchFor, bootSettingOf, firmwareItemOf, logEntryOf, powerReadingFromPower, powerStateOf,
   resetStepsFor, roleFor, sensorFromResource, sensorsFromThermalPower, userOf, type BmcEventLogEntry, type BmcPowerReading, type BootPatch,
@@ -49,12 +49,13 @@ export interface RedfishDriverOptions {
 /** Boot device setting with UEFI HTTP boot ('http'), which the shared BootDevice does not name yet. */
 export type RedfishBootSetting = Omit<BootDeviceSetting, 'device'> & { device: RedfishBootDevice };
 
-export interface RedfishDeviceInfo extends BmcDeviceInfo {
+export interface RedfishInventory {
   manufacturer?: string;
   model?: string;
   serialNumber?: string;
   biosVersion?: string;
   bmcModel?: string;
+  bmcFirmware?: string;
   redfishVersion?: string;
   firmwareInventory: FirmwareItem[];
 }
@@ -67,6 +68,9 @@ export interface VirtualMediaStatus {
 }
 
 const USER_NAME = /^[A-Za-z0-9._-]{1,16}$/;
+const POWER_ACTIONS: readonly string[] = ['on', 'off', 'soft', 'reset', 'cycle'] satisfies PowerAction[];
+const BOOT_DEVICES: readonly string[] = ['none', 'pxe', 'disk', 'cdrom', 'bios', 'http'] satisfies RedfishBootDevice[];
+const BOOT_MODES: readonly string[] = ['uefi', 'legacy', 'auto'];
 
 /** Passed last to every call (the shared contract's BmcCallOptions): aborting the signal stops the call. */
 export interface BmcCallOptions {
@@ -111,6 +115,7 @@ export class RedfishDriver implements BmcDriver {
 
   async power(t: BmcTarget, action: PowerAction, o: BmcCallOptions = {}): Promise<void> {
     const { signal } = o;
+    if (!POWER_ACTIONS.includes(action)) throw new RackhandError('INVALID_INPUT', `unknown power action ${JSON.stringify(action)}`, { field: 'action' });
     const c = await this.client(t);
     const sys = await c.get(await c.systemPath(signal), signal);
     const starts = action === 'on' || action === 'reset' || action === 'cycle';
@@ -150,6 +155,8 @@ export class RedfishDriver implements BmcDriver {
 
   async setBootDevice(t: BmcTarget, setting: RedfishBootSetting, o: BmcCallOptions = {}): Promise<void> {
     const { signal } = o;
+    if (!BOOT_DEVICES.includes(setting.device)) throw new RackhandError('INVALID_INPUT', `unknown boot device ${JSON.stringify(setting.device)}`, { field: 'device' });
+    if (!BOOT_MODES.includes(setting.mode)) throw new RackhandError('INVALID_INPUT', `unknown boot mode ${JSON.stringify(setting.mode)}`, { field: 'mode' });
     const c = await this.client(t);
     const sys = await c.get(await c.systemPath(signal), signal);
     const boot = objectOf(sys.body.Boot);
@@ -265,12 +272,15 @@ export class RedfishDriver implements BmcDriver {
 
   // ------------------------------------------------------------------ accounts
 
-  private async accounts(c: RedfishClient, signal?: AbortSignal): Promise<{ coll: string; members: Resource[] }> {
+  /** The accounts, and the password lengths the AccountService takes (IPMI's 1-20 when it does not say). */
+  private async accounts(c: RedfishClient, signal?: AbortSignal): Promise<{ coll: string; members: Resource[]; policy: { min: number; max: number } }> {
     const as = (await c.serviceLinks(signal)).accountService;
     if (!as) throw new RackhandError('BMC_UNSUPPORTED', `BMC ${c.name} has no AccountService`, { bmc: c.name });
-    const coll = linkOf((await c.get(as, signal)).body.Accounts);
+    const service = (await c.get(as, signal)).body;
+    const coll = linkOf(service.Accounts);
     if (!coll) throw new RackhandError('BMC_UNSUPPORTED', `BMC ${c.name}: its AccountService lists no Accounts`, { bmc: c.name });
-    return { coll, members: await this.readAll(c, await c.members(coll, signal), signal) };
+    const policy = { min: numberOf(service.MinPasswordLength) ?? 1, max: numberOf(service.MaxPasswordLength) ?? 20 };
+    return { coll, members: await this.readAll(c, await c.members(coll, signal), signal), policy };
   }
 
   private async account(c: RedfishClient, name: string, signal?: AbortSignal): Promise<Resource> {
@@ -290,7 +300,11 @@ export class RedfishDriver implements BmcDriver {
     const { signal } = o;
     if (!USER_NAME.test(user.name)) throw new RackhandError('INVALID_INPUT', 'a BMC user name is 1-16 letters, digits, dots, dashes or underscores', { field: 'name' });
     const c = await this.client(t);
-    const { coll } = await this.accounts(c, signal);
+    const { coll, members, policy } = await this.accounts(c, signal);
+    if (members.some((m) => m.body.UserName === user.name)) throw new RackhandError('CONFLICT', `BMC ${c.name} has a user named ${user.name} already`, { field: 'name' });
+    if (user.password.length < policy.min || user.password.length > policy.max) {
+      throw new RackhandError('INVALID_INPUT', `BMC ${c.name} takes passwords of ${policy.min} to ${policy.max} characters`, { field: 'password' });
+    }
     const res = await c.post(coll, { UserName: user.name, Password: user.password, RoleId: roleFor(user.privilege), Enabled: true }, `add BMC user ${user.name}`, signal);
     const id = Number(stringOf(objectOf(res.body).Id) ?? String(res.headers.location ?? '').split('/').pop());
     return { id: Number.isInteger(id) ? id : 0 };
@@ -335,7 +349,15 @@ export class RedfishDriver implements BmcDriver {
     c.forgetState();
   }
 
-  async deviceInfo(t: BmcTarget, o: BmcCallOptions = {}): Promise<RedfishDeviceInfo> {
+  /** The contract's device info: the BMC's firmware version (the IPMI-only fields are 0 / empty). */
+  async deviceInfo(t: BmcTarget, o: BmcCallOptions = {}): Promise<BmcDeviceInfo> {
+    const c = await this.client(t);
+    const mgr = await c.get(await c.managerPath(o.signal), o.signal);
+    return { deviceId: 0, firmware: stringOf(mgr.body.FirmwareVersion) ?? '', ipmiVersion: '', manufacturerId: 0, productId: 0 };
+  }
+
+  /** Model and firmware inventory: the system's make, model, serial and BIOS, the BMC's model and firmware, every firmware item. */
+  async inventory(t: BmcTarget, o: BmcCallOptions = {}): Promise<RedfishInventory> {
     const { signal } = o;
     const c = await this.client(t);
     const links = await c.serviceLinks(signal);
@@ -348,16 +370,12 @@ export class RedfishDriver implements BmcDriver {
     const s = sys.body;
     const m = mgr.body;
     return {
-      deviceId: 0,
-      firmware: stringOf(m.FirmwareVersion) ?? '',
-      ipmiVersion: '',
-      manufacturerId: 0,
-      productId: 0,
       manufacturer: stringOf(s.Manufacturer),
       model: stringOf(s.Model),
       serialNumber: stringOf(s.SerialNumber),
       biosVersion: stringOf(s.BiosVersion),
       bmcModel: stringOf(m.Model),
+      bmcFirmware: stringOf(m.FirmwareVersion),
       redfishVersion: links.redfishVersion,
       firmwareInventory,
     };
@@ -482,6 +500,11 @@ export class RedfishDriver implements BmcDriver {
   /** Names of the quirk adapters that have acted for this BMC (shown to operators; asserted by tests). */
   quirksSeen(t: BmcTarget): string[] {
     return [...(this.clients.get(clientKey(t))?.quirks ?? [])].sort();
+  }
+
+  /** HTTP requests (and connection attempts) under way: work the driver still does for its calls. */
+  requestsInFlight(): number {
+    return this.http.inFlight;
   }
 
   /** Whether a session is held for this login right now. */

@@ -1,7 +1,7 @@
 // HTTP(S) to Redfish BMCs: a keep-alive agent per BMC, a short connect timeout apart from the request timeout, the
 // TLS certificate checked against the one pinned for that BMC (trust on first use) or a site CA before a byte of a
 // request is sent, JSON answers, and every failure as a RackhandError.
-import { Agent, request as httpRequest, type IncomingHttpHeaders, type IncomingMessage } from 'node:http';
+import { Agent, request as httpRequest, type ClientRequestArgs, type IncomingHttpHeaders, type IncomingMessage } from 'node:http';
 import { connect as netConnect, isIP, type Socket } from 'node:net';
 import { connect as tlsConnect, type TLSSocket } from 'node:tls';
 import type { Duplex } from 'node:stream';
@@ -76,22 +76,26 @@ class BmcAgent extends Agent {
     super({ keepAlive: true, maxSockets: 4, maxFreeSockets: 2, scheduling: 'lifo' });
   }
 
-  override createConnection(_options: object, cb: (err: Error | null, s?: Duplex) => void): undefined {
+  override createConnection(options: ClientRequestArgs, cb?: (err: Error | null, s: Duplex) => void): undefined {
     const { ep, opts } = this;
     const name = endpointName(ep);
+    // The request this connection is made for was cancelled: stop connecting too, not only waiting for it.
+    const cancel = (options as { connectSignal?: AbortSignal }).connectSignal;
     let done = false;
     let sock: Socket | TLSSocket;
+    const onCancel = () => finish(new ConnectFailure('timeout', `connection to BMC ${name} cancelled`));
     const finish = (err: Error | null) => {
       if (done) return;
       done = true;
       clearTimeout(timer);
+      cancel?.removeEventListener('abort', onCancel);
       if (err) {
         sock.destroy();
-        cb(err);
+        cb!(err, sock);
         return;
       }
       sock.setTimeout(opts.idleSocketMs); // the agent destroys a free socket on 'timeout'
-      cb(null, sock);
+      cb!(null, sock);
     };
     const timer = setTimeout(() => {
       finish(new ConnectFailure('timeout', `BMC ${name} did not accept a ${ep.scheme.toUpperCase()} connection within ${opts.connectTimeoutMs} ms`));
@@ -133,6 +137,8 @@ class BmcAgent extends Agent {
       });
     }
     sock.on('error', onError);
+    if (cancel?.aborted) onCancel();
+    else cancel?.addEventListener('abort', onCancel, { once: true });
     return undefined;
   }
 }
@@ -166,6 +172,7 @@ function subjectOf(subject: object | undefined): string {
 export class RedfishHttp {
   private readonly opts: RedfishHttpOptions;
   private readonly agents = new Map<string, BmcAgent>();
+  private active = 0;
 
   constructor(opts: Partial<RedfishHttpOptions> & { trust: RedfishTrust }) {
     this.opts = { ...DEFAULT_REDFISH_HTTP_OPTIONS, ...opts };
@@ -180,6 +187,11 @@ export class RedfishHttp {
       if (e instanceof StaleSocket) return this.once(ep, r);
       throw e;
     }
+  }
+
+  /** Requests sent or being connected that have not ended yet. */
+  get inFlight(): number {
+    return this.active;
   }
 
   /** Close idle keep-alive connections to one BMC (its sessions are gone, or it is being forgotten). */
@@ -208,11 +220,13 @@ export class RedfishHttp {
     const name = endpointName(ep);
     const payload = r.body === undefined ? undefined : Buffer.from(JSON.stringify(r.body));
     if (r.signal?.aborted) return Promise.reject(r.signal.reason);
+    this.active++;
     return new Promise<RedfishResponse>((resolve, reject) => {
       let settled = false;
       const settle = (err: unknown, res?: RedfishResponse) => {
         if (settled) return;
         settled = true;
+        this.active--;
         clearTimeout(timer);
         r.signal?.removeEventListener('abort', onAbort);
         if (err) reject(err);
@@ -224,6 +238,7 @@ export class RedfishHttp {
         method: r.method,
         path: r.path,
         agent: this.agent(ep),
+        ...(r.signal ? { connectSignal: r.signal } : {}),
         headers: {
           Accept: 'application/json',
           'OData-Version': '4.0',

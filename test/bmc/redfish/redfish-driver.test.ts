@@ -88,6 +88,17 @@ describe('power', () => {
   });
 });
 
+describe('bad arguments', () => {
+  it('an unknown power action, boot device or mode is INVALID_INPUT before the BMC is asked', async () => {
+    const { emu, t } = await emulator();
+    const d = driver();
+    await expect(d.power(t, 'explode' as never)).rejects.toMatchObject({ code: 'INVALID_INPUT', details: { field: 'action' } });
+    await expect(d.setBootDevice(t, { device: 'floppy' as never, mode: 'uefi', persistent: false })).rejects.toMatchObject({ code: 'INVALID_INPUT', details: { field: 'device' } });
+    await expect(d.setBootDevice(t, { device: 'pxe', mode: 'bios' as never, persistent: false })).rejects.toMatchObject({ code: 'INVALID_INPUT', details: { field: 'mode' } });
+    expect(emu.requests).toEqual([]);
+  });
+});
+
 describe('boot override', () => {
   it('writes Once/Continuous, UEFI/Legacy, every target, reads them back; none disables it', async () => {
     const { emu, t } = await emulator();
@@ -171,6 +182,10 @@ describe('sensors and power reading', () => {
     expect(await d.powerReading(legacy.t)).toEqual({ watts: 142, minimumWatts: 142, maximumWatts: 142, averageWatts: 142, periodSeconds: 60, time: null });
     const modern = await emulator({ quirks: { sensors: 'modern' } });
     expect(await d.powerReading(modern.t)).toEqual({ watts: modern.emu.power.offWatts, minimumWatts: null, maximumWatts: null, averageWatts: null, periodSeconds: null, time: null });
+    for (const e of [legacy, modern]) {
+      e.emu.measuresPower = false;
+      await expect(d.powerReading(e.t)).rejects.toMatchObject({ code: 'BMC_UNSUPPORTED' });
+    }
   });
 });
 
@@ -202,11 +217,15 @@ describe('accounts', () => {
     expect(emu.requests).toEqual([]);
   });
 
-  it('a bad name is refused before the BMC is asked; a refused password is the BMC speaking', async () => {
-    const { t } = await emulator();
+  it('bad names, passwords outside the BMC\'s policy and existing names are refused before anything is written', async () => {
+    const { emu, t } = await emulator();
     const d = driver();
-    await expect(d.addUser(t, { name: 'has space', password: 'ops-Secret-7', privilege: 'user' })).rejects.toMatchObject({ code: 'INVALID_INPUT' });
-    await expect(d.addUser(t, { name: 'ok', password: 'short', privilege: 'user' })).rejects.toMatchObject({ code: 'BMC_ERROR', message: expect.stringContaining('8 to 20 characters') });
+    await expect(d.addUser(t, { name: 'has space', password: 'ops-Secret-7', privilege: 'user' })).rejects.toMatchObject({ code: 'INVALID_INPUT', details: { field: 'name' } });
+    await expect(d.addUser(t, { name: 'ok', password: 'short', privilege: 'user' })).rejects.toMatchObject({ code: 'INVALID_INPUT', message: expect.stringContaining('8 to 20 characters') });
+    await expect(d.addUser(t, { name: 'ok', password: 'p'.repeat(21), privilege: 'user' })).rejects.toMatchObject({ code: 'INVALID_INPUT', details: { field: 'password' } });
+    await expect(d.addUser(t, { name: 'admin', password: 'ops-Secret-7', privilege: 'user' })).rejects.toMatchObject({ code: 'CONFLICT' });
+    await expect(d.setUserPassword(t, 'nobody', 'ops-Secret-7')).rejects.toMatchObject({ code: 'NOT_FOUND' });
+    expect(emu.requests.filter((r) => r.path.includes('/AccountService/') && r.method !== 'GET')).toEqual([]);
   });
 });
 
@@ -230,9 +249,12 @@ describe('manager, inventory, event log, virtual media', () => {
 
   it('reports model, serial, BIOS, BMC firmware and the firmware inventory', async () => {
     const { emu, t } = await emulator();
-    const info = await driver().deviceInfo(t);
-    expect(info).toMatchObject({
-      firmware: emu.vendor.bmcFirmware,
+    const d = driver();
+    expect(await d.deviceInfo(t)).toEqual({ deviceId: 0, firmware: emu.vendor.bmcFirmware, ipmiVersion: '', manufacturerId: 0, productId: 0 });
+    const info = await d.inventory(t);
+    expect(info).toEqual({
+      bmcFirmware: emu.vendor.bmcFirmware,
+      bmcModel: `${emu.vendor.model} BMC`,
       manufacturer: emu.vendor.manufacturer,
       model: emu.vendor.model,
       serialNumber: emu.vendor.serial,
@@ -433,9 +455,13 @@ describe('abort', () => {
       const ac = new AbortController();
       const call = d.powerStatus({ host: '127.0.0.1', port: silent.port, username: 'admin', password: PASSWORD, cipherSuite: 3, privilege: 'administrator' }, { signal: ac.signal });
       await until(() => silent.accepted() > 0, 'connection accepted');
+      expect(d.requestsInFlight()).toBe(1);
       const reason = new Error('task cancelled');
       ac.abort(reason);
       await expect(call).rejects.toBe(reason);
+      expect(d.requestsInFlight()).toBe(0);
+      // The half-open TLS connection is dropped too, not left until the (one minute) connect timeout.
+      await until(() => silent.open() === 0, 'the connection closed');
     } finally {
       await silent.stop();
     }

@@ -188,6 +188,8 @@ export class RedfishEmulator {
   managerResets = 0;
   /** Watts the host draws when on / off (PowerControl, the Power sensor). */
   power = { onWatts: 142, offWatts: 9 };
+  /** False: a board without power metering (no PowerConsumedWatts, no power sensor). */
+  measuresPower = true;
   /** ResetType values the system offers (a board without PowerCycle, …). */
   resetTypes: string[] = [...RESET_TYPES];
   /** BootSourceOverrideTarget values the system offers. */
@@ -819,9 +821,8 @@ export class RedfishEmulator {
           '@odata.id': `${path}#/PowerControl/0`,
           MemberId: '0',
           Name: 'System Power Control',
-          PowerConsumedWatts: w,
           PowerCapacityWatts: 500,
-          PowerMetrics: { IntervalInMin: 1, MinConsumedWatts: w, MaxConsumedWatts: w, AverageConsumedWatts: w },
+          ...(this.measuresPower ? { PowerConsumedWatts: w, PowerMetrics: { IntervalInMin: 1, MinConsumedWatts: w, MaxConsumedWatts: w, AverageConsumedWatts: w } } : {}),
           Status: { State: 'Enabled', Health: 'OK' },
         },
       ],
@@ -858,7 +859,7 @@ export class RedfishEmulator {
       ),
       Status: { State: 'Enabled', Health: health(s) },
     }));
-    out.push({
+    if (this.measuresPower) out.push({
       '@odata.type': '#Sensor.v1_7_0.Sensor',
       '@odata.id': `${base}/TotalPower`,
       Id: 'TotalPower',

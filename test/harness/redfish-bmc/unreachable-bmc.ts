@@ -13,6 +13,8 @@ export interface UnreachableBmc {
   port: number;
   /** Connections the silent kind accepted (it never answers them). */
   accepted(): number;
+  /** Of those, the ones the client has not closed yet. */
+  open(): number;
   stop(): Promise<void>;
 }
 
@@ -57,6 +59,7 @@ export async function startUnreachableBmc(kind: UnreachableKind): Promise<Unreac
       host: '127.0.0.1',
       port,
       accepted: () => 0,
+      open: () => 0,
       stop: async () => {
         child.stdin!.end();
         await stopChild(child, 1000);
@@ -68,6 +71,7 @@ export async function startUnreachableBmc(kind: UnreachableKind): Promise<Unreac
   const server: Server = createServer((s) => {
     accepted++;
     sockets.add(s);
+    s.resume(); // read (and drop) what the client sends, so its close is seen
     s.on('error', () => undefined);
     s.on('close', () => sockets.delete(s));
   });
@@ -80,5 +84,5 @@ export async function startUnreachableBmc(kind: UnreachableKind): Promise<Unreac
     });
   // Refused: the port was free a moment ago and nothing listens on it now.
   if (kind === 'refused') await close();
-  return { host: '127.0.0.1', port, accepted: () => accepted, stop: kind === 'refused' ? async () => undefined : close };
+  return { host: '127.0.0.1', port, accepted: () => accepted, open: () => sockets.size, stop: kind === 'refused' ? async () => undefined : close };
 }
