@@ -315,6 +315,7 @@ export class RedfishDriver implements BmcDriver {
     guardOwnAccount(t, name, 'set a new password on');
     const c = await this.client(t);
     await c.patch(await this.account(c, name, signal), { Password: password }, `set the password of BMC user ${name}`, signal);
+    await this.forgetLogin(t, name);
   }
 
   async setUserEnabled(t: BmcTarget, name: string, enabled: boolean, o: BmcCallOptions = {}): Promise<void> {
@@ -322,6 +323,7 @@ export class RedfishDriver implements BmcDriver {
     if (!enabled) guardOwnAccount(t, name, 'disable');
     const c = await this.client(t);
     await c.patch(await this.account(c, name, signal), { Enabled: enabled }, `${enabled ? 'enable' : 'disable'} BMC user ${name}`, signal);
+    if (!enabled) await this.forgetLogin(t, name);
   }
 
   async removeUser(t: BmcTarget, name: string, o: BmcCallOptions = {}): Promise<void> {
@@ -329,6 +331,16 @@ export class RedfishDriver implements BmcDriver {
     guardOwnAccount(t, name, 'remove');
     const c = await this.client(t);
     await c.delete((await this.account(c, name, signal)).path, `remove BMC user ${name}`, signal);
+    await this.forgetLogin(t, name);
+  }
+
+  /** Sessions rackhand holds as `name` on this BMC end: its password changed or the account is gone. */
+  private async forgetLogin(t: BmcTarget, name: string): Promise<void> {
+    const key = clientKey({ ...t, username: name });
+    const c = this.clients.get(key);
+    if (!c) return;
+    this.clients.delete(key);
+    await c.logout();
   }
 
   // ------------------------------------------------------------------ manager and inventory

@@ -201,6 +201,7 @@ describe('accounts', () => {
     expect(await d.powerStatus(ops)).toBe('off');
     await expect(d.addUser(ops, { name: 'ops2', password: 'ops-Secret-8', privilege: 'operator' })).rejects.toMatchObject({ code: 'BMC_AUTH_FAILED' });
     await d.setUserPassword(t, 'ops1', 'ops-Secret-9');
+    await expect(d.powerStatus(ops)).rejects.toMatchObject({ code: 'BMC_AUTH_FAILED' }); // no session kept from before
     await expect(d.powerStatus({ ...ops, username: 'ops1', password: 'ops-Secret-9' })).resolves.toBe('off');
     await d.setUserEnabled(t, 'ops1', false);
     expect(emu.accounts.find((a) => a.userName === 'ops1')?.enabled).toBe(false);

@@ -1168,7 +1168,11 @@ export class RedfishEmulator {
     if ('Enabled' in b && typeof b.Enabled !== 'boolean') throw badRequest('PropertyValueTypeError', 'Enabled must be a boolean.', ['#/Enabled']);
     if ('RoleId' in b && !(String(b.RoleId) in ROLE_PRIVILEGES)) throw valueNotInList(b.RoleId, 'RoleId');
     if ('UserName' in b && (typeof b.UserName !== 'string' || !/^[A-Za-z0-9._-]{1,16}$/.test(b.UserName))) throw badRequest('PropertyValueFormatError', 'UserName is not valid.', ['#/UserName']);
-    if (typeof b.Password === 'string') a.password = b.Password;
+    if (typeof b.Password === 'string') {
+      a.password = b.Password;
+      // As bmcweb does: a new password ends the account's sessions.
+      for (const [t, sess] of this.sessions) if (sess.account === a) this.sessions.delete(t);
+    }
     if (typeof b.Enabled === 'boolean') a.enabled = b.Enabled;
     if (typeof b.RoleId === 'string') a.roleId = b.RoleId as RoleId;
     if (typeof b.UserName === 'string') a.userName = b.UserName;
