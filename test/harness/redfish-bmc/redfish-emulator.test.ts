@@ -226,6 +226,19 @@ describe('sushy against the emulator', () => {
     expect(emu.media.inserted).toBe(false);
   });
 
+  it('meets the Supermicro USB-CD quirk the way sushy knows it: its Cd becomes UsbCd; redfishtool\'s plain Cd boots the board\'s own drive', async () => {
+    const { emu, machine, peer } = await bmc({ quirks: { virtualCdIsUsbCd: true } });
+    const out = await sushy(peer, [{ op: 'boot', target: 'Cd', enabled: 'Once' }]);
+    expect(out.error).toBeUndefined();
+    expect(emu.boot.target).toBe('UsbCd'); // sushy's own Supermicro rule kicked in
+    await redfishtool(peer, ['Systems', '-1', 'reset', 'On']);
+    expect(machine.boots.at(-1)?.target).toBe('Cd'); // the virtual CD
+    await redfishtool(peer, ['Systems', '-1', 'reset', 'ForceOff']);
+    expect((await redfishtool(peer, ['Systems', '-1', 'setBootOverride', 'Once', 'Cd'])).code).toBe(0);
+    await redfishtool(peer, ['Systems', '-1', 'reset', 'On']);
+    expect(machine.boots.at(-1)?.target).toBe('None'); // not the virtual media
+  });
+
   it('meets the revert quirk: a one-time UEFI PXE override reads back as it was', async () => {
     const { emu, peer } = await bmc({ quirks: { revertOnceUefiPxe: 1 } });
     const out = await sushy(peer, [{ op: 'boot', target: 'Pxe', enabled: 'Once', mode: 'UEFI' }, { op: 'state' }]);
