@@ -1,7 +1,12 @@
 // Console proxy benchmark: rackhand's VncProxy vs websockify (the anchor) in the same run — 256 MiB each way,
 // 2,000 small echoes (p50/p99), and proxy memory with 10 concurrent sessions. Prints numbers and ratios.
 //
-//   node bench/console.mjs [MiB=256] [rounds=2]
+//   node bench/console.mjs [MiB=256] [rounds=2] [--baseline GIT_REV] [--no-bufferutil]
+//
+// The anchor is Debian's websockify (run by /usr/bin/python3, serving Debian's noVNC page as it does in the field);
+// when it is missing the bench installs it with apt-get (needs root), as the test command installs its peers.
+// --baseline also runs the proxy of another git revision (e.g. the hand-written websocket before `ws`) in the same
+// rounds and prints rackhand's ratio to it; --no-bufferutil runs rackhand's ws without its native unmasking helper.
 //
 // Roles (internal): `--targets` runs the TCP load targets, `--proxy DIR PORTS_JSON` runs rackhand's proxy from
 // the compiled console module in DIR. Targets greet with an RFB banner (the proxy insists on one), then:
@@ -11,11 +16,17 @@ import crypto from 'node:crypto';
 import fs from 'node:fs';
 import http from 'node:http';
 import net from 'node:net';
+import { createRequire } from 'node:module';
 import os from 'node:os';
 import path from 'node:path';
 import { fileURLToPath, pathToFileURL } from 'node:url';
 
 const ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
+/** Debian packages of the anchor: websockify (the proxy) and novnc (the page it serves, as deployed). */
+const ANCHOR_PACKAGES = ['websockify', 'novnc'];
+const PYTHON = '/usr/bin/python3';
+const WEBSOCKIFY = '/usr/bin/websockify';
+const NOVNC_DIR = '/usr/share/novnc';
 const BANNER = Buffer.from('RFB 003.008\n');
 const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
 
@@ -95,7 +106,17 @@ async function runProxy(dir, portsJson) {
   const proxy = new VncProxy({ authority, maxConnectionsPerServer: 100, maxConnectionsTotal: 1000, maxPayload: 4 * 1024 * 1024, highWaterMark: hwm });
   const server = http.createServer((_q, r) => r.writeHead(404).end());
   proxy.attach(server);
-  server.listen(0, '127.0.0.1', () => process.stdout.write(JSON.stringify({ port: server.address().port }) + '\n'));
+  // Whether ws found its native (un)masking helper, as it would in the daemon (ws loads it the same way).
+  let bufferutil = false;
+  if (!process.env.WS_NO_BUFFER_UTIL) {
+    try {
+      createRequire(path.join(dir, 'console', 'vnc-proxy.js'))('bufferutil');
+      bufferutil = true;
+    } catch {
+      /* not installed */
+    }
+  }
+  server.listen(0, '127.0.0.1', () => process.stdout.write(JSON.stringify({ port: server.address().port, bufferutil }) + '\n'));
 }
 
 // ---------- client side ----------
@@ -338,6 +359,56 @@ async function tenSessions(base, pid, bytesEach) {
   return { idle, held, peak };
 }
 
+// ---------- the anchor ----------
+function anchorMissing() {
+  if (!fs.existsSync(WEBSOCKIFY) || !fs.existsSync(path.join(NOVNC_DIR, 'vnc.html'))) return true;
+  // Debian's websockify runs on the system python; another python3 on PATH may lack the module.
+  return spawnSync(PYTHON, ['-c', 'import websockify'], { stdio: 'ignore' }).status !== 0;
+}
+
+/** Installs websockify and noVNC from Debian when they are missing; throws a one-line reason when it cannot. */
+function ensureAnchor() {
+  if (!anchorMissing()) return;
+  if (process.getuid?.() !== 0) {
+    throw new Error(`the anchor is missing: run as root so the bench can install it, or: apt-get install ${ANCHOR_PACKAGES.join(' ')}`);
+  }
+  console.error(`bench: installing the anchor (${ANCHOR_PACKAGES.join(' ')}) with apt-get`);
+  const env = { ...process.env, DEBIAN_FRONTEND: 'noninteractive' };
+  const apt = (args) => spawnSync('apt-get', args, { env, encoding: 'utf8' });
+  let r = apt(['install', '-y', '-q', '-o', 'DPkg::Lock::Timeout=600', '--no-install-recommends', ...ANCHOR_PACKAGES]);
+  if (r.status !== 0) {
+    // A fresh machine may not have package lists yet.
+    apt(['update', '-q']);
+    r = apt(['install', '-y', '-q', '-o', 'DPkg::Lock::Timeout=600', '--no-install-recommends', ...ANCHOR_PACKAGES]);
+  }
+  if (r.status !== 0 || anchorMissing()) {
+    throw new Error(`could not install the anchor (${ANCHOR_PACKAGES.join(' ')}): ${(r.stderr || r.stdout || '').trim().split('\n').pop()}`);
+  }
+}
+
+/** Compiles the console module of the working tree, or of a git revision, into DIR; returns DIR. */
+function compileConsole(dir, rev) {
+  fs.rmSync(dir, { recursive: true, force: true });
+  let srcRoot = path.join(ROOT, 'src');
+  if (rev) {
+    srcRoot = path.join(dir, 'src');
+    fs.mkdirSync(srcRoot, { recursive: true });
+    const ar = spawnSync('sh', ['-c', `git -C "$0" archive "$1" src/console | tar -x -C "$2"`, ROOT, rev, dir], { encoding: 'utf8' });
+    if (ar.status !== 0) throw new Error(`git archive ${rev}: ${ar.stderr.trim()}`);
+  }
+  const out = path.join(dir, 'out');
+  const tsc = spawnSync(
+    path.join(ROOT, 'node_modules', '.bin', 'tsc'),
+    ['--ignoreConfig', '--outDir', out, '--rootDir', srcRoot, '--module', 'nodenext', '--moduleResolution', 'nodenext', '--target', 'es2022',
+      '--skipLibCheck', '--types', 'node', '--typeRoots', path.join(ROOT, 'node_modules', '@types'), path.join(srcRoot, 'console', 'vnc-proxy.ts')],
+    { encoding: 'utf8' },
+  );
+  if (!fs.existsSync(path.join(out, 'console', 'vnc-proxy.js'))) throw new Error(`tsc failed: ${tsc.stdout}${tsc.stderr}`);
+  // Its imports (ws) resolve from the project's node_modules.
+  fs.symlinkSync(path.join(ROOT, 'node_modules'), path.join(out, 'node_modules'));
+  return out;
+}
+
 // ---------- main ----------
 function startChild(cmd, args, opts = {}) {
   const child = spawn(cmd, args, { stdio: ['ignore', 'pipe', 'pipe'], ...opts });
@@ -367,8 +438,11 @@ async function freePort() {
   });
 }
 
-async function waitListening(port) {
+async function waitListening(port, child) {
+  let stderr = '';
+  child.stderr.on('data', (d) => (stderr += d));
   for (let i = 0; i < 100; i++) {
+    if (child.exitCode !== null) throw new Error(`websockify exited (${child.exitCode}): ${stderr.trim().split('\n').pop() ?? ''}`);
     const ok = await new Promise((r) => {
       const s = net.connect(port, '127.0.0.1', () => {
         s.destroy();
@@ -379,25 +453,22 @@ async function waitListening(port) {
     if (ok) return;
     await sleep(100);
   }
-  throw new Error(`nothing listening on ${port}`);
+  throw new Error(`websockify is not listening on ${port} after 10 s: ${stderr.trim().split('\n').pop() ?? ''}`);
 }
 
 async function main() {
-  const mib = Number(process.argv[2] ?? 256);
-  const rounds = Number(process.argv[3] ?? 2);
+  const args = process.argv.slice(2);
+  const nb = args.indexOf('--no-bufferutil');
+  // ws without its native (un)masking helper: what the package costs without it.
+  if (nb >= 0) args.splice(nb, 1);
+  const bi = args.indexOf('--baseline');
+  const baseline = bi >= 0 ? args.splice(bi, 2)[1] : undefined;
+  if (bi >= 0 && !baseline) throw new Error('--baseline needs a git revision');
+  const mib = Number(args[0] ?? 256);
+  const rounds = Number(args[1] ?? 2);
   const bytes = mib * 1048576;
   ({ default: WebSocket } = await import('ws'));
-
-  // Compile just the console module (and what it imports) so the bench does not depend on a full build.
-  const build = path.join(ROOT, 'node_modules', '.cache', 'rackhand-bench-console');
-  fs.rmSync(build, { recursive: true, force: true });
-  const tsc = spawnSync(
-    path.join(ROOT, 'node_modules', '.bin', 'tsc'),
-    ['--ignoreConfig', '--outDir', build, '--rootDir', path.join(ROOT, 'src'), '--module', 'nodenext', '--moduleResolution', 'nodenext', '--target', 'es2022',
-      '--skipLibCheck', '--types', 'node', path.join(ROOT, 'src/console/vnc-proxy.ts')],
-    { encoding: 'utf8' },
-  );
-  if (!fs.existsSync(path.join(build, 'console', 'vnc-proxy.js'))) throw new Error(`tsc failed: ${tsc.stdout}${tsc.stderr}`);
+  ensureAnchor();
 
   const tmp = fs.mkdtempSync(path.join(os.tmpdir(), `rackhand-bench-console-${process.pid}-`));
   const children = [];
@@ -407,31 +478,45 @@ async function main() {
   };
   process.on('exit', cleanup);
   try {
+    // Compile just the console module (and what it imports) so the bench does not depend on a full build.
+    const build = compileConsole(path.join(tmp, 'build'));
+    const baselineBuild = baseline ? compileConsole(path.join(tmp, 'baseline'), baseline) : undefined;
     const self = fileURLToPath(import.meta.url);
     const targets = startChild(process.execPath, [self, '--targets']);
     children.push(targets);
     const ports = await firstLine(targets);
 
-    const rh = startChild(process.execPath, [self, '--proxy', build, JSON.stringify(ports)]);
+    const rh = startChild(process.execPath, [self, '--proxy', build, JSON.stringify(ports)],
+      nb >= 0 ? { env: { ...process.env, WS_NO_BUFFER_UTIL: '1' } } : {});
     children.push(rh);
-    const { port: rhPort } = await firstLine(rh);
+    const { port: rhPort, bufferutil } = await firstLine(rh);
+    console.error(`rackhand's proxy: ws ${createRequire(import.meta.url)('ws/package.json').version}, ${bufferutil ? 'with' : 'WITHOUT'} bufferutil`);
+    let basePort;
+    if (baselineBuild) {
+      const b = startChild(process.execPath, [self, '--proxy', baselineBuild, JSON.stringify(ports)]);
+      children.push(b);
+      ({ port: basePort } = await firstLine(b));
+      children.baselinePid = b.pid;
+    }
 
     const tokens = path.join(tmp, 'tokens.cfg');
     fs.writeFileSync(tokens, Object.entries(ports).map(([k, p]) => `${k}: 127.0.0.1:${p}`).join('\n') + '\n');
     const wsfPort = await freePort();
-    const wsf = startChild('/usr/bin/python3', ['/usr/bin/websockify', '--token-plugin', 'TokenFile', '--token-source', tokens, `127.0.0.1:${wsfPort}`],
+    const wsf = startChild(PYTHON, [WEBSOCKIFY, '--web', NOVNC_DIR, '--token-plugin', 'TokenFile', '--token-source', tokens, `127.0.0.1:${wsfPort}`],
       { cwd: tmp });
     children.push(wsf);
-    await waitListening(wsfPort);
+    await waitListening(wsfPort, wsf);
 
     const subjects = {
       rackhand: { kind: 'rackhand', url: `ws://127.0.0.1:${rhPort}/console/ws`, pid: rh.pid },
       websockify: { kind: 'websockify', url: `ws://127.0.0.1:${wsfPort}/`, pid: wsf.pid },
     };
-    const res = { rackhand: { up: 0, down: 0, p50: Infinity, p99: Infinity }, websockify: { up: 0, down: 0, p50: Infinity, p99: Infinity } };
-    // Alternate the two in every round and keep each one's best: other work on this machine adds noise.
+    if (baselineBuild) subjects.baseline = { kind: 'rackhand', url: `ws://127.0.0.1:${basePort}/console/ws`, pid: children.baselinePid };
+    const names = Object.keys(subjects);
+    const res = Object.fromEntries(names.map((n) => [n, { up: 0, down: 0, p50: Infinity, p99: Infinity, ups: [], downs: [] }]));
+    // Alternate the order in every round and keep each one's best and median: other work on this machine adds noise.
     for (let r = 0; r < rounds; r++) {
-      for (const name of r % 2 === 0 ? ['rackhand', 'websockify'] : ['websockify', 'rackhand']) {
+      for (const name of r % 2 === 0 ? names : [...names].reverse()) {
         const s = subjects[name];
         const c0 = cpuTicks(s.pid);
         const up = await upload(s, bytes);
@@ -446,6 +531,8 @@ async function main() {
         const o = res[name];
         o.up = Math.max(o.up, up);
         o.down = Math.max(o.down, down);
+        o.ups.push(up);
+        o.downs.push(down);
         o.p50 = Math.min(o.p50, e.p50);
         o.p99 = Math.min(o.p99, e.p99);
         const perGiB = (t) => ((t / 100) * 1024) / mib;
@@ -457,18 +544,22 @@ async function main() {
         );
       }
     }
-    for (const name of ['rackhand', 'websockify']) {
+    for (const name of names) {
       await sleep(1000); // websockify reaps its per-connection children
       res[name].mem = await tenSessions(subjects[name], subjects[name].pid, 32 * 1048576);
     }
 
     const f = (x, d = 0) => x.toFixed(d);
+    const median = (v) => [...v].sort((a, b) => a - b)[Math.floor((v.length - 1) / 2)];
+    for (const o of Object.values(res)) Object.assign(o, { upMedian: median(o.ups), downMedian: median(o.downs), ups: undefined, downs: undefined });
     const R = res.rackhand;
     const W = res.websockify;
-    console.log(`console proxy bench: ${mib} MiB each way, 2,000 x 32-byte echoes, 10 concurrent sessions (best of ${rounds} rounds)`);
+    console.log(`console proxy bench: ${mib} MiB each way, 2,000 x 32-byte echoes, 10 concurrent sessions (best and median of ${rounds} rounds)`);
     console.log('                         rackhand    websockify    ratio (rackhand/websockify)');
     console.log(`upload MiB/s            ${f(R.up).padStart(9)}    ${f(W.up).padStart(10)}    ${f(R.up / W.up, 2)}x   (goal >= 2)`);
     console.log(`download MiB/s          ${f(R.down).padStart(9)}    ${f(W.down).padStart(10)}    ${f(R.down / W.down, 2)}x   (goal >= 1)`);
+    console.log(`upload median MiB/s     ${f(R.upMedian).padStart(9)}    ${f(W.upMedian).padStart(10)}    ${f(R.upMedian / W.upMedian, 2)}x`);
+    console.log(`download median MiB/s   ${f(R.downMedian).padStart(9)}    ${f(W.downMedian).padStart(10)}    ${f(R.downMedian / W.downMedian, 2)}x`);
     console.log(`proxy CPU up s/GiB     ${f(R.cpuUp, 2).padStart(9)}    ${f(W.cpuUp, 2).padStart(10)}    ${f(R.cpuUp / W.cpuUp, 2)}x`);
     console.log(`proxy CPU down s/GiB   ${f(R.cpuDown, 2).padStart(9)}    ${f(W.cpuDown, 2).padStart(10)}    ${f(R.cpuDown / W.cpuDown, 2)}x`);
     console.log(`echo p50 µs             ${f(R.p50).padStart(9)}    ${f(W.p50).padStart(10)}    ${f(R.p50 / W.p50, 2)}x   (lower is better)`);
@@ -476,14 +567,30 @@ async function main() {
     console.log(`idle RSS MiB            ${f(R.mem.idle.rss, 1).padStart(9)}    ${f(W.mem.idle.rss, 1).padStart(10)}`);
     console.log(`10 sessions peak RSS    ${f(R.mem.peak.rss, 1).padStart(9)}    ${f(W.mem.peak.rss, 1).padStart(10)}    ${f(R.mem.peak.rss / W.mem.peak.rss, 2)}x   (goal <= 0.33; ${W.mem.held.procs} websockify processes)`);
     console.log(`10 sessions peak PSS    ${f(R.mem.peak.pss, 1).padStart(9)}    ${f(W.mem.peak.pss, 1).padStart(10)}    ${f(R.mem.peak.pss / W.mem.peak.pss, 2)}x   (shared pages split between forks)`);
+    if (baselineBuild) {
+      const B = res.baseline;
+      console.log(`\nagainst the proxy of ${baseline} (same rounds)    rackhand    ${baseline.slice(0, 12).padStart(12)}    ratio`);
+      console.log(`upload MiB/s            ${f(R.up).padStart(9)}    ${f(B.up).padStart(12)}    ${f(R.up / B.up, 2)}x`);
+      console.log(`download MiB/s          ${f(R.down).padStart(9)}    ${f(B.down).padStart(12)}    ${f(R.down / B.down, 2)}x`);
+      console.log(`upload median MiB/s     ${f(R.upMedian).padStart(9)}    ${f(B.upMedian).padStart(12)}    ${f(R.upMedian / B.upMedian, 2)}x`);
+      console.log(`download median MiB/s   ${f(R.downMedian).padStart(9)}    ${f(B.downMedian).padStart(12)}    ${f(R.downMedian / B.downMedian, 2)}x`);
+      console.log(`proxy CPU up s/GiB     ${f(R.cpuUp, 2).padStart(9)}    ${f(B.cpuUp, 2).padStart(12)}    ${f(R.cpuUp / B.cpuUp, 2)}x`);
+      console.log(`proxy CPU down s/GiB   ${f(R.cpuDown, 2).padStart(9)}    ${f(B.cpuDown, 2).padStart(12)}    ${f(R.cpuDown / B.cpuDown, 2)}x`);
+      console.log(`echo p50 / p99 µs       ${`${f(R.p50)} / ${f(R.p99)}`.padStart(9)}    ${`${f(B.p50)} / ${f(B.p99)}`.padStart(12)}`);
+      console.log(`10 sessions peak RSS    ${f(R.mem.peak.rss, 1).padStart(9)}    ${f(B.mem.peak.rss, 1).padStart(12)}    ${f(R.mem.peak.rss / B.mem.peak.rss, 2)}x`);
+    }
+    const summary = (o) => ({ ...o, mem: undefined, peakRssMiB: +f(o.mem.peak.rss, 1), peakPssMiB: +f(o.mem.peak.pss, 1) });
     console.log(
       JSON.stringify({
         MiB: mib,
-        rackhand: { ...R, mem: undefined, peakRssMiB: +f(R.mem.peak.rss, 1), peakPssMiB: +f(R.mem.peak.pss, 1) },
-        websockify: { ...W, mem: undefined, peakRssMiB: +f(W.mem.peak.rss, 1), peakPssMiB: +f(W.mem.peak.pss, 1), procs: W.mem.held.procs },
+        rackhand: summary(R),
+        websockify: { ...summary(W), procs: W.mem.held.procs },
+        ...(baselineBuild ? { baseline: { rev: baseline, ...summary(res.baseline) } } : {}),
         ratios: {
           upload: +f(R.up / W.up, 2),
           download: +f(R.down / W.down, 2),
+          uploadMedian: +f(R.upMedian / W.upMedian, 2),
+          downloadMedian: +f(R.downMedian / W.downMedian, 2),
           p50: +f(R.p50 / W.p50, 2),
           p99: +f(R.p99 / W.p99, 2),
           rss: +f(R.mem.peak.rss / W.mem.peak.rss, 2),
@@ -499,4 +606,9 @@ async function main() {
 
 if (process.argv[2] === '--targets') await runTargets();
 else if (process.argv[2] === '--proxy') await runProxy(process.argv[3], process.argv[4]);
-else await main();
+else {
+  await main().catch((e) => {
+    console.error(`bench/console: ${e.message}`);
+    process.exit(1);
+  });
+}

@@ -1,13 +1,15 @@
-// The composition root: createAgent(config) wires every part; start() and stop() run them in order.
-import type { FastifyInstance } from 'fastify';
+// The composition root: createAgent(config) builds the store, the protocol planes, the core capabilities and
+// the faces, in that order; start() and stop() run them. The only module that knows every part.
 import path from 'node:path';
 import { readFile } from 'node:fs/promises';
 import type { AddressInfo } from 'node:net';
 import type { ResolvedConfig } from './config.js';
 import { createLogger, type Logger } from './log.js';
 import { VERSION } from './version.js';
+// store
 import { SecretBox } from './store/secret-box.js';
 import { databaseFile, openDatabase, type Db } from './store/sqlite-store.js';
+import { MIGRATIONS } from './store/migrations.js';
 import { ServersRepo } from './store/repos/servers-repo.js';
 import { TokensRepo } from './store/repos/tokens-repo.js';
 import { UsersRepo } from './store/repos/users-repo.js';
@@ -15,55 +17,65 @@ import { TasksRepo } from './store/repos/tasks-repo.js';
 import { ConsoleRepo } from './store/repos/console-repo.js';
 import { NetbootRepo } from './store/repos/netboot-repo.js';
 import { DiscoveredRepo } from './store/repos/discovered-repo.js';
-import { InventoryService } from './core/inventory-service.js';
-import { BmcOperations } from './core/bmc-operations.js';
-import { NetbootOperations } from './core/netboot-operations.js';
-import { TaskRunner } from './tasks/task-runner.js';
-import { bmcWorkflows } from './tasks/workflows/bmc-workflows.js';
-import { netbootWorkflows } from './tasks/workflows/netboot-workflows.js';
+import { IpamRepo } from './store/repos/ipam-repo.js';
+import { SwitchesRepo } from './store/repos/switches-repo.js';
+import { SensorHistoryRepo } from './store/repos/sensor-history-repo.js';
+import { BmcAccountsRepo } from './store/repos/bmc-accounts-repo.js';
+// planes
 import { BmcScheduler } from './bmc/bmc-scheduler.js';
 import { BmcDrivers } from './bmc/bmc-drivers.js';
+import type { BmcDriver } from './bmc/bmc-driver.js';
 import { IpmiDriver } from './bmc/ipmi/ipmi-driver.js';
 import { IpmitoolDriver } from './bmc/ipmitool/ipmitool-driver.js';
 import { RedfishDriver } from './bmc/redfish/redfish-driver.js';
 import { MemoryCertificatePins } from './bmc/redfish/certificate-pins.js';
 import { SimulatedDriver } from './bmc/simulated/simulated-driver.js';
 import { PowerSync } from './bmc/power-sync.js';
-import { ConsoleSessions } from './console/console-sessions.js';
-import { VncProxy } from './console/vnc-proxy.js';
-import { registerConsolePage } from './console/console-page.js';
-import { NetbootService } from './boot/netboot-service.js';
+import { SensorSampler } from './bmc/sensor-sampler.js';
 import { DhcpServer } from './boot/dhcp/dhcp-server.js';
 import { TftpServer } from './boot/tftp/tftp-server.js';
-import { registerBootRoutes } from './boot/http/boot-routes.js';
+import { bootUrls } from './boot/boot-urls.js';
+import { bootRoutes } from './boot/http/boot-routes.js';
 import { TemplateDir, DEFAULT_TEMPLATE_ROOT, defaultOsCatalogue, osCatalogueSchema } from './boot/templates/index.js';
-import { IpamRepo } from './ipam/ipam-repo.js';
-import { IpamService } from './ipam/ipam-service.js';
-import { ipamWorkflows } from './ipam/ipam-workflows.js';
-import { SwitchesRepo } from './switch/switches-repo.js';
+import { VncProxy } from './console/vnc-proxy.js';
+import { consoleRoutes } from './console/console-routes.js';
 import { SwitchPortService } from './switch/switch-port-service.js';
-import { switchOperations, switchWorkflows } from './switch/switch-workflows.js';
+import { createMetrics, metricsRoutes } from './metrics/metrics.js';
+import { instrumentBmcDriver } from './metrics/instrument-bmc-driver.js';
+// tasks and core
+import { TaskRunner } from './tasks/task-runner.js';
+import { bmcWorkflows } from './tasks/workflows/bmc-workflows.js';
+import { netbootWorkflows } from './tasks/workflows/netboot-workflows.js';
+import { ipamWorkflows } from './tasks/workflows/ipam-workflows.js';
+import { switchWorkflows } from './tasks/workflows/switch-workflows.js';
+import type { Core } from './core/core.js';
+import { Servers } from './core/servers.js';
+import { Power } from './core/power.js';
+import { Deploys } from './core/deploys.js';
+import { Netboot } from './core/netboot.js';
+import { InstallPlans } from './core/install-plans.js';
+import { NetbootContent } from './core/boot-content.js';
+import { Discovered } from './core/discovered.js';
+import { Consoles } from './core/consoles.js';
+import { Ipam } from './core/ipam.js';
+import { SwitchPorts } from './core/switch-ports.js';
+import { SensorHistory } from './core/history.js';
+import { Tasks } from './core/tasks.js';
+import { Tokens } from './core/tokens.js';
+import { PostInstallNotifier } from './core/post-install-notifier.js';
+// faces
 import { authenticate } from './api/authenticate.js';
 import { createHttpServer } from './api/http-server.js';
-import { v1Routes } from './api/v1/v1-routes.js';
-import { v1BmcRoutes } from './api/v1/v1-bmc-routes.js';
-import { v1SwitchRoutes } from './api/v1/v1-switch-routes.js';
-import { dciRoutes } from './api/dci/dci-routes.js';
-import { dciIpamRoutes } from './api/dci/dci-ipam-routes.js';
-import { eqBmcHandlers } from './api/eq/eq-bmc-handlers.js';
-import { eqConsoleHandlers, registerConsoleTicketRoute, v1ConsoleRoutes } from './api/console-routes.js';
-import { dciNetbootOperations, eqNetbootHandlers, netbootView, v1NetbootRoutes } from './api/netboot-routes.js';
-import { registerTaskEvents } from './api/v1/v1-events.js';
-import { SensorHistoryRepo, SensorSampler, sensorHistoryRoutes } from './sensors/index.js';
-import { createMetrics, registerMetricsRoute } from './metrics/metrics.js';
-import { instrumentBmcDriver } from './metrics/instrument-bmc-driver.js';
-import { registerWebPage } from './web/web-page.js';
-import { can, type Principal } from './auth/tokens.js';
+import { eqFace } from './api/eq/eq-face.js';
+import { dciFace } from './api/dci/dci-face.js';
+import { v1Face } from './api/v1/v1-face.js';
+import { closeTaskEvents } from './api/v1/v1-events.js';
+import { webPageRouter } from './web/web-page.js';
 
 /** The store and its repositories alone: what the bootstrap CLI commands need, without servers. */
 export function openState(config: ResolvedConfig) {
   const secrets = SecretBox.fromKeyFile(config.secrets.keyFile);
-  const db = openDatabase(databaseFile(config.stateDir));
+  const db = openDatabase(databaseFile(config.stateDir), MIGRATIONS);
   const repos = {
     servers: new ServersRepo(db, secrets),
     tokens: new TokensRepo(db),
@@ -75,6 +87,7 @@ export function openState(config: ResolvedConfig) {
     ipam: new IpamRepo(db),
     switches: new SwitchesRepo(db, secrets),
     sensors: new SensorHistoryRepo(db),
+    bmcAccounts: new BmcAccountsRepo(db),
   };
   return { secrets, db, repos };
 }
@@ -86,30 +99,29 @@ export interface Agent {
   log: Logger;
   db: Db;
   repos: Repos;
-  inventory: InventoryService;
+  core: Core;
   tasks: TaskRunner;
-  http: FastifyInstance;
   /** Parts in-process tests and the demo reach into (the simulated BMCs, sensor history, netboot state). */
   parts: {
     bmc: BmcDrivers;
-    simulated: SimulatedDriver;
-    netboot: NetbootService;
+    simulated?: SimulatedDriver;
+    content: NetbootContent;
     sampler: SensorSampler;
     powerSync: PowerSync;
     metrics: ReturnType<typeof createMetrics>;
-    ipam: IpamService;
   };
   start(): Promise<{ url: string }>;
-  stop(): Promise<void>;
+  /** graceful: the SIGTERM stop (running BMC operations finish, deploys stay resumable). */
+  stop(opts?: { graceful?: boolean }): Promise<void>;
+  /** Applies the reloadable keys of a new configuration (see RELOADABLE_KEYS in config.ts). */
+  reload(next: ResolvedConfig): void;
 }
 
 const CONSOLE_BASE = '/console';
 
 export async function createAgent(config: ResolvedConfig, opts: { log?: Logger } = {}): Promise<Agent> {
   const log = opts.log ?? createLogger({ level: config.log.level });
-  const { db, repos } = openState(config);
-  const inventory = new InventoryService(repos.servers, repos.users);
-  const tasks = new TaskRunner(repos.tasks, log);
+  const { db, repos, secrets } = openState(config);
   let ready = false;
   let boundUrl = '';
   const publicUrl = () => config.http.publicUrl?.replace(/\/$/, '') ?? boundUrl;
@@ -126,20 +138,24 @@ export async function createAgent(config: ResolvedConfig, opts: { log?: Logger }
     sensors: () => repos.sensors.latest(),
     stateDir: config.stateDir,
   });
+  const tasks = new TaskRunner(repos.tasks, log);
 
-  // BMCs: every driver goes through one scheduler (one command per BMC, spacing, global cap, breaker).
+  // ---- BMC plane: every driver goes through one scheduler (one command per BMC, spacing, global cap, breaker).
   const scheduler = new BmcScheduler(config.bmc.scheduler);
-  const simulated = new SimulatedDriver({ delayMs: config.bmc.simulatedDelayMs });
+  // The simulated driver answers for BMCs that do not exist: only demo and test configurations get it.
+  const simulated = config.bmc.allowSimulated ? new SimulatedDriver({ delayMs: config.bmc.simulatedDelayMs }) : undefined;
+  const drivers: BmcDriver[] = [
+    new IpmiDriver(),
+    new IpmitoolDriver({ binary: config.bmc.ipmitoolPath, logger: log.child({ part: 'ipmitool' }) }),
+    // Pins kept in memory until the SQLite pin store is wired: after a restart each BMC is trusted on first use again.
+    new RedfishDriver({ trust: { mode: 'pin', pins: new MemoryCertificatePins() }, logger: log.child({ part: 'redfish' }) }),
+    ...(simulated ? [simulated] : []),
+  ];
   const bmc = new BmcDrivers(
-    [
-      new IpmiDriver(),
-      new IpmitoolDriver({ binary: config.bmc.ipmitoolPath, logger: log.child({ part: 'ipmitool' }) }),
-      // Pins kept in memory until the SQLite pin store is wired: after a restart each BMC is trusted on first use again.
-      new RedfishDriver({ trust: { mode: 'pin', pins: new MemoryCertificatePins() }, logger: log.child({ part: 'redfish' }) }),
-      simulated,
-    ].map((d) => scheduler.wrap(instrumentBmcDriver(d, metrics))),
+    drivers.map((d) => scheduler.wrap(instrumentBmcDriver(d, metrics))),
     repos.servers,
   );
+  const powerSync = new PowerSync(repos.servers, bmc, config.bmc.sync, log.child({ part: 'power-sync' }));
   const sampler = new SensorSampler(
     {
       history: repos.sensors,
@@ -149,46 +165,30 @@ export async function createAgent(config: ResolvedConfig, opts: { log?: Logger }
     },
     { enabled: config.sensors.enabled, intervalMs: config.sensors.intervalMs, retentionMs: config.sensors.retentionDays * 86400_000 },
   );
-  const bmcOps = new BmcOperations(inventory, tasks, config.bmc.sensorsWaitMs);
-  const powerSync = new PowerSync(repos.servers, bmc, config.bmc.sync, log.child({ part: 'power-sync' }));
-  const timing = config.bmc;
-  for (const wf of bmcWorkflows({ bmc, servers: repos.servers, timing })) tasks.register(wf);
 
-  // IP addresses and switch ports.
-  const ipam = new IpamService(repos.ipam, repos.servers);
-  const switchPorts = new SwitchPortService(repos.switches, {}, log.child({ part: 'switch' }));
-  for (const wf of ipamWorkflows()) tasks.register(wf);
-  for (const wf of switchWorkflows({ ports: switchPorts, switches: repos.switches })) tasks.register(wf);
-
-  // Network boot.
+  // ---- Boot plane.
   const boot = config.boot;
   const catalogue = boot.osCatalogue ? osCatalogueSchema.parse({ ...defaultOsCatalogue, ...boot.osCatalogue }) : defaultOsCatalogue;
   const imagesDir = path.resolve(config.stateDir, boot.imagesDir ?? 'images');
-  const httpBase = () => boot.httpUrl?.replace(/\/$/, '') ?? (boot.serverIp ? `http://${boot.serverIp}:${new URL(publicUrl()).port || 80}` : publicUrl());
-  const netboot = new NetbootService(
+  const urls = () =>
+    bootUrls(boot.httpUrl ?? (boot.serverIp ? `http://${boot.serverIp}:${new URL(publicUrl()).port || 80}` : publicUrl()));
+  const ipam = new Ipam(repos.ipam, repos.servers, tasks);
+  const plans = new InstallPlans({ catalogue, urls, network: boot.network, hostNetwork: (id) => ipam.hostNetwork(id) });
+  const netboot = new Netboot(repos.servers, repos.netboot, plans, tasks, log.child({ part: 'netboot' }));
+  const content = new NetbootContent(
     repos.servers,
     repos.netboot,
     repos.discovered,
-    {
-      httpBase,
-      catalogue,
-      templates: new TemplateDir(boot.templatesDir ?? DEFAULT_TEMPLATE_ROOT),
-      network: boot.network,
-      verifyClient: boot.verifyClient,
-      hostNetwork: (id) => ipam.hostNetwork(id),
-    },
+    plans,
+    { templates: new TemplateDir(boot.templatesDir ?? DEFAULT_TEMPLATE_ROOT), verifyClient: boot.verifyClient },
     log.child({ part: 'netboot' }),
   );
-  const netbootOps = new NetbootOperations(inventory, repos.servers, tasks, catalogue, config.site.name);
-  for (const wf of netbootWorkflows({ bmc, servers: repos.servers, timing, netboot, installTimeoutMs: boot.installTimeoutMs, rebootGraceMs: boot.rebootGraceMs, log })) {
-    tasks.register(wf);
-  }
   const dhcp =
     boot.dhcp.mode === 'off'
       ? undefined
       : new DhcpServer({
           mode: boot.dhcp.mode,
-          lookup: netboot,
+          lookup: content,
           listenAddress: boot.dhcp.listenAddress,
           port: boot.dhcp.port,
           proxyPort: boot.dhcp.proxyPort,
@@ -196,11 +196,10 @@ export async function createAgent(config: ResolvedConfig, opts: { log?: Logger }
           broadcastAddress: boot.dhcp.broadcastAddress,
           serverIp: requireServerIp(boot.serverIp, 'boot.dhcp.mode'),
           bootFiles: boot.bootFiles,
-          scriptUrl: (mac) => `${httpBase()}/boot/ipxe/${mac}`,
+          scriptUrl: (mac) => urls().script(mac),
           leaseSeconds: boot.dhcp.leaseSeconds,
           logger: log.child({ part: 'dhcp' }),
         });
-  const tftpListen = boot.tftp.listen ?? `${boot.tftp.enabled ? requireServerIp(boot.serverIp, 'boot.tftp.enabled') : '127.0.0.1'}:69`;
   // The configured boot files are served by name even when the root holds them as symlinks out of it
   // (Debian's /usr/lib/ipxe/ipxe.efi → /boot/ipxe.efi), which the confined root lookup rightly refuses.
   const bootFileData = new Map<string, Buffer>();
@@ -217,6 +216,7 @@ export async function createAgent(config: ResolvedConfig, opts: { log?: Logger }
       if (!bootFileData.has(name)) log.warn({ file: name, roots: boot.tftp.roots }, 'boot file not found in the TFTP roots');
     }
   };
+  const tftpListen = boot.tftp.listen ?? `${boot.tftp.enabled ? requireServerIp(boot.serverIp, 'boot.tftp.enabled') : '127.0.0.1'}:69`;
   const tftp = boot.tftp.enabled
     ? new TftpServer({
         resolveDynamic: (p) => bootFileData.get(p),
@@ -230,8 +230,43 @@ export async function createAgent(config: ResolvedConfig, opts: { log?: Logger }
       })
     : undefined;
 
-  // Consoles.
-  const consoles = new ConsoleSessions(repos.console, repos.servers, inventory, { ...config.console, basePath: CONSOLE_BASE }, publicUrl);
+  // ---- Switch ports (SNMP).
+  const switchPortService = new SwitchPortService(repos.switches, {}, log.child({ part: 'switch' }));
+
+  // ---- Core: the capabilities every face calls.
+  const servers = new Servers(repos.servers, repos.users, config.bmc.allowSimulated);
+  const notifier = new PostInstallNotifier(secrets.derive('post_install_callback'), {
+    allowedHosts: config.central.callbackHosts,
+    attempts: config.central.callbackAttempts,
+    backoffMs: config.central.callbackBackoffMs,
+  });
+  const consoles = new Consoles(repos.console, repos.servers, { ...config.console, basePath: CONSOLE_BASE }, publicUrl);
+  const core: Core = {
+    servers,
+    power: new Power(repos.servers, repos.bmcAccounts, tasks, { sensorsWaitMs: config.bmc.sensorsWaitMs, maxAddedBmcUsers: config.bmc.maxAddedUsers }, powerSync),
+    deploys: new Deploys(repos.servers, repos.users, tasks, netboot, notifier, catalogue, config.site.name),
+    netboot,
+    discovered: new Discovered(repos.discovered, servers),
+    consoles,
+    ipam,
+    switchPorts: new SwitchPorts(repos.switches, repos.servers, tasks),
+    history: new SensorHistory(repos.servers, repos.sensors),
+    tasks: new Tasks(tasks, repos.servers),
+    tokens: new Tokens(repos.tokens, repos.users),
+  };
+
+  // ---- Workflows: what each task kind does.
+  const timing = config.bmc;
+  for (const wf of [
+    ...bmcWorkflows({ bmc, servers: repos.servers, timing, accounts: repos.bmcAccounts }),
+    ...netbootWorkflows({ bmc, servers: repos.servers, timing, netboot, notifier, installTimeoutMs: boot.installTimeoutMs, rebootGraceMs: boot.rebootGraceMs }),
+    ...ipamWorkflows(),
+    ...switchWorkflows({ ports: switchPortService, servers: repos.servers }),
+  ]) {
+    tasks.register(wf);
+  }
+
+  // ---- Console proxy.
   const vncProxy = new VncProxy({
     authority: consoles,
     path: `${CONSOLE_BASE}/ws`,
@@ -246,62 +281,29 @@ export async function createAgent(config: ResolvedConfig, opts: { log?: Logger }
   });
   consoles.onCloseLive((sessionId, reason) => vncProxy.closeSession(sessionId, reason));
   Object.assign(parts, { dhcp, tftp, vncProxy });
-  const canSee = (p: Principal, serverId: number | null) => {
-    if (can.seeAllServers(p)) return true;
-    if (serverId === null) return false;
-    try {
-      inventory.show(p, serverId);
-      return true;
-    } catch {
-      return false;
-    }
-  };
 
-  // The faces: every route is a thin translation onto the services above.
-  const http = await createHttpServer({
+  // ---- Faces: every route is a row of a face's table, mounted by one loop.
+  const authenticateRequest = (req: Parameters<typeof authenticate>[0]) => authenticate(req, repos.tokens);
+  const { server: httpServer } = createHttpServer({
     log,
     version: VERSION,
-    bodyLimit: config.http.bodyLimitBytes,
-    authenticate: (req) => authenticate(req, repos.tokens),
-    eq: {
-      inventory,
-      operations: { ...eqBmcHandlers(bmcOps), ...eqConsoleHandlers(consoles), ...eqNetbootHandlers(netbootOps) },
-    },
-    routes: [
-      ...v1Routes({
-        inventory,
-        tasks,
-        tokens: repos.tokens,
-        importBodyLimit: config.http.importBodyLimitBytes,
-        serverExtras: (id) => ({ netboot: netbootView(netboot, id) }),
-      }),
-      ...v1BmcRoutes(bmcOps, powerSync),
-      ...v1ConsoleRoutes(consoles),
-      ...v1NetbootRoutes({ ops: netbootOps, netboot, inventory, discovered: repos.discovered }),
-      ...v1SwitchRoutes({ switches: repos.switches }),
-      ...dciRoutes({
-        inventory,
-        operations: {
-          power_on: (p, id) => ({ task: bmcOps.power(p, id, 'on').id }),
-          power_off: (p, id) => ({ task: bmcOps.power(p, id, 'off').id }),
-          power_reset: (p, id) => ({ task: bmcOps.power(p, id, 'reboot').id }),
-          ...switchOperations(tasks),
-          ...dciNetbootOperations(netbootOps),
-        },
-      }),
-      ...dciIpamRoutes({ ipam, tasks }),
-      ...sensorHistoryRoutes({ history: repos.sensors, inventory }),
-    ],
     ready: () => ready,
+    core,
+    authenticate: authenticateRequest,
+    bodyLimit: config.http.bodyLimitBytes,
+    importBodyLimit: config.http.importBodyLimitBytes,
+    middleware: [metrics.httpTimer()],
+    faces: [
+      eqFace,
+      dciFace,
+      v1Face,
+      bootRoutes({ content, reports: netboot, imagesDir, bootFile: (name) => bootFileData.get(name) }),
+      consoleRoutes({ basePath: CONSOLE_BASE, refreshTicket: (key, remote) => consoles.refreshTicket(key, remote) }),
+      metricsRoutes(metrics, config.metrics.requireToken ? { authenticate: authenticateRequest } : {}),
+      webPageRouter(),
+    ],
   });
-  registerConsolePage(http, { basePath: CONSOLE_BASE });
-  registerConsoleTicketRoute(http, consoles, CONSOLE_BASE);
-  registerBootRoutes(http, netboot, imagesDir);
-  registerTaskEvents(http, { tasks, authenticate: (req) => authenticate(req, repos.tokens), canSee });
-  registerWebPage(http);
-  metrics.instrumentFastify(http);
-  registerMetricsRoute(http, metrics, config.metrics.requireToken ? { authenticate: (req) => authenticate(req, repos.tokens) } : {});
-  vncProxy.attach(http.server);
+  vncProxy.attach(httpServer);
   const timers: NodeJS.Timeout[] = [];
 
   return {
@@ -309,23 +311,25 @@ export async function createAgent(config: ResolvedConfig, opts: { log?: Logger }
     log,
     db,
     repos,
-    inventory,
+    core,
     tasks,
-    http,
-    parts: { bmc, simulated, netboot, sampler, powerSync, metrics, ipam },
+    parts: { bmc, simulated, content, sampler, powerSync, metrics },
     async start() {
-      const settled = await tasks.recover();
-      if (settled) log.warn({ settled }, 'settled tasks interrupted by the last stop');
+      const { resumed, settled } = await tasks.recover();
+      if (resumed || settled) log.warn({ resumed, settled }, 'tasks interrupted by the last stop: resumed or settled');
       const { host, port } = splitListen(config.http.listen);
-      await http.listen({ host, port });
-      const addr = http.server.address() as AddressInfo;
+      await new Promise<void>((resolve, reject) => {
+        httpServer.once('error', reject);
+        httpServer.listen({ host, port }, () => {
+          httpServer.off('error', reject);
+          resolve();
+        });
+      });
+      const addr = httpServer.address() as AddressInfo;
       const shownHost = addr.family === 'IPv6' ? `[${addr.address}]` : addr.address;
       boundUrl = `http://${shownHost}:${addr.port}`;
-      if (tftp) {
-        await loadBootFiles();
-        const t = await tftp.start();
-        log.info(t, 'TFTP listening');
-      }
+      await loadBootFiles();
+      if (tftp) log.info(await tftp.start(), 'TFTP listening');
       if (dhcp) {
         await dhcp.start();
         log.info({ mode: boot.dhcp.mode, port: dhcp.port }, 'DHCP listening');
@@ -339,16 +343,25 @@ export async function createAgent(config: ResolvedConfig, opts: { log?: Logger }
       ready = true;
       return { url: boundUrl };
     },
-    async stop() {
+    reload(next) {
+      log.level = next.log.level;
+    },
+    async stop(o = {}) {
       ready = false;
       for (const t of timers) clearInterval(t);
       await powerSync.stop();
       await sampler.stop();
       await dhcp?.stop();
       await tftp?.stop();
+      // Tasks waiting for an installer are left to resume at the next start; on a graceful stop (SIGTERM) the
+      // others may finish their BMC work first.
+      await tasks.stop({ graceMs: o.graceful ? config.tasks.stopGraceMs : 0 });
+      closeTaskEvents(core);
       await vncProxy.close();
-      await http.close();
-      await tasks.stop();
+      await new Promise<void>((resolve) => {
+        httpServer.close(() => resolve());
+        httpServer.closeAllConnections();
+      });
       await bmc.close();
       db.close();
     },

@@ -26,6 +26,7 @@ export const ERROR_STATUS = {
   CONSOLE_ERROR: 502,
   SWITCH_ERROR: 502,
   IP_EXHAUSTED: 409,
+  UNAVAILABLE: 503,
   INTERNAL: 500,
 } as const;
 
@@ -47,13 +48,27 @@ export class RackhandError extends Error {
   }
 }
 
-export function isRackhandError(e: unknown): e is RackhandError {
-  return e instanceof RackhandError;
-}
-
-/** Any thrown value as a RackhandError; unknown failures become INTERNAL with their message. */
+/**
+ * Any thrown value as a RackhandError. HTTP parser errors (bad JSON, bad percent-encoding, too large) get our
+ * codes, never the framework's own shape; unknown failures become INTERNAL with their message.
+ */
 export function toRackhandError(e: unknown): RackhandError {
   if (e instanceof RackhandError) return e;
+  if (e instanceof URIError) return new RackhandError('INVALID_INPUT', 'the URL has a bad percent-encoding', { field: 'url' });
+  const status = (e as { status?: number } | null)?.status;
+  if (typeof status === 'number' && status >= 400 && status < 500) {
+    if (status === 413) return new RackhandError('PAYLOAD_TOO_LARGE', 'request body is too large');
+    if (status === 415) return new RackhandError('UNSUPPORTED_MEDIA_TYPE', 'send application/json');
+    if ((e as { type?: string }).type === 'entity.parse.failed') return new RackhandError('INVALID_INPUT', 'body is not valid JSON', { field: 'body' });
+    if (/decode/i.test((e as Error).message)) return new RackhandError('INVALID_INPUT', 'the URL has a bad percent-encoding', { field: 'url' });
+    return new RackhandError('INVALID_INPUT', (e as Error).message);
+  }
   const message = e instanceof Error ? e.message : String(e);
   return new RackhandError('INTERNAL', message);
+}
+
+/** The native error body `{error: {code, message, details?}}`. Internal messages are not echoed to callers. */
+export function errorBody(err: RackhandError): { error: { code: string; message: string; details?: Record<string, unknown> } } {
+  const message = err.code === 'INTERNAL' ? 'internal error' : err.message;
+  return { error: { code: err.code, message, ...(err.details ? { details: err.details } : {}) } };
 }

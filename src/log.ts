@@ -1,13 +1,17 @@
 // The agent's logger: pino JSON lines with secrets, tokens and ticket-like query parameters redacted.
 import { pino, type Logger, type DestinationStream } from 'pino';
+import { TOKEN_PATH_PREFIXES } from './boot/boot-urls.js';
 
 export type { Logger };
 
 /** Query parameters whose values are credentials or single-use tickets. */
 const SECRET_QUERY = /([?&#](?:token|ticket|ses6|password|pass|root_pass|admin_pass|key|install_token|ticketUrl)=)[^&#\s]*/gi;
 
-/** Path segments that are credentials: console session keys, installer callback tokens. */
-const SECRET_PATH = /(\/(?:console\/sessions|boot\/callback|boot\/install)\/)[^/?#\s]+/g;
+/** Path segments that are credentials: console session keys, per-install tokens. */
+const SECRET_PATH = new RegExp(
+  `(${['/console/sessions/', ...TOKEN_PATH_PREFIXES].map((p) => p.replace(/[/]/g, '\\/')).join('|')})[^/?#\\s]+`,
+  'g',
+);
 
 export function redactUrl(url: string): string {
   return url.replace(SECRET_QUERY, '$1[redacted]').replace(SECRET_PATH, '$1[redacted]');

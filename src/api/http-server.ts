@@ -1,58 +1,66 @@
-// The HTTP server: one fastify instance carrying every facade (eq, DCImanager, /api/v1), health, and errors.
-import Fastify, { type FastifyBaseLogger, type FastifyInstance, type FastifyRequest } from 'fastify';
-import formbody from '@fastify/formbody';
+// The HTTP server: one Express app carrying every face, health endpoints, request logging, and a last-resort
+// NOT_FOUND / error answer in the native envelope for paths no face owns.
+import http from 'node:http';
+import express, { type NextFunction, type Request, type Response } from 'express';
+import { errorBody, RackhandError, toRackhandError } from '../errors.js';
 import type { Logger } from '../log.js';
-import type { Principal } from '../auth/tokens.js';
-import { errorBody, httpError } from './errors-to-http.js';
-import { registerRoutes, openApiDocument, type RouteSpec } from './route-table.js';
-import { registerEqRoutes, type EqHandlers } from './eq/eq-routes.js';
-import type { InventoryService } from '../core/inventory-service.js';
+import { redactUrl } from '../log.js';
+import { mountFace, type Face, type FaceDeps } from './face.js';
+import { openApiDocument } from './openapi.js';
 
-export interface HttpServerDeps {
-  log: Logger;
-  bodyLimit: number;
-  authenticate(req: FastifyRequest): Principal;
-  routes: RouteSpec[];
-  eq: { inventory: InventoryService; operations: Partial<EqHandlers> };
-  ready(): boolean;
-  version: string;
+/** A plane's own routes (boot, console page, web page, metrics): mounted as they are, by the same loop. */
+export interface RouterFace {
+  name: string;
+  router: express.Router;
 }
 
-export async function createHttpServer(d: HttpServerDeps): Promise<FastifyInstance> {
-  const app = Fastify({
-    loggerInstance: d.log as FastifyBaseLogger,
-    bodyLimit: d.bodyLimit,
-    // Request ids are ours (req-N), not taken from a caller's header that could forge log correlation.
-    requestIdHeader: false,
-    return503OnClosing: true,
-    forceCloseConnections: true,
-  });
-  await app.register(formbody, { bodyLimit: d.bodyLimit });
+export interface HttpServerOptions extends FaceDeps {
+  log: Logger;
+  version: string;
+  ready(): boolean;
+  faces: (Face | RouterFace)[];
+  /** Run before any route (the metrics' request timer). */
+  middleware?: express.RequestHandler[];
+}
 
-  app.setErrorHandler((e, req, reply) => {
-    const err = httpError(e);
-    if (err.status >= 500) req.log.error({ err: e }, 'request failed');
-    const body = errorBody(err);
-    if (req.url.startsWith('/api/eq')) {
-      const action = typeof (req.body as { action?: unknown })?.action === 'string' ? (req.body as { action: string }).action : '';
-      return reply.code(err.status).send({ result: 'ERROR', module: 'eq', action, ...body });
-    }
-    return reply.code(err.status).send(body);
-  });
-  app.setNotFoundHandler((req, reply) => {
-    reply.code(404).send({ error: { code: 'NOT_FOUND', message: `no route ${req.method} ${req.url.split('?')[0]}` } });
-  });
-
-  app.get('/healthz', async () => ({ status: 'ok', version: d.version }));
-  app.get('/readyz', async (_req, reply) => {
-    const ok = d.ready();
-    return reply.code(ok ? 200 : 503).send({ status: ok ? 'ready' : 'starting' });
+export function createHttpServer(o: HttpServerOptions): { app: express.Express; server: http.Server } {
+  const app = express();
+  app.disable('x-powered-by');
+  app.set('etag', false);
+  // qs: PHP-style arrays (params[0][name]=…) in query strings, as in form bodies.
+  app.set('query parser', 'extended');
+  app.use((req: Request, res: Response, next: NextFunction) => {
+    const t0 = process.hrtime.bigint();
+    res.once('finish', () => {
+      const ms = Number(process.hrtime.bigint() - t0) / 1e6;
+      o.log.debug({ method: req.method, url: redactUrl(req.originalUrl), status: res.statusCode, ms: Math.round(ms * 10) / 10, remote: req.socket.remoteAddress }, 'http');
+    });
+    next();
   });
 
-  registerEqRoutes(app, { inventory: d.eq.inventory, authenticate: d.authenticate, operations: d.eq.operations });
-  registerRoutes(app, d.routes, d.authenticate);
-  const documented = d.routes.filter((r) => /^\/api\/(v1|dci|ip)\//.test(r.url));
-  const doc = openApiDocument({ title: 'rackhand', version: d.version }, documented);
-  app.get('/api/v1/openapi.json', async () => doc);
-  return app;
+  for (const m of o.middleware ?? []) app.use(m);
+
+  app.get('/healthz', (_req, res) => void res.json({ status: 'ok', version: o.version }));
+  app.get('/readyz', (_req, res) => void res.status(o.ready() ? 200 : 503).json({ status: o.ready() ? 'ready' : 'starting' }));
+
+  const documented = o.faces.filter((f): f is Face => 'endpoints' in f && f.name !== 'eq');
+  const doc = openApiDocument({ title: 'rackhand', version: o.version }, documented.flatMap((f) => f.endpoints));
+  app.get('/api/v1/openapi.json', (_req, res) => void res.json(doc));
+
+  // The one loop: every face, table-driven or a plane's router.
+  for (const face of o.faces) {
+    if ('router' in face) app.use(face.router);
+    else mountFace(app, face, o);
+  }
+
+  app.use((req: Request) => {
+    throw new RackhandError('NOT_FOUND', `no route ${req.method} ${req.path}`);
+  });
+  app.use((err: unknown, req: Request, res: Response, _next: NextFunction) => {
+    const e = toRackhandError(err);
+    if (e.status >= 500) o.log.error({ err, url: redactUrl(req.originalUrl) }, 'request failed');
+    if (res.headersSent) return void res.end();
+    res.status(e.status).json(errorBody(e));
+  });
+  return { app, server: http.createServer(app) };
 }

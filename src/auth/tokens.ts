@@ -27,14 +27,3 @@ export function hashToken(token: string): string {
 export function describePrincipal(p: Principal): string {
   return `${p.role}:${p.name}#${p.tokenId}`;
 }
-
-export const can = {
-  manageTokens: (p: Principal) => p.role === 'admin',
-  manageUsers: (p: Principal) => p.role === 'admin' || p.role === 'central',
-  /** Write inventory (servers, BMC credentials): secrets flow in here, so techs and clients may not. */
-  manageInventory: (p: Principal) => p.role === 'admin' || p.role === 'central',
-  seeAllServers: (p: Principal) => p.role !== 'client',
-  /** Techs adopt discovered hosts at the rack, but may not set BMC or console secrets. */
-  adoptDiscovered: (p: Principal) => p.role !== 'client',
-  operate: (_p: Principal) => true,
-};

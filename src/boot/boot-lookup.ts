@@ -1,4 +1,4 @@
-// What the boot plane (DHCP, TFTP, HTTP) may ask the inventory: the only door from boot/ into the store.
+// What the boot plane (DHCP, TFTP, HTTP) may ask and tell the rest of rackhand: its only doors into the inventory.
 
 export interface HostBootInfo {
   serverId: number;
@@ -28,4 +28,18 @@ export interface BootLookup {
   findByIp(ip: string): HostBootInfo | undefined;
   /** A MAC that asked to boot but is not in the inventory. */
   recordDiscovered(client: DiscoveredClient): void;
+}
+
+/** What the HTTP boot routes serve; each call is scoped by the host's MAC and address or a per-install token. */
+export interface BootContent {
+  /** The host's boot script (the local-disk one when nothing is armed). FORBIDDEN to any other address. */
+  hostScript(mac: string, remoteAddress: string): { script: string; armed: boolean };
+  /** preseed, kickstart, user-data or meta-data of the install this token belongs to. */
+  installConfig(token: string, kind: 'preseed' | 'kickstart' | 'user-data' | 'meta-data'): string;
+}
+
+/** What booted hosts report back (the installer's callback, the ramdisk agent's progress). */
+export interface BootReports {
+  report(token: string, report: { ok: boolean; code?: string; reason?: string }): unknown;
+  progress(token: string, step: { name: string; state: 'started' | 'succeeded' | 'failed' | 'note'; message: string }): void;
 }

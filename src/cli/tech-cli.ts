@@ -1,23 +1,11 @@
-// The technician's CLI: `rackhand servers|power|boot|sensors|console|tasks|watch|discovered` over the HTTP API.
+// The technician's commands (servers, power, boot, reinstall, adopt, tasks, watch…) as a client of /api/v1.
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
-import { pathToFileURL } from 'node:url';
-import { parseArgs } from 'node:util';
+import readline from 'node:readline';
+import { closestName } from '../config.js';
+import { usageLine, type CommandSpec } from './command-table.js';
 
-export const TECH_USAGE = `technician commands (over the API of a running rackhand):
-  servers [QUERY]                       find servers by id, name, rack, MAC or IP
-  power on|off|reboot ID [--no-wait]    change power and follow the task
-  boot ID pxe|disk [--mode uefi|legacy] [--persistent] [--no-wait]
-  sensors ID                            read every sensor now
-  console ID                            print the URL of the console page
-  tasks [--server ID] [--state S] [--limit N]
-  watch TASK                            follow a task until it ends (exit 0 on success)
-  discovered                            machines that asked to boot but are not in the inventory
-  options: --json, --url URL, --token TOKEN (or RACKHAND_URL / RACKHAND_TOKEN,
-           or {"url": …, "token": …} in ~/.config/rackhand/cli.json)`;
-
-const COMMANDS = new Set(['servers', 'power', 'boot', 'sensors', 'console', 'tasks', 'watch', 'discovered']);
 const FINISHED = new Set(['succeeded', 'failed', 'cancelled']);
 
 interface Out {
@@ -30,12 +18,16 @@ interface Conn {
   token: string;
 }
 
+/** A failure with its API-shaped body: an API error passed through, or the CLI's own (usage, configuration). */
 class CliError extends Error {
+  readonly body: ApiErrorBody;
   constructor(
     message: string,
     readonly exitCode = 1,
+    body?: ApiErrorBody,
   ) {
     super(message);
+    this.body = body ?? { code: exitCode === 2 ? 'INVALID_INPUT' : 'INTERNAL', message };
   }
 }
 
@@ -51,60 +43,42 @@ interface Task {
   result?: unknown;
 }
 
-/**
- * Runs a technician command. Returns undefined when argv is not one (main.ts then goes on with the
- * bootstrap commands, e.g. `servers import` / `servers list`, which work on the state dir).
- */
-export async function runTechCommand(argv: string[], out: Out = { log: (l) => console.log(l), err: (l) => console.error(l) }): Promise<number | undefined> {
-  const first = argv.find((a) => !a.startsWith('-'));
-  if (!first || !COMMANDS.has(first)) return undefined;
-  if (first === 'servers') {
-    const i = argv.indexOf('servers');
-    const sub = argv.slice(i + 1).find((a) => !a.startsWith('-'));
-    if (sub === 'import' || sub === 'list') return undefined;
-  }
-  let values: Record<string, string | boolean | undefined>;
-  let positionals: string[];
+/** An error body as the API shapes it: {"error": {code, message, details?}}. */
+export interface ApiErrorBody {
+  code: string;
+  message: string;
+  details?: Record<string, unknown>;
+}
+
+export function printJsonError(error: ApiErrorBody, out: Out = defaultOut): void {
+  out.log(JSON.stringify({ error }));
+}
+
+const defaultOut: Out = { log: (l) => console.log(l), err: (l) => console.error(l) };
+
+/** Runs a technician command (found in the command table by main.ts) over the API. Returns the exit code. */
+export async function runApiCommand(spec: CommandSpec, args: string[], flags: Record<string, string | boolean | undefined>, out: Out = defaultOut): Promise<number> {
   try {
-    ({ values, positionals } = parseArgs({
-      args: argv,
-      allowPositionals: true,
-      options: {
-        url: { type: 'string' },
-        token: { type: 'string' },
-        json: { type: 'boolean' },
-        server: { type: 'string' },
-        state: { type: 'string' },
-        limit: { type: 'string' },
-        mode: { type: 'string' },
-        persistent: { type: 'boolean' },
-        'no-wait': { type: 'boolean' },
-        config: { type: 'string' },
-        help: { type: 'boolean', short: 'h' },
-      },
-    }));
+    const conn = connection(flags as { url?: string; token?: string });
+    return await dispatch(conn, spec, args, flags, out);
   } catch (e) {
-    out.err(`rackhand: ${(e as Error).message}\n\n${TECH_USAGE}`);
-    return 2;
+    const failure = asFailure(e);
+    if (flags.json) printJsonError(failure.body, out);
+    else out.err(`rackhand: ${failure.text}`);
+    return failure.exitCode;
   }
-  if (values.help) {
-    out.log(TECH_USAGE);
-    return 0;
+}
+
+function asFailure(e: unknown): { body: ApiErrorBody; text: string; exitCode: number } {
+  if (e instanceof CliError) return { body: e.body, text: e.message, exitCode: e.exitCode };
+  const cause = (e as { cause?: { code?: string; message?: string; errors?: { code?: string }[] } }).cause;
+  if (cause) {
+    const code = cause.code ?? cause.errors?.[0]?.code;
+    const message = `cannot reach rackhand${code ? ` (${code})` : cause.message ? ` (${cause.message})` : ''}: is it running, and is --url / RACKHAND_URL right?`;
+    return { body: { code: 'UNREACHABLE', message }, text: message, exitCode: 1 };
   }
-  try {
-    const conn = connection(values as { url?: string; token?: string });
-    return await dispatch(conn, positionals, values, out);
-  } catch (e) {
-    if (e instanceof CliError) {
-      out.err(`rackhand: ${e.message}`);
-      return e.exitCode;
-    }
-    const cause = (e as { cause?: { code?: string; message?: string; errors?: { code?: string }[] } }).cause;
-    const code = cause?.code ?? cause?.errors?.[0]?.code;
-    if (cause) out.err(`rackhand: cannot reach rackhand${code ? ` (${code})` : cause.message ? ` (${cause.message})` : ''}`);
-    else out.err(`rackhand: ${(e as Error).message}`);
-    return 1;
-  }
+  const message = (e as Error).message ?? String(e);
+  return { body: { code: 'INTERNAL', message }, text: message, exitCode: 1 };
 }
 
 /** Flags, then env, then ~/.config/rackhand/cli.json. */
@@ -141,8 +115,9 @@ async function api<T = any>(c: Conn, method: string, p: string, body?: unknown):
     json = undefined;
   }
   if (!res.ok) {
-    const e = json?.error;
-    throw new CliError(e ? `${e.code}: ${e.message}` : `HTTP ${res.status} from ${method} ${p}`);
+    const e = json?.error as ApiErrorBody | undefined;
+    if (e?.code) throw new CliError(`${e.code}: ${e.message}`, 1, e);
+    throw new CliError(`HTTP ${res.status} from ${method} ${p}`, 1, { code: 'INTERNAL', message: `HTTP ${res.status} from ${method} ${p}` });
   }
   return json as T;
 }
@@ -152,13 +127,17 @@ function id(v: string | undefined, what: string): number {
   return Number(v);
 }
 
-async function dispatch(c: Conn, pos: string[], v: Record<string, string | boolean | undefined>, out: Out): Promise<number> {
+type Flags = Record<string, string | boolean | undefined>;
+
+async function dispatch(c: Conn, spec: CommandSpec, args: string[], v: Flags, out: Out): Promise<number> {
   const json = v.json === true;
-  const [cmd, a, b] = pos;
+  const [a, b] = args;
   const print = (data: unknown, human: () => void) => (json ? out.log(JSON.stringify(data)) : human());
-  switch (cmd) {
+  const usage = (why: string) => new CliError(`${why} (usage: ${usageLine(spec)})`, 2);
+  const runTask = (t: Task) => (v['no-wait'] ? started(t, json, out) : follow(c, t.id, json, out));
+  switch (spec.name) {
     case 'servers': {
-      const q = pos.slice(1).join(' ');
+      const q = args.join(' ');
       const params = new URLSearchParams({ limit: v.limit ? String(id(v.limit as string, '--limit')) : '200' });
       if (q) params.set('q', q);
       const r = await api<{ servers: any[]; total: number }>(c, 'GET', `/api/v1/servers?${params}`);
@@ -182,16 +161,14 @@ async function dispatch(c: Conn, pos: string[], v: Record<string, string | boole
       return 0;
     }
     case 'power': {
-      if (!['on', 'off', 'reboot'].includes(a ?? '')) throw new CliError('usage: rackhand power on|off|reboot ID', 2);
-      const t = await api<Task>(c, 'POST', `/api/v1/servers/${id(b, 'ID')}/power`, { action: a });
-      return v['no-wait'] ? started(t, json, out) : follow(c, t.id, json, out);
+      if (!['on', 'off', 'reboot'].includes(a ?? '')) throw usage(`power needs on, off or reboot${a ? `, not ${a}` : ''}`);
+      return runTask(await api<Task>(c, 'POST', `/api/v1/servers/${id(b, 'ID')}/power`, { action: a }));
     }
     case 'boot': {
-      if (!['pxe', 'disk'].includes(b ?? '')) throw new CliError('usage: rackhand boot ID pxe|disk [--mode uefi|legacy] [--persistent]', 2);
+      if (!['pxe', 'disk'].includes(b ?? '')) throw usage(`boot needs pxe or disk${b ? `, not ${b}` : ''}`);
       const mode = (v.mode as string | undefined) ?? 'auto';
-      if (!['uefi', 'legacy', 'auto'].includes(mode)) throw new CliError('--mode must be uefi, legacy or auto', 2);
-      const t = await api<Task>(c, 'POST', `/api/v1/servers/${id(a, 'ID')}/boot-device`, { device: b, mode, persistent: v.persistent === true });
-      return v['no-wait'] ? started(t, json, out) : follow(c, t.id, json, out);
+      if (!['uefi', 'legacy', 'auto'].includes(mode)) throw usage('--mode must be uefi, legacy or auto');
+      return runTask(await api<Task>(c, 'POST', `/api/v1/servers/${id(a, 'ID')}/boot-device`, { device: b, mode, persistent: v.persistent === true }));
     }
     case 'sensors': {
       const r = await api<{ task: number; read_at: string; sensors: any[] }>(c, 'GET', `/api/v1/servers/${id(a, 'ID')}/sensors`);
@@ -209,8 +186,45 @@ async function dispatch(c: Conn, pos: string[], v: Record<string, string | boole
     }
     case 'console': {
       const r = await api<{ key: string; url: string }>(c, 'POST', `/api/v1/servers/${id(a, 'ID')}/console`);
-      const url = new URL(r.url, c.url + '/').href;
-      print({ ...r, url }, () => out.log(url));
+      print(r, () => out.log(new URL(r.url, c.url + '/').href));
+      return 0;
+    }
+    case 'os': {
+      const r = await api<{ list: OsEntry[] }>(c, 'GET', '/api/v1/os');
+      print(r, () => table(out, ['OS_ID', 'ID', 'NAME', 'FAMILY'], r.list.map((o) => [o.os_id, o.id ?? '-', o.name, o.family])));
+      return 0;
+    }
+    case 'reinstall': {
+      const serverId = id(a, 'ID');
+      if (typeof v.os !== 'string' || !v.os) throw usage('reinstall needs --os OS (rackhand os lists them)');
+      const osId = await resolveOs(c, v.os);
+      const server = await api<{ id: number; name: string }>(c, 'GET', `/api/v1/servers/${serverId}`);
+      if (!v.yes) await confirm(`reinstall server ${serverId} (${server.name}) with ${osId}? Its disks are erased.`, 'reinstall erases the server\'s disks');
+      const rootPass = await secretInput(v['root-pass-file'] as string | undefined, `root password for ${server.name}: `, '--root-pass-file');
+      const body: Record<string, unknown> = { os_id: osId, root_pass: rootPass };
+      if (v.hostname) body.hostname = v.hostname;
+      if (v['ssh-key-file']) body.ssh_key = readFile(v['ssh-key-file'] as string).trim();
+      if (v.uefi) body.uefi = true;
+      return runTask(await api<Task>(c, 'POST', `/api/v1/servers/${serverId}/reinstall`, body));
+    }
+    case 'adopt': {
+      if (!a) throw usage('adopt needs the MAC (rackhand discovered lists them)');
+      if (!v.id || !v.name) throw usage('adopt needs --id ID and --name NAME for the new server');
+      const body: Record<string, unknown> = { id: id(v.id as string, '--id'), name: v.name };
+      if (v.rack) body.rack = v.rack;
+      if (v['rack-position']) body.rack_position = id(v['rack-position'] as string, '--rack-position');
+      if (v.location) body.location = v.location;
+      if (v['bmc-host']) {
+        if (!v['bmc-user']) throw usage('--bmc-host needs --bmc-user too');
+        body.bmc = {
+          host: v['bmc-host'],
+          username: v['bmc-user'],
+          ...(v['bmc-driver'] ? { driver: v['bmc-driver'] } : {}),
+          ...(v['bmc-password-file'] ? { password: await secretInput(v['bmc-password-file'] as string, '', '--bmc-password-file') } : {}),
+        };
+      }
+      const r = await api<{ id: number; name: string }>(c, 'POST', `/api/v1/discovered/${encodeURIComponent(a)}/adopt`, body);
+      print(r, () => out.log(`adopted ${a} as server ${r.id} (${r.name})`));
       return 0;
     }
     case 'tasks': {
@@ -229,16 +243,119 @@ async function dispatch(c: Conn, pos: string[], v: Record<string, string | boole
     }
     case 'watch':
       return follow(c, id(a, 'TASK'), json, out);
+    case 'cancel': {
+      const t = await api<Task>(c, 'POST', `/api/v1/tasks/${id(a, 'TASK')}/cancel`);
+      print(t, () => out.log(`task ${t.id} (${t.kind}) asked to stop; its cleanup runs. Follow it with: rackhand watch ${t.id}`));
+      return 0;
+    }
+    case 'bmc reset':
+      return runTask(await api<Task>(c, 'POST', `/api/v1/servers/${id(a, 'ID')}/bmc/reset`, { kind: v.warm ? 'warm' : 'cold' }));
     case 'discovered': {
       const r = await api<{ list: any[] }>(c, 'GET', '/api/v1/discovered');
       print(r, () => {
         if (!r.list.length) return out.log('nothing discovered');
-        table(out, ['MAC', 'ARCH', 'VENDOR CLASS', 'FIRST SEEN', 'LAST SEEN', 'SEEN'], r.list.map((d) => [d.mac, d.arch ?? '-', d.vendorClass ?? '-', ago(d.firstSeen), ago(d.lastSeen), d.seenCount]));
+        table(
+          out,
+          ['MAC', 'ARCH', 'VENDOR CLASS', 'FIRST SEEN', 'LAST SEEN', 'SEEN'],
+          r.list.map((d) => [d.mac, archName(d.arch), d.vendorClass ?? '-', ago(d.firstSeen), ago(d.lastSeen), d.seenCount]),
+        );
       });
       return 0;
     }
   }
-  throw new CliError(`unknown command ${cmd}`, 2);
+  throw new CliError(`${spec.name} is not an API command`, 2);
+}
+
+interface OsEntry {
+  id: number | null;
+  os_id: string;
+  name: string;
+  family: string;
+}
+
+/** --os as the catalogue knows it: its os_id, its number, or its name (any case). */
+async function resolveOs(c: Conn, given: string): Promise<string | number> {
+  const { list } = await api<{ list: OsEntry[] }>(c, 'GET', '/api/v1/os');
+  const lower = given.toLowerCase();
+  const hit = list.find((o) => o.os_id.toLowerCase() === lower || String(o.id) === given || o.name.toLowerCase() === lower);
+  if (hit) return hit.os_id;
+  const near = closestName(given, list.map((o) => o.os_id));
+  throw new CliError(`unknown OS ${given}${near ? ` (did you mean ${near}?)` : ''}: rackhand os lists them`, 2);
+}
+
+function readFile(file: string): string {
+  try {
+    return fs.readFileSync(file === '-' ? 0 : file, 'utf8');
+  } catch (e) {
+    throw new CliError(`cannot read ${file === '-' ? 'standard input' : file}: ${(e as NodeJS.ErrnoException).code ?? (e as Error).message}`, 2);
+  }
+}
+
+/** A secret from a file, standard input ('-'), or typed at a terminal without echo — never from argv. */
+async function secretInput(file: string | undefined, prompt: string, flag: string): Promise<string> {
+  if (file) {
+    const value = readFile(file).replace(/\r?\n$/, '');
+    if (!value) throw new CliError(`${flag}: ${file === '-' ? 'standard input' : file} is empty`, 2);
+    return value;
+  }
+  if (!process.stdin.isTTY || !prompt) throw new CliError(`no terminal to ask on: give it with ${flag} FILE (or ${flag} - to read standard input)`, 2);
+  return askHidden(prompt);
+}
+
+function askHidden(prompt: string): Promise<string> {
+  return new Promise((resolve, reject) => {
+    const stdin = process.stdin;
+    process.stderr.write(prompt);
+    let value = '';
+    stdin.setRawMode(true);
+    stdin.resume();
+    stdin.setEncoding('utf8');
+    const onData = (chunk: string) => {
+      for (const ch of chunk) {
+        if (ch === '\r' || ch === '\n') return finish();
+        if (ch === '\u0003') return finish(new CliError('interrupted', 130));
+        if (ch === '\u007f' || ch === '\b') value = value.slice(0, -1);
+        else value += ch;
+      }
+    };
+    const finish = (err?: Error) => {
+      stdin.off('data', onData);
+      stdin.setRawMode(false);
+      stdin.pause();
+      process.stderr.write('\n');
+      if (err) reject(err);
+      else resolve(value);
+    };
+    stdin.on('data', onData);
+  });
+}
+
+/** Asks on the terminal; without one the caller must have said --yes. */
+async function confirm(question: string, what: string): Promise<void> {
+  if (!process.stdin.isTTY) throw new CliError(`${what}: add --yes to confirm (there is no terminal to ask on)`, 2);
+  const rl = readline.createInterface({ input: process.stdin, output: process.stderr });
+  const answer = await new Promise<string>((r) => rl.question(`${question} [y/N] `, r));
+  rl.close();
+  if (!/^y(es)?$/i.test(answer.trim())) throw new CliError('not confirmed; nothing was changed', 1);
+}
+
+/** DHCP option 93 (RFC 4578 and the IANA registry) as the name a technician knows. */
+const ARCH_NAMES: Record<number, string> = {
+  0: 'bios',
+  6: 'uefi-ia32',
+  7: 'uefi-x64',
+  9: 'uefi-x64',
+  10: 'uefi-arm32',
+  11: 'uefi-arm64',
+  15: 'uefi-ia32-http',
+  16: 'uefi-x64-http',
+  18: 'uefi-arm32-http',
+  19: 'uefi-arm64-http',
+};
+
+export function archName(arch: number | null | undefined): string {
+  if (arch === null || arch === undefined) return '-';
+  return ARCH_NAMES[arch] ?? `arch ${arch}`;
 }
 
 function started(t: Task, json: boolean, out: Out): number {
@@ -248,20 +365,26 @@ function started(t: Task, json: boolean, out: Out): number {
 
 /**
  * Follows a task until it ends: the event stream for progress, a poll every few seconds as a safety net
- * (a proxy that buffers SSE, a dropped stream). Exit code 0 when it succeeded, 1 otherwise.
+ * (a proxy that buffers SSE, a dropped stream). Exit code 0 when it succeeded, 1 otherwise; with --json only the
+ * final task is printed, as GET /api/v1/tasks/:id returns it. Ctrl-C stops following, not the task.
  */
 async function follow(c: Conn, taskId: number, json: boolean, out: Out): Promise<number> {
   const shown = new Set<number>();
   const show = (t: Task) => {
+    if (json) return;
     for (const s of t.steps ?? []) {
       if (shown.has(s.seq)) continue;
       shown.add(s.seq);
-      if (json) out.log(JSON.stringify({ type: 'step', taskId, step: s }));
-      else out.log(`${new Date(s.at).toTimeString().slice(0, 8)}  ${mark(s.state)} ${s.name}${s.message ? ` — ${s.message}` : ''}`);
+      out.log(`${new Date(s.at).toTimeString().slice(0, 8)}  ${mark(s.state)} ${s.name}${s.message ? ` — ${s.message}` : ''}`);
     }
   };
   const abort = new AbortController();
   let latest: Task | undefined;
+  const interrupted = new Promise<'interrupted'>((resolve) => {
+    const onSigint = () => resolve('interrupted');
+    process.once('SIGINT', onSigint);
+    abort.signal.addEventListener('abort', () => process.off('SIGINT', onSigint));
+  });
   const done = new Promise<Task>((resolve, reject) => {
     const settle = (t: Task) => {
       latest = t;
@@ -288,7 +411,11 @@ async function follow(c: Conn, taskId: number, json: boolean, out: Out): Promise
     void poll();
   });
   try {
-    const t = await done;
+    const t = await Promise.race([done, interrupted]);
+    if (t === 'interrupted') {
+      out.err(`\nstopped following task ${taskId}${latest ? ` (${latest.kind})` : ''}; the task keeps running on rackhand. Watch it again with: rackhand watch ${taskId}  (stop it with: rackhand cancel ${taskId})`);
+      return 130;
+    }
     if (json) out.log(JSON.stringify(t));
     else out.log(`task ${t.id} (${t.kind}) ${t.state}${t.error ? `: ${t.error.code}: ${t.error.message}` : ''}`);
     return t.state === 'succeeded' ? 0 : 1;
@@ -351,21 +478,4 @@ function table(out: Out, head: string[], rows: unknown[][]): void {
   const cells = [head, ...rows.map((r) => r.map((x) => String(x ?? '')))];
   const widths = head.map((_, i) => Math.max(...cells.map((r) => r[i].length)));
   for (const r of cells) out.log(r.map((x, i) => (i === r.length - 1 ? x : x.padEnd(widths[i]))).join('  ').trimEnd());
-}
-
-// Run directly (`node dist/cli/tech-cli.js …`) as well as through `rackhand`.
-if (process.argv[1] && import.meta.url === pathToFileURL(path.resolve(process.argv[1])).href) {
-  runTechCommand(process.argv.slice(2)).then(
-    (code) => {
-      if (code === undefined) {
-        console.error(`rackhand: not a technician command\n\n${TECH_USAGE}`);
-        code = 2;
-      }
-      process.exitCode = code;
-    },
-    (e) => {
-      console.error('rackhand:', e);
-      process.exitCode = 1;
-    },
-  );
 }

@@ -4,7 +4,7 @@ import type http from 'node:http';
 import path from 'node:path';
 import { createRequire } from 'node:module';
 import { fileURLToPath } from 'node:url';
-import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
+import express from 'express';
 
 export interface ConsolePageOptions {
   /** URL prefix of the page; the websocket proxy's default path (/console/ws) sits under it. */
@@ -73,7 +73,7 @@ function safeJoin(root: string, segments: string[]): string | null {
   return real;
 }
 
-/** Maps request paths to files; shared by the plain-node handler and the fastify routes. */
+/** Maps request paths to files, for the plain node handler. */
 export class ConsolePageFiles {
   readonly basePath: string;
   private readonly pageDir: string;
@@ -165,18 +165,12 @@ export function createConsolePageHandler(opts: ConsolePageOptions = {}): (req: h
   };
 }
 
-/** Registers GET/HEAD routes for the page and noVNC's files on a fastify instance. */
-export function registerConsolePage(app: FastifyInstance, opts: ConsolePageOptions = {}): void {
-  const files = new ConsolePageFiles(opts);
-  const handler = async (req: FastifyRequest, reply: FastifyReply) => {
-    const found = files.lookup(req.url);
-    if (found.kind === 'none') return reply.code(404).type('text/plain; charset=utf-8').send('not found\n');
-    if (found.kind === 'redirect') return reply.redirect(found.location, 301);
-    const { file, type, headers } = found.asset;
-    const st = await fs.promises.stat(file);
-    reply.headers({ ...headers, 'content-length': String(st.size) }).type(type);
-    return reply.send(fs.createReadStream(file));
-  };
-  app.route({ method: ['GET', 'HEAD'], url: files.basePath.slice(0, -1), handler });
-  app.route({ method: ['GET', 'HEAD'], url: `${files.basePath}*`, handler });
+/** The page and noVNC's files as Express routes (GET/HEAD under basePath), by the same plain handler. */
+export function consolePageRouter(opts: ConsolePageOptions = {}): express.Router {
+  const handle = createConsolePageHandler(opts);
+  const router = express.Router();
+  router.use((req, res, next) => {
+    if (!handle(req, res)) next();
+  });
+  return router;
 }

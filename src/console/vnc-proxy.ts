@@ -1,12 +1,12 @@
-// The console websocket proxy: ticket/Origin/white_ip checks at upgrade, VNC connect + RFB banner timeouts,
-// idle/ping timeouts, session caps, backpressure both ways, close codes, counters — all in one process.
+// The console websocket proxy on the `ws` package: ticket/Origin/white_ip checks at upgrade, VNC connect + RFB
+// banner timeouts, idle/ping timeouts, session caps, backpressure both ways, close codes, counters, audit records.
 import type http from 'node:http';
 import net from 'node:net';
 import type { Duplex } from 'node:stream';
+import { WebSocket, WebSocketServer, type ServerOptions } from 'ws';
 import { CONSOLE_CLOSE } from './close-codes.js';
 import { IpAllowList, normalizeAddress } from './ip-allow-list.js';
 import { isPlausibleTicket, ticketFingerprint } from './tickets.js';
-import { acceptWebSocket, type WsConnection } from './ws-connection.js';
 
 export interface ConsoleTarget {
   host: string;
@@ -147,6 +147,27 @@ function writeHttpError(socket: Duplex, status: number, body: string): void {
   socket.destroy();
 }
 
+/** How long a closing handshake may take before the socket is cut (a frozen browser never answers). */
+const CLOSE_TIMEOUT_MS = 2_000;
+
+/** One options object for every send: the hot path allocates nothing per message. */
+const SEND_BINARY = { binary: true, compress: false, fin: true } as const;
+
+/** The close code `ws` sends when its frame parser refuses what the browser sent (its codes are strings). */
+function wsErrorCloseCode(err: Error & { code?: string }): number {
+  if (err.code === 'WS_ERR_UNSUPPORTED_MESSAGE_LENGTH') return 1009;
+  if (err.code === 'WS_ERR_INVALID_UTF8') return 1007;
+  return 1002;
+}
+
+/** A close reason fits a control frame: at most 123 bytes of UTF-8. */
+function closeReason(reason: string): string {
+  if (Buffer.byteLength(reason) <= 123) return reason;
+  let r = reason.slice(0, 123);
+  while (Buffer.byteLength(r) > 123) r = r.slice(0, -1);
+  return r;
+}
+
 class ProxyConnection {
   phase: Phase = 'connecting';
   upstream: net.Socket | null = null;
@@ -163,12 +184,16 @@ class ProxyConnection {
   timer: NodeJS.Timeout | null = null;
   upPaused = false;
   downPaused = false;
+  /** Resumes the VNC side once the websocket flushed what was queued (the send callback). */
+  readonly downDrained = (): void => {
+    this.downPaused = false;
+    if (this.phase !== 'closed') this.upstream?.resume();
+  };
 
   constructor(
     readonly id: number,
     readonly grant: ConsoleGrant,
-    readonly ws: WsConnection,
-    readonly raw: Duplex,
+    readonly ws: WebSocket,
     readonly remoteAddress: string,
     readonly fingerprint: string,
   ) {}
@@ -179,6 +204,8 @@ export class VncProxy {
   private readonly o: Required<Omit<VncProxyOptions, 'logger' | 'onConnectionStart' | 'onConnectionEnd' | 'allowedOrigins'>> & {
     allowedOrigins: Set<string>;
   };
+  /** The `ws` package does the websocket: handshake, framing, masking, ping/pong, the closing handshake. */
+  private readonly wss: WebSocketServer;
   private readonly conns = new Map<number, ProxyConnection>();
   private readonly bySession = new Map<string, Set<ProxyConnection>>();
   private readonly perServer = new Map<number, number>();
@@ -209,6 +236,20 @@ export class VncProxy {
       highWaterMark: opts.highWaterMark ?? 1024 * 1024,
       maxEarlyBytes: opts.maxEarlyBytes ?? 64 * 1024,
     };
+    const wsOptions: ServerOptions & { closeTimeout: number } = {
+      noServer: true,
+      // Connections are tracked here, per session and server; ws's own set would be a second copy.
+      clientTracking: false,
+      // A VNC stream is already encoded (tight, zlib, JPEG): deflate would burn CPU for nothing.
+      perMessageDeflate: false,
+      maxPayload: this.o.maxPayload,
+      // Text messages are refused (1003) whatever they hold: no need to validate their UTF-8 first.
+      skipUTF8Validation: true,
+      // Only `binary`; a request offering anything else was refused before the handshake.
+      handleProtocols: (protocols) => (protocols.has('binary') ? 'binary' : false),
+      closeTimeout: CLOSE_TIMEOUT_MS,
+    };
+    this.wss = new WebSocketServer(wsOptions);
   }
 
   /** Listens on the server's 'upgrade' event; other paths are left to other listeners (or get a 404). */
@@ -266,24 +307,37 @@ export class VncProxy {
     return `${u.hostname.toLowerCase()}:${defPort}` === host || oh === host.replace(new RegExp(`:${defPort}$`), '');
   }
 
+  /**
+   * Completes the websocket handshake on the upgraded socket; calls `accepted` with the websocket, or
+   * `rejected` when ws answered the request itself (a bad key or version gets its 400) or the client left.
+   */
+  private accept(req: http.IncomingMessage, socket: Duplex, head: Buffer, accepted: (ws: WebSocket) => void, rejected: () => void): void {
+    if (!socket.readable || !socket.writable) {
+      socket.destroy();
+      return rejected();
+    }
+    let settled = false;
+    const gone = () => {
+      if (settled) return;
+      settled = true;
+      rejected();
+    };
+    socket.once('close', gone);
+    this.wss.handleUpgrade(req, socket, head, (ws) => {
+      socket.off('close', gone);
+      // An 'error' event without a listener would throw: every socket error ends in 'close' anyway.
+      ws.on('error', () => {});
+      if (settled) return void ws.terminate();
+      settled = true;
+      accepted(ws);
+    });
+  }
+
   /** Completes the websocket handshake only to say why the console cannot start. */
   private refuse(req: http.IncomingMessage, socket: Duplex, head: Buffer, code: number, reason: string, log: object): void {
     this.count(code);
     this.opts.logger?.info({ ...log, code, reason }, 'console connection refused');
-    if (!socket.readable || !socket.writable) {
-      socket.destroy();
-      return;
-    }
-    const ws = acceptWebSocket(req, socket, this.protocolFor(req), { maxPayload: 1024, closeTimeoutMs: 2_000 });
-    if (!ws) return;
-    ws.start({ data: () => {}, pong: () => {}, closed: () => {} }, head);
-    ws.close(code, reason);
-  }
-
-  /** Only the `binary` subprotocol, or none; anything else was refused before. */
-  private protocolFor(req: http.IncomingMessage): string {
-    const h = req.headers['sec-websocket-protocol'];
-    return h !== undefined && h.split(',').some((p) => p.trim() === 'binary') ? 'binary' : '';
+    this.accept(req, socket, head, (ws) => ws.close(code, closeReason(reason)), () => {});
   }
 
   private async upgrade(req: http.IncomingMessage, socket: Duplex, head: Buffer, url: URL): Promise<void> {
@@ -350,17 +404,20 @@ export class VncProxy {
     if (this.conns.size >= this.o.maxConnectionsTotal) {
       return this.refuse(req, socket, head, CONSOLE_CLOSE.TOO_MANY_SESSIONS, 'too many console connections', log);
     }
-    // Reserve the slot now: handleUpgrade's callback may come after other upgrades were checked.
+    // Reserve the slot now, before the handshake completes, so no other upgrade can take it meanwhile.
     const g = grant;
     this.perServer.set(g.serverId, (this.perServer.get(g.serverId) ?? 0) + 1);
-    const ws = acceptWebSocket(req, socket, this.protocolFor(req), { maxPayload: this.o.maxPayload, closeTimeoutMs: 2_000 });
-    if (!ws) {
-      // Bad key or version: the handshake was answered with 400; give the slot back.
-      this.releaseServerSlot(g.serverId);
-      this.count('http_400');
-      return;
-    }
-    this.start(ws, socket, head, g, remoteAddress, fp);
+    this.accept(
+      req,
+      socket,
+      head,
+      (ws) => this.start(ws, g, remoteAddress, fp),
+      () => {
+        // Bad key or version (ws answered 400), or the client left: give the slot back.
+        this.releaseServerSlot(g.serverId);
+        this.count('http_400');
+      },
+    );
   }
 
   private redeem(ticket: string, ctx: UpgradeContext): Promise<ConsoleGrant | null> {
@@ -387,8 +444,8 @@ export class VncProxy {
     else this.perServer.set(serverId, n);
   }
 
-  private start(ws: WsConnection, raw: Duplex, head: Buffer, grant: ConsoleGrant, remoteAddress: string, fp: string): void {
-    const c = new ProxyConnection(this.nextId++, grant, ws, raw, remoteAddress, fp);
+  private start(ws: WebSocket, grant: ConsoleGrant, remoteAddress: string, fp: string): void {
+    const c = new ProxyConnection(this.nextId++, grant, ws, remoteAddress, fp);
     this.conns.set(c.id, c);
     let set = this.bySession.get(grant.sessionId);
     if (!set) this.bySession.set(grant.sessionId, (set = new Set()));
@@ -408,24 +465,28 @@ export class VncProxy {
       'console connection opened',
     );
 
-    ws.start(
-      {
-        data: (chunk) => this.fromBrowser(c, chunk),
-        pong: () => {
-          c.awaitingPong = false;
-        },
-        closed: (code, reason) => {
-          // Browser-initiated closes and protocol violations (1002/1003/1009) arrive here first.
-          if (c.endReason === '') {
-            c.endCode = code;
-            c.endReason = (reason.length > 0 ? reason : code === 1006 ? 'browser vanished' : 'browser closed').slice(0, 120);
-          }
-          this.finish(c);
-        },
-      },
-      head,
-    );
-    if (c.phase === 'closed') return;
+    ws.on('message', (data: Buffer, isBinary: boolean) => {
+      if (isBinary) this.fromBrowser(c, data);
+      else this.end(c, 1003, 'only binary messages');
+    });
+    ws.on('pong', () => {
+      c.awaitingPong = false;
+    });
+    ws.on('error', (err: Error & { code?: string }) => {
+      // ws refused a frame (too large, malformed) and closes with the matching code itself.
+      if (c.endReason !== '') return;
+      c.endCode = wsErrorCloseCode(err);
+      c.endReason = err.message.slice(0, 120);
+      c.upstream?.destroy();
+    });
+    ws.on('close', (code: number, reason: Buffer) => {
+      // Browser-initiated closes arrive here with the browser's code; ours keep the code we sent.
+      if (c.endReason === '') {
+        c.endCode = code;
+        c.endReason = (reason.length > 0 ? reason.toString() : code === 1006 ? 'browser vanished' : 'browser closed').slice(0, 120);
+      }
+      this.finish(c);
+    });
 
     // Reads land in one buffer shared by all connections and are copied out at their real size: a screen
     // update arrives in up to 1 MiB pieces (fewer frames and syscalls than 64 KiB 'data' chunks), yet an
@@ -467,7 +528,7 @@ export class VncProxy {
   }
 
   private fromBrowser(c: ProxyConnection, data: Buffer): void {
-    if (c.phase === 'closed') return;
+    if (c.phase === 'closed' || c.endReason !== '') return;
     c.bytesUp += data.length;
     this.counters.bytesUp += data.length;
     c.lastActivity = Date.now();
@@ -475,8 +536,8 @@ export class VncProxy {
     if (c.phase !== 'open') {
       c.earlyBytes += data.length;
       if (c.earlyBytes > this.o.maxEarlyBytes) return this.end(c, 1008, 'too much data before the VNC handshake');
-      // The parser hands out slices of the socket's buffer: keep a copy, not a view.
-      c.early.push(Buffer.from(data));
+      // ws hands over a buffer of its own (unmasked in place): keeping it is safe without a copy.
+      c.early.push(data);
       return;
     }
     if (!up.write(data) && !c.upPaused) {
@@ -509,15 +570,16 @@ export class VncProxy {
     c.bytesDown += chunk.length;
     this.counters.bytesDown += chunk.length;
     c.lastActivity = Date.now();
-    if (c.ws.state !== 'open') return;
-    c.ws.send(chunk);
-    if (!c.downPaused && c.raw.writableLength >= this.o.highWaterMark) {
+    const ws = c.ws;
+    if (ws.readyState !== WebSocket.OPEN) return;
+    // Download backpressure: with the high-water mark already queued, this is the last read until it is flushed
+    // (ws calls back once the socket took it); a chunk alone never pauses, or every large read would stop and go.
+    if (!c.downPaused && ws.bufferedAmount >= this.o.highWaterMark) {
       c.downPaused = true;
       c.upstream!.pause();
-      c.raw.once('drain', () => {
-        c.downPaused = false;
-        if (c.phase !== 'closed') c.upstream?.resume();
-      });
+      ws.send(chunk, SEND_BINARY, c.downDrained);
+    } else {
+      ws.send(chunk, SEND_BINARY);
     }
   }
 
@@ -537,7 +599,7 @@ export class VncProxy {
     c.endReason = reason;
     this.clearTimer(c);
     c.upstream?.destroy();
-    if (c.ws.state === 'open') c.ws.close(code, reason);
+    if (c.ws.readyState === WebSocket.OPEN) c.ws.close(code, closeReason(reason));
     else c.ws.terminate();
   }
 
@@ -546,7 +608,7 @@ export class VncProxy {
     c.phase = 'closed';
     this.clearTimer(c);
     c.upstream?.destroy();
-    c.raw.destroy();
+    c.ws.terminate();
     c.early = [];
     this.conns.delete(c.id);
     const set = this.bySession.get(c.grant.sessionId);
@@ -594,7 +656,7 @@ export class VncProxy {
         if (c.phase === 'closed' || c.endReason !== '') continue;
         if (now - c.lastActivity >= this.o.idleTimeoutMs) {
           this.end(c, CONSOLE_CLOSE.IDLE_TIMEOUT, `idle for ${secs(this.o.idleTimeoutMs)}`);
-        } else if (ping && c.ws.state === 'open') {
+        } else if (ping && c.ws.readyState === WebSocket.OPEN) {
           if (c.awaitingPong) {
             c.endCode = CONSOLE_CLOSE.CLIENT_UNRESPONSIVE;
             c.endReason = 'browser stopped answering pings';
@@ -666,10 +728,7 @@ export class VncProxy {
     for (const c of [...this.conns.values()]) this.end(c, CONSOLE_CLOSE.PROXY_SHUTDOWN, 'rackhand is shutting down');
     const deadline = Date.now() + 3_000;
     while (this.conns.size > 0 && Date.now() < deadline) await new Promise((r) => setTimeout(r, 20));
-    for (const c of [...this.conns.values()]) {
-      c.ws.terminate();
-      this.finish(c);
-    }
+    for (const c of [...this.conns.values()]) this.finish(c);
     if (this.sweepTimer) clearInterval(this.sweepTimer);
     this.sweepTimer = null;
   }

@@ -1,16 +1,35 @@
-// Who may touch which server: the one place role and ownership rules are applied to inventory reads.
+// Who may do what: the role rules and the server-visibility rule, applied in this one place by every capability.
 import { RackhandError } from '../errors.js';
-import { can, type Principal } from '../auth/tokens.js';
-import type { ServerRecord } from '../inventory/server-schema.js';
+import type { Principal } from '../auth/tokens.js';
 
-/** A client asking about a server it does not own gets NOT_FOUND: existence is not disclosed. */
-export function assertServerVisible(p: Principal, server: ServerRecord | undefined, id: number): ServerRecord {
-  if (!server || (!can.seeAllServers(p) && server.ownerId !== p.ownerId)) {
-    throw new RackhandError('NOT_FOUND', `server ${id} not found`, { id });
-  }
-  return server;
+/** What each role may do. Clients are confined to the servers their user owns. */
+export const can = {
+  manageTokens: (p: Principal) => p.role === 'admin',
+  manageUsers: (p: Principal) => p.role === 'admin' || p.role === 'central',
+  /** Write inventory (servers, BMC credentials): secrets flow in here, so techs and clients may not. */
+  manageInventory: (p: Principal) => p.role === 'admin' || p.role === 'central',
+  seeAllServers: (p: Principal) => p.role !== 'client',
+  /** Techs adopt discovered hosts at the rack, but may not set BMC or console secrets. */
+  adoptDiscovered: (p: Principal) => p.role !== 'client',
+  /** BMC accounts with the administrator privilege (which can change rackhand's own BMC login). */
+  grantBmcAdministrator: (p: Principal) => p.role === 'admin' || p.role === 'central',
+};
+
+/** The owner field of a server, all the visibility rule needs. */
+export interface Owned {
+  ownerId: number | null;
 }
 
-export function assertAllowed(allowed: boolean, what: string): void {
+export function canSeeServer(p: Principal, server: Owned | undefined): boolean {
+  return !!server && (can.seeAllServers(p) || (p.ownerId !== null && server.ownerId === p.ownerId));
+}
+
+/** The server, if this caller may see it; otherwise NOT_FOUND (a client is not told that a server exists). */
+export function requireVisibleServer<S extends Owned>(p: Principal, server: S | undefined, id: number): S {
+  if (!canSeeServer(p, server)) throw new RackhandError('NOT_FOUND', `server ${id} not found`, { id });
+  return server!;
+}
+
+export function requireAllowed(allowed: boolean, what: string): void {
   if (!allowed) throw new RackhandError('FORBIDDEN', `this token may not ${what}`);
 }

@@ -1,5 +1,6 @@
 // Prometheus metrics on rackhand's own registry: HTTP, tasks, BMCs, boot plane, consoles, sensors, host health.
-import type { FastifyInstance, FastifyRequest } from 'fastify';
+import express, { type NextFunction, type Request, type Response } from 'express';
+import { errorBody, toRackhandError } from '../errors.js';
 import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from 'prom-client';
 import { HostHealth } from './host-health.js';
 
@@ -51,7 +52,8 @@ export interface Metrics {
   /** Called by the BMC layer after every command. */
   observeBmcCommand(driver: string, op: string, seconds: number, ok: boolean): void;
   /** Adds the HTTP request histogram to every route of the instance (call before listen). */
-  instrumentFastify(app: FastifyInstance): void;
+  /** Express middleware timing every request into the HTTP histogram (mount it first). */
+  httpTimer(): express.RequestHandler;
   text(): Promise<string>;
 }
 
@@ -308,10 +310,14 @@ export function createMetrics(sources: MetricsSources = {}): Metrics {
     observeBmcCommand(driver, op, seconds, ok) {
       if (Number.isFinite(seconds) && seconds >= 0) bmcLatency.observe({ driver, op, result: ok ? 'ok' : 'error' }, seconds);
     },
-    instrumentFastify(app) {
-      app.addHook('onResponse', async (req, reply) => {
-        http.observe({ method: req.method, route: routeLabel(req), status: String(reply.statusCode) }, reply.elapsedTime / 1000);
-      });
+    httpTimer() {
+      return (req: Request, res: Response, next: NextFunction) => {
+        const t0 = process.hrtime.bigint();
+        res.once('finish', () => {
+          http.observe({ method: req.method, route: routeLabel(req), status: String(res.statusCode) }, Number(process.hrtime.bigint() - t0) / 1e9);
+        });
+        next();
+      };
     },
     text: () => registry.metrics(),
   };
@@ -319,12 +325,9 @@ export function createMetrics(sources: MetricsSources = {}): Metrics {
 }
 
 /** The route pattern, never the raw URL: ids and query strings would make unbounded label sets. */
-function routeLabel(req: FastifyRequest): string {
-  return req.routeOptions?.url ?? 'unmatched';
-}
-
-export function instrumentFastify(app: FastifyInstance, metrics: Metrics): void {
-  metrics.instrumentFastify(app);
+function routeLabel(req: Request): string {
+  const route = (req as { route?: { path?: unknown } }).route?.path;
+  return typeof route === 'string' ? route : 'unmatched';
 }
 
 export interface MetricsRouteOptions {
@@ -332,14 +335,21 @@ export interface MetricsRouteOptions {
    * Require a valid API token for scrapes (Prometheus `authorization: { credentials: … }`). Off by default:
    * the endpoint carries no secrets and monitoring on a management network scrapes without credentials.
    */
-  authenticate?(req: FastifyRequest): unknown;
+  authenticate?(req: Request): unknown;
   path?: string;
 }
 
-export function registerMetricsRoute(app: FastifyInstance, metrics: Metrics, opts: MetricsRouteOptions = {}): void {
-  app.get(opts.path ?? '/metrics', async (req, reply) => {
-    opts.authenticate?.(req);
-    const body = await metrics.text();
-    return reply.header('cache-control', 'no-store').type(metrics.contentType).send(body);
+export function metricsRoutes(metrics: Metrics, opts: MetricsRouteOptions = {}): { name: string; router: express.Router } {
+  const router = express.Router();
+  router.get(opts.path ?? '/metrics', async (req, res) => {
+    try {
+      opts.authenticate?.(req);
+      const body = await metrics.text();
+      res.set('cache-control', 'no-store').type(metrics.contentType).send(body);
+    } catch (e) {
+      const err = toRackhandError(e);
+      res.status(err.status).json(errorBody(err));
+    }
   });
+  return { name: 'metrics', router };
 }

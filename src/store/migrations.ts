@@ -1,8 +1,6 @@
-// Numbered schema migrations; each runs once, in order, inside a transaction. 1-99 are the core's; parts
-// that own their tables (IPAM 100, switches 101, sensors 110) keep their SQL beside their code.
-import { IPAM_MIGRATION } from '../ipam/ipam-migration.js';
-import { SWITCH_MIGRATION } from '../switch/switch-migration.js';
-import { SENSOR_MIGRATION } from '../sensors/sensor-migration.js';
+// Every schema migration of the store, numbered; each runs once, in order, inside a transaction. The agent passes
+// this list to openDatabase. Versions are never reused or renumbered (databases in the field have applied them);
+// a new migration takes the next number above the highest here.
 
 export interface Migration {
   version: number;
@@ -10,7 +8,7 @@ export interface Migration {
   sql: string;
 }
 
-const CORE_MIGRATIONS: Migration[] = [
+export const MIGRATIONS: Migration[] = [
   {
     version: 1,
     name: 'inventory, users, tokens, tasks',
@@ -185,6 +183,137 @@ const CORE_MIGRATIONS: Migration[] = [
       );
     `,
   },
+  {
+    version: 100,
+    name: 'ipam: networks, pools, addresses',
+    sql: `
+      CREATE TABLE ip_networks (
+        id INTEGER PRIMARY KEY,
+        name TEXT NOT NULL UNIQUE,             -- canonical CIDR, as DCImanager names networks
+        family INTEGER NOT NULL CHECK (family IN (4, 6)),
+        network TEXT NOT NULL,                 -- canonical network address
+        prefix INTEGER NOT NULL,
+        gateway TEXT,
+        vlan TEXT NOT NULL DEFAULT '',
+        note TEXT NOT NULL DEFAULT '',
+        dns TEXT NOT NULL DEFAULT '[]',        -- JSON array of resolvers handed to hosts
+        userspace INTEGER NOT NULL DEFAULT 0,
+        created_at TEXT NOT NULL
+      );
+  
+      CREATE TABLE ip_pools (
+        id INTEGER PRIMARY KEY,
+        name TEXT NOT NULL UNIQUE,
+        note TEXT NOT NULL DEFAULT '',
+        is_public INTEGER NOT NULL DEFAULT 0,
+        userspace INTEGER NOT NULL DEFAULT 0,
+        created_at TEXT NOT NULL
+      );
+  
+      -- first/last are hex of the address value, zero-padded to 32 digits, so text order is numeric order.
+      CREATE TABLE ip_pool_ranges (
+        id INTEGER PRIMARY KEY,
+        pool_id INTEGER NOT NULL REFERENCES ip_pools(id) ON DELETE CASCADE,
+        network_id INTEGER NOT NULL REFERENCES ip_networks(id) ON DELETE RESTRICT,
+        first_key TEXT NOT NULL,
+        last_key TEXT NOT NULL,
+        CHECK (first_key <= last_key)
+      );
+      CREATE INDEX ip_pool_ranges_pool ON ip_pool_ranges(pool_id);
+      CREATE INDEX ip_pool_ranges_network ON ip_pool_ranges(network_id);
+  
+      CREATE TABLE ip_addresses (
+        id INTEGER PRIMARY KEY,
+        server_id INTEGER NOT NULL REFERENCES servers(id) ON DELETE CASCADE,
+        family INTEGER NOT NULL CHECK (family IN (4, 6)),
+        ip TEXT NOT NULL,                      -- canonical text
+        ip_key TEXT NOT NULL,                  -- same zero-padded hex as the ranges
+        network_id INTEGER NOT NULL REFERENCES ip_networks(id) ON DELETE RESTRICT,
+        pool_id INTEGER REFERENCES ip_pools(id) ON DELETE SET NULL,
+        domain TEXT NOT NULL DEFAULT '',
+        is_main INTEGER NOT NULL DEFAULT 0,
+        status TEXT NOT NULL DEFAULT 'active',
+        userspace INTEGER NOT NULL DEFAULT 0,
+        created_at TEXT NOT NULL
+      );
+      -- The guarantee that no address is ever given twice, whatever the code above it does.
+      CREATE UNIQUE INDEX ip_addresses_unique_ip ON ip_addresses(family, ip_key);
+      CREATE UNIQUE INDEX ip_addresses_one_main ON ip_addresses(server_id) WHERE is_main = 1;
+      CREATE INDEX ip_addresses_server ON ip_addresses(server_id);
+      CREATE INDEX ip_addresses_network ON ip_addresses(network_id, ip_key);
+    `,
+  },
+  {
+    version: 101,
+    name: 'switches and suspended servers',
+    sql: `
+      CREATE TABLE switches (
+        id INTEGER PRIMARY KEY,
+        name TEXT NOT NULL UNIQUE,             -- what interfaces.switch refers to
+        host TEXT NOT NULL,
+        port INTEGER NOT NULL DEFAULT 161,
+        snmp_version TEXT NOT NULL CHECK (snmp_version IN ('v2c', 'v3')),
+        community_enc TEXT,                    -- SecretBox, context switch:<name>:community
+        v3_user TEXT,
+        v3_auth_key_enc TEXT,                  -- SHA; context switch:<name>:auth
+        v3_priv_key_enc TEXT,                  -- AES; context switch:<name>:priv
+        note TEXT NOT NULL DEFAULT '',
+        created_at TEXT NOT NULL,
+        updated_at TEXT NOT NULL
+      );
+  
+      ALTER TABLE servers ADD COLUMN suspended INTEGER NOT NULL DEFAULT 0;
+      ALTER TABLE servers ADD COLUMN suspended_at TEXT;
+    `,
+  },
+  {
+    version: 110,
+    name: 'sensor history',
+    sql: `
+      CREATE TABLE sensor_readings (
+        server_id INTEGER NOT NULL REFERENCES servers(id) ON DELETE CASCADE,
+        -- epoch milliseconds: compact, and range scans compare integers
+        at INTEGER NOT NULL,
+        name TEXT NOT NULL,
+        type TEXT NOT NULL,
+        value REAL,
+        unit TEXT NOT NULL DEFAULT '',
+        status TEXT NOT NULL
+      );
+      CREATE INDEX sensor_readings_server_at ON sensor_readings(server_id, at);
+      -- pruning by age scans this one
+      CREATE INDEX sensor_readings_at ON sensor_readings(at);
+    `,
+  },
+  {
+    version: 200,
+    name: 'resumable tasks: step results, waits and signals',
+    sql: `
+      -- What a finished step returned, replayed when a task resumes after a restart.
+      ALTER TABLE task_steps ADD COLUMN result TEXT;
+      -- A running task waiting for a signal (the installer's callback) resumes after a restart.
+      ALTER TABLE tasks ADD COLUMN waiting_for TEXT;
+      ALTER TABLE tasks ADD COLUMN wait_deadline TEXT;
+      CREATE TABLE task_signals (
+        task_id INTEGER NOT NULL REFERENCES tasks(id) ON DELETE CASCADE,
+        name TEXT NOT NULL,
+        payload TEXT NOT NULL,
+        at TEXT NOT NULL,
+        PRIMARY KEY (task_id, name)
+      );
+    `,
+  },
+  {
+    version: 201,
+    name: 'BMC accounts rackhand created',
+    sql: `
+      CREATE TABLE bmc_accounts (
+        server_id INTEGER NOT NULL REFERENCES servers(id) ON DELETE CASCADE,
+        name TEXT NOT NULL,
+        privilege TEXT NOT NULL,
+        created_at TEXT NOT NULL,
+        PRIMARY KEY (server_id, name)
+      );
+    `,
+  },
 ];
-
-export const MIGRATIONS: Migration[] = [...CORE_MIGRATIONS, IPAM_MIGRATION, SWITCH_MIGRATION, SENSOR_MIGRATION];

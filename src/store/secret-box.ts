@@ -1,5 +1,5 @@
 // Encryption of secrets at rest (BMC, console and switch passwords): AES-256-GCM under the site key file.
-import { createCipheriv, createDecipheriv, randomBytes } from 'node:crypto';
+import { createCipheriv, createDecipheriv, hkdfSync, randomBytes } from 'node:crypto';
 import { closeSync, existsSync, mkdirSync, openSync, readFileSync, statSync, writeSync } from 'node:fs';
 import path from 'node:path';
 
@@ -30,6 +30,11 @@ export class SecretBox {
   static fromKey(key: Buffer): SecretBox {
     if (key.length !== 32) throw new Error('key must be 32 bytes');
     return new SecretBox(key);
+  }
+
+  /** A key for another purpose (signing callbacks), derived from the site key: the same on every start. */
+  derive(label: string, length = 32): Buffer {
+    return Buffer.from(hkdfSync('sha256', this.key, Buffer.alloc(0), `rackhand:${label}`, length));
   }
 
   /** `v1:iv:tag:ciphertext`, base64 parts. `context` binds the ciphertext to its row so it cannot be moved. */

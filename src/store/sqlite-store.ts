@@ -2,11 +2,11 @@
 import Database from 'better-sqlite3';
 import { mkdirSync } from 'node:fs';
 import path from 'node:path';
-import { MIGRATIONS, type Migration } from './migrations.js';
+import type { Migration } from './migrations.js';
 
 export type Db = Database.Database;
 
-export function openDatabase(file: string, migrations: Migration[] = MIGRATIONS): Db {
+export function openDatabase(file: string, migrations: readonly Migration[]): Db {
   if (file !== ':memory:') mkdirSync(path.dirname(file), { recursive: true, mode: 0o700 });
   const db = new Database(file);
   db.pragma('journal_mode = WAL');
@@ -17,7 +17,12 @@ export function openDatabase(file: string, migrations: Migration[] = MIGRATIONS)
   return db;
 }
 
-export function migrate(db: Db, migrations: Migration[]): void {
+export function migrate(db: Db, migrations: readonly Migration[]): void {
+  const versions = new Set<number>();
+  for (const m of migrations) {
+    if (versions.has(m.version)) throw new Error(`migration version ${m.version} is listed twice (${m.name})`);
+    versions.add(m.version);
+  }
   db.exec('CREATE TABLE IF NOT EXISTS schema_migrations (version INTEGER PRIMARY KEY, name TEXT NOT NULL, applied_at TEXT NOT NULL)');
   const applied = new Set(
     (db.prepare('SELECT version FROM schema_migrations').all() as { version: number }[]).map((r) => r.version),

@@ -3,7 +3,7 @@ import { setTimeout as sleep } from 'node:timers/promises';
 import { RackhandError } from '../errors.js';
 import type { Logger } from '../log.js';
 import { SnmpFailure, SnmpSession, classify, type SnmpTarget, type SnmpTiming } from './snmp-session.js';
-import type { ServerPort, SwitchesRepo } from './switches-repo.js';
+import type { ServerPort, SwitchesRepo } from '../store/repos/switches-repo.js';
 
 export const IF_ADMIN_STATUS = '1.3.6.1.2.1.2.2.1.7';
 export const IF_NAME = '1.3.6.1.2.1.31.1.1.1.1';

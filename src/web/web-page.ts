@@ -2,7 +2,7 @@
 import fs from 'node:fs';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
-import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
+import express from 'express';
 
 export interface WebPageOptions {
   /** Folder holding index.html, app.js, app.css (default: this module's `page/`, else the package's src/web/page). */
@@ -38,7 +38,8 @@ const PAGE_HEADERS = {
   'x-frame-options': 'DENY',
 };
 
-export function registerWebPage(app: FastifyInstance, opts: WebPageOptions = {}): void {
+/** The page's routes: `/` and its files under `/ui/`, served from memory. */
+export function webPageRouter(opts: WebPageOptions = {}): { name: string; router: express.Router } {
   const dir = fs.realpathSync(opts.pageDir ?? findPageDir());
   // The page is a handful of small files: read the list once, serve them from memory.
   const files = new Map<string, { body: Buffer; type: string }>();
@@ -46,20 +47,17 @@ export function registerWebPage(app: FastifyInstance, opts: WebPageOptions = {})
     const type = TYPES[path.extname(name)];
     if (type && !name.startsWith('.')) files.set(name, { body: fs.readFileSync(path.join(dir, name)), type });
   }
-  const send = (reply: FastifyReply, name: string) => {
+  const send = (res: express.Response, name: string) => {
     const f = files.get(name);
-    if (!f) return reply.code(404).type('text/plain; charset=utf-8').send('not found\n');
-    return reply.headers(PAGE_HEADERS).type(f.type).send(f.body);
+    if (!f) return void res.status(404).type('text/plain; charset=utf-8').send('not found\n');
+    res.set(PAGE_HEADERS).type(f.type).send(f.body);
   };
-  app.route({ method: ['GET', 'HEAD'], url: '/', handler: async (_req, reply) => send(reply, 'index.html') });
-  app.route({ method: ['GET', 'HEAD'], url: '/ui', handler: async (_req, reply) => reply.redirect('/', 301) });
-  app.route({
-    method: ['GET', 'HEAD'],
-    url: '/ui/*',
-    handler: async (req: FastifyRequest<{ Params: { '*': string } }>, reply) => {
-      const name = req.params['*'];
-      if (name === '' || name === 'index.html') return send(reply, 'index.html');
-      return send(reply, name);
-    },
+  const router = express.Router();
+  router.get('/', (_req, res) => send(res, 'index.html'));
+  router.get('/ui', (_req, res) => res.redirect(301, '/'));
+  router.get('/ui/*name', (req, res) => {
+    const name = ([] as string[]).concat(req.params.name as unknown as string[]).join('/');
+    send(res, name === '' || name === 'index.html' ? 'index.html' : name);
   });
+  return { name: 'web', router };
 }

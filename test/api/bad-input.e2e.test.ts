@@ -13,6 +13,8 @@ beforeAll(async () => {
   admin = rh.cli(['token', 'create', '--role', 'admin']).stdout.trim();
   expect((await api(admin).post('/api/v1/servers/import', makeServers(5))).status).toBe(200);
   expect((await api(admin).post('/api/v1/servers/import', makeServers(30, 1001).map((s) => ({ ...s, status: 'free' })))).status).toBe(200);
+  // An order by an admin token names its owner by email.
+  expect((await api(admin).post('/api/v1/users', { email: 'orders@example.com' })).status).toBe(201);
 });
 afterAll(async () => rh?.cleanup());
 
@@ -34,7 +36,7 @@ const CASES: Record<string, { ok: Record<string, string | number>; required: str
   create_pxe: { ok: { id: 1, ...install }, required: ['id', 'os_id', 'root_pass'], illTyped: [['os_id', 'ubuntu'], ['uefi', '2']] },
   clear_pxe: { ok: { id: 1 }, required: ['id'], illTyped: [['id', 'NaN']] },
   reinstall: { ok: { id: 1, ...install }, required: ['id', 'os_id', 'root_pass'], illTyped: [['root_size', 'big']] },
-  order_instance: { ok: { location_name: 'AMS1', ...install }, required: ['location_name', 'os_id', 'root_pass'], illTyped: [['id', 'x']] },
+  order_instance: { ok: { location_name: 'AMS1', email: 'orders@example.com', ...install }, required: ['location_name', 'os_id', 'root_pass'], illTyped: [['id', 'x']] },
   novnc: { ok: { id: 1 }, required: ['id'], illTyped: [['white_ip', 'x'.repeat(100)]] },
   recreate_novnc: { ok: { id: 1 }, required: ['id'], illTyped: [['id', '[]']] },
   stop_novnc: { ok: { id: 1 }, required: ['id'], illTyped: [['id', 'true']] },
@@ -42,7 +44,7 @@ const CASES: Record<string, { ok: Record<string, string | number>; required: str
 
 describe('eq parameter validation', () => {
   it('covers every eq action', async () => {
-    const { EQ_ACTIONS } = await import('../../src/api/eq/eq-actions.js');
+    const { EQ_ACTIONS } = await import('../../src/api/eq/eq-face.js');
     expect(Object.keys(CASES).sort()).toEqual(Object.keys(EQ_ACTIONS).sort());
   });
 
@@ -81,7 +83,7 @@ describe('eq parameter validation', () => {
   });
 
   it('every action is implemented: a valid call answers OK, never NOT_IMPLEMENTED', async () => {
-    const { EQ_ACTIONS } = await import('../../src/api/eq/eq-actions.js');
+    const { EQ_ACTIONS } = await import('../../src/api/eq/eq-face.js');
     let serverId = 1000;
     for (const action of Object.keys(EQ_ACTIONS)) {
       // Each action on a server of its own, so no call meets another's task (SERVER_BUSY).

@@ -93,10 +93,12 @@ describe('eq install actions', () => {
     expect((await api().get('/api/v1/servers/5/netboot')).json).toEqual({ armed: false });
   });
 
-  it('create_pxe refuses what would inject into a boot script', async () => {
-    const r = await api().eq({ action: 'create_pxe', id: 5, os_id: 900, root_pass: 'x', hostname: 'a\ninitrd=evil' }, admin);
-    const t = await waitTask(r.json.task);
-    expect(t).toMatchObject({ state: 'failed', error: { code: 'INVALID_INPUT' } });
+  it('create_pxe refuses what would inject into a boot script at once, before any task', async () => {
+    const before = (await api().get('/api/v1/tasks?server=5')).json.total;
+    const r = await api().eq({ action: 'create_pxe', id: 5, os_id: 900, root_pass: 'Str0ng-Pass!', hostname: 'a\ninitrd=evil' }, admin);
+    expect(r.status, r.text).toBe(400);
+    expect(r.json.error).toMatchObject({ code: 'INVALID_INPUT', details: { field: 'hostname' } });
+    expect((await api().get('/api/v1/tasks?server=5')).json.total).toBe(before);
     expect((await api().get('/api/v1/servers/5/netboot')).json).toEqual({ armed: false });
   });
 

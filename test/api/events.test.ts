@@ -10,7 +10,7 @@ beforeAll(async () => {
   site = await startTestSite();
   idleListeners = site.agent.tasks.events.listenerCount('event');
   // Server 1001 belongs to the client token's user; the others do not.
-  site.agent.inventory.setOwner({ tokenId: 0, name: 'test', role: 'admin', ownerId: null }, 1001, site.ownerId);
+  site.agent.core.servers.setOwner({ tokenId: 0, name: 'test', role: 'admin', ownerId: null }, 1001, site.ownerId);
 });
 afterAll(async () => {
   await site?.close();

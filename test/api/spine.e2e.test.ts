@@ -10,7 +10,8 @@ let ownerId: number;
 const api = (tok?: string) => apiClient(() => rh.url, tok);
 
 beforeAll(async () => {
-  rh = await startRackhand();
+  // debug: request lines are logged at debug level, and the redaction of their URLs is checked below.
+  rh = await startRackhand({ env: { RACKHAND_LOG_LEVEL: 'debug' } });
   const r = rh.cli(['token', 'create', '--role', 'admin', '--name', 'bootstrap']);
   expect(r.code, r.stderr).toBe(0);
   admin = r.stdout.trim();

@@ -52,7 +52,13 @@ beforeAll(async () => {
   });
   admin = rh.cli(['token', 'create', '--role', 'admin']).stdout.trim();
   const servers = [
-    ...SERVERS.map((s) => ({ id: s.id, name: `bmc-${s.id}`, bmc: { driver: s.driver, host: '127.0.0.1', port: farm.bmcs[s.sim].port, username: 'admin', password: 'password' } })),
+    // Servers 1 and 3 carry the seed's admin_ipmi tag: administrator BMC accounts may be made there only.
+    ...SERVERS.map((s) => ({
+      id: s.id,
+      name: `bmc-${s.id}`,
+      tags: s.id === 1 || s.id === 3 ? [{ tag: 'admin_ipmi', value: '1' }] : [],
+      bmc: { driver: s.driver, host: '127.0.0.1', port: farm.bmcs[s.sim].port, username: 'admin', password: 'password' },
+    })),
     { id: 5, name: 'wrong-pass', bmc: { driver: 'ipmi', host: '127.0.0.1', port: farm.bmcs[4].port, username: 'admin', password: 'not-the-password' } },
     { id: 6, name: 'faulty', bmc: { driver: 'ipmi', host: '127.0.0.1', port: farm.bmcs[5].port, username: 'admin', password: 'password' } },
     { id: 7, name: 'faulty-tool', bmc: { driver: 'ipmitool', host: '127.0.0.1', port: farm.bmcs[5].port, username: 'admin', password: 'password' } },
@@ -128,11 +134,15 @@ describe.each(SERVERS.filter((s) => s.id === 1 || s.id === 3))('eq actions with 
     expect(readFileSync(`${rh.stateDir}/rackhand.db`).includes(Buffer.from(reply.password))).toBe(false);
     expect(rh.output()).not.toContain(reply.password);
 
+    expect(reply.privilege).toBe('operator');
+    expect(list).toMatch(new RegExp(`${reply.username}\\s.*OPERATOR`));
+
     const named = await eqTask({ action: 'add_ipmi_user', id, admin_user: `ops${id}`, admin_pass: 'Adm1n-Pass-42' });
     expect(named.task.state).toBe('succeeded');
-    expect(named.reply).toMatchObject({ username: `ops${id}`, password: 'Adm1n-Pass-42' });
+    expect(named.reply).toMatchObject({ username: `ops${id}`, password: 'Adm1n-Pass-42', privilege: 'administrator' });
     const ops = await ipmitool({ ...bmc(), username: `ops${id}`, password: 'Adm1n-Pass-42' }, ['power', 'status']);
     expect(ops.stdout, ops.stderr).toMatch(/Chassis Power is/);
+    expect((await ipmitool(bmc(), ['user', 'list', '1'])).stdout).toMatch(new RegExp(`ops${id}\\s.*ADMINISTRATOR`));
 
     // remove_ipmi_user: gone from the list and the login fails.
     const rm = await eqTask({ action: 'remove_ipmi_user', id, username: reply.username });
@@ -140,9 +150,19 @@ describe.each(SERVERS.filter((s) => s.id === 1 || s.id === 3))('eq actions with 
     expect((await ipmitool(bmc(), ['user', 'list', '1'])).stdout).not.toContain(reply.username);
     const denied = await ipmitool({ ...bmc(), username: reply.username, password: reply.password }, ['power', 'status']);
     expect(denied.code).not.toBe(0);
-    // rackhand never removes the account it logs in with.
-    const self = await eqTask({ action: 'remove_ipmi_user', id, username: 'admin' });
-    expect(self.task).toMatchObject({ state: 'failed', error: { code: 'FORBIDDEN' } });
+    // rackhand never removes, re-keys or shadows the account it logs in with, by any path.
+    for (const p of [
+      { action: 'remove_ipmi_user', id, username: 'admin' },
+      { action: 'remove_ipmi_user', id, username: 'ADMIN' },
+      { action: 'add_ipmi_user', id, admin_user: 'admin', admin_pass: 'Takeover-1234' },
+    ]) {
+      const r = await eq(p);
+      expect(r.status, r.text).toBe(403);
+      expect(r.json.error.code).toBe('FORBIDDEN');
+    }
+    const v1 = await api(admin).post(`/api/v1/servers/${id}/bmc/users`, { name: 'admin', password: 'Takeover-1234', privilege: 'administrator' });
+    expect(v1.status).toBe(403);
+    expect((await ipmitool(bmc(), ['power', 'status'])).stdout).toMatch(/Chassis Power is/);
   });
 
   it('off: powered off and confirmed', async () => {
@@ -210,6 +230,45 @@ describe('faults end with their stable code, release the server, and clear', () 
   }, 180_000);
 });
 
+describe('BMC account privileges follow the caller and the admin_ipmi tag', () => {
+  it('administrator only for admin or central tokens on a tagged server; others are refused at once, nothing sent to the BMC', async () => {
+    const users = () => ipmitool(farm.bmcs[1], ['user', 'list', '1']).then((r) => r.stdout);
+    const before = await users();
+    // Server 2 has no admin_ipmi tag.
+    const untagged = await eq({ action: 'add_ipmi_user', id: 2, admin_user: 'boss2', admin_pass: 'Adm1n-Pass-42' });
+    expect(untagged.status, untagged.text).toBe(403);
+    expect(untagged.json.error.message).toMatch(/admin_ipmi/);
+    const v1 = await api(admin).post('/api/v1/servers/2/bmc/users', { name: 'boss2', password: 'Adm1n-Pass-42', privilege: 'administrator' });
+    expect(v1.status).toBe(403);
+    // A tech token may not make administrators even on a tagged server.
+    const tech = rh.cli(['token', 'create', '--role', 'tech']).stdout.trim();
+    const byTech = await api(tech).post('/api/v1/servers/1/bmc/users', { name: 'boss1', password: 'Adm1n-Pass-42', privilege: 'administrator' });
+    expect(byTech.status).toBe(403);
+    expect(await users()).toBe(before);
+  });
+
+  it('repeated calls cannot fill the BMC user table: rackhand stops at its limit', async () => {
+    const made: string[] = [];
+    for (;;) {
+      const r = await eq({ action: 'add_ipmi_user', id: 2 });
+      if (r.status !== 200) {
+        expect(r.status, r.text).toBe(409);
+        expect(r.json.error.message).toMatch(/limit/);
+        break;
+      }
+      expect((await waitTask(r.json.task)).state).toBe('succeeded');
+      made.push(r.json.username);
+      expect(made.length).toBeLessThanOrEqual(4);
+    }
+    expect(made).toHaveLength(4);
+    // Removing one makes room again.
+    expect((await eqTask({ action: 'remove_ipmi_user', id: 2, username: made[0] })).task.state).toBe('succeeded');
+    const again = await eq({ action: 'add_ipmi_user', id: 2 });
+    expect(again.status, again.text).toBe(200);
+    expect((await waitTask(again.json.task)).state).toBe('succeeded');
+  });
+});
+
 describe('secrets', () => {
   it('while the ipmitool driver works, no BMC password appears in any /proc/*/cmdline or in the log', async () => {
     const seen: string[] = [];
@@ -231,7 +290,9 @@ describe('secrets', () => {
       await eqTask({ action: 'on', id: 4 });
       await eqTask({ action: 'off', id: 4 });
     }
-    await eqTask({ action: 'add_ipmi_user', id: 4, admin_user: 'cmdline', admin_pass: 'Sup3r-Secret-77' });
+    const added = await api(admin).post('/api/v1/servers/4/bmc/users', { name: 'cmdline', password: 'Sup3r-Secret-77' });
+    expect(added.status, added.text).toBe(202);
+    expect((await waitTask(added.json.task.id)).state).toBe('succeeded');
     scanning = false;
     await scan;
     expect(seen.length).toBeGreaterThan(0);

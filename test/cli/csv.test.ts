@@ -1,7 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import fc from 'fast-check';
-import { csvRowToServer, parseCsv } from '../../src/cli/csv.js';
-import { serverInputSchema } from '../../src/inventory/server-schema.js';
+import { csvRowToServer, parseCsv, SERVER_CSV_COLUMNS } from '../../src/cli/csv.js';
+import { serverInputSchema } from '../../src/domain/server.js';
 
 describe('CSV import', () => {
   it('parses quoted fields, CRLF and embedded commas, and maps a row to a valid server', () => {
@@ -15,7 +15,7 @@ describe('CSV import', () => {
 
   it('rejects a row with the wrong number of fields, and unterminated quotes', () => {
     expect(() => parseCsv('id,name\n1,a,b\n')).toThrow(/line 2/);
-    expect(() => parseCsv('id,name\n1,"a\n')).toThrow(/unterminated/);
+    expect(() => parseCsv('id,name\n1,"a\n')).toThrow(/line 2: a quoted field is not closed/);
   });
 
   it('round-trips arbitrary field text', () => {
@@ -29,5 +29,13 @@ describe('CSV import', () => {
       }),
       { numRuns: 2000 },
     );
+  });
+
+  it('refuses a header with an unknown or repeated column, naming it and the column it probably meant', () => {
+    expect(() => parseCsv('id,name,bmc_host,bmc_pasword\n1,a,10.0.0.1,secret\n', { columns: SERVER_CSV_COLUMNS })).toThrow(
+      /^line 1: unknown column bmc_pasword \(did you mean bmc_password\?\); the columns are id, name, /,
+    );
+    expect(() => parseCsv('\nid,name,name\n1,a,b\n', { columns: SERVER_CSV_COLUMNS })).toThrow(/^line 2: column name appears twice/);
+    expect(parseCsv('id,name,bmc_password\n1,a,b\n', { columns: SERVER_CSV_COLUMNS })).toEqual([{ id: '1', name: 'a', bmc_password: 'b' }]);
   });
 });

@@ -1,8 +1,10 @@
 // Runs the technician CLI as a real process the way a tech does: `node bin/rackhand.js <command>`, on a fresh
 // build of the project (`tsc -p tsconfig.json` into dist/, which bin/rackhand.js imports).
-import { execFile, spawn } from 'node:child_process';
+import { execFile, spawn, type ChildProcess } from 'node:child_process';
 import fs from 'node:fs';
+import os from 'node:os';
 import path from 'node:path';
+import { startTestSite, type TestSite } from '../web/test-site.js';
 
 export const REPO_ROOT = path.resolve(import.meta.dirname, '../..');
 const BIN = path.join(REPO_ROOT, 'bin/rackhand.js');
@@ -14,7 +16,7 @@ export interface CliRun {
 }
 
 export interface CliRunner {
-  run(args: string[], env?: Record<string, string | undefined>, onStdout?: (text: string) => void): Promise<CliRun>;
+  run(args: string[], env?: Record<string, string | undefined>, onStdout?: (text: string) => void, opts?: { input?: string; onStart?: (child: ChildProcess) => void }): Promise<CliRun>;
 }
 
 /**
@@ -35,14 +37,14 @@ export async function buildCli(): Promise<void> {
       throw new Error(`build did not emit ${f} (tsc exit ${out.code}):\n${out.text.slice(0, 4000)}`);
     }
   }
-  if (!fs.readFileSync(path.join(REPO_ROOT, 'dist/cli/main.js'), 'utf8').includes('runTechCommand')) {
+  if (!fs.readFileSync(path.join(REPO_ROOT, 'dist/cli/main.js'), 'utf8').includes('runApiCommand')) {
     throw new Error('dist/cli/main.js does not dispatch the technician commands');
   }
 }
 
 export function cliRunner(): CliRunner {
   return {
-    run(args, env = {}, onStdout) {
+    run(args, env = {}, onStdout, opts = {}) {
       return new Promise((resolve, reject) => {
         const base = { ...process.env };
         delete base.RACKHAND_URL;
@@ -53,21 +55,50 @@ export function cliRunner(): CliRunner {
           if (v === undefined) delete merged[k];
           else merged[k] = v;
         }
-        const p = spawn(process.execPath, [BIN, ...args], { env: merged, cwd: REPO_ROOT, stdio: ['ignore', 'pipe', 'pipe'] });
+        const p = spawn(process.execPath, [BIN, ...args], { env: merged, cwd: REPO_ROOT, stdio: [opts.input === undefined ? 'ignore' : 'pipe', 'pipe', 'pipe'] });
+        if (opts.input !== undefined) p.stdin!.end(opts.input);
+        opts.onStart?.(p);
         let stdout = '';
         let stderr = '';
         const timer = setTimeout(() => p.kill('SIGKILL'), 60_000);
-        p.stdout.on('data', (d) => {
+        p.stdout!.on('data', (d) => {
           stdout += d;
           onStdout?.(stdout);
         });
-        p.stderr.on('data', (d) => (stderr += d));
+        p.stderr!.on('data', (d) => (stderr += d));
         p.on('error', reject);
         p.on('close', (code) => {
           clearTimeout(timer);
           resolve({ code: code ?? -1, stdout, stderr });
         });
       });
+    },
+  };
+}
+
+export interface CliSite {
+  site: TestSite;
+  cli: CliRunner;
+  /** A HOME of its own (for ~/.config/rackhand/cli.json). */
+  home: string;
+  /** The environment the CLI runs with: the site's URL and the token of `role`. */
+  env: Record<string, string | undefined>;
+  close(): Promise<void>;
+}
+
+/** A fresh build, the real agent on a test site, and a CLI pointed at it as `role`. */
+export async function startCliSite(role: 'tech' | 'admin'): Promise<CliSite> {
+  await buildCli();
+  const site = await startTestSite();
+  const home = fs.mkdtempSync(path.join(os.tmpdir(), `rackhand-cli-home-${process.pid}-`));
+  return {
+    site,
+    cli: cliRunner(),
+    home,
+    env: { HOME: home, XDG_CONFIG_HOME: undefined, RACKHAND_URL: site.url, RACKHAND_TOKEN: site.tokens[role] },
+    async close() {
+      fs.rmSync(home, { recursive: true, force: true });
+      await site.close();
     },
   };
 }

@@ -1,40 +1,42 @@
 // The technician CLI as a real process (`node bin/rackhand.js …`) against the real rackhand agent (simulated BMCs).
 import fs from 'node:fs';
-import os from 'node:os';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { runTechCommand, connection } from '../../src/cli/tech-cli.js';
-import { DEPLOY_STEPS, startTestSite, type TestSite } from '../web/test-site.js';
-import { buildCli, cliRunner, type CliRunner } from './tech-cli-runner.js';
+import { connection } from '../../src/cli/tech-cli.js';
+import { findCommand } from '../../src/cli/command-table.js';
+import { DEPLOY_STEPS, type TestSite } from '../web/test-site.js';
+import { startCliSite, type CliRunner } from './tech-cli-runner.js';
 import { freePort } from '../console/console-peers.js';
 
 let site: TestSite;
 let cli: CliRunner;
 let home: string;
 let env: Record<string, string | undefined>;
+let closeSite: (() => Promise<void>) | undefined;
 
 beforeAll(async () => {
-  await buildCli();
-  site = await startTestSite();
-  cli = cliRunner();
-  home = fs.mkdtempSync(path.join(os.tmpdir(), `rackhand-cli-home-${process.pid}-`));
-  env = { HOME: home, XDG_CONFIG_HOME: undefined, RACKHAND_URL: site.url, RACKHAND_TOKEN: site.tokens.tech };
-});
+  ({ site, cli, home, env, close: closeSite } = await startCliSite('tech'));
+}, 120_000);
 afterAll(async () => {
-  if (home) fs.rmSync(home, { recursive: true, force: true });
-  await site?.close();
+  await closeSite?.();
 });
 
 const run = (args: string[], extra: Record<string, string | undefined> = {}) => cli.run(args, { ...env, ...extra });
 
 describe('rackhand tech commands over HTTP', () => {
-  it('leaves the bootstrap commands to main.ts', async () => {
-    expect(await runTechCommand(['servers', 'list'])).toBeUndefined();
-    expect(await runTechCommand(['servers', 'import', 'x.json'])).toBeUndefined();
-    expect(await runTechCommand(['--config', 'c.yaml', 'servers', 'list', '--json'])).toBeUndefined();
-    expect(await runTechCommand(['token', 'create'])).toBeUndefined();
-    expect(await runTechCommand(['serve'])).toBeUndefined();
-    expect(await runTechCommand([])).toBeUndefined();
+  it('finds each command in the table: state-dir commands apart from the API ones', () => {
+    const via = (words: string[]) => {
+      const c = findCommand(words);
+      return c && `${c.name}:${c.via}`;
+    };
+    expect(via(['servers', 'list'])).toBe('servers list:state');
+    expect(via(['servers', 'import', 'x.json'])).toBe('servers import:state');
+    expect(via(['servers', 'a01'])).toBe('servers:api');
+    expect(via(['token', 'create'])).toBe('token create:state');
+    expect(via(['serve'])).toBe('serve:state');
+    expect(via(['bmc', 'reset', '1001'])).toBe('bmc reset:api');
+    expect(via(['token'])).toBeUndefined();
+    expect(via([])).toBeUndefined();
   });
 
   it('servers: all, by rack, by MAC, by IP; a table or JSON', async () => {
@@ -86,10 +88,10 @@ describe('rackhand tech commands over HTTP', () => {
     const res = await fetch(`${site.url}/api/v1/servers/1007/reinstall`, {
       method: 'POST',
       headers: { authorization: `Bearer ${site.tokens.tech}`, 'content-type': 'application/json' },
-      body: JSON.stringify({ os_id: 1, root_pass: 'correct-horse-battery' }),
+      body: JSON.stringify({ os_id: 1, root_pass: 'Correct-horse-battery-9' }),
     });
     expect(res.status).toBe(202);
-    const task = await res.json();
+    const task = (await res.json()) as { id: number };
     let released: Promise<Response> | undefined;
     const w = await cli.run(['watch', String(task.id)], env, (out) => {
       // The deploy waits on the installer until the watcher has shown that step: the display is live.
@@ -102,7 +104,7 @@ describe('rackhand tech commands over HTTP', () => {
     const steps = w.stdout.split('\n').filter((l) => /[…✓✗·] /.test(l)).map((l) => l.replace(/^\S+\s+/, ''));
     const names = DEPLOY_STEPS;
     expect(steps).toEqual(names.flatMap((n) => [`… ${n}`, `✓ ${n}`]));
-    expect(site.agent.parts.netboot.state(1007)).toBeUndefined();
+    expect(site.agent.core.netboot.state(1007)).toBeUndefined();
     expect(site.bmcOf(1007).boot).toEqual({ device: 'disk', mode: 'legacy', persistent: true });
   });
 
@@ -134,7 +136,7 @@ describe('rackhand tech commands over HTTP', () => {
     expect(JSON.parse((await run(['console', '1006', '--json'])).stdout).url).toMatch(/^http:\/\/127\.0\.0\.1:\d+\/console\//);
     // each run opened a real console session for the server
     const sessions = await fetch(`${site.url}/api/v1/servers/1006/console/sessions`, { headers: { authorization: `Bearer ${site.tokens.tech}` } });
-    expect((await sessions.json()).list).toHaveLength(2);
+    expect(((await sessions.json()) as { list: unknown[] }).list).toHaveLength(2);
   });
 
   it('tasks lists newest first, filtered by server', async () => {

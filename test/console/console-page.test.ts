@@ -1,11 +1,10 @@
-// Serving the console page and noVNC files over real HTTP: plain node handler and fastify routes.
+// Serving the console page and noVNC files over real HTTP: the plain node handler and the Express routes.
 import fs from 'node:fs';
 import http from 'node:http';
-import type net from 'node:net';
-import Fastify, { type FastifyInstance } from 'fastify';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { CONSOLE_CLOSE } from '../../src/console/close-codes.js';
-import { createConsolePageHandler, registerConsolePage } from '../../src/console/console-page.js';
+import { consolePageRouter, createConsolePageHandler } from '../../src/console/console-page.js';
+import { serveFaces, type FaceServer } from '../harness/face-server.js';
 
 /** A raw GET (no client-side path normalisation, so traversal attempts reach the server as written). */
 function rawGet(port: number, target: string, method = 'GET'): Promise<{ status: number; headers: http.IncomingHttpHeaders; body: string }> {
@@ -91,14 +90,12 @@ describe('createConsolePageHandler on node:http', () => {
   });
 });
 
-describe('registerConsolePage on fastify', () => {
-  let app: FastifyInstance;
+describe('consolePageRouter in the HTTP server', () => {
+  let app: FaceServer;
   let port = 0;
   beforeAll(async () => {
-    app = Fastify();
-    registerConsolePage(app);
-    await app.listen({ port: 0, host: '127.0.0.1' });
-    port = (app.server.address() as net.AddressInfo).port;
+    app = await serveFaces([{ name: 'console', router: consolePageRouter() }]);
+    port = Number(new URL(app.url).port);
   });
   afterAll(async () => {
     await app.close();

@@ -1,6 +1,8 @@
-// A VncProxy on a real http.Server with an in-memory ticket authority, and a ws client that reports how it ended.
+// A VncProxy on a real http.Server with an in-memory ticket authority, a ws client that reports how it ended, and a
+// hand-written upgrade for what a well-behaved client never sends.
+import crypto from 'node:crypto';
 import http from 'node:http';
-import type net from 'node:net';
+import net from 'node:net';
 import WebSocket from 'ws';
 import { InMemoryTicketAuthority } from '../../src/console/tickets.js';
 import { VncProxy, type ConsoleConnectionRecord, type ConsoleGrant, type VncProxyOptions } from '../../src/console/vnc-proxy.js';
@@ -97,4 +99,31 @@ export function connect(url: string, opts: { origin?: string; protocols?: string
 
 export function concatReceived(c: Client): Buffer {
   return Buffer.concat(c.received);
+}
+
+/** An upgrade written by hand, for what a well-behaved client never sends; `received` is what came after the head. */
+export function rawUpgrade(port: number, path: string, opts: { key?: string } = {}): Promise<{ status: number; socket: net.Socket; received(): Buffer }> {
+  return new Promise((resolve, reject) => {
+    const socket = net.connect(port, '127.0.0.1');
+    let head: Buffer | null = Buffer.alloc(0);
+    let body: Buffer = Buffer.alloc(0);
+    socket.on('error', reject);
+    socket.on('data', (d: Buffer) => {
+      if (head === null) {
+        body = Buffer.concat([body, d]);
+        return;
+      }
+      head = Buffer.concat([head, d]);
+      const i = head.indexOf('\r\n\r\n');
+      if (i < 0) return;
+      const status = Number(/^HTTP\/1\.1 (\d{3})/.exec(head.toString('latin1'))?.[1] ?? 0);
+      body = head.subarray(i + 4);
+      head = null;
+      resolve({ status, socket, received: () => body });
+    });
+    socket.write(
+      `GET ${path} HTTP/1.1\r\nHost: 127.0.0.1:${port}\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n` +
+        `Sec-WebSocket-Key: ${opts.key ?? crypto.randomBytes(16).toString('base64')}\r\nSec-WebSocket-Version: 13\r\nSec-WebSocket-Protocol: binary\r\n\r\n`,
+    );
+  });
 }

@@ -2,7 +2,7 @@
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { CONSOLE_CLOSE } from '../../src/console/close-codes.js';
 import { establishedOn, freePort, startFakeVnc, waitFor, type FakeVnc } from './console-peers.js';
-import { concatReceived, connect, startProxy, type ProxyFixture } from './proxy-fixture.js';
+import { concatReceived, connect, rawUpgrade, startProxy, type ProxyFixture } from './proxy-fixture.js';
 
 const fakes: FakeVnc[] = [];
 const fixtures: ProxyFixture[] = [];
@@ -201,6 +201,45 @@ describe('VncProxy', () => {
     expect(await big.opened).toBe(true);
     big.ws.send(Buffer.alloc(5000, 1));
     expect((await big.ended).code).toBe(1009);
+    await expectNoLeaks(p, up);
+    // The audit records carry the code the proxy closed with, not the browser's echo.
+    expect(p.ends.map((e) => e.code).sort()).toEqual([1003, 1009]);
+  });
+
+  it('closes on an unmasked frame (1002) and records why', async () => {
+    const up = await fake('echo');
+    const p = await proxyWith();
+    const ticket = p.authority.issue(p.grant(up.port));
+    const raw = await rawUpgrade(p.port, `/console/ws?ticket=${ticket}`);
+    expect(raw.status).toBe(101);
+    await waitFor(() => raw.received().length >= 2 + 12, 'banner frame');
+    raw.socket.write(Buffer.from([0x82, 0x03, 1, 2, 3])); // client frames must be masked
+    await waitFor(() => p.ends.length === 1, 'audit record');
+    expect(p.ends[0].code).toBe(1002);
+    // The proxy's close frame follows the banner frame: opcode 8, status 1002.
+    const bytes = raw.received();
+    const close = bytes.subarray(2 + 12);
+    expect(close[0]).toBe(0x88);
+    expect(close.readUInt16BE(2)).toBe(1002);
+    raw.socket.destroy();
+    await expectNoLeaks(p, up);
+  });
+
+  it('answers a broken handshake with 400 and gives the reserved slot back', async () => {
+    const up = await fake('echo');
+    const p = await proxyWith({ maxConnectionsPerServer: 1 });
+    const bad = await rawUpgrade(p.port, `/console/ws?ticket=${p.authority.issue(p.grant(up.port, { serverId: 5 }))}`, { key: 'not-a-key' });
+    expect(bad.status).toBe(400);
+    bad.socket.destroy();
+    await waitFor(() => p.proxy.stats().closes.http_400 === 1, 'the refusal to be counted');
+    // The only slot of server 5 is free again: the next viewer is relayed, not refused with 4429.
+    const good = connect(p.wsUrl(p.authority.issue(p.grant(up.port, { serverId: 5 }))));
+    expect(await good.opened).toBe(true);
+    await waitFor(() => good.receivedBytes() >= 12 || p.ends.length > 0, 'banner or refusal');
+    expect(p.proxy.stats().closes[CONSOLE_CLOSE.TOO_MANY_SESSIONS]).toBeUndefined();
+    expect(concatReceived(good).subarray(0, 12).toString()).toBe('RFB 003.008\n');
+    good.ws.close();
+    await good.ended;
     await expectNoLeaks(p, up);
   });
 

@@ -45,6 +45,8 @@ export async function startRackhand(opts: StartOptions = {}): Promise<RackhandPr
     ...process.env,
     RACKHAND_STATE_DIR: stateDir,
     RACKHAND_HTTP_LISTEN: opts.listen ?? '127.0.0.1:0',
+    // A test configuration: servers may use the in-process simulated BMC driver.
+    RACKHAND_BMC_ALLOW_SIMULATED: 'true',
     ...(configFile ? { RACKHAND_CONFIG: configFile } : {}),
     ...opts.env,
   };
@@ -59,9 +61,11 @@ export async function startRackhand(opts: StartOptions = {}): Promise<RackhandPr
         ? spawn('ip', ['netns', 'exec', opts.netns, process.execPath, BIN, 'serve'], { env, stdio: ['ignore', 'pipe', 'pipe'] })
         : spawn(process.execPath, [BIN, 'serve'], { env, stdio: ['ignore', 'pipe', 'pipe'] });
       const timer = setTimeout(() => reject(new Error(`rackhand did not start:\n${out}`)), 30_000);
+      // Only this launch's output: an earlier run's "listening on" line names a port that is gone.
+      const from = out.length;
       const onData = (b: Buffer) => {
         out += b.toString();
-        const m = /listening on (http:\/\/\S+)/.exec(out.slice(-4000));
+        const m = /listening on (http:\/\/\S+)/.exec(out.slice(from));
         if (m && !url) {
           url = m[1];
           clearTimeout(timer);

@@ -12,8 +12,8 @@ import {
   parseIp,
   usableBounds,
   type IpFamily,
-} from '../../src/ipam/ip-address.js';
-import { parseRange } from '../../src/ipam/ipam-service.js';
+} from '../../src/domain/ip-address.js';
+import { parseRange } from '../../src/core/ipam.js';
 
 const RUNS = 5_000;
 const value = (family: IpFamily) => fc.bigInt({ min: 0n, max: (1n << (family === 4 ? 32n : 128n)) - 1n });

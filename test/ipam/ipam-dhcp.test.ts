@@ -19,7 +19,7 @@ beforeAll(async () => {
   await new Promise<void>((r) => client.bind(0, '127.0.0.1', () => r()));
   dhcp = new DhcpServer({
     mode: 'reservation',
-    lookup: srv.netboot, // the agent's own BootLookup, fed by IPAM
+    lookup: srv.content, // the agent's own BootLookup, fed by IPAM
     listenAddress: '127.0.0.1',
     port: 0,
     proxyPort: 0,

@@ -1,4 +1,4 @@
-// IpamService against a real (in-memory) SQLite store: next-free order, validation, main IPv4, access, a model check.
+// The IPAM capability against a real (in-memory) SQLite store: next-free order, validation, main IPv4, access, a model check.
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
 import { RackhandError } from '../../src/errors.js';
@@ -14,7 +14,7 @@ function code(fn: () => unknown): string {
   return 'OK';
 }
 
-describe('IpamService', () => {
+describe('Ipam', () => {
   it('hands out IPv4 hosts in order, skipping network, gateway and broadcast, then says IP_EXHAUSTED', () => {
     const { ipam } = ipamFixture();
     const net = ipam.createNetwork(ADMIN, { name: '192.0.2.0/29', gateway: '192.0.2.1', dns: ['192.0.2.53'] });

@@ -9,15 +9,15 @@ import { createLogger } from '../../src/log.js';
 export async function startIpamServer() {
   const dir = mkdtempSync(path.join(tmpdir(), `rh-ipam-${process.pid}-`));
   const agent = await createAgent(
-    parseConfig({ stateDir: dir, http: { listen: '127.0.0.1:0', importBodyLimitBytes: 8 << 20 }, bmc: { sync: { enabled: false } }, sensors: { enabled: false } }),
+    parseConfig({ stateDir: dir, http: { listen: '127.0.0.1:0', importBodyLimitBytes: 8 << 20 }, bmc: { allowSimulated: true, sync: { enabled: false } }, sensors: { enabled: false } }),
     { log: createLogger({ level: 'silent' }) },
   );
   const { url } = await agent.start();
   return {
     url,
     db: agent.db,
-    ipam: agent.parts.ipam,
-    netboot: agent.parts.netboot,
+    ipam: agent.core.ipam,
+    content: agent.parts.content,
     servers: agent.repos.servers,
     users: agent.repos.users,
     tokens: agent.repos.tokens,

@@ -8,10 +8,10 @@ import os from 'node:os';
 import path from 'node:path';
 import { promisify } from 'node:util';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import Fastify from 'fastify';
 import fc from 'fast-check';
 import WebSocket from 'ws';
-import { createMetrics, registerMetricsRoute } from '../../src/metrics/metrics.js';
+import { createMetrics, metricsRoutes } from '../../src/metrics/metrics.js';
+import { serveFaces } from '../harness/face-server.js';
 import { RackhandError } from '../../src/errors.js';
 import { bytes, uefiFirmwareDiscover } from '../boot/dhcp/dhcp-packets.js';
 import { parsePrometheusText, type Family } from './prom-text-parser.js';
@@ -267,18 +267,17 @@ describe('createMetrics on its own', () => {
   });
 
   it('can require a token for scrapes', async () => {
-    const app = Fastify();
-    app.setErrorHandler((e, _req, reply) => void reply.code((e as RackhandError).status ?? 500).send({ error: { code: (e as RackhandError).code } }));
-    registerMetricsRoute(app, createMetrics({ processMetrics: false }), {
+    const route = metricsRoutes(createMetrics({ processMetrics: false }), {
       authenticate: (req) => {
         if (req.headers.authorization !== 'Bearer good') throw new RackhandError('UNAUTHORIZED', 'token required');
         return {};
       },
     });
-    expect((await app.inject('/metrics')).statusCode).toBe(401);
-    const ok = await app.inject({ url: '/metrics', headers: { authorization: 'Bearer good' } });
-    expect(ok.statusCode).toBe(200);
-    expect(ok.body).toContain('# TYPE rackhand_tasks gauge');
+    const app = await serveFaces([route]);
+    expect((await app.request('/metrics')).status).toBe(401);
+    const ok = await app.request('/metrics', { headers: { authorization: 'Bearer good' } });
+    expect(ok.status).toBe(200);
+    expect(ok.text).toContain('# TYPE rackhand_tasks gauge');
     await app.close();
   });
 });

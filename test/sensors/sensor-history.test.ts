@@ -1,15 +1,15 @@
 // Sensor history: the repository on a real (in-memory) SQLite store, the sampler with a fake reader, the route.
 import { afterEach, describe, expect, it } from 'vitest';
-import Fastify from 'fastify';
 import { openDatabase, type Db } from '../../src/store/sqlite-store.js';
 import { MIGRATIONS } from '../../src/store/migrations.js';
 import { ServersRepo } from '../../src/store/repos/servers-repo.js';
 import { SecretBox } from '../../src/store/secret-box.js';
-import { SENSOR_MIGRATION, SensorHistoryRepo, SensorSampler, sensorHistoryRoutes } from '../../src/sensors/index.js';
+import { SensorHistoryRepo } from '../../src/store/repos/sensor-history-repo.js';
+import { SensorSampler } from '../../src/bmc/sensor-sampler.js';
 import type { SensorReading } from '../../src/bmc/bmc-driver.js';
-import { registerRoutes } from '../../src/api/route-table.js';
-import { RackhandError } from '../../src/errors.js';
-import { errorBody, httpError } from '../../src/api/errors-to-http.js';
+import { SensorHistory } from '../../src/core/history.js';
+import { v1Face } from '../../src/api/v1/v1-face.js';
+import { serveFaces } from '../harness/face-server.js';
 
 const dbs: Db[] = [];
 afterEach(() => {
@@ -17,12 +17,12 @@ afterEach(() => {
 });
 
 function setup(ids = [1, 2, 3]) {
-  const db = openDatabase(':memory:', [...MIGRATIONS, SENSOR_MIGRATION]);
+  const db = openDatabase(':memory:', MIGRATIONS);
   dbs.push(db);
   new ServersRepo(db, SecretBox.fromKey(Buffer.alloc(32, 1))).upsertMany(
     ids.map((id) => ({ id, name: `s${id}`, status: 'free', type: 'Server', location: '', datacenter: '', rack: '', configuration: '', preset: '', tags: [], groups: [], hardware: [], interfaces: [] })),
   );
-  return { db, repo: new SensorHistoryRepo(db) };
+  return { db, repo: new SensorHistoryRepo(db), servers: new ServersRepo(db, SecretBox.fromKey(Buffer.alloc(32, 1))) };
 }
 
 const reading = (name: string, type: string, value: number | null, status: SensorReading['status'] = 'ok'): SensorReading => ({
@@ -168,39 +168,23 @@ describe('SensorSampler', () => {
 
 describe('GET /api/v1/servers/:id/sensors/history', () => {
   it('answers the window per sensor, checks visibility and validates hours', async () => {
-    const { repo } = setup();
+    const { repo, servers } = setup([1]);
     const now = Date.now();
     repo.append(1, [reading('T', 'temperature', 41)], new Date(now - 2 * 3600_000));
     repo.append(1, [reading('T', 'temperature', 42)], new Date(now - 30 * 60_000));
-    const app = Fastify();
-    app.setErrorHandler((e, _req, reply) => {
-      const err = httpError(e);
-      reply.code(err.status).send(errorBody(err));
-    });
     const principal = { tokenId: 1, name: 't', role: 'tech' as const, ownerId: null };
-    registerRoutes(
-      app,
-      sensorHistoryRoutes({
-        history: repo,
-        inventory: {
-          show: (_p, id) => {
-            if (id !== 1) throw new RackhandError('NOT_FOUND', `server ${id} not found`);
-            return {};
-          },
-        },
-      }),
-      () => principal,
-    );
-    const one = await app.inject('/api/v1/servers/1/sensors/history?hours=1');
-    expect(one.statusCode).toBe(200);
-    expect(one.json().sensors[0].points.map((p: { value: number }) => p.value)).toEqual([42]);
-    const day = await app.inject('/api/v1/servers/1/sensors/history');
-    expect(day.json().sensors[0].points).toHaveLength(2);
-    expect((await app.inject('/api/v1/servers/2/sensors/history')).statusCode).toBe(404);
-    const bad = await app.inject('/api/v1/servers/1/sensors/history?hours=0');
-    expect(bad.statusCode).toBe(400);
-    expect(bad.json().error.code).toBe('INVALID_INPUT');
-    expect((await app.inject('/api/v1/servers/1/sensors/history?hours=99999')).statusCode).toBe(400);
+    const app = await serveFaces([v1Face], { core: { history: new SensorHistory(servers, repo) }, principal });
+    const get = (path: string) => app.request(path);
+    const one = await get('/api/v1/servers/1/sensors/history?hours=1');
+    expect(one.status).toBe(200);
+    expect(one.json.sensors[0].points.map((p: { value: number }) => p.value)).toEqual([42]);
+    const day = await get('/api/v1/servers/1/sensors/history');
+    expect(day.json.sensors[0].points).toHaveLength(2);
+    expect((await get('/api/v1/servers/2/sensors/history')).status).toBe(404);
+    const bad = await get('/api/v1/servers/1/sensors/history?hours=0');
+    expect(bad.status).toBe(400);
+    expect(bad.json.error.code).toBe('INVALID_INPUT');
+    expect((await get('/api/v1/servers/1/sensors/history?hours=99999')).status).toBe(400);
     await app.close();
   });
 });

@@ -2,7 +2,7 @@
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
 import snmp from 'net-snmp';
-import { parseSwitchAddress } from '../../src/api/v1/v1-switch-routes.js';
+import { parseSwitchAddress } from '../../src/core/switch-ports.js';
 import { classify } from '../../src/switch/snmp-session.js';
 
 describe('parseSwitchAddress', () => {

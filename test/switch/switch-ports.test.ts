@@ -6,14 +6,15 @@ import { tmpdir } from 'node:os';
 import path from 'node:path';
 import type { AddressInfo } from 'node:net';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import type { FastifyInstance } from 'fastify';
 import { authenticate } from '../../src/api/authenticate.js';
-import { createHttpServer } from '../../src/api/http-server.js';
-import { dciRoutes } from '../../src/api/dci/dci-routes.js';
-import { v1Routes } from '../../src/api/v1/v1-routes.js';
-import { v1SwitchRoutes } from '../../src/api/v1/v1-switch-routes.js';
+import { dciFace } from '../../src/api/dci/dci-face.js';
+import { v1Face } from '../../src/api/v1/v1-face.js';
 import type { Principal } from '../../src/auth/tokens.js';
-import { InventoryService } from '../../src/core/inventory-service.js';
+import { Servers } from '../../src/core/servers.js';
+import { SwitchPorts } from '../../src/core/switch-ports.js';
+import { Tasks } from '../../src/core/tasks.js';
+import { Tokens } from '../../src/core/tokens.js';
+import { MIGRATIONS } from '../../src/store/migrations.js';
 import { RackhandError } from '../../src/errors.js';
 import { createLogger } from '../../src/log.js';
 import { SecretBox } from '../../src/store/secret-box.js';
@@ -23,10 +24,11 @@ import { TasksRepo } from '../../src/store/repos/tasks-repo.js';
 import { TokensRepo } from '../../src/store/repos/tokens-repo.js';
 import { UsersRepo } from '../../src/store/repos/users-repo.js';
 import { SwitchPortService } from '../../src/switch/switch-port-service.js';
-import { switchOperations, switchWorkflows } from '../../src/switch/switch-workflows.js';
-import { SwitchesRepo } from '../../src/switch/switches-repo.js';
+import { switchWorkflows } from '../../src/tasks/workflows/switch-workflows.js';
+import { SwitchesRepo } from '../../src/store/repos/switches-repo.js';
 import { TaskRunner } from '../../src/tasks/task-runner.js';
 import { apiClient } from '../harness/rackhand-process.js';
+import { serveFaces, type FaceServer } from '../harness/face-server.js';
 import { startSnmpLab, type SnmpLab } from '../harness/snmp-lab.js';
 
 const ADMIN: Principal = { tokenId: 1, name: 'admin', role: 'admin', ownerId: null };
@@ -39,21 +41,26 @@ let db: Db;
 let switches: SwitchesRepo;
 let ports: SwitchPortService;
 let tasks: TaskRunner;
-let http: FastifyInstance;
+let http: FaceServer;
+let switchPorts: SwitchPorts;
+let serversRepo: ServersRepo;
+const suspended = (id: number) => serversRepo.get(id)!.suspended;
 let url: string;
 let admin: string;
 let client: string;
 let deadPort: number;
 
 function open() {
-  db = openDatabase(path.join(dir, 'rackhand.db'));
+  db = openDatabase(path.join(dir, 'rackhand.db'), MIGRATIONS);
   const secrets = SecretBox.fromKey(key);
   switches = new SwitchesRepo(db, secrets);
   ports = new SwitchPortService(switches, TIMING);
   const log = createLogger({ level: 'silent' });
   tasks = new TaskRunner(new TasksRepo(db), log);
-  for (const wf of switchWorkflows({ ports, switches })) tasks.register(wf);
-  return { secrets, log };
+  const servers = (serversRepo = new ServersRepo(db, secrets));
+  switchPorts = new SwitchPorts(switches, servers, tasks);
+  for (const wf of switchWorkflows({ ports, servers })) tasks.register(wf);
+  return { secrets, log, servers };
 }
 
 const iface = (server: number, n: number, sw: string, port: string) => ({
@@ -64,8 +71,8 @@ const iface = (server: number, n: number, sw: string, port: string) => ({
 });
 
 async function runOp(kind: 'suspend' | 'resume', serverId: number) {
-  const { task } = await switchOperations(tasks)[kind](ADMIN, serverId, {});
-  return tasks.wait(task);
+  const task = switchPorts.setSuspended(ADMIN, serverId, kind === 'suspend');
+  return tasks.wait(task.id);
 }
 
 async function expectAllUp(names: string[]) {
@@ -76,15 +83,15 @@ beforeAll(async () => {
   lab = await startSnmpLab({ ports: 4 });
   dir = mkdtempSync(path.join(tmpdir(), `rh-switch-${process.pid}-`));
   key = randomBytes(32);
-  const { secrets, log } = open();
+  const { servers } = open();
   // A port where nothing answers: bound, then closed (UDP gets no reply; ICMP is not reported to unconnected sockets).
   const s = dgram.createSocket('udp4');
   await new Promise<void>((r) => s.bind(0, '127.0.0.1', () => r()));
   deadPort = (s.address() as AddressInfo).port;
   s.close();
 
-  const inventory = new InventoryService(new ServersRepo(db, secrets), new UsersRepo(db));
   const users = new UsersRepo(db);
+  const inventory = new Servers(servers, users, false);
   const owner = users.create({ email: 'switch-owner@example.com', password: 'correct-horse-9' });
   const srv = (id: number, interfaces: ReturnType<typeof iface>[], ownerId?: number) => ({ id, name: `srv-${id}`, interfaces, owner_id: ownerId });
   inventory.import(ADMIN, [
@@ -103,21 +110,11 @@ beforeAll(async () => {
   const tokens = new TokensRepo(db);
   admin = tokens.create({ name: 'admin', role: 'admin' }).token;
   client = tokens.create({ name: 'client', role: 'client', ownerId: owner.id }).token;
-  http = await createHttpServer({
-    log,
-    version: 'test',
-    bodyLimit: 1 << 20,
+  http = await serveFaces([v1Face, dciFace], {
+    core: { servers: inventory, switchPorts, tasks: new Tasks(tasks, servers), tokens: new Tokens(tokens, users) },
     authenticate: (req) => authenticate(req, tokens),
-    eq: { inventory, operations: {} },
-    routes: [
-      ...v1Routes({ inventory, tasks, tokens, importBodyLimit: 1 << 20 }),
-      ...dciRoutes({ inventory, operations: switchOperations(tasks) }),
-      ...v1SwitchRoutes({ switches }),
-    ],
-    ready: () => true,
   });
-  await http.listen({ host: '127.0.0.1', port: 0 });
-  url = `http://127.0.0.1:${(http.server.address() as AddressInfo).port}`;
+  url = http.url;
 });
 
 afterAll(async () => {
@@ -174,7 +171,7 @@ describe('suspend and resume', () => {
     expect(await lab.adminUp('swp1')).toBe(false);
     expect(await lab.adminUp('swp2')).toBe(false);
     expect(await lab.adminUp('swp3')).toBe(true);
-    expect(switches.suspension(1).suspended).toBe(true);
+    expect(suspended(1)).toBe(true);
     expect(t.steps.filter((s) => s.name === 'port').map((s) => s.message)).toEqual([
       'sw-v2 port 101 (ifIndex 101): up -> down',
       'sw-v2 port swp2 (ifIndex 102): up -> down',
@@ -185,7 +182,7 @@ describe('suspend and resume', () => {
     const back = await api.post('/api/dci/v3/server/1/resume', {});
     expect((await tasks.wait(back.json.task)).state).toBe('succeeded');
     await expectAllUp(['swp1', 'swp2']);
-    expect(switches.suspension(1).suspended).toBe(false);
+    expect(suspended(1)).toBe(false);
   });
 
   it('v3 authPriv (SHA/AES)', async () => {
@@ -202,10 +199,10 @@ describe('suspend and resume', () => {
     await tasks.stop();
     db.close();
     open();
-    expect(switches.suspension(2).suspended).toBe(true);
-    expect(switches.suspendedIds()).toEqual(new Set([2]));
+    expect(suspended(2)).toBe(true);
+    expect(serversRepo.list({}).servers.filter((x) => x.suspended).map((x) => x.id)).toEqual([2]);
     expect((await runOp('resume', 2)).state).toBe('succeeded');
-    expect(switches.suspension(2)).toEqual({ suspended: false, since: null });
+    expect(suspended(2)).toBe(false);
     await expectAllUp(['swp3']);
   });
 
@@ -224,7 +221,7 @@ describe('suspend and resume', () => {
       expect(t.state).toBe('failed');
       expect(t.error?.code).toBe('SWITCH_ERROR');
       expect(t.error?.message).toMatch(message);
-      expect(switches.suspension(server).suspended).toBe(false);
+      expect(suspended(server)).toBe(false);
       await expectAllUp([...untouched, 'swp1', 'swp2', 'swp3', 'swp4']);
     });
   }
@@ -272,11 +269,11 @@ describe('suspend and resume', () => {
     await tasks.stop();
     db.close();
     open();
-    expect(await tasks.recover()).toBe(1);
+    expect(await tasks.recover()).toEqual({ resumed: 0, settled: 1 });
     const t = tasks.get(id)!;
     expect(t.state).toBe('failed');
     expect(t.error?.code).toBe('TASK_INTERRUPTED');
-    expect(switches.suspension(1).suspended).toBe(false);
+    expect(suspended(1)).toBe(false);
     await expectAllUp(['swp1', 'swp2']);
   });
 });

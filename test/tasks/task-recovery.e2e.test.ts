@@ -64,8 +64,16 @@ describe('tasks', () => {
     // Nothing left half-done: netboot disarmed, the server's status restored, and the server takes new tasks.
     expect((await api().get('/api/v1/servers/2/netboot')).json).toEqual({ armed: false });
     expect((await api().eq({ action: 'status', id: 2 }, admin)).json.status).toBe('rent');
+    expect(rh.output()).toMatch(/tasks interrupted by the last stop/);
+    // The host must not be left PXE-looping: once the BMC answers, its boot device is set back to disk.
+    const follow = (await api().get('/api/v1/tasks?server=2&kind=boot_device')).json.tasks[0];
+    expect(follow).toMatchObject({ requestedBy: `rackhand:recovery#${deploy.json.task}`, params: { device: 'disk', persistent: true } });
+    const restored = await waitFor(async () => {
+      const t = (await api().get(`/api/v1/tasks/${follow.id}`)).json;
+      return t.state === 'running' || t.state === 'queued' ? undefined : t;
+    }, 'boot device restored');
+    expect(restored).toMatchObject({ state: 'succeeded', result: { device: 'disk' } });
     expect((await api().post('/api/v1/servers/2/power', { action: 'off' })).status).toBe(202);
-    expect(rh.output()).toMatch(/settled tasks interrupted by the last stop/);
 
     const db = new Database(`${rh.stateDir}/rackhand.db`, { readonly: true });
     try {

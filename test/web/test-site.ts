@@ -11,6 +11,8 @@ import type { SimulatedBmcState, SimulatedDriver } from '../../src/bmc/simulated
 
 export interface TestSite {
   url: string;
+  /** The agent's state dir: the bootstrap CLI (token create, backup) works on it directly. */
+  stateDir: string;
   agent: Agent;
   /** The SimulatedDriver every demo server's BMC runs on: faults and BMC state. */
   driver: SimulatedDriver;
@@ -77,6 +79,7 @@ export async function startTestSite(opts: TestSiteOptions = {}): Promise<TestSit
           http: { listen: '127.0.0.1:0' },
           log: { level: 'silent' },
           bmc: {
+            allowSimulated: true,
             simulatedDelayMs: 2,
             powerPollMs: 50,
             powerTimeoutMs: 5_000,
@@ -95,7 +98,7 @@ export async function startTestSite(opts: TestSiteOptions = {}): Promise<TestSit
       ),
     );
     agent = await createAgent(config);
-    const sim = agent.parts.simulated;
+    const sim = agent.parts.simulated!;
     const plainSensors = sim.sensors.bind(sim);
     sim.sensors = async (t: BmcTarget) => [...(await plainSensors(t)), { ...INLET_WARNING, thresholds: { ...INLET_WARNING.thresholds } }];
 
@@ -117,6 +120,7 @@ export async function startTestSite(opts: TestSiteOptions = {}): Promise<TestSit
     const a = agent;
     return {
       url,
+      stateDir,
       agent: a,
       driver: sim,
       tokens: { admin, tech, client },
@@ -124,7 +128,7 @@ export async function startTestSite(opts: TestSiteOptions = {}): Promise<TestSit
       bmcOf: (id) => sim.state({ host: bmcHost(id), port: 623 }),
       bmcKey: (id) => `${bmcHost(id)}:623`,
       installerCallback(serverId) {
-        const nb = a.parts.netboot.state(serverId);
+        const nb = a.core.netboot.state(serverId);
         if (!nb) throw new Error(`server ${serverId} has no netboot armed`);
         return fetch(`${url}/boot/callback/${nb.token}`);
       },

@@ -1,59 +1,32 @@
 // The technician's page in headless Debian Chromium against the real rackhand agent (simulated BMCs, the real
 // deploy workflow, real console sessions to qemu's VNC server).
-import fs from 'node:fs';
-import os from 'node:os';
-import path from 'node:path';
-import { chromium, type BrowserContext, type Page } from 'playwright-core';
-import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
-import { DEPLOY_STEPS, startTestSite, type TestSite } from './test-site.js';
+import type { Page } from 'playwright-core';
+import { describe, expect, it } from 'vitest';
+import { DEPLOY_STEPS, type TestSite } from './test-site.js';
+import { focusStop, pageTestHooks, tabTo, type PageBrowser } from './page-browser.js';
 import { startQemuVnc, type QemuVnc } from '../console/console-peers.js';
 import { sha512Crypt } from '../../src/boot/templates/sha512-crypt.js';
 
-const ARTIFACTS = path.resolve('test-artifacts/web');
 let site: TestSite;
 let vnc: QemuVnc | undefined;
-let ctx: BrowserContext;
-let udd: string;
-const pageErrors: string[] = [];
-const pages: Page[] = [];
-
-beforeAll(async () => {
-  fs.mkdirSync(ARTIFACTS, { recursive: true });
+let browser: PageBrowser;
+pageTestHooks({
   // Every demo server's console target is a real VNC server: the console tab connects through the proxy.
-  vnc = await startQemuVnc();
-  site = await startTestSite({ vnc: { host: '127.0.0.1', port: vnc.port } });
-  udd = fs.mkdtempSync(path.join(os.tmpdir(), `rackhand-web-chrome-${process.pid}-`));
-  ctx = await chromium.launchPersistentContext(udd, {
-    executablePath: '/usr/bin/chromium',
-    headless: true,
-    viewport: { width: 1366, height: 900 },
-    args: ['--headless', '--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run', '--disable-background-networking', '--disable-component-update', '--disable-sync'],
-  });
-  // An action that cannot happen fails with its selector instead of hanging until the test timeout.
-  ctx.setDefaultTimeout(15_000);
-}, 120_000);
-
-afterEach(async () => {
-  for (const p of pages.splice(0)) await p.close().catch(() => {});
+  options: async () => {
+    vnc = await startQemuVnc();
+    return { vnc: { host: '127.0.0.1', port: vnc.port } };
+  },
+  ready: (s, b) => {
+    site = s;
+    browser = b;
+  },
+  teardown: async () => {
+    await vnc?.stop();
+  },
 });
 
-afterAll(async () => {
-  await ctx?.close().catch(() => {});
-  if (udd) fs.rmSync(udd, { recursive: true, force: true });
-  await site?.close();
-  await vnc?.stop();
-});
-
-async function open(): Promise<Page> {
-  const page = await ctx.newPage();
-  pages.push(page);
-  page.on('pageerror', (e) => pageErrors.push(e.message));
-  page.on('console', (m) => {
-    if (m.type() === 'error' && !/Failed to load resource/.test(m.text())) pageErrors.push(m.text());
-  });
-  await page.goto(site.url + '/');
-  return page;
-}
+const open = (): Promise<Page> => browser.open(site.url + '/');
+const pageErrors = (): string[] => browser.errors;
 
 async function login(page: Page, token = site.tokens.tech) {
   await page.getByLabel('API token (tech or admin)').fill(token);
@@ -61,7 +34,7 @@ async function login(page: Page, token = site.tokens.tech) {
   await page.locator('#server-table tbody tr[data-id]').first().waitFor();
 }
 
-const shot = (page: Page, name: string) => page.screenshot({ path: path.join(ARTIFACTS, `${name}.png`), fullPage: true });
+const shot = (page: Page, name: string) => browser.shot(page, name);
 const bmcOf = (id: number) => site.bmcOf(id);
 const powerOf = (id: number) => bmcOf(id).power;
 const apiGet = async (p: string) => {
@@ -98,7 +71,7 @@ describe('the technician page', () => {
     await page.reload();
     await page.locator('#server-table tbody tr[data-id]').first().waitFor();
     await shot(page, '01-servers');
-    expect(pageErrors).toEqual([]);
+    expect(pageErrors()).toEqual([]);
   });
 
   it('finds a server by rack, MAC and IP and opens it', async () => {
@@ -177,14 +150,14 @@ describe('the technician page', () => {
     expect(await page.locator('#ri-os').getAttribute('aria-invalid')).toBe('true');
     expect(await page.evaluate(() => document.activeElement?.id)).toBe('ri-os');
     await page.getByLabel('Operating system').selectOption({ label: 'Debian 12 (bookworm)' });
-    await page.getByLabel('Root password').fill('s3cret-root-pass');
+    await page.getByLabel('Root password').fill('S3cret-root-pass');
     await page.getByLabel('Host name').fill('bad_host\nname');
     await page.getByLabel('SSH public key (optional)').fill('not a key');
     await page.getByRole('button', { name: 'Reinstall…' }).click();
     expect(await page.locator('#ri-error').textContent()).toMatch(/host name.*SSH public key/);
     // refused in the page: nothing reached rackhand
     expect(await deploys()).toEqual([]);
-    expect(site.agent.parts.netboot.state(1007)).toBeUndefined();
+    expect(site.agent.core.netboot.state(1007)).toBeUndefined();
     const sshKey = 'ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIOMqqnkVzrm0SdG6UOoqKLsabgH5C9okWi0dh2l9GKJl tech@laptop';
     await page.getByLabel('Host name').fill('web01');
     await page.getByLabel('SSH public key (optional)').fill(sshKey);
@@ -196,7 +169,7 @@ describe('the technician page', () => {
     await expect.poll(async () => (await deploys()).length).toBe(1);
     const [task] = await deploys();
     expect(task.params).toMatchObject({ purpose: 'install', os_id: 'debian-12', install: { hostname: 'web01', ssh_key: sshKey } });
-    expect(JSON.stringify(task)).not.toContain('s3cret-root-pass');
+    expect(JSON.stringify(task)).not.toContain('S3cret-root-pass');
     // progress arrives over the event stream: the running task shows its current step
     await expect.poll(() => page.locator('#server-tasks li.task-running summary').textContent(), { timeout: 15_000 }).toMatch(/wait for installer callback/);
     expect(await page.locator('#server-tasks li.task-running ol.steps li').count()).toBe(7);
@@ -205,7 +178,7 @@ describe('the technician page', () => {
     await expect.poll(() => page.locator('#netboot-state').textContent()).toMatch(/^armed: install debian-12, since (just now|\d+ s ago) \(task \d+\)$/);
     await expect.poll(() => page.locator('#power-state .badge').textContent()).toBe('on');
     // the host is armed, booting from the network, and its installer config carries the form's values
-    const nb = site.agent.parts.netboot.state(1007)!;
+    const nb = site.agent.core.netboot.state(1007)!;
     expect(nb).toMatchObject({ purpose: 'install', osId: 'debian-12', taskId: task.id, callbackAt: null });
     expect(bmcOf(1007).boot).toMatchObject({ device: 'pxe', persistent: false });
     expect(powerOf(1007)).toBe('on');
@@ -213,7 +186,7 @@ describe('the technician page', () => {
     expect(preseed).toMatch(/^d-i netcfg\/get_hostname string web01$/m);
     expect(preseed).toContain(sshKey);
     const hash = /^d-i passwd\/root-password-crypted password (\$6\$\S+)$/m.exec(preseed)?.[1];
-    expect(hash && sha512Crypt('s3cret-root-pass', hash)).toBe(hash);
+    expect(hash && sha512Crypt('S3cret-root-pass', hash)).toBe(hash);
     await shot(page, '04-reinstall-running');
     // a reload finds the running deploy and the armed netboot through the API
     await page.reload();
@@ -225,7 +198,7 @@ describe('the technician page', () => {
     expect(cb.status).toBe(200);
     await expect.poll(() => page.locator(`#server-tasks li.task-succeeded[data-task="${task.id}"]`).count(), { timeout: 15_000 }).toBe(1);
     await expect.poll(() => page.locator('#netboot-state').textContent()).toBe('not armed: boots from disk');
-    expect(site.agent.parts.netboot.state(1007)).toBeUndefined();
+    expect(site.agent.core.netboot.state(1007)).toBeUndefined();
     expect(bmcOf(1007).boot).toEqual({ device: 'disk', mode: 'legacy', persistent: true });
     const done = await apiGet(`/api/v1/tasks/${task.id}`);
     expect(done.steps.filter((x: { state: string }) => x.state === 'succeeded').map((x: { name: string }) => x.name)).toEqual(DEPLOY_STEPS);
@@ -236,8 +209,8 @@ describe('the technician page', () => {
     const page = await open();
     await login(page);
     await page.getByRole('link', { name: 'demo-a01-05' }).click();
-    const [tab] = await Promise.all([ctx.waitForEvent('page'), page.getByRole('button', { name: 'Open console' }).click()]);
-    pages.push(tab);
+    const [tab] = await Promise.all([browser.ctx.waitForEvent('page'), page.getByRole('button', { name: 'Open console' }).click()]);
+    browser.track(tab);
     // the console page drops the ticket from its address bar once read: check what the page opened
     const opened = await page.evaluate(() => (window as unknown as { rackhand: { lastConsoleUrl: string } }).rackhand.lastConsoleUrl);
     expect(opened, opened).toMatch(/^http:\/\/127\.0\.0\.1:\d+\/console\/\?name=demo-a01-05&ticketUrl=%2Fconsole%2Fsessions%2F[\w-]+%2Fticket#ticket=[\w-]+$/);
@@ -294,37 +267,25 @@ describe('the technician page', () => {
   });
 
   it('keyboard only: log in, find a server, power it on, power it off through the confirmation', async () => {
-    const page = await ctx.newPage();
-    pages.push(page);
-    await page.goto(site.url + '/');
+    const page = await open();
     await page.evaluate(() => sessionStorage.clear());
     await page.reload();
-    const focused = () => page.evaluate(() => {
-      const el = document.activeElement as HTMLElement | null;
-      return el ? `${el.tagName.toLowerCase()}#${el.id}|${el.textContent?.trim().slice(0, 40) ?? ''}` : '';
-    });
-    const tabTo = async (pred: (f: string) => boolean, max = 80) => {
-      for (let i = 0; i < max; i++) {
-        if (pred(await focused())) return;
-        await page.keyboard.press('Tab');
-      }
-      throw new Error(`never focused; last ${await focused()}`);
-    };
-    await tabTo((f) => f.startsWith('input#token'));
+    const focused = async () => (await focusStop(page))?.what ?? '';
+    await tabTo(page, (f) => f.startsWith('input#token'));
     await page.keyboard.type(site.tokens.tech);
     await page.keyboard.press('Enter');
     await expect.poll(focused).toMatch(/^input#search/);
     await page.keyboard.type('demo-a02-07');
     await page.keyboard.press('Enter');
     await expect.poll(() => page.locator('#server-table tbody tr[data-id]').count()).toBe(1);
-    await tabTo((f) => f.startsWith('a#|demo-a02-07'));
+    await tabTo(page, (f) => f.startsWith('a#|demo-a02-07'));
     await page.keyboard.press('Enter');
     await expect.poll(focused).toMatch(/^h2#\|demo-a02-07/);
-    await tabTo((f) => f.startsWith('button#power-on'));
+    await tabTo(page, (f) => f.startsWith('button#power-on'));
     await page.keyboard.press('Enter');
     await expect.poll(() => page.locator('#power-state .badge').textContent(), { timeout: 15_000 }).toBe('on');
     expect(powerOf(1010)).toBe('on');
-    await tabTo((f) => f.startsWith('button#power-off'));
+    await tabTo(page, (f) => f.startsWith('button#power-off'));
     await page.keyboard.press('Enter');
     await expect.poll(focused).toBe('button#confirm-cancel|Cancel');
     await page.keyboard.press('Tab');
@@ -333,6 +294,6 @@ describe('the technician page', () => {
     await expect.poll(() => page.locator('#power-state .badge').textContent(), { timeout: 15_000 }).toBe('off');
     expect(powerOf(1010)).toBe('off');
     await shot(page, '08-keyboard');
-    expect(pageErrors).toEqual([]);
+    expect(pageErrors()).toEqual([]);
   });
 });

@@ -1,5 +1,5 @@
 // ServerRecord → the eq module's response shapes (seeds/000: eq/show, eq/status, eq/list).
-import type { ServerRecord } from '../../inventory/server-schema.js';
+import type { ServerRecord } from '../../domain/server.js';
 
 export function mainIp(s: ServerRecord): string {
   return s.interfaces.find((i) => i.ip)?.ip ?? '';

@@ -10,7 +10,7 @@ import type {
   ServerInterface,
   ServerRecord,
   ServerStatus,
-} from '../../inventory/server-schema.js';
+} from '../../domain/server.js';
 import type { BmcTarget } from '../../bmc/bmc-driver.js';
 
 interface ServerRow {
@@ -241,6 +241,11 @@ export class ServersRepo {
 
   setStatus(id: number, status: ServerStatus): void {
     this.sql('UPDATE servers SET status = ?, updated_at = ? WHERE id = ?').run(status, nowIso(), id);
+  }
+
+  /** Switch ports down (DCImanager suspend): changed only once every port is confirmed. */
+  setSuspended(id: number, suspended: boolean): void {
+    this.sql('UPDATE servers SET suspended = ?, suspended_at = ?, updated_at = ? WHERE id = ?').run(suspended ? 1 : 0, suspended ? nowIso() : null, nowIso(), id);
   }
 
   recordPower(id: number, state: 'on' | 'off', at = nowIso()): void {

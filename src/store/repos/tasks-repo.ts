@@ -12,6 +12,8 @@ export interface TaskStep {
   name: string;
   state: 'started' | 'succeeded' | 'failed' | 'note';
   message: string;
+  /** What a succeeded step returned: replayed instead of run again when the task resumes after a restart. */
+  result?: unknown;
 }
 
 export interface TaskRecord {
@@ -27,6 +29,9 @@ export interface TaskRecord {
   createdAt: string;
   startedAt: string | null;
   finishedAt: string | null;
+  /** The signal a running task waits for (it resumes after a restart), and until when. */
+  waitingFor: string | null;
+  waitDeadline: string | null;
   steps: TaskStep[];
 }
 
@@ -53,6 +58,8 @@ interface TaskRow {
   created_at: string;
   started_at: string | null;
   finished_at: string | null;
+  waiting_for: string | null;
+  wait_deadline: string | null;
 }
 
 export class TasksRepo {
@@ -91,7 +98,7 @@ export class TasksRepo {
 
   finish(id: number, state: 'succeeded' | 'failed' | 'cancelled', opts: { result?: unknown; error?: { code: string; message: string } }): void {
     this.sql(
-        `UPDATE tasks SET state = ?, finished_at = ?, result = ?, error_code = ?, error_message = ?
+        `UPDATE tasks SET state = ?, finished_at = ?, result = ?, error_code = ?, error_message = ?, waiting_for = NULL, wait_deadline = NULL
          WHERE id = ? AND state IN ('queued','running')`,
       )
       .run(
@@ -108,17 +115,37 @@ export class TasksRepo {
     const seq =
       ((this.sql('SELECT max(seq) AS m FROM task_steps WHERE task_id = ?').get(taskId) as { m: number | null }).m ?? 0) + 1;
     const at = nowIso();
-    this.sql('INSERT INTO task_steps (task_id, seq, at, name, state, message) VALUES (?, ?, ?, ?, ?, ?)')
-      .run(taskId, seq, at, step.name, step.state, step.message);
+    const result = step.result === undefined ? null : JSON.stringify(step.result);
+    this.sql('INSERT INTO task_steps (task_id, seq, at, name, state, message, result) VALUES (?, ?, ?, ?, ?, ?, ?)')
+      .run(taskId, seq, at, step.name, step.state, step.message, result);
     return { seq, at, ...step };
   }
 
   get(id: number): TaskRecord | undefined {
     const row = this.sql('SELECT * FROM tasks WHERE id = ?').get(id) as TaskRow | undefined;
     if (!row) return undefined;
-    const steps = this.sql('SELECT seq, at, name, state, message FROM task_steps WHERE task_id = ? ORDER BY seq')
-      .all(id) as TaskStep[];
+    const steps = (this.sql('SELECT seq, at, name, state, message, result FROM task_steps WHERE task_id = ? ORDER BY seq').all(id) as StepRow[]).map(
+      (r) => ({ seq: r.seq, at: r.at, name: r.name, state: r.state, message: r.message, ...(r.result === null ? {} : { result: JSON.parse(r.result) }) }),
+    );
     return toRecord(row, steps);
+  }
+
+  /** Mark (or clear) what a running task waits for; a task marked so resumes after a restart. */
+  setWaiting(id: number, signal: string | null, deadline: string | null): void {
+    this.sql('UPDATE tasks SET waiting_for = ?, wait_deadline = ? WHERE id = ?').run(signal, deadline, id);
+  }
+
+  /** Store a signal for an unfinished task; false when the task has finished (nothing will read it). */
+  putSignal(taskId: number, name: string, payload: unknown): boolean {
+    const live = this.sql(`SELECT 1 FROM tasks WHERE id = ? AND state IN ('queued','running')`).get(taskId);
+    if (!live) return false;
+    this.sql('INSERT OR REPLACE INTO task_signals (task_id, name, payload, at) VALUES (?, ?, ?, ?)').run(taskId, name, JSON.stringify(payload ?? null), nowIso());
+    return true;
+  }
+
+  getSignal(taskId: number, name: string): { payload: unknown; at: string } | undefined {
+    const r = this.sql('SELECT payload, at FROM task_signals WHERE task_id = ? AND name = ?').get(taskId, name) as { payload: string; at: string } | undefined;
+    return r && { payload: JSON.parse(r.payload), at: r.at };
   }
 
   list(f: TaskFilter = {}): { tasks: TaskRecord[]; total: number } {
@@ -163,6 +190,15 @@ export class TasksRepo {
   }
 }
 
+interface StepRow {
+  seq: number;
+  at: string;
+  name: string;
+  state: TaskStep['state'];
+  message: string;
+  result: string | null;
+}
+
 function toRecord(r: TaskRow, steps: TaskStep[]): TaskRecord {
   return {
     id: r.id,
@@ -177,6 +213,8 @@ function toRecord(r: TaskRow, steps: TaskStep[]): TaskRecord {
     createdAt: r.created_at,
     startedAt: r.started_at,
     finishedAt: r.finished_at,
+    waitingFor: r.waiting_for,
+    waitDeadline: r.wait_deadline,
     steps,
   };
 }

@@ -53,6 +53,11 @@ export class UsersRepo {
     return r ? toRecord(r) : undefined;
   }
 
+  findByEmail(email: string): UserRecord | undefined {
+    const r = this.sql(`${SELECT} WHERE u.email = ? COLLATE NOCASE`).get(email) as UserRow | undefined;
+    return r ? toRecord(r) : undefined;
+  }
+
   list(): UserRecord[] {
     return (this.sql(`${SELECT} ORDER BY u.id`).all() as UserRow[]).map(toRecord);
   }

@@ -2,8 +2,9 @@
 import { setTimeout as sleep } from 'node:timers/promises';
 import { RackhandError } from '../../errors.js';
 import type { BmcDrivers } from '../../bmc/bmc-drivers.js';
-import type { BmcPrivilege, BootDevice, BootMode, PowerState } from '../../bmc/bmc-driver.js';
+import type { PowerState } from '../../bmc/bmc-driver.js';
 import type { ServersRepo } from '../../store/repos/servers-repo.js';
+import type { BmcAccountsRepo } from '../../store/repos/bmc-accounts-repo.js';
 import type { Workflow, WorkflowContext } from '../task-runner.js';
 
 export interface BmcTiming {
@@ -17,16 +18,24 @@ export interface BmcTiming {
   bmcResetTimeoutMs: number;
 }
 
-export type PowerRequest = 'on' | 'off' | 'soft' | 'reset' | 'cycle' | 'reboot';
-
 export interface BmcWorkflowDeps {
   bmc: BmcDrivers;
   servers: ServersRepo;
   timing: BmcTiming;
 }
 
+type Ctx = WorkflowContext<any, any>;
+
+/** The login rackhand itself uses for this server's BMC: no path may remove, disable or re-key it. */
+function requireNotOwnAccount(d: BmcWorkflowDeps, serverId: number, name: string): void {
+  const own = d.servers.bmcTarget(serverId).username;
+  if (name.toLowerCase() === own.toLowerCase()) {
+    throw new RackhandError('FORBIDDEN', `${name} is the account rackhand uses for this BMC; rackhand never changes it`, { field: 'username' });
+  }
+}
+
 /** Reads until two consecutive reads show `want`: one read can race a BMC that is still switching. */
-export async function confirmPower(d: BmcWorkflowDeps, ctx: WorkflowContext<unknown, unknown>, want: PowerState, timeoutMs: number): Promise<void> {
+export async function confirmPower(d: BmcWorkflowDeps, ctx: Ctx, want: PowerState, timeoutMs: number): Promise<void> {
   const serverId = ctx.serverId!;
   const deadline = Date.now() + timeoutMs;
   let matches = 0;
@@ -45,13 +54,13 @@ export async function confirmPower(d: BmcWorkflowDeps, ctx: WorkflowContext<unkn
   });
 }
 
-export async function readPower(d: BmcWorkflowDeps, ctx: WorkflowContext<unknown, unknown>): Promise<PowerState> {
+export async function readPower(d: BmcWorkflowDeps, ctx: Ctx): Promise<PowerState> {
   const s = await d.bmc.call(ctx.serverId!, (drv, t) => drv.powerStatus(t));
   d.servers.recordPower(ctx.serverId!, s);
   return s;
 }
 
-export function powerWorkflow(d: BmcWorkflowDeps): Workflow<{ action: PowerRequest }> {
+export function powerWorkflow(d: BmcWorkflowDeps): Workflow<'power'> {
   return {
     kind: 'power',
     mutating: true,
@@ -105,7 +114,7 @@ export function powerWorkflow(d: BmcWorkflowDeps): Workflow<{ action: PowerReque
 }
 
 /** Start the server into whatever its boot device says: power on when off, reset when on; confirmed on. */
-export async function powerOnOrReset(d: BmcWorkflowDeps, ctx: WorkflowContext<unknown, unknown>): Promise<'on' | 'reset'> {
+export async function powerOnOrReset(d: BmcWorkflowDeps, ctx: Ctx): Promise<'on' | 'reset'> {
   const before = await readPower(d, ctx);
   const action = before === 'off' ? 'on' : 'reset';
   await d.bmc.call(ctx.serverId!, (drv, t) => drv.power(t, action));
@@ -113,15 +122,26 @@ export async function powerOnOrReset(d: BmcWorkflowDeps, ctx: WorkflowContext<un
   return action;
 }
 
-export function bootDeviceWorkflow(d: BmcWorkflowDeps): Workflow<{ device: BootDevice; mode: BootMode; persistent: boolean }> {
+export function bootDeviceWorkflow(d: BmcWorkflowDeps): Workflow<'boot_device'> {
   return {
     kind: 'boot_device',
     mutating: true,
     async run(ctx) {
-      const want = ctx.params;
-      await ctx.step(`set boot device ${want.device} (${want.mode}, ${want.persistent ? 'persistent' : 'next boot'})`, () =>
-        d.bmc.call(ctx.serverId!, (drv, t) => drv.setBootDevice(t, want)),
-      );
+      const { retryUnreachableMs, reason, ...want } = ctx.params;
+      if (reason) ctx.note('reason', reason);
+      const deadline = Date.now() + (retryUnreachableMs ?? 0);
+      await ctx.step(`set boot device ${want.device} (${want.mode}, ${want.persistent ? 'persistent' : 'next boot'})`, async () => {
+        // After a crash the BMC may be the thing that is down: keep trying until it answers, if asked to.
+        for (;;) {
+          try {
+            return await d.bmc.call(ctx.serverId!, (drv, t) => drv.setBootDevice(t, want));
+          } catch (e) {
+            const code = e instanceof RackhandError ? e.code : '';
+            if ((code !== 'BMC_UNREACHABLE' && code !== 'BMC_TIMEOUT') || Date.now() > deadline) throw e;
+            await sleep(Math.max(d.timing.powerPollMs, 5000), undefined, { signal: ctx.signal });
+          }
+        }
+      });
       const got = await ctx.step('read back boot device', () => d.bmc.call(ctx.serverId!, (drv, t) => drv.getBootDevice(t)));
       if (got.device !== want.device) {
         throw new RackhandError('BMC_ERROR', `BMC reports boot device ${got.device} after setting ${want.device}`, { want, got });
@@ -132,7 +152,7 @@ export function bootDeviceWorkflow(d: BmcWorkflowDeps): Workflow<{ device: BootD
   };
 }
 
-export function sensorsWorkflow(d: BmcWorkflowDeps): Workflow<Record<string, never>> {
+export function sensorsWorkflow(d: BmcWorkflowDeps): Workflow<'sensors'> {
   return {
     kind: 'sensors',
     mutating: false,
@@ -140,17 +160,23 @@ export function sensorsWorkflow(d: BmcWorkflowDeps): Workflow<Record<string, nev
   };
 }
 
-export function addBmcUserWorkflow(d: BmcWorkflowDeps): Workflow<{ name: string; privilege: BmcPrivilege }, { password: string }> {
+export function addBmcUserWorkflow(d: BmcWorkflowDeps & { accounts: BmcAccountsRepo }): Workflow<'bmc_user_add', { password: string }> {
   return {
     kind: 'bmc_user_add',
     mutating: true,
     async run(ctx) {
       const { name, privilege } = ctx.params;
+      const password = ctx.secrets?.password;
+      if (!password) throw new RackhandError('TASK_INTERRUPTED', 'the new account\'s password is gone (rackhand restarted); ask again');
+      requireNotOwnAccount(d, ctx.serverId!, name);
       const users = await ctx.step('list BMC users', () => d.bmc.call(ctx.serverId!, (drv, t) => drv.listUsers(t)));
-      if (users.some((u) => u.name === name)) throw new RackhandError('CONFLICT', `BMC user ${name} exists already`, { field: 'admin_user' });
+      if (users.some((u) => u.name.toLowerCase() === name.toLowerCase())) {
+        throw new RackhandError('CONFLICT', `BMC user ${name} exists already`, { field: 'admin_user' });
+      }
       const { id } = await ctx.step(`add BMC user ${name} (${privilege})`, () =>
-        d.bmc.call(ctx.serverId!, (drv, t) => drv.addUser(t, { name, password: ctx.secrets.password, privilege })),
+        d.bmc.call(ctx.serverId!, (drv, t) => drv.addUser(t, { name, password, privilege })),
       );
+      d.accounts.record(ctx.serverId!, name, privilege);
       const after = await ctx.step('confirm BMC user', () => d.bmc.call(ctx.serverId!, (drv, t) => drv.listUsers(t)));
       const added = after.find((u) => u.name === name);
       if (!added?.enabled) throw new RackhandError('BMC_ERROR', `BMC user ${name} is not listed as enabled after adding it`);
@@ -159,25 +185,25 @@ export function addBmcUserWorkflow(d: BmcWorkflowDeps): Workflow<{ name: string;
   };
 }
 
-export function removeBmcUserWorkflow(d: BmcWorkflowDeps): Workflow<{ name: string }> {
+export function removeBmcUserWorkflow(d: BmcWorkflowDeps & { accounts: BmcAccountsRepo }): Workflow<'bmc_user_remove'> {
   return {
     kind: 'bmc_user_remove',
     mutating: true,
     async run(ctx) {
       const { name } = ctx.params;
-      const own = d.servers.bmcTarget(ctx.serverId!).username;
-      if (name === own) throw new RackhandError('FORBIDDEN', `${name} is the account rackhand uses for this BMC; it is not removed`);
+      requireNotOwnAccount(d, ctx.serverId!, name);
       const users = await ctx.step('list BMC users', () => d.bmc.call(ctx.serverId!, (drv, t) => drv.listUsers(t)));
       if (!users.some((u) => u.name === name)) throw new RackhandError('NOT_FOUND', `no BMC user named ${name}`, { field: 'username' });
       await ctx.step(`remove BMC user ${name}`, () => d.bmc.call(ctx.serverId!, (drv, t) => drv.removeUser(t, name)));
       const after = await ctx.step('confirm removal', () => d.bmc.call(ctx.serverId!, (drv, t) => drv.listUsers(t)));
       if (after.some((u) => u.name === name)) throw new RackhandError('BMC_ERROR', `BMC user ${name} is still listed after removal`);
+      d.accounts.forget(ctx.serverId!, name);
       return { removed: name };
     },
   };
 }
 
-export function bmcResetWorkflow(d: BmcWorkflowDeps): Workflow<{ kind: 'cold' | 'warm' }> {
+export function bmcResetWorkflow(d: BmcWorkflowDeps): Workflow<'bmc_reset'> {
   return {
     kind: 'bmc_reset',
     mutating: true,
@@ -201,6 +227,6 @@ export function bmcResetWorkflow(d: BmcWorkflowDeps): Workflow<{ kind: 'cold' | 
   };
 }
 
-export function bmcWorkflows(d: BmcWorkflowDeps): Workflow<any, any>[] {
+export function bmcWorkflows(d: BmcWorkflowDeps & { accounts: BmcAccountsRepo }): Workflow<any, any>[] {
   return [powerWorkflow(d), bootDeviceWorkflow(d), sensorsWorkflow(d), addBmcUserWorkflow(d), removeBmcUserWorkflow(d), bmcResetWorkflow(d)];
 }

@@ -5,15 +5,23 @@ const $ = (sel, root = document) => root.querySelector(sel);
 const state = {
   token: sessionStorage.getItem(TOKEN_KEY) || '',
   who: null,
-  servers: [],
-  current: null, // the server shown in the detail pane
+  // id → server record: the one copy both the list and the detail pane render from.
+  servers: new Map(),
+  listIds: [], // the list's servers, in its order
+  currentId: null, // the server shown in the detail pane
   tasks: new Map(), // id → task (with steps), fed by lists and the event stream
   osList: null, // null: not loaded; [] with osError: not available
   osError: '',
   events: null,
-  sensors: null,
+  sensors: null, // the last live read of the current server's sensors
+  freshReads: new Map(), // server id → { at, sensors }: live reads, drawn on the chart until it has them stored
+  afterRoute: null, // a message to show once the next view is shown
+  announced: new Set(), // ids of finished tasks whose end was said in the status line
   lastConsoleUrl: '',
 };
+
+/** The server in the detail pane, or undefined. */
+const current = () => (state.currentId === null ? undefined : state.servers.get(state.currentId));
 
 /* ---------- small helpers ---------- */
 
@@ -58,6 +66,20 @@ function say(text, kind = 'info') {
   if (kind !== 'error') statusTimer = setTimeout(() => (el.textContent = ''), 8000);
 }
 
+/** An error belongs to the view it happened in: moving on clears it. */
+function clearStatus() {
+  clearTimeout(statusTimer);
+  $('#status').textContent = '';
+  $('#status').className = 'status';
+}
+
+/** Goes to another view and shows `message` there (a message said before the hash changes would be cleared). */
+function navigate(hash, message) {
+  state.afterRoute = message || null;
+  if (location.hash === hash) route();
+  else location.hash = hash;
+}
+
 class ApiError extends Error {
   constructor(status, code, message) {
     super(message);
@@ -87,17 +109,45 @@ async function api(method, path, body) {
   return json;
 }
 
-/** A dialog asking to confirm a destructive action; resolves true only on the confirm button. */
+/**
+ * A dialog asking to confirm a destructive action; resolves true only on the confirm button. The focus stays in
+ * the dialog while it is open (Tab wraps around) and goes back to what had it before, whatever closed it.
+ */
 function confirmAction(title, text, okLabel) {
   const dlg = $('#confirm');
+  const opener = document.activeElement;
   $('#confirm-title').textContent = title;
   $('#confirm-text').textContent = text;
   $('#confirm-ok').textContent = okLabel;
   dlg.returnValue = '';
   dlg.showModal();
   $('#confirm-cancel').focus();
-  return new Promise((resolve) => dlg.addEventListener('close', () => resolve(dlg.returnValue === 'ok'), { once: true }));
+  return new Promise((resolve) =>
+    dlg.addEventListener(
+      'close',
+      () => {
+        if (opener instanceof HTMLElement && opener.isConnected) opener.focus();
+        resolve(dlg.returnValue === 'ok');
+      },
+      { once: true },
+    ),
+  );
 }
+
+$('#confirm').addEventListener('keydown', (e) => {
+  if (e.key !== 'Tab') return;
+  const items = [...e.currentTarget.querySelectorAll('button, [href], input, select, textarea, [tabindex]:not([tabindex="-1"])')].filter((x) => !x.disabled);
+  if (!items.length) return;
+  const first = items[0];
+  const last = items[items.length - 1];
+  if (e.shiftKey && (document.activeElement === first || !e.currentTarget.contains(document.activeElement))) {
+    e.preventDefault();
+    last.focus();
+  } else if (!e.shiftKey && document.activeElement === last) {
+    e.preventDefault();
+    first.focus();
+  }
+});
 
 /* ---------- login ---------- */
 
@@ -113,13 +163,18 @@ function logout(message) {
   sessionStorage.removeItem(TOKEN_KEY);
   state.token = '';
   state.who = null;
-  state.current = null;
+  state.currentId = null;
+  state.servers.clear();
+  state.tasks.clear();
+  state.freshReads.clear();
+  state.announced.clear();
   if (state.events) state.events.close();
   state.events = null;
   showLogin(message);
 }
 
 function showLogin(message = '') {
+  clearStatus();
   for (const id of ['servers-view', 'tasks-view', 'discovered-view']) $(`#${id}`).hidden = true;
   $('#nav').hidden = true;
   $('#who').hidden = true;
@@ -167,15 +222,23 @@ function connectEvents() {
     t.steps = t.steps || [];
     if (!t.steps.some((x) => x.seq === step.seq)) t.steps.push(step);
     renderTaskEverywhere(t);
-    // A finished step may have changed what the facts show (power read, netboot armed): re-read them.
-    if (step.state !== 'started' && state.current && serverId === state.current.id) refreshFactsSoon(serverId);
+    // A finished step may have changed what the server shows (power read, netboot armed): re-read it.
+    if (step.state !== 'started') refreshServerSoon(serverId);
   });
 }
 
-let factsTimer;
-function refreshFactsSoon(id) {
-  clearTimeout(factsTimer);
-  factsTimer = setTimeout(() => refreshServer(id, { keepFocus: true }), 150);
+/** Re-reads a shown server once a burst of its task events has passed, then redraws its row and its facts. */
+const refreshTimers = new Map();
+function refreshServerSoon(id) {
+  if (id === null || id === undefined || !state.servers.has(id)) return;
+  clearTimeout(refreshTimers.get(id));
+  refreshTimers.set(
+    id,
+    setTimeout(() => {
+      refreshTimers.delete(id);
+      refreshServer(id);
+    }, 150),
+  );
 }
 
 /**
@@ -199,14 +262,17 @@ function mergeTask(task) {
 }
 
 function onTask(incoming) {
-  const { old, task } = mergeTask(incoming);
+  const { task } = mergeTask(incoming);
   renderTaskEverywhere(task);
   const finished = ['succeeded', 'failed', 'cancelled'].includes(task.state);
-  if (finished && state.current && task.serverId === state.current.id) {
-    refreshServer(state.current.id, { keepFocus: true });
-    if (old && old.state !== task.state) say(`Task ${task.id} (${task.kind}) ${task.state}${task.error ? ': ' + task.error.message : ''}`, task.state === 'succeeded' ? 'ok' : 'error');
+  if (!finished) return;
+  // What the task did (or why it failed) changes the server's facts and its BMC health, in the list and the detail.
+  refreshServerSoon(task.serverId);
+  // Once per task: its end may come by the stream before or after the answer that started it.
+  if (task.serverId === state.currentId && !$('#servers-view').hidden && !state.announced.has(task.id)) {
+    state.announced.add(task.id);
+    say(`Task ${task.id} (${task.kind}) ${task.state}${task.error ? ': ' + task.error.message : ''}`, task.state === 'succeeded' ? 'ok' : 'error');
   }
-  if (finished) refreshRow(task.serverId);
 }
 
 /* ---------- routing ---------- */
@@ -214,6 +280,9 @@ function onTask(incoming) {
 function route() {
   if (!state.who) return;
   const hash = location.hash || '#/';
+  clearStatus();
+  if (state.afterRoute) say(state.afterRoute, 'ok');
+  state.afterRoute = null;
   $('#login-view').hidden = true;
   $('#servers-view').hidden = !(hash === '#/' || hash.startsWith('#/server/') || hash.startsWith('#/?'));
   $('#tasks-view').hidden = hash !== '#/tasks';
@@ -225,8 +294,13 @@ function route() {
   }
   const m = /^#\/server\/(\d+)$/.exec(hash);
   if (m) openServer(Number(m[1]));
-  else if (hash === '#/tasks') loadAllTasks();
-  else if (hash === '#/discovered') loadDiscovered();
+  else if (hash === '#/tasks') {
+    $('#tasks-view h2').focus();
+    loadAllTasks();
+  } else if (hash === '#/discovered') {
+    $('#discovered-view h2').focus();
+    loadDiscovered();
+  }
 }
 window.addEventListener('hashchange', route);
 
@@ -236,10 +310,44 @@ const POWER_LABEL = { on: 'on', off: 'off', unknown: 'unknown' };
 function powerBadge(p) {
   return h('span', { class: `badge power-${p.state}` }, POWER_LABEL[p.state] || p.state);
 }
-function bmcBadge(p, hasBmc) {
-  if (!hasBmc) return h('span', { class: 'badge muted' }, 'none');
-  if (p.bmcReachable === null || p.bmcReachable === undefined) return h('span', { class: 'badge muted' }, 'not checked');
-  return p.bmcReachable ? h('span', { class: 'badge ok' }, 'reachable') : h('span', { class: 'badge bad' }, 'unreachable');
+
+/** How a BMC failure reads to a technician, by error code: a label and what to do. */
+const BMC_FAILURE = {
+  BMC_AUTH_FAILED: ['login refused', 'The BMC refused rackhand\'s user name or password: correct the BMC credentials in the inventory.'],
+  BMC_UNREACHABLE: ['unreachable', 'No answer from the BMC: check its network cable, address and that it is powered.'],
+  BMC_TIMEOUT: ['not answering', 'The BMC took too long to answer: it may be rebooting or overloaded.'],
+  BMC_BUSY: ['busy', 'The BMC said it is busy: try again in a minute.'],
+  BMC_ERROR: ['error', 'The BMC answered with an error.'],
+};
+/** Tasks whose success shows the BMC accepted rackhand's login. */
+const BMC_TASK_KINDS = new Set(['power', 'boot_device', 'sensors', 'bmc_user_add', 'bmc_user_remove']);
+
+/**
+ * The BMC's health as one verdict for the list and the detail: the API's last BMC error when it reports one
+ * (power.bmcError), else the newest BMC task that finished after the last good power read, else reachability.
+ */
+function bmcHealth(sv) {
+  if (!sv.bmc) return { label: 'none', cls: 'muted', title: 'No BMC configured' };
+  const p = sv.power;
+  let code = p.bmcError;
+  if (code === undefined) {
+    const since = p.readAt ? Date.parse(p.readAt) : 0;
+    const last = [...state.tasks.values()]
+      .filter((t) => t.serverId === sv.id && t.finishedAt && Date.parse(t.finishedAt) >= since)
+      .filter((t) => (t.state === 'failed' && t.error && BMC_FAILURE[t.error.code]) || (t.state === 'succeeded' && BMC_TASK_KINDS.has(t.kind)))
+      .sort((a, b) => Date.parse(b.finishedAt) - Date.parse(a.finishedAt) || b.id - a.id)[0];
+    if (last) code = last.state === 'failed' ? last.error.code : null;
+    else if (p.bmcReachable === false) code = 'BMC_UNREACHABLE';
+    else if (p.bmcReachable === null || p.bmcReachable === undefined) return { label: 'not checked', cls: 'muted', title: 'rackhand has not talked to this BMC yet' };
+    else code = null;
+  }
+  if (code === null) return { label: 'reachable', cls: 'ok', title: 'The BMC answered rackhand\'s last request' };
+  const [label, title] = BMC_FAILURE[code] || [code, 'The BMC failed.'];
+  return { label, cls: 'bad', title };
+}
+function bmcBadge(sv) {
+  const v = bmcHealth(sv);
+  return h('span', { class: `badge ${v.cls}`, title: v.title }, v.label);
 }
 
 let searchTimer;
@@ -251,7 +359,8 @@ async function search(q) {
   try {
     const r = await api('GET', `/api/v1/servers?${params}`);
     if (seq !== searchSeq) return;
-    state.servers = r.servers;
+    for (const sv of r.servers) state.servers.set(sv.id, sv);
+    state.listIds = r.servers.map((sv) => sv.id);
     renderServerTable(r.total);
   } catch (err) {
     say(`Search failed: ${err.message}`, 'error');
@@ -260,34 +369,33 @@ async function search(q) {
 
 function renderServerTable(total) {
   const body = $('#server-table tbody');
-  body.replaceChildren(...state.servers.map(serverRow));
-  $('#search-count').textContent = total > state.servers.length ? `${state.servers.length} of ${total}` : `${total} server${total === 1 ? '' : 's'}`;
-  if (state.servers.length === 0) body.append(h('tr', {}, h('td', { colspan: 4, class: 'muted' }, 'No server matches.')));
+  const n = state.listIds.length;
+  body.replaceChildren(...state.listIds.map((id) => serverRow(state.servers.get(id))));
+  $('#search-count').textContent = total > n ? `${n} of ${total}` : `${total} server${total === 1 ? '' : 's'}`;
+  if (n === 0) body.append(h('tr', {}, h('td', { colspan: 4, class: 'muted' }, 'No server matches.')));
 }
 
 function serverRow(sv) {
-  const selected = state.current && state.current.id === sv.id;
+  const selected = state.currentId === sv.id;
   return h(
     'tr',
     { 'data-id': sv.id, class: selected ? 'selected' : '' },
     h('td', {}, h('a', { href: `#/server/${sv.id}`, class: 'server-link' }, sv.name), ' ', h('span', { class: 'muted' }, `#${sv.id}`)),
     h('td', {}, sv.rack ? `${sv.rack}${sv.rackPosition ? ' / U' + sv.rackPosition : ''}` : '—'),
     h('td', {}, powerBadge(sv.power)),
-    h('td', {}, bmcBadge(sv.power, !!sv.bmc)),
+    h('td', {}, bmcBadge(sv)),
   );
 }
 
-async function refreshRow(serverId) {
-  if (serverId === null || serverId === undefined) return;
-  const i = state.servers.findIndex((x) => x.id === serverId);
-  if (i < 0) return;
-  try {
-    state.servers[i] = await api('GET', `/api/v1/servers/${serverId}`);
-    const row = $(`#server-table tr[data-id="${serverId}"]`);
-    if (row) row.replaceWith(serverRow(state.servers[i]));
-  } catch {
-    /* the list shows the older state until the next search */
-  }
+/** Redraws everything that shows one server from its record: its list row and, when open, its facts. */
+function renderServer(id) {
+  const sv = state.servers.get(id);
+  if (!sv) return;
+  const row = $(`#server-table tr[data-id="${id}"]`);
+  if (row) row.replaceWith(serverRow(sv));
+  const facts = $('#facts');
+  // Only the facts: forms the tech is typing in stay as they are.
+  if (facts && id === state.currentId) facts.replaceWith(factsList(sv));
 }
 
 $('#search-form').addEventListener('submit', (e) => {
@@ -305,8 +413,10 @@ $('#search').addEventListener('input', () => {
 async function openServer(id) {
   try {
     const sv = await api('GET', `/api/v1/servers/${id}`);
-    state.current = sv;
+    state.servers.set(id, sv);
+    state.currentId = id;
     state.sensors = null;
+    renderServer(id);
     renderDetail(sv);
     for (const tr of document.querySelectorAll('#server-table tr.selected')) tr.classList.remove('selected');
     const row = $(`#server-table tr[data-id="${id}"]`);
@@ -319,15 +429,10 @@ async function openServer(id) {
   }
 }
 
-async function refreshServer(id, { keepFocus } = {}) {
+async function refreshServer(id) {
   try {
-    const sv = await api('GET', `/api/v1/servers/${id}`);
-    if (!state.current || state.current.id !== id) return;
-    state.current = sv;
-    // Re-render only the facts: forms the tech is typing in stay as they are.
-    const facts = $('#facts');
-    if (facts) facts.replaceWith(factsList(sv));
-    if (!keepFocus) $('#detail h2').focus();
+    state.servers.set(id, await api('GET', `/api/v1/servers/${id}`));
+    renderServer(id);
   } catch {
     /* keep what is shown */
   }
@@ -351,7 +456,7 @@ function factsList(sv) {
     h('dt', {}, 'Power'),
     h('dd', { id: 'power-state' }, powerBadge(p), ' read ', when(p.readAt)),
     h('dt', {}, 'BMC'),
-    h('dd', {}, bmcBadge(p, !!sv.bmc), sv.bmc ? h('span', { class: 'muted' }, ` ${sv.bmc.driver} ${sv.bmc.host}:${sv.bmc.port} ${sv.bmc.model}`) : ''),
+    h('dd', { id: 'bmc-state' }, bmcBadge(sv), sv.bmc ? h('span', { class: 'muted' }, ` ${sv.bmc.driver} ${sv.bmc.host}:${sv.bmc.port} ${sv.bmc.model}`) : ''),
     h('dt', {}, 'Network boot'),
     h('dd', { id: 'netboot-state' }, netbootText(sv)),
     h('dt', {}, 'Status'),
@@ -369,6 +474,8 @@ function factsList(sv) {
   );
 }
 
+// Inventory editing (admins) and a per-host boot history attach to this pane as further cards once /api/v1
+// offers them (an inventory update that merges the fields given; GET /servers/:id/boot-history).
 function renderDetail(sv) {
   const hasBmc = !!sv.bmc;
   const detail = $('#detail');
@@ -477,9 +584,10 @@ async function started(promise, what) {
     const r = await promise;
     const task = r && r.task && typeof r.task === 'object' ? r.task : r;
     if (task && typeof task.id === 'number' && task.kind) {
-      mergeTask(task);
+      const merged = mergeTask(task).task;
       renderServerTasks();
-      say(`${what}: task ${task.id} started`, 'info');
+      // A quick task may already have ended by the stream, and said so: that word stays.
+      if (!FINISHED.includes(merged.state)) say(`${what}: task ${task.id} started`, 'info');
     } else say(`${what}: done`, 'ok');
     return r;
   } catch (err) {
@@ -489,7 +597,7 @@ async function started(promise, what) {
 }
 
 async function power(action) {
-  const sv = state.current;
+  const sv = current();
   if (action !== 'on') {
     const text = action === 'off' ? `Cut power to ${sv.name} now? Unsaved work on it is lost.` : `Reboot ${sv.name} now? It is reset if it is on.`;
     if (!(await confirmAction(action === 'off' ? 'Power off' : 'Reboot', text, action === 'off' ? 'Power off' : 'Reboot'))) return;
@@ -499,13 +607,13 @@ async function power(action) {
 
 async function submitBoot(e) {
   e.preventDefault();
-  const sv = state.current;
+  const sv = current();
   const body = { device: $('#boot-device').value, mode: $('#boot-mode').value, persistent: $('#boot-persistent').checked };
   await started(api('POST', `/api/v1/servers/${sv.id}/boot-device`, body), `Boot device ${body.device} on ${sv.name}`);
 }
 
 async function openConsole() {
-  const sv = state.current;
+  const sv = current();
   // Open the tab now, while the click still counts as a user gesture; point it at the page once we have it.
   const tab = window.open('about:blank', '_blank');
   try {
@@ -525,7 +633,7 @@ async function openConsole() {
 
 async function submitReinstall(e) {
   e.preventDefault();
-  const sv = state.current;
+  const sv = current();
   const err = $('#ri-error');
   err.textContent = '';
   const osId = $('#ri-os').value;
@@ -534,7 +642,9 @@ async function submitReinstall(e) {
   const key = $('#ri-key').value.trim();
   const problems = [];
   if (!osId) problems.push(['ri-os', 'Choose an operating system.']);
-  if (pass.length < 8) problems.push(['ri-pass', 'The root password needs at least 8 characters.']);
+  if (pass.length < 8 || !/[A-Z]/.test(pass) || !/\d/.test(pass) || !/[^A-Za-z0-9]/.test(pass)) {
+    problems.push(['ri-pass', 'The root password needs at least 8 characters, with an upper-case letter, a digit and a special character.']);
+  }
   if (hostname && !/^[A-Za-z0-9]([A-Za-z0-9-]{0,61}[A-Za-z0-9])?$/.test(hostname)) problems.push(['ri-hostname', 'A host name is letters, digits and inner hyphens (at most 63).']);
   if (key && !/^(ssh-(rsa|ed25519|dss)|ecdsa-sha2-nistp\d+|sk-\S+) [A-Za-z0-9+/=]+( [^\n]*)?$/.test(key)) problems.push(['ri-key', 'That does not look like an SSH public key.']);
   for (const id of ['ri-os', 'ri-pass', 'ri-hostname', 'ri-key']) $(`#${id}`).removeAttribute('aria-invalid');
@@ -556,7 +666,7 @@ async function submitReinstall(e) {
 
 async function submitAddUser(e) {
   e.preventDefault();
-  const sv = state.current;
+  const sv = current();
   const body = { privilege: $('#bu-priv').value };
   const name = $('#bu-name').value.trim();
   const pass = $('#bu-pass').value;
@@ -574,7 +684,7 @@ async function submitAddUser(e) {
 
 async function submitRemoveUser(e) {
   e.preventDefault();
-  const sv = state.current;
+  const sv = current();
   const name = $('#bu-remove').value.trim();
   if (!name) return;
   if (!(await confirmAction('Remove BMC user', `Remove the user ${name} from the BMC of ${sv.name}?`, 'Remove user'))) return;
@@ -583,7 +693,7 @@ async function submitRemoveUser(e) {
 
 async function submitBmcReset(e) {
   e.preventDefault();
-  const sv = state.current;
+  const sv = current();
   const kind = $('#bmc-reset-kind').value;
   if (!(await confirmAction('Reset BMC', `${kind === 'cold' ? 'Cold' : 'Warm'} reset the BMC of ${sv.name}? It stops answering for a minute or two; the server keeps running.`, 'Reset BMC'))) return;
   await started(api('POST', `/api/v1/servers/${sv.id}/bmc/reset`, { kind }), `BMC reset on ${sv.name}`);
@@ -642,7 +752,7 @@ function taskItem(t) {
 }
 
 function renderTaskEverywhere(t) {
-  if (state.current && t.serverId === state.current.id) renderServerTasks();
+  if (t.serverId === state.currentId) renderServerTasks();
   const all = $('#all-tasks ul');
   if (all && !$('#tasks-view').hidden) {
     const li = all.querySelector(`li[data-task="${t.id}"]`);
@@ -653,8 +763,8 @@ function renderTaskEverywhere(t) {
 
 function renderServerTasks() {
   const box = $('#server-tasks');
-  if (!box || !state.current) return;
-  const list = [...state.tasks.values()].filter((t) => t.serverId === state.current.id).sort((a, b) => b.id - a.id).slice(0, 10);
+  if (!box || state.currentId === null) return;
+  const list = [...state.tasks.values()].filter((t) => t.serverId === state.currentId).sort((a, b) => b.id - a.id).slice(0, 10);
   if (!list.length) return box.replaceChildren(h('p', { class: 'muted' }, 'No tasks yet.'));
   // Keep open/closed state of the journal the tech expanded.
   const open = new Set([...box.querySelectorAll('details[open]')].map((d) => d.parentElement.dataset.task));
@@ -670,9 +780,21 @@ async function loadServerTasks(id) {
     for (const t of r.tasks) mergeTask(t);
     await Promise.all(r.tasks.slice(0, 5).map(async (t) => mergeTask(await api('GET', `/api/v1/tasks/${t.id}`))));
     renderServerTasks();
+    renderServer(id);
   } catch (err) {
     const box = $('#server-tasks');
     if (box) box.replaceChildren(h('p', { class: 'error' }, `Tasks: ${err.message}`));
+  }
+}
+
+/** The site's latest tasks: what each listed server's BMC did last (bmcHealth) is known before any is opened. */
+async function loadRecentTasks() {
+  try {
+    const r = await api('GET', '/api/v1/tasks?limit=200');
+    for (const t of r.tasks) mergeTask(t);
+    for (const id of new Set(r.tasks.map((t) => t.serverId))) renderServer(id);
+  } catch {
+    /* the list falls back to the API's reachability */
   }
 }
 
@@ -709,34 +831,39 @@ function thresholdText(t) {
 }
 
 async function readSensors() {
-  const sv = state.current;
+  const sv = current();
   const box = $('#sensors');
   const btn = $('#read-sensors');
   btn.disabled = true;
   box.replaceChildren(h('p', { class: 'muted' }, 'Reading the BMC…'));
   try {
     const r = await api('GET', `/api/v1/servers/${sv.id}/sensors`);
-    if (!state.current || state.current.id !== sv.id) return;
+    state.freshReads.set(sv.id, { at: r.read_at, sensors: r.sensors });
+    if (state.currentId !== sv.id) return;
     state.sensors = r.sensors;
     const order = { critical: 0, warning: 1, ok: 2, unavailable: 3 };
     const rows = [...r.sensors].sort((a, b) => order[a.status] - order[b.status] || a.name.localeCompare(b.name));
     box.replaceChildren(
       h('p', { class: 'muted' }, 'Read ', when(r.read_at), ` (task ${r.task})`),
       h(
-        'table',
-        { class: 'grid sensors' },
-        h('thead', {}, h('tr', {}, h('th', { scope: 'col' }, 'Sensor'), h('th', { scope: 'col' }, 'Value'), h('th', { scope: 'col' }, 'Status'), h('th', { scope: 'col' }, 'Thresholds'))),
+        'div',
+        { class: 'table-scroll' },
         h(
-          'tbody',
-          {},
-          rows.map((x) =>
-            h(
-              'tr',
-              { class: `sensor-${x.status}` },
-              h('th', { scope: 'row' }, x.name),
-              h('td', { class: 'num' }, x.value === null ? '—' : `${x.value} ${x.unit}`),
-              h('td', {}, h('span', { class: `badge sensor-badge-${x.status}` }, x.status)),
-              h('td', { class: 'muted' }, thresholdText(x.thresholds || {})),
+          'table',
+          { class: 'grid sensors' },
+          h('thead', {}, h('tr', {}, h('th', { scope: 'col' }, 'Sensor'), h('th', { scope: 'col' }, 'Value'), h('th', { scope: 'col' }, 'Status'), h('th', { scope: 'col' }, 'Thresholds'))),
+          h(
+            'tbody',
+            {},
+            rows.map((x) =>
+              h(
+                'tr',
+                { class: `sensor-${x.status}` },
+                h('th', { scope: 'row' }, x.name),
+                h('td', { class: 'num' }, x.value === null ? '—' : `${x.value} ${x.unit}`),
+                h('td', {}, h('span', { class: `badge sensor-badge-${x.status}` }, x.status)),
+                h('td', { class: 'muted' }, thresholdText(x.thresholds || {})),
+              ),
             ),
           ),
         ),
@@ -750,46 +877,93 @@ async function readSensors() {
   }
 }
 
+const CHARTED_TYPES = ['temperature', 'fan', 'voltage'];
+
 async function loadHistory(id) {
   const box = $('#history');
   if (!box) return;
   try {
     const r = await api('GET', `/api/v1/servers/${id}/sensors/history?hours=24`);
-    if (!state.current || state.current.id !== id) return;
-    const charted = r.sensors.filter((x) => ['temperature', 'fan', 'voltage'].includes(x.type) && x.points.some((p) => p.value !== null));
+    if (state.currentId !== id) return;
+    const series = withFreshRead(r.sensors, state.freshReads.get(id), Date.parse(r.from));
+    const charted = series.filter((x) => CHARTED_TYPES.includes(x.type) && x.points.some((p) => p.value !== null));
     if (!charted.length) return box.replaceChildren(h('p', { class: 'muted' }, 'No sensor history yet (samples are stored periodically).'));
-    box.replaceChildren(h('h4', {}, 'Last 24 hours'), h('div', { class: 'charts' }, charted.map((x) => chart(x, r.from, r.to))));
+    const fresh = state.freshReads.get(id);
+    const to = Math.max(Date.parse(r.to), fresh ? Date.parse(fresh.at) : 0);
+    box.replaceChildren(h('h4', {}, 'Last 24 hours'), h('div', { class: 'charts' }, charted.map((x) => chart(x, Date.parse(r.from), to))));
   } catch (err) {
     box.replaceChildren(h('p', { class: 'muted' }, err.status === 404 && err.code !== 'NOT_FOUND' ? 'Sensor history is not available.' : `History: ${err.message}`));
   }
 }
 
-/** A small line chart as inline SVG; thresholds from the last live read are drawn as dashed lines. */
-function chart(series, fromIso, toIso) {
-  const W = 260;
-  const H = 70;
+/**
+ * The stored series plus the page's own live read as each sensor's newest point, unless the store already has a
+ * sample that recent (the periodic sampler stores reads; a live read may not be stored).
+ */
+function withFreshRead(stored, fresh, fromMs) {
+  const out = stored.map((x) => ({ ...x, points: [...x.points] }));
+  if (!fresh || Date.parse(fresh.at) < fromMs) return out;
+  for (const r of fresh.sensors) {
+    if (r.value === null || !CHARTED_TYPES.includes(r.type)) continue;
+    let x = out.find((o) => o.name === r.name);
+    if (!x) out.push((x = { name: r.name, type: r.type, unit: r.unit, points: [] }));
+    const last = x.points[x.points.length - 1];
+    if (!last || Date.parse(last.at) < Date.parse(fresh.at) - 1000) x.points.push({ at: fresh.at, value: r.value, status: r.status });
+  }
+  return out;
+}
+
+/**
+ * A line chart of one sensor over the whole window (24 hours ago → now) as inline SVG, hour marks every 6 hours.
+ * Samples further apart than the sampling rhythm are not joined: a gap in the line is a gap in the data.
+ * Thresholds from the last live read are drawn as dashed lines.
+ */
+function chart(series, fromMs, toMs) {
+  const W = 300;
+  const H = 92;
   const pad = 4;
-  const pts = series.points.filter((p) => p.value !== null);
+  const axis = 14; // room for the hour labels
+  const plot = { x: pad, y: pad, w: W - 2 * pad, h: H - 2 * pad - axis };
+  const pts = series.points.filter((p) => p.value !== null).map((p) => ({ ...p, t: Date.parse(p.at) }));
   const live = (state.sensors || []).find((x) => x.name === series.name);
   const limits = live ? [live.thresholds.upperCritical, live.thresholds.upperNonCritical, live.thresholds.lowerCritical].filter((v) => v !== undefined) : [];
   const values = pts.map((p) => p.value);
   let lo = Math.min(...values, ...limits);
   let hi = Math.max(...values, ...limits);
   if (hi === lo) (hi += 1), (lo -= 1);
-  // The data's own time span: a fresh install has minutes of samples, which would be a dot on a 24 h axis.
-  const t0 = Math.max(Date.parse(fromIso), Date.parse(pts[0].at));
-  const t1 = Math.min(Date.parse(toIso), Date.parse(pts[pts.length - 1].at));
-  const x = (iso) => pad + ((Date.parse(iso) - t0) / Math.max(1, t1 - t0)) * (W - 2 * pad);
-  const y = (v) => H - pad - ((v - lo) / (hi - lo)) * (H - 2 * pad);
+  const x = (t) => plot.x + ((t - fromMs) / Math.max(1, toMs - fromMs)) * plot.w;
+  const y = (v) => plot.y + plot.h - ((v - lo) / (hi - lo)) * plot.h;
   const svg = s('svg', { viewBox: `0 0 ${W} ${H}`, width: W, height: H, role: 'img', class: 'chart' });
   const last = pts[pts.length - 1];
   const title = s('title');
-  title.textContent = `${series.name}: ${pts.length} samples, ${Math.min(...values)} to ${Math.max(...values)} ${series.unit}, last ${last.value}`;
+  title.textContent = `${series.name} over the last 24 hours: ${pts.length} samples, ${Math.min(...values)} to ${Math.max(...values)} ${series.unit}, last ${last.value}`;
   svg.append(title);
   svg.setAttribute('aria-label', title.textContent);
-  for (const lim of limits) svg.append(s('line', { x1: pad, x2: W - pad, y1: y(lim), y2: y(lim), class: 'limit' }));
-  svg.append(s('polyline', { points: pts.map((p) => `${x(p.at).toFixed(1)},${y(p.value).toFixed(1)}`).join(' '), class: 'line' }));
-  svg.append(s('circle', { cx: x(last.at), cy: y(last.value), r: 2.5, class: `dot dot-${last.status}` }));
+  svg.append(s('rect', { x: plot.x, y: plot.y, width: plot.w, height: plot.h, class: 'plot' }));
+  for (let hoursAgo = 24; hoursAgo >= 0; hoursAgo -= 6) {
+    const tx = x(toMs - hoursAgo * 3600_000);
+    svg.append(s('line', { x1: tx, x2: tx, y1: plot.y, y2: plot.y + plot.h, class: 'hour' }));
+    const label = s('text', { x: tx, y: H - 3, class: 'tick', 'text-anchor': hoursAgo === 24 ? 'start' : hoursAgo === 0 ? 'end' : 'middle' });
+    label.textContent = hoursAgo === 24 ? '24 h ago' : hoursAgo === 0 ? 'now' : `${hoursAgo} h`;
+    svg.append(label);
+  }
+  for (const lim of limits) svg.append(s('line', { x1: plot.x, x2: plot.x + plot.w, y1: y(lim), y2: y(lim), class: 'limit' }));
+  // Runs of samples no further apart than three times their usual spacing (at least 15 minutes) are joined.
+  const gaps = pts.slice(1).map((p, i) => p.t - pts[i].t).sort((a, b) => a - b);
+  const maxGap = Math.max(15 * 60_000, 3 * (gaps[Math.floor(gaps.length / 2)] || 0));
+  let run = [];
+  const flush = () => {
+    if (!run.length) return;
+    svg.append(s('polyline', { points: run.map((p) => `${x(p.t).toFixed(1)},${y(p.value).toFixed(1)}`).join(' '), class: 'line' }));
+    if (run.length === 1) svg.append(s('circle', { cx: x(run[0].t), cy: y(run[0].value), r: 1.8, class: 'dot' }));
+    run = [];
+  };
+  for (const p of pts) {
+    if (run.length && p.t - run[run.length - 1].t > maxGap) flush();
+    run.push(p);
+  }
+  flush();
+  svg.append(s('circle', { cx: x(last.t), cy: y(last.value), r: 2.5, class: `dot dot-${last.status}` }));
   return h('figure', { class: 'chart-box' }, svg, h('figcaption', {}, `${series.name} `, h('strong', {}, `${last.value} ${series.unit}`)));
 }
 
@@ -802,23 +976,27 @@ async function loadDiscovered() {
     if (!r.list.length) return box.replaceChildren(h('p', { class: 'muted' }, 'Nothing discovered: every machine that asked to boot is in the inventory.'));
     box.replaceChildren(
       h(
-        'table',
-        { class: 'grid' },
-        h('thead', {}, h('tr', {}, ['MAC', 'Firmware', 'Vendor class', 'First seen', 'Last seen', 'Requests', ''].map((c) => h('th', { scope: 'col' }, c)))),
+        'div',
+        { class: 'table-scroll' },
         h(
-          'tbody',
-          {},
-          r.list.map((d) =>
-            h(
-              'tr',
-              { 'data-mac': d.mac },
-              h('td', {}, h('code', {}, d.mac)),
-              h('td', {}, archName(d.arch)),
-              h('td', { class: 'muted' }, d.vendorClass || '—'),
-              h('td', {}, when(d.firstSeen)),
-              h('td', {}, when(d.lastSeen)),
-              h('td', { class: 'num' }, d.seenCount),
-              h('td', {}, h('button', { type: 'button', onclick: (e) => showAdopt(d, e.target.closest('tr')) }, `Adopt ${d.mac}`)),
+          'table',
+          { class: 'grid' },
+          h('thead', {}, h('tr', {}, ['MAC', 'Firmware', 'Vendor class', 'First seen', 'Last seen', 'Requests', ''].map((c) => h('th', { scope: 'col' }, c)))),
+          h(
+            'tbody',
+            {},
+            r.list.map((d) =>
+              h(
+                'tr',
+                { 'data-mac': d.mac },
+                h('td', {}, h('code', {}, d.mac)),
+                h('td', {}, archName(d.arch)),
+                h('td', { class: 'muted' }, d.vendorClass || '—'),
+                h('td', {}, when(d.firstSeen)),
+                h('td', {}, when(d.lastSeen)),
+                h('td', { class: 'num' }, d.seenCount),
+                h('td', {}, h('button', { type: 'button', onclick: (e) => showAdopt(d, e.target.closest('tr')) }, `Adopt ${d.mac}`)),
+              ),
             ),
           ),
         ),
@@ -865,8 +1043,7 @@ async function submitAdopt(e, d) {
   if (rack) body.rack = rack;
   try {
     const sv = await api('POST', `/api/v1/discovered/${encodeURIComponent(d.mac)}/adopt`, body);
-    say(`${d.mac} adopted as ${sv.name} (#${sv.id})`, 'ok');
-    location.hash = `#/server/${sv.id}`;
+    navigate(`#/server/${sv.id}`, `${d.mac} adopted as ${sv.name} (#${sv.id})`);
     search('');
   } catch (err) {
     $('#ad-error').textContent = `${err.code}: ${err.message}`;
@@ -881,6 +1058,7 @@ function start() {
   $('#who').hidden = false;
   $('#who-name').textContent = `${state.who.name} (${state.who.role})`;
   connectEvents();
+  loadRecentTasks();
   search($('#search').value.trim());
   if (!location.hash || location.hash === '#') location.hash = '#/';
   route();

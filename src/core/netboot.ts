@@ -1,0 +1,93 @@
+// The netboot capability: arm and disarm a host's network boot, and the install's lifecycle — the installer's
+// reports reach the task that waits for them through the task runner (persisted, so a restart loses nothing).
+import { RackhandError } from '../errors.js';
+import type { Logger } from '../log.js';
+import type { Principal } from '../auth/tokens.js';
+import type { ServersRepo } from '../store/repos/servers-repo.js';
+import type { NetbootPurpose, NetbootRepo, NetbootState } from '../store/repos/netboot-repo.js';
+import type { TaskRunner } from '../tasks/task-runner.js';
+import type { InstallSettings } from '../tasks/task-kinds.js';
+import { sha512Crypt } from '../boot/templates/index.js';
+import { requireVisibleServer } from './access.js';
+import type { InstallPlans } from './install-plans.js';
+
+/** The signal a deploy waits for; its payload is what the installer reported. */
+export const INSTALLER_SIGNAL = 'installer report';
+
+export interface InstallerReport {
+  ok: boolean;
+  /** A stable code for a failure (e.g. IMAGE_CORRUPT), and one line a person can act on. */
+  code?: string;
+  reason?: string;
+}
+
+export interface ArmRequest {
+  purpose: NetbootPurpose;
+  osId: string;
+  settings: InstallSettings;
+  uefi: boolean;
+  /** Hashed here; the plain password is never stored. */
+  rootPassword: string;
+  taskId: number | null;
+}
+
+export class Netboot {
+  constructor(
+    private readonly servers: ServersRepo,
+    private readonly netboot: NetbootRepo,
+    private readonly plans: InstallPlans,
+    private readonly tasks: TaskRunner,
+    private readonly log: Logger,
+  ) {}
+
+  /** Validate everything a render will need, then arm. Invalid input fails here, not at boot time. */
+  arm(serverId: number, req: ArmRequest): NetbootState {
+    const server = this.servers.require(serverId);
+    const rootPasswordHash = sha512Crypt(req.rootPassword);
+    const plan = this.plans.plan(server, { osId: req.osId, settings: req.settings, uefi: req.uefi, rootPasswordHash });
+    const params = { ...req.settings, uefi: req.uefi, root_password_hash: rootPasswordHash };
+    return this.netboot.arm({ serverId, purpose: req.purpose, osId: plan.osId, params, taskId: req.taskId });
+  }
+
+  /** Check that a request would arm (every template input valid) without arming anything. */
+  validate(serverId: number, req: Omit<ArmRequest, 'purpose' | 'taskId'>): void {
+    const server = this.servers.require(serverId);
+    this.plans.plan(server, { osId: req.osId, settings: req.settings, uefi: req.uefi, rootPasswordHash: sha512Crypt(req.rootPassword) });
+  }
+
+  disarm(serverId: number): boolean {
+    return this.netboot.disarm(serverId);
+  }
+
+  state(serverId: number): NetbootState | undefined {
+    return this.netboot.get(serverId);
+  }
+
+  /** What the API shows of a host's netboot state (never its token). */
+  view(p: Principal, serverId: number) {
+    requireVisibleServer(p, this.servers.get(serverId), serverId);
+    const nb = this.netboot.get(serverId);
+    return nb
+      ? { armed: !nb.callbackAt, purpose: nb.purpose, osId: nb.osId, armedAt: nb.armedAt, callbackAt: nb.callbackAt, task: nb.taskId }
+      : { armed: false };
+  }
+
+  /**
+   * The installer's last request: it reports success or failure. Single use: a second call, or an unknown
+   * token, is refused. The deploy waiting for it is told through the task runner.
+   */
+  report(token: string, report: InstallerReport): NetbootState {
+    const nb = this.netboot.consumeCallback(token, report.ok ? 'ok' : `failed: ${report.code ?? 'INSTALLER_FAILED'}`);
+    if (!nb) throw new RackhandError('NOT_FOUND', 'unknown or already used installer callback');
+    this.log.info({ server: nb.serverId, purpose: nb.purpose, os: nb.osId, ok: report.ok, code: report.code }, 'installer called back');
+    if (nb.taskId !== null) this.tasks.signal(nb.taskId, INSTALLER_SIGNAL, report);
+    return nb;
+  }
+
+  /** A progress line from the booted host, into its task's journal (live on /events). */
+  progress(token: string, step: { name: string; state: 'started' | 'succeeded' | 'failed' | 'note'; message: string }): void {
+    const nb = this.netboot.findByToken(token);
+    if (!nb || nb.callbackAt) throw new RackhandError('NOT_FOUND', 'no install armed for this token');
+    if (nb.taskId !== null) this.tasks.journal(nb.taskId, { ...step, name: `host: ${step.name}` });
+  }
+}
