@@ -122,9 +122,17 @@ describe('eq actions with the redfish driver', () => {
     const rm = await eqTask({ action: 'remove_ipmi_user', id, username: reply.username });
     expect(rm.task.state, JSON.stringify(rm.task.steps)).toBe('succeeded');
     expect(emu.accounts.map((a) => a.userName)).not.toContain(reply.username);
-    const self = await eqTask({ action: 'remove_ipmi_user', id, username: 'admin' });
-    expect(self.task).toMatchObject({ state: 'failed', error: { code: 'FORBIDDEN' } });
-    expect(emu.accounts.map((a) => a.userName)).toContain('admin');
+    // rackhand never removes or shadows the account it logs in with.
+    for (const p of [
+      { action: 'remove_ipmi_user', id, username: 'admin' },
+      { action: 'add_ipmi_user', id, admin_user: 'ADMIN', admin_pass: 'Takeover-1234' },
+    ]) {
+      const r = await eq(p);
+      expect(r.status, r.text).toBe(403);
+      expect(r.json.error.code).toBe('FORBIDDEN');
+    }
+    expect(emu.accounts.map((a) => a.userName)).toEqual(['admin']);
+    expect(emu.accounts[0]!.password).toBe(PASSWORD);
   });
 
   it('off: powered off and confirmed', async () => {
