@@ -8,6 +8,7 @@ import { MemoryMachine } from '../../harness/redfish-bmc/emulated-machine.js';
 import { redfishtool } from '../../harness/redfish-bmc/redfish-clients.js';
 import { RedfishEmulator } from '../../harness/redfish-bmc/redfish-emulator.js';
 import { startUnreachableBmc, type UnreachableBmc } from '../../harness/redfish-bmc/unreachable-bmc.js';
+import { waitTask } from '../../harness/vm-bmc-netboot-lab.js';
 
 const PASSWORD = 'rf-Secret-42';
 let rh: RackhandProcess;
@@ -19,21 +20,11 @@ let blackhole: UnreachableBmc;
 const api = (tok?: string) => apiClient(() => rh.url, tok);
 const eq = (p: Record<string, string | number>) => api().eq(p, admin);
 
-async function waitTask(id: number, timeoutMs = 60_000) {
-  const deadline = Date.now() + timeoutMs;
-  for (;;) {
-    const t = (await api(admin).get(`/api/v1/tasks/${id}`)).json;
-    if (!['queued', 'running'].includes(t.state)) return t;
-    if (Date.now() > deadline) throw new Error(`task ${id} still ${t.state}: ${JSON.stringify(t.steps)}`);
-    await new Promise((r) => setTimeout(r, 100));
-  }
-}
-
 async function eqTask(p: Record<string, string | number>) {
   const r = await eq(p);
   expect(r.status, r.text).toBe(200);
   expect(r.json).toMatchObject({ result: 'OK', task: expect.any(Number) });
-  return { reply: r.json, task: await waitTask(r.json.task) };
+  return { reply: r.json, task: await waitTask(api(admin), r.json.task, 60_000) };
 }
 
 beforeAll(async () => {
@@ -123,10 +114,11 @@ describe('eq actions with the redfish driver', () => {
     expect(rm.task.state, JSON.stringify(rm.task.steps)).toBe('succeeded');
     expect(emu.accounts.map((a) => a.userName)).not.toContain(reply.username);
     // rackhand never removes or shadows the account it logs in with.
-    for (const p of [
+    const takeovers: Record<string, string | number>[] = [
       { action: 'remove_ipmi_user', id, username: 'admin' },
       { action: 'add_ipmi_user', id, admin_user: 'ADMIN', admin_pass: 'Takeover-1234' },
-    ]) {
+    ];
+    for (const p of takeovers) {
       const r = await eq(p);
       expect(r.status, r.text).toBe(403);
       expect(r.json.error.code).toBe('FORBIDDEN');
@@ -150,7 +142,7 @@ describe('eq actions with the redfish driver', () => {
   it('DCImanager power_on answers {id, task}', async () => {
     const r = await api(admin).post(`/api/dci/v3/server/${id}/power_on`, {});
     expect(r.json).toEqual({ id, task: expect.any(Number) });
-    expect((await waitTask(r.json.task)).state).toBe('succeeded');
+    expect((await waitTask(api(admin), r.json.task, 60_000)).state).toBe('succeeded');
     expect(machine.powerState()).toBe('On');
   });
 });
