@@ -32,6 +32,8 @@ import { BmcDrivers } from './bmc/bmc-drivers.js';
 import type { BmcDriver } from './bmc/bmc-driver.js';
 import { IpmiDriver } from './bmc/ipmi/ipmi-driver.js';
 import { IpmitoolDriver } from './bmc/ipmitool/ipmitool-driver.js';
+import { RedfishDriver } from './bmc/redfish/redfish-driver.js';
+import { MemoryCertificatePins } from './bmc/redfish/certificate-pins.js';
 import { SimulatedDriver } from './bmc/simulated/simulated-driver.js';
 import { PowerSync } from './bmc/power-sync.js';
 import { SensorSampler } from './bmc/sensor-sampler.js';
@@ -166,6 +168,8 @@ export async function createAgent(config: ResolvedConfig, opts: { log?: Logger }
   const drivers: BmcDriver[] = [
     parts.ipmi,
     new IpmitoolDriver({ binary: config.bmc.ipmitoolPath, logger: log.child({ part: 'ipmitool' }) }),
+    // Pins kept in memory until the SQLite pin store is wired: after a restart each BMC is trusted on first use again.
+    new RedfishDriver({ trust: { mode: 'pin', pins: new MemoryCertificatePins() }, logger: log.child({ part: 'redfish' }) }),
     ...(simulated ? [simulated] : []),
   ];
   const bmc = new BmcDrivers(

@@ -2,7 +2,7 @@
 import { z } from 'zod';
 
 export const SERVER_STATUSES = ['free', 'rent', 'reserved', 'deploying', 'maintenance', 'broken', 'suspended'] as const;
-export const BMC_DRIVERS = ['ipmi', 'ipmitool', 'simulated'] as const;
+export const BMC_DRIVERS = ['ipmi', 'ipmitool', 'redfish', 'simulated'] as const;
 
 const text = (max = 255) => z.string().max(max).regex(/^[^\x00-\x1f\x7f]*$/, 'control characters are not allowed');
 

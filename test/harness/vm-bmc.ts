@@ -90,12 +90,14 @@ export interface VmBmc {
   stop(): Promise<void>;
 }
 
-// 16-bit boot sector, loaded at 0:7C00: print the marker on COM1 (0x3F8), then halt.
+// 16-bit boot sector, loaded at linear 0x7C00 (a disk's MBR, or a CD's no-emulation El Torito image): print `text`
+// on COM1 (0x3F8), then halt.
 //   cld; xor ax,ax; mov ds,ax; mov si,MSG; mov dx,0x3f8
 //   next: lodsb; test al,al; jz halt; out dx,al; jmp next
 //   halt: cli; hlt; jmp halt
-function markerBootSector(): Buffer {
-  const msg = Buffer.from(`\r\n${DISK_BOOT_MARKER} firmware=bios\r\n\0`, 'latin1');
+export function markerBootSector(text = `${DISK_BOOT_MARKER} firmware=bios`): Buffer {
+  const msg = Buffer.from(`\r\n${text}\r\n\0`, 'latin1');
+  if (msg.length > 510 - 23) throw new Error('marker text too long for a boot sector');
   const codeLen = 23;
   const msgAddr = 0x7c00 + codeLen;
   const code = Buffer.from([
