@@ -140,8 +140,13 @@ describe('GET /api/v1/events', () => {
     const other = await post(1004);
     await client.waitFor(finished(own.id));
     await narrowed.waitFor(finished(other.id));
-    // the foreign task finished before or with ours; give its events time to (not) arrive
-    await new Promise((r) => setTimeout(r, 200));
+    // Once the foreign task is over, one more task of each stream's own server: a stream is in order, so any
+    // event of the foreign task would have arrived before that task's end.
+    await expect.poll(async () => (await (await fetch(`${site.url}/api/v1/tasks/${foreign.id}`, { headers: { authorization: `Bearer ${site.tokens.admin}` } })).json()).finishedAt).not.toBeNull();
+    const ownAgain = await post(1001);
+    const otherAgain = await post(1004);
+    await client.waitFor(finished(ownAgain.id));
+    await narrowed.waitFor(finished(otherAgain.id));
     const serversSeen = (evs: SseEvent[]) => new Set(evs.filter((e) => e.data).map((e) => (e.type === 'task' ? e.data.serverId : e.data.serverId)));
     expect([...serversSeen(client.events)]).toEqual([1001]);
     expect([...serversSeen(narrowed.events)]).toEqual([1004]);

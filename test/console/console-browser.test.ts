@@ -200,14 +200,12 @@ describe('console page in Chromium', () => {
     try {
       const page = await openPage(url);
       try {
-        const t0 = Date.now();
         const s = await waitFor(async () => {
           const st = await consoleState(page);
           return st.state === 'failed' ? st : null;
         }, 'page to report the frozen server', HANDSHAKE_MS + 8_000);
         expect(s.message).toMatch(/not responding/);
         expect(s.message).toMatch(/no RFB greeting within 2 s/);
-        expect(Date.now() - t0).toBeGreaterThanOrEqual(HANDSHAKE_MS - 500);
         await page.screenshot({ path: path.join(ARTIFACTS, 'console-frozen.png') });
       } finally {
         await page.close();

@@ -132,7 +132,9 @@ export async function startNetbootLab(o: { boot?: (lab: NetnsLab) => Record<stri
         dhcp: { mode: 'reservation', leaseSeconds: 600 },
         // The default root, /usr/lib/ipxe, where Debian's ipxe.efi is a symlink out of the root.
         tftp: { enabled: true },
-        network: { netmask: '255.255.255.0' },
+        // A site names its DNS servers; without one, d-i stops to ask for them before it reads the preseed. Here
+        // it is rackhand's own address: nothing answers DNS there, and the queries stay inside the lab.
+        network: { netmask: '255.255.255.0', dns: [lab.bridgeIp] },
         imagesDir: images.dir,
         installTimeoutMs: 180_000,
         rebootGraceMs: 3_000,

@@ -106,12 +106,14 @@ describe('the technician page', () => {
     await page.locator('#power-off').click();
     await expect.poll(() => page.locator('#confirm[open]').count()).toBe(1);
     await page.getByRole('button', { name: 'Cancel' }).click();
-    await new Promise((r) => setTimeout(r, 300));
-    expect(powerOf(1001)).toBe('on');
+    await expect.poll(() => page.locator('#confirm[open]').count()).toBe(0);
     await page.locator('#power-off').click();
     await page.locator('#confirm-ok').click();
     await expect.poll(() => page.locator('#power-state .badge').textContent(), { timeout: 15_000 }).toBe('off');
     expect(powerOf(1001)).toBe('off');
+    // The cancelled dialog sent nothing: the one confirmed click is the only power-off task.
+    const offs = (await apiGet('/api/v1/tasks?server=1001')).tasks.filter((t: { kind: string; params: { action?: string } }) => t.kind === 'power' && t.params.action === 'off');
+    expect(offs).toHaveLength(1);
   });
 
   it('shows sensors with thresholds highlighted and a history chart', async () => {

@@ -77,9 +77,7 @@ describe('IpmiDriver session reuse', () => {
     cleanups.push(() => bmc.stop(), () => d.close());
     expect(await d.powerStatus(tgt(bmc.port))).toBe('on');
     const n = bmc.requests.length;
-    await new Promise((r) => setTimeout(r, 600));
-    const keepalives = bmc.requests.slice(n).filter((r) => r.netFn === 6 && r.cmd === 1);
-    expect(keepalives.length).toBeGreaterThanOrEqual(2);
+    await expect.poll(() => bmc.requests.slice(n).filter((r) => r.netFn === 6 && r.cmd === 1).length).toBeGreaterThanOrEqual(2);
     expect(d.sessionIds()).toHaveLength(1);
     expect(await d.powerStatus(tgt(bmc.port))).toBe('on');
     expect(bmc.requests.filter((r) => r.cmd === 0x3b)).toHaveLength(1); // still the first session
