@@ -31,7 +31,7 @@ describe('upsertMany', () => {
     expect(store.servers.upsertMany([serverInput(1, { rack: 'R1', owner_id: undefined }), serverInput(2)])).toEqual({ created: 2, updated: 0 });
     expect(store.servers.upsertMany([serverInput(1, { name: 'renamed', rack: 'R2' }), serverInput(3)])).toEqual({ created: 1, updated: 1 });
     expect(store.servers.get(1)).toMatchObject({ id: 1, name: 'renamed', rack: 'R2', status: 'free', bmc: null, console: null, interfaces: [] });
-    expect(store.servers.allIds()).toEqual([1, 2, 3]);
+    expect(store.servers.list().servers.map((s) => s.id)).toEqual([1, 2, 3]);
     expect(store.servers.get(99)).toBeUndefined();
     expect(store.servers.exists(3)).toBe(true);
   });

@@ -165,10 +165,7 @@ describe('list', () => {
     expect(tasks.list({ state: 'queued', kind: 'power' }).total).toBe(ids.filter((_, i) => i % 2 === 0 && i % 4 !== 0).length);
   });
 
-  it('the last task of a server, of any kind or of one kind', () => {
-    expect(tasks.lastForServer(1)?.id).toBe(ids[9]);
-    expect(tasks.lastForServer(1, 'power')?.id).toBe(ids[6]);
-    expect(tasks.lastForServer(1, 'deploy')).toBeUndefined();
+  it('counts tasks by kind and state', () => {
     expect(tasks.countsByKindAndState()).toEqual(
       expect.arrayContaining([
         { kind: 'power', state: 'succeeded', count: 3 },
