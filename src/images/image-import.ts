@@ -111,9 +111,9 @@ async function hashInto(file: string, h: Hash): Promise<void> {
   for await (const c of createReadStream(file)) h.update(c as Buffer);
 }
 
-/** A progress line at most every 2 s: "label: 120 MiB of 512 MiB (23 %)". */
+/** A progress line every 2 s: "label: 120 MiB of 512 MiB (23 %)" (a copy done sooner says nothing). */
 function meter(label: string, total: number, progress?: Progress): (done: number) => void {
-  let last = 0;
+  let last = Date.now();
   const mib = (n: number) => `${(n / 1048576).toFixed(0)} MiB`;
   return (done) => {
     const now = Date.now();

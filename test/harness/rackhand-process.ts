@@ -15,6 +15,11 @@ export interface RackhandProcess {
   /** Everything the daemon printed (stdout and stderr), for log assertions. */
   output(): string;
   cli(args: string[], input?: string, timeoutMs?: number): { code: number; stdout: string; stderr: string };
+  /**
+   * The same without blocking the test's event loop: needed when the command talks to a server the test itself
+   * runs (a download from the test's web server), or runs long while the test's sockets must stay serviced.
+   */
+  cliAsync(args: string[], timeoutMs?: number): Promise<{ code: number; stdout: string; stderr: string }>;
   stop(): Promise<void>;
   kill9(): Promise<void>;
   /** Start again on the same state dir (and the same config). */
@@ -108,6 +113,16 @@ export async function startRackhand(opts: StartOptions = {}): Promise<RackhandPr
     cli(args, input, timeoutMs = 60_000) {
       const r = spawnSync(process.execPath, [BIN, ...args], { env, input, encoding: 'utf8', timeout: timeoutMs });
       return { code: r.status ?? -1, stdout: r.stdout, stderr: r.stderr };
+    },
+    cliAsync(args, timeoutMs = 60_000) {
+      return new Promise((resolve) => {
+        const c = spawn(process.execPath, [BIN, ...args], { env, stdio: ['ignore', 'pipe', 'pipe'], timeout: timeoutMs });
+        let stdout = '';
+        let stderr = '';
+        c.stdout.on('data', (d) => (stdout += d));
+        c.stderr.on('data', (d) => (stderr += d));
+        c.on('close', (code) => resolve({ code: code ?? -1, stdout, stderr }));
+      });
     },
     async stop() {
       proc.kill('SIGTERM');
