@@ -9,9 +9,9 @@ out=$(mktemp -d "${TMPDIR:-/tmp}/rackhand-bench-build-$$-XXXX")
 trap 'rm -rf "$out"' EXIT
 npx --no-install tsc --ignoreConfig --outDir "$out" --rootDir . --module nodenext --moduleResolution nodenext \
   --target es2022 --strict --skipLibCheck --types node "$entry"
-# The harness finds the repository (the daemon, templates, the ramdisk sources) through RACKHAND_REPO_ROOT, and its
+# The harness finds the repository (the daemon, templates, the ramdisk sources) through BENCH_REPO_ROOT, and its
 # own scripts (.py, .sh) and the benches' plain-JS helpers beside the compiled files.
-export RACKHAND_REPO_ROOT=$PWD
+export BENCH_REPO_ROOT=$PWD
 find bench test/harness -type f ! -name '*.ts' | while read -r f; do mkdir -p "$out/$(dirname "$f")"; cp "$f" "$out/$f"; done
 echo '{"type":"module"}' > "$out/package.json"
 ln -s "$PWD/node_modules" "$out/node_modules"
