@@ -4,7 +4,7 @@ import { randomBytes, randomInt } from 'node:crypto';
 import { RackhandError } from '../errors.js';
 import { describePrincipal, type Principal } from '../auth/tokens.js';
 import type { BootDevice, BootMode, SensorReading } from '../bmc/bmc-driver.js';
-import type { ServerRecord } from '../domain/server.js';
+import { BMC_DRIVER_FEATURES, type ServerRecord } from '../domain/server.js';
 import type { ServersRepo } from '../store/repos/servers-repo.js';
 import type { BmcAccountsRepo } from '../store/repos/bmc-accounts-repo.js';
 import type { SensorHistoryRepo } from '../store/repos/sensor-history-repo.js';
@@ -65,7 +65,10 @@ export class Power {
   }
 
   bootDevice(p: Principal, serverId: number, s: { device: BootDevice; mode: BootMode; persistent: boolean }): TaskRecord {
-    this.withBmc(p, serverId);
+    const server = this.withBmc(p, serverId);
+    if (s.device === 'http' && !BMC_DRIVER_FEATURES[server.bmc!.driver].uefiHttpBoot) {
+      throw new RackhandError('BMC_UNSUPPORTED', `server ${serverId}'s ${server.bmc!.driver} BMC has no UEFI HTTP boot device: boot it pxe (rackhand answers UEFI HTTP clients on DHCP)`, { field: 'device' });
+    }
     return this.tasks.submit('boot_device', { serverId, params: s, requestedBy: describePrincipal(p) });
   }
 

@@ -3,6 +3,18 @@ import { z } from 'zod';
 
 export const SERVER_STATUSES = ['free', 'rent', 'reserved', 'deploying', 'maintenance', 'broken', 'suspended'] as const;
 export const BMC_DRIVERS = ['ipmi', 'ipmitool', 'redfish', 'simulated'] as const;
+export type BmcDriverName = (typeof BMC_DRIVERS)[number];
+
+/**
+ * What a driver can do beyond the operations every BMC has: requests that need virtual media or UEFI HTTP boot are
+ * refused at once on a server whose driver cannot (the driver contract suite checks each line against the driver).
+ */
+export const BMC_DRIVER_FEATURES: Readonly<Record<BmcDriverName, { virtualMedia: boolean; uefiHttpBoot: boolean }>> = {
+  ipmi: { virtualMedia: false, uefiHttpBoot: false },
+  ipmitool: { virtualMedia: false, uefiHttpBoot: false },
+  redfish: { virtualMedia: true, uefiHttpBoot: true },
+  simulated: { virtualMedia: true, uefiHttpBoot: true },
+};
 
 const text = (max = 255) => z.string().max(max).regex(/^[^\x00-\x1f\x7f]*$/, 'control characters are not allowed');
 

@@ -1,10 +1,11 @@
 // Every kind of task and the one schema its parameters follow: checked at submit, and parsed again when a task
 // is resumed after a restart (what the database holds is not trusted blindly).
 import { z } from 'zod';
+import { BOOT_DEVICES, BOOT_MODES } from '../bmc/bmc-driver.js';
 
 const powerRequest = z.enum(['on', 'off', 'soft', 'reset', 'cycle', 'reboot']);
-const bootDevice = z.enum(['none', 'pxe', 'disk', 'cdrom', 'bios']);
-const bootMode = z.enum(['uefi', 'legacy', 'auto']);
+const bootDevice = z.enum(BOOT_DEVICES);
+const bootMode = z.enum(BOOT_MODES);
 const bmcPrivilege = z.enum(['user', 'operator', 'administrator']);
 
 /** What shapes the installed system (no secrets: those travel beside the params, in memory only). */

@@ -3,6 +3,7 @@
 import { z } from 'zod';
 import { errorBody, RackhandError } from '../../errors.js';
 import { SERVER_STATUSES, macSchema, serverInputSchema } from '../../domain/server.js';
+import { BOOT_DEVICES, BOOT_MODES } from '../../bmc/bmc-driver.js';
 import { IMPORT_MODES } from '../../core/servers.js';
 import { serverWriteSchema } from '../../core/server-merge.js';
 import { TASK_STATES } from '../../store/repos/tasks-repo.js';
@@ -226,8 +227,8 @@ export const v1Face: Face = {
       params: idParams,
       body: z
         .object({
-          device: z.enum(['pxe', 'disk', 'cdrom', 'bios', 'none']),
-          mode: z.enum(['uefi', 'legacy', 'auto']).default('auto'),
+          device: z.enum(BOOT_DEVICES).describe('http: UEFI HTTP boot (Redfish BMCs)'),
+          mode: z.enum(BOOT_MODES).default('auto'),
           persistent: z.boolean().default(false),
         })
         .strict(),
