@@ -142,6 +142,11 @@ export class RedfishDriver implements BmcDriver {
       patch = { ...patch, BootSourceOverrideTarget: virtualCdUsb.target };
       this.quirk(c, virtualCdUsb.name, 'virtual media is a USB CD on this board: booting UsbCd instead of Cd');
     }
+    if (patch.HttpBootUri && !('HttpBootUri' in boot)) {
+      const { HttpBootUri: _uri, ...rest } = patch;
+      patch = rest;
+      this.note(c, 'no-http-boot-uri', 'the system has no Boot.HttpBootUri: UEFI HTTP boot takes its URL from DHCP');
+    }
     const allowed = boot['BootSourceOverrideTarget@Redfish.AllowableValues'];
     if (patch.BootSourceOverrideTarget && Array.isArray(allowed) && !allowed.includes(patch.BootSourceOverrideTarget)) {
       throw new RackhandError('BMC_UNSUPPORTED', `BMC ${c.name} does not offer boot target ${patch.BootSourceOverrideTarget} (it offers ${allowed.join(', ')})`, { bmc: c.name });
@@ -544,10 +549,15 @@ export class RedfishDriver implements BmcDriver {
 
   private quirk(c: RedfishClient, name: string, what: string): void {
     c.quirks.add(name);
+    this.note(c, name, what);
+  }
+
+  /** One log line per BMC and kind of thing worked around. */
+  private note(c: RedfishClient, name: string, what: string): void {
     const key = `${c.name}|${name}`;
     if (this.reported.has(key)) return;
     this.reported.add(key);
-    this.opts.logger?.warn({ bmc: c.name, quirk: name }, `redfish quirk: ${what}`);
+    this.opts.logger?.warn({ bmc: c.name, quirk: name }, `redfish BMC ${c.name}: ${what}`);
   }
 }
 

@@ -65,6 +65,8 @@ export interface BootPatch {
   BootSourceOverrideEnabled: 'Disabled' | 'Once' | 'Continuous';
   BootSourceOverrideTarget?: string;
   BootSourceOverrideMode?: 'UEFI' | 'Legacy';
+  /** UEFI HTTP boot: what the firmware loads (Redfish 2019.1+); absent, the firmware asks DHCP. */
+  HttpBootUri?: string;
 }
 
 export function bootPatchFor(s: BootDeviceSetting): BootPatch {
@@ -73,6 +75,7 @@ export function bootPatchFor(s: BootDeviceSetting): BootPatch {
     BootSourceOverrideEnabled: s.persistent ? 'Continuous' : 'Once',
     BootSourceOverrideTarget: TARGET_FOR[s.device],
     ...(s.mode === 'auto' ? {} : { BootSourceOverrideMode: s.mode === 'uefi' ? 'UEFI' : 'Legacy' }),
+    ...(s.device === 'http' && s.uri ? { HttpBootUri: s.uri } : {}),
   };
 }
 
@@ -81,6 +84,7 @@ export function bootMatches(want: BootPatch, boot: Json): boolean {
   if (boot.BootSourceOverrideEnabled !== want.BootSourceOverrideEnabled) return false;
   if (want.BootSourceOverrideEnabled === 'Disabled') return true;
   if (want.BootSourceOverrideTarget !== undefined && boot.BootSourceOverrideTarget !== want.BootSourceOverrideTarget) return false;
+  if (want.HttpBootUri !== undefined && boot.HttpBootUri !== want.HttpBootUri) return false;
   return want.BootSourceOverrideMode === undefined || boot.BootSourceOverrideMode === want.BootSourceOverrideMode;
 }
 
@@ -89,7 +93,9 @@ export function bootSettingOf(boot: Json): BootDeviceSetting {
   const target = stringOf(boot.BootSourceOverrideTarget) ?? 'None';
   const mode: BootMode = boot.BootSourceOverrideMode === 'UEFI' ? 'uefi' : boot.BootSourceOverrideMode === 'Legacy' ? 'legacy' : 'auto';
   if (enabled !== 'Once' && enabled !== 'Continuous') return { device: 'none', mode, persistent: false };
-  return { device: DEVICE_FOR[target] ?? 'none', mode, persistent: enabled === 'Continuous' };
+  const device = DEVICE_FOR[target] ?? 'none';
+  const uri = device === 'http' ? stringOf(boot.HttpBootUri) : undefined;
+  return { device, mode, persistent: enabled === 'Continuous', ...(uri ? { uri } : {}) };
 }
 
 // ---------------------------------------------------------------------- sensors and power

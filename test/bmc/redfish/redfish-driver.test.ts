@@ -105,15 +105,30 @@ describe('boot override', () => {
     const d = driver();
     for (const [device, target] of [['pxe', 'Pxe'], ['disk', 'Hdd'], ['cdrom', 'Cd'], ['bios', 'BiosSetup'], ['http', 'UefiHttp']] as const) {
       await d.setBootDevice(t, { device, mode: 'uefi', persistent: false });
-      expect(emu.boot).toEqual({ enabled: 'Once', target, mode: 'UEFI' });
+      expect(emu.boot).toMatchObject({ enabled: 'Once', target, mode: 'UEFI' });
       expect(await d.getBootDevice(t)).toEqual({ device, mode: 'uefi', persistent: false });
     }
     await d.setBootDevice(t, { device: 'pxe', mode: 'legacy', persistent: true });
-    expect(emu.boot).toEqual({ enabled: 'Continuous', target: 'Pxe', mode: 'Legacy' });
+    expect(emu.boot).toMatchObject({ enabled: 'Continuous', target: 'Pxe', mode: 'Legacy' });
     await d.setBootDevice(t, { device: 'none', mode: 'auto', persistent: false });
     expect(emu.boot.enabled).toBe('Disabled');
     expect((await d.getBootDevice(t)).device).toBe('none');
     expect(d.quirksSeen(t)).toEqual([]);
+  });
+
+  it('UEFI HTTP boot with a URL: HttpBootUri written and read back; a BMC without HttpBootUri gets the target alone', async () => {
+    const { emu, t } = await emulator();
+    const d = driver();
+    const uri = 'http://10.0.0.1:8080/boot/files/ipxe.efi';
+    await d.setBootDevice(t, { device: 'http', mode: 'uefi', persistent: false, uri });
+    expect(emu.boot).toEqual({ enabled: 'Once', target: 'UefiHttp', mode: 'UEFI', httpBootUri: uri });
+    expect(await d.getBootDevice(t)).toEqual({ device: 'http', mode: 'uefi', persistent: false, uri });
+    const old = await emulator();
+    old.emu.offersHttpBootUri = false;
+    await d.setBootDevice(old.t, { device: 'http', mode: 'uefi', persistent: false, uri });
+    expect(old.emu.boot).toMatchObject({ enabled: 'Once', target: 'UefiHttp' });
+    expect(old.emu.requests.filter((r) => r.method === 'PATCH').map((r) => r.body)).toEqual([{ Boot: { BootSourceOverrideEnabled: 'Once', BootSourceOverrideTarget: 'UefiHttp', BootSourceOverrideMode: 'UEFI' } }]);
+    expect(await d.getBootDevice(old.t)).toEqual({ device: 'http', mode: 'uefi', persistent: false });
   });
 
   it('a one-time override is consumed by the power-on it was set for', async () => {
