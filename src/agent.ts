@@ -26,6 +26,7 @@ import { ImageStore } from './images/image-store.js';
 import { Catalogue } from './core/catalogue.js';
 import { AuditRepo } from './store/repos/audit-repo.js';
 import { BootHistoryRepo } from './store/repos/boot-history-repo.js';
+import { CertificatePinsRepo } from './store/repos/certificate-pins-repo.js';
 // planes
 import { BmcScheduler } from './bmc/bmc-scheduler.js';
 import { BmcDrivers } from './bmc/bmc-drivers.js';
@@ -33,7 +34,6 @@ import type { BmcDriver } from './bmc/bmc-driver.js';
 import { IpmiDriver } from './bmc/ipmi/ipmi-driver.js';
 import { IpmitoolDriver } from './bmc/ipmitool/ipmitool-driver.js';
 import { RedfishDriver } from './bmc/redfish/redfish-driver.js';
-import { MemoryCertificatePins } from './bmc/redfish/certificate-pins.js';
 import { SimulatedDriver } from './bmc/simulated/simulated-driver.js';
 import { PowerSync } from './bmc/power-sync.js';
 import { SensorSampler } from './bmc/sensor-sampler.js';
@@ -71,6 +71,7 @@ import { Tokens } from './core/tokens.js';
 import { Images } from './core/images.js';
 import { Audit } from './core/audit.js';
 import { BootHistory } from './core/boot-history.js';
+import { BmcTrust } from './core/bmc-trust.js';
 import { PostInstallNotifier } from './core/post-install-notifier.js';
 // faces
 import { authenticate } from './api/authenticate.js';
@@ -100,6 +101,7 @@ export function openState(config: ResolvedConfig) {
     images: new ImagesRepo(db),
     audit: new AuditRepo(db),
     bootHistory: new BootHistoryRepo(db),
+    certificatePins: new CertificatePinsRepo(db),
   };
   const images = new ImageStore(imagesDirOf(config), repos.images);
   return { secrets, db, repos, images };
@@ -168,8 +170,7 @@ export async function createAgent(config: ResolvedConfig, opts: { log?: Logger }
   const drivers: BmcDriver[] = [
     parts.ipmi,
     new IpmitoolDriver({ binary: config.bmc.ipmitoolPath, logger: log.child({ part: 'ipmitool' }) }),
-    // Pins kept in memory until the SQLite pin store is wired: after a restart each BMC is trusted on first use again.
-    new RedfishDriver({ trust: { mode: 'pin', pins: new MemoryCertificatePins() }, logger: log.child({ part: 'redfish' }) }),
+    new RedfishDriver({ trust: { mode: 'pin', pins: repos.certificatePins }, logger: log.child({ part: 'redfish' }) }),
     ...(simulated ? [simulated] : []),
   ];
   const bmc = new BmcDrivers(
@@ -296,6 +297,7 @@ export async function createAgent(config: ResolvedConfig, opts: { log?: Logger }
     images: new Images(images, catalogue, repos.netboot, tasks),
     audit: new Audit(repos.audit, config.audit),
     bootHistory,
+    bmcTrust: new BmcTrust(repos.servers, repos.certificatePins),
   };
 
   // ---- Workflows: what each task kind does.

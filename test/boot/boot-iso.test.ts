@@ -9,7 +9,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { buildBootIso, bootIsoScripts, type BootIsoSpec } from '../../src/boot/boot-iso.js';
-import { MemoryCertificatePins } from '../../src/bmc/redfish/certificate-pins.js';
+import { MemoryCertificatePins } from '../harness/redfish-bmc/memory-certificate-pins.js';
 import type { BmcTarget } from '../../src/bmc/bmc-driver.js';
 import { RedfishDriver } from '../../src/bmc/redfish/redfish-driver.js';
 import { createNetnsLab, type NetnsLab } from '../harness/netns-lab.js';

@@ -18,6 +18,8 @@ import { flagParam, idParams, intParam, pageQuery } from '../params.js';
 import { taskEvents } from './v1-events.js';
 import {
   auditListSchema,
+  bmcCertificateForgottenSchema,
+  bmcCertificateSchema,
   bmcUserAddedSchema,
   bootHistorySchema,
   hardwareSchema,
@@ -298,6 +300,24 @@ export const v1Face: Face = {
       body: z.object({ kind: z.enum(['cold', 'warm']).default('cold') }).strict(),
       status: 202,
       handler: ({ core, principal, params, body }) => core.power.resetBmc(principal, params.id, body.kind),
+    }),
+    endpoint({
+      method: 'GET',
+      path: '/api/v1/servers/:id/bmc/certificate',
+      response: bmcCertificateSchema,
+      summary: "The TLS certificate pinned for a Redfish BMC (trusted on first use; a different one is refused)",
+      tag: 'bmc',
+      params: idParams,
+      handler: ({ core, principal, params }) => core.bmcTrust.certificate(principal, params.id),
+    }),
+    endpoint({
+      method: 'DELETE',
+      path: '/api/v1/servers/:id/bmc/certificate',
+      response: bmcCertificateForgottenSchema,
+      summary: "Accept a Redfish BMC's replaced certificate: its pin is forgotten, the next connection pins what it shows (admin tokens)",
+      tag: 'bmc',
+      params: idParams,
+      handler: ({ core, principal, params }) => core.bmcTrust.forgetCertificate(principal, params.id),
     }),
     // ---- network boot
     endpoint({

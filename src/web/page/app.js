@@ -653,11 +653,14 @@ async function loadBootHistory(id) {
 /** Inventory writes carry BMC and console secrets: admin and central tokens only, as the API says. */
 const canEditInventory = () => !!state.who && (state.who.role === 'admin' || state.who.role === 'central');
 const SERVER_STATUSES = ['free', 'rent', 'reserved', 'deploying', 'maintenance', 'broken', 'suspended'];
+const BOOT_VIA = ['pxe', 'virtual_media', 'http'];
+/** The port a BMC gets when the form leaves it empty. */
+const bmcPortDefault = (driver, scheme) => (driver === 'redfish' ? (scheme === 'http' ? '80' : '443') : '623');
 
 /** ipmi and ipmitool, and any other driver this site's servers use (the simulated one of a demo or test site). */
 function bmcDrivers() {
   const inUse = [...state.servers.values()].map((x) => x.bmc && x.bmc.driver).filter(Boolean);
-  return [...new Set(['ipmi', 'ipmitool', ...inUse])];
+  return [...new Set(['ipmi', 'ipmitool', 'redfish', ...inUse])];
 }
 
 function field(id, label, input) {
@@ -687,14 +690,17 @@ function inventorySection(sv) {
         field('inv-datacenter', 'Datacenter', text('inv-datacenter', sv.datacenter, { maxlength: 128 })),
         field('inv-rack', 'Rack', text('inv-rack', sv.rack, { maxlength: 64 })),
         field('inv-rack-position', 'Rack position (U)', text('inv-rack-position', sv.rackPosition, { inputmode: 'numeric', pattern: '[0-9]{0,4}', maxlength: 4 })),
+        field('inv-boot-via', 'Deploys boot via', select('inv-boot-via', BOOT_VIA, sv.bootVia || 'pxe')),
       ),
       h(
         'fieldset',
         {},
         h('legend', {}, b ? 'BMC' : 'BMC (none yet: give its address, user and password)'),
-        field('inv-bmc-driver', 'Driver', select('inv-bmc-driver', bmcDrivers(), b ? b.driver : 'ipmi')),
+        field('inv-bmc-driver', 'Driver', h('select', { id: 'inv-bmc-driver', onchange: bmcPortHint }, bmcDrivers().map((o) => h('option', { value: o, selected: o === (b ? b.driver : 'ipmi') }, o)))),
         field('inv-bmc-host', 'Address', text('inv-bmc-host', b?.host, { maxlength: 253 })),
-        field('inv-bmc-port', 'Port', text('inv-bmc-port', b ? b.port : '', { inputmode: 'numeric', maxlength: 5, placeholder: '623' })),
+        field('inv-bmc-port', 'Port', text('inv-bmc-port', b ? b.port : '', { inputmode: 'numeric', maxlength: 5, placeholder: bmcPortDefault(b?.driver, b?.scheme) })),
+        field('inv-bmc-scheme', 'Redfish over', h('select', { id: 'inv-bmc-scheme', onchange: bmcPortHint }, ['https', 'http'].map((o) => h('option', { value: o, selected: o === (b ? b.scheme : 'https') }, o)))),
+        field('inv-bmc-legacy-tls', 'Old TLS (1.0/1.1) allowed', h('input', { id: 'inv-bmc-legacy-tls', type: 'checkbox', checked: !!b?.legacyTls })),
         field('inv-bmc-user', 'User name', text('inv-bmc-user', b?.username, { maxlength: 32 })),
         field('inv-bmc-pass', 'Password (write-only)', secret('inv-bmc-pass', b?.passwordSet)),
         field('inv-bmc-privilege', 'Privilege', select('inv-bmc-privilege', ['administrator', 'operator', 'user'], b ? b.privilege : 'administrator')),
@@ -713,11 +719,16 @@ function inventorySection(sv) {
   );
 }
 
+/** The empty port field shows the port the chosen driver gets. */
+function bmcPortHint() {
+  $('#inv-bmc-port').placeholder = bmcPortDefault($('#inv-bmc-driver').value, $('#inv-bmc-scheme').value);
+}
+
 /** The form's field for an API field name (details.field), to mark and focus it. */
 const INVENTORY_INPUTS = {
   name: 'inv-name', status: 'inv-status', location: 'inv-location', datacenter: 'inv-datacenter', rack: 'inv-rack', rack_position: 'inv-rack-position',
   'bmc.driver': 'inv-bmc-driver', 'bmc.host': 'inv-bmc-host', 'bmc.port': 'inv-bmc-port', 'bmc.username': 'inv-bmc-user', 'bmc.password': 'inv-bmc-pass',
-  'bmc.privilege': 'inv-bmc-privilege', bmc: 'inv-bmc-host', 'console.host': 'inv-vnc-host', 'console.port': 'inv-vnc-port', 'console.password': 'inv-vnc-pass', console: 'inv-vnc-host',
+  'bmc.privilege': 'inv-bmc-privilege', 'bmc.scheme': 'inv-bmc-scheme', 'bmc.legacy_tls': 'inv-bmc-legacy-tls', boot_via: 'inv-boot-via', bmc: 'inv-bmc-host', 'console.host': 'inv-vnc-host', 'console.port': 'inv-vnc-port', 'console.password': 'inv-vnc-pass', console: 'inv-vnc-host',
 };
 
 /**
@@ -728,8 +739,11 @@ function inventoryPatch(sv) {
   const v = (id) => $(`#${id}`).value.trim();
   const num = (id) => (v(id) === '' ? null : /^\d+$/.test(v(id)) ? Number(v(id)) : v(id));
   const patch = {};
-  const top = { name: v('inv-name'), status: v('inv-status'), location: v('inv-location'), datacenter: v('inv-datacenter'), rack: v('inv-rack'), rack_position: num('inv-rack-position') };
-  const was = { name: sv.name, status: sv.status, location: sv.location, datacenter: sv.datacenter, rack: sv.rack, rack_position: sv.rackPosition };
+  const top = {
+    name: v('inv-name'), status: v('inv-status'), location: v('inv-location'), datacenter: v('inv-datacenter'), rack: v('inv-rack'), rack_position: num('inv-rack-position'),
+    boot_via: v('inv-boot-via'),
+  };
+  const was = { name: sv.name, status: sv.status, location: sv.location, datacenter: sv.datacenter, rack: sv.rack, rack_position: sv.rackPosition, boot_via: sv.bootVia };
   for (const k of Object.keys(top)) if (top[k] !== was[k]) patch[k] = top[k];
   const part = (now, before, password) => {
     const out = {};
@@ -739,11 +753,14 @@ function inventoryPatch(sv) {
   };
   const b = sv.bmc;
   const bmc = part(
-    { driver: v('inv-bmc-driver'), host: v('inv-bmc-host'), port: num('inv-bmc-port'), username: v('inv-bmc-user'), privilege: v('inv-bmc-privilege') },
-    b && { driver: b.driver, host: b.host, port: b.port, username: b.username, privilege: b.privilege },
+    {
+      driver: v('inv-bmc-driver'), host: v('inv-bmc-host'), port: num('inv-bmc-port'), username: v('inv-bmc-user'), privilege: v('inv-bmc-privilege'),
+      scheme: v('inv-bmc-scheme'), legacy_tls: $('#inv-bmc-legacy-tls').checked,
+    },
+    b ? { driver: b.driver, host: b.host, port: b.port, username: b.username, privilege: b.privilege, scheme: b.scheme, legacy_tls: b.legacyTls } : { scheme: 'https', legacy_tls: false },
     $('#inv-bmc-pass').value,
   );
-  // A new BMC needs its address: the defaults alone (driver, privilege) are no change.
+  // A new BMC needs its address: the defaults alone (driver, privilege, scheme) are no change.
   if (bmc && (b || v('inv-bmc-host') || v('inv-bmc-user') || $('#inv-bmc-pass').value)) patch.bmc = bmc;
   const c = sv.console;
   const vnc = part({ host: v('inv-vnc-host'), port: num('inv-vnc-port') }, c && { host: c.host, port: c.port }, $('#inv-vnc-pass').value);

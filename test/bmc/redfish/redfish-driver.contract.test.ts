@@ -4,7 +4,7 @@ import { createServer, type Server } from 'node:http';
 import type { BmcTarget } from '../../../src/bmc/bmc-driver.js';
 import { RedfishDriver } from '../../../src/bmc/redfish/redfish-driver.js';
 import { MemoryMachine } from '../../harness/redfish-bmc/emulated-machine.js';
-import { MemoryCertificatePins } from '../../../src/bmc/redfish/certificate-pins.js';
+import { MemoryCertificatePins } from '../../harness/redfish-bmc/memory-certificate-pins.js';
 import { RedfishEmulator } from '../../harness/redfish-bmc/redfish-emulator.js';
 import { startUnreachableBmc } from '../../harness/redfish-bmc/unreachable-bmc.js';
 import { describeBmcDriverContract } from '../driver-contract.js';

@@ -7,7 +7,7 @@ import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { RackhandError } from '../../../src/errors.js';
 import type { BmcTarget } from '../../../src/bmc/bmc-driver.js';
 import { BmcScheduler } from '../../../src/bmc/bmc-scheduler.js';
-import { MemoryCertificatePins } from '../../../src/bmc/redfish/certificate-pins.js';
+import { MemoryCertificatePins } from '../../harness/redfish-bmc/memory-certificate-pins.js';
 import { RedfishDriver, type RedfishDriverOptions } from '../../../src/bmc/redfish/redfish-driver.js';
 import { MemoryMachine } from '../../harness/redfish-bmc/emulated-machine.js';
 import { RedfishEmulator, type RedfishEmulatorOptions } from '../../harness/redfish-bmc/redfish-emulator.js';
@@ -406,7 +406,7 @@ describe('TLS trust', () => {
     const err = (await d.powerStatus(t).catch((e: unknown) => e)) as RackhandError;
     expect(err.code).toBe('BMC_AUTH_FAILED');
     expect(err.details).toMatchObject({ reason: 'certificate-changed', pinned: first.fingerprint256, presented: second.fingerprint256, phase: 'connect' });
-    expect(err.message).toMatch(/different TLS certificate .* clear its pin/);
+    expect(err.message).toMatch(/different TLS certificate .* accept the new one with: forget this BMC's certificate pin$/);
     // Refused before a byte of the request (or the password) went out.
     const before = emu.requests.length;
     await d.powerStatus(t).catch(() => undefined);

@@ -6,7 +6,7 @@ import { createServer as createNetServer, type Server as NetServer, type Socket 
 import fc from 'fast-check';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { RackhandError } from '../../../src/errors.js';
-import { MemoryCertificatePins } from '../../../src/bmc/redfish/certificate-pins.js';
+import { MemoryCertificatePins } from '../../harness/redfish-bmc/memory-certificate-pins.js';
 import type { BmcTarget } from '../../../src/bmc/bmc-driver.js';
 import { RedfishDriver } from '../../../src/bmc/redfish/redfish-driver.js';
 import { bootSettingOf, logEntryOf, powerReadingFromPower, sensorFromResource, sensorsFromThermalPower, userOf } from '../../../src/bmc/redfish/redfish-resources.js';

@@ -4,7 +4,7 @@
 import { createServer, type Server } from 'node:http';
 import { request as httpsRequest } from 'node:https';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
-import { MemoryCertificatePins } from '../../../src/bmc/redfish/certificate-pins.js';
+import { MemoryCertificatePins } from '../../harness/redfish-bmc/memory-certificate-pins.js';
 import type { BmcTarget } from '../../../src/bmc/bmc-driver.js';
 import { RedfishDriver } from '../../../src/bmc/redfish/redfish-driver.js';
 import { MemoryMachine } from '../../harness/redfish-bmc/emulated-machine.js';
