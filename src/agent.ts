@@ -61,6 +61,7 @@ import { Deploys } from './core/deploys.js';
 import { Netboot } from './core/netboot.js';
 import { InstallPlans } from './core/install-plans.js';
 import { NetbootContent } from './core/boot-content.js';
+import { BootIsos } from './core/boot-isos.js';
 import { Discovered } from './core/discovered.js';
 import { Consoles } from './core/consoles.js';
 import { Ipam } from './core/ipam.js';
@@ -201,6 +202,8 @@ export async function createAgent(config: ResolvedConfig, opts: { log?: Logger }
   const bootHistory = new BootHistory(repos.bootHistory, repos.servers, () => content, config.bootHistory, log.child({ part: 'boot-history' }));
   const onBootEvent = bootHistory.sink;
   const netboot = new Netboot(repos.servers, repos.netboot, plans, tasks, log.child({ part: 'netboot' }), onBootEvent);
+  // Virtual-media deploys: each host's own boot ISO, kept while its install is armed.
+  const isos = new BootIsos({ dir: path.join(config.stateDir, 'boot-iso'), plans, urls });
   const content = new NetbootContent(
     repos.servers,
     repos.netboot,
@@ -208,7 +211,13 @@ export async function createAgent(config: ResolvedConfig, opts: { log?: Logger }
     plans,
     catalogue,
     images,
-    { templates: new TemplateDir(boot.templatesDir ?? DEFAULT_TEMPLATE_ROOT), verifyClient: boot.verifyClient, lldpWaitSeconds: boot.lldpWaitSeconds, onBootEvent },
+    {
+      templates: new TemplateDir(boot.templatesDir ?? DEFAULT_TEMPLATE_ROOT),
+      verifyClient: boot.verifyClient,
+      lldpWaitSeconds: boot.lldpWaitSeconds,
+      onBootEvent,
+      bootIsoFile: (token) => isos.file(token),
+    },
     log.child({ part: 'netboot' }),
   );
   const dhcp =
@@ -233,7 +242,7 @@ export async function createAgent(config: ResolvedConfig, opts: { log?: Logger }
   // The configured boot files are served by name even when the root holds them as symlinks out of it
   // (Debian's /usr/lib/ipxe/ipxe.efi → /boot/ipxe.efi), which the confined root lookup rightly refuses.
   const bootFileData = new Map<string, Buffer>();
-  const loadBootFiles = async () => {
+  const loadBootFiles = async (warn: boolean) => {
     for (const name of [boot.bootFiles.bios, boot.bootFiles.uefiX64, boot.bootFiles.arm64]) {
       if (!name) continue;
       for (const root of boot.tftp.roots) {
@@ -243,7 +252,7 @@ export async function createAgent(config: ResolvedConfig, opts: { log?: Logger }
           break;
         }
       }
-      if (!bootFileData.has(name)) log.warn({ file: name, roots: boot.tftp.roots }, 'boot file not found in the TFTP roots');
+      if (!bootFileData.has(name) && warn) log.warn({ file: name, roots: boot.tftp.roots }, 'boot file not found in the TFTP roots');
     }
   };
   const tftpListen = boot.tftp.listen ?? `${boot.tftp.enabled ? requireServerIp(boot.serverIp, 'boot.tftp.enabled') : '127.0.0.1'}:69`;
@@ -274,7 +283,7 @@ export async function createAgent(config: ResolvedConfig, opts: { log?: Logger }
     backoffMs: config.central.callbackBackoffMs,
   });
   const consoles = new Consoles(repos.console, repos.servers, { ...config.console, basePath: CONSOLE_BASE }, publicUrl);
-  const deploys = new Deploys(repos.servers, repos.users, tasks, netboot, notifier, catalogue, config.site.name);
+  const deploys = new Deploys(repos.servers, repos.users, tasks, netboot, notifier, catalogue, config.site.name, isos);
   const core: Core = {
     servers,
     power: new Power(
@@ -304,7 +313,17 @@ export async function createAgent(config: ResolvedConfig, opts: { log?: Logger }
   const timing = config.bmc;
   for (const wf of [
     ...bmcWorkflows({ bmc, servers: repos.servers, timing, accounts: repos.bmcAccounts }),
-    ...netbootWorkflows({ bmc, servers: repos.servers, timing, netboot, notifier, installTimeoutMs: boot.installTimeoutMs, rebootGraceMs: boot.rebootGraceMs }),
+    ...netbootWorkflows({
+      bmc,
+      servers: repos.servers,
+      timing,
+      netboot,
+      notifier,
+      installTimeoutMs: boot.installTimeoutMs,
+      rebootGraceMs: boot.rebootGraceMs,
+      isos,
+      httpBootUri: () => (bootFileData.has(boot.bootFiles.uefiX64) ? urls().file(boot.bootFiles.uefiX64) : undefined),
+    }),
     ...ipamWorkflows(),
     ...switchWorkflows({ ports: switchPortService, servers: repos.servers }),
     ...imageWorkflows(images),
@@ -375,8 +394,11 @@ export async function createAgent(config: ResolvedConfig, opts: { log?: Logger }
       const addr = httpServer.address() as AddressInfo;
       const shownHost = addr.family === 'IPv6' ? `[${addr.address}]` : addr.address;
       boundUrl = `http://${shownHost}:${addr.port}`;
-      // TFTP serves the boot files, and so does HTTP for UEFI HTTP boot clients (DHCP hands them its URL).
-      if (tftp || dhcp) await loadBootFiles();
+      // TFTP serves the boot files, and so does HTTP for UEFI HTTP boot clients (DHCP, or a BMC's one-time UEFI HTTP
+      // boot, hands them its URL).
+      await loadBootFiles(!!(tftp || dhcp));
+      const stale = isos.prune(repos.netboot.all().filter((n) => !n.callbackAt).map((n) => n.token));
+      if (stale) log.info({ removed: stale }, 'removed boot ISOs of installs that are over');
       if (tftp) log.info(await tftp.start(), 'TFTP listening');
       if (dhcp) {
         await dhcp.start();

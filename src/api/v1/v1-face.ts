@@ -2,7 +2,7 @@
 // route, its schemas and one core call.
 import { z } from 'zod';
 import { errorBody, RackhandError } from '../../errors.js';
-import { SERVER_STATUSES, macSchema, serverInputSchema } from '../../domain/server.js';
+import { BOOT_VIA, SERVER_STATUSES, macSchema, serverInputSchema } from '../../domain/server.js';
 import { BOOT_DEVICES, BOOT_MODES } from '../../bmc/bmc-driver.js';
 import { IMPORT_MODES } from '../../core/servers.js';
 import { serverWriteSchema } from '../../core/server-merge.js';
@@ -90,6 +90,10 @@ const reinstallBody = z
     uefi: z.boolean().optional(),
     disk_mirror: z.union([z.literal(0), z.literal(1), z.literal(10)]).optional(),
     post_install_callback: z.string().max(2048).optional(),
+    boot_via: z
+      .enum(BOOT_VIA)
+      .optional()
+      .describe("pxe, virtual_media (the host's boot ISO through its BMC: no DHCP or TFTP needed) or http (UEFI HTTP boot); default: the server's boot_via"),
   })
   .strict();
 
@@ -341,7 +345,7 @@ export const v1Face: Face = {
       method: 'POST',
       path: '/api/v1/servers/:id/reinstall',
       response: taskSchema,
-      summary: 'Reinstall: arm netboot, PXE, power, wait for the installer, disarm, boot from disk',
+      summary: 'Reinstall: arm netboot, boot it (PXE, the boot ISO as virtual media, or UEFI HTTP boot), power, wait for the installer, disarm, boot from disk',
       tag: 'netboot',
       params: idParams,
       body: reinstallBody,
@@ -353,6 +357,7 @@ export const v1Face: Face = {
           uefi: body.uefi ?? false,
           postInstallCallback: body.post_install_callback,
           settings: { hostname: body.hostname, ssh_key: body.ssh_key, disk_mirror: body.disk_mirror },
+          bootVia: body.boot_via,
         }),
     }),
     endpoint({

@@ -63,6 +63,8 @@ export const installInputSchema = z.object({
     netmask: ipv4Schema.optional(),
     gateway: ipv4Schema.optional(),
     dns: z.array(ipAddressSchema).max(8).optional(),
+    /** No DHCP answers this host (a virtual-media boot): what it boots configures `ip` statically. */
+    staticNetwork: z.boolean().optional(),
   }),
   /** Catalogue key, numeric os_id (or its decimal string) or os_name. */
   osId: z.union([z.string().max(64), z.number().int().nonnegative()]).optional(),
@@ -107,6 +109,8 @@ export interface InstallVars extends TemplateVars {
   netmask: string;
   gateway: string;
   dns_servers: string[];
+  /** The kernel's ip= for the rackhand ramdisk: 'dhcp', or <ip>::<gateway>:<netmask>:::off when no DHCP answers the host. */
+  ip_config: string;
   base_url: string;
   images_url: string;
   install_url: string; // base of this host's install configs
@@ -223,6 +227,9 @@ export function buildInstallPlan(input: InstallInput, catalogue: OsCatalogue = d
   const raidDisks = mirrorLevel === 10 ? ['sda', 'sdb', 'sdc', 'sdd'] : mirrorLevel === 1 ? ['sda', 'sdb'] : [];
   const uefi = params.uefi ?? false;
   const b64 = (s: string | undefined) => (s ? Buffer.from(s, 'utf8').toString('base64') : '');
+  if (host.staticNetwork && !host.ip) {
+    throw new RackhandError('INVALID_INPUT', `boot_via: server ${host.serverId} has no IPv4 address to configure without DHCP`, { field: 'boot_via' });
+  }
 
   const vars: InstallVars = {
     server_id: String(host.serverId),
@@ -239,6 +246,7 @@ export function buildInstallPlan(input: InstallInput, catalogue: OsCatalogue = d
     netmask: host.netmask ?? '',
     gateway: host.gateway ?? '',
     dns_servers: host.dns ?? [],
+    ip_config: host.staticNetwork ? `${host.ip}::${host.gateway ?? ''}:${host.netmask ?? '255.255.255.0'}:::off` : 'dhcp',
     base_url: base,
     images_url: images,
     install_url: install,

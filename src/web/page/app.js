@@ -483,7 +483,7 @@ function renderDetail(sv) {
         h('button', { type: 'button', id: 'power-reboot', class: 'danger', disabled: !hasBmc, onclick: () => power('reboot') }, 'Reboot'),
         h('button', { type: 'button', id: 'open-console', disabled: !sv.console, title: sv.console ? '' : 'no console target configured', onclick: openConsole }, 'Open console'),
       ),
-      bootForm(hasBmc),
+      bootForm(hasBmc, sv.bmc && sv.bmc.driver),
     ),
     h('section', { 'aria-labelledby': 'tasks-title', class: 'card' }, h('h3', { id: 'tasks-title' }, 'Tasks'), h('div', { id: 'server-tasks' }, h('p', { class: 'muted' }, 'Loading…'))),
     h(
@@ -502,12 +502,17 @@ function renderDetail(sv) {
   loadOsList();
 }
 
-function bootForm(hasBmc) {
+/** Drivers that can do more than IPMI's boot devices and network boot (BMC_DRIVER_FEATURES). */
+const REDFISH_LIKE = new Set(['redfish', 'simulated']);
+const BOOT_DEVICE_NAMES = { pxe: 'network (PXE)', http: 'UEFI HTTP boot' };
+
+function bootForm(hasBmc, driver) {
+  const devices = ['pxe', 'disk', 'cdrom', 'bios', ...(REDFISH_LIKE.has(driver) ? ['http'] : [])];
   return h(
     'form',
     { id: 'boot-form', class: 'inline', onsubmit: submitBoot },
     h('label', { for: 'boot-device' }, 'Boot device'),
-    h('select', { id: 'boot-device', name: 'device', disabled: !hasBmc }, ['pxe', 'disk', 'cdrom', 'bios'].map((d) => h('option', { value: d }, d === 'pxe' ? 'network (PXE)' : d))),
+    h('select', { id: 'boot-device', name: 'device', disabled: !hasBmc }, devices.map((d) => h('option', { value: d }, BOOT_DEVICE_NAMES[d] ?? d))),
     h('label', { for: 'boot-mode' }, 'Mode'),
     h('select', { id: 'boot-mode', name: 'mode', disabled: !hasBmc }, ['auto', 'uefi', 'legacy'].map((d) => h('option', { value: d }, d))),
     h('label', { class: 'check' }, h('input', { type: 'checkbox', id: 'boot-persistent', name: 'persistent', disabled: !hasBmc }), ' every boot'),
@@ -527,6 +532,12 @@ function reinstallSection(sv) {
       h('div', { class: 'field' }, h('label', { for: 'ri-hostname' }, 'Host name'), h('input', { id: 'ri-hostname', name: 'hostname', value: sv.name.split('.')[0], maxlength: 63, autocomplete: 'off', spellcheck: 'false' })),
       h('div', { class: 'field' }, h('label', { for: 'ri-pass' }, 'Root password'), h('input', { id: 'ri-pass', name: 'root_pass', type: 'password', minlength: 8, required: true, autocomplete: 'new-password' })),
       h('div', { class: 'field' }, h('label', { for: 'ri-key' }, 'SSH public key (optional)'), h('textarea', { id: 'ri-key', name: 'ssh_key', rows: 2, spellcheck: 'false' })),
+      h(
+        'div',
+        { class: 'field' },
+        h('label', { for: 'ri-boot-via' }, 'Boot via'),
+        h('select', { id: 'ri-boot-via', name: 'boot_via' }, BOOT_VIA.map((v) => h('option', { value: v, selected: v === (sv.bootVia || 'pxe') }, BOOT_VIA_NAMES[v]))),
+      ),
       h('p', { id: 'ri-error', class: 'error', role: 'alert' }),
       h('button', { type: 'submit', class: 'danger' }, 'Reinstall…'),
     ),
@@ -654,6 +665,7 @@ async function loadBootHistory(id) {
 const canEditInventory = () => !!state.who && (state.who.role === 'admin' || state.who.role === 'central');
 const SERVER_STATUSES = ['free', 'rent', 'reserved', 'deploying', 'maintenance', 'broken', 'suspended'];
 const BOOT_VIA = ['pxe', 'virtual_media', 'http'];
+const BOOT_VIA_NAMES = { pxe: 'network (PXE)', virtual_media: 'virtual media (its boot ISO, no DHCP)', http: 'UEFI HTTP boot' };
 /** The port a BMC gets when the form leaves it empty. */
 const bmcPortDefault = (driver, scheme) => (driver === 'redfish' ? (scheme === 'http' ? '80' : '443') : '623');
 
@@ -885,6 +897,7 @@ async function submitReinstall(e) {
   const body = { os_id: /^\d+$/.test(osId) ? Number(osId) : osId, root_pass: pass };
   if (hostname) body.hostname = hostname;
   if (key) body.ssh_key = key;
+  if ($('#ri-boot-via').value !== (sv.bootVia || 'pxe')) body.boot_via = $('#ri-boot-via').value;
   const r = await started(api('POST', `/api/v1/servers/${sv.id}/reinstall`, body), `Reinstall ${sv.name}`);
   if (r) $('#ri-pass').value = '';
 }
