@@ -27,6 +27,7 @@ import { Catalogue } from './core/catalogue.js';
 import { AuditRepo } from './store/repos/audit-repo.js';
 import { BootHistoryRepo } from './store/repos/boot-history-repo.js';
 import { CertificatePinsRepo } from './store/repos/certificate-pins-repo.js';
+import { EventLogRepo } from './store/repos/event-log-repo.js';
 // planes
 import { BmcScheduler } from './bmc/bmc-scheduler.js';
 import { BmcDrivers } from './bmc/bmc-drivers.js';
@@ -73,6 +74,7 @@ import { Images } from './core/images.js';
 import { Audit } from './core/audit.js';
 import { BootHistory } from './core/boot-history.js';
 import { BmcTrust } from './core/bmc-trust.js';
+import { EventLogs } from './core/event-logs.js';
 import { PostInstallNotifier } from './core/post-install-notifier.js';
 // faces
 import { authenticate } from './api/authenticate.js';
@@ -103,6 +105,7 @@ export function openState(config: ResolvedConfig) {
     audit: new AuditRepo(db),
     bootHistory: new BootHistoryRepo(db),
     certificatePins: new CertificatePinsRepo(db),
+    eventLogs: new EventLogRepo(db),
   };
   const images = new ImageStore(imagesDirOf(config), repos.images);
   return { secrets, db, repos, images };
@@ -159,6 +162,7 @@ export async function createAgent(config: ResolvedConfig, opts: { log?: Logger }
     tftp: () => ({ ...(parts.tftp?.stats() ?? {}) }),
     console: () => parts.vncProxy!.stats(),
     sensors: () => repos.sensors.latest(),
+    eventLogCritical: () => repos.eventLogs.criticalTotals(),
     stateDir: config.stateDir,
   });
   const tasks = new TaskRunner(repos.tasks, log);
@@ -180,14 +184,23 @@ export async function createAgent(config: ResolvedConfig, opts: { log?: Logger }
     (id, code) => repos.servers.recordBmcError(id, code),
   );
   const powerSync = new PowerSync(repos.servers, bmc, config.bmc.sync, log.child({ part: 'power-sync' }));
+  const eventLogs = new EventLogs(repos.servers, repos.eventLogs, tasks, config.bmc.sensorsWaitMs);
   const sampler = new SensorSampler(
     {
       history: repos.sensors,
       serverIds: () => repos.servers.idsWithBmc(),
       readSensors: (id) => bmc.call(id, (d, t) => d.sensors(t)),
+      readPower: (id) => bmc.call(id, (d, t) => d.powerReading(t)),
+      readEventLog: (id) => bmc.call(id, (d, t) => d.readEventLog(t)),
+      onEventLog: (id, entries) => eventLogs.observe(id, entries),
       log: log.child({ part: 'sensors' }),
     },
-    { enabled: config.sensors.enabled, intervalMs: config.sensors.intervalMs, retentionMs: config.sensors.retentionDays * 86400_000 },
+    {
+      enabled: config.sensors.enabled,
+      intervalMs: config.sensors.intervalMs,
+      retentionMs: config.sensors.retentionDays * 86400_000,
+      eventLogIntervalMs: config.sensors.eventLogIntervalMs,
+    },
   );
 
   // ---- Boot plane.
@@ -307,6 +320,7 @@ export async function createAgent(config: ResolvedConfig, opts: { log?: Logger }
     audit: new Audit(repos.audit, config.audit),
     bootHistory,
     bmcTrust: new BmcTrust(repos.servers, repos.certificatePins),
+    eventLogs,
   };
 
   // ---- Workflows: what each task kind does.

@@ -14,6 +14,7 @@ import type { Tokens } from './tokens.js';
 import type { Audit } from './audit.js';
 import type { BootHistory } from './boot-history.js';
 import type { BmcTrust } from './bmc-trust.js';
+import type { EventLogs } from './event-logs.js';
 
 export interface Core {
   servers: Servers;
@@ -31,4 +32,5 @@ export interface Core {
   audit: Audit;
   bootHistory: BootHistory;
   bmcTrust: BmcTrust;
+  eventLogs: EventLogs;
 }

@@ -12,6 +12,7 @@ import type { TaskRecord } from '../store/repos/tasks-repo.js';
 import type { TaskRunner } from '../tasks/task-runner.js';
 import type { TaskParams } from '../tasks/task-kinds.js';
 import { can, requireAllowed, requireVisibleServer } from './access.js';
+import { readTaskResult } from './tasks.js';
 
 export type PowerRequest = TaskParams<'power'>['action'];
 /** Privileges of the BMC accounts rackhand creates. */
@@ -76,15 +77,7 @@ export class Power {
   async sensors(p: Principal, serverId: number): Promise<{ task: TaskRecord; sensors: SensorReading[] }> {
     this.withBmc(p, serverId);
     const t = this.tasks.submit('sensors', { serverId, params: {}, requestedBy: describePrincipal(p) });
-    const done = await Promise.race([
-      this.tasks.wait(t.id),
-      new Promise<undefined>((r) => void setTimeout(() => r(undefined), this.settings.sensorsWaitMs).unref()),
-    ]);
-    if (!done) throw new RackhandError('BMC_TIMEOUT', `sensor read still running after ${this.settings.sensorsWaitMs} ms; see task ${t.id}`, { task: t.id });
-    if (done.state !== 'succeeded') {
-      throw new RackhandError((done.error?.code as 'BMC_ERROR') ?? 'BMC_ERROR', done.error?.message ?? 'sensor read failed', { task: t.id });
-    }
-    const sensors = done.result as SensorReading[];
+    const { task: done, result: sensors } = await readTaskResult<SensorReading[]>(this.tasks, t, this.settings.sensorsWaitMs, 'sensor read');
     this.sensorHistory?.append(serverId, sensors, new Date(done.finishedAt ?? Date.now()));
     return { task: done, sensors };
   }

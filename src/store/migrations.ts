@@ -448,4 +448,18 @@ export const MIGRATIONS: Migration[] = [
       );
     `,
   },
+  {
+    version: 451,
+    name: 'BMC event logs: what was seen, critical entries counted',
+    sql: `
+      -- Per server, the entries of the last read (hashed) and how many critical ones rackhand has seen appear in all:
+      -- a later read counts only entries it did not see before, across restarts.
+      CREATE TABLE bmc_event_log_seen (
+        server_id INTEGER PRIMARY KEY REFERENCES servers(id) ON DELETE CASCADE,
+        entry_keys TEXT NOT NULL,
+        critical_total INTEGER NOT NULL DEFAULT 0,
+        read_at TEXT NOT NULL
+      );
+    `,
+  },
 ];

@@ -61,6 +61,8 @@ export const TASK_PARAMS = {
     })
     .strict(),
   sensors: z.object({}).strict(),
+  event_log: z.object({}).strict(),
+  event_log_clear: z.object({}).strict(),
   bmc_user_add: z.object({ name: z.string().min(1).max(16), privilege: bmcPrivilege }).strict(),
   bmc_user_remove: z.object({ name: z.string().min(1).max(16) }).strict(),
   bmc_reset: z.object({ kind: z.enum(['cold', 'warm']) }).strict(),

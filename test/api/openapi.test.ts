@@ -89,6 +89,10 @@ describe('every /api/v1 answer matches its documented schema', () => {
     await check('POST', '/api/v1/servers/:id/boot-device', '/api/v1/servers/1002/boot-device', { device: 'pxe' });
     await check('GET', '/api/v1/servers/:id/sensors', '/api/v1/servers/1003/sensors');
     await check('GET', '/api/v1/servers/:id/sensors/history', '/api/v1/servers/1003/sensors/history?hours=1');
+    site.driver.addEvent({ host: '198.51.100.13', port: 623 }, { severity: 'critical', message: 'temperature sensor 1: upper critical going high (asserted)' });
+    const log = await check('GET', '/api/v1/servers/:id/event-log', '/api/v1/servers/1003/event-log');
+    expect(log.entries).toEqual([expect.objectContaining({ severity: 'critical', message: 'temperature sensor 1: upper critical going high (asserted)' })]);
+    await check('DELETE', '/api/v1/servers/:id/event-log', '/api/v1/servers/1003/event-log');
     await check('POST', '/api/v1/servers/:id/bmc/users', '/api/v1/servers/1004/bmc/users', {});
     await check('DELETE', '/api/v1/servers/:id/bmc/users/:name', '/api/v1/servers/1005/bmc/users/nobody');
     await check('POST', '/api/v1/servers/:id/bmc/reset', '/api/v1/servers/1006/bmc/reset', { kind: 'warm' });

@@ -29,6 +29,7 @@ import {
   consoleSessionsSchema,
   consoleStoppedSchema,
   discoveredListSchema,
+  eventLogSchema,
   importResultSchema,
   netbootViewSchema,
   osListSchema,
@@ -252,6 +253,28 @@ export const v1Face: Face = {
         const r = await core.power.sensors(principal, params.id);
         return { task: r.task.id, read_at: r.task.finishedAt, sensors: r.sensors };
       },
+    }),
+    endpoint({
+      method: 'GET',
+      path: '/api/v1/servers/:id/event-log',
+      response: eventLogSchema,
+      summary: "Read the BMC's event log now (IPMI SEL, Redfish LogService; a read-only task, waited for); new critical entries are counted in /metrics",
+      tag: 'bmc',
+      params: idParams,
+      handler: async ({ core, principal, params }) => {
+        const r = await core.eventLogs.read(principal, params.id);
+        return { task: r.task.id, read_at: r.task.finishedAt, entries: r.entries };
+      },
+    }),
+    endpoint({
+      method: 'DELETE',
+      path: '/api/v1/servers/:id/event-log',
+      response: taskSchema,
+      summary: "Clear the BMC's event log (admin and tech tokens), then read it back",
+      tag: 'bmc',
+      params: idParams,
+      status: 202,
+      handler: ({ core, principal, params }) => core.eventLogs.clear(principal, params.id),
     }),
     endpoint({
       method: 'GET',

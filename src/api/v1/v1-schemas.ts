@@ -151,6 +151,26 @@ const sensorReading = z
 
 export const sensorsReadSchema = z.object({ task: int, read_at: time.nullable(), sensors: z.array(sensorReading) }).strict();
 
+export const eventLogSchema = z
+  .object({
+    task: int,
+    read_at: time.nullable(),
+    entries: z
+      .array(
+        z
+          .object({
+            id: z.string().describe("the BMC's id of the entry (IPMI: the SEL record id)"),
+            time: time.nullable().describe("when the BMC logged it; null when its clock was not set"),
+            severity: z.enum(['ok', 'warning', 'critical']),
+            message: z.string(),
+            raw: z.string().describe('the entry as the BMC sent it (IPMI: the 16 record bytes as hex; Redfish: the LogEntry as JSON)'),
+          })
+          .strict(),
+      )
+      .describe('oldest first'),
+  })
+  .strict();
+
 export const sensorHistorySchema = z
   .object({
     server_id: int,

@@ -494,6 +494,7 @@ function renderDetail(sv) {
       h('div', { id: 'sensors' }),
       h('div', { id: 'history' }),
     ),
+    eventLogSection(hasBmc),
     bootHistorySection(),
     reinstallSection(sv),
     bmcSection(hasBmc),
@@ -1057,6 +1058,77 @@ async function cancelTask(id) {
   }
 }
 
+/* ---------- BMC event log ---------- */
+
+/** Erasing what happened to the hardware: the people who look after it (admin and tech tokens), as the API says. */
+const canClearEventLog = () => !!state.who && (state.who.role === 'admin' || state.who.role === 'tech');
+
+function eventLogSection(hasBmc) {
+  return h(
+    'section',
+    { 'aria-labelledby': 'event-log-title', class: 'card' },
+    h('h3', { id: 'event-log-title' }, 'BMC event log'),
+    h(
+      'div',
+      { class: 'buttons' },
+      h('button', { type: 'button', id: 'read-event-log', disabled: !hasBmc, onclick: readEventLog }, 'Read event log'),
+      canClearEventLog() ? h('button', { type: 'button', id: 'clear-event-log', class: 'danger', disabled: !hasBmc, onclick: clearEventLog }, 'Clear event log…') : '',
+    ),
+    h('div', { id: 'event-log' }),
+  );
+}
+
+async function readEventLog() {
+  const sv = current();
+  const box = $('#event-log');
+  const btn = $('#read-event-log');
+  btn.disabled = true;
+  box.replaceChildren(h('p', { class: 'muted' }, 'Reading the BMC…'));
+  try {
+    const r = await api('GET', `/api/v1/servers/${sv.id}/event-log`);
+    if (state.currentId !== sv.id) return;
+    const rows = [...r.entries].reverse();
+    const critical = rows.filter((e) => e.severity === 'critical').length;
+    box.replaceChildren(
+      h('p', { class: 'muted', id: 'event-log-summary' }, 'Read ', when(r.read_at), ` (task ${r.task}): ${rows.length} entr${rows.length === 1 ? 'y' : 'ies'}${critical ? `, ${critical} critical` : ''}, newest first`),
+      rows.length
+        ? h(
+            'div',
+            { class: 'table-scroll' },
+            h(
+              'table',
+              { class: 'grid event-log' },
+              h('thead', {}, h('tr', {}, ['Time', 'Severity', 'What happened'].map((c) => h('th', { scope: 'col' }, c)))),
+              h(
+                'tbody',
+                {},
+                rows.map((e) =>
+                  h(
+                    'tr',
+                    { class: `sensor-${e.severity === 'ok' ? 'ok' : e.severity}` },
+                    h('td', {}, e.time ? h('time', { datetime: e.time, title: e.time }, new Date(e.time).toLocaleString()) : h('span', { class: 'muted', title: "the BMC's clock was not set" }, '—')),
+                    h('td', {}, h('span', { class: `badge sensor-badge-${e.severity === 'ok' ? 'ok' : e.severity}` }, e.severity)),
+                    h('td', { class: 'detail-text' }, e.message),
+                  ),
+                ),
+              ),
+            ),
+          )
+        : h('p', { class: 'muted' }, 'The event log is empty.'),
+    );
+  } catch (err) {
+    box.replaceChildren(h('p', { class: 'error' }, `Event log: ${err.code || ''} ${err.message}`));
+  } finally {
+    btn.disabled = false;
+  }
+}
+
+async function clearEventLog() {
+  const sv = current();
+  if (!(await confirmAction('Clear event log', `Erase the event log of ${sv.name}'s BMC? What it recorded is gone.`, 'Clear event log'))) return;
+  await started(api('DELETE', `/api/v1/servers/${sv.id}/event-log`), `Clear the event log of ${sv.name}`);
+}
+
 /* ---------- sensors ---------- */
 
 function thresholdText(t) {
@@ -1115,7 +1187,7 @@ async function readSensors() {
   }
 }
 
-const CHARTED_TYPES = ['temperature', 'fan', 'voltage'];
+const CHARTED_TYPES = ['temperature', 'fan', 'voltage', 'power'];
 
 async function loadHistory(id) {
   const box = $('#history');
