@@ -12,6 +12,7 @@ import { acquireStateLock } from '../store/state-lock.js';
 import { databaseFile } from '../store/sqlite-store.js';
 import { bashCompletion } from './bash-completion.js';
 import { commandHelp, commandTable, commandsStartingWith, findCommand, flagsOf, overallHelp, parseArgsOptions, type CommandSpec } from './command-table.js';
+import { serversToCsv } from './csv.js';
 import { readImportFile } from './import-file.js';
 import { imagesCommand } from './images-cli.js';
 import { oneLineError, ProblemList } from './one-line-error.js';
@@ -160,6 +161,7 @@ async function stateCommand(spec: CommandSpec, args: string[], flags: Flags): Pr
       case 'servers list': {
         const { servers } = repos.servers.list({});
         if (flags.json) print(JSON.stringify(servers));
+        else if (flags.csv) process.stdout.write(serversToCsv(servers));
         else for (const s of servers) print(`${s.id}\t${s.name}\t${s.status}\t${s.rack}\t${s.power.state}`);
         return 0;
       }

@@ -13,6 +13,8 @@ import type { Tasks } from './tasks.js';
 import type { Tokens } from './tokens.js';
 import type { Audit } from './audit.js';
 import type { BootHistory } from './boot-history.js';
+import type { BmcTrust } from './bmc-trust.js';
+import type { EventLogs } from './event-logs.js';
 
 export interface Core {
   servers: Servers;
@@ -29,4 +31,6 @@ export interface Core {
   images: Images;
   audit: Audit;
   bootHistory: BootHistory;
+  bmcTrust: BmcTrust;
+  eventLogs: EventLogs;
 }

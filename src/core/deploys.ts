@@ -4,7 +4,7 @@ import { randomBytes } from 'node:crypto';
 import { z } from 'zod';
 import { RackhandError } from '../errors.js';
 import { describePrincipal, type Principal } from '../auth/tokens.js';
-import type { ServerRecord } from '../domain/server.js';
+import { BMC_DRIVER_FEATURES, BOOT_VIA, type BootVia, type ServerRecord } from '../domain/server.js';
 import type { ServersRepo } from '../store/repos/servers-repo.js';
 import type { UsersRepo } from '../store/repos/users-repo.js';
 import type { TaskRecord } from '../store/repos/tasks-repo.js';
@@ -14,6 +14,7 @@ import { strongRootPasswordSchema, type OsEntry } from '../boot/templates/index.
 import type { Catalogue } from './catalogue.js';
 import { can, requireAllowed, requireVisibleServer } from './access.js';
 import type { Netboot } from './netboot.js';
+import type { BootIsos } from './boot-isos.js';
 import type { PostInstallNotifier } from './post-install-notifier.js';
 import { parseInput } from './validate.js';
 
@@ -28,6 +29,8 @@ export const installRequestSchema = z
     settings: installSettingsSchema.default({}),
     postInstallCallback: z.string().max(2048).optional(),
     imitate: z.enum(['deploy', 'error']).optional(),
+    /** How the host boots into it; absent: the server's own boot_via (pxe unless the inventory says). */
+    bootVia: z.enum(BOOT_VIA).optional(),
     /** Parameters the face accepted and keeps with the task as a record only (documented as recorded-only). */
     extra: z.record(z.string(), z.unknown()).default({}),
   })
@@ -63,6 +66,8 @@ export class Deploys {
     private readonly notifier: PostInstallNotifier,
     private readonly catalogue: Catalogue,
     private readonly siteName: string,
+    /** Checks a host's boot ISO can be built (virtual-media deploys). */
+    private readonly isos?: Pick<BootIsos, 'check'>,
   ) {}
 
   /** The catalogue, each entry with whether its images are in the store. */
@@ -107,9 +112,9 @@ export class Deploys {
    * Boot the rescue ramdisk with SSH for the given keys (or root password): the task ends when SSH is up; the host
    * stays in it until clear_pxe.
    */
-  rescue(p: Principal, serverId: number, r: { sshKey?: string; rootPassword?: string; uefi?: boolean }): TaskRecord {
+  rescue(p: Principal, serverId: number, r: { sshKey?: string; rootPassword?: string; uefi?: boolean; bootVia?: BootVia }): TaskRecord {
     if (!r.sshKey && !r.rootPassword) throw new RackhandError('INVALID_INPUT', 'ssh_key: give an SSH key (or a root password) to log in to the rescue system', { field: 'ssh_key' });
-    return this.deploy(p, serverId, { os: DEFAULT_OS.rescue, rootPassword: r.rootPassword, uefi: r.uefi ?? false, settings: { ssh_key: r.sshKey } }, 'rescue', { releaseOnFailure: false });
+    return this.deploy(p, serverId, { os: DEFAULT_OS.rescue, rootPassword: r.rootPassword, uefi: r.uefi ?? false, settings: { ssh_key: r.sshKey }, bootVia: r.bootVia }, 'rescue', { releaseOnFailure: false });
   }
 
   /**
@@ -155,6 +160,9 @@ export class Deploys {
     const server = requireVisibleServer(p, this.servers.get(serverId), serverId);
     const r = this.check(p, server, input, purpose, o.checked);
     if (!server.bmc && !r.imitate && !o.manualPower) throw new RackhandError('BMC_NOT_CONFIGURED', `server ${serverId} has no BMC configured`, { id: serverId });
+    if (o.manualPower && r.bootVia !== 'pxe') {
+      throw new RackhandError('INVALID_INPUT', `boot_via ${r.bootVia}: server ${serverId} has no BMC to boot it that way; it network-boots (pxe)`, { field: 'boot_via' });
+    }
     return this.tasks.submit('deploy', {
       serverId,
       params: {
@@ -166,6 +174,7 @@ export class Deploys {
         imitate: r.imitate,
         previous_status: server.status === 'deploying' ? 'free' : server.status,
         release_on_failure: o.releaseOnFailure,
+        boot_via: r.bootVia,
         extra: r.extra,
       },
       secrets: { root_pass: r.rootPassword },
@@ -192,10 +201,36 @@ export class Deploys {
       rootPassword = parseInput(strongRootPasswordSchema, req.rootPassword, 'root_pass');
     } else rootPassword = randomBytes(18).toString('base64url');
     const callback = req.postInstallCallback === undefined ? undefined : this.notifier.check(p, req.postInstallCallback);
-    if (server) this.netboot.validate(server.id, { osId, settings: req.settings, uefi: req.uefi, rootPassword });
-    return { osId, rootPassword, uefi: req.uefi, settings: req.settings, callback, imitate: req.imitate, extra: req.extra };
+    const bootVia = req.bootVia ?? server?.bootVia ?? 'pxe';
+    if (server && !req.imitate) this.checkBootVia(server, bootVia, req.uefi, os);
+    if (server) this.netboot.validate(server.id, { osId, settings: req.settings, uefi: req.uefi, rootPassword, bootVia });
+    return { osId, rootPassword, uefi: req.uefi, settings: req.settings, callback, imitate: req.imitate, extra: req.extra, bootVia };
+  }
+
+  /**
+   * Whether this host can boot that way, before anything is armed: virtual media needs a BMC whose driver has it, a
+   * boot ISO that can be built, and an image that brings its network up without DHCP (the rackhand ramdisk's, not an
+   * OS installer's); UEFI HTTP boot needs UEFI and a BMC that can choose it.
+   */
+  private checkBootVia(server: ServerRecord, via: BootVia, uefi: boolean, os: OsEntry): void {
+    if (via === 'pxe' || !server.bmc) return;
+    const driver = server.bmc.driver;
+    const refuse = (why: string) => {
+      throw new RackhandError('INVALID_INPUT', `boot_via ${via}: ${why}`, { field: 'boot_via' });
+    };
+    if (via === 'virtual_media') {
+      if (!BMC_DRIVER_FEATURES[driver].virtualMedia) refuse(`server ${server.id}'s BMC (driver ${driver}) has no virtual media; use pxe, or the redfish driver`);
+      if (!STATIC_NETWORK_FAMILIES.includes(os.family)) refuse(`${os.name} (a ${os.family} installer) needs DHCP; virtual media boots the rackhand ramdisk (image deploys, inspection, wipe, rescue)`);
+      this.isos?.check(server);
+    } else {
+      if (!BMC_DRIVER_FEATURES[driver].uefiHttpBoot) refuse(`server ${server.id}'s BMC (driver ${driver}) cannot choose UEFI HTTP boot; use pxe (rackhand's DHCP answers UEFI HTTP clients)`);
+      if (!uefi) refuse('UEFI HTTP boot is UEFI only: set uefi');
+    }
   }
 }
+
+/** Images whose boot takes a static address from the kernel command line (the rackhand ramdisk's ip=). */
+const STATIC_NETWORK_FAMILIES: OsEntry['family'][] = ['image', 'diag', 'wipe', 'rescue'];
 
 interface Checked {
   osId: string;
@@ -205,4 +240,5 @@ interface Checked {
   callback?: string;
   imitate?: 'deploy' | 'error';
   extra: Record<string, unknown>;
+  bootVia: BootVia;
 }

@@ -430,4 +430,36 @@ export const MIGRATIONS: Migration[] = [
       ALTER TABLE netboot_next RENAME TO netboot;
     `,
   },
+  {
+    version: 450,
+    name: 'redfish BMCs: scheme, legacy TLS, how deploys boot, certificate pins',
+    sql: `
+      ALTER TABLE servers ADD COLUMN bmc_scheme TEXT NOT NULL DEFAULT 'https' CHECK (bmc_scheme IN ('https', 'http'));
+      ALTER TABLE servers ADD COLUMN bmc_legacy_tls INTEGER NOT NULL DEFAULT 0;
+      ALTER TABLE servers ADD COLUMN boot_via TEXT NOT NULL DEFAULT 'pxe' CHECK (boot_via IN ('pxe', 'virtual_media', 'http'));
+      -- The TLS certificate each Redfish BMC endpoint ("host:port") showed first: a changed one is refused until an
+      -- operator forgets the pin (rackhand bmc forget-certificate).
+      CREATE TABLE bmc_certificate_pins (
+        endpoint TEXT PRIMARY KEY,
+        fingerprint256 TEXT NOT NULL,
+        subject TEXT NOT NULL,
+        valid_to TEXT NOT NULL,
+        pinned_at TEXT NOT NULL
+      );
+    `,
+  },
+  {
+    version: 451,
+    name: 'BMC event logs: what was seen, critical entries counted',
+    sql: `
+      -- Per server, the entries of the last read (hashed) and how many critical ones rackhand has seen appear in all:
+      -- a later read counts only entries it did not see before, across restarts.
+      CREATE TABLE bmc_event_log_seen (
+        server_id INTEGER PRIMARY KEY REFERENCES servers(id) ON DELETE CASCADE,
+        entry_keys TEXT NOT NULL,
+        critical_total INTEGER NOT NULL DEFAULT 0,
+        read_at TEXT NOT NULL
+      );
+    `,
+  },
 ];

@@ -25,9 +25,9 @@ const taskReply = (t: TaskRecord) => ({ id: t.serverId, task: t.id, state: t.sta
 function installRequest(x: EqParams<'create_pxe' | 'reinstall' | 'order_instance'>): InstallRequest {
   const {
     action: _a, token: _t, id: _id, os_id, os_name, root_pass, uefi, post_install_callback, imitate_deploy, imitate_error,
-    hostname, ssh_key, post_install_script, cloud_init_script, disk_mirror, root_size, custom_domain, no_lvm, manual_choice_dsk,
+    hostname, ssh_key, post_install_script, cloud_init_script, disk_mirror, root_size, custom_domain, no_lvm, manual_choice_dsk, boot_via,
     ...extra
-  } = x as EqParams<'create_pxe'>;
+  } = x as EqParams<'reinstall'>;
   return {
     os: os_id,
     osName: os_name,
@@ -35,6 +35,7 @@ function installRequest(x: EqParams<'create_pxe' | 'reinstall' | 'order_instance
     uefi: uefi ?? false,
     postInstallCallback: post_install_callback,
     imitate: imitate_error ? 'error' : imitate_deploy ? 'deploy' : undefined,
+    bootVia: boot_via,
     settings: {
       hostname,
       ssh_key,

@@ -2,7 +2,8 @@
 // route, its schemas and one core call.
 import { z } from 'zod';
 import { errorBody, RackhandError } from '../../errors.js';
-import { SERVER_STATUSES, macSchema, serverInputSchema } from '../../domain/server.js';
+import { BOOT_VIA, SERVER_STATUSES, macSchema, serverInputSchema } from '../../domain/server.js';
+import { BOOT_DEVICES, BOOT_MODES } from '../../bmc/bmc-driver.js';
 import { IMPORT_MODES } from '../../core/servers.js';
 import { serverWriteSchema } from '../../core/server-merge.js';
 import { TASK_STATES } from '../../store/repos/tasks-repo.js';
@@ -17,6 +18,8 @@ import { flagParam, idParams, intParam, pageQuery } from '../params.js';
 import { taskEvents } from './v1-events.js';
 import {
   auditListSchema,
+  bmcCertificateForgottenSchema,
+  bmcCertificateSchema,
   bmcUserAddedSchema,
   bootHistorySchema,
   hardwareSchema,
@@ -26,6 +29,7 @@ import {
   consoleSessionsSchema,
   consoleStoppedSchema,
   discoveredListSchema,
+  eventLogSchema,
   importResultSchema,
   netbootViewSchema,
   osListSchema,
@@ -87,6 +91,10 @@ const reinstallBody = z
     uefi: z.boolean().optional(),
     disk_mirror: z.union([z.literal(0), z.literal(1), z.literal(10)]).optional(),
     post_install_callback: z.string().max(2048).optional(),
+    boot_via: z
+      .enum(BOOT_VIA)
+      .optional()
+      .describe("pxe, virtual_media (the host's boot ISO through its BMC: no DHCP or TFTP needed) or http (UEFI HTTP boot); default: the server's boot_via"),
   })
   .strict();
 
@@ -226,8 +234,8 @@ export const v1Face: Face = {
       params: idParams,
       body: z
         .object({
-          device: z.enum(['pxe', 'disk', 'cdrom', 'bios', 'none']),
-          mode: z.enum(['uefi', 'legacy', 'auto']).default('auto'),
+          device: z.enum(BOOT_DEVICES).describe('http: UEFI HTTP boot (Redfish BMCs)'),
+          mode: z.enum(BOOT_MODES).default('auto'),
           persistent: z.boolean().default(false),
         })
         .strict(),
@@ -245,6 +253,28 @@ export const v1Face: Face = {
         const r = await core.power.sensors(principal, params.id);
         return { task: r.task.id, read_at: r.task.finishedAt, sensors: r.sensors };
       },
+    }),
+    endpoint({
+      method: 'GET',
+      path: '/api/v1/servers/:id/event-log',
+      response: eventLogSchema,
+      summary: "Read the BMC's event log now (IPMI SEL, Redfish LogService; a read-only task, waited for); new critical entries are counted in /metrics",
+      tag: 'bmc',
+      params: idParams,
+      handler: async ({ core, principal, params }) => {
+        const r = await core.eventLogs.read(principal, params.id);
+        return { task: r.task.id, read_at: r.task.finishedAt, entries: r.entries };
+      },
+    }),
+    endpoint({
+      method: 'DELETE',
+      path: '/api/v1/servers/:id/event-log',
+      response: taskSchema,
+      summary: "Clear the BMC's event log (admin and tech tokens), then read it back",
+      tag: 'bmc',
+      params: idParams,
+      status: 202,
+      handler: ({ core, principal, params }) => core.eventLogs.clear(principal, params.id),
     }),
     endpoint({
       method: 'GET',
@@ -298,6 +328,24 @@ export const v1Face: Face = {
       status: 202,
       handler: ({ core, principal, params, body }) => core.power.resetBmc(principal, params.id, body.kind),
     }),
+    endpoint({
+      method: 'GET',
+      path: '/api/v1/servers/:id/bmc/certificate',
+      response: bmcCertificateSchema,
+      summary: "The TLS certificate pinned for a Redfish BMC (trusted on first use; a different one is refused)",
+      tag: 'bmc',
+      params: idParams,
+      handler: ({ core, principal, params }) => core.bmcTrust.certificate(principal, params.id),
+    }),
+    endpoint({
+      method: 'DELETE',
+      path: '/api/v1/servers/:id/bmc/certificate',
+      response: bmcCertificateForgottenSchema,
+      summary: "Accept a Redfish BMC's replaced certificate: its pin is forgotten, the next connection pins what it shows (admin tokens)",
+      tag: 'bmc',
+      params: idParams,
+      handler: ({ core, principal, params }) => core.bmcTrust.forgetCertificate(principal, params.id),
+    }),
     // ---- network boot
     endpoint({
       method: 'GET',
@@ -320,7 +368,7 @@ export const v1Face: Face = {
       method: 'POST',
       path: '/api/v1/servers/:id/reinstall',
       response: taskSchema,
-      summary: 'Reinstall: arm netboot, PXE, power, wait for the installer, disarm, boot from disk',
+      summary: 'Reinstall: arm netboot, boot it (PXE, the boot ISO as virtual media, or UEFI HTTP boot), power, wait for the installer, disarm, boot from disk',
       tag: 'netboot',
       params: idParams,
       body: reinstallBody,
@@ -332,6 +380,7 @@ export const v1Face: Face = {
           uefi: body.uefi ?? false,
           postInstallCallback: body.post_install_callback,
           settings: { hostname: body.hostname, ssh_key: body.ssh_key, disk_mirror: body.disk_mirror },
+          bootVia: body.boot_via,
         }),
     }),
     endpoint({

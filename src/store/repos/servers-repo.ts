@@ -10,7 +10,10 @@ import type {
   ServerInterface,
   ServerRecord,
   ServerStatus,
+  BmcDriverName,
+  BootVia,
 } from '../../domain/server.js';
+import { defaultBmcPort } from '../../domain/server.js';
 import type { BmcTarget } from '../../bmc/bmc-driver.js';
 
 interface ServerRow {
@@ -40,6 +43,9 @@ interface ServerRow {
   bmc_mac: string | null;
   bmc_cipher_suite: number;
   bmc_privilege: string;
+  bmc_scheme: string;
+  bmc_legacy_tls: number;
+  boot_via: string;
   console_type: string | null;
   console_host: string | null;
   console_port: number | null;
@@ -91,12 +97,12 @@ export class ServersRepo {
     const upsert = this.sql(`
       INSERT INTO servers (id, name, status, type, location, location_id, datacenter, rack, rack_position, configuration,
         preset, os_id, os_name, owner_id, tags, groups, hardware, bmc_driver, bmc_host, bmc_port, bmc_username,
-        bmc_password_enc, bmc_model, bmc_mac, bmc_cipher_suite, bmc_privilege, console_type, console_host, console_port,
-        console_password_enc, created_at, updated_at)
+        bmc_password_enc, bmc_model, bmc_mac, bmc_cipher_suite, bmc_privilege, bmc_scheme, bmc_legacy_tls, boot_via, console_type,
+        console_host, console_port, console_password_enc, created_at, updated_at)
       VALUES (@id, @name, @status, @type, @location, @location_id, @datacenter, @rack, @rack_position, @configuration,
         @preset, @os_id, @os_name, @owner_id, @tags, @groups, @hardware, @bmc_driver, @bmc_host, @bmc_port, @bmc_username,
-        @bmc_password_enc, @bmc_model, @bmc_mac, @bmc_cipher_suite, @bmc_privilege, @console_type, @console_host,
-        @console_port, @console_password_enc, @created_at, @updated_at)
+        @bmc_password_enc, @bmc_model, @bmc_mac, @bmc_cipher_suite, @bmc_privilege, @bmc_scheme, @bmc_legacy_tls, @boot_via,
+        @console_type, @console_host, @console_port, @console_password_enc, @created_at, @updated_at)
       ON CONFLICT(id) DO UPDATE SET name=excluded.name, status=excluded.status, type=excluded.type,
         location=excluded.location, location_id=excluded.location_id, datacenter=excluded.datacenter, rack=excluded.rack,
         rack_position=excluded.rack_position, configuration=excluded.configuration, preset=excluded.preset,
@@ -104,7 +110,8 @@ export class ServersRepo {
         groups=excluded.groups, hardware=excluded.hardware, bmc_driver=excluded.bmc_driver, bmc_host=excluded.bmc_host,
         bmc_port=excluded.bmc_port, bmc_username=excluded.bmc_username, bmc_password_enc=excluded.bmc_password_enc,
         bmc_model=excluded.bmc_model, bmc_mac=excluded.bmc_mac, bmc_cipher_suite=excluded.bmc_cipher_suite,
-        bmc_privilege=excluded.bmc_privilege, console_type=excluded.console_type, console_host=excluded.console_host,
+        bmc_privilege=excluded.bmc_privilege, bmc_scheme=excluded.bmc_scheme, bmc_legacy_tls=excluded.bmc_legacy_tls,
+        boot_via=excluded.boot_via, console_type=excluded.console_type, console_host=excluded.console_host,
         console_port=excluded.console_port, console_password_enc=excluded.console_password_enc,
         updated_at=excluded.updated_at`);
     const dropInterfaces = this.sql('DELETE FROM interfaces WHERE server_id = ?');
@@ -152,13 +159,16 @@ export class ServersRepo {
           hardware: JSON.stringify(s.hardware),
           bmc_driver: s.bmc?.driver ?? null,
           bmc_host: s.bmc?.host ?? null,
-          bmc_port: s.bmc?.port ?? null,
+          bmc_port: s.bmc ? (s.bmc.port ?? defaultBmcPort(s.bmc.driver, s.bmc.scheme)) : null,
           bmc_username: s.bmc?.username ?? null,
           bmc_password_enc: bmcPassword,
           bmc_model: s.bmc?.model ?? '',
           bmc_mac: s.bmc?.mac ?? null,
           bmc_cipher_suite: s.bmc?.cipher_suite ?? 3,
           bmc_privilege: s.bmc?.privilege ?? 'administrator',
+          bmc_scheme: s.bmc?.scheme ?? 'https',
+          bmc_legacy_tls: s.bmc?.legacy_tls ? 1 : 0,
+          boot_via: s.boot_via ?? 'pxe',
           console_type: s.console?.type ?? null,
           console_host: s.console?.host ?? null,
           console_port: s.console?.port ?? null,
@@ -363,8 +373,11 @@ export class ServersRepo {
 
   /** The BMC login with its password decrypted: only for drivers, never for API output. */
   bmcTarget(id: number): BmcTarget & { driver: string } {
-    const row = this.sql('SELECT bmc_driver, bmc_host, bmc_port, bmc_username, bmc_password_enc, bmc_cipher_suite, bmc_privilege FROM servers WHERE id = ?')
-      .get(id) as Pick<ServerRow, 'bmc_driver' | 'bmc_host' | 'bmc_port' | 'bmc_username' | 'bmc_password_enc' | 'bmc_cipher_suite' | 'bmc_privilege'> | undefined;
+    const row = this.sql(
+      'SELECT bmc_driver, bmc_host, bmc_port, bmc_username, bmc_password_enc, bmc_cipher_suite, bmc_privilege, bmc_scheme, bmc_legacy_tls FROM servers WHERE id = ?',
+    ).get(id) as
+      | Pick<ServerRow, 'bmc_driver' | 'bmc_host' | 'bmc_port' | 'bmc_username' | 'bmc_password_enc' | 'bmc_cipher_suite' | 'bmc_privilege' | 'bmc_scheme' | 'bmc_legacy_tls'>
+      | undefined;
     if (!row) throw new RackhandError('NOT_FOUND', `server ${id} not found`, { id });
     if (!row.bmc_driver || !row.bmc_host || !row.bmc_username) {
       throw new RackhandError('BMC_NOT_CONFIGURED', `server ${id} has no BMC configured`, { id });
@@ -372,11 +385,12 @@ export class ServersRepo {
     return {
       driver: row.bmc_driver,
       host: row.bmc_host,
-      port: row.bmc_port ?? 623,
+      port: row.bmc_port ?? defaultBmcPort(row.bmc_driver as BmcDriverName, row.bmc_scheme as 'https' | 'http'),
       username: row.bmc_username,
       password: row.bmc_password_enc ? this.secrets.open(row.bmc_password_enc, bmcContext(id)) : '',
       cipherSuite: row.bmc_cipher_suite,
       privilege: row.bmc_privilege as BmcTarget['privilege'],
+      ...(row.bmc_driver === 'redfish' ? { scheme: row.bmc_scheme as 'https' | 'http', legacyTls: row.bmc_legacy_tls === 1 } : {}),
     };
   }
 
@@ -462,17 +476,20 @@ function toRecord(r: ServerRow, interfaces: ServerInterface[]): ServerRecord {
     interfaces,
     bmc: r.bmc_driver
       ? {
-          driver: r.bmc_driver as 'ipmi',
+          driver: r.bmc_driver as BmcDriverName,
           host: r.bmc_host ?? '',
-          port: r.bmc_port ?? 623,
+          port: r.bmc_port ?? defaultBmcPort(r.bmc_driver as BmcDriverName, r.bmc_scheme as 'https' | 'http'),
           username: r.bmc_username ?? '',
           passwordSet: r.bmc_password_enc !== null,
           model: r.bmc_model,
           mac: r.bmc_mac,
           cipherSuite: r.bmc_cipher_suite,
           privilege: r.bmc_privilege as 'administrator',
+          scheme: r.bmc_scheme as 'https' | 'http',
+          legacyTls: r.bmc_legacy_tls === 1,
         }
       : null,
+    bootVia: r.boot_via as BootVia,
     console: r.console_host
       ? { type: 'vnc', host: r.console_host, port: r.console_port ?? 5900, passwordSet: r.console_password_enc !== null }
       : null,
