@@ -240,18 +240,30 @@ function rootPass(ctx: { secrets: { root_pass?: string } | undefined }): string 
  * reset, and a host that goes off in it is powered on; otherwise the deploy would report success for a host
  * left off.
  */
-async function rebootAfterInstall(d: NetbootWorkflowDeps, ctx: DeployCtx): Promise<'on' | 'reset' | 'reset, then on'> {
-  const first = await powerOnOrReset(d, ctx);
+/** After the installer reported: start the host from its disk. */
+export async function rebootAfterInstall(d: BmcWorkflowDeps, ctx: DeployCtx): Promise<'on' | 'reset' | 'reset, then on'> {
+  const first = (await readPower(d, ctx)) === 'off' ? 'on' : 'reset';
+  await d.bmc.call(ctx.serverId!, (drv, t) => drv.power(t, first, { signal: ctx.signal }));
+  // The installer may power itself off right after its callback, racing this reset, and a reset does nothing to a
+  // host that is off: whenever the host reads off after the reset, it is powered on. Done once it has read on twice
+  // and stayed on through the settle window.
   const settleUntil = Date.now() + Math.max(5_000, 10 * d.timing.powerPollMs);
-  while (Date.now() < settleUntil) {
+  const deadline = Date.now() + d.timing.powerTimeoutMs;
+  let ons = 0;
+  for (;;) {
     await sleep(d.timing.powerPollMs, undefined, { signal: ctx.signal });
-    if ((await readPower(d, ctx)) === 'off') {
+    const now = await readPower(d, ctx);
+    if (now === 'off' && first === 'reset') {
       await d.bmc.call(ctx.serverId!, (drv, t) => drv.power(t, 'on', { signal: ctx.signal }));
       await confirmPower(d, ctx, 'on', d.timing.powerTimeoutMs);
       return 'reset, then on';
     }
+    ons = now === 'on' ? ons + 1 : 0;
+    if (ons >= 2 && Date.now() >= settleUntil) return first;
+    if (Date.now() > deadline && ons < 2) {
+      throw new RackhandError('BMC_TIMEOUT', `power did not read on twice within ${Math.round(d.timing.powerTimeoutMs / 1000)} s (last read: ${now})`, { want: 'on', last: now });
+    }
   }
-  return first;
 }
 
 export function netbootWorkflows(d: NetbootWorkflowDeps): Workflow<any, any>[] {
