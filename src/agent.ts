@@ -46,8 +46,11 @@ import { bmcWorkflows } from './tasks/workflows/bmc-workflows.js';
 import { netbootWorkflows } from './tasks/workflows/netboot-workflows.js';
 import { ipamWorkflows } from './tasks/workflows/ipam-workflows.js';
 import { switchWorkflows } from './tasks/workflows/switch-workflows.js';
+import { noopWorkflow } from './tasks/workflows/noop-workflow.js';
+import { installCallbackWorkflow } from './tasks/workflows/install-callback-workflow.js';
 import type { Core } from './core/core.js';
 import { Servers } from './core/servers.js';
+import { ServerViews } from './core/server-views.js';
 import { Power } from './core/power.js';
 import { Deploys } from './core/deploys.js';
 import { Netboot } from './core/netboot.js';
@@ -239,6 +242,7 @@ export async function createAgent(config: ResolvedConfig, opts: { log?: Logger }
   const consoles = new Consoles(repos.console, repos.servers, { ...config.console, basePath: CONSOLE_BASE }, publicUrl);
   const core: Core = {
     servers,
+    views: new ServerViews(servers, ipam, netboot, tasks, repos.users),
     power: new Power(repos.servers, repos.bmcAccounts, tasks, { sensorsWaitMs: config.bmc.sensorsWaitMs, maxAddedBmcUsers: config.bmc.maxAddedUsers }, powerSync),
     deploys: new Deploys(repos.servers, repos.users, tasks, netboot, notifier, catalogue, config.site.name),
     netboot,
@@ -258,6 +262,8 @@ export async function createAgent(config: ResolvedConfig, opts: { log?: Logger }
     ...netbootWorkflows({ bmc, servers: repos.servers, timing, netboot, notifier, installTimeoutMs: boot.installTimeoutMs, rebootGraceMs: boot.rebootGraceMs }),
     ...ipamWorkflows(),
     ...switchWorkflows({ ports: switchPortService, servers: repos.servers }),
+    noopWorkflow(),
+    installCallbackWorkflow({ notifier }),
   ]) {
     tasks.register(wf);
   }

@@ -7,6 +7,7 @@ import type { ServersRepo } from '../store/repos/servers-repo.js';
 import type { UsersRepo, UserRecord } from '../store/repos/users-repo.js';
 import { can, requireAllowed, requireVisibleServer } from './access.js';
 import { parseInput } from './validate.js';
+import type { Page, Paged } from './page.js';
 
 export const newUserSchema = z
   .object({
@@ -87,19 +88,14 @@ export class Servers {
     return this.servers.freeByConfiguration();
   }
 
-  listUsers(p: Principal): UserRecord[] {
+  listUsers(p: Principal, page: Page): Paged<UserRecord> {
     requireAllowed(can.manageUsers(p), 'list users');
-    return this.users.list();
+    return this.users.list(page);
   }
 
   createUser(p: Principal, u: NewUser): UserRecord {
     requireAllowed(can.manageUsers(p), 'create users');
     return this.users.create(u);
-  }
-
-  /** eq update_servers: the servers this token may act on now. */
-  updateServers(p: Principal): ServerRecord[] {
-    return this.list(p, {}).servers;
   }
 
   private check(list: ServerInput[]): void {

@@ -86,6 +86,10 @@ export const serverInputSchema = z
     interfaces: z.array(interfaceInputSchema).max(32).default([]),
     bmc: bmcInputSchema.optional(),
     console: consoleInputSchema.optional(),
+    /** Billing facts central keeps here for eq update_servers (the seed's billing_servers). */
+    recurring: z.number().nonnegative().max(1e12).nullable().optional(),
+    nextduedate: z.iso.date().nullable().optional(),
+    billingcycle: text(32).nullable().optional(),
   })
   .strict()
   .superRefine((s, ctx) => {
@@ -144,6 +148,8 @@ export interface ServerRecord {
   power: { state: LastPower; readAt: string | null; bmcReachable: boolean | null };
   /** Switch ports down (DCImanager suspend); survives restarts. */
   suspended: boolean;
+  /** What central's billing keeps here (eq update_servers); null when not given. */
+  billing: { recurring: number | null; nextDueDate: string | null; billingCycle: string | null };
   createdAt: string;
   updatedAt: string;
 }
@@ -156,6 +162,7 @@ export interface ServerFilter {
   status?: string;
   ip?: string;
   ownerId?: number; // clients see only their own
+  owned?: boolean; // only servers that have an owner (update_servers for a token without one)
   search?: string; // name, rack, MAC, IP substring (the tech page)
   limit?: number;
   offset?: number;

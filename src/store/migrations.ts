@@ -316,4 +316,16 @@ export const MIGRATIONS: Migration[] = [
       );
     `,
   },
+  {
+    version: 300,
+    name: 'billing facts on servers; IPAM addresses found by their text',
+    sql: `
+      -- eq update_servers' billing_servers: what central's billing keeps here (null: not given).
+      ALTER TABLE servers ADD COLUMN recurring REAL;
+      ALTER TABLE servers ADD COLUMN nextduedate TEXT;
+      ALTER TABLE servers ADD COLUMN billingcycle TEXT;
+      -- eq list ip= finds a server by any address IPAM gave it.
+      CREATE INDEX ip_addresses_ip ON ip_addresses(ip);
+    `,
+  },
 ];

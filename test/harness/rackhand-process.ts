@@ -5,7 +5,9 @@ import { tmpdir } from 'node:os';
 import path from 'node:path';
 
 export const REPO_ROOT = path.resolve(import.meta.dirname, '../..');
-const BIN = path.join(REPO_ROOT, 'bin/rackhand.js');
+// TEST_RACKHAND_BIN runs the same tests against another build (an older commit's bin/rackhand.js), to show that a
+// test fails before a change.
+const BIN = process.env.TEST_RACKHAND_BIN ?? path.join(REPO_ROOT, 'bin/rackhand.js');
 
 export interface RackhandProcess {
   url: string;

@@ -9,7 +9,10 @@ import { historyHoursSchema } from '../../core/history.js';
 import { newTokenSchema } from '../../core/tokens.js';
 import { switchInputSchema, switchNameSchema } from '../../core/switch-ports.js';
 import { endpoint, type Face } from '../face.js';
-import { idParams, intParam, pageQuery } from '../params.js';
+import { idParams, intParam, pageFrom, pageQuery } from '../params.js';
+import { pageOf } from '../../core/page.js';
+
+const pageOnly = z.object(pageQuery).strict();
 import { taskEvents } from './v1-events.js';
 
 const serverListQuery = z
@@ -81,8 +84,8 @@ export const v1Face: Face = {
       tag: 'servers',
       query: serverListQuery,
       handler: ({ core, principal, query }) => {
-        const { q, ...rest } = query;
-        return core.servers.list(principal, { ...rest, search: q, limit: query.limit ?? 1000 });
+        const { q, limit: _l, offset: _o, ...rest } = query;
+        return core.servers.list(principal, { ...rest, search: q, ...pageFrom(query) });
       },
     }),
     endpoint({
@@ -236,9 +239,10 @@ export const v1Face: Face = {
     endpoint({
       method: 'GET',
       path: '/api/v1/os',
-      summary: 'The OS catalogue (os_id numbers the eq API takes)',
+      summary: 'The OS catalogue (os_id numbers the eq API takes; paged)',
       tag: 'netboot',
-      handler: ({ core }) => ({ list: core.deploys.osList() }),
+      query: pageOnly,
+      handler: ({ core, query }) => pageOf(core.deploys.osList(), pageFrom(query)),
     }),
     endpoint({
       method: 'GET',
@@ -277,9 +281,10 @@ export const v1Face: Face = {
     endpoint({
       method: 'GET',
       path: '/api/v1/discovered',
-      summary: 'MACs that asked to network-boot but are not in the inventory',
+      summary: 'MACs that asked to network-boot but are not in the inventory (paged)',
       tag: 'netboot',
-      handler: ({ core, principal }) => core.discovered.list(principal),
+      query: pageOnly,
+      handler: ({ core, principal, query }) => pageOf(core.discovered.list(principal).list, pageFrom(query)),
     }),
     endpoint({
       method: 'POST',
@@ -313,10 +318,11 @@ export const v1Face: Face = {
     endpoint({
       method: 'GET',
       path: '/api/v1/servers/:id/console/sessions',
-      summary: 'Console session audit: who, when, from where, bytes, end reason',
+      summary: 'Console session audit: who, when, from where, bytes, end reason (paged)',
       tag: 'console',
       params: idParams,
-      handler: ({ core, principal, params }) => ({ list: core.consoles.history(principal, params.id) }),
+      query: pageOnly,
+      handler: ({ core, principal, params, query }) => pageOf(core.consoles.history(principal, params.id), pageFrom(query)),
     }),
     // ---- tasks
     endpoint({
@@ -326,7 +332,7 @@ export const v1Face: Face = {
       tag: 'tasks',
       query: taskListQuery,
       handler: ({ core, principal, query }) =>
-        core.tasks.list(principal, { serverId: query.server, state: query.state, kind: query.kind, limit: query.limit, offset: query.offset }),
+        core.tasks.list(principal, { serverId: query.server, state: query.state, kind: query.kind, ...pageFrom(query) }),
     }),
     endpoint({
       method: 'GET',
@@ -349,9 +355,10 @@ export const v1Face: Face = {
     endpoint({
       method: 'GET',
       path: '/api/v1/users',
-      summary: 'List users (server owners)',
+      summary: 'List users (server owners; paged)',
       tag: 'users',
-      handler: ({ core, principal }) => ({ list: core.servers.listUsers(principal) }),
+      query: pageOnly,
+      handler: ({ core, principal, query }) => core.servers.listUsers(principal, pageFrom(query)),
     }),
     endpoint({
       method: 'POST',
@@ -374,9 +381,10 @@ export const v1Face: Face = {
     endpoint({
       method: 'GET',
       path: '/api/v1/tokens',
-      summary: 'List tokens (never their values)',
+      summary: 'List tokens (never their values; paged)',
       tag: 'auth',
-      handler: ({ core, principal }) => ({ list: core.tokens.list(principal) }),
+      query: pageOnly,
+      handler: ({ core, principal, query }) => pageOf(core.tokens.list(principal), pageFrom(query)),
     }),
     endpoint({
       method: 'POST',
@@ -403,11 +411,12 @@ export const v1Face: Face = {
     endpoint({
       method: 'GET',
       path: '/api/v1/switches',
-      summary: 'List switches (credentials shown as set / not set)',
+      summary: 'List switches (credentials shown as set / not set; paged)',
       tag: 'switches',
-      handler: ({ core, principal }) => {
-        const list = core.switchPorts.list(principal).map(v1Switch);
-        return { switches: list, total: list.length };
+      query: pageOnly,
+      handler: ({ core, principal, query }) => {
+        const { list, total } = pageOf(core.switchPorts.list(principal), pageFrom(query));
+        return { switches: list.map(v1Switch), total };
       },
     }),
     endpoint({

@@ -218,10 +218,11 @@ export class IpamRepo {
     this.sql('DELETE FROM ip_addresses WHERE id = ?').run(id);
   }
 
-  addresses(filter: { serverId?: number; ownerId?: number; limit?: number; offset?: number }): { rows: AddressRow[]; total: number } {
+  addresses(filter: { serverId?: number; serverIds?: number[]; ownerId?: number; limit?: number; offset?: number }): { rows: AddressRow[]; total: number } {
     const where: string[] = [];
     const args: Record<string, unknown> = {};
     if (filter.serverId !== undefined) (where.push('a.server_id = @server'), (args.server = filter.serverId));
+    if (filter.serverIds) (where.push('a.server_id IN (SELECT value FROM json_each(@servers))'), (args.servers = JSON.stringify(filter.serverIds)));
     if (filter.ownerId !== undefined) (where.push('s.owner_id = @owner'), (args.owner = filter.ownerId));
     const clause = where.length ? ' WHERE ' + where.join(' AND ') : '';
     const total = (
