@@ -63,7 +63,7 @@ import { SwitchPorts } from './core/switch-ports.js';
 import { SensorHistory } from './core/history.js';
 import { Tasks } from './core/tasks.js';
 import { Tokens } from './core/tokens.js';
-import { PostInstallNotifier } from './core/post-install-notifier.js';
+import { CALLBACK_KEY_LABEL, PostInstallNotifier } from './core/post-install-notifier.js';
 // faces
 import { authenticate } from './api/authenticate.js';
 import { createHttpServer } from './api/http-server.js';
@@ -234,7 +234,7 @@ export async function createAgent(config: ResolvedConfig, opts: { log?: Logger }
 
   // ---- Core: the capabilities every face calls.
   const servers = new Servers(repos.servers, repos.users, config.bmc.allowSimulated);
-  const notifier = new PostInstallNotifier(secrets.derive('post_install_callback'), {
+  const notifier = new PostInstallNotifier(secrets.derive(CALLBACK_KEY_LABEL), {
     allowedHosts: config.central.callbackHosts,
     attempts: config.central.callbackAttempts,
     backoffMs: config.central.callbackBackoffMs,

@@ -87,6 +87,13 @@ export const commandTable: CommandSpec[] = [
   },
   { name: 'servers list', args: '', summary: 'every server in the store', via: 'state', flags: [{ name: 'json', help: 'as JSON' }] },
   { name: 'task show', args: 'ID', summary: 'one task with its step journal, from the store', via: 'state', flags: [] },
+  {
+    name: 'callback-key',
+    args: '',
+    summary: 'print the key post_install_callback requests are signed with (HMAC-SHA256, base64): give it to central control',
+    via: 'state',
+    flags: [],
+  },
   { name: 'backup', args: 'FILE', summary: 'online backup of the SQLite store (safe while the daemon runs)', via: 'state', flags: [] },
   { name: 'completion', args: 'bash', summary: 'print the bash completion script: source <(rackhand completion bash)', via: 'none', flags: [], firstArg: ['bash'] },
 

@@ -41,7 +41,9 @@ export async function startRackhand(opts: StartOptions = {}): Promise<RackhandPr
   let configFile: string | undefined;
   if (opts.config) {
     configFile = path.join(stateDir, 'test-config.json');
-    writeFileSync(configFile, JSON.stringify(opts.config));
+    // TEST_RACKHAND_CONFIG_DROP=key,…: leave out top-level keys an older build (TEST_RACKHAND_BIN) does not know.
+    const drop = new Set((process.env.TEST_RACKHAND_CONFIG_DROP ?? '').split(',').filter(Boolean));
+    writeFileSync(configFile, JSON.stringify(Object.fromEntries(Object.entries(opts.config).filter(([k]) => !drop.has(k)))));
   }
   const env: NodeJS.ProcessEnv = {
     ...process.env,
@@ -52,6 +54,8 @@ export async function startRackhand(opts: StartOptions = {}): Promise<RackhandPr
     ...(configFile ? { RACKHAND_CONFIG: configFile } : {}),
     ...opts.env,
   };
+  // TEST_RACKHAND_ENV_DROP=NAME,…: leave out variables an older build (TEST_RACKHAND_BIN) does not know.
+  for (const name of (process.env.TEST_RACKHAND_ENV_DROP ?? '').split(',').filter(Boolean)) delete env[name];
   let out = '';
   let proc!: ChildProcess;
   let url = '';
