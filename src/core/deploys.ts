@@ -61,6 +61,18 @@ export class Deploys {
   createPxe(p: Principal, serverId: number, input: InstallRequest): TaskRecord {
     const server = requireVisibleServer(p, this.servers.get(serverId), serverId);
     const r = this.check(p, server, input, 'install');
+    // imitate_deploy / imitate_error: everything was checked; nothing is armed, and the task says so.
+    if (r.imitate) {
+      return this.tasks.submit('noop', {
+        serverId,
+        params: {
+          operation: 'create_pxe',
+          reason: `imitate_${r.imitate}: the request was checked; nothing was armed`,
+          ...(r.imitate === 'error' ? { error: 'imitated create_pxe error (imitate_error=1)' } : {}),
+        },
+        requestedBy: describePrincipal(p),
+      });
+    }
     return this.tasks.submit('create_pxe', {
       serverId,
       params: { purpose: 'install', os_id: r.osId, install: r.settings, uefi: r.uefi, post_install_callback: r.callback, extra: r.extra },

@@ -78,8 +78,11 @@ export const TASK_PARAMS = {
       reason: z.string().max(1024).optional(),
     })
     .strict(),
-  /** A request that asks for nothing to be done (clear_hdd "none"): the journal records it and why. */
-  noop: z.object({ operation: z.string().max(64), reason: z.string().max(256) }).strict(),
+  /**
+   * A request that asks for nothing to be done (clear_hdd "none", an imitated create_pxe): the journal records it
+   * and why; with `error` the task fails with it (imitate_error).
+   */
+  noop: z.object({ operation: z.string().max(64), reason: z.string().max(256), error: z.string().max(256).optional() }).strict(),
   ip_release: z.object({ ip_id: z.number().int(), ip: z.string(), network: z.string(), main_ipv4: z.boolean() }).strict(),
 } as const;
 

@@ -46,7 +46,8 @@ function installRequest(x: EqParams<'create_pxe' | 'reinstall' | 'order_instance
       no_lvm: no_lvm === undefined ? undefined : no_lvm === true || no_lvm === '1' || no_lvm === 'true' || no_lvm === 'yes',
       manual_choice_dsk: manual_choice_dsk === undefined ? undefined : String(manual_choice_dsk),
     },
-    extra: Object.fromEntries(Object.entries(extra).filter(([, v]) => v !== undefined)),
+    // os_name picks the OS only when os_id names none; it is kept with the task either way.
+    extra: Object.fromEntries(Object.entries({ ...extra, os_name }).filter(([, v]) => v !== undefined)),
   };
 }
 
