@@ -234,6 +234,7 @@ describe('paging: every list takes limit and offset and says its total', () => {
     for (let i = 0; i < 2; i++) expect((await api().post('/api/v1/servers/1/console')).status).toBe(201);
     const lists: [string, string, string][] = [
       ['/api/dci/v3/server', 'list', 'size'],
+      ['/api/dci/v3/server/configuration', 'list', 'size'],
       ['/api/dci/v3/user', 'list', 'size'],
       ['/api/dci/v3/ip', 'list', 'size'],
       ['/api/dci/v3/server/5/ip', 'list', 'size'],

@@ -110,6 +110,7 @@ describe('inventory through the faces', () => {
         { configuration: 'E-2236-32Gb-2x480SSD', free_server_count: expect.any(Number) },
         { configuration: 'i9-9900K-64Gb-2x1024NVMe', free_server_count: expect.any(Number) },
       ],
+      size: 2,
     });
     const expected = makeServers(1000).filter((s) => s.status === 'free' && s.id % 100 !== 7);
     const total = conf.json.list.reduce((a: number, c: any) => a + c.free_server_count, 0);

@@ -8,6 +8,7 @@ import type { TaskRecord } from '../../store/repos/tasks-repo.js';
 import { TASK_STATES } from '../../store/repos/tasks-repo.js';
 import { endpoint, type Endpoint, type Face } from '../face.js';
 import { flagParam, idParams, intParam, pageFrom, pageQuery } from '../params.js';
+import { pageOf } from '../../core/page.js';
 import { dciIpAddress, dciIpNetwork, dciIpPool, dciServer, dciTask, dciUser } from './dci-shapes.js';
 
 const text = (max: number) => z.string().max(max).regex(/^[^\x00-\x1f\x7f]*$/, 'control characters are not allowed');
@@ -174,9 +175,13 @@ export const dciFace: Face = {
     endpoint({
       method: 'GET',
       path: '/api/dci/v3/server/configuration',
-      summary: 'DCImanager: free servers per configuration',
+      summary: 'DCImanager: free servers per configuration (paged)',
       tag: 'dci',
-      handler: ({ core, principal }) => ({ list: core.servers.freeByConfiguration(principal) }),
+      query: pageOnly,
+      handler: ({ core, principal, query }) => {
+        const { list, total } = pageOf(core.servers.freeByConfiguration(principal), pageFrom(query));
+        return { list, size: total };
+      },
     }),
     endpoint({
       method: 'GET',
