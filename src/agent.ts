@@ -242,7 +242,7 @@ export async function createAgent(config: ResolvedConfig, opts: { log?: Logger }
   const consoles = new Consoles(repos.console, repos.servers, { ...config.console, basePath: CONSOLE_BASE }, publicUrl);
   const core: Core = {
     servers,
-    views: new ServerViews(servers, ipam, netboot, tasks, repos.users),
+    views: new ServerViews(servers, ipam, netboot, repos.tasks, repos.users),
     power: new Power(repos.servers, repos.bmcAccounts, tasks, { sensorsWaitMs: config.bmc.sensorsWaitMs, maxAddedBmcUsers: config.bmc.maxAddedUsers }, powerSync),
     deploys: new Deploys(repos.servers, repos.users, tasks, netboot, notifier, catalogue, config.site.name),
     netboot,

@@ -279,18 +279,16 @@ export class Ipam {
   serverIps(servers: ServerRecord[]): Map<number, ServerIp[]> {
     const out = new Map<number, ServerIp[]>();
     if (servers.length === 0) return out;
-    const pools = new Map(this.repo.pools().map((pool) => [pool.id, pool.is_public === 1]));
-    const nets = new Map(this.repo.networks().map((n) => [n.id, n]));
-    const ranges = this.repo.ranges().map((r) => ({ ...r, family: nets.get(r.network_id)?.family }));
-    const typeOf = (family: IpFamily, value: bigint, poolId: number | null): 'public' | 'private' => {
-      if (poolId !== null && pools.has(poolId)) return pools.get(poolId) ? 'public' : 'private';
-      const key = ipKey(value);
-      const r = ranges.find((x) => x.family === family && x.first_key <= key && key <= x.last_key);
-      if (r) return pools.get(r.pool_id) ? 'public' : 'private';
+    const ranges = this.repo.rangesWithPools();
+    const typeOf = (family: IpFamily, value: bigint, poolPublic: number | null): 'public' | 'private' => {
+      if (poolPublic !== null) return poolPublic === 1 ? 'public' : 'private';
+      const key = ranges.length ? ipKey(value) : '';
+      const range = ranges.find((r) => r.family === family && r.first_key <= key && key <= r.last_key);
+      if (range) return range.is_public === 1 ? 'public' : 'private';
       return isPrivateAddress(family, value) ? 'private' : 'public';
     };
-    const byServer = new Map<number, AddressRow[]>();
-    for (const row of this.repo.addresses({ serverIds: servers.map((s) => s.id) }).rows) {
+    const byServer = new Map<number, (AddressRow & { pool_public: number | null })[]>();
+    for (const row of this.repo.addressesOf(servers.map((s) => s.id))) {
       const list = byServer.get(row.server_id) ?? [];
       list.push(row);
       byServer.set(row.server_id, list);
@@ -300,50 +298,32 @@ export class Ipam {
       const mainText = ipam.find((a) => a.is_main === 1 && a.family === 4)?.ip ?? s.interfaces.find((i) => i.ip)?.ip ?? undefined;
       const list: ServerIp[] = [];
       const seen = new Set<string>();
+      const add = (ip: string, family: IpFamily, value: bigint, a: (AddressRow & { pool_public: number | null }) | undefined, iface: string | null) => {
+        seen.add(ip);
+        list.push({
+          ip,
+          family,
+          type: typeOf(family, value, a?.pool_public ?? null),
+          main: ip === mainText,
+          id: a?.id ?? null,
+          network: a?.network_name ?? null,
+          gateway: a?.gateway ?? null,
+          prefix: a?.prefix ?? null,
+          domain: a?.domain ?? '',
+          interface: iface,
+        });
+      };
       for (const i of s.interfaces) {
         const parsed = i.ip ? parseIp(i.ip) : undefined;
         if (!parsed) continue;
         const text = formatIp(parsed.family, parsed.value);
-        if (seen.has(text)) continue;
-        seen.add(text);
-        const held = ipam.find((a) => a.ip === text);
-        list.push(held ? this.ipOf(held, i.name, mainText, typeOf) : {
-          ip: text,
-          family: parsed.family,
-          type: typeOf(parsed.family, parsed.value, null),
-          main: text === mainText,
-          id: null,
-          network: null,
-          gateway: null,
-          prefix: null,
-          domain: '',
-          interface: i.name,
-        });
+        if (!seen.has(text)) add(text, parsed.family, parsed.value, ipam.find((a) => a.ip === text), i.name);
       }
-      for (const a of ipam) {
-        if (seen.has(a.ip)) continue;
-        seen.add(a.ip);
-        list.push(this.ipOf(a, null, mainText, typeOf));
-      }
+      for (const a of ipam) if (!seen.has(a.ip)) add(a.ip, a.family, storedValue(a.ip), a, null);
       list.sort((x, y) => Number(y.main) - Number(x.main));
       out.set(s.id, list);
     }
     return out;
-  }
-
-  private ipOf(a: AddressRow, iface: string | null, mainText: string | undefined, typeOf: (f: IpFamily, v: bigint, pool: number | null) => 'public' | 'private'): ServerIp {
-    return {
-      ip: a.ip,
-      family: a.family,
-      type: typeOf(a.family, storedValue(a.ip), a.pool_id),
-      main: a.ip === mainText,
-      id: a.id,
-      network: a.network_name,
-      gateway: a.gateway,
-      prefix: a.prefix,
-      domain: a.domain,
-      interface: iface,
-    };
   }
 
   serverAddresses(p: Principal, serverId: number, page: Page): Paged<IpAddress> {

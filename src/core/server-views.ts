@@ -2,8 +2,7 @@
 // typed public or private) and the install in progress — eq show / list / update_servers, DCImanager's servers.
 import type { Principal } from '../auth/tokens.js';
 import type { ServerFilter, ServerRecord } from '../domain/server.js';
-import type { TaskRecord, TaskState } from '../store/repos/tasks-repo.js';
-import type { TaskRunner } from '../tasks/task-runner.js';
+import type { TaskRecord, TaskState, TasksRepo } from '../store/repos/tasks-repo.js';
 import type { Ipam, ServerIp } from './ipam.js';
 import type { Netboot } from './netboot.js';
 import type { Page, Paged } from './page.js';
@@ -38,7 +37,7 @@ export class ServerViews {
     private readonly servers: Servers,
     private readonly ipam: Ipam,
     private readonly netboot: Netboot,
-    private readonly tasks: TaskRunner,
+    private readonly tasks: TasksRepo,
     private readonly users: UsersRepo,
   ) {}
 
@@ -75,10 +74,8 @@ export class ServerViews {
   private deploys(ids: number[]): Map<number, DeployInProgress> {
     const out = new Map<number, DeployInProgress>();
     if (ids.length === 0) return out;
-    for (const state of ['running', 'queued'] as const) {
-      for (const t of this.tasks.list({ kind: 'deploy', state, serverIds: ids, limit: ids.length }).tasks) {
-        if (t.serverId !== null && !out.has(t.serverId)) out.set(t.serverId, inProgress(t, 'deploy', state));
-      }
+    for (const t of this.tasks.unfinishedOf('deploy', ids)) {
+      if (t.serverId !== null && !out.has(t.serverId)) out.set(t.serverId, inProgress(t, 'deploy', t.state === 'queued' ? 'queued' : 'running'));
     }
     for (const id of ids) {
       if (out.has(id)) continue;

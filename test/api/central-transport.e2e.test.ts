@@ -99,6 +99,13 @@ describe('tokens: the first valid one wins', () => {
     const none = await raw('GET', '/api/dci/v3/server/1', undefined, { cookie: `ses6=${stale}`, 'x-xsrf-token': stale });
     expect(none.status).toBe(401);
   });
+
+  it('the token parameter works on every endpoint, those with their own query parameters too', async () => {
+    for (const path of ['/api/dci/v3/server?limit=1', '/api/dci/v3/ip?limit=1', '/api/v1/servers?limit=1', '/api/v1/tasks?limit=1', '/api/v1/servers/1/sensors/history?hours=1']) {
+      const r = await raw('GET', `${path}&token=${admin}`, undefined, {});
+      expect(r.status, `${path}: ${JSON.stringify(r.json)}`).toBe(200);
+    }
+  });
 });
 
 describe('one error envelope per face', () => {

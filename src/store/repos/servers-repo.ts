@@ -241,8 +241,15 @@ export class ServersRepo {
     const total = (this.sql(`SELECT count(*) AS n FROM servers s ${clause}`).get(args) as { n: number }).n;
     const limit = filter.limit ?? -1;
     const offset = filter.offset ?? 0;
-    const rows = this.sql(`SELECT s.* FROM servers s ${clause} ORDER BY s.id LIMIT @limit OFFSET @offset`)
-      .all({ ...args, limit, offset }) as ServerRow[];
+    // Unfiltered (the common page), the offset is skipped in the narrow id index, then only the page's rows are read.
+    const rows = (
+      clause
+        ? this.sql(`SELECT s.* FROM servers s ${clause} ORDER BY s.id LIMIT @limit OFFSET @offset`).all({ ...args, limit, offset })
+        : this.sql(`SELECT s.* FROM servers s WHERE s.id IN (SELECT id FROM servers INDEXED BY servers_page ORDER BY id LIMIT @limit OFFSET @offset) ORDER BY s.id`).all({
+            limit,
+            offset,
+          })
+    ) as ServerRow[];
     const ifaces = this.interfacesOf(rows.map((r) => r.id));
     return { servers: rows.map((r) => toRecord(r, ifaces.get(r.id) ?? [])), total };
   }
