@@ -481,7 +481,7 @@ describe('seeds/000: every eq action with every parameter of its table', () => {
 
   /** Every parameter is acted on (these, per action) or recorded with the task as sent (task.params.extra). */
   const ACTED: Record<string, string[]> = {
-    create_pxe: ['action', 'token', 'id', 'os_id', 'root_pass', 'hostname', 'ssh_key', 'post_install_script', 'post_install_callback', 'disk_mirror', 'uefi', 'root_size', 'custom_domain', 'cloud_init_script', 'no_lvm', 'manual_choice_dsk', 'imitate_deploy', 'imitate_error'],
+    create_pxe: ['action', 'token', 'id', 'os_id', 'root_pass', 'hostname', 'ssh_key', 'post_install_script', 'post_install_callback', 'disk_mirror', 'uefi', 'root_size', 'custom_domain', 'cloud_init_script', 'no_lvm', 'imitate_deploy', 'imitate_error'],
   };
   ACTED.reinstall = ACTED.create_pxe;
   ACTED.order_instance = [...ACTED.create_pxe, 'preset', 'location_name', 'email'];
@@ -516,7 +516,7 @@ describe('seeds/000: every eq action with every parameter of its table', () => {
           os_id: 'rackhand-test',
           uefi: true,
           post_install_callback: central.url('/eq/create_pxe'),
-          install: { hostname: 'web-23.example.com', ssh_key: ED25519, disk_mirror: 1, root_size: 20, custom_domain: 'example.com', no_lvm: true, manual_choice_dsk: '0' },
+          install: { hostname: 'web-23.example.com', ssh_key: ED25519, disk_mirror: 1, root_size: 20, custom_domain: 'example.com', no_lvm: true },
         },
       });
       expectRecorded('create_pxe', sent, t.params.extra);

@@ -25,7 +25,8 @@ const taskReply = (t: TaskRecord) => ({ id: t.serverId, task: t.id, state: t.sta
 function installRequest(x: EqParams<'create_pxe' | 'reinstall' | 'order_instance'>): InstallRequest {
   const {
     action: _a, token: _t, id: _id, os_id, os_name, root_pass, uefi, post_install_callback, imitate_deploy, imitate_error,
-    hostname, ssh_key, post_install_script, cloud_init_script, disk_mirror, root_size, custom_domain, no_lvm, manual_choice_dsk,
+    hostname, ssh_key, post_install_script, cloud_init_script, disk_mirror, root_size, custom_domain, no_lvm,
+    // manual_choice_dsk stays in extra: recorded only (the templates lay out the disks themselves)
     ...extra
   } = x as EqParams<'create_pxe'>;
   return {
@@ -44,7 +45,6 @@ function installRequest(x: EqParams<'create_pxe' | 'reinstall' | 'order_instance
       root_size,
       custom_domain,
       no_lvm: no_lvm === undefined ? undefined : no_lvm === true || no_lvm === '1' || no_lvm === 'true' || no_lvm === 'yes',
-      manual_choice_dsk: manual_choice_dsk === undefined ? undefined : String(manual_choice_dsk),
     },
     // os_name picks the OS only when os_id names none; it is kept with the task either way.
     extra: Object.fromEntries(Object.entries({ ...extra, os_name }).filter(([, v]) => v !== undefined)),
