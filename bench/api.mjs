@@ -34,12 +34,13 @@ const root = path.resolve(import.meta.dirname, '..');
 const bin = path.join(root, 'bin/rackhand.js');
 const stateDir = mkdtempSync(path.join(tmpdir(), 'rackhand-bench-api-'));
 const configFile = path.join(stateDir, 'bench.json');
-// Both site-wide loops never idle: a sync pass every 10 s (a pass over 50,000 simulated BMCs takes longer, so
-// they run back to back), sensor passes every 10 s. The simulated BMCs answer after 50 ms, like a LAN BMC.
+// Both site-wide loops never idle: the next sync pass starts 1 s after the last (a pass over 50,000 simulated
+// BMCs takes ~40 s), sensor passes every 10 s (one pass takes minutes). The simulated BMCs answer after 50 ms,
+// like a LAN BMC; they live in the daemon's heap, so its RSS includes them.
 writeFileSync(
   configFile,
   JSON.stringify({
-    bmc: { allowSimulated: true, simulatedDelayMs: 50, sync: { enabled: LOOPS, intervalMs: 10_000 } },
+    bmc: { allowSimulated: true, simulatedDelayMs: 50, sync: { enabled: LOOPS, intervalMs: 1_000 } },
     sensors: { enabled: LOOPS, intervalMs: 10_000 },
   }),
 );
