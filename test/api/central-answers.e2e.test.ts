@@ -4,6 +4,7 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { apiClient, startRackhand, type RackhandProcess } from '../harness/rackhand-process.js';
 import { makeServers } from '../harness/fixtures.js';
+import { until } from './until.js';
 
 let rh: RackhandProcess;
 let admin: string;
@@ -12,14 +13,6 @@ let aliceToken: string;
 const api = (tok = admin) => apiClient(() => rh.url, tok);
 const eq = (params: Record<string, string | number>, tok = admin) => api(tok).eq(params, tok);
 
-async function until<T>(what: string, fn: () => Promise<T | undefined | false>): Promise<T> {
-  for (let i = 0; i < 200; i++) {
-    const v = await fn();
-    if (v) return v;
-    await new Promise((r) => setTimeout(r, 50));
-  }
-  throw new Error(`timed out waiting for ${what}`);
-}
 
 /** 2001:db8::1 → 2001:0DB8:0000:…:0001, the same address spelt in full. */
 function expandV6(a: string): string {

@@ -8,6 +8,7 @@ import { apiClient, startRackhand, type RackhandProcess } from '../harness/rackh
 import { makeServers } from '../harness/fixtures.js';
 import { ED25519 } from '../boot/templates/ssh-key-fixture.js';
 import { startCallbackReceiver, type CallbackReceiver } from './callback-receiver.js';
+import { finishedTask, until } from './until.js';
 
 const STRONG = 'Str0ng-Pass!';
 let rh: RackhandProcess;
@@ -20,20 +21,9 @@ const api = (tok = admin) => apiClient(() => rh.url, tok);
 const eq = (params: Record<string, string | number>, tok = admin) => api(tok).eq(params, tok);
 const mac = (id: number) => makeServers(1, id)[0].interfaces[0].mac;
 
-async function until<T>(what: string, fn: () => Promise<T | undefined | false>, tries = 300): Promise<T> {
-  for (let i = 0; i < tries; i++) {
-    const v = await fn();
-    if (v) return v;
-    await new Promise((r) => setTimeout(r, 50));
-  }
-  throw new Error(`timed out waiting for ${what}`);
-}
 
 const task = async (id: number) => (await api().get(`/api/v1/tasks/${id}`)).json;
-const finished = (id: number) => until(`task ${id} to finish`, async () => {
-  const t = await task(id);
-  return !['queued', 'running'].includes(t.state) && t;
-});
+const finished = (id: number) => finishedTask((p) => api().get(p), id);
 const taskCount = async () => (await api().get('/api/v1/tasks?limit=1')).json.total as number;
 const freeCount = async () => (await api().get('/api/dci/v3/server/configuration')).json.list.reduce((n: number, c: any) => n + c.free_server_count, 0) as number;
 

@@ -3,6 +3,7 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { apiClient, startRackhand, type RackhandProcess } from '../harness/rackhand-process.js';
 import { makeServers } from '../harness/fixtures.js';
+import { finishedTask } from './until.js';
 
 let rh: RackhandProcess;
 let admin: string;
@@ -10,14 +11,7 @@ let clientToken: string;
 let ownerId: number;
 const api = (tok = admin) => apiClient(() => rh.url, tok);
 
-async function waitTask(id: number) {
-  for (let i = 0; i < 300; i++) {
-    const t = (await api().get(`/api/v1/tasks/${id}`)).json;
-    if (!['queued', 'running'].includes(t.state)) return t;
-    await new Promise((r) => setTimeout(r, 100));
-  }
-  throw new Error(`task ${id} did not finish`);
-}
+const waitTask = (id: number) => finishedTask((p) => api().get(p), id);
 
 beforeAll(async () => {
   rh = await startRackhand({

@@ -12,6 +12,7 @@ import { makeServers } from '../harness/fixtures.js';
 import { startSnmpLab, type SnmpLab } from '../harness/snmp-lab.js';
 import { ED25519 } from '../boot/templates/ssh-key-fixture.js';
 import { startCallbackReceiver, type CallbackReceiver } from './callback-receiver.js';
+import { finishedTask } from './until.js';
 
 const SEEDS = path.join(import.meta.dirname, 'seeds');
 const DCI_DOC = readFileSync(path.join(SEEDS, '004_69787eb200c532c0.txt'), 'utf8');
@@ -170,14 +171,7 @@ function changed(line: string, edits: [string, string][]): string {
   return out;
 }
 
-async function waitTask(id: number) {
-  for (let i = 0; i < 400; i++) {
-    const t = (await api().get(`/api/v1/tasks/${id}`)).json;
-    if (!['queued', 'running'].includes(t.state)) return t;
-    await new Promise((r) => setTimeout(r, 50));
-  }
-  throw new Error(`task ${id} did not finish`);
-}
+const waitTask = (id: number) => finishedTask((p) => api().get(p), id);
 
 // ---------------------------------------------------------------- the site
 
