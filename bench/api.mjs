@@ -174,8 +174,8 @@ function load(url, title, pick, opts) {
 
 const rnd = (n) => 1 + Math.floor(Math.random() * n);
 let token = '';
-const lines = [];
-const say = (s) => (console.log(s), lines.push(s));
+
+const say = (s) => console.log(s);
 
 let daemon;
 // The machine is shared: its load before and after is part of the result.
@@ -245,15 +245,15 @@ try {
         meanwhile(from),
     );
   }
-  {
-    const t = performance.now();
-    const text = await (await fetch(`${daemon.url}/metrics`)).text();
-    say(`/metrics    one scrape: ${(performance.now() - t).toFixed(0)} ms, ${(text.length / 2 ** 20).toFixed(1)} MiB (the daemon answers nothing else meanwhile)`);
-  }
   store.close();
   clearInterval(rssTimer);
   const end = rssMiB(daemon.child.pid);
   say(`RSS         under load: peak sampled ${peakRss.toFixed(0)} MiB, now ${end.rss.toFixed(0)} MiB, process high-water ${end.peak.toFixed(0)} MiB (goal < ${GOALS.rssMiB} MiB; includes the in-process simulated BMCs)`);
+  {
+    const t = performance.now();
+    const text = await (await fetch(`${daemon.url}/metrics`)).text();
+    say(`/metrics    one scrape after the runs: ${(performance.now() - t).toFixed(0)} ms, ${(text.length / 2 ** 20).toFixed(1)} MiB (the daemon answers nothing else meanwhile)`);
+  }
   say(`machine     load average ${loadavg().map((l) => l.toFixed(1)).join(' ')} after the runs`);
   const fixed = results[0];
   say(
