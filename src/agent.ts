@@ -55,8 +55,11 @@ import { netbootWorkflows } from './tasks/workflows/netboot-workflows.js';
 import { ipamWorkflows } from './tasks/workflows/ipam-workflows.js';
 import { switchWorkflows } from './tasks/workflows/switch-workflows.js';
 import { imageWorkflows } from './tasks/workflows/image-workflows.js';
+import { noopWorkflow } from './tasks/workflows/noop-workflow.js';
+import { installCallbackWorkflow } from './tasks/workflows/install-callback-workflow.js';
 import type { Core } from './core/core.js';
 import { Servers } from './core/servers.js';
+import { ServerViews } from './core/server-views.js';
 import { Power } from './core/power.js';
 import { Deploys } from './core/deploys.js';
 import { Netboot } from './core/netboot.js';
@@ -75,7 +78,7 @@ import { Audit } from './core/audit.js';
 import { BootHistory } from './core/boot-history.js';
 import { BmcTrust } from './core/bmc-trust.js';
 import { EventLogs } from './core/event-logs.js';
-import { PostInstallNotifier } from './core/post-install-notifier.js';
+import { CALLBACK_KEY_LABEL, PostInstallNotifier } from './core/post-install-notifier.js';
 // faces
 import { authenticate } from './api/authenticate.js';
 import { createHttpServer } from './api/http-server.js';
@@ -290,7 +293,7 @@ export async function createAgent(config: ResolvedConfig, opts: { log?: Logger }
 
   // ---- Core: the capabilities every face calls.
   const servers = new Servers(repos.servers, repos.users, config.bmc.allowSimulated);
-  const notifier = new PostInstallNotifier(secrets.derive('post_install_callback'), {
+  const notifier = new PostInstallNotifier(secrets.derive(CALLBACK_KEY_LABEL), {
     allowedHosts: config.central.callbackHosts,
     attempts: config.central.callbackAttempts,
     backoffMs: config.central.callbackBackoffMs,
@@ -308,6 +311,7 @@ export async function createAgent(config: ResolvedConfig, opts: { log?: Logger }
       repos.sensors,
     ),
     deploys,
+    views: new ServerViews(servers, ipam, netboot, repos.tasks, repos.users),
     netboot,
     discovered: new Discovered(repos.discovered, servers, (p, id) => deploys.diagnostics(p, id, { manualPower: true })),
     consoles,
@@ -341,6 +345,8 @@ export async function createAgent(config: ResolvedConfig, opts: { log?: Logger }
     ...ipamWorkflows(),
     ...switchWorkflows({ ports: switchPortService, servers: repos.servers }),
     ...imageWorkflows(images),
+    noopWorkflow(),
+    installCallbackWorkflow({ notifier }),
   ]) {
     tasks.register(wf);
   }

@@ -7,6 +7,7 @@ import { closestName, ConfigError, loadConfig, planReload, publicConfig, type Re
 import { createAgent, openState } from '../agent.js';
 import { ROLES, type Principal, type Role } from '../auth/tokens.js';
 import { Servers, type ImportProblem, type ImportResult } from '../core/servers.js';
+import { CALLBACK_KEY_LABEL } from '../core/post-install-notifier.js';
 import { RackhandError } from '../errors.js';
 import { acquireStateLock } from '../store/state-lock.js';
 import { databaseFile } from '../store/sqlite-store.js';
@@ -170,6 +171,10 @@ async function stateCommand(spec: CommandSpec, args: string[], flags: Flags): Pr
         const t = repos.tasks.get(Number(id));
         if (!t) throw new RackhandError('NOT_FOUND', `task ${id} not found`);
         print(JSON.stringify(t, null, 2));
+        return 0;
+      }
+      case 'callback-key': {
+        print(state.secrets.derive(CALLBACK_KEY_LABEL).toString('base64'));
         return 0;
       }
       case 'backup': {

@@ -7,6 +7,7 @@ import type { Images } from './images.js';
 import type { Ipam } from './ipam.js';
 import type { Netboot } from './netboot.js';
 import type { Power } from './power.js';
+import type { ServerViews } from './server-views.js';
 import type { Servers } from './servers.js';
 import type { SwitchPorts } from './switch-ports.js';
 import type { Tasks } from './tasks.js';
@@ -18,6 +19,8 @@ import type { EventLogs } from './event-logs.js';
 
 export interface Core {
   servers: Servers;
+  /** Servers as central sees them: addresses, the install in progress, the owner (eq and DCImanager). */
+  views: ServerViews;
   power: Power;
   deploys: Deploys;
   netboot: Netboot;

@@ -78,6 +78,18 @@ export class Deploys {
   createPxe(p: Principal, serverId: number, input: InstallRequest): TaskRecord {
     const server = requireVisibleServer(p, this.servers.get(serverId), serverId);
     const r = this.check(p, server, input, 'install');
+    // imitate_deploy / imitate_error: everything was checked; nothing is armed, and the task says so.
+    if (r.imitate) {
+      return this.tasks.submit('noop', {
+        serverId,
+        params: {
+          operation: 'create_pxe',
+          reason: `imitate_${r.imitate}: the request was checked; nothing was armed`,
+          ...(r.imitate === 'error' ? { error: 'imitated create_pxe error (imitate_error=1)' } : {}),
+        },
+        requestedBy: describePrincipal(p),
+      });
+    }
     return this.tasks.submit('create_pxe', {
       serverId,
       params: { purpose: 'install', os_id: r.osId, install: r.settings, uefi: r.uefi, post_install_callback: r.callback, extra: r.extra },
@@ -86,9 +98,10 @@ export class Deploys {
     });
   }
 
-  clearPxe(p: Principal, serverId: number): TaskRecord {
+  /** `hostname` (eq clear_pxe's optional parameter) is recorded with the task. */
+  clearPxe(p: Principal, serverId: number, hostname?: string): TaskRecord {
     requireVisibleServer(p, this.servers.get(serverId), serverId);
-    return this.tasks.submit('clear_pxe', { serverId, params: {}, requestedBy: describePrincipal(p) });
+    return this.tasks.submit('clear_pxe', { serverId, params: hostname === undefined ? {} : { hostname }, requestedBy: describePrincipal(p) });
   }
 
   /** The whole deploy: arm → PXE → power → installer report → disarm → disk → reboot. */
@@ -102,6 +115,16 @@ export class Deploys {
    */
   diagnostics(p: Principal, serverId: number, input: { os?: number | string; extra?: Record<string, unknown>; manualPower?: boolean } = {}): TaskRecord {
     return this.deploy(p, serverId, { os: input.os || DEFAULT_OS.diag, extra: input.extra }, 'diag', { releaseOnFailure: false, manualPower: input.manualPower });
+  }
+
+  /** clear_hdd "none": nothing is wiped; a task says so, so the caller gets the same {id, task} answer. */
+  wipeNothing(p: Principal, serverId: number): TaskRecord {
+    requireVisibleServer(p, this.servers.get(serverId), serverId);
+    return this.tasks.submit('noop', {
+      serverId,
+      params: { operation: 'clear_hdd', reason: 'clear_hdd "none": no disk was wiped, nothing was booted' },
+      requestedBy: describePrincipal(p),
+    });
   }
 
   wipe(p: Principal, serverId: number, mode: NonNullable<InstallSettings['wipe_mode']>, extra: Record<string, unknown> = {}): TaskRecord {
@@ -118,26 +141,21 @@ export class Deploys {
   }
 
   /**
-   * order_instance: with an id, a reinstall of that server; without, atomically claim a free server of the preset
-   * at this site for the owner (the token's, or the user named by `ownerEmail`), then deploy it. A failed order
-   * returns the server to the free pool.
+   * order_instance: without an id, atomically claim a free server of the preset at this site for the owner (the
+   * token's, or the user named by `ownerEmail`), then deploy it; with an id, reinstall that server — its preset and
+   * location must match the order, and a free server is claimed for the owner first. A failed order returns a server
+   * it claimed to the free pool.
    */
   orderInstance(p: Principal, req: OrderRequest & { id?: number }): { serverId: number; task: TaskRecord } {
     const { preset, locationName, ownerEmail, id, ...install } = req;
-    if (id !== undefined) return { serverId: id, task: this.reinstall(p, id, install) };
-    // Ordering for a customer makes the server theirs: that is user management, which a tech token may not do.
-    if (p.ownerId === null && ownerEmail) requireAllowed(can.manageUsers(p), 'order a server for a customer (email)');
-    const ownerId = p.ownerId ?? (ownerEmail ? this.users.findByEmail(ownerEmail)?.id : undefined);
+    const ownerId = this.orderOwner(p, ownerEmail);
+    if (id !== undefined) return this.orderServer(p, id, { preset, locationName, ownerId }, install);
     if (ownerId === undefined) {
-      throw new RackhandError(
-        ownerEmail ? 'NOT_FOUND' : 'INVALID_INPUT',
-        ownerEmail ? `no user with email ${ownerEmail}: create it first (POST /api/dci/v3/user)` : 'order_instance needs an owner: a client token, or `email` of a known user',
-        { field: 'email' },
-      );
+      throw new RackhandError('INVALID_INPUT', 'order_instance needs an owner: a client token, or `email` of a known user', { field: 'email' });
     }
     // Everything about the request is checked before a server is claimed.
     const probe = this.check(p, undefined, install, 'install');
-    const location = locationName.trim().toLowerCase() === this.siteName.toLowerCase() ? undefined : locationName;
+    const location = this.isSite(locationName) ? undefined : locationName;
     const claimed = this.servers.claimFree({ preset, location, ownerId });
     if (claimed === undefined) {
       throw new RackhandError('NO_FREE_SERVER', `no free server${preset ? ` of preset ${preset}` : ''} at ${locationName}`, { preset, location: locationName });
@@ -146,6 +164,56 @@ export class Deploys {
       return { serverId: claimed, task: this.deploy(p, claimed, install, 'install', { releaseOnFailure: true, checked: probe }) };
     } catch (e) {
       this.servers.release(claimed);
+      throw e;
+    }
+  }
+
+  /** The order's owner: the token's own user, or the known user `email` names (a client may not name another). */
+  private orderOwner(p: Principal, email: string | undefined): number | undefined {
+    // Ordering for a customer makes the server theirs: that is user management, which a tech token may not do.
+    if (p.ownerId === null && email !== undefined) requireAllowed(can.manageUsers(p), 'order a server for a customer (email)');
+    const named = email === undefined ? undefined : this.users.findByEmail(email);
+    if (email !== undefined && !named) {
+      throw new RackhandError('NOT_FOUND', `no user with email ${email}: create it first (POST /api/dci/v3/user)`, { field: 'email' });
+    }
+    if (p.ownerId !== null && named && named.id !== p.ownerId) {
+      throw new RackhandError('FORBIDDEN', `email: this token orders for its own user only, not for ${email}`, { field: 'email' });
+    }
+    return p.ownerId ?? named?.id;
+  }
+
+  private isSite(location: string): boolean {
+    return location.trim().toLowerCase() === this.siteName.toLowerCase();
+  }
+
+  /** order_instance with an id: the server must be what was ordered; a free one is claimed for the owner first. */
+  private orderServer(
+    p: Principal,
+    id: number,
+    o: { preset?: string; locationName: string; ownerId?: number },
+    install: InstallRequest,
+  ): { serverId: number; task: TaskRecord } {
+    const server = requireVisibleServer(p, this.servers.get(id), id);
+    if (o.preset && o.preset !== server.preset && o.preset !== server.configuration) {
+      throw new RackhandError('INVALID_INPUT', `preset: server ${id} is ${server.preset || server.configuration || 'of no preset'}, not ${o.preset}`, { field: 'preset' });
+    }
+    const at = [server.location, String(server.locationId ?? ''), server.datacenter].map((x) => x.toLowerCase()).filter(Boolean);
+    if (!this.isSite(o.locationName) && !at.includes(o.locationName.trim().toLowerCase())) {
+      throw new RackhandError('INVALID_INPUT', `location_name: server ${id} is at ${server.location || this.siteName}, not ${o.locationName}`, { field: 'location_name' });
+    }
+    if (o.ownerId !== undefined && server.ownerId !== null && server.ownerId !== o.ownerId) {
+      throw new RackhandError('CONFLICT', `server ${id} belongs to another user`, { field: 'email', id });
+    }
+    const claim = o.ownerId !== undefined && server.ownerId === null;
+    if (!claim) return { serverId: id, task: this.reinstall(p, id, install) };
+    const probe = this.check(p, server, install, 'install');
+    if (this.servers.claimFree({ id, ownerId: o.ownerId! }) === undefined) {
+      throw new RackhandError('NO_FREE_SERVER', `server ${id} is ${server.status}, not free: it cannot be ordered`, { id });
+    }
+    try {
+      return { serverId: id, task: this.deploy(p, id, install, 'install', { releaseOnFailure: true, checked: probe }) };
+    } catch (e) {
+      this.servers.release(id);
       throw e;
     }
   }

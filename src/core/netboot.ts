@@ -101,8 +101,23 @@ export class Netboot {
       detail: report.ok ? `installer reported success (${nb.purpose} ${nb.osId})` : `installer reported failure${report.code ? ` ${report.code}` : ''}: ${report.reason ?? 'no reason given'}`,
     });
     this.log.info({ server: nb.serverId, purpose: nb.purpose, os: nb.osId, ok: report.ok, code: report.code }, 'installer called back');
-    if (nb.taskId !== null) this.tasks.signal(nb.taskId, INSTALLER_SIGNAL, report);
+    if (nb.taskId !== null && !this.tasks.signal(nb.taskId, INSTALLER_SIGNAL, report)) this.callBackCentral(nb, report);
     return nb;
+  }
+
+  /**
+   * create_pxe only arms: no task waits for the installer. Its post_install_callback goes out now, as a task of
+   * its own (journalled, retried), with the installer's status and reason.
+   */
+  private callBackCentral(nb: NetbootState, report: InstallerReport): void {
+    const armedBy = this.tasks.get(nb.taskId!);
+    const url = armedBy?.kind === 'create_pxe' ? (armedBy.params as { post_install_callback?: string }).post_install_callback : undefined;
+    if (!url) return;
+    this.tasks.submit('install_callback', {
+      serverId: nb.serverId,
+      params: { url, task: armedBy!.id, os_id: nb.osId, status: report.ok ? 'ok' : 'failed', code: report.code, reason: report.reason },
+      requestedBy: `rackhand:installer#${armedBy!.id}`,
+    });
   }
 
   /**

@@ -8,6 +8,7 @@ import type { UsersRepo, UserRecord } from '../store/repos/users-repo.js';
 import { can, requireAllowed, requireVisibleServer } from './access.js';
 import { diffServer, mergeServerInput, recordToInput, type FieldChange } from './server-merge.js';
 import { parseInput } from './validate.js';
+import type { Page, Paged } from './page.js';
 
 export const IMPORT_MODES = ['merge', 'replace'] as const;
 export type ImportMode = (typeof IMPORT_MODES)[number];
@@ -203,19 +204,14 @@ export class Servers {
     return this.servers.freeByConfiguration();
   }
 
-  listUsers(p: Principal): UserRecord[] {
+  listUsers(p: Principal, page: Page): Paged<UserRecord> {
     requireAllowed(can.manageUsers(p), 'list users');
-    return this.users.list();
+    return this.users.list(page);
   }
 
   createUser(p: Principal, u: NewUser): UserRecord {
     requireAllowed(can.manageUsers(p), 'create users');
     return this.users.create(u);
-  }
-
-  /** eq update_servers: the servers this token may act on now. */
-  updateServers(p: Principal): ServerRecord[] {
-    return this.list(p, {}).servers;
   }
 
   /** What the schema cannot know: the owner exists, the simulated driver is allowed here. */

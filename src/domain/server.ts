@@ -114,6 +114,10 @@ export const serverInputSchema = z
     console: consoleInputSchema.optional(),
     /** How deploys boot this host unless a request says otherwise: virtual_media and http need a Redfish BMC. */
     boot_via: z.enum(BOOT_VIA).default('pxe'),
+    /** Billing facts central keeps here for eq update_servers (the seed's billing_servers). */
+    recurring: z.number().nonnegative().max(1e12).nullable().optional(),
+    nextduedate: z.iso.date().nullable().optional(),
+    billingcycle: text(32).nullable().optional(),
   })
   .strict()
   .superRefine((s, ctx) => {
@@ -176,6 +180,8 @@ export interface ServerRecord {
   power: { state: LastPower; readAt: string | null; bmcReachable: boolean | null; bmcError: string | null };
   /** Switch ports down (DCImanager suspend); survives restarts. */
   suspended: boolean;
+  /** What central's billing keeps here (eq update_servers); null when not given. */
+  billing: { recurring: number | null; nextDueDate: string | null; billingCycle: string | null };
   createdAt: string;
   updatedAt: string;
 }
@@ -188,6 +194,7 @@ export interface ServerFilter {
   status?: string;
   ip?: string;
   ownerId?: number; // clients see only their own
+  owned?: boolean; // only servers that have an owner (update_servers for a token without one)
   search?: string; // name, rack, MAC, IP substring (the tech page)
   limit?: number;
   offset?: number;

@@ -325,6 +325,27 @@ export const MIGRATIONS: Migration[] = [
     `,
   },
   {
+    version: 300,
+    name: 'billing facts on servers; IPAM addresses found by their text',
+    sql: `
+      -- eq update_servers' billing_servers: what central's billing keeps here (null: not given).
+      ALTER TABLE servers ADD COLUMN recurring REAL;
+      ALTER TABLE servers ADD COLUMN nextduedate TEXT;
+      ALTER TABLE servers ADD COLUMN billingcycle TEXT;
+      -- eq list ip= finds a server by any address IPAM gave it.
+      CREATE INDEX ip_addresses_ip ON ip_addresses(ip);
+    `,
+  },
+  {
+    version: 301,
+    name: 'a narrow index of server ids for paging',
+    sql: `
+      -- A page at offset 25,000 walks the ids in this index (a few dozen pages), not the table's b-tree, whose
+      -- leaves hold whole rows (thousands of pages).
+      CREATE INDEX servers_page ON servers(id);
+    `,
+  },
+  {
     version: 350,
     name: 'audit log',
     sql: `

@@ -67,11 +67,28 @@ export const TASK_PARAMS = {
   bmc_user_remove: z.object({ name: z.string().min(1).max(16) }).strict(),
   bmc_reset: z.object({ kind: z.enum(['cold', 'warm']) }).strict(),
   create_pxe: deployParamsSchema.omit({ previous_status: true, imitate: true, release_on_failure: true, boot_via: true }),
-  clear_pxe: z.object({}).strict(),
+  /** hostname: the seed's optional clear_pxe parameter, recorded with the task. */
+  clear_pxe: z.object({ hostname: z.string().max(253).optional() }).strict(),
   deploy: deployParamsSchema,
   suspend: z.object({}).strict(),
   resume: z.object({}).strict(),
   ip_allocate: z.object({ ip_id: z.number().int(), ip: z.string(), network: z.string(), main_ipv4: z.boolean() }).strict(),
+  /** post_install_callback of a create_pxe install: its task had finished when the installer reported. */
+  install_callback: z
+    .object({
+      url: z.string().url(),
+      task: z.number().int(),
+      os_id: z.string(),
+      status: z.enum(['ok', 'failed']),
+      code: z.string().max(64).optional(),
+      reason: z.string().max(1024).optional(),
+    })
+    .strict(),
+  /**
+   * A request that asks for nothing to be done (clear_hdd "none", an imitated create_pxe): the journal records it
+   * and why; with `error` the task fails with it (imitate_error).
+   */
+  noop: z.object({ operation: z.string().max(64), reason: z.string().max(256), error: z.string().max(256).optional() }).strict(),
   ip_release: z.object({ ip_id: z.number().int(), ip: z.string(), network: z.string(), main_ipv4: z.boolean() }).strict(),
   image_build: z.object({}).strict(),
   image_import: z

@@ -1,6 +1,6 @@
 // The eq module's actions and their parameters, exactly as the seed (seeds/000) documents them, as zod schemas.
 import { z } from 'zod';
-import { flagParam, intParam } from '../params.js';
+import { flagParam, intParam, pageQuery } from '../params.js';
 import { strongRootPasswordSchema } from '../../boot/templates/value-schemas.js';
 import { BOOT_VIA } from '../../domain/server.js';
 
@@ -94,11 +94,12 @@ export const EQ_PARAMS = {
       group: str(128).optional(),
       status: str(32).optional(),
       ip: str(64).optional(),
+      ...pageQuery,
     })
     .strict(),
   show: z.object(withId).strict(),
   status: z.object(withId).strict(),
-  update_servers: z.object(base).strict(),
+  update_servers: z.object({ ...base, ...pageQuery }).strict(),
   on: z.object(withId).strict(),
   off: z.object(withId).strict(),
   reboot: z.object(withId).strict(),

@@ -14,7 +14,10 @@ import { switchInputSchema, switchNameSchema } from '../../core/switch-ports.js'
 import { imageImportSchema } from '../../core/images.js';
 import { endpoint, type Face } from '../face.js';
 import { documentedAs } from '../openapi.js';
-import { flagParam, idParams, intParam, pageQuery } from '../params.js';
+import { flagParam, idParams, intParam, pageFrom, pageQuery } from '../params.js';
+import { pageOf } from '../../core/page.js';
+
+const pageOnly = z.object(pageQuery).strict();
 import { taskEvents } from './v1-events.js';
 import {
   auditListSchema,
@@ -138,8 +141,8 @@ export const v1Face: Face = {
       tag: 'servers',
       query: serverListQuery,
       handler: ({ core, principal, query }) => {
-        const { q, ...rest } = query;
-        return core.servers.list(principal, { ...rest, search: q, limit: query.limit ?? 1000 });
+        const { q, limit: _l, offset: _o, ...rest } = query;
+        return core.servers.list(principal, { ...rest, search: q, ...pageFrom(query) });
       },
     }),
     endpoint({
@@ -351,9 +354,10 @@ export const v1Face: Face = {
       method: 'GET',
       path: '/api/v1/os',
       response: osListSchema,
-      summary: 'The OS catalogue (os_id numbers the eq API takes)',
+      summary: 'The OS catalogue (os_id numbers the eq API takes; paged)',
       tag: 'netboot',
-      handler: ({ core }) => ({ list: core.deploys.osList() }),
+      query: pageOnly,
+      handler: ({ core, query }) => pageOf(core.deploys.osList(), pageFrom(query)),
     }),
     endpoint({
       method: 'GET',
@@ -556,10 +560,11 @@ export const v1Face: Face = {
       method: 'GET',
       path: '/api/v1/servers/:id/console/sessions',
       response: consoleSessionsSchema,
-      summary: 'Console session audit: who, when, from where, bytes, end reason',
+      summary: 'Console session audit: who, when, from where, bytes, end reason (paged)',
       tag: 'console',
       params: idParams,
-      handler: ({ core, principal, params }) => ({ list: core.consoles.history(principal, params.id) }),
+      query: pageOnly,
+      handler: ({ core, principal, params, query }) => pageOf(core.consoles.history(principal, params.id), pageFrom(query)),
     }),
     // ---- tasks
     endpoint({
@@ -570,7 +575,7 @@ export const v1Face: Face = {
       tag: 'tasks',
       query: taskListQuery,
       handler: ({ core, principal, query }) =>
-        core.tasks.list(principal, { serverId: query.server, state: query.state, kind: query.kind, limit: query.limit, offset: query.offset }),
+        core.tasks.list(principal, { serverId: query.server, state: query.state, kind: query.kind, ...pageFrom(query) }),
     }),
     endpoint({
       method: 'GET',
@@ -596,9 +601,10 @@ export const v1Face: Face = {
       method: 'GET',
       path: '/api/v1/users',
       response: userListSchema,
-      summary: 'List users (server owners)',
+      summary: 'List users (server owners; paged)',
       tag: 'users',
-      handler: ({ core, principal }) => ({ list: core.servers.listUsers(principal) }),
+      query: pageOnly,
+      handler: ({ core, principal, query }) => core.servers.listUsers(principal, pageFrom(query)),
     }),
     endpoint({
       method: 'POST',
@@ -623,9 +629,10 @@ export const v1Face: Face = {
       method: 'GET',
       path: '/api/v1/tokens',
       response: tokenListSchema,
-      summary: 'List tokens (never their values)',
+      summary: 'List tokens (never their values; paged)',
       tag: 'auth',
-      handler: ({ core, principal }) => ({ list: core.tokens.list(principal) }),
+      query: pageOnly,
+      handler: ({ core, principal, query }) => pageOf(core.tokens.list(principal), pageFrom(query)),
     }),
     endpoint({
       method: 'POST',
@@ -686,11 +693,12 @@ export const v1Face: Face = {
       method: 'GET',
       path: '/api/v1/switches',
       response: switchListSchema,
-      summary: 'List switches (credentials shown as set / not set)',
+      summary: 'List switches (credentials shown as set / not set; paged)',
       tag: 'switches',
-      handler: ({ core, principal }) => {
-        const list = core.switchPorts.list(principal).map(v1Switch);
-        return { switches: list, total: list.length };
+      query: pageOnly,
+      handler: ({ core, principal, query }) => {
+        const { list, total } = pageOf(core.switchPorts.list(principal), pageFrom(query));
+        return { switches: list.map(v1Switch), total };
       },
     }),
     endpoint({

@@ -225,6 +225,7 @@ export const osListSchema = z
         })
         .strict(),
     ),
+    total: int,
   })
   .strict();
 
@@ -296,6 +297,7 @@ export const consoleSessionsSchema = z
         })
         .strict(),
     ),
+    total: int,
   })
   .strict();
 
@@ -312,13 +314,13 @@ export const userSchema = z
   })
   .strict();
 
-export const userListSchema = z.object({ list: z.array(userSchema) }).strict();
+export const userListSchema = z.object({ list: z.array(userSchema), total: int }).strict();
 
 export const tokenInfoSchema = z
   .object({ id: int, name: z.string(), role: z.enum(ROLES), ownerId: int.nullable(), createdAt: time, lastUsedAt: time.nullable(), revokedAt: time.nullable() })
   .strict();
 
-export const tokenListSchema = z.object({ list: z.array(tokenInfoSchema) }).strict();
+export const tokenListSchema = z.object({ list: z.array(tokenInfoSchema), total: int }).strict();
 
 export const tokenCreatedSchema = tokenInfoSchema.extend({ token: z.string().describe('shown this once; only its hash is kept') }).strict();
 
