@@ -475,7 +475,7 @@ describe('seeds/000: every eq action with every parameter of its table', () => {
 
   /** Every parameter is acted on (these, per action) or recorded with the task as sent (task.params.extra). */
   const ACTED: Record<string, string[]> = {
-    create_pxe: ['action', 'token', 'id', 'os_id', 'root_pass', 'hostname', 'ssh_key', 'post_install_script', 'post_install_callback', 'disk_mirror', 'uefi', 'root_size', 'custom_domain', 'cloud_init_script', 'no_lvm', 'imitate_deploy', 'imitate_error'],
+    create_pxe: ['action', 'token', 'id', 'os_id', 'root_pass', 'hostname', 'ssh_key', 'post_install_script', 'post_install_callback', 'disk_mirror', 'uefi', 'root_size', 'custom_domain', 'cloud_init_script', 'no_lvm', 'manual_choice_dsk', 'imitate_deploy', 'imitate_error'],
   };
   ACTED.reinstall = ACTED.create_pxe;
   ACTED.order_instance = [...ACTED.create_pxe, 'preset', 'location_name', 'email'];

@@ -46,6 +46,8 @@ function installRequest(x: EqParams<'create_pxe' | 'reinstall' | 'order_instance
       root_size,
       custom_domain,
       no_lvm: no_lvm === undefined ? undefined : no_lvm === true || no_lvm === '1' || no_lvm === 'true' || no_lvm === 'yes',
+      // The disk's serial for an image deploy; the seed's int form sends 0 for "no manual choice" (the largest disk).
+      manual_choice_dsk: manual_choice_dsk === undefined || String(manual_choice_dsk) === '0' || manual_choice_dsk === '' ? undefined : String(manual_choice_dsk),
     },
     // os_name picks the OS only when os_id names none; it is kept with the task either way.
     extra: Object.fromEntries(Object.entries({ ...extra, os_name }).filter(([, v]) => v !== undefined)),
