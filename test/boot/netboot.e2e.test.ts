@@ -34,7 +34,8 @@ async function until<T>(what: string, fn: () => Promise<T | undefined> | T | und
 
 describe('network boot end to end: rackhand in a namespace, qemu VMs booting from it', () => {
   beforeAll(async () => {
-    L = await startNetbootLab();
+    // The Debian install below is armed and rendered, never booted: placeholder files stand for its netboot image.
+    L = await startNetbootLab({ placeholderImages: ['debian-12-netboot'] });
     const p = L.lab.prefix;
     const servers = [
       { id: 1, name: 'vm-bios', interfaces: [{ name: 'eth0', mac: BIOS_MAC, ip: `${p}.50` }] },

@@ -545,7 +545,8 @@ export async function startSimFarm(opts: SimFarmOptions): Promise<SimFarm> {
         }),
       );
     };
-    const argv = ['-I', 'lanplus', '-C', '3', '-N', '1', '-R', '2', '-H', b.host, '-p', String(b.port), '-U', b.username, '-E', 'shell'];
+    // Patient retries: a busy machine must not make a holder give up (the test then sees no BMC_BUSY at all).
+    const argv = ['-I', 'lanplus', '-C', '3', '-N', '2', '-R', '4', '-H', b.host, '-p', String(b.port), '-U', b.username, '-E', 'shell'];
     const opened = (c: ChildProcess): Promise<void> =>
       new Promise((resolve, reject) => {
         let out = '';

@@ -102,7 +102,10 @@ export interface NetbootLab {
 }
 
 /** `boot`: the daemon's boot settings over the lab's (the link into the lab too: an address the test's own peers reach). */
-export async function startNetbootLab(o: { boot?: (lab: NetnsLab, link: ApiLink) => Record<string, unknown> } = {}): Promise<NetbootLab> {
+/** `placeholderImages`: images put in the store with placeholder files, for tests that arm installs they never boot. */
+export async function startNetbootLab(
+  o: { boot?: (lab: NetnsLab, link: ApiLink) => Record<string, unknown>; placeholderImages?: string[] } = {},
+): Promise<NetbootLab> {
   const lab = await createNetnsLab();
   let handleRef: NetbootLab | undefined;
   const cleanups: Array<() => Promise<void> | void> = [() => lab.destroy()];
@@ -144,7 +147,7 @@ export async function startNetbootLab(o: { boot?: (lab: NetnsLab, link: ApiLink)
       },
     });
     let outBefore = '';
-    let rh = await startRackhand({ netns: lab.ns, listen: `0.0.0.0:${LAB_HTTP_PORT}`, stateDir, config: config() });
+    let rh = await startRackhand({ netns: lab.ns, listen: `0.0.0.0:${LAB_HTTP_PORT}`, stateDir, config: config(), placeholderImages: o.placeholderImages });
     cleanups.push(() => rh.cleanup());
     const admin = rh.cli(['token', 'create', '--role', 'admin']).stdout.trim();
     if (!admin) throw new Error(`no admin token: ${rh.cli(['token', 'create', '--role', 'admin']).stderr}`);
