@@ -164,7 +164,7 @@ export async function createAgent(config: ResolvedConfig, opts: { log?: Logger }
   const scheduler = new BmcScheduler(config.bmc.scheduler);
   // The simulated driver answers for BMCs that do not exist: only demo and test configurations get it.
   const simulated = config.bmc.allowSimulated ? new SimulatedDriver({ delayMs: config.bmc.simulatedDelayMs }) : undefined;
-  parts.ipmi = new IpmiDriver();
+  parts.ipmi = new IpmiDriver({ reuseSessions: config.bmc.ipmi.keepSessions });
   const drivers: BmcDriver[] = [
     parts.ipmi,
     new IpmitoolDriver({ binary: config.bmc.ipmitoolPath, logger: log.child({ part: 'ipmitool' }) }),
