@@ -19,11 +19,6 @@ export interface IpmiDriverOptions extends IpmiSessionOptions {
   keepaliveMs?: number;
   /** Close a reused session nobody has used for this long (ms): BMCs have few session slots. */
   idleCloseMs?: number;
-  /**
-   * Wait for the answer to Close Session (default true). false sends it once and moves on: for one-shot
-   * fan-outs (powerStatusMany), where the wait is a round trip per BMC that tells the caller nothing.
-   */
-  awaitCloseReply?: boolean;
 }
 
 interface Entry {
@@ -70,7 +65,6 @@ export class IpmiDriver implements BmcDriver {
   private readonly reuse: boolean;
   private readonly keepaliveMs: number;
   private readonly idleCloseMs: number;
-  private readonly awaitCloseReply: boolean;
   private sweeper?: NodeJS.Timeout;
   private closed = false;
   /** Shared by every session of this driver, so a fan-out does not open one socket per BMC. */
@@ -85,7 +79,6 @@ export class IpmiDriver implements BmcDriver {
     this.reuse = opts.reuseSessions ?? true;
     this.keepaliveMs = opts.keepaliveMs ?? 15_000;
     this.idleCloseMs = opts.idleCloseMs ?? 120_000;
-    this.awaitCloseReply = opts.awaitCloseReply ?? true;
     this.transport = new UdpTransport();
   }
 
@@ -145,7 +138,7 @@ export class IpmiDriver implements BmcDriver {
     const s = e.session;
     e.session = undefined;
     e.state = {};
-    if (s) await s.close({ awaitReply: this.awaitCloseReply });
+    if (s) await s.close();
   }
 
   /**
