@@ -21,6 +21,9 @@ export const REDACT_PATHS = [
   'password',
   'token',
   'ticket',
+  'root_pass',
+  'admin_pass',
+  'bmcPassword',
   '*.password',
   '*.token',
   '*.ticket',
@@ -45,6 +48,8 @@ export function createLogger(opts: { level?: string; destination?: DestinationSt
           url: req.url ? redactUrl(req.url) : undefined,
           remote: req.ip ?? req.socket?.remoteAddress,
         }),
+        // Every `url` field, not only where a caller remembered redactUrl (api/face.ts logs a failed request's URL).
+        url: (url: unknown) => (typeof url === 'string' ? redactUrl(url) : url),
         err: pino.stdSerializers.err,
       },
     },
