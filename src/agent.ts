@@ -152,6 +152,10 @@ export async function createAgent(config: ResolvedConfig, opts: { log?: Logger }
     taskCounts: () => repos.tasks.countsByKindAndState(),
     bmcReachability: () => repos.servers.bmcReachability(),
     bmcRejectedDatagrams: () => ({ ...(parts.ipmi?.stats().rejectedByReason ?? {}) }),
+    ipmi: (): Record<string, number> => {
+      const s = parts.ipmi?.stats();
+      return s ? { sessionsOpened: s.sessionsOpened, handshakes: s.handshakes, retransmits: s.retransmits } : {};
+    },
     dhcp: () => ({ ...(parts.dhcp?.counters ?? {}) }),
     tftp: () => ({ ...(parts.tftp?.stats() ?? {}) }),
     console: () => parts.vncProxy!.stats(),

@@ -86,6 +86,11 @@ async function sweep(site: Site): Promise<void> {
 }
 
 const opens = (s: Site): number[] => s.watches.map((w) => w.opens);
+/** The daemon's own count (rackhand_ipmi_events_total), against the wire's. */
+async function ipmiEvents(s: Site): Promise<Record<string, number>> {
+  const text = await (await fetch(`${s.rh.url}/metrics`)).text();
+  return Object.fromEntries([...text.matchAll(/^rackhand_ipmi_events_total\{event="(\w+)"\} (\d+)$/gm)].map((m) => [m[1]!, Number(m[2])]));
+}
 const overlaps = (s: Site): number => s.watches.reduce((a, w) => a + w.overlaps, 0);
 
 beforeAll(async () => {
@@ -111,6 +116,7 @@ describe('site sweep through the daemon (POST /api/v1/power-sync)', () => {
     for (let k = 0; k < 3; k++) await sweep(kept);
     expect(opens(kept)).toEqual(Array(N).fill(1));
     expect(overlaps(kept)).toBe(0);
+    expect(await ipmiEvents(kept)).toMatchObject({ sessions_opened: N });
   });
 
   it('fresh sessions: every sweep opens one session per BMC and closes it; one exchange in flight per BMC', async () => {
@@ -121,6 +127,17 @@ describe('site sweep through the daemon (POST /api/v1/power-sync)', () => {
       await sweep(fresh);
       expect(opens(fresh)).toEqual(Array(N).fill(k));
     }
+    expect(overlaps(fresh)).toBe(0);
+    expect(await ipmiEvents(fresh)).toMatchObject({ sessions_opened: 4 * N });
+  });
+
+  it('two sweeps at once: each BMC gets both reads one after the other, the second login only after the first close is answered', async () => {
+    const fresh = sites[1]!;
+    const before = opens(fresh);
+    const api = apiClient(() => fresh.rh.url, fresh.token);
+    const [a, b] = await Promise.all([api.post('/api/v1/power-sync'), api.post('/api/v1/power-sync')]);
+    expect([a.json, b.json]).toEqual([{ read: N, unreachable: 0 }, { read: N, unreachable: 0 }]);
+    expect(opens(fresh)).toEqual(before.map((n) => n + 2));
     expect(overlaps(fresh)).toBe(0);
   });
 });

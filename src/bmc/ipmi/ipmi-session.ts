@@ -38,6 +38,14 @@ export interface IpmiSessionOptions {
   transport?: IpmiTransport;
   /** Told about every inbound datagram the session drops (the driver counts them for metrics). */
   onReject?: (reason: RejectReason) => void;
+  /** Counted into by every session that has it (the driver's totals, for metrics). */
+  counters?: IpmiCounters;
+}
+
+/** Handshakes started and datagrams sent again, over many sessions. */
+export interface IpmiCounters {
+  handshakes: number;
+  retransmits: number;
 }
 
 /** Why an inbound datagram was dropped; counted per reason for tests and metrics. */
@@ -55,6 +63,8 @@ interface Pending {
   build: () => Buffer;
   /** The value an answer resolves to, or undefined when the packet is not the answer. */
   match: (p: Incoming) => unknown;
+  /** Recognises the answer before any verification (Close Session's, whose content nothing uses). */
+  matchUnverified?: (buf: Buffer) => boolean;
   what: string | (() => string);
   attempts: number;
   attempt: number;
@@ -185,9 +195,14 @@ export class IpmiSession {
   private onDatagram(buf: Buffer): void {
     this.stats.received++;
     try {
+      const p = this.pending;
+      if (p && !p.done && p.matchUnverified?.(buf)) {
+        this.finish(p);
+        p.resolve(true);
+        return;
+      }
       const incoming = this.verify(buf);
       if (!incoming) return;
-      const p = this.pending;
       const v = p && !p.done ? p.match(incoming) : undefined;
       if (v === undefined || !p) return this.reject('unexpected');
       this.finish(p);
@@ -256,13 +271,13 @@ export class IpmiSession {
    */
   private exchange<T>(
     build: () => Buffer, match: (p: Incoming) => T | undefined, what: string | (() => string),
-    o: { attempts?: number; waitMs?: (attempt: number) => number; silence?: () => ErrorCode; signal?: AbortSignal } = {},
+    o: { attempts?: number; waitMs?: (attempt: number) => number; silence?: () => ErrorCode; signal?: AbortSignal; matchUnverified?: (buf: Buffer) => boolean } = {},
   ): Promise<T> {
     const signal = o.signal ?? this.openSignal;
     if (signal?.aborted) return Promise.reject(signal.reason);
     return new Promise<T>((resolve, reject) => {
       const p: Pending = {
-        build, match, what, attempts: o.attempts ?? this.retries + 1, attempt: 0, rxBefore: this.stats.received, done: false,
+        build, match, matchUnverified: o.matchUnverified, what, attempts: o.attempts ?? this.retries + 1, attempt: 0, rxBefore: this.stats.received, done: false,
         deadline: 0, waitMs: o.waitMs ?? this.backoff, silence: o.silence ?? (() => this.silence(p)),
         expire: () => this.fire(p), resolve: resolve as (v: unknown) => void, reject,
       };
@@ -301,7 +316,10 @@ export class IpmiSession {
       p.reject(new RackhandError(p.silence(), `${what()}: no answer from ${this.target.host}:${this.target.port} after ${p.attempts} attempt(s)`));
       return;
     }
-    if (p.attempt > 0) this.stats.retransmits++;
+    if (p.attempt > 0) {
+      this.stats.retransmits++;
+      if (this.opts.counters) this.opts.counters.retransmits++;
+    }
     p.attempt++;
     let pkt: Buffer;
     try {
@@ -444,6 +462,7 @@ export class IpmiSession {
   private async authenticate(priv: number, username: Buffer, kuid: Buffer, attempt: number): Promise<void> {
     const t = this.target;
     this.stats.handshakes++;
+    if (this.opts.counters) this.opts.counters.handshakes++;
     // Each step has timeoutMs × attempt to complete. Open Session goes out once: a repeat would make the BMC open a
     // second session when only the answer was lost. RAKP 1 and RAKP 3 go out a second time half-way through: if the
     // request was lost the repeat saves a restart, and a BMC that already has it ignores the repeat.
@@ -658,24 +677,26 @@ export class IpmiSession {
   }
 
   /**
-   * Close Session, then the socket. Never throws. By default one short exchange (two tries) when the session
-   * is healthy. With `awaitReply: false` the request goes out once and the answer is not waited for: a fan-out
-   * of one-shot sessions saves a round trip and the answer's verification per BMC, and a lost request leaves
-   * the BMC to expire the session by its own timeout, as any unanswered close does.
+   * Close Session, then the socket. Never throws. One short exchange (two tries) when the session is healthy. Its
+   * answer is recognised by our session id in the clear header alone, not verified nor decrypted: it carries nothing
+   * rackhand uses, and a forged one could only end the wait early. The wait itself stays, so the BMC has freed the
+   * session before the next command to it goes out.
    */
-  async close(opts: { awaitReply?: boolean } = {}): Promise<void> {
+  async close(): Promise<void> {
     this.stopKeepalive();
     if (this.state === 'closed') return;
     if (this.state === 'active') {
       const data = Buffer.allocUnsafe(4);
       putU32(data, 0, this.bmcSessionId);
-      if (opts.awaitReply === false) {
-        await this.serial(async () => {
-          if (this.state === 'active') this.send(this.encodeRequest(NETFN_APP, 0x3c, data, 0, this.nextRqSeq()));
-        });
-      } else {
-        await this.serial(() => this.requestNow(NETFN_APP, 0x3c, data, 0, 2)).catch(() => undefined);
-      }
+      const ours = (buf: Buffer): boolean => {
+        const p = decodePacket(buf, this.cs.integrityLength);
+        return p.kind === 'ipmi20' && p.packet.sessionId === this.consoleSessionId && p.packet.payloadType === PAYLOAD_IPMI;
+      };
+      await this.serial(() => {
+        if (this.state !== 'active') return Promise.resolve();
+        const rqSeq = this.nextRqSeq();
+        return this.exchange(() => this.encodeRequest(NETFN_APP, 0x3c, data, 0, rqSeq), () => undefined, 'Close Session', { attempts: 2, matchUnverified: ours });
+      }).catch(() => undefined);
     }
     this.state = 'closed';
     this.link?.close();
