@@ -11,6 +11,8 @@ import { startUdpProxy, type ProxiedDatagram, type UdpProxy } from '../harness/u
 const N = 20;
 /** RMCP+ payload type of an Open Session Request (cleartext in the session header). */
 const OPEN_SESSION_REQUEST = 0x10;
+/** Get Channel Authentication Capabilities: an IPMI 1.5 packet without authentication, command byte at offset 19. */
+const isCapabilities = (b: Buffer): boolean => b.length > 19 && b[4] === 0x00 && b[19] === 0x38;
 /**
  * The daemon retransmits an unanswered datagram after 500 ms at the earliest (half of RAKP's 1 s budget): a second
  * datagram sooner than this while the first is unanswered is a second exchange, not a retransmit.
@@ -20,6 +22,7 @@ const RETRANSMIT_MIN_MS = 400;
 /** What one BMC's proxy saw from one daemon. */
 class WireWatch {
   opens = 0;
+  capabilities = 0;
   overlaps = 0;
   private last: { data: Buffer; at: number } | undefined;
 
@@ -30,6 +33,7 @@ class WireWatch {
     }
     const b = d.data;
     if (b.length > 5 && b[4] === 0x06 && (b[5]! & 0x3f) === OPEN_SESSION_REQUEST) this.opens++;
+    if (isCapabilities(b)) this.capabilities++;
     const now = performance.now();
     const retransmit = this.last && (this.last.data.equals(b) || now - this.last.at >= RETRANSMIT_MIN_MS);
     if (this.last && !retransmit) this.overlaps++;
@@ -86,6 +90,7 @@ async function sweep(site: Site): Promise<void> {
 }
 
 const opens = (s: Site): number[] => s.watches.map((w) => w.opens);
+const capabilities = (s: Site): number[] => s.watches.map((w) => w.capabilities);
 /** The daemon's own count (rackhand_ipmi_events_total), against the wire's. */
 async function ipmiEvents(s: Site): Promise<Record<string, number>> {
   const text = await (await fetch(`${s.rh.url}/metrics`)).text();
@@ -126,6 +131,8 @@ describe('site sweep through the daemon (POST /api/v1/power-sync)', () => {
       // open would make the next sweep's login fail.
       await sweep(fresh);
       expect(opens(fresh)).toEqual(Array(N).fill(k));
+      // Get Channel Authentication Capabilities only on the first login: the daemon then knows each BMC does RMCP+.
+      expect(capabilities(fresh)).toEqual(Array(N).fill(1));
     }
     expect(overlaps(fresh)).toBe(0);
     expect(await ipmiEvents(fresh)).toMatchObject({ sessions_opened: 4 * N });

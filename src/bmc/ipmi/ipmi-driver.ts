@@ -73,6 +73,11 @@ export class IpmiDriver implements BmcDriver {
   private readonly transport: UdpTransport;
   /** Inbound datagrams dropped by this driver's sessions, by reason (forged, corrupt, late, duplicate…). */
   private readonly rejected: Partial<Record<RejectReason, number>> = {};
+  /**
+   * BMCs (host:port) that completed an RMCP+ handshake with this driver: later handshakes skip Get Channel
+   * Authentication Capabilities, a round trip that only tells RMCP+ support (a site's sweep opens thousands).
+   */
+  private readonly rmcpPlusKnown = new Set<string>();
   /** Sessions opened, handshakes started (a session may need several), datagrams sent again. */
   private readonly counters: IpmiCounters & { sessionsOpened: number } = { sessionsOpened: 0, handshakes: 0, retransmits: 0 };
   private readonly countReject = (reason: RejectReason): void => {
@@ -174,7 +179,15 @@ export class IpmiDriver implements BmcDriver {
     if (e.closing) await e.closing;
     const s = new IpmiSession({ ...t }, { ...this.opts, transport: this.opts.transport ?? this.transport, onReject: this.countReject, counters: this.counters });
     const privilege = !this.reuse && need && PRIVILEGE_LEVEL[need] < PRIVILEGE_LEVEL[t.privilege] ? need : t.privilege;
-    await s.open({ privilege, signal });
+    const bmc = `${t.host}:${t.port}`;
+    try {
+      await s.open({ privilege, signal, skipCapabilities: this.rmcpPlusKnown.has(bmc) });
+    } catch (err) {
+      this.rmcpPlusKnown.delete(bmc);
+      throw err;
+    }
+    if (this.rmcpPlusKnown.size >= 65_536) this.rmcpPlusKnown.clear(); // bounded; a site has far fewer BMCs
+    this.rmcpPlusKnown.add(bmc);
     this.counters.sessionsOpened++;
     e.session = s;
     e.target = t;

@@ -365,9 +365,10 @@ export class IpmiSession {
    * RMCP+ session already runs at User, or at the requested maximum when that is lower).
    * `privilege` is the most this session may do (requested as the RAKP 1 role); default the target's. A caller
    * that only reads (power status, sensors) asks for 'user' and saves the Set Session Privilege round trip, and
-   * the session cannot do more than read.
+   * the session cannot do more than read. `skipCapabilities`: the caller knows this BMC does RMCP+ (an earlier
+   * handshake): Get Channel Auth Caps, which tells nothing else we use, is asked only if the handshake goes wrong.
    */
-  async open(opts: { privilege?: BmcPrivilege; signal?: AbortSignal } = {}): Promise<void> {
+  async open(opts: { privilege?: BmcPrivilege; signal?: AbortSignal; skipCapabilities?: boolean } = {}): Promise<void> {
     if (this.state !== 'new') throw new RackhandError('BMC_ERROR', `session already ${this.state}`);
     opts.signal?.throwIfAborted();
     this.openSignal = opts.signal;
@@ -376,7 +377,7 @@ export class IpmiSession {
     this.state = 'opening';
     try {
       await this.openLink();
-      await this.handshake(priv);
+      await this.handshake(priv, !opts.skipCapabilities);
       this.state = 'active';
       this.sessionPrivilege = Math.min(priv, PRIVILEGE_LEVEL.user);
       if (priv > PRIVILEGE_LEVEL.user) {
@@ -402,25 +403,30 @@ export class IpmiSession {
     return this.sessionPrivilege;
   }
 
-  private async handshake(priv: number): Promise<void> {
+  private async handshake(priv: number, askCapabilities: boolean): Promise<void> {
     const t = this.target;
+    let asked = false;
     // 1. Get Channel Authentication Capabilities, IPMI 1.5 wrapper, asking for the v2.0 extended data. Stateless on
     // the BMC, so it is retransmitted like any request; no answer here means the BMC is not there.
-    const capsSeq = this.nextRqSeq();
-    const capsReq = encodeIpmiRequest({ rsAddr: BMC_SLAVE_ADDR, netFn: NETFN_APP, rsLun: 0, rqAddr: REMOTE_SWID, rqSeq: capsSeq, rqLun: 0, cmd: 0x38, data: Buffer.from([0x8e, priv]) });
-    const caps = await this.exchange(
-      () => encodeIpmi15Session({ authType: AUTH_TYPE_NONE, sequence: 0, sessionId: 0, message: capsReq }),
-      (p) => (p.kind === 'ipmi15' && p.msg.cmd === 0x38 && p.msg.rqSeq === capsSeq ? p.msg : undefined),
-      'Get Channel Authentication Capabilities',
-    );
-    if (caps.completionCode !== 0) throw completionCodeError(caps.completionCode, 'Get Channel Authentication Capabilities');
-    try {
-      this.authCapabilities = decodeAuthCapabilities(caps.data);
-    } catch (e) {
-      if (e instanceof IpmiDecodeError) throw new RackhandError('BMC_ERROR', `Get Channel Authentication Capabilities: ${e.reason}`);
-      throw e;
-    }
-    if (!this.authCapabilities.supportsIpmi20) throw new RackhandError('BMC_UNSUPPORTED', 'BMC does not support IPMI v2.0 / RMCP+');
+    const capabilities = async (): Promise<void> => {
+      asked = true;
+      const capsSeq = this.nextRqSeq();
+      const capsReq = encodeIpmiRequest({ rsAddr: BMC_SLAVE_ADDR, netFn: NETFN_APP, rsLun: 0, rqAddr: REMOTE_SWID, rqSeq: capsSeq, rqLun: 0, cmd: 0x38, data: Buffer.from([0x8e, priv]) });
+      const caps = await this.exchange(
+        () => encodeIpmi15Session({ authType: AUTH_TYPE_NONE, sequence: 0, sessionId: 0, message: capsReq }),
+        (p) => (p.kind === 'ipmi15' && p.msg.cmd === 0x38 && p.msg.rqSeq === capsSeq ? p.msg : undefined),
+        'Get Channel Authentication Capabilities',
+      );
+      if (caps.completionCode !== 0) throw completionCodeError(caps.completionCode, 'Get Channel Authentication Capabilities');
+      try {
+        this.authCapabilities = decodeAuthCapabilities(caps.data);
+      } catch (e) {
+        if (e instanceof IpmiDecodeError) throw new RackhandError('BMC_ERROR', `Get Channel Authentication Capabilities: ${e.reason}`);
+        throw e;
+      }
+      if (!this.authCapabilities.supportsIpmi20) throw new RackhandError('BMC_UNSUPPORTED', 'BMC does not support IPMI v2.0 / RMCP+');
+    };
+    if (askCapabilities) await capabilities();
 
     const username = Buffer.from(t.username, 'utf8');
     if (username.length > 16) throw new RackhandError('BMC_AUTH_FAILED', 'user name longer than 16 bytes');
@@ -445,6 +451,9 @@ export class IpmiSession {
       } catch (e) {
         if (!(e instanceof HandshakeFailure)) throw e;
         this.log?.debug({ host: t.host, port: t.port, attempt, fault: e.signature }, 'ipmi handshake failed; restarting');
+        // Skipped, and the handshake went wrong: ask now. A BMC that is gone is then told apart (unreachable, from
+        // the capabilities' own retries), and one that wants the exchange before Open Session gets it.
+        if (!asked) await capabilities();
         if (seen.has(e.signature)) throw e.error; // the same fault twice: the BMC's real answer
         last = e;
         if (e.signature === 'silence') silence = e.error;

@@ -45,6 +45,27 @@ describe('IpmiSession', () => {
     expect(s.stats.handshakes).toBe(0);
   });
 
+  it('skipCapabilities (a BMC known to do RMCP+): Open Session goes out first, nothing before it', async () => {
+    const bmc = await startFakeBmc({ username: 'admin', password: PW, handler: on });
+    const s = new IpmiSession(tgt(bmc.port), { timeoutMs: 200, retries: 1 });
+    cleanups.push(() => bmc.stop(), () => s.close());
+    await s.open({ privilege: 'user', skipCapabilities: true });
+    expect(s.stats.sent).toBe(3); // Open Session, RAKP 1, RAKP 3
+    expect(s.authCapabilities).toBeUndefined();
+    expect((await s.request(0, 1)).data[0] & 1).toBe(1);
+  });
+
+  it('skipCapabilities and nothing listening: the capabilities are asked after the silent Open Session → BMC_UNREACHABLE', async () => {
+    const hole = dgram.createSocket('udp4');
+    await new Promise<void>((r) => hole.bind(0, '127.0.0.1', () => r()));
+    const port = hole.address().port;
+    hole.close();
+    const s = new IpmiSession(tgt(port), { timeoutMs: 100, retries: 2 });
+    await expect(s.open({ skipCapabilities: true })).rejects.toMatchObject({ code: 'BMC_UNREACHABLE' });
+    expect(s.stats.sent).toBe(1 + 3); // one Open Session, then Get Channel Authentication Capabilities 1 + 2 times
+    expect(s.stats.handshakes).toBe(1);
+  });
+
   it('a BMC that stops answering mid-session → BMC_TIMEOUT', async () => {
     let silent = false;
     const bmc = await startFakeBmc({ username: 'admin', password: PW, handler: on, onRespond: () => silent });
