@@ -63,7 +63,10 @@ export class PowerSync {
       while (next < ids.length && !signal.aborted) {
         const id = ids[next++];
         try {
-          reads.push({ id, state: await this.bmc.call(id, (d, t) => d.powerStatus(t, { signal })) });
+          // Awaited before `reads` is named: `reads.push(await …)` would push into the batch array of the moment the
+          // read began, which another worker may have written and replaced meanwhile (that read was then lost).
+          const state = await this.bmc.call(id, (d, t) => d.powerStatus(t, { signal }));
+          reads.push({ id, state });
         } catch (e) {
           if (signal.aborted) break; // stopped: not a fact about this BMC
           unreachable++;

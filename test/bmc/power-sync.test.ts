@@ -50,6 +50,13 @@ describe('PowerSync', () => {
     expect(warnings.map((w) => `${w.name}: ${w.message}`)).toEqual([]);
   });
 
+  it('a pass over more BMCs than one store batch (256) stores every read, none lost to a batch written meanwhile', async () => {
+    const { sync, servers } = setup(700, 64);
+    expect(await sync.syncOnce()).toEqual({ read: 700, unreachable: 0 });
+    const unread = servers.idsWithBmc().filter((id) => servers.get(id)?.power.state !== 'on');
+    expect(unread).toEqual([]);
+  });
+
   it('stop() ends a pass stuck on hung BMCs: their calls are aborted, none is left hanging', async () => {
     const { simulated, sync } = setup(6);
     simulated.injectFault('*', { kind: 'hang' });
