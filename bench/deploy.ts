@@ -21,6 +21,8 @@ const opt = (name: string, dflt: number) => {
 };
 const ROUNDS = opt('rounds', 7);
 const MIB = opt('mib', 256);
+/** What `--json` prints as its last line: one row per measurement, for `npm run bench`'s table. */
+const summary: { bench: string; rackhand: number; anchor?: number; ratio?: number; unit: string; goal?: string }[] = [];
 const median = (xs: number[]) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)];
 
 /** MiB/s of one curl download to /dev/null (curl's own measure). */
@@ -44,12 +46,13 @@ async function streaming(): Promise<void> {
     const r = rh.cli(['images', 'import', 'bench-disk', '--disk', file, '--sha256', sha], undefined, 300_000);
     if (r.code !== 0) throw new Error(r.stderr);
     const served = path.join(rh.stateDir, 'images');
-    // nginx serves the very same file (the store's hard link), with sendfile, as a site would put it in front
+    // nginx serves the very same file (the store's hard link), with sendfile, as a site would put it in front;
+    // its worker runs as root here because the state dir is private (0700) to the daemon's user
     execFileSync('mkdir', ['-p', nginxDir]);
     const port = 18000 + (process.pid % 1000);
     writeFileSync(
       path.join(nginxDir, 'nginx.conf'),
-      `daemon off; worker_processes 1; pid ${nginxDir}/nginx.pid; error_log ${nginxDir}/error.log;
+      `daemon off; user root; worker_processes 1; pid ${nginxDir}/nginx.pid; error_log ${nginxDir}/error.log;
 events { worker_connections 64; }
 http { access_log off; sendfile on; tcp_nopush on; types { application/octet-stream raw; }
   client_body_temp_path ${nginxDir}/b; proxy_temp_path ${nginxDir}/p; fastcgi_temp_path ${nginxDir}/f; uwsgi_temp_path ${nginxDir}/u; scgi_temp_path ${nginxDir}/s;
@@ -69,6 +72,7 @@ http { access_log off; sendfile on; tcp_nopush on; types { application/octet-str
     const ng = median(rounds.nginx);
     console.log(`image streaming, ${MIB} MiB to curl over loopback, median of ${ROUNDS} interleaved rounds:`);
     console.log(`  rackhand ${rh_.toFixed(0)} MiB/s   nginx ${ng.toFixed(0)} MiB/s   ratio ${(rh_ / ng).toFixed(2)}x (goal >= 1.0)`);
+    summary.push({ bench: `image streaming ${MIB} MiB (vs nginx)`, rackhand: rh_, anchor: ng, ratio: rh_ / ng, unit: 'MiB/s', goal: '>= 1.0' });
   } finally {
     nginx?.kill('SIGTERM');
     await rh.cleanup();
@@ -101,6 +105,7 @@ async function deployTimes(): Promise<void> {
         const t = await waitTask(L.api, r.json.task, 300_000);
         const streamed = t.steps.filter((s: any) => s.name === 'host: stream image');
         const streamS = (Date.parse(streamed.at(-1).at) - Date.parse(streamed[0].at)) / 1000;
+        summary.push({ bench: `reinstall to first console line, ${MIB} MiB, ${firmware}`, rackhand: seconds, unit: 's' });
         console.log(`reinstall → first console line of the installed system, ${MIB} MiB image (${(image.zstBytes / 2 ** 20).toFixed(1)} MiB zst), ${firmware}: ${seconds.toFixed(1)} s (stream step ${streamS.toFixed(1)} s; TCG VM)`);
       } finally {
         await vm.stop();
@@ -114,4 +119,5 @@ async function deployTimes(): Promise<void> {
 
 await streaming();
 if (!args.includes('--no-vm')) await deployTimes();
+if (args.includes('--json')) console.log(JSON.stringify({ summary }));
 spawnSync('true');

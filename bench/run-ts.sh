@@ -9,12 +9,11 @@ out=$(mktemp -d "${TMPDIR:-/tmp}/rackhand-bench-build-$$-XXXX")
 trap 'rm -rf "$out"' EXIT
 npx --no-install tsc --ignoreConfig --outDir "$out" --rootDir . --module nodenext --moduleResolution nodenext \
   --target es2022 --strict --skipLibCheck --types node "$entry"
+# The harness finds the repository (the daemon, templates, the ramdisk sources) through BENCH_REPO_ROOT, and its
+# own scripts (.py, .sh) and the benches' plain-JS helpers beside the compiled files.
+export BENCH_REPO_ROOT=$PWD
+find bench test/harness -type f ! -name '*.ts' | while read -r f; do mkdir -p "$out/$(dirname "$f")"; cp "$f" "$out/$f"; done
 # src/version.ts reads the version from the package.json above it
 node -e 'const p=require("./package.json"); process.stdout.write(JSON.stringify({ type: "module", version: p.version }))' > "$out/package.json"
 ln -s "$PWD/node_modules" "$out/node_modules"
-# The benches' plain JavaScript helpers, and what the harness finds from the repository root (the built daemon
-# in bin/ and dist/, templates): the compiled tree stands in for the repository.
-mkdir -p "$out/bench"
-cp bench/*.mjs "$out/bench/"
-for d in bin dist pxe-templates ramdisk; do [ -e "$d" ] && ln -s "$PWD/$d" "$out/$d"; done
 node "$out/${entry%.ts}.js" "$@"

@@ -19,7 +19,10 @@ export function generateToken(): string {
   return TOKEN_PREFIX + randomBytes(32).toString('base64url');
 }
 
-/** Tokens are 256 random bits, so a fast hash is enough: nothing to brute-force. */
+/**
+ * What is stored instead of a random credential (API tokens, install tokens, console keys and tickets): they are
+ * 128+ random bits, so a fast hash is enough — nothing to brute-force — and a leaked database yields no live one.
+ */
 export function hashToken(token: string): string {
   return createHash('sha256').update(token).digest('hex');
 }

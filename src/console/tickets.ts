@@ -1,5 +1,6 @@
 // Console tickets: how they are made, hashed for storage and logs, and an in-memory authority (tests, reference).
-import { createHash, randomBytes, timingSafeEqual } from 'node:crypto';
+import { randomBytes, timingSafeEqual } from 'node:crypto';
+import { hashToken } from '../auth/tokens.js';
 import type { ConsoleGrant, ConsoleTicketAuthority, UpgradeContext } from './vnc-proxy.js';
 
 /** 32 random bytes, base64url: safe in a URL fragment and a query string without escaping. */
@@ -8,9 +9,7 @@ export function generateTicket(): string {
 }
 
 /** What to store instead of the ticket (a leaked database must not yield live tickets). */
-export function hashTicket(ticket: string): string {
-  return createHash('sha256').update(ticket, 'utf8').digest('hex');
-}
+export const hashTicket = hashToken;
 
 /** The only form of a ticket that may appear in a log line. */
 export function ticketFingerprint(ticket: string): string {

@@ -1,8 +1,8 @@
 // The console capability: novnc / recreate_novnc / stop_novnc sessions, single-use tickets, and the VNC proxy's ticket authority.
-import { createHash, randomBytes } from 'node:crypto';
+import { randomBytes } from 'node:crypto';
 import { z } from 'zod';
 import { RackhandError } from '../errors.js';
-import { describePrincipal, type Principal } from '../auth/tokens.js';
+import { describePrincipal, hashToken, type Principal } from '../auth/tokens.js';
 import type { ConsoleRepo, ConsoleSessionRecord } from '../store/repos/console-repo.js';
 import type { ServersRepo } from '../store/repos/servers-repo.js';
 import { IpAllowList } from '../console/ip-allow-list.js';
@@ -32,8 +32,6 @@ const whiteIpSchema = z
   .transform((s) => s.split(/[\s,]+/).filter(Boolean))
   .pipe(z.array(z.union([z.ipv4(), z.ipv6(), z.cidrv4(), z.cidrv6()], { error: 'white_ip: expected IP addresses or CIDR blocks' })).max(16));
 
-const keyHash = (key: string) => createHash('sha256').update(key).digest('hex');
-
 export class Consoles implements ConsoleTicketAuthority {
   private closeLive: (sessionId: string, reason: string) => void = () => {};
 
@@ -61,7 +59,7 @@ export class Consoles implements ConsoleTicketAuthority {
     const key = randomBytes(24).toString('base64url');
     const expiresAt = new Date(Date.now() + this.settings.sessionTtlMs).toISOString();
     const sessionId = this.repo.createSession({
-      keyHash: keyHash(key),
+      keyHash: hashToken(key),
       serverId,
       openedBy: describePrincipal(p),
       whiteIp: allowed.length ? allowed.join(',') : null,
@@ -88,7 +86,7 @@ export class Consoles implements ConsoleTicketAuthority {
 
   /** The page's reconnect: the session key (from the page URL) buys a new single-use ticket while the session lives. */
   refreshTicket(key: string, remoteAddress: string): string {
-    const s = /^[A-Za-z0-9_-]{16,64}$/.test(key) ? this.repo.liveSessionByKey(keyHash(key)) : undefined;
+    const s = /^[A-Za-z0-9_-]{16,64}$/.test(key) ? this.repo.liveSessionByKey(hashToken(key)) : undefined;
     if (!s) throw new RackhandError('NOT_FOUND', 'console session ended or unknown');
     if (s.whiteIp && !new IpAllowList(s.whiteIp.split(',')).allows(remoteAddress)) {
       throw new RackhandError('FORBIDDEN', 'this address may not use the console session');

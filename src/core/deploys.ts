@@ -12,7 +12,7 @@ import type { TaskRunner } from '../tasks/task-runner.js';
 import { installSettingsSchema, type InstallSettings, type TaskParams } from '../tasks/task-kinds.js';
 import { strongRootPasswordSchema, type OsEntry } from '../boot/templates/index.js';
 import type { Catalogue } from './catalogue.js';
-import { requireVisibleServer } from './access.js';
+import { can, requireAllowed, requireVisibleServer } from './access.js';
 import type { Netboot } from './netboot.js';
 import type { PostInstallNotifier } from './post-install-notifier.js';
 import { parseInput } from './validate.js';
@@ -120,6 +120,8 @@ export class Deploys {
   orderInstance(p: Principal, req: OrderRequest & { id?: number }): { serverId: number; task: TaskRecord } {
     const { preset, locationName, ownerEmail, id, ...install } = req;
     if (id !== undefined) return { serverId: id, task: this.reinstall(p, id, install) };
+    // Ordering for a customer makes the server theirs: that is user management, which a tech token may not do.
+    if (p.ownerId === null && ownerEmail) requireAllowed(can.manageUsers(p), 'order a server for a customer (email)');
     const ownerId = p.ownerId ?? (ownerEmail ? this.users.findByEmail(ownerEmail)?.id : undefined);
     if (ownerId === undefined) {
       throw new RackhandError(

@@ -110,7 +110,8 @@ export class Netboot {
     if (!nb || nb.callbackAt) throw new RackhandError('NOT_FOUND', 'no install armed for this token');
     if (nb.taskId === null || step.state === 'heartbeat') return;
     this.tasks.journal(nb.taskId, { name: `host: ${step.name}`, state: step.state, message: step.message });
-    if (nb.purpose === 'rescue' && step.name === 'rescue' && /rescue ready/.test(step.message)) {
+    // The agent says so in whichever step brought SSH up (ramdisk/PROTOCOL.md: "rescue ready: ssh root@<ip>").
+    if (nb.purpose === 'rescue' && step.state !== 'failed' && /^rescue ready\b/.test(step.message)) {
       this.tasks.signal(nb.taskId, RESCUE_SIGNAL, { message: step.message });
     }
   }

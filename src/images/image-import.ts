@@ -2,7 +2,7 @@
 // disk images (raw, qcow2, raw.gz/zst/xz; from a file or a URL, resumed on a broken download), and the rackhand
 // ramdisk built from this machine's packages. Every file is checked against the sha256 it was given.
 import { execFile } from 'node:child_process';
-import { createHash } from 'node:crypto';
+import { createHash, type Hash } from 'node:crypto';
 import { createReadStream, createWriteStream, existsSync, openSync, readFileSync, readSync, closeSync, rmSync, statSync } from 'node:fs';
 import path from 'node:path';
 import { Readable } from 'node:stream';
@@ -12,7 +12,7 @@ import { promisify } from 'node:util';
 import { RackhandError } from '../errors.js';
 import type { DiskFormat, ImageRecord } from '../store/repos/images-repo.js';
 import { buildRamdisk } from './ramdisk-builder.js';
-import type { ImageStore, ImageView, NewImageFile } from './image-store.js';
+import { sha256File, type ImageStore, type ImageView, type NewImageFile } from './image-store.js';
 
 const run = promisify(execFile);
 
@@ -51,20 +51,7 @@ async function copyHashing(src: string, dest: string, o: { label: string; progre
   const h = createHash('sha256');
   const total = statSync(src).size;
   let done = 0;
-  const report = meter(o.label, total, o.progress);
-  await pipeline(
-    createReadStream(src),
-    async function* (chunks: AsyncIterable<Buffer>) {
-      for await (const c of chunks) {
-        h.update(c);
-        done += c.length;
-        report(done);
-        yield c;
-      }
-    },
-    createWriteStream(dest),
-    { signal: o.signal },
-  );
+  await pipeline(createReadStream(src), hashing(h, 0, meter(o.label, total, o.progress)), createWriteStream(dest), { signal: o.signal });
   return h.digest('hex');
 }
 
@@ -76,7 +63,7 @@ async function download(url: string, dest: string, o: { label: string; progress?
       const res = await fetch(url, { headers: have ? { range: `bytes=${have}-` } : {}, redirect: 'follow', signal: o.signal });
       if (res.status === 416 && have) {
         // The part is already whole.
-        return await hashFile(dest);
+        return await sha256File(dest);
       }
       if (!res.ok || !res.body) throw new RackhandError('NOT_FOUND', `${o.label}: ${url} answered HTTP ${res.status}`, { status: res.status });
       const resumed = res.status === 206 && have > 0;
@@ -88,14 +75,7 @@ async function download(url: string, dest: string, o: { label: string; progress?
       const report = meter(o.label, total, o.progress);
       await pipeline(
         Readable.fromWeb(res.body as never),
-        async function* (chunks: AsyncIterable<Buffer>) {
-          for await (const c of chunks) {
-            h.update(c);
-            done += c.length;
-            report(done);
-            yield c;
-          }
-        },
+        hashing(h, done, (n) => report((done = n))),
         createWriteStream(dest, { flags: resumed ? 'a' : 'w' }),
         { signal: o.signal },
       );
@@ -114,19 +94,26 @@ async function download(url: string, dest: string, o: { label: string; progress?
   }
 }
 
-async function hashInto(file: string, h: ReturnType<typeof createHash>): Promise<void> {
+/** A pipeline step that hashes what passes through and reports the running byte count (from `start`). */
+function hashing(h: Hash, start: number, report: (done: number) => void) {
+  let done = start;
+  return async function* (chunks: AsyncIterable<Buffer>) {
+    for await (const c of chunks) {
+      h.update(c);
+      done += c.length;
+      report(done);
+      yield c;
+    }
+  };
+}
+
+async function hashInto(file: string, h: Hash): Promise<void> {
   for await (const c of createReadStream(file)) h.update(c as Buffer);
 }
 
-async function hashFile(file: string): Promise<string> {
-  const h = createHash('sha256');
-  await hashInto(file, h);
-  return h.digest('hex');
-}
-
-/** A progress line at most every 2 s: "label: 120 MiB of 512 MiB (23 %)". */
+/** A progress line every 2 s: "label: 120 MiB of 512 MiB (23 %)" (a copy done sooner says nothing). */
 function meter(label: string, total: number, progress?: Progress): (done: number) => void {
-  let last = 0;
+  let last = Date.now();
   const mib = (n: number) => `${(n / 1048576).toFixed(0)} MiB`;
   return (done) => {
     const now = Date.now();
@@ -202,7 +189,7 @@ async function qcow2ToRawZst(store: ImageStore, qcow2: string): Promise<Omit<New
   } finally {
     rmSync(raw, { force: true });
   }
-  return { staged: zst, sha256: await hashFile(zst), sizeBytes: statSync(zst).size };
+  return { staged: zst, sha256: await sha256File(zst), sizeBytes: statSync(zst).size };
 }
 
 export interface NetbootImport {

@@ -218,6 +218,7 @@ describe('role-gated operations', () => {
     ['tech reads the audit log', tech, (c, p) => c.audit.list(p, {})],
     ['tech lists tokens', tech, (c, p) => c.tokens.list(p)],
     ['tech creates an administrator BMC account', tech, (c, p) => c.power.addUser(p, MINE, { privilege: 'administrator' })],
+    ['tech orders a server for a customer', tech, (c, p) => c.deploys.orderInstance(p, { preset: '', locationName: 'AMS1', ownerEmail: 'bob@example.com', os: 1, rootPassword: 'x' } as never)],
     ['central reads the audit log', central, (c, p) => c.audit.list(p, {})],
     ['central creates tokens', central, (c, p) => c.tokens.create(p, { name: 'x', role: 'admin' })],
   ];

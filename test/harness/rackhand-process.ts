@@ -6,7 +6,8 @@ import path from 'node:path';
 import { TEST_OS_CATALOGUE } from './fixtures.js';
 import { placeholderImportArgs } from './placeholder-images.js';
 
-export const REPO_ROOT = path.resolve(import.meta.dirname, '../..');
+/** The repository (a bench compiled elsewhere by bench/run-ts.sh names it in BENCH_REPO_ROOT). */
+export const REPO_ROOT = process.env.BENCH_REPO_ROOT ?? path.resolve(import.meta.dirname, '../..');
 const BIN = path.join(REPO_ROOT, 'bin/rackhand.js');
 
 export interface RackhandProcess {
@@ -15,6 +16,11 @@ export interface RackhandProcess {
   /** Everything the daemon printed (stdout and stderr), for log assertions. */
   output(): string;
   cli(args: string[], input?: string, timeoutMs?: number): { code: number; stdout: string; stderr: string };
+  /**
+   * The same without blocking the test's event loop: needed when the command talks to a server the test itself
+   * runs (a download from the test's web server), or runs long while the test's sockets must stay serviced.
+   */
+  cliAsync(args: string[], timeoutMs?: number): Promise<{ code: number; stdout: string; stderr: string }>;
   stop(): Promise<void>;
   kill9(): Promise<void>;
   /** Start again on the same state dir (and the same config). */
@@ -110,6 +116,16 @@ export async function startRackhand(opts: StartOptions = {}): Promise<RackhandPr
     cli(args, input, timeoutMs = 60_000) {
       const r = spawnSync(process.execPath, [BIN, ...args], { env, input, encoding: 'utf8', timeout: timeoutMs });
       return { code: r.status ?? -1, stdout: r.stdout, stderr: r.stderr };
+    },
+    cliAsync(args, timeoutMs = 60_000) {
+      return new Promise((resolve) => {
+        const c = spawn(process.execPath, [BIN, ...args], { env, stdio: ['ignore', 'pipe', 'pipe'], timeout: timeoutMs });
+        let stdout = '';
+        let stderr = '';
+        c.stdout.on('data', (d) => (stdout += d));
+        c.stderr.on('data', (d) => (stderr += d));
+        c.on('close', (code) => resolve({ code: code ?? -1, stdout, stderr }));
+      });
     },
     async stop() {
       proc.kill('SIGTERM');

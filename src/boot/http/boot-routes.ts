@@ -48,6 +48,9 @@ function remoteOf(req: Request): string {
   return a.startsWith('::ffff:') ? a.slice(7) : a;
 }
 
+/** Read size for images streamed to booting hosts. */
+const IMAGE_READ_BYTES = 512 * 1024;
+
 const text = (res: Response, body: string) => res.type('text/plain; charset=utf-8').set('cache-control', 'no-store').send(body);
 
 export function bootRoutes(d: BootRoutesDeps): { name: string; router: express.Router } {
@@ -98,7 +101,10 @@ export function bootRoutes(d: BootRoutesDeps): { name: string; router: express.R
 
   router.get(BOOT_PATHS.images, async (req, res) => {
     const rel = ([] as string[]).concat(req.params.path as unknown as string[]).join('/');
-    res.sendFile(await confined(d.imagesDir, rel), { headers: { 'cache-control': 'no-cache' }, dotfiles: 'deny' });
+    // `send` hands its options to fs.createReadStream: reads of 512 KiB instead of 64 KiB more than double the
+    // throughput to a host (bench/deploy.ts measures it against nginx).
+    const options: Parameters<Response['sendFile']>[1] & { highWaterMark: number } = { headers: { 'cache-control': 'no-cache' }, dotfiles: 'deny', highWaterMark: IMAGE_READ_BYTES };
+    res.sendFile(await confined(d.imagesDir, rel), options);
   });
 
   router.get(BOOT_PATHS.files, (req, res) => {

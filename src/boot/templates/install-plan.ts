@@ -107,6 +107,8 @@ export interface InstallVars extends TemplateVars {
   netmask: string;
   gateway: string;
   dns_servers: string[];
+  /** The first DNS server or '': d-i takes it on its kernel line (its DHCP script drops DNS when no router is given). */
+  dns_primary: string;
   base_url: string;
   images_url: string;
   install_url: string; // base of this host's install configs
@@ -239,6 +241,7 @@ export function buildInstallPlan(input: InstallInput, catalogue: OsCatalogue = d
     netmask: host.netmask ?? '',
     gateway: host.gateway ?? '',
     dns_servers: host.dns ?? [],
+    dns_primary: host.dns?.[0] ?? '',
     base_url: base,
     images_url: images,
     install_url: install,

@@ -76,11 +76,6 @@ export class ConsoleRepo {
     return (this.sql('SELECT * FROM console_sessions WHERE server_id = ? ORDER BY id DESC LIMIT ?').all(serverId, limit) as Row[]).map(toRecord);
   }
 
-  getSession(id: number): ConsoleSessionRecord | undefined {
-    const r = this.sql('SELECT * FROM console_sessions WHERE id = ?').get(id) as Row | undefined;
-    return r ? toRecord(r) : undefined;
-  }
-
   endSession(id: number, reason: string): void {
     this.sql('UPDATE console_sessions SET ended_at = ?, end_reason = ? WHERE id = ? AND ended_at IS NULL').run(nowIso(), reason, id);
     this.sql('DELETE FROM console_tickets WHERE session_id = ? AND used_at IS NULL').run(id);

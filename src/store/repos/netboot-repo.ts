@@ -1,5 +1,6 @@
 // The netboot table: which hosts have a network boot armed, for what, and their installer callback token.
-import { createHash, randomBytes } from 'node:crypto';
+import { randomBytes } from 'node:crypto';
+import { hashToken } from '../../auth/tokens.js';
 import type { Db } from '../sqlite-store.js';
 import { nowIso, statements } from '../sqlite-store.js';
 import type { SecretBox } from '../secret-box.js';
@@ -31,7 +32,6 @@ interface Row {
   callback_status: string | null;
 }
 
-const hash = (token: string) => createHash('sha256').update(token).digest('hex');
 const context = (serverId: number) => `netboot:${serverId}`;
 
 export class NetbootRepo {
@@ -59,7 +59,7 @@ export class NetbootRepo {
       os_id: a.osId,
       params: JSON.stringify(a.params),
       token_sealed: this.secrets.seal(token, context(a.serverId)),
-      token_hash: hash(token),
+      token_hash: hashToken(token),
       task_id: a.taskId,
       armed_at: nowIso(),
     });
@@ -83,13 +83,13 @@ export class NetbootRepo {
   consumeCallback(token: string, status: string): NetbootState | undefined {
     const r = this.sql(
       `UPDATE netboot SET callback_at = ?, callback_status = ? WHERE token_hash = ? AND callback_at IS NULL RETURNING *`,
-    ).get(nowIso(), status, hash(token)) as Row | undefined;
+    ).get(nowIso(), status, hashToken(token)) as Row | undefined;
     return r ? this.toState(r) : undefined;
   }
 
   /** Look up an armed host by its token without consuming it (install configs fetched by the installer). */
   findByToken(token: string): NetbootState | undefined {
-    const r = this.sql('SELECT * FROM netboot WHERE token_hash = ?').get(hash(token)) as Row | undefined;
+    const r = this.sql('SELECT * FROM netboot WHERE token_hash = ?').get(hashToken(token)) as Row | undefined;
     return r ? this.toState(r) : undefined;
   }
 

@@ -424,10 +424,6 @@ export class ServersRepo {
     return r ? this.get(r.server_id) : undefined;
   }
 
-  allIds(): number[] {
-    return (this.sql('SELECT id FROM servers ORDER BY id').all() as { id: number }[]).map((r) => r.id);
-  }
-
   private interfacesOf(ids: number[]): Map<number, ServerInterface[]> {
     const out = new Map<number, ServerInterface[]>();
     if (ids.length === 0) return out;

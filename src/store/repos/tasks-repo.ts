@@ -172,15 +172,6 @@ export class TasksRepo {
     );
   }
 
-  lastForServer(serverId: number, kind?: string): TaskRecord | undefined {
-    const row = (
-      kind
-        ? this.sql('SELECT * FROM tasks WHERE server_id = ? AND kind = ? ORDER BY id DESC LIMIT 1').get(serverId, kind)
-        : this.sql('SELECT * FROM tasks WHERE server_id = ? ORDER BY id DESC LIMIT 1').get(serverId)
-    ) as TaskRow | undefined;
-    return row ? toRecord(row, []) : undefined;
-  }
-
   countsByKindAndState(): { kind: string; state: string; count: number }[] {
     return this.sql('SELECT kind, state, count(*) AS count FROM tasks GROUP BY kind, state').all() as { kind: string; state: string; count: number }[];
   }
