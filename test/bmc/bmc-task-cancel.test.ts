@@ -7,6 +7,7 @@ import { BmcScheduler } from '../../src/bmc/bmc-scheduler.js';
 import type { BmcTarget } from '../../src/bmc/bmc-driver.js';
 import { SimulatedDriver } from '../../src/bmc/simulated/simulated-driver.js';
 import { openDatabase } from '../../src/store/sqlite-store.js';
+import { MIGRATIONS } from '../../src/store/migrations.js';
 import { SecretBox } from '../../src/store/secret-box.js';
 import { ServersRepo } from '../../src/store/repos/servers-repo.js';
 import { TasksRepo } from '../../src/store/repos/tasks-repo.js';
@@ -22,7 +23,7 @@ afterEach(async () => {
 });
 
 function setup() {
-  const db = openDatabase(':memory:');
+  const db = openDatabase(':memory:', MIGRATIONS);
   const servers = new ServersRepo(db, SecretBox.fromKey(Buffer.alloc(32, 1)));
   servers.upsertMany([{ id: 1, name: 's1', status: 'free', type: 'Server', location: '', datacenter: '', rack: '', configuration: '', preset: '', tags: [], groups: [], hardware: [], interfaces: [] }]);
   const simulated = new SimulatedDriver({ delayMs: 1 });
