@@ -13,8 +13,10 @@ import { join } from 'node:path';
 import { createInterface } from 'node:readline';
 import { BmcScheduler } from '../src/bmc/bmc-scheduler.js';
 import type { BmcDriver, BmcTarget, PowerState } from '../src/bmc/bmc-driver.js';
-import { MemoryCertificatePins } from '../src/bmc/redfish/certificate-pins.js';
 import { RedfishDriver } from '../src/bmc/redfish/redfish-driver.js';
+import { MIGRATIONS } from '../src/store/migrations.js';
+import { CertificatePinsRepo } from '../src/store/repos/certificate-pins-repo.js';
+import { openDatabase } from '../src/store/sqlite-store.js';
 import { startRedfishFarm } from '../test/harness/redfish-bmc/redfish-farm.js';
 
 const N = Number(process.env.BMCS ?? 200);
@@ -59,7 +61,8 @@ const list = (xs: number[]): string => xs.map((x) => (x / 1000).toFixed(3)).join
 const wrong = (got: (PowerState | undefined)[], truth: PowerState[]) => got.filter((g, i) => g !== truth[i]).length;
 
 function driverBehindScheduler(): { d: BmcDriver; raw: RedfishDriver } {
-  const raw = new RedfishDriver({ trust: { mode: 'pin', pins: new MemoryCertificatePins() } });
+  // Pins in SQLite as the daemon keeps them (in memory here: the bench leaves no file behind).
+  const raw = new RedfishDriver({ trust: { mode: 'pin', pins: new CertificatePinsRepo(openDatabase(':memory:', MIGRATIONS)) } });
   return { d: new BmcScheduler().wrap(raw), raw };
 }
 

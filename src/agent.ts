@@ -26,6 +26,8 @@ import { ImageStore } from './images/image-store.js';
 import { Catalogue } from './core/catalogue.js';
 import { AuditRepo } from './store/repos/audit-repo.js';
 import { BootHistoryRepo } from './store/repos/boot-history-repo.js';
+import { CertificatePinsRepo } from './store/repos/certificate-pins-repo.js';
+import { EventLogRepo } from './store/repos/event-log-repo.js';
 // planes
 import { BmcScheduler } from './bmc/bmc-scheduler.js';
 import { BmcDrivers } from './bmc/bmc-drivers.js';
@@ -33,7 +35,6 @@ import type { BmcDriver } from './bmc/bmc-driver.js';
 import { IpmiDriver } from './bmc/ipmi/ipmi-driver.js';
 import { IpmitoolDriver } from './bmc/ipmitool/ipmitool-driver.js';
 import { RedfishDriver } from './bmc/redfish/redfish-driver.js';
-import { MemoryCertificatePins } from './bmc/redfish/certificate-pins.js';
 import { SimulatedDriver } from './bmc/simulated/simulated-driver.js';
 import { PowerSync } from './bmc/power-sync.js';
 import { SensorSampler } from './bmc/sensor-sampler.js';
@@ -54,13 +55,17 @@ import { netbootWorkflows } from './tasks/workflows/netboot-workflows.js';
 import { ipamWorkflows } from './tasks/workflows/ipam-workflows.js';
 import { switchWorkflows } from './tasks/workflows/switch-workflows.js';
 import { imageWorkflows } from './tasks/workflows/image-workflows.js';
+import { noopWorkflow } from './tasks/workflows/noop-workflow.js';
+import { installCallbackWorkflow } from './tasks/workflows/install-callback-workflow.js';
 import type { Core } from './core/core.js';
 import { Servers } from './core/servers.js';
+import { ServerViews } from './core/server-views.js';
 import { Power } from './core/power.js';
 import { Deploys } from './core/deploys.js';
 import { Netboot } from './core/netboot.js';
 import { InstallPlans } from './core/install-plans.js';
 import { NetbootContent } from './core/boot-content.js';
+import { BootIsos } from './core/boot-isos.js';
 import { Discovered } from './core/discovered.js';
 import { Consoles } from './core/consoles.js';
 import { Ipam } from './core/ipam.js';
@@ -71,7 +76,9 @@ import { Tokens } from './core/tokens.js';
 import { Images } from './core/images.js';
 import { Audit } from './core/audit.js';
 import { BootHistory } from './core/boot-history.js';
-import { PostInstallNotifier } from './core/post-install-notifier.js';
+import { BmcTrust } from './core/bmc-trust.js';
+import { EventLogs } from './core/event-logs.js';
+import { CALLBACK_KEY_LABEL, PostInstallNotifier } from './core/post-install-notifier.js';
 // faces
 import { authenticate } from './api/authenticate.js';
 import { createHttpServer } from './api/http-server.js';
@@ -100,6 +107,8 @@ export function openState(config: ResolvedConfig) {
     images: new ImagesRepo(db),
     audit: new AuditRepo(db),
     bootHistory: new BootHistoryRepo(db),
+    certificatePins: new CertificatePinsRepo(db),
+    eventLogs: new EventLogRepo(db),
   };
   const images = new ImageStore(imagesDirOf(config), repos.images);
   return { secrets, db, repos, images };
@@ -160,6 +169,7 @@ export async function createAgent(config: ResolvedConfig, opts: { log?: Logger }
     tftp: () => ({ ...(parts.tftp?.stats() ?? {}) }),
     console: () => parts.vncProxy!.stats(),
     sensors: () => repos.sensors.latest(),
+    eventLogCritical: () => repos.eventLogs.criticalTotals(),
     stateDir: config.stateDir,
   });
   const tasks = new TaskRunner(repos.tasks, log);
@@ -172,8 +182,7 @@ export async function createAgent(config: ResolvedConfig, opts: { log?: Logger }
   const drivers: BmcDriver[] = [
     parts.ipmi,
     new IpmitoolDriver({ binary: config.bmc.ipmitoolPath, logger: log.child({ part: 'ipmitool' }) }),
-    // Pins kept in memory until the SQLite pin store is wired: after a restart each BMC is trusted on first use again.
-    new RedfishDriver({ trust: { mode: 'pin', pins: new MemoryCertificatePins() }, logger: log.child({ part: 'redfish' }) }),
+    new RedfishDriver({ trust: { mode: 'pin', pins: repos.certificatePins }, logger: log.child({ part: 'redfish' }) }),
     ...(simulated ? [simulated] : []),
   ];
   const bmc = new BmcDrivers(
@@ -182,14 +191,23 @@ export async function createAgent(config: ResolvedConfig, opts: { log?: Logger }
     (id, code) => repos.servers.recordBmcError(id, code),
   );
   const powerSync = new PowerSync(repos.servers, bmc, config.bmc.sync, log.child({ part: 'power-sync' }));
+  const eventLogs = new EventLogs(repos.servers, repos.eventLogs, tasks, config.bmc.sensorsWaitMs);
   const sampler = new SensorSampler(
     {
       history: repos.sensors,
       serverIds: () => repos.servers.idsWithBmc(),
       readSensors: (id) => bmc.call(id, (d, t) => d.sensors(t)),
+      readPower: (id) => bmc.call(id, (d, t) => d.powerReading(t)),
+      readEventLog: (id) => bmc.call(id, (d, t) => d.readEventLog(t)),
+      onEventLog: (id, entries) => eventLogs.observe(id, entries),
       log: log.child({ part: 'sensors' }),
     },
-    { enabled: config.sensors.enabled, intervalMs: config.sensors.intervalMs, retentionMs: config.sensors.retentionDays * 86400_000 },
+    {
+      enabled: config.sensors.enabled,
+      intervalMs: config.sensors.intervalMs,
+      retentionMs: config.sensors.retentionDays * 86400_000,
+      eventLogIntervalMs: config.sensors.eventLogIntervalMs,
+    },
   );
 
   // ---- Boot plane.
@@ -204,6 +222,8 @@ export async function createAgent(config: ResolvedConfig, opts: { log?: Logger }
   const bootHistory = new BootHistory(repos.bootHistory, repos.servers, () => content, config.bootHistory, log.child({ part: 'boot-history' }));
   const onBootEvent = bootHistory.sink;
   const netboot = new Netboot(repos.servers, repos.netboot, plans, tasks, log.child({ part: 'netboot' }), onBootEvent);
+  // Virtual-media deploys: each host's own boot ISO, kept while its install is armed.
+  const isos = new BootIsos({ dir: path.join(config.stateDir, 'boot-iso'), plans, urls });
   const content = new NetbootContent(
     repos.servers,
     repos.netboot,
@@ -211,7 +231,13 @@ export async function createAgent(config: ResolvedConfig, opts: { log?: Logger }
     plans,
     catalogue,
     images,
-    { templates: new TemplateDir(boot.templatesDir ?? DEFAULT_TEMPLATE_ROOT), verifyClient: boot.verifyClient, lldpWaitSeconds: boot.lldpWaitSeconds, onBootEvent },
+    {
+      templates: new TemplateDir(boot.templatesDir ?? DEFAULT_TEMPLATE_ROOT),
+      verifyClient: boot.verifyClient,
+      lldpWaitSeconds: boot.lldpWaitSeconds,
+      onBootEvent,
+      bootIsoFile: (token) => isos.file(token),
+    },
     log.child({ part: 'netboot' }),
   );
   const dhcp =
@@ -236,7 +262,7 @@ export async function createAgent(config: ResolvedConfig, opts: { log?: Logger }
   // The configured boot files are served by name even when the root holds them as symlinks out of it
   // (Debian's /usr/lib/ipxe/ipxe.efi → /boot/ipxe.efi), which the confined root lookup rightly refuses.
   const bootFileData = new Map<string, Buffer>();
-  const loadBootFiles = async () => {
+  const loadBootFiles = async (warn: boolean) => {
     for (const name of [boot.bootFiles.bios, boot.bootFiles.uefiX64, boot.bootFiles.arm64]) {
       if (!name) continue;
       for (const root of boot.tftp.roots) {
@@ -246,7 +272,7 @@ export async function createAgent(config: ResolvedConfig, opts: { log?: Logger }
           break;
         }
       }
-      if (!bootFileData.has(name)) log.warn({ file: name, roots: boot.tftp.roots }, 'boot file not found in the TFTP roots');
+      if (!bootFileData.has(name) && warn) log.warn({ file: name, roots: boot.tftp.roots }, 'boot file not found in the TFTP roots');
     }
   };
   const tftpListen = boot.tftp.listen ?? `${boot.tftp.enabled ? requireServerIp(boot.serverIp, 'boot.tftp.enabled') : '127.0.0.1'}:69`;
@@ -271,13 +297,13 @@ export async function createAgent(config: ResolvedConfig, opts: { log?: Logger }
 
   // ---- Core: the capabilities every face calls.
   const servers = new Servers(repos.servers, repos.users, config.bmc.allowSimulated);
-  const notifier = new PostInstallNotifier(secrets.derive('post_install_callback'), {
+  const notifier = new PostInstallNotifier(secrets.derive(CALLBACK_KEY_LABEL), {
     allowedHosts: config.central.callbackHosts,
     attempts: config.central.callbackAttempts,
     backoffMs: config.central.callbackBackoffMs,
   });
   const consoles = new Consoles(repos.console, repos.servers, { ...config.console, basePath: CONSOLE_BASE }, publicUrl);
-  const deploys = new Deploys(repos.servers, repos.users, tasks, netboot, notifier, catalogue, config.site.name);
+  const deploys = new Deploys(repos.servers, repos.users, tasks, netboot, notifier, catalogue, config.site.name, isos);
   const core: Core = {
     servers,
     power: new Power(
@@ -289,6 +315,7 @@ export async function createAgent(config: ResolvedConfig, opts: { log?: Logger }
       repos.sensors,
     ),
     deploys,
+    views: new ServerViews(servers, ipam, netboot, repos.tasks, repos.users),
     netboot,
     discovered: new Discovered(repos.discovered, servers, (p, id) => deploys.diagnostics(p, id, { manualPower: true })),
     consoles,
@@ -300,16 +327,30 @@ export async function createAgent(config: ResolvedConfig, opts: { log?: Logger }
     images: new Images(images, catalogue, repos.netboot, tasks),
     audit: new Audit(repos.audit, config.audit),
     bootHistory,
+    bmcTrust: new BmcTrust(repos.servers, repos.certificatePins),
+    eventLogs,
   };
 
   // ---- Workflows: what each task kind does.
   const timing = config.bmc;
   for (const wf of [
     ...bmcWorkflows({ bmc, servers: repos.servers, timing, accounts: repos.bmcAccounts }),
-    ...netbootWorkflows({ bmc, servers: repos.servers, timing, netboot, notifier, installTimeoutMs: boot.installTimeoutMs, rebootGraceMs: boot.rebootGraceMs }),
+    ...netbootWorkflows({
+      bmc,
+      servers: repos.servers,
+      timing,
+      netboot,
+      notifier,
+      installTimeoutMs: boot.installTimeoutMs,
+      rebootGraceMs: boot.rebootGraceMs,
+      isos,
+      httpBootUri: () => (bootFileData.has(boot.bootFiles.uefiX64) ? urls().file(boot.bootFiles.uefiX64) : undefined),
+    }),
     ...ipamWorkflows(),
     ...switchWorkflows({ ports: switchPortService, servers: repos.servers }),
     ...imageWorkflows(images),
+    noopWorkflow(),
+    installCallbackWorkflow({ notifier }),
   ]) {
     tasks.register(wf);
   }
@@ -377,8 +418,11 @@ export async function createAgent(config: ResolvedConfig, opts: { log?: Logger }
       const addr = httpServer.address() as AddressInfo;
       const shownHost = addr.family === 'IPv6' ? `[${addr.address}]` : addr.address;
       boundUrl = `http://${shownHost}:${addr.port}`;
-      // TFTP serves the boot files, and so does HTTP for UEFI HTTP boot clients (DHCP hands them its URL).
-      if (tftp || dhcp) await loadBootFiles();
+      // TFTP serves the boot files, and so does HTTP for UEFI HTTP boot clients (DHCP, or a BMC's one-time UEFI HTTP
+      // boot, hands them its URL).
+      await loadBootFiles(!!(tftp || dhcp));
+      const stale = isos.prune(repos.netboot.all().filter((n) => !n.callbackAt).map((n) => n.token));
+      if (stale) log.info({ removed: stale }, 'removed boot ISOs of installs that are over');
       if (tftp) log.info(await tftp.start(), 'TFTP listening');
       if (dhcp) {
         await dhcp.start();

@@ -164,6 +164,8 @@ export const configSchema = z
         enabled: z.boolean().default(true),
         intervalMs: z.number().int().min(10_000).default(5 * 60_000),
         retentionDays: z.number().int().min(1).default(7),
+        /** Each BMC's event log is read this often (new critical entries counted in /metrics); 0: only when asked. */
+        eventLogIntervalMs: z.number().int().min(0).default(3600_000),
       })
       .strict()
       .prefault({}),

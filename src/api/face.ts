@@ -81,7 +81,9 @@ export function mountFace(app: express.Express, face: Face, d: FaceDeps): void {
       const principal = e.public ? ANONYMOUS : d.authenticate(req);
       res.locals.principal = principal;
       const params = e.params ? parseInput(e.params, req.params, 'params') : undefined;
-      const query = e.query ? parseInput(e.query, req.query ?? {}, 'query') : undefined;
+      // `token` in the query is a credential (authenticate read it), never an endpoint's parameter.
+      const { token: _token, ...queryParams } = (req.query ?? {}) as Record<string, unknown>;
+      const query = e.query ? parseInput(e.query, queryParams, 'query') : undefined;
       const parsedBody = e.body ? parseInput(e.body, body ?? {}, 'body') : undefined;
       const result = await e.handler({ core: d.core, principal, params, query, body: parsedBody, req, res });
       if (res.headersSent) return;

@@ -4,11 +4,15 @@
 /** Where a BMC is and how to log in. The password is in clear only in memory, never logged. */
 export interface BmcTarget {
   host: string;
-  port: number; // UDP port, 623 by default
+  port: number; // IPMI: UDP port, 623 by default; Redfish: the HTTPS (or HTTP) port, 443 by default
   username: string;
   password: string;
-  cipherSuite: number; // 3 (HMAC-SHA1 / AES-128) or 17 (HMAC-SHA256 / AES-128)
+  cipherSuite: number; // IPMI: 3 (HMAC-SHA1 / AES-128) or 17 (HMAC-SHA256 / AES-128)
   privilege: BmcPrivilege;
+  /** Redfish: https (default) or http. */
+  scheme?: 'https' | 'http';
+  /** Redfish: old firmware; TLS 1.0/1.1 and weak keys accepted for this BMC only. */
+  legacyTls?: boolean;
 }
 
 export type BmcPrivilege = 'callback' | 'user' | 'operator' | 'administrator';
@@ -17,13 +21,27 @@ export type PowerState = 'on' | 'off';
 /** on/off are hard; soft is an ACPI shutdown request; reset is a warm reset; cycle is off then on. */
 export type PowerAction = 'on' | 'off' | 'soft' | 'reset' | 'cycle';
 
-export type BootDevice = 'none' | 'pxe' | 'disk' | 'cdrom' | 'bios';
-export type BootMode = 'uefi' | 'legacy' | 'auto';
+/** 'cdrom' boots the virtual media where the BMC has it; 'http' is UEFI HTTP boot (Redfish UefiHttp; not in IPMI). */
+export const BOOT_DEVICES = ['none', 'pxe', 'disk', 'cdrom', 'bios', 'http'] as const;
+export type BootDevice = (typeof BOOT_DEVICES)[number];
+export const BOOT_MODES = ['uefi', 'legacy', 'auto'] as const;
+export type BootMode = (typeof BOOT_MODES)[number];
 
 export interface BootDeviceSetting {
   device: BootDevice;
   mode: BootMode; // 'auto' leaves the BIOS boot type bit clear
   persistent: boolean; // false = next boot only
+  /**
+   * 'http' only: the URL the firmware loads (Redfish Boot.HttpBootUri) where the BMC takes one; without it (or on a
+   * BMC without HttpBootUri) the firmware asks DHCP, which rackhand answers with the boot file's HTTP URL.
+   */
+  uri?: string;
+}
+
+/** The virtual CD of a BMC: whether an image is attached, and which (the URL the BMC fetches it from). */
+export interface VirtualMediaStatus {
+  inserted: boolean;
+  image: string | null;
 }
 
 export type SensorStatus = 'ok' | 'warning' | 'critical' | 'unavailable';
@@ -130,6 +148,14 @@ export interface BmcDriver {
   clearEventLog(t: BmcTarget, o?: BmcCallOptions): Promise<void>;
   /** BMC_UNSUPPORTED when the BMC does not measure power. */
   powerReading(t: BmcTarget, o?: BmcCallOptions): Promise<BmcPowerReading>;
+  /**
+   * Attach the image at `url` (http or https; the BMC fetches it) as the virtual CD: whatever is attached is ejected
+   * first and stale state cleared, then the insert is read back. BMC_UNSUPPORTED where the BMC has no virtual media.
+   */
+  insertMedia(t: BmcTarget, url: string, o?: BmcCallOptions): Promise<void>;
+  /** Detach the virtual CD (nothing attached: nothing to do). */
+  ejectMedia(t: BmcTarget, o?: BmcCallOptions): Promise<void>;
+  mediaStatus(t: BmcTarget, o?: BmcCallOptions): Promise<VirtualMediaStatus>;
   /** Close sessions and sockets. */
   close(): Promise<void>;
 }
@@ -161,4 +187,7 @@ export const BMC_OPERATIONS = {
   readEventLog: 0,
   clearEventLog: 0,
   powerReading: 0,
+  insertMedia: 1,
+  ejectMedia: 0,
+  mediaStatus: 0,
 } as const satisfies { [K in BmcOperation]: ArgsBeforeOptions<BmcDriver[K]> };

@@ -1,5 +1,6 @@
-// The sensor sampling loop: jittered periodic reads of every server with a BMC, stored as history, pruned by age.
-import type { SensorReading } from './bmc-driver.js';
+// The sensor sampling loop: jittered periodic reads of every server with a BMC — its sensors and, where the BMC measures
+// it, the power it draws, stored as history; its event log, less often — pruned by age.
+import type { BmcEventLogEntry, BmcPowerReading, SensorReading } from './bmc-driver.js';
 import type { Logger } from '../log.js';
 import type { SensorHistoryRepo } from '../store/repos/sensor-history-repo.js';
 
@@ -12,6 +13,8 @@ export interface SensorSamplerOptions {
   retentionMs: number;
   /** Reads in flight at once; the BMC scheduler still applies its own per-BMC and global limits. */
   concurrency: number;
+  /** A server's event log is read in the first pass after this long since its last read; 0: never by the sampler. */
+  eventLogIntervalMs: number;
 }
 
 export const DEFAULT_SENSOR_SAMPLER_OPTIONS: SensorSamplerOptions = {
@@ -20,7 +23,14 @@ export const DEFAULT_SENSOR_SAMPLER_OPTIONS: SensorSamplerOptions = {
   jitter: 0.2,
   retentionMs: 7 * 24 * 3600_000,
   concurrency: 4,
+  eventLogIntervalMs: 3600_000,
 };
+
+/** What the power reading is stored as, beside the sensors (one series in the history and the chart). */
+export const POWER_READING_SENSOR = 'Power consumption';
+
+/** A BMC found not to have a reading is asked again after this long (its firmware may be updated). */
+const UNSUPPORTED_RETRY_MS = 24 * 3600_000;
 
 export interface SensorSamplerDeps {
   history: SensorHistoryRepo;
@@ -28,7 +38,12 @@ export interface SensorSamplerDeps {
   serverIds(): number[];
   /** Read one server's sensors, e.g. bmc.call(id, (d, t) => d.sensors(t)): not a task, so no journal noise. */
   readSensors(serverId: number): Promise<SensorReading[]>;
-  log?: Pick<Logger, 'debug' | 'warn' | 'error'>;
+  /** The power the server draws (DCMI, Redfish PowerControl); BMC_UNSUPPORTED where the BMC does not measure it. */
+  readPower?(serverId: number): Promise<BmcPowerReading>;
+  /** The BMC's event log; each read is handed to onEventLog (which counts new critical entries). */
+  readEventLog?(serverId: number): Promise<BmcEventLogEntry[]>;
+  onEventLog?(serverId: number, entries: BmcEventLogEntry[]): void;
+  log?: Pick<Logger, 'debug' | 'info' | 'warn' | 'error'>;
   now?(): Date;
 }
 
@@ -48,6 +63,10 @@ export class SensorSampler {
   private passes = 0;
   /** Set by stop(): a pass in progress finishes the reads in flight and starts no more. */
   private cancelPass = false;
+  /** Servers whose BMC said BMC_UNSUPPORTED to a reading, and when: not asked again for a day. */
+  private readonly unsupported = { power: new Map<number, number>(), eventLog: new Map<number, number>() };
+  /** When each server's event log was last read by a pass. */
+  private readonly eventLogReadAt = new Map<number, number>();
 
   constructor(
     private readonly d: SensorSamplerDeps,
@@ -89,18 +108,55 @@ export class SensorSampler {
         const id = ids[next++];
         try {
           const readings = await this.d.readSensors(id);
+          const power = await this.optional('power', id, () => this.d.readPower?.(id));
+          if (power) readings.push({ name: POWER_READING_SENSOR, type: 'power', value: power.watts, unit: 'Watts', status: 'ok', thresholds: {} });
           stored += this.d.history.append(id, readings, now());
           read++;
         } catch (e) {
           failed++;
           this.d.log?.debug({ server: id, code: (e as { code?: string }).code, err: (e as Error).message }, 'sensor sample failed');
         }
+        await this.eventLogIfDue(id, now().getTime());
       }
     };
     await Promise.all(Array.from({ length: Math.max(1, Math.min(this.opts.concurrency, ids.length)) }, worker));
     const pruned = this.d.history.prune(new Date(now().getTime() - this.opts.retentionMs));
     this.passes++;
     return { servers: ids.length, read, failed, stored, pruned };
+  }
+
+  private async eventLogIfDue(id: number, at: number): Promise<void> {
+    const every = this.opts.eventLogIntervalMs;
+    if (!this.d.readEventLog || every <= 0 || at - (this.eventLogReadAt.get(id) ?? -Infinity) < every) return;
+    this.eventLogReadAt.set(id, at);
+    try {
+      const entries = await this.optional('eventLog', id, () => this.d.readEventLog?.(id));
+      if (entries) this.d.onEventLog?.(id, entries);
+    } catch (e) {
+      this.d.log?.debug({ server: id, code: (e as { code?: string }).code, err: (e as Error).message }, 'event log read failed');
+    }
+  }
+
+  /**
+   * A reading not every BMC has: BMC_UNSUPPORTED is not a failure — the server is noted once in the log and not asked
+   * again for a day. Any other error is thrown.
+   */
+  private async optional<T>(what: 'power' | 'eventLog', id: number, read: () => Promise<T> | undefined): Promise<T | undefined> {
+    const since = this.unsupported[what].get(id);
+    if (since !== undefined && Date.now() - since < UNSUPPORTED_RETRY_MS) return undefined;
+    try {
+      return await read();
+    } catch (e) {
+      if ((e as { code?: string }).code !== 'BMC_UNSUPPORTED') {
+        if (what === 'power') return undefined; // the sensors were read: a failed extra reading does not lose them
+        throw e;
+      }
+      if (since === undefined) {
+        this.d.log?.info({ server: id, reading: what }, `server ${id}'s BMC has no ${what === 'power' ? 'power reading' : 'event log'}: not sampled (${(e as Error).message})`);
+      }
+      this.unsupported[what].set(id, Date.now());
+      return undefined;
+    }
   }
 
   private jittered(): number {

@@ -8,7 +8,8 @@
  * (timed out, hit maxTransferMs or failed to read), refused (detail: the file and the error; refusals beyond the log
  * budget are not reported one by one).
  * HTTP boot: the host's script served (armed, or the local-disk one and why) or refused, an install config fetched
- * or refused, the installer's report (ok or failed) or a report refused.
+ * or refused, the installer's report (ok or failed) or a report refused, the host's boot ISO fetched (by its BMC,
+ * for virtual media) or refused.
  */
 export type BootEventKind =
   | 'dhcp-offer'
@@ -27,7 +28,9 @@ export type BootEventKind =
   | 'http-config'
   | 'http-config-refused'
   | 'installer-report'
-  | 'installer-report-refused';
+  | 'installer-report-refused'
+  | 'http-iso'
+  | 'http-iso-refused';
 
 export interface BootEvent {
   /** Epoch milliseconds. */

@@ -35,7 +35,9 @@ export interface BootLookup {
 /** What the HTTP boot routes serve; each call is scoped by the host's MAC and address or a per-install token. */
 export interface BootContent {
   /** The host's boot script (the local-disk one when nothing is armed). FORBIDDEN to any other address. */
-  hostScript(mac: string, remoteAddress: string): { script: string; armed: boolean };
+  hostScript(mac: string, remoteAddress: string, kind?: 'ipxe' | 'grub'): { script: string; armed: boolean };
+  /** The file of the boot ISO of the install this token belongs to (its BMC fetches it); NOT_FOUND once it is over. */
+  bootIso(token: string, remoteAddress: string): string;
   /** preseed, kickstart, user-data or meta-data of the install this token belongs to (remoteAddress: for its boot history). */
   installConfig(token: string, kind: 'preseed' | 'kickstart' | 'user-data' | 'meta-data', remoteAddress?: string): string;
   /** The ramdisk agent's job; NOT_FOUND when nothing is armed for the token (the agent then powers off). */

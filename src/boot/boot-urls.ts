@@ -5,6 +5,10 @@
 export const BOOT_PATHS = {
   /** The host's iPXE script, served only to the address reserved for the MAC. */
   script: '/boot/ipxe/:mac',
+  /** The host's GRUB config (the boot ISO's UEFI path loads it over GRUB's HTTP), served as the iPXE script is. */
+  grub: '/boot/grub/:mac',
+  /** The host's boot ISO (virtual media), named by the armed install's token: what its BMC fetches. */
+  iso: '/boot/iso/:file',
   /** Install configs (preseed, kickstart, user-data, meta-data) of one armed install. */
   install: '/boot/install/:token/:kind',
   /** The installer's last request: single use. */
@@ -18,11 +22,13 @@ export const BOOT_PATHS = {
 } as const;
 
 /** Path prefixes whose next segment is a credential (an install token): the log never shows it. */
-export const TOKEN_PATH_PREFIXES = ['/boot/install/', '/boot/callback/', '/boot/agent/'] as const;
+export const TOKEN_PATH_PREFIXES = ['/boot/install/', '/boot/callback/', '/boot/agent/', '/boot/iso/'] as const;
 
 export interface BootUrls {
   base: string;
   script(mac: string): string;
+  grub(mac: string): string;
+  iso(token: string): string;
   install(token: string): string;
   callback(): string;
   agent(token: string): string;
@@ -36,6 +42,8 @@ export function bootUrls(base: string): BootUrls {
   return {
     base: b,
     script: (mac) => `${b}/boot/ipxe/${mac}`,
+    grub: (mac) => `${b}/boot/grub/${mac}`,
+    iso: (token) => `${b}/boot/iso/${token}.iso`,
     install: (token) => `${b}/boot/install/${token}`,
     callback: () => `${b}/boot/callback`,
     agent: (token) => `${b}/boot/agent/${token}`,

@@ -92,8 +92,24 @@ export const commandTable: CommandSpec[] = [
       'A merge by default: a partial row (id and rack, say) changes only what it gives; empty CSV cells change nothing.\n' +
       'Passwords are write-only: left out, the stored one stays. Every bad record is reported, by CSV line or JSON item.',
   },
-  { name: 'servers list', args: '', summary: 'every server in the store', via: 'state', flags: [{ name: 'json', help: 'as JSON' }] },
+  {
+    name: 'servers list',
+    args: '',
+    summary: 'every server in the store',
+    via: 'state',
+    flags: [
+      { name: 'json', help: 'as JSON' },
+      { name: 'csv', help: 'as CSV with the import columns, one row per interface (passwords are never exported)' },
+    ],
+  },
   { name: 'task show', args: 'ID', summary: 'one task with its step journal, from the store', via: 'state', flags: [] },
+  {
+    name: 'callback-key',
+    args: '',
+    summary: 'print the key post_install_callback requests are signed with (HMAC-SHA256, base64): give it to central control',
+    via: 'state',
+    flags: [],
+  },
   { name: 'backup', args: 'FILE', summary: 'online backup of the SQLite store (safe while the daemon runs)', via: 'state', flags: [] },
   { name: 'images list', args: '', summary: 'the images booting hosts get: name, kind, files, size, sha256, source, ready', via: 'state', flags: [{ name: 'json', help: 'as JSON' }] },
   {
@@ -191,7 +207,7 @@ export const commandTable: CommandSpec[] = [
       { name: 'bmc-host', value: 'HOST', help: 'BMC address (admin or central tokens only)' },
       { name: 'bmc-user', value: 'USER', help: 'BMC login' },
       { name: 'bmc-password-file', value: 'FILE', help: "BMC password from FILE ('-': standard input)" },
-      { name: 'bmc-driver', value: 'DRIVER', help: 'ipmi (default) or ipmitool', choices: ['ipmi', 'ipmitool'] },
+      { name: 'bmc-driver', value: 'DRIVER', help: 'ipmi (default), ipmitool or redfish', choices: ['ipmi', 'ipmitool', 'redfish'] },
     ],
   },
   {
@@ -213,6 +229,16 @@ export const commandTable: CommandSpec[] = [
     summary: 'reset the BMC and wait until it answers again',
     via: 'api',
     flags: [{ name: 'warm', help: 'a warm reset instead of a cold one' }, noWait],
+  },
+  {
+    name: 'bmc forget-certificate',
+    args: 'ID',
+    summary: "accept a Redfish BMC's replaced TLS certificate: its pin is forgotten, the next connection pins the new one (admin tokens)",
+    via: 'api',
+    flags: [],
+    details:
+      'rackhand trusts the certificate a Redfish BMC shows first and refuses a different one later (a replaced\n' +
+      'certificate, or someone else answering at its address). Run this only when you know it was replaced.',
   },
   { name: 'discovered', args: '', summary: 'machines that asked to boot but are not in the inventory', via: 'api', flags: [] },
   {

@@ -1,12 +1,13 @@
-// A small RFC 4180 CSV reader for `rackhand servers import FILE.csv`.
+// A small RFC 4180 CSV reader for `rackhand servers import FILE.csv`, and the writer of `rackhand servers list --csv`.
 import { closestName } from '../config.js';
+import type { ServerRecord } from '../domain/server.js';
 
 /** The columns csvRowToServer reads; a file with any other is refused rather than half imported. */
 export const SERVER_CSV_COLUMNS = [
   'id', 'name', 'status', 'type', 'location', 'location_id', 'datacenter', 'rack', 'rack_position', 'configuration', 'preset', 'owner_id',
   'interface', 'mac', 'ip', 'switch', 'switch_port',
-  'bmc_driver', 'bmc_host', 'bmc_port', 'bmc_username', 'bmc_password', 'bmc_model', 'bmc_cipher_suite',
-  'console_host', 'console_port', 'console_password',
+  'bmc_driver', 'bmc_host', 'bmc_port', 'bmc_username', 'bmc_password', 'bmc_model', 'bmc_cipher_suite', 'bmc_scheme', 'bmc_legacy_tls',
+  'console_host', 'console_port', 'console_password', 'boot_via',
 ] as const;
 
 /**
@@ -78,12 +79,13 @@ function checkHeader(names: string[], columns: readonly string[], line: number):
 /** A number column; anything else stays text, so validation names the column and the value instead of a null. */
 const num = (v: string | undefined) => (v === undefined || v.trim() === '' ? undefined : /^\s*-?\d+(\.\d+)?\s*$/.test(v) ? Number(v) : v.trim());
 const opt = (v: string | undefined) => (v === undefined || v.trim() === '' ? undefined : v.trim());
+/** A yes/no column (1/0, true/false, yes/no); anything else stays text, for validation to name. */
+const flag = (v: string | undefined) => {
+  const t = opt(v)?.toLowerCase();
+  return t === undefined ? undefined : ['1', 'true', 'yes'].includes(t) ? true : ['0', 'false', 'no'].includes(t) ? false : v!.trim();
+};
 
-/**
- * One CSV row → the server input shape. Columns: id, name, status, type, location, location_id, datacenter, rack,
- * rack_position, configuration, preset, owner_id, interface, mac, ip, switch, switch_port, bmc_driver, bmc_host,
- * bmc_port, bmc_username, bmc_password, bmc_model, bmc_cipher_suite, console_host, console_port, console_password.
- */
+/** One CSV row → the server input shape (the columns of SERVER_CSV_COLUMNS). */
 export function csvRowToServer(r: Record<string, string>): Record<string, unknown> {
   const s: Record<string, unknown> = {
     id: num(r.id),
@@ -98,6 +100,7 @@ export function csvRowToServer(r: Record<string, string>): Record<string, unknow
     configuration: opt(r.configuration),
     preset: opt(r.preset),
     owner_id: num(r.owner_id),
+    boot_via: opt(r.boot_via),
   };
   if (opt(r.mac)) {
     s.interfaces = [
@@ -113,6 +116,8 @@ export function csvRowToServer(r: Record<string, string>): Record<string, unknow
     password: r.bmc_password === '' ? undefined : r.bmc_password,
     model: opt(r.bmc_model),
     cipher_suite: num(r.bmc_cipher_suite),
+    scheme: opt(r.bmc_scheme),
+    legacy_tls: flag(r.bmc_legacy_tls),
   };
   if (Object.values(bmc).some((v) => v !== undefined)) s.bmc = bmc;
   const vnc = { host: opt(r.console_host), port: num(r.console_port), password: opt(r.console_password) };
@@ -126,4 +131,35 @@ export function csvColumnOf(fieldPath: PropertyKey[]): string {
   if (head === 'interfaces') return rest[1] === 'name' ? 'interface' : (rest[1] ?? 'mac');
   if ((head === 'bmc' || head === 'console') && rest.length) return `${head}_${rest[0]}`;
   return head ?? '';
+}
+
+/**
+ * The servers as CSV with the import's columns, one row per interface (a server without one gets one row): what
+ * `servers import` reads back. Passwords are write-only and never written; an empty cell keeps the stored one.
+ */
+export function serversToCsv(servers: ServerRecord[]): string {
+  const cell = (v: unknown) => {
+    const t = v === null || v === undefined ? '' : String(v);
+    return /[",\r\n]/.test(t) ? `"${t.replace(/"/g, '""')}"` : t;
+  };
+  const lines = [SERVER_CSV_COLUMNS.join(',')];
+  for (const s of servers) {
+    const common: Partial<Record<(typeof SERVER_CSV_COLUMNS)[number], unknown>> = {
+      id: s.id, name: s.name, status: s.status, type: s.type, location: s.location, location_id: s.locationId, datacenter: s.datacenter,
+      rack: s.rack, rack_position: s.rackPosition, configuration: s.configuration, preset: s.preset, owner_id: s.ownerId, boot_via: s.bootVia,
+      ...(s.bmc
+        ? {
+            bmc_driver: s.bmc.driver, bmc_host: s.bmc.host, bmc_port: s.bmc.port, bmc_username: s.bmc.username, bmc_model: s.bmc.model,
+            bmc_cipher_suite: s.bmc.cipherSuite, bmc_scheme: s.bmc.scheme, bmc_legacy_tls: s.bmc.legacyTls ? 1 : 0,
+          }
+        : {}),
+      ...(s.console ? { console_host: s.console.host, console_port: s.console.port } : {}),
+    };
+    const ifaces = s.interfaces.length ? s.interfaces : [undefined];
+    for (const i of ifaces) {
+      const row = { ...common, ...(i ? { interface: i.name, mac: i.mac, ip: i.ip, switch: i.switch, switch_port: i.switchPort } : {}) };
+      lines.push(SERVER_CSV_COLUMNS.map((c) => cell(row[c])).join(','));
+    }
+  }
+  return `${lines.join('\n')}\n`;
 }

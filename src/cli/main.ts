@@ -7,11 +7,13 @@ import { closestName, ConfigError, loadConfig, planReload, publicConfig, type Re
 import { createAgent, openState } from '../agent.js';
 import { ROLES, type Principal, type Role } from '../auth/tokens.js';
 import { Servers, type ImportProblem, type ImportResult } from '../core/servers.js';
+import { CALLBACK_KEY_LABEL } from '../core/post-install-notifier.js';
 import { RackhandError } from '../errors.js';
 import { acquireStateLock } from '../store/state-lock.js';
 import { databaseFile } from '../store/sqlite-store.js';
 import { bashCompletion } from './bash-completion.js';
 import { commandHelp, commandTable, commandsStartingWith, findCommand, flagsOf, overallHelp, parseArgsOptions, type CommandSpec } from './command-table.js';
+import { serversToCsv } from './csv.js';
 import { readImportFile } from './import-file.js';
 import { imagesCommand } from './images-cli.js';
 import { oneLineError, ProblemList } from './one-line-error.js';
@@ -160,6 +162,7 @@ async function stateCommand(spec: CommandSpec, args: string[], flags: Flags): Pr
       case 'servers list': {
         const { servers } = repos.servers.list({});
         if (flags.json) print(JSON.stringify(servers));
+        else if (flags.csv) process.stdout.write(serversToCsv(servers));
         else for (const s of servers) print(`${s.id}\t${s.name}\t${s.status}\t${s.rack}\t${s.power.state}`);
         return 0;
       }
@@ -168,6 +171,10 @@ async function stateCommand(spec: CommandSpec, args: string[], flags: Flags): Pr
         const t = repos.tasks.get(Number(id));
         if (!t) throw new RackhandError('NOT_FOUND', `task ${id} not found`);
         print(JSON.stringify(t, null, 2));
+        return 0;
+      }
+      case 'callback-key': {
+        print(state.secrets.derive(CALLBACK_KEY_LABEL).toString('base64'));
         return 0;
       }
       case 'backup': {

@@ -250,6 +250,21 @@ async function dispatch(c: Conn, spec: CommandSpec, args: string[], v: Flags, ou
     }
     case 'bmc reset':
       return runTask(await api<Task>(c, 'POST', `/api/v1/servers/${id(a, 'ID')}/bmc/reset`, { kind: v.warm ? 'warm' : 'cold' }));
+    case 'bmc forget-certificate': {
+      const r = await api<{ server: number; endpoint: string; forgotten: { fingerprint256: string; pinnedAt: string } | null }>(
+        c,
+        'DELETE',
+        `/api/v1/servers/${id(a, 'ID')}/bmc/certificate`,
+      );
+      print(r, () =>
+        out.log(
+          r.forgotten
+            ? `server ${r.server}: forgot the certificate pinned for ${r.endpoint} on ${r.forgotten.pinnedAt.slice(0, 10)} (SHA-256 ${r.forgotten.fingerprint256}); the next connection pins the one it shows`
+            : `server ${r.server}: no certificate was pinned for ${r.endpoint}; the next connection pins the one it shows`,
+        ),
+      );
+      return 0;
+    }
     case 'discovered': {
       const r = await api<{ list: any[] }>(c, 'GET', '/api/v1/discovered');
       print(r, () => {

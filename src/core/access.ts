@@ -13,6 +13,10 @@ export const can = {
   seeAllServers: (p: Principal) => p.role !== 'client',
   /** Techs adopt discovered hosts at the rack, but may not set BMC or console secrets. */
   adoptDiscovered: (p: Principal) => p.role !== 'client',
+  /** Trust a Redfish BMC's replaced TLS certificate: a wrong yes hands the BMC password to whoever answers there. */
+  acceptBmcCertificates: (p: Principal) => p.role === 'admin',
+  /** Erase a BMC's event log (what happened to the hardware): the people who look after it. */
+  clearEventLog: (p: Principal) => p.role === 'admin' || p.role === 'tech',
   /** BMC accounts with the administrator privilege (which can change rackhand's own BMC login). */
   grantBmcAdministrator: (p: Principal) => p.role === 'admin' || p.role === 'central',
 };

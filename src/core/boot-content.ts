@@ -36,6 +36,8 @@ export interface BootContentSettings {
   lldpWaitSeconds: number;
   /** The host's boot history: each script and install config served or refused. */
   onBootEvent?: BootEventSink;
+  /** Where the boot ISOs of virtual-media deploys are (by install token). */
+  bootIsoFile?(token: string): string | undefined;
 }
 
 export class NetbootContent implements BootLookup, BootContent {
@@ -97,6 +99,25 @@ export class NetbootContent implements BootLookup, BootContent {
     const script = renderBootScript(kind, this.planOf(server, nb, mac), this.settings.templates);
     event({ kind: 'http-script', serverId: server.id, detail: `armed ${kind} script: ${nb.purpose} ${nb.osId}${nb.taskId !== null ? ` (task ${nb.taskId})` : ''}` });
     return { script, armed: true };
+  }
+
+  bootIso(token: string, remoteAddress: string): string {
+    const nb = this.netboot.findByToken(token);
+    const file = nb && !nb.callbackAt ? this.settings.bootIsoFile?.(token) : undefined;
+    if (!nb || !file) {
+      this.settings.onBootEvent?.({ at: Date.now(), ip: remoteAddress, ...(nb ? { serverId: nb.serverId } : {}), kind: 'http-iso-refused', detail: 'boot ISO: no virtual-media boot armed for this token' });
+      throw new RackhandError('NOT_FOUND', 'no such boot ISO');
+    }
+    const mac = this.servers.get(nb.serverId)?.interfaces[0]?.mac;
+    this.settings.onBootEvent?.({
+      at: Date.now(),
+      ip: remoteAddress,
+      serverId: nb.serverId,
+      ...(mac ? { mac } : {}),
+      kind: 'http-iso',
+      detail: `boot ISO fetched (virtual media, by the BMC at ${remoteAddress}): ${nb.purpose} ${nb.osId}${nb.taskId !== null ? ` (task ${nb.taskId})` : ''}`,
+    });
+    return file;
   }
 
   installConfig(token: string, kind: InstallConfigKind, remoteAddress = ''): string {
@@ -166,8 +187,16 @@ export class NetbootContent implements BootLookup, BootContent {
   }
 
   private planOf(server: ServerRecord, nb: NetbootState, mac?: string) {
-    const { uefi, root_password_hash, ...settings } = nb.params as InstallSettings & { uefi?: boolean; root_password_hash: string };
-    return this.plans.plan(server, { osId: nb.osId, settings, uefi: uefi ?? false, rootPasswordHash: root_password_hash, token: nb.token, mac });
+    const { uefi, root_password_hash, boot_via, ...settings } = nb.params as InstallSettings & { uefi?: boolean; root_password_hash: string; boot_via?: string };
+    return this.plans.plan(server, {
+      osId: nb.osId,
+      settings,
+      uefi: uefi ?? false,
+      rootPasswordHash: root_password_hash,
+      token: nb.token,
+      mac,
+      staticNetwork: boot_via === 'virtual_media',
+    });
   }
 
   private bootInfo(server: ServerRecord, mac: string): HostBootInfo {

@@ -4,7 +4,7 @@ import { randomBytes } from 'node:crypto';
 import { z } from 'zod';
 import { RackhandError } from '../errors.js';
 import { describePrincipal, type Principal } from '../auth/tokens.js';
-import type { ServerRecord } from '../domain/server.js';
+import { BMC_DRIVER_FEATURES, BOOT_VIA, type BootVia, type ServerRecord } from '../domain/server.js';
 import type { ServersRepo } from '../store/repos/servers-repo.js';
 import type { UsersRepo } from '../store/repos/users-repo.js';
 import type { TaskRecord } from '../store/repos/tasks-repo.js';
@@ -14,6 +14,7 @@ import { strongRootPasswordSchema, type OsEntry } from '../boot/templates/index.
 import type { Catalogue } from './catalogue.js';
 import { can, requireAllowed, requireVisibleServer } from './access.js';
 import type { Netboot } from './netboot.js';
+import type { BootIsos } from './boot-isos.js';
 import type { PostInstallNotifier } from './post-install-notifier.js';
 import { parseInput } from './validate.js';
 
@@ -28,6 +29,8 @@ export const installRequestSchema = z
     settings: installSettingsSchema.default({}),
     postInstallCallback: z.string().max(2048).optional(),
     imitate: z.enum(['deploy', 'error']).optional(),
+    /** How the host boots into it; absent: the server's own boot_via (pxe unless the inventory says). */
+    bootVia: z.enum(BOOT_VIA).optional(),
     /** Parameters the face accepted and keeps with the task as a record only (documented as recorded-only). */
     extra: z.record(z.string(), z.unknown()).default({}),
   })
@@ -63,6 +66,8 @@ export class Deploys {
     private readonly notifier: PostInstallNotifier,
     private readonly catalogue: Catalogue,
     private readonly siteName: string,
+    /** Checks a host's boot ISO can be built (virtual-media deploys). */
+    private readonly isos?: Pick<BootIsos, 'check'>,
   ) {}
 
   /** The catalogue, each entry with whether its images are in the store. */
@@ -73,6 +78,18 @@ export class Deploys {
   createPxe(p: Principal, serverId: number, input: InstallRequest): TaskRecord {
     const server = requireVisibleServer(p, this.servers.get(serverId), serverId);
     const r = this.check(p, server, input, 'install');
+    // imitate_deploy / imitate_error: everything was checked; nothing is armed, and the task says so.
+    if (r.imitate) {
+      return this.tasks.submit('noop', {
+        serverId,
+        params: {
+          operation: 'create_pxe',
+          reason: `imitate_${r.imitate}: the request was checked; nothing was armed`,
+          ...(r.imitate === 'error' ? { error: 'imitated create_pxe error (imitate_error=1)' } : {}),
+        },
+        requestedBy: describePrincipal(p),
+      });
+    }
     return this.tasks.submit('create_pxe', {
       serverId,
       params: { purpose: 'install', os_id: r.osId, install: r.settings, uefi: r.uefi, post_install_callback: r.callback, extra: r.extra },
@@ -81,9 +98,10 @@ export class Deploys {
     });
   }
 
-  clearPxe(p: Principal, serverId: number): TaskRecord {
+  /** `hostname` (eq clear_pxe's optional parameter) is recorded with the task. */
+  clearPxe(p: Principal, serverId: number, hostname?: string): TaskRecord {
     requireVisibleServer(p, this.servers.get(serverId), serverId);
-    return this.tasks.submit('clear_pxe', { serverId, params: {}, requestedBy: describePrincipal(p) });
+    return this.tasks.submit('clear_pxe', { serverId, params: hostname === undefined ? {} : { hostname }, requestedBy: describePrincipal(p) });
   }
 
   /** The whole deploy: arm → PXE → power → installer report → disarm → disk → reboot. */
@@ -99,6 +117,16 @@ export class Deploys {
     return this.deploy(p, serverId, { os: input.os || DEFAULT_OS.diag, extra: input.extra }, 'diag', { releaseOnFailure: false, manualPower: input.manualPower });
   }
 
+  /** clear_hdd "none": nothing is wiped; a task says so, so the caller gets the same {id, task} answer. */
+  wipeNothing(p: Principal, serverId: number): TaskRecord {
+    requireVisibleServer(p, this.servers.get(serverId), serverId);
+    return this.tasks.submit('noop', {
+      serverId,
+      params: { operation: 'clear_hdd', reason: 'clear_hdd "none": no disk was wiped, nothing was booted' },
+      requestedBy: describePrincipal(p),
+    });
+  }
+
   wipe(p: Principal, serverId: number, mode: NonNullable<InstallSettings['wipe_mode']>, extra: Record<string, unknown> = {}): TaskRecord {
     return this.deploy(p, serverId, { os: DEFAULT_OS.wipe, settings: { wipe_mode: mode }, extra }, 'wipe', { releaseOnFailure: false });
   }
@@ -107,32 +135,27 @@ export class Deploys {
    * Boot the rescue ramdisk with SSH for the given keys (or root password): the task ends when SSH is up; the host
    * stays in it until clear_pxe.
    */
-  rescue(p: Principal, serverId: number, r: { sshKey?: string; rootPassword?: string; uefi?: boolean }): TaskRecord {
+  rescue(p: Principal, serverId: number, r: { sshKey?: string; rootPassword?: string; uefi?: boolean; bootVia?: BootVia }): TaskRecord {
     if (!r.sshKey && !r.rootPassword) throw new RackhandError('INVALID_INPUT', 'ssh_key: give an SSH key (or a root password) to log in to the rescue system', { field: 'ssh_key' });
-    return this.deploy(p, serverId, { os: DEFAULT_OS.rescue, rootPassword: r.rootPassword, uefi: r.uefi ?? false, settings: { ssh_key: r.sshKey } }, 'rescue', { releaseOnFailure: false });
+    return this.deploy(p, serverId, { os: DEFAULT_OS.rescue, rootPassword: r.rootPassword, uefi: r.uefi ?? false, settings: { ssh_key: r.sshKey }, bootVia: r.bootVia }, 'rescue', { releaseOnFailure: false });
   }
 
   /**
-   * order_instance: with an id, a reinstall of that server; without, atomically claim a free server of the preset
-   * at this site for the owner (the token's, or the user named by `ownerEmail`), then deploy it. A failed order
-   * returns the server to the free pool.
+   * order_instance: without an id, atomically claim a free server of the preset at this site for the owner (the
+   * token's, or the user named by `ownerEmail`), then deploy it; with an id, reinstall that server — its preset and
+   * location must match the order, and a free server is claimed for the owner first. A failed order returns a server
+   * it claimed to the free pool.
    */
   orderInstance(p: Principal, req: OrderRequest & { id?: number }): { serverId: number; task: TaskRecord } {
     const { preset, locationName, ownerEmail, id, ...install } = req;
-    if (id !== undefined) return { serverId: id, task: this.reinstall(p, id, install) };
-    // Ordering for a customer makes the server theirs: that is user management, which a tech token may not do.
-    if (p.ownerId === null && ownerEmail) requireAllowed(can.manageUsers(p), 'order a server for a customer (email)');
-    const ownerId = p.ownerId ?? (ownerEmail ? this.users.findByEmail(ownerEmail)?.id : undefined);
+    const ownerId = this.orderOwner(p, ownerEmail);
+    if (id !== undefined) return this.orderServer(p, id, { preset, locationName, ownerId }, install);
     if (ownerId === undefined) {
-      throw new RackhandError(
-        ownerEmail ? 'NOT_FOUND' : 'INVALID_INPUT',
-        ownerEmail ? `no user with email ${ownerEmail}: create it first (POST /api/dci/v3/user)` : 'order_instance needs an owner: a client token, or `email` of a known user',
-        { field: 'email' },
-      );
+      throw new RackhandError('INVALID_INPUT', 'order_instance needs an owner: a client token, or `email` of a known user', { field: 'email' });
     }
     // Everything about the request is checked before a server is claimed.
     const probe = this.check(p, undefined, install, 'install');
-    const location = locationName.trim().toLowerCase() === this.siteName.toLowerCase() ? undefined : locationName;
+    const location = this.isSite(locationName) ? undefined : locationName;
     const claimed = this.servers.claimFree({ preset, location, ownerId });
     if (claimed === undefined) {
       throw new RackhandError('NO_FREE_SERVER', `no free server${preset ? ` of preset ${preset}` : ''} at ${locationName}`, { preset, location: locationName });
@@ -141,6 +164,56 @@ export class Deploys {
       return { serverId: claimed, task: this.deploy(p, claimed, install, 'install', { releaseOnFailure: true, checked: probe }) };
     } catch (e) {
       this.servers.release(claimed);
+      throw e;
+    }
+  }
+
+  /** The order's owner: the token's own user, or the known user `email` names (a client may not name another). */
+  private orderOwner(p: Principal, email: string | undefined): number | undefined {
+    // Ordering for a customer makes the server theirs: that is user management, which a tech token may not do.
+    if (p.ownerId === null && email !== undefined) requireAllowed(can.manageUsers(p), 'order a server for a customer (email)');
+    const named = email === undefined ? undefined : this.users.findByEmail(email);
+    if (email !== undefined && !named) {
+      throw new RackhandError('NOT_FOUND', `no user with email ${email}: create it first (POST /api/dci/v3/user)`, { field: 'email' });
+    }
+    if (p.ownerId !== null && named && named.id !== p.ownerId) {
+      throw new RackhandError('FORBIDDEN', `email: this token orders for its own user only, not for ${email}`, { field: 'email' });
+    }
+    return p.ownerId ?? named?.id;
+  }
+
+  private isSite(location: string): boolean {
+    return location.trim().toLowerCase() === this.siteName.toLowerCase();
+  }
+
+  /** order_instance with an id: the server must be what was ordered; a free one is claimed for the owner first. */
+  private orderServer(
+    p: Principal,
+    id: number,
+    o: { preset?: string; locationName: string; ownerId?: number },
+    install: InstallRequest,
+  ): { serverId: number; task: TaskRecord } {
+    const server = requireVisibleServer(p, this.servers.get(id), id);
+    if (o.preset && o.preset !== server.preset && o.preset !== server.configuration) {
+      throw new RackhandError('INVALID_INPUT', `preset: server ${id} is ${server.preset || server.configuration || 'of no preset'}, not ${o.preset}`, { field: 'preset' });
+    }
+    const at = [server.location, String(server.locationId ?? ''), server.datacenter].map((x) => x.toLowerCase()).filter(Boolean);
+    if (!this.isSite(o.locationName) && !at.includes(o.locationName.trim().toLowerCase())) {
+      throw new RackhandError('INVALID_INPUT', `location_name: server ${id} is at ${server.location || this.siteName}, not ${o.locationName}`, { field: 'location_name' });
+    }
+    if (o.ownerId !== undefined && server.ownerId !== null && server.ownerId !== o.ownerId) {
+      throw new RackhandError('CONFLICT', `server ${id} belongs to another user`, { field: 'email', id });
+    }
+    const claim = o.ownerId !== undefined && server.ownerId === null;
+    if (!claim) return { serverId: id, task: this.reinstall(p, id, install) };
+    const probe = this.check(p, server, install, 'install');
+    if (this.servers.claimFree({ id, ownerId: o.ownerId! }) === undefined) {
+      throw new RackhandError('NO_FREE_SERVER', `server ${id} is ${server.status}, not free: it cannot be ordered`, { id });
+    }
+    try {
+      return { serverId: id, task: this.deploy(p, id, install, 'install', { releaseOnFailure: true, checked: probe }) };
+    } catch (e) {
+      this.servers.release(id);
       throw e;
     }
   }
@@ -155,6 +228,9 @@ export class Deploys {
     const server = requireVisibleServer(p, this.servers.get(serverId), serverId);
     const r = this.check(p, server, input, purpose, o.checked);
     if (!server.bmc && !r.imitate && !o.manualPower) throw new RackhandError('BMC_NOT_CONFIGURED', `server ${serverId} has no BMC configured`, { id: serverId });
+    if (o.manualPower && r.bootVia !== 'pxe') {
+      throw new RackhandError('INVALID_INPUT', `boot_via ${r.bootVia}: server ${serverId} has no BMC to boot it that way; it network-boots (pxe)`, { field: 'boot_via' });
+    }
     return this.tasks.submit('deploy', {
       serverId,
       params: {
@@ -166,6 +242,7 @@ export class Deploys {
         imitate: r.imitate,
         previous_status: server.status === 'deploying' ? 'free' : server.status,
         release_on_failure: o.releaseOnFailure,
+        boot_via: r.bootVia,
         extra: r.extra,
       },
       secrets: { root_pass: r.rootPassword },
@@ -192,10 +269,36 @@ export class Deploys {
       rootPassword = parseInput(strongRootPasswordSchema, req.rootPassword, 'root_pass');
     } else rootPassword = randomBytes(18).toString('base64url');
     const callback = req.postInstallCallback === undefined ? undefined : this.notifier.check(p, req.postInstallCallback);
-    if (server) this.netboot.validate(server.id, { osId, settings: req.settings, uefi: req.uefi, rootPassword });
-    return { osId, rootPassword, uefi: req.uefi, settings: req.settings, callback, imitate: req.imitate, extra: req.extra };
+    const bootVia = req.bootVia ?? server?.bootVia ?? 'pxe';
+    if (server && !req.imitate) this.checkBootVia(server, bootVia, req.uefi, os);
+    if (server) this.netboot.validate(server.id, { osId, settings: req.settings, uefi: req.uefi, rootPassword, bootVia });
+    return { osId, rootPassword, uefi: req.uefi, settings: req.settings, callback, imitate: req.imitate, extra: req.extra, bootVia };
+  }
+
+  /**
+   * Whether this host can boot that way, before anything is armed: virtual media needs a BMC whose driver has it, a
+   * boot ISO that can be built, and an image that brings its network up without DHCP (the rackhand ramdisk's, not an
+   * OS installer's); UEFI HTTP boot needs UEFI and a BMC that can choose it.
+   */
+  private checkBootVia(server: ServerRecord, via: BootVia, uefi: boolean, os: OsEntry): void {
+    if (via === 'pxe' || !server.bmc) return;
+    const driver = server.bmc.driver;
+    const refuse = (why: string) => {
+      throw new RackhandError('INVALID_INPUT', `boot_via ${via}: ${why}`, { field: 'boot_via' });
+    };
+    if (via === 'virtual_media') {
+      if (!BMC_DRIVER_FEATURES[driver].virtualMedia) refuse(`server ${server.id}'s BMC (driver ${driver}) has no virtual media; use pxe, or the redfish driver`);
+      if (!STATIC_NETWORK_FAMILIES.includes(os.family)) refuse(`${os.name} (a ${os.family} installer) needs DHCP; virtual media boots the rackhand ramdisk (image deploys, inspection, wipe, rescue)`);
+      this.isos?.check(server);
+    } else {
+      if (!BMC_DRIVER_FEATURES[driver].uefiHttpBoot) refuse(`server ${server.id}'s BMC (driver ${driver}) cannot choose UEFI HTTP boot; use pxe (rackhand's DHCP answers UEFI HTTP clients)`);
+      if (!uefi) refuse('UEFI HTTP boot is UEFI only: set uefi');
+    }
   }
 }
+
+/** Images whose boot takes a static address from the kernel command line (the rackhand ramdisk's ip=). */
+const STATIC_NETWORK_FAMILIES: OsEntry['family'][] = ['image', 'diag', 'wipe', 'rescue'];
 
 interface Checked {
   osId: string;
@@ -205,4 +308,5 @@ interface Checked {
   callback?: string;
   imitate?: 'deploy' | 'error';
   extra: Record<string, unknown>;
+  bootVia: BootVia;
 }

@@ -62,7 +62,7 @@ export class InstallPlans {
    */
   plan(
     server: ServerRecord,
-    a: { osId: string; settings: InstallSettings; uefi: boolean; rootPasswordHash: string; token?: string; mac?: string },
+    a: { osId: string; settings: InstallSettings; uefi: boolean; rootPasswordHash: string; token?: string; mac?: string; staticNetwork?: boolean },
   ): InstallPlan {
     const mac = a.mac ?? server.interfaces[0]?.mac;
     if (!mac) throw new RackhandError('INVALID_INPUT', `server ${server.id} has no network interface to boot from`, { id: server.id });
@@ -88,7 +88,7 @@ export class InstallPlans {
     addr: HostAddressing,
     urls: BootUrls,
     token: string,
-    a: { osId: string; uefi: boolean; rootPasswordHash: string; settings: InstallSettings },
+    a: { osId: string; uefi: boolean; rootPasswordHash: string; settings: InstallSettings; staticNetwork?: boolean },
     templateSettings: Omit<InstallSettings, 'manual_choice_dsk'>,
   ): InstallPlan {
     return buildInstallPlan(
@@ -102,6 +102,7 @@ export class InstallPlans {
           netmask: addr.netmask,
           gateway: addr.gateway,
           dns: addr.dns,
+          staticNetwork: a.staticNetwork,
         },
         osId: a.osId,
         params: { ...templateSettings, uefi: a.uefi, root_password_hash: a.rootPasswordHash } as never,

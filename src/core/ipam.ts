@@ -4,12 +4,14 @@ import { describePrincipal, type Principal } from '../auth/tokens.js';
 import type { TaskRunner } from '../tasks/task-runner.js';
 import { can, requireAllowed, requireVisibleServer } from './access.js';
 import type { ServersRepo } from '../store/repos/servers-repo.js';
+import type { ServerRecord } from '../domain/server.js';
 import {
   BITS,
   canonicalIp,
   cidrContains,
   formatCidr,
   formatIp,
+  isPrivateAddress,
   lastAddress,
   netmaskOf,
   parseCidr,
@@ -18,7 +20,8 @@ import {
   type Cidr,
   type IpFamily,
 } from '../domain/ip-address.js';
-import { IpamRepo, ipKey, keyValue, storedValue, type AddressRow, type NetworkRow } from '../store/repos/ipam-repo.js';
+import { IpamRepo, ipKey, keyValue, storedValue, type AddressRow, type NetworkRow, type PoolRow } from '../store/repos/ipam-repo.js';
+import { pageOf, type Page, type Paged } from './page.js';
 
 export interface IpNetwork {
   id: number;
@@ -65,6 +68,24 @@ export interface IpAddress {
   status: string;
   userspace: number;
   createdAt: string;
+}
+
+/** An address a server holds as central sees it: an interface's own, or one IPAM gave it. */
+export interface ServerIp {
+  ip: string;
+  family: IpFamily;
+  /** The pool's flag when the address lies in a pool; otherwise by its range (RFC 1918, 100.64/10, ULA… are private). */
+  type: 'public' | 'private';
+  /** The server's main address (IPAM's main IPv4, else its first interface's). */
+  main: boolean;
+  /** IPAM's address id; null for an interface address IPAM does not hold. */
+  id: number | null;
+  network: string | null;
+  gateway: string | null;
+  prefix: number | null;
+  domain: string;
+  /** The interface carrying it, when an interface record names it. */
+  interface: string | null;
 }
 
 /** What DHCP (yiaddr, options 1/3/6) and an install's static network configuration need. */
@@ -124,10 +145,11 @@ export class Ipam {
 
   // ---- networks ----
 
-  listNetworks(p: Principal): IpNetwork[] {
+  listNetworks(p: Principal, page: Page): Paged<IpNetwork> {
     requireAllowed(can.seeAllServers(p), 'list IP networks');
     const usage = this.repo.networkUsage();
-    return this.repo.networks().map((n) => toNetwork(n, usage.get(n.id) ?? 0));
+    const { list, total } = pageOf(this.repo.networks(), page);
+    return { list: list.map((n) => toNetwork(n, usage.get(n.id) ?? 0)), total };
   }
 
   createNetwork(p: Principal, input: NetworkInput): IpNetwork {
@@ -178,11 +200,16 @@ export class Ipam {
 
   // ---- pools ----
 
-  listPools(p: Principal): IpPool[] {
+  listPools(p: Principal, page: Page): Paged<IpPool> {
     requireAllowed(can.seeAllServers(p), 'list IP pools');
+    const { list, total } = pageOf(this.repo.pools(), page);
+    return { list: this.poolsOf(list), total };
+  }
+
+  private poolsOf(pools: PoolRow[]): IpPool[] {
     const nets = new Map(this.repo.networks().map((n) => [n.id, n]));
     const ranges = this.repo.ranges();
-    return this.repo.pools().map((pool) => {
+    return pools.map((pool) => {
       const own = ranges.filter((r) => r.pool_id === pool.id);
       const total = { 4: 0n, 6: 0n };
       for (const r of own) {
@@ -235,19 +262,74 @@ export class Ipam {
       for (const r of parsed) this.repo.insertRange({ pool_id: poolId, network_id: r.net.id, first_key: ipKey(r.first), last_key: ipKey(r.last) });
       return poolId;
     });
-    return this.listPools(p).find((x) => x.id === id)!;
+    return this.poolsOf([this.repo.pool(id)!])[0];
   }
 
   // ---- addresses ----
 
-  listAddresses(p: Principal, page: { limit?: number; offset?: number } = {}): { list: IpAddress[]; total: number } {
+  listAddresses(p: Principal, page: Page): Paged<IpAddress> {
     const { rows, total } = this.repo.addresses({ ...page, ownerId: can.seeAllServers(p) ? undefined : (p.ownerId ?? -1) });
     return { list: rows.map(toAddress), total };
   }
 
-  serverAddresses(p: Principal, serverId: number): IpAddress[] {
+  /**
+   * Every address of these servers (already checked visible by the caller): interface addresses and IPAM's, one
+   * entry per address, main first, each typed public or private. One query for the page, not one per server.
+   */
+  serverIps(servers: ServerRecord[]): Map<number, ServerIp[]> {
+    const out = new Map<number, ServerIp[]>();
+    if (servers.length === 0) return out;
+    const ranges = this.repo.rangesWithPools();
+    const typeOf = (family: IpFamily, value: bigint, poolPublic: number | null): 'public' | 'private' => {
+      if (poolPublic !== null) return poolPublic === 1 ? 'public' : 'private';
+      const key = ranges.length ? ipKey(value) : '';
+      const range = ranges.find((r) => r.family === family && r.first_key <= key && key <= r.last_key);
+      if (range) return range.is_public === 1 ? 'public' : 'private';
+      return isPrivateAddress(family, value) ? 'private' : 'public';
+    };
+    const byServer = new Map<number, (AddressRow & { pool_public: number | null })[]>();
+    for (const row of this.repo.addressesOf(servers.map((s) => s.id))) {
+      const list = byServer.get(row.server_id) ?? [];
+      list.push(row);
+      byServer.set(row.server_id, list);
+    }
+    for (const s of servers) {
+      const ipam = byServer.get(s.id) ?? [];
+      const mainText = ipam.find((a) => a.is_main === 1 && a.family === 4)?.ip ?? s.interfaces.find((i) => i.ip)?.ip ?? undefined;
+      const list: ServerIp[] = [];
+      const seen = new Set<string>();
+      const add = (ip: string, family: IpFamily, value: bigint, a: (AddressRow & { pool_public: number | null }) | undefined, iface: string | null) => {
+        seen.add(ip);
+        list.push({
+          ip,
+          family,
+          type: typeOf(family, value, a?.pool_public ?? null),
+          main: ip === mainText,
+          id: a?.id ?? null,
+          network: a?.network_name ?? null,
+          gateway: a?.gateway ?? null,
+          prefix: a?.prefix ?? null,
+          domain: a?.domain ?? '',
+          interface: iface,
+        });
+      };
+      for (const i of s.interfaces) {
+        const parsed = i.ip ? parseIp(i.ip) : undefined;
+        if (!parsed) continue;
+        const text = formatIp(parsed.family, parsed.value);
+        if (!seen.has(text)) add(text, parsed.family, parsed.value, ipam.find((a) => a.ip === text), i.name);
+      }
+      for (const a of ipam) if (!seen.has(a.ip)) add(a.ip, a.family, storedValue(a.ip), a, null);
+      list.sort((x, y) => Number(y.main) - Number(x.main));
+      out.set(s.id, list);
+    }
+    return out;
+  }
+
+  serverAddresses(p: Principal, serverId: number, page: Page): Paged<IpAddress> {
     requireVisibleServer(p, this.servers.get(serverId), serverId);
-    return this.repo.addresses({ serverId }).rows.map(toAddress);
+    const { rows, total } = this.repo.addresses({ serverId, ...page });
+    return { list: rows.map(toAddress), total };
   }
 
   address(p: Principal, serverId: number, ipId: number): IpAddress {

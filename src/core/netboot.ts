@@ -11,6 +11,7 @@ import { sha512Crypt } from '../boot/templates/index.js';
 import { requireVisibleServer } from './access.js';
 import type { InstallPlans } from './install-plans.js';
 import type { BootEventSink } from '../boot/boot-event.js';
+import type { BootVia } from '../domain/server.js';
 
 /** The signal a deploy waits for; its payload is what the installer (or the ramdisk agent) reported. */
 export const INSTALLER_SIGNAL = 'installer report';
@@ -34,6 +35,8 @@ export interface ArmRequest {
   /** Hashed here; the plain password is never stored. */
   rootPassword: string;
   taskId: number | null;
+  /** How the host boots into it (default pxe): virtual_media means no DHCP answers it, so what it boots is static. */
+  bootVia?: BootVia;
 }
 
 export class Netboot {
@@ -51,15 +54,16 @@ export class Netboot {
   arm(serverId: number, req: ArmRequest): NetbootState {
     const server = this.servers.require(serverId);
     const rootPasswordHash = sha512Crypt(req.rootPassword);
-    const plan = this.plans.plan(server, { osId: req.osId, settings: req.settings, uefi: req.uefi, rootPasswordHash });
-    const params = { ...req.settings, uefi: req.uefi, root_password_hash: rootPasswordHash };
+    const staticNetwork = req.bootVia === 'virtual_media';
+    const plan = this.plans.plan(server, { osId: req.osId, settings: req.settings, uefi: req.uefi, rootPasswordHash, staticNetwork });
+    const params = { ...req.settings, uefi: req.uefi, root_password_hash: rootPasswordHash, ...(req.bootVia && req.bootVia !== 'pxe' ? { boot_via: req.bootVia } : {}) };
     return this.netboot.arm({ serverId, purpose: req.purpose, osId: plan.osId, params, taskId: req.taskId });
   }
 
   /** Check that a request would arm (every template input valid) without arming anything. */
   validate(serverId: number, req: Omit<ArmRequest, 'purpose' | 'taskId'>): void {
     const server = this.servers.require(serverId);
-    this.plans.plan(server, { osId: req.osId, settings: req.settings, uefi: req.uefi, rootPasswordHash: sha512Crypt(req.rootPassword) });
+    this.plans.plan(server, { osId: req.osId, settings: req.settings, uefi: req.uefi, rootPasswordHash: sha512Crypt(req.rootPassword), staticNetwork: req.bootVia === 'virtual_media' });
   }
 
   disarm(serverId: number): boolean {
@@ -97,8 +101,23 @@ export class Netboot {
       detail: report.ok ? `installer reported success (${nb.purpose} ${nb.osId})` : `installer reported failure${report.code ? ` ${report.code}` : ''}: ${report.reason ?? 'no reason given'}`,
     });
     this.log.info({ server: nb.serverId, purpose: nb.purpose, os: nb.osId, ok: report.ok, code: report.code }, 'installer called back');
-    if (nb.taskId !== null) this.tasks.signal(nb.taskId, INSTALLER_SIGNAL, report);
+    if (nb.taskId !== null && !this.tasks.signal(nb.taskId, INSTALLER_SIGNAL, report)) this.callBackCentral(nb, report);
     return nb;
+  }
+
+  /**
+   * create_pxe only arms: no task waits for the installer. Its post_install_callback goes out now, as a task of
+   * its own (journalled, retried), with the installer's status and reason.
+   */
+  private callBackCentral(nb: NetbootState, report: InstallerReport): void {
+    const armedBy = this.tasks.get(nb.taskId!);
+    const url = armedBy?.kind === 'create_pxe' ? (armedBy.params as { post_install_callback?: string }).post_install_callback : undefined;
+    if (!url) return;
+    this.tasks.submit('install_callback', {
+      serverId: nb.serverId,
+      params: { url, task: armedBy!.id, os_id: nb.osId, status: report.ok ? 'ok' : 'failed', code: report.code, reason: report.reason },
+      requestedBy: `rackhand:installer#${armedBy!.id}`,
+    });
   }
 
   /**

@@ -21,6 +21,9 @@ export interface CallbackOutcome {
   reason?: string;
 }
 
+/** The label of the signing key derived from the site key (`rackhand callback-key` prints it for central). */
+export const CALLBACK_KEY_LABEL = 'post_install_callback';
+
 /** Header carrying `t=<unix seconds>,v1=<hex HMAC-SHA256(key, "<t>.<body>")>`. */
 export const SIGNATURE_HEADER = 'x-rackhand-signature';
 

@@ -4,7 +4,7 @@ import { randomBytes, randomInt } from 'node:crypto';
 import { RackhandError } from '../errors.js';
 import { describePrincipal, type Principal } from '../auth/tokens.js';
 import type { BootDevice, BootMode, SensorReading } from '../bmc/bmc-driver.js';
-import type { ServerRecord } from '../domain/server.js';
+import { BMC_DRIVER_FEATURES, type ServerRecord } from '../domain/server.js';
 import type { ServersRepo } from '../store/repos/servers-repo.js';
 import type { BmcAccountsRepo } from '../store/repos/bmc-accounts-repo.js';
 import type { SensorHistoryRepo } from '../store/repos/sensor-history-repo.js';
@@ -12,6 +12,7 @@ import type { TaskRecord } from '../store/repos/tasks-repo.js';
 import type { TaskRunner } from '../tasks/task-runner.js';
 import type { TaskParams } from '../tasks/task-kinds.js';
 import { can, requireAllowed, requireVisibleServer } from './access.js';
+import { readTaskResult } from './tasks.js';
 
 export type PowerRequest = TaskParams<'power'>['action'];
 /** Privileges of the BMC accounts rackhand creates. */
@@ -65,7 +66,10 @@ export class Power {
   }
 
   bootDevice(p: Principal, serverId: number, s: { device: BootDevice; mode: BootMode; persistent: boolean }): TaskRecord {
-    this.withBmc(p, serverId);
+    const server = this.withBmc(p, serverId);
+    if (s.device === 'http' && !BMC_DRIVER_FEATURES[server.bmc!.driver].uefiHttpBoot) {
+      throw new RackhandError('BMC_UNSUPPORTED', `server ${serverId}'s ${server.bmc!.driver} BMC has no UEFI HTTP boot device: boot it pxe (rackhand answers UEFI HTTP clients on DHCP)`, { field: 'device' });
+    }
     return this.tasks.submit('boot_device', { serverId, params: s, requestedBy: describePrincipal(p) });
   }
 
@@ -73,15 +77,7 @@ export class Power {
   async sensors(p: Principal, serverId: number): Promise<{ task: TaskRecord; sensors: SensorReading[] }> {
     this.withBmc(p, serverId);
     const t = this.tasks.submit('sensors', { serverId, params: {}, requestedBy: describePrincipal(p) });
-    const done = await Promise.race([
-      this.tasks.wait(t.id),
-      new Promise<undefined>((r) => void setTimeout(() => r(undefined), this.settings.sensorsWaitMs).unref()),
-    ]);
-    if (!done) throw new RackhandError('BMC_TIMEOUT', `sensor read still running after ${this.settings.sensorsWaitMs} ms; see task ${t.id}`, { task: t.id });
-    if (done.state !== 'succeeded') {
-      throw new RackhandError((done.error?.code as 'BMC_ERROR') ?? 'BMC_ERROR', done.error?.message ?? 'sensor read failed', { task: t.id });
-    }
-    const sensors = done.result as SensorReading[];
+    const { task: done, result: sensors } = await readTaskResult<SensorReading[]>(this.tasks, t, this.settings.sensorsWaitMs, 'sensor read');
     this.sensorHistory?.append(serverId, sensors, new Date(done.finishedAt ?? Date.now()));
     return { task: done, sensors };
   }

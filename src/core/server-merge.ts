@@ -43,12 +43,18 @@ export function mergeServerInput(stored: Obj | undefined, write: Obj): Obj {
  * read-only fields dropped. Unknown names stay, so validation names them.
  */
 export function normaliseServerBody(body: Obj): Obj {
-  return normalise(body, shapeOf(serverInputSchema)!, '');
+  const { billing, ...rest } = body;
+  return normalise(isObj(billing) ? { ...billingFields(billing), ...rest } : body, shapeOf(serverInputSchema)!, '');
 }
 
 /** A stored server in the input shape (without its write-only passwords): what a merge starts from. */
 export function recordToInput(record: ServerRecord): Obj {
-  return fromRecord(record as unknown as Obj, shapeOf(serverInputSchema)!);
+  return fromRecord({ ...record, ...billingFields(record.billing) } as unknown as Obj, shapeOf(serverInputSchema)!);
+}
+
+/** The record keeps billing facts in one object; the input names them flat, as central's seed does. */
+function billingFields(b: Obj | undefined): Obj {
+  return isObj(b) ? { recurring: b.recurring, nextduedate: b.nextDueDate ?? b.nextduedate, billingcycle: b.billingCycle ?? b.billingcycle } : {};
 }
 
 export interface FieldChange {

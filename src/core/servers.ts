@@ -2,12 +2,13 @@
 import { z } from 'zod';
 import { RackhandError } from '../errors.js';
 import type { Principal } from '../auth/tokens.js';
-import { serverInputSchema, type ServerFilter, type ServerInput, type ServerRecord } from '../domain/server.js';
+import { defaultBmcPort, serverInputSchema, type ServerFilter, type ServerInput, type ServerRecord } from '../domain/server.js';
 import type { ServersRepo } from '../store/repos/servers-repo.js';
 import type { UsersRepo, UserRecord } from '../store/repos/users-repo.js';
 import { can, requireAllowed, requireVisibleServer } from './access.js';
 import { diffServer, mergeServerInput, recordToInput, type FieldChange } from './server-merge.js';
 import { parseInput } from './validate.js';
+import type { Page, Paged } from './page.js';
 
 export const IMPORT_MODES = ['merge', 'replace'] as const;
 export type ImportMode = (typeof IMPORT_MODES)[number];
@@ -146,7 +147,9 @@ export class Servers {
         const err = e as RackhandError;
         return void problem(String(err.details?.field ?? ''), err.message.replace(/^[\w.]+: /, ''));
       }
+      keepPortDefault(merged, before, raw as Record<string, unknown>);
       const parsed = serverInputSchema.safeParse(merged);
+      if (parsed.success && parsed.data.bmc) parsed.data.bmc.port ??= defaultBmcPort(parsed.data.bmc.driver, parsed.data.bmc.scheme);
       if (!parsed.success) {
         for (const issue of parsed.error.issues) {
           const path = issue.path.map(String);
@@ -201,19 +204,14 @@ export class Servers {
     return this.servers.freeByConfiguration();
   }
 
-  listUsers(p: Principal): UserRecord[] {
+  listUsers(p: Principal, page: Page): Paged<UserRecord> {
     requireAllowed(can.manageUsers(p), 'list users');
-    return this.users.list();
+    return this.users.list(page);
   }
 
   createUser(p: Principal, u: NewUser): UserRecord {
     requireAllowed(can.manageUsers(p), 'create users');
     return this.users.create(u);
-  }
-
-  /** eq update_servers: the servers this token may act on now. */
-  updateServers(p: Principal): ServerRecord[] {
-    return this.list(p, {}).servers;
   }
 
   /** What the schema cannot know: the owner exists, the simulated driver is allowed here. */
@@ -223,6 +221,17 @@ export class Servers {
     if (s.bmc?.driver === 'simulated' && !this.allowSimulatedBmc) out.push(['bmc.driver', 'the simulated driver is for demos and tests only (set bmc.allowSimulated)']);
     return out;
   }
+}
+
+/**
+ * A BMC port that was its driver's default follows the driver: a write that switches ipmi to redfish (or https to
+ * http) without naming a port gets the new driver's default, not the old one's 623.
+ */
+function keepPortDefault(merged: Record<string, unknown>, before: ServerInput | undefined, write: Record<string, unknown>): void {
+  const given = write.bmc;
+  const bmc = merged.bmc as Record<string, unknown> | undefined;
+  if (!before?.bmc || !bmc || typeof given !== 'object' || given === null || 'port' in given) return;
+  if (before.bmc.port === defaultBmcPort(before.bmc.driver, before.bmc.scheme)) delete bmc.port;
 }
 
 /** At most this many servers in one import. */

@@ -6,6 +6,17 @@ import type { TaskFilter, TaskRecord } from '../store/repos/tasks-repo.js';
 import type { TaskRunner } from '../tasks/task-runner.js';
 import { can, canSeeServer } from './access.js';
 
+/**
+ * A read-only task a caller waits for (sensors, the event log): its result once it succeeded; BMC_TIMEOUT naming the
+ * task when it runs longer than waitMs, or the task's own error.
+ */
+export async function readTaskResult<T>(runner: Pick<TaskRunner, 'wait'>, task: TaskRecord, waitMs: number, what: string): Promise<{ task: TaskRecord; result: T }> {
+  const done = await Promise.race([runner.wait(task.id), new Promise<undefined>((r) => void setTimeout(() => r(undefined), waitMs).unref())]);
+  if (!done) throw new RackhandError('BMC_TIMEOUT', `${what} still running after ${waitMs} ms; see task ${task.id}`, { task: task.id });
+  if (done.state !== 'succeeded') throw new RackhandError((done.error?.code as 'BMC_ERROR') ?? 'BMC_ERROR', done.error?.message ?? `${what} failed`, { task: task.id });
+  return { task: done, result: done.result as T };
+}
+
 export class Tasks {
   constructor(
     private readonly runner: TaskRunner,

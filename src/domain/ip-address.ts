@@ -155,3 +155,13 @@ export function usableBounds(c: Cidr): { first: bigint; last: bigint } {
   if (c.family === 4) return c.prefix >= 31 ? { first: c.network, last } : { first: c.network + 1n, last: last - 1n };
   return c.prefix >= 127 ? { first: c.network, last } : { first: c.network + 1n, last };
 }
+
+/** Ranges not routed on the internet: RFC 1918, shared (100.64/10), loopback, link-local; IPv6 ULA, link-local, loopback. */
+const NON_PUBLIC: Cidr[] = ['10.0.0.0/8', '172.16.0.0/12', '192.168.0.0/16', '100.64.0.0/10', '127.0.0.0/8', '169.254.0.0/16', 'fc00::/7', 'fe80::/10', '::1/128'].map(
+  (c) => parseCidr(c)!,
+);
+
+/** Whether an address is private (not reachable from the internet), by its range alone. */
+export function isPrivateAddress(family: IpFamily, value: bigint): boolean {
+  return NON_PUBLIC.some((c) => cidrContains(c, family, value));
+}

@@ -3,6 +3,27 @@ import { z } from 'zod';
 
 export const SERVER_STATUSES = ['free', 'rent', 'reserved', 'deploying', 'maintenance', 'broken', 'suspended'] as const;
 export const BMC_DRIVERS = ['ipmi', 'ipmitool', 'redfish', 'simulated'] as const;
+export type BmcDriverName = (typeof BMC_DRIVERS)[number];
+
+/**
+ * What a driver can do beyond the operations every BMC has: requests that need virtual media or UEFI HTTP boot are
+ * refused at once on a server whose driver cannot (the driver contract suite checks each line against the driver).
+ */
+export const BMC_DRIVER_FEATURES: Readonly<Record<BmcDriverName, { virtualMedia: boolean; uefiHttpBoot: boolean }>> = {
+  ipmi: { virtualMedia: false, uefiHttpBoot: false },
+  ipmitool: { virtualMedia: false, uefiHttpBoot: false },
+  redfish: { virtualMedia: true, uefiHttpBoot: true },
+  simulated: { virtualMedia: true, uefiHttpBoot: true },
+};
+
+/** How a deploy boots the host: network boot, the host's boot ISO as virtual media, or UEFI HTTP boot. */
+export const BOOT_VIA = ['pxe', 'virtual_media', 'http'] as const;
+export type BootVia = (typeof BOOT_VIA)[number];
+
+/** The BMC port when the inventory gives none: IPMI's UDP 623, Redfish's HTTPS 443 (HTTP 80). */
+export function defaultBmcPort(driver: BmcDriverName, scheme: 'https' | 'http' = 'https'): number {
+  return driver === 'redfish' ? (scheme === 'http' ? 80 : 443) : 623;
+}
 
 const text = (max = 255) => z.string().max(max).regex(/^[^\x00-\x1f\x7f]*$/, 'control characters are not allowed');
 
@@ -44,7 +65,8 @@ export const bmcInputSchema = z
   .object({
     driver: z.enum(BMC_DRIVERS).default('ipmi'),
     host: hostSchema,
-    port: z.number().int().min(1).max(65535).default(623),
+    /** Default: 623 (IPMI), 443 for redfish (80 over http). */
+    port: z.number().int().min(1).max(65535).optional(),
     username: text(32).min(1),
     /** Write-only: stored encrypted, never returned. Omit on update to keep the stored one. */
     password: z.string().max(64).optional(),
@@ -52,6 +74,10 @@ export const bmcInputSchema = z
     mac: macSchema.optional(),
     cipher_suite: z.union([z.literal(3), z.literal(17)]).default(3),
     privilege: z.enum(['user', 'operator', 'administrator']).default('administrator'),
+    /** Redfish: https (certificate pinned on first use) or http. */
+    scheme: z.enum(['https', 'http']).default('https'),
+    /** Redfish: old firmware that speaks only TLS 1.0/1.1 or has weak keys; accepted for this BMC only. */
+    legacy_tls: z.boolean().default(false),
   })
   .strict();
 
@@ -86,6 +112,12 @@ export const serverInputSchema = z
     interfaces: z.array(interfaceInputSchema).max(32).default([]),
     bmc: bmcInputSchema.optional(),
     console: consoleInputSchema.optional(),
+    /** How deploys boot this host unless a request says otherwise: virtual_media and http need a Redfish BMC. */
+    boot_via: z.enum(BOOT_VIA).default('pxe'),
+    /** Billing facts central keeps here for eq update_servers (the seed's billing_servers). */
+    recurring: z.number().nonnegative().max(1e12).nullable().optional(),
+    nextduedate: z.iso.date().nullable().optional(),
+    billingcycle: text(32).nullable().optional(),
   })
   .strict()
   .superRefine((s, ctx) => {
@@ -130,7 +162,7 @@ export interface ServerRecord {
   hardware: Record<string, string | number | boolean>[];
   interfaces: ServerInterface[];
   bmc: {
-    driver: (typeof BMC_DRIVERS)[number];
+    driver: BmcDriverName;
     host: string;
     port: number;
     username: string;
@@ -139,12 +171,17 @@ export interface ServerRecord {
     mac: string | null;
     cipherSuite: number;
     privilege: 'user' | 'operator' | 'administrator';
+    scheme: 'https' | 'http';
+    legacyTls: boolean;
   } | null;
   console: { type: 'vnc'; host: string; port: number; passwordSet: boolean } | null;
+  bootVia: BootVia;
   /** bmcError: the code of the last failed BMC call (BMC_AUTH_FAILED, BMC_UNREACHABLE…), null once one succeeds. */
   power: { state: LastPower; readAt: string | null; bmcReachable: boolean | null; bmcError: string | null };
   /** Switch ports down (DCImanager suspend); survives restarts. */
   suspended: boolean;
+  /** What central's billing keeps here (eq update_servers); null when not given. */
+  billing: { recurring: number | null; nextDueDate: string | null; billingCycle: string | null };
   createdAt: string;
   updatedAt: string;
 }
@@ -157,6 +194,7 @@ export interface ServerFilter {
   status?: string;
   ip?: string;
   ownerId?: number; // clients see only their own
+  owned?: boolean; // only servers that have an owner (update_servers for a token without one)
   search?: string; // name, rack, MAC, IP substring (the tech page)
   limit?: number;
   offset?: number;

@@ -42,6 +42,8 @@ export interface MetricsSources {
   };
   /** Latest sensor values (SensorHistoryRepo.latest()). */
   sensors?(): SensorValueSource[];
+  /** Critical BMC event log entries seen appear per server (EventLogRepo.criticalTotals()), a counter. */
+  eventLogCritical?(): { serverId: number; total: number }[];
   /** The state dir whose file system is reported as host disk. */
   stateDir?: string;
   /** How long a host health reading is reused between scrapes (ms, default 5000). */
@@ -208,6 +210,7 @@ export function createMetrics(sources: MetricsSources = {}): Metrics {
     { name: 'rackhand_sensor_temperature_celsius', help: 'Latest temperature reading per server and sensor', match: (t) => t === 'temperature' },
     { name: 'rackhand_sensor_fan_rpm', help: 'Latest fan speed per server and sensor', match: (t) => t === 'fan' },
     { name: 'rackhand_sensor_voltage_volts', help: 'Latest voltage reading per server and sensor', match: (t) => t === 'voltage' },
+    { name: 'rackhand_sensor_power_watts', help: 'Latest power reading per server and sensor (DCMI, Redfish PowerControl)', match: (t) => t === 'power' },
   ];
   for (const fam of sensorFamilies) {
     new Gauge({
@@ -223,6 +226,16 @@ export function createMetrics(sources: MetricsSources = {}): Metrics {
       },
     });
   }
+  new Counter({
+    name: 'rackhand_bmc_event_log_critical_total',
+    help: "Critical entries that appeared in a server's BMC event log (SEL, Redfish LogService) since rackhand first read it",
+    labelNames: ['server_id'],
+    registers: reg,
+    collect() {
+      this.reset();
+      for (const c of sources.eventLogCritical?.() ?? []) this.inc({ server_id: String(c.serverId) }, c.total);
+    },
+  });
   new Gauge({
     name: 'rackhand_sensor_sample_timestamp_seconds',
     help: 'When each server was last sampled (unix seconds)',

@@ -325,6 +325,27 @@ export const MIGRATIONS: Migration[] = [
     `,
   },
   {
+    version: 300,
+    name: 'billing facts on servers; IPAM addresses found by their text',
+    sql: `
+      -- eq update_servers' billing_servers: what central's billing keeps here (null: not given).
+      ALTER TABLE servers ADD COLUMN recurring REAL;
+      ALTER TABLE servers ADD COLUMN nextduedate TEXT;
+      ALTER TABLE servers ADD COLUMN billingcycle TEXT;
+      -- eq list ip= finds a server by any address IPAM gave it.
+      CREATE INDEX ip_addresses_ip ON ip_addresses(ip);
+    `,
+  },
+  {
+    version: 301,
+    name: 'a narrow index of server ids for paging',
+    sql: `
+      -- A page at offset 25,000 walks the ids in this index (a few dozen pages), not the table's b-tree, whose
+      -- leaves hold whole rows (thousands of pages).
+      CREATE INDEX servers_page ON servers(id);
+    `,
+  },
+  {
     version: 350,
     name: 'audit log',
     sql: `
@@ -428,6 +449,38 @@ export const MIGRATIONS: Migration[] = [
       INSERT INTO netboot_next SELECT server_id, purpose, os_id, params, token_sealed, token_hash, task_id, armed_at, callback_at, callback_status FROM netboot;
       DROP TABLE netboot;
       ALTER TABLE netboot_next RENAME TO netboot;
+    `,
+  },
+  {
+    version: 450,
+    name: 'redfish BMCs: scheme, legacy TLS, how deploys boot, certificate pins',
+    sql: `
+      ALTER TABLE servers ADD COLUMN bmc_scheme TEXT NOT NULL DEFAULT 'https' CHECK (bmc_scheme IN ('https', 'http'));
+      ALTER TABLE servers ADD COLUMN bmc_legacy_tls INTEGER NOT NULL DEFAULT 0;
+      ALTER TABLE servers ADD COLUMN boot_via TEXT NOT NULL DEFAULT 'pxe' CHECK (boot_via IN ('pxe', 'virtual_media', 'http'));
+      -- The TLS certificate each Redfish BMC endpoint ("host:port") showed first: a changed one is refused until an
+      -- operator forgets the pin (rackhand bmc forget-certificate).
+      CREATE TABLE bmc_certificate_pins (
+        endpoint TEXT PRIMARY KEY,
+        fingerprint256 TEXT NOT NULL,
+        subject TEXT NOT NULL,
+        valid_to TEXT NOT NULL,
+        pinned_at TEXT NOT NULL
+      );
+    `,
+  },
+  {
+    version: 451,
+    name: 'BMC event logs: what was seen, critical entries counted',
+    sql: `
+      -- Per server, the entries of the last read (hashed) and how many critical ones rackhand has seen appear in all:
+      -- a later read counts only entries it did not see before, across restarts.
+      CREATE TABLE bmc_event_log_seen (
+        server_id INTEGER PRIMARY KEY REFERENCES servers(id) ON DELETE CASCADE,
+        entry_keys TEXT NOT NULL,
+        critical_total INTEGER NOT NULL DEFAULT 0,
+        read_at TEXT NOT NULL
+      );
     `,
   },
 ];

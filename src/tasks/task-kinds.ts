@@ -1,10 +1,12 @@
 // Every kind of task and the one schema its parameters follow: checked at submit, and parsed again when a task
 // is resumed after a restart (what the database holds is not trusted blindly).
 import { z } from 'zod';
+import { BOOT_DEVICES, BOOT_MODES } from '../bmc/bmc-driver.js';
+import { BOOT_VIA } from '../domain/server.js';
 
 const powerRequest = z.enum(['on', 'off', 'soft', 'reset', 'cycle', 'reboot']);
-const bootDevice = z.enum(['none', 'pxe', 'disk', 'cdrom', 'bios']);
-const bootMode = z.enum(['uefi', 'legacy', 'auto']);
+const bootDevice = z.enum(BOOT_DEVICES);
+const bootMode = z.enum(BOOT_MODES);
 const bmcPrivilege = z.enum(['user', 'operator', 'administrator']);
 
 /** What shapes the installed system (no secrets: those travel beside the params, in memory only). */
@@ -39,6 +41,8 @@ export const deployParamsSchema = z
     previous_status: z.string(),
     /** Claimed from the free pool by this order: a failure returns it there (free, no owner). */
     release_on_failure: z.boolean().default(false),
+    /** How the host boots: network boot, its boot ISO as virtual media, or UEFI HTTP boot. */
+    boot_via: z.enum(BOOT_VIA).default('pxe'),
     /** Everything else the caller sent, kept with the task as a record (documented as recorded-only). */
     extra: z.record(z.string(), z.unknown()).default({}),
   })
@@ -57,15 +61,34 @@ export const TASK_PARAMS = {
     })
     .strict(),
   sensors: z.object({}).strict(),
+  event_log: z.object({}).strict(),
+  event_log_clear: z.object({}).strict(),
   bmc_user_add: z.object({ name: z.string().min(1).max(16), privilege: bmcPrivilege }).strict(),
   bmc_user_remove: z.object({ name: z.string().min(1).max(16) }).strict(),
   bmc_reset: z.object({ kind: z.enum(['cold', 'warm']) }).strict(),
-  create_pxe: deployParamsSchema.omit({ previous_status: true, imitate: true, release_on_failure: true }),
-  clear_pxe: z.object({}).strict(),
+  create_pxe: deployParamsSchema.omit({ previous_status: true, imitate: true, release_on_failure: true, boot_via: true }),
+  /** hostname: the seed's optional clear_pxe parameter, recorded with the task. */
+  clear_pxe: z.object({ hostname: z.string().max(253).optional() }).strict(),
   deploy: deployParamsSchema,
   suspend: z.object({}).strict(),
   resume: z.object({}).strict(),
   ip_allocate: z.object({ ip_id: z.number().int(), ip: z.string(), network: z.string(), main_ipv4: z.boolean() }).strict(),
+  /** post_install_callback of a create_pxe install: its task had finished when the installer reported. */
+  install_callback: z
+    .object({
+      url: z.string().url(),
+      task: z.number().int(),
+      os_id: z.string(),
+      status: z.enum(['ok', 'failed']),
+      code: z.string().max(64).optional(),
+      reason: z.string().max(1024).optional(),
+    })
+    .strict(),
+  /**
+   * A request that asks for nothing to be done (clear_hdd "none", an imitated create_pxe): the journal records it
+   * and why; with `error` the task fails with it (imitate_error).
+   */
+  noop: z.object({ operation: z.string().max(64), reason: z.string().max(256), error: z.string().max(256).optional() }).strict(),
   ip_release: z.object({ ip_id: z.number().int(), ip: z.string(), network: z.string(), main_ipv4: z.boolean() }).strict(),
   image_build: z.object({}).strict(),
   image_import: z

@@ -89,9 +89,18 @@ describe('every /api/v1 answer matches its documented schema', () => {
     await check('POST', '/api/v1/servers/:id/boot-device', '/api/v1/servers/1002/boot-device', { device: 'pxe' });
     await check('GET', '/api/v1/servers/:id/sensors', '/api/v1/servers/1003/sensors');
     await check('GET', '/api/v1/servers/:id/sensors/history', '/api/v1/servers/1003/sensors/history?hours=1');
+    site.driver.addEvent({ host: '198.51.100.13', port: 623 }, { severity: 'critical', message: 'temperature sensor 1: upper critical going high (asserted)' });
+    const log = await check('GET', '/api/v1/servers/:id/event-log', '/api/v1/servers/1003/event-log');
+    expect(log.entries).toEqual([expect.objectContaining({ severity: 'critical', message: 'temperature sensor 1: upper critical going high (asserted)' })]);
+    await check('DELETE', '/api/v1/servers/:id/event-log', '/api/v1/servers/1003/event-log');
     await check('POST', '/api/v1/servers/:id/bmc/users', '/api/v1/servers/1004/bmc/users', {});
     await check('DELETE', '/api/v1/servers/:id/bmc/users/:name', '/api/v1/servers/1005/bmc/users/nobody');
     await check('POST', '/api/v1/servers/:id/bmc/reset', '/api/v1/servers/1006/bmc/reset', { kind: 'warm' });
+    const rf = await check('POST', '/api/v1/servers', '/api/v1/servers', { id: 3005, name: 'schema-redfish', bmc: { driver: 'redfish', host: '192.0.2.5', username: 'u', password: 'p' } }, 201);
+    expect(rf).toMatchObject({ bootVia: 'pxe', bmc: { driver: 'redfish', port: 443, scheme: 'https', legacyTls: false } });
+    site.agent.repos.certificatePins.record('192.0.2.5:443', { fingerprint256: 'AB:CD', subject: 'CN=bmc', validTo: 'Jan  1 00:00:00 2035 GMT', pinnedAt: new Date().toISOString() });
+    expect((await check('GET', '/api/v1/servers/:id/bmc/certificate', '/api/v1/servers/3005/bmc/certificate')).pinned).toMatchObject({ fingerprint256: 'AB:CD' });
+    expect((await check('DELETE', '/api/v1/servers/:id/bmc/certificate', '/api/v1/servers/3005/bmc/certificate')).forgotten).toMatchObject({ fingerprint256: 'AB:CD' });
     await check('GET', '/api/v1/os', '/api/v1/os');
     const deploy = await check('POST', '/api/v1/servers/:id/reinstall', '/api/v1/servers/1007/reinstall', { os_id: 'debian-12', root_pass: 'Deploy-pass-1' });
     await expect.poll(async () => (await check('GET', '/api/v1/servers/:id/netboot', '/api/v1/servers/1007/netboot')).armed).toBe(true);

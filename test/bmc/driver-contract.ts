@@ -1,12 +1,14 @@
-// The BmcDriver contract as one test suite: every driver (ipmi, ipmitool, simulated, and the coming redfish) runs it
-// with a fixture for its kind of BMC — `describeBmcDriverContract('name', fixture)` in a one-line runner.
+// The BmcDriver contract as one test suite: every driver (ipmi, ipmitool, redfish, simulated) runs it with a fixture
+// for its kind of BMC — `describeBmcDriverContract('name', fixture)` in a one-line runner.
 //
-// It covers every operation, the stable error codes (unreachable, wrong password, unsupported, bad input),
+// It covers every operation (UEFI HTTP boot and virtual media where the driver's BMC_DRIVER_FEATURES line says it has
+// them, BMC_UNSUPPORTED where it says not), the stable error codes (unreachable, wrong password, unsupported, bad input),
 // cancellation (an aborted signal, a scheduler timeout: the driver stops working on the call), and that the account
 // rackhand logs in with can never be removed, disabled or given another password.
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { BmcDriver, BmcTarget, BootDevice, PowerState } from '../../src/bmc/bmc-driver.js';
 import { BmcScheduler } from '../../src/bmc/bmc-scheduler.js';
+import { BMC_DRIVER_FEATURES, type BmcDriverName } from '../../src/domain/server.js';
 import { RackhandError } from '../../src/errors.js';
 
 export interface BmcContractFixture {
@@ -27,10 +29,15 @@ export interface BmcContractFixture {
   measuresPower: boolean;
   /** Power as the BMC's own state says (independent of the driver), when the fixture can see it. */
   truePower?(): PowerState;
+  /** Two images the BMC can fetch, for drivers with virtual media. */
+  mediaImages?: [string, string];
+  /** The virtual CD as the BMC's own state says (independent of the driver), when the fixture can see it. */
+  trueMedia?(): string | null;
   close(): Promise<void>;
 }
 
 const BOOT_DEVICES: BootDevice[] = ['pxe', 'disk', 'cdrom', 'bios', 'none'];
+const MEDIA_URL = 'http://192.0.2.1/boot/iso/x.iso';
 
 async function failure(p: Promise<unknown>): Promise<RackhandError> {
   const e = await p.then(() => undefined, (x: unknown) => x);
@@ -89,6 +96,45 @@ export function describeBmcDriverContract(name: string, setup: () => Promise<Bmc
         expect((await d.getBootDevice(t)).device, device).toBe(device);
       }
       expect((await failure(d.setBootDevice(t, { device: 'floppy' as BootDevice, mode: 'uefi', persistent: true }))).code).toBe('INVALID_INPUT');
+    });
+
+    it('UEFI HTTP boot: set and read back where the driver has it, BMC_UNSUPPORTED with a reason where not', async () => {
+      const features = BMC_DRIVER_FEATURES[d.name as BmcDriverName];
+      expect(features, `${d.name} has a BMC_DRIVER_FEATURES line`).toBeDefined();
+      if (features.uefiHttpBoot) {
+        await d.setBootDevice(t, { device: 'http', mode: 'uefi', persistent: false });
+        expect(await d.getBootDevice(t)).toMatchObject({ device: 'http', persistent: false });
+        await d.setBootDevice(t, { device: 'none', mode: 'auto', persistent: false });
+      } else {
+        const e = await failure(d.setBootDevice(t, { device: 'http', mode: 'uefi', persistent: false }));
+        expect(e.code).toBe('BMC_UNSUPPORTED');
+        expect(e.message).toMatch(/HTTP boot/);
+        expect(e.message).not.toContain('\n');
+      }
+    });
+
+    it('virtual media: insert (ejecting what was there), read back, eject; BMC_UNSUPPORTED where the driver has none', async () => {
+      const features = BMC_DRIVER_FEATURES[d.name as BmcDriverName];
+      if (!features.virtualMedia) {
+        for (const call of [d.insertMedia(t, MEDIA_URL), d.ejectMedia(t), d.mediaStatus(t)]) {
+          const e = await failure(call);
+          expect(e.code).toBe('BMC_UNSUPPORTED');
+          expect(e.message).toMatch(/virtual media/);
+        }
+        return;
+      }
+      const [first, second] = fx.mediaImages ?? [MEDIA_URL, MEDIA_URL.replace('x.iso', 'y.iso')];
+      await d.insertMedia(t, first);
+      expect(await d.mediaStatus(t)).toEqual({ inserted: true, image: first });
+      if (fx.trueMedia) expect(fx.trueMedia()).toBe(first);
+      await d.insertMedia(t, second);
+      expect(await d.mediaStatus(t)).toEqual({ inserted: true, image: second });
+      await d.ejectMedia(t);
+      expect(await d.mediaStatus(t)).toEqual({ inserted: false, image: null });
+      if (fx.trueMedia) expect(fx.trueMedia()).toBeNull();
+      await d.ejectMedia(t); // nothing attached: nothing to do
+      expect((await failure(d.insertMedia(t, 'file:///etc/passwd'))).code).toBe('INVALID_INPUT');
+      expect((await d.mediaStatus(t)).inserted).toBe(false);
     });
 
     it('sensors: readings in the contract shape', async () => {

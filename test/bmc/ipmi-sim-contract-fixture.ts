@@ -16,7 +16,7 @@ async function closedPort(): Promise<number> {
 }
 
 /** A system event record (SEL type 0x02): temperature sensor 1, upper critical going high, asserted. */
-const TEMPERATURE_EVENT = [0x00, 0x00, 0x02, 0, 0, 0, 0, 0x20, 0x00, 0x04, 0x01, 0x01, 0x01, 0x59, 0x5a, 0x5b];
+export const TEMPERATURE_EVENT = [0x00, 0x00, 0x02, 0, 0, 0, 0, 0x20, 0x00, 0x04, 0x01, 0x01, 0x01, 0x59, 0x5a, 0x5b];
 
 export async function ipmiSimContractFixture<D extends BmcDriver>(driver: D, inFlight: (d: D) => number): Promise<BmcContractFixture> {
   const farm = await startSimFarm({ count: 2, maxSessions: 63 });

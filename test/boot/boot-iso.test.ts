@@ -9,8 +9,9 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { buildBootIso, bootIsoScripts, type BootIsoSpec } from '../../src/boot/boot-iso.js';
-import { MemoryCertificatePins } from '../../src/bmc/redfish/certificate-pins.js';
-import { RedfishDriver, type RedfishTarget } from '../../src/bmc/redfish/redfish-driver.js';
+import { MemoryCertificatePins } from '../harness/redfish-bmc/memory-certificate-pins.js';
+import type { BmcTarget } from '../../src/bmc/bmc-driver.js';
+import { RedfishDriver } from '../../src/bmc/redfish/redfish-driver.js';
 import { createNetnsLab, type NetnsLab } from '../harness/netns-lab.js';
 import { QemuMachine } from '../harness/redfish-bmc/qemu-machine.js';
 import { RedfishEmulator } from '../harness/redfish-bmc/redfish-emulator.js';
@@ -132,9 +133,9 @@ describe('booting the ISO from virtual media with no DHCP on the network', () =>
     const machine = await QemuMachine.create({ lab, name: `iso${firmware}`, mac, nativeMode: firmware });
     const emu = await new RedfishEmulator({ machine, username: 'admin', password: 'rf-Secret-42' }).start();
     const d = new RedfishDriver({ trust: { mode: 'pin', pins: new MemoryCertificatePins() } });
-    const t: RedfishTarget = { host: '127.0.0.1', port: emu.port, username: 'admin', password: 'rf-Secret-42', cipherSuite: 3, privilege: 'administrator' };
+    const t: BmcTarget = { host: '127.0.0.1', port: emu.port, username: 'admin', password: 'rf-Secret-42', cipherSuite: 3, privilege: 'administrator' };
     // What the deploy workflow does: insert (ejecting first), one-time CD boot, power on.
-    await d.insertMedia(t, { image: `${isoBase}/${mac.replace(/:/g, '')}.iso` });
+    await d.insertMedia(t, `${isoBase}/${mac.replace(/:/g, '')}.iso`);
     await d.setBootDevice(t, { device: 'cdrom', mode: firmware === 'UEFI' ? 'uefi' : 'legacy', persistent: false });
     await d.power(t, 'on');
     return {

@@ -10,7 +10,7 @@ describe('CSV import', () => {
       { id: '7', name: 'srv, seven', mac: '52:54:00:00:00:07', ip: '10.0.0.7', rack: 'R1', bmc_host: '10.9.0.7', bmc_username: 'ADMIN', bmc_password: 'p"w' },
     ]);
     const s = serverInputSchema.parse(csvRowToServer(rows[0]));
-    expect(s).toMatchObject({ id: 7, name: 'srv, seven', interfaces: [{ mac: '52:54:00:00:00:07', ip: '10.0.0.7' }], bmc: { host: '10.9.0.7', password: 'p"w', port: 623 } });
+    expect(s).toMatchObject({ id: 7, name: 'srv, seven', interfaces: [{ mac: '52:54:00:00:00:07', ip: '10.0.0.7' }], bmc: { host: '10.9.0.7', password: 'p"w', scheme: 'https', legacy_tls: false } });
   });
 
   it('rejects a row with the wrong number of fields, and unterminated quotes', () => {

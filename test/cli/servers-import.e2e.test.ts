@@ -94,4 +94,40 @@ describe('servers import on the state dir', () => {
     ]);
     expect(stored(7).server?.rack).toBe('R3');
   });
+
+  it('redfish BMCs: port 443 unless given, scheme and legacy TLS, boot_via; servers list --csv reads back through import unchanged', () => {
+    const csv = file(
+      'redfish.csv',
+      'id,name,mac,ip,bmc_driver,bmc_host,bmc_username,bmc_password,bmc_scheme,bmc_legacy_tls,boot_via\n' +
+        '20,rf-20,52:54:00:00:00:20,10.0.0.20,redfish,10.9.0.20,root,rf-Secret-20,,,virtual_media\n' +
+        '21,rf-21,52:54:00:00:00:21,10.0.0.21,redfish,10.9.0.21,root,rf-Secret-21,https,yes,http\n' +
+        '22,ipmi-22,52:54:00:00:00:22,10.0.0.22,ipmi,10.9.0.22,ADMIN,ipmi-Secret-22,,,\n',
+    );
+    const r = rackhand('servers', 'import', csv);
+    expect(r.code, r.stderr).toBe(0);
+    expect(stored(20).server).toMatchObject({ bootVia: 'virtual_media', bmc: { driver: 'redfish', port: 443, scheme: 'https', legacyTls: false } });
+    expect(stored(21).server).toMatchObject({ bootVia: 'http', bmc: { driver: 'redfish', port: 443, legacyTls: true } });
+    expect(stored(22).server).toMatchObject({ bootVia: 'pxe', bmc: { driver: 'ipmi', port: 623 } });
+    // A port that was its driver's default follows a change of driver.
+    const switched = rackhand('servers', 'import', file('switch.csv', 'id,bmc_driver\n22,redfish\n'));
+    expect(switched.code, switched.stderr).toBe(0);
+    expect(stored(22).server?.bmc).toMatchObject({ driver: 'redfish', port: 443 });
+
+    const exported = rackhand('servers', 'list', '--csv');
+    expect(exported.code, exported.stderr).toBe(0);
+    const lines = exported.stdout.trim().split('\n');
+    expect(lines[0]).toContain('bmc_scheme,bmc_legacy_tls,console_host,console_port,console_password,boot_via');
+    expect(lines.find((l) => l.startsWith('21,'))).toMatch(/,redfish,10\.9\.0\.21,443,root,,,3,https,1,,,,http$/);
+    expect(exported.stdout).not.toMatch(/rf-Secret|ipmi-Secret/);
+    const back = rackhand('servers', 'import', file('exported.csv', exported.stdout), '--dry-run');
+    expect(back.code, back.stderr).toBe(0);
+    expect(back.stdout.trim().split('\n').at(-1)).toMatch(/0 to create, 0 to update, \d+ unchanged; nothing was written$/);
+    expect(stored(21).bmcPassword).toBe('rf-Secret-21');
+
+    const bad = rackhand('servers', 'import', file('bad-rf.csv', 'id,name,bmc_driver,bmc_host,bmc_username,bmc_scheme,bmc_legacy_tls,boot_via\n23,rf-23,redfish,10.9.0.23,root,ftp,maybe,usb\n'));
+    expect(bad.code).toBe(1);
+    expect(bad.stderr).toMatch(/line 2 \(id 23\): bmc_scheme: .*"ftp"/);
+    expect(bad.stderr).toMatch(/line 2 \(id 23\): bmc_legacy_tls: .*"maybe"/);
+    expect(bad.stderr).toMatch(/line 2 \(id 23\): boot_via: .*"usb"/);
+  });
 });

@@ -23,6 +23,8 @@ const RULES: Record<keyof typeof can, Role[]> = {
   seeAllServers: ['admin', 'central', 'tech'],
   adoptDiscovered: ['admin', 'central', 'tech'],
   grantBmcAdministrator: ['admin', 'central'],
+  acceptBmcCertificates: ['admin'],
+  clearEventLog: ['admin', 'tech'],
 };
 
 describe('can', () => {

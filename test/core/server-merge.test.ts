@@ -110,7 +110,7 @@ describe('recordToInput and diffServer', () => {
     store.servers.upsertMany([input]);
     const back = recordToInput(store.servers.get(1)!);
     expect(JSON.stringify(back)).not.toContain(BMC_PASSWORD);
-    const { password: _b, ...bmc } = input.bmc!;
+    const { password: _b, ...bmc } = { port: 623, ...input.bmc! }; // the stored port is the driver's default
     const { password: _c, ...consoleIn } = input.console!;
     expect(serverInputSchema.parse(back)).toEqual({ ...input, bmc, console: consoleIn });
   });
@@ -157,8 +157,13 @@ describe('a write through Servers changes only what it was asked to', () => {
         hardware: [{ Type: 'CPU', Cores: 4 }],
         bmc: { host: '10.0.0.1', username: 'ADMIN', password: BMC_PASSWORD, cipher_suite: 17 },
         interfaces: [{ mac: '02:00:00:00:00:01', ip: '10.1.0.1' }],
+        // central's billing facts (eq update_servers): a write that does not name them keeps them
+        recurring: 49.5,
+        nextduedate: '2027-01-01',
+        billingcycle: 'monthly',
       },
     ]);
+    expect(store.servers.get(1)!.billing).toEqual({ recurring: 49.5, nextDueDate: '2027-01-01', billingCycle: 'monthly' });
   });
 
   const comparable = (id: number) => {

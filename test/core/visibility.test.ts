@@ -7,6 +7,7 @@ import { memoryStore, serverInput, type MemoryStore } from '../store/memory-stor
 import { RackhandError } from '../../src/errors.js';
 import type { Principal, Role } from '../../src/auth/tokens.js';
 import { TaskRunner } from '../../src/tasks/task-runner.js';
+import { ServerViews } from '../../src/core/server-views.js';
 import { Servers } from '../../src/core/servers.js';
 import { Tasks } from '../../src/core/tasks.js';
 import { SensorHistory } from '../../src/core/history.js';
@@ -39,16 +40,20 @@ function unused<T>(name: string): T {
 function build(store: MemoryStore) {
   const { db, secrets, servers, users, tasks } = store;
   const runner = new TaskRunner(tasks, silent);
+  const inventory = new Servers(servers, users, false);
+  const ipam = new Ipam(new IpamRepo(db), servers, runner);
+  const netboot = new Netboot(servers, new NetbootRepo(db, secrets), unused('plans'), runner, silent);
   return {
     runner,
-    servers: new Servers(servers, users, false),
+    servers: inventory,
+    views: new ServerViews(inventory, ipam, netboot, tasks, users),
     tasks: new Tasks(runner, servers),
     history: new SensorHistory(servers, new SensorHistoryRepo(db)),
-    netboot: new Netboot(servers, new NetbootRepo(db, secrets), unused('plans'), runner, silent),
+    netboot,
     consoles: new Consoles(new ConsoleRepo(db), servers, { ticketTtlMs: 30_000, sessionTtlMs: 3_600_000, basePath: '/console' }, () => 'http://127.0.0.1'),
     power: new Power(servers, new BmcAccountsRepo(db), runner, { sensorsWaitMs: 1000, maxAddedBmcUsers: 4 }, unused('sweep')),
     deploys: new Deploys(servers, users, runner, unused('netboot'), unused('notifier'), unused('catalogue'), 'AMS1'),
-    ipam: new Ipam(new IpamRepo(db), servers, runner),
+    ipam,
     switchPorts: new SwitchPorts(new SwitchesRepo(db, secrets), servers, runner),
     bootHistory: new BootHistory(new BootHistoryRepo(db), servers, () => ({ findByMac: () => undefined, findByIp: () => undefined }), { perHost: 10, maxEvents: 100, retentionDays: 1 }, silent),
     audit: new Audit(new AuditRepo(db), { retentionDays: 30, maxEntries: 100 }),
@@ -168,7 +173,7 @@ describe('lists', () => {
     expect(c.servers.list(p, {}).servers.map((s) => s.id)).toEqual([MINE]);
     expect(c.servers.list(p, { ownerId: bob }).servers.map((s) => s.id)).toEqual([MINE]);
     expect(c.servers.list(p, { id: BOBS }).total).toBe(0);
-    expect(c.servers.updateServers(p).map((s) => s.id)).toEqual([MINE]);
+    expect(c.views.billed(p, { limit: 100, offset: 0 }).list.map((v) => v.server.id)).toEqual([MINE]);
     expect(c.servers.list(who('tech', null), {}).total).toBe(3);
   });
 

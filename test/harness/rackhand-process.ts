@@ -8,7 +8,9 @@ import { placeholderImportArgs } from './placeholder-images.js';
 
 /** The repository (a bench compiled elsewhere by bench/run-ts.sh names it in BENCH_REPO_ROOT). */
 export const REPO_ROOT = process.env.BENCH_REPO_ROOT ?? path.resolve(import.meta.dirname, '../..');
-const BIN = path.join(REPO_ROOT, 'bin/rackhand.js');
+// TEST_RACKHAND_BIN runs the same tests against another build (an older commit's bin/rackhand.js), to show that a
+// test fails before a change.
+const BIN = process.env.TEST_RACKHAND_BIN ?? path.join(REPO_ROOT, 'bin/rackhand.js');
 
 export interface RackhandProcess {
   url: string;
@@ -58,7 +60,9 @@ export function testConfig(config: Record<string, unknown> = {}): Record<string,
 export async function startRackhand(opts: StartOptions = {}): Promise<RackhandProcess> {
   const stateDir = opts.stateDir ?? mkdtempSync(path.join(tmpdir(), `rackhand-test-${process.pid}-`));
   const configFile = path.join(stateDir, 'test-config.json');
-  writeFileSync(configFile, JSON.stringify(testConfig(opts.config)));
+  // TEST_RACKHAND_CONFIG_DROP=key,…: leave out top-level keys an older build (TEST_RACKHAND_BIN) does not know.
+  const drop = new Set((process.env.TEST_RACKHAND_CONFIG_DROP ?? '').split(',').filter(Boolean));
+  writeFileSync(configFile, JSON.stringify(Object.fromEntries(Object.entries(testConfig(opts.config)).filter(([k]) => !drop.has(k)))));
   const env: NodeJS.ProcessEnv = {
     ...process.env,
     RACKHAND_STATE_DIR: stateDir,
@@ -68,6 +72,8 @@ export async function startRackhand(opts: StartOptions = {}): Promise<RackhandPr
     RACKHAND_CONFIG: configFile,
     ...opts.env,
   };
+  // TEST_RACKHAND_ENV_DROP=NAME,…: leave out variables an older build (TEST_RACKHAND_BIN) does not know.
+  for (const name of (process.env.TEST_RACKHAND_ENV_DROP ?? '').split(',').filter(Boolean)) delete env[name];
   let out = '';
   let proc!: ChildProcess;
   let url = '';

@@ -45,3 +45,12 @@ export function sharedRamdisk(): Promise<RamdiskBuild> {
   })();
   return cached;
 }
+
+/** `rackhand images import rackhand-ramdisk …` for a build: how a test puts the ramdisk in a daemon's image store. */
+export function ramdiskImportArgs(r: RamdiskBuild): string[] {
+  return [
+    'images', 'import', 'rackhand-ramdisk',
+    '--kernel', r.kernel, '--kernel-sha256', r.manifest.kernel.sha256,
+    '--initrd', r.initramfs, '--initrd-sha256', r.manifest.initramfs.sha256,
+  ];
+}

@@ -101,7 +101,8 @@ export interface NetbootLab {
   destroy(): Promise<void>;
 }
 
-export async function startNetbootLab(o: { boot?: (lab: NetnsLab) => Record<string, unknown> } = {}): Promise<NetbootLab> {
+/** `boot`: the daemon's boot settings over the lab's (the link into the lab too: an address the test's own peers reach). */
+export async function startNetbootLab(o: { boot?: (lab: NetnsLab, link: ApiLink) => Record<string, unknown> } = {}): Promise<NetbootLab> {
   const lab = await createNetnsLab();
   let handleRef: NetbootLab | undefined;
   const cleanups: Array<() => Promise<void> | void> = [() => lab.destroy()];
@@ -138,7 +139,7 @@ export async function startNetbootLab(o: { boot?: (lab: NetnsLab) => Record<stri
         imagesDir: images.dir,
         installTimeoutMs: 180_000,
         rebootGraceMs: 3_000,
-        ...o.boot?.(lab),
+        ...o.boot?.(lab, link),
         ...over.boot,
       },
     });

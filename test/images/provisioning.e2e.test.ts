@@ -10,7 +10,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { buildOsDiskImage, OS_IMAGE_DEFAULTS, OS_MARKER, type OsDiskImage } from '../harness/os-disk-image.js';
-import { sharedRamdisk } from '../harness/shared-ramdisk.js';
+import { ramdiskImportArgs, sharedRamdisk } from '../harness/shared-ramdisk.js';
 import { bootVm, qemuMonitor, type QemuVm } from '../harness/qemu-vm.js';
 import { startVmBmc, type VmBmc } from '../harness/vm-bmc.js';
 import { startNetbootLab, waitTask, type NetbootLab } from '../harness/vm-bmc-netboot-lab.js';
@@ -61,11 +61,7 @@ async function eqTask(p: Record<string, unknown>, timeoutMs = 600_000) {
 beforeAll(async () => {
   L = await startNetbootLab({ boot: () => ({ installTimeoutMs: 600_000, lldpWaitSeconds: 0, rebootGraceMs: 1000 }) });
   const ramdisk = await sharedRamdisk();
-  cli([
-    'images', 'import', 'rackhand-ramdisk',
-    '--kernel', ramdisk.kernel, '--kernel-sha256', ramdisk.manifest.kernel.sha256,
-    '--initrd', ramdisk.initramfs, '--initrd-sha256', ramdisk.manifest.initramfs.sha256,
-  ]);
+  cli(ramdiskImportArgs(ramdisk));
   osImage = await buildOsDiskImage({ sizeMiB: 48 });
   cli(['images', 'import', 'test-os', '--disk', osImage.zst, '--sha256', sha256(osImage.zst), '--os-id', String(IMAGE_OS), '--os-name', 'Test OS image']);
   for (let i = 0; i < 4; i++) {

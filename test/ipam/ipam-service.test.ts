@@ -4,6 +4,9 @@ import { describe, expect, it } from 'vitest';
 import { RackhandError } from '../../src/errors.js';
 import { ADMIN, TECH, ipamFixture } from './ipam-fixture.js';
 
+/** Every item: these tests look at whole lists. */
+const ALL = { limit: 10_000, offset: 0 };
+
 function code(fn: () => unknown): string {
   try {
     fn();
@@ -30,10 +33,10 @@ describe('Ipam', () => {
     expect(err?.code).toBe('IP_EXHAUSTED');
     expect(err?.message).toContain('192.0.2.0/29');
     // A released address is the next one given.
-    const third = ipam.serverAddresses(ADMIN, 3)[0];
+    const third = ipam.serverAddresses(ADMIN, 3, ALL).list[0];
     ipam.release(ADMIN, 3, third.id);
     expect(ipam.allocate(ADMIN, 7, { network: '192.0.2.0/29' }).ip).toBe('192.0.2.4');
-    expect(ipam.listNetworks(ADMIN)[0].usingIp).toBe(5);
+    expect(ipam.listNetworks(ADMIN, ALL).list[0].usingIp).toBe(5);
   });
 
   it('validates explicit addresses: inside, not the gateway, not network/broadcast, not taken', () => {
@@ -64,7 +67,7 @@ describe('Ipam', () => {
     expect(six).toEqual(['2001:db8:1::100', '2001:db8:1::101', '2001:db8:1::102']);
     expect(code(() => ipam.allocate(ADMIN, 4, { pool: 'pub', family: 6 }))).toBe('IP_EXHAUSTED');
     expect(ipam.allocate(ADMIN, 4, { pool: 'pub', family: 4 }).ip).toBe('203.0.113.10');
-    expect(ipam.listPools(ADMIN)[0].using).toEqual({ 4: 1, 6: 3 });
+    expect(ipam.listPools(ADMIN, ALL).list[0].using).toEqual({ 4: 1, 6: 3 });
     expect(code(() => ipam.createPool(ADMIN, { name: 'other', ranges: ['203.0.113.11-203.0.113.20'] }))).toBe('CONFLICT');
     expect(code(() => ipam.createPool(ADMIN, { name: 'outside', ranges: ['192.0.2.1-192.0.2.9'] }))).toBe('INVALID_INPUT');
     // A whole /64 network: the walk starts after the subnet-router anycast and skips the gateway.
@@ -84,7 +87,7 @@ describe('Ipam', () => {
     // A second main replaces the first.
     const b = ipam.allocate(ADMIN, 2, { network: net.id, setAsMainIpv4: true });
     expect(ipam.hostNetwork(2)?.ip).toBe(b.ip);
-    expect(ipam.serverAddresses(ADMIN, 2).filter((x) => x.mainIpv4).map((x) => x.id)).toEqual([b.id]);
+    expect(ipam.serverAddresses(ADMIN, 2, ALL).list.filter((x) => x.mainIpv4).map((x) => x.id)).toEqual([b.id]);
     expect(serversRepo.get(2)!.interfaces[0].ip).toBe(b.ip);
     ipam.release(ADMIN, 2, b.id);
     expect(ipam.hostNetwork(2)).toBeUndefined();
@@ -96,15 +99,15 @@ describe('Ipam', () => {
     const net = ipam.createNetwork(ADMIN, { name: '192.0.2.0/24' });
     ipam.allocate(ADMIN, 1, { network: net.id });
     ipam.allocate(ADMIN, 2, { network: net.id });
-    expect(ipam.listAddresses(client).list.map((a) => a.serverId)).toEqual([1]);
-    expect(ipam.serverAddresses(client, 1)).toHaveLength(1);
-    expect(code(() => ipam.serverAddresses(client, 2))).toBe('NOT_FOUND');
+    expect(ipam.listAddresses(client, ALL).list.map((a) => a.serverId)).toEqual([1]);
+    expect(ipam.serverAddresses(client, 1, ALL).list).toHaveLength(1);
+    expect(code(() => ipam.serverAddresses(client, 2, ALL).list)).toBe('NOT_FOUND');
     expect(code(() => ipam.allocate(client, 2, { network: net.id }))).toBe('NOT_FOUND');
     expect(code(() => ipam.allocate(client, 1, { network: net.id }))).toBe('FORBIDDEN');
     expect(code(() => ipam.allocate(TECH, 1, { network: net.id }))).toBe('FORBIDDEN');
-    expect(code(() => ipam.listNetworks(client))).toBe('FORBIDDEN');
+    expect(code(() => ipam.listNetworks(client, ALL).list)).toBe('FORBIDDEN');
     expect(code(() => ipam.createNetwork(TECH, { name: '10.0.0.0/8' }))).toBe('FORBIDDEN');
-    expect(ipam.listNetworks(TECH)).toHaveLength(1);
+    expect(ipam.listNetworks(TECH, ALL).list).toHaveLength(1);
   });
 
   it('matches a model under random allocate/release sequences: lowest free first, never twice', () => {
@@ -119,7 +122,7 @@ describe('Ipam', () => {
           run++;
           const prefix = `10.${run >> 8}.${run & 255}`;
           const net = ipam.createNetwork(ADMIN, { name: `${prefix}.0/28`, gateway: `${prefix}.14` });
-          const mine = () => ipam.listAddresses(ADMIN).list.filter((a) => a.networkId === net.id);
+          const mine = () => ipam.listAddresses(ADMIN, ALL).list.filter((a) => a.networkId === net.id);
           const model = new Map<string, number>(); // ip -> address id
           const hosts = Array.from({ length: 13 }, (_, i) => `${prefix}.${i + 1}`); // .1-.13; .14 is the gateway
           for (const o of ops) {

@@ -276,7 +276,7 @@ describe('list', () => {
     const ids = (f: Parameters<typeof store.servers.list>[0]) => store.servers.list(f).servers.map((s) => s.id);
     expect(ids({ ownerId: 1 })).toEqual([1]);
     expect(ids({ ownerId: -1 })).toEqual([]);
-    expect(ids({ status: 'rent' })).toEqual([2]);
+    expect(ids({ status: 'rent' })).toEqual([1, 2]); // an owner makes a free server rent
     expect(ids({ type: 'switch' })).toEqual([3]);
     expect(ids({ location: 'ams1' })).toEqual([1]);
     expect(ids({ location: '7' })).toEqual([1]);

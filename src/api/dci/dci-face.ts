@@ -5,10 +5,11 @@ import { errorBody, RackhandError } from '../../errors.js';
 import type { Principal } from '../../auth/tokens.js';
 import type { Core } from '../../core/core.js';
 import type { TaskRecord } from '../../store/repos/tasks-repo.js';
-import type { UserRecord } from '../../store/repos/users-repo.js';
+import { TASK_STATES } from '../../store/repos/tasks-repo.js';
 import { endpoint, type Endpoint, type Face } from '../face.js';
-import { flagParam, idParams, intParam, pageQuery } from '../params.js';
-import { dciIpAddress, dciIpNetwork, dciIpPool, dciServer } from './dci-shapes.js';
+import { flagParam, idParams, intParam, pageFrom, pageQuery } from '../params.js';
+import { pageOf } from '../../core/page.js';
+import { dciIpAddress, dciIpNetwork, dciIpPool, dciServer, dciTask, dciUser } from './dci-shapes.js';
 
 const text = (max: number) => z.string().max(max).regex(/^[^\x00-\x1f\x7f]*$/, 'control characters are not allowed');
 
@@ -64,11 +65,13 @@ const poolBody = z
 
 const addressParams = z.object({ id: intParam, ip_id: intParam }).strict();
 
+const pageOnly = z.object(pageQuery).strict();
+
 const userBody = z
   .object({
     email: z.email().max(254),
     full_name: z.string().max(255).optional(),
-    password: z.string().min(8).max(256),
+    password: z.string().min(8, 'at least 8 characters (the user\'s own login password)').max(256),
     phone_number: z.string().max(64).optional(),
     role: z.string().max(32).regex(/^@?[a-z_]*$/).optional(),
   })
@@ -94,18 +97,46 @@ const diagBody = z
   })
   .strict();
 
-const clearBody = z.object({ clear_hdd: z.enum(['none', 'fast', 'zero', 'random', 'secure-erase']) }).strict();
+const clearBody = z
+  .object({ clear_hdd: z.enum(['none', 'fast', 'zero', 'random', 'secure-erase'], { error: 'expected none, fast, zero, random or secure-erase' }) })
+  .strict();
 
 const emptyBody = z.record(z.string(), z.unknown()).optional();
 
 const served = (id: number, t: TaskRecord) => ({ id, task: t.id });
 
-function ownersById(core: Core, p: Principal): Map<number, UserRecord> {
+/** rackhand's names for install parameters → DCImanager's, so an operation_os error names the field the caller sent. */
+const DCI_INSTALL_FIELDS: Record<string, string> = { root_pass: 'password', ssh_key: 'ssh_pub_keys', os_id: 'os_template_id', disk_mirror: 'hdd_raid' };
+
+function inDciNames<T>(fn: () => T): T {
   try {
-    return new Map(core.servers.listUsers(p).map((u) => [u.id, u]));
-  } catch {
-    return new Map();
+    return fn();
+  } catch (e) {
+    const field = e instanceof RackhandError ? e.details?.field : undefined;
+    if (!(e instanceof RackhandError) || typeof field !== 'string' || !(field in DCI_INSTALL_FIELDS)) throw e;
+    const name = DCI_INSTALL_FIELDS[field];
+    throw new RackhandError(e.code, e.message.replace(new RegExp(`^${field}\\b`), name), { ...e.details, field: name });
   }
+}
+
+/** Paths under /api/dci/v3/server/ that are not a server id. */
+const SERVER_SUBROUTES = ['configuration'];
+
+/**
+ * A server id from the path. A curl line missing the space before -H (the seed's first line) glues `-H` onto
+ * the URL: say what was meant instead of complaining about the id.
+ */
+function serverIdFrom(raw: string, path: string): number {
+  if (/^\d{1,15}$/.test(raw)) return Number(raw);
+  const meant = SERVER_SUBROUTES.find((r) => raw.startsWith(r));
+  if (meant) throw new RackhandError('NOT_FOUND', `${gluedHint(path) ?? `no route ${path}`}`, { path });
+  throw new RackhandError('INVALID_INPUT', 'id: expected a non-negative integer', { field: 'id' });
+}
+
+/** The hint for a path ending in a glued curl option (…/configuration-H): the path meant, and why. */
+function gluedHint(path: string): string | undefined {
+  const m = /^(.*[^-])-[A-Za-z]$/.exec(path);
+  return m ? `no route ${path}: did you mean ${m[1]}? (a curl line without a space before -H glues the option onto the URL)` : undefined;
 }
 
 /** hdd_raid as DCImanager names layouts: none, raid1, raid10. */
@@ -124,52 +155,52 @@ const serverOp = (op: string, summary: string, handler: Endpoint<{ id: number },
 export const dciFace: Face = {
   name: 'dci',
   prefixes: ['/api/dci', '/api/ip'],
-  errorBody: (err) => errorBody(err),
+  errorBody: (err, req) => {
+    // A route not found because a curl option was glued onto the URL: say so (the seed's first line does it).
+    const hint = err.code === 'NOT_FOUND' && err.message.startsWith('no route ') && !err.message.includes('did you mean') ? gluedHint(req.path) : undefined;
+    return errorBody(hint ? new RackhandError('NOT_FOUND', hint, err.details) : err);
+  },
   endpoints: [
     endpoint({
       method: 'GET',
       path: '/api/dci/v3/server',
-      summary: 'DCImanager: list servers',
+      summary: 'DCImanager: list servers (paged: limit, offset; size is the total)',
       tag: 'dci',
-      handler: ({ core, principal }) => {
-        const { servers, total } = core.servers.list(principal, {});
-        const owners = ownersById(core, principal);
-        return { list: servers.map((s) => dciServer(s, s.ownerId === null ? undefined : owners.get(s.ownerId))), size: total };
+      query: pageOnly,
+      handler: ({ core, principal, query }) => {
+        const { list, total } = core.views.list(principal, {}, pageFrom(query));
+        return { list: list.map(dciServer), size: total };
       },
     }),
     endpoint({
       method: 'GET',
       path: '/api/dci/v3/server/configuration',
-      summary: 'DCImanager: free servers per configuration',
+      summary: 'DCImanager: free servers per configuration (paged)',
       tag: 'dci',
-      handler: ({ core, principal }) => ({ list: core.servers.freeByConfiguration(principal) }),
+      query: pageOnly,
+      handler: ({ core, principal, query }) => {
+        const { list, total } = pageOf(core.servers.freeByConfiguration(principal), pageFrom(query));
+        return { list, size: total };
+      },
     }),
     endpoint({
       method: 'GET',
       path: '/api/dci/v3/server/:id',
       summary: 'DCImanager: server info',
       tag: 'dci',
-      params: idParams,
-      handler: ({ core, principal, params }) => {
-        const s = core.servers.show(principal, params.id);
-        return dciServer(s, s.ownerId === null ? undefined : ownersById(core, principal).get(s.ownerId));
-      },
+      params: z.object({ id: z.string().max(64) }).strict(),
+      handler: ({ core, principal, params, req }) => dciServer(core.views.show(principal, serverIdFrom(params.id, req.path))),
     }),
     endpoint({
       method: 'GET',
       path: '/api/dci/v3/user',
-      summary: 'DCImanager: list users',
+      summary: 'DCImanager: list users (paged)',
       tag: 'dci',
-      handler: ({ core, principal }) => ({
-        list: core.servers.listUsers(principal).map((u) => ({
-          id: u.id,
-          email: u.email,
-          full_name: u.fullName,
-          server_count: u.serverCount,
-          roles: `[@${u.role}]`,
-          vlans_per_user: u.vlansPerUser,
-        })),
-      }),
+      query: pageOnly,
+      handler: ({ core, principal, query }) => {
+        const { list, total } = core.servers.listUsers(principal, pageFrom(query));
+        return { list: list.map(dciUser), size: total };
+      },
     }),
     endpoint({
       method: 'POST',
@@ -221,12 +252,14 @@ export const dciFace: Face = {
       ({ core, principal, params, body }) =>
         served(
           params.id,
-          core.deploys.reinstall(principal, params.id, {
-            os: body.os_template_id,
-            rootPassword: body.password,
-            uefi: body.uefi ?? false,
-            settings: { ssh_key: body.ssh_pub_keys?.join('\n'), disk_mirror: diskMirror(body.hdd_raid), hostname: body.hostname },
-          }),
+          inDciNames(() =>
+            core.deploys.reinstall(principal, params.id, {
+              os: body.os_template_id,
+              rootPassword: body.password,
+              uefi: body.uefi ?? false,
+              settings: { ssh_key: body.ssh_pub_keys?.join('\n'), disk_mirror: diskMirror(body.hdd_raid), hostname: body.hostname },
+            }),
+          ),
         ),
       osBody,
     ),
@@ -250,7 +283,8 @@ export const dciFace: Face = {
       'operation_clear_hdd',
       'wipe disks',
       ({ core, principal, params, body }) => {
-        if (body.clear_hdd === 'none') throw new RackhandError('INVALID_INPUT', 'clear_hdd: "none" wipes nothing; choose fast, zero or secure-erase', { field: 'clear_hdd' });
+        // The seed's own example: "none" asks for no wipe; the task records that nothing was wiped.
+        if (body.clear_hdd === 'none') return served(params.id, core.deploys.wipeNothing(principal, params.id));
         if (body.clear_hdd === 'random') throw new RackhandError('NOT_IMPLEMENTED', 'clear_hdd: random overwrite is not offered; zero overwrites every byte', { field: 'clear_hdd' });
         return served(params.id, core.deploys.wipe(principal, params.id, WIPE_MODES[body.clear_hdd as keyof typeof WIPE_MODES]));
       },
@@ -258,12 +292,33 @@ export const dciFace: Face = {
     ),
     endpoint({
       method: 'GET',
+      path: '/api/dci/v3/task',
+      summary: 'DCImanager: tasks, newest first (paged; filters server, status)',
+      tag: 'dci',
+      query: z.object({ server: intParam.optional(), status: z.enum(TASK_STATES).optional(), ...pageQuery }).strict(),
+      handler: ({ core, principal, query }) => {
+        const page = pageFrom(query);
+        const { tasks, total } = core.tasks.list(principal, { serverId: query.server, state: query.status, ...page });
+        return { list: tasks.map(dciTask), size: total };
+      },
+    }),
+    endpoint({
+      method: 'GET',
+      path: '/api/dci/v3/task/:id',
+      summary: 'DCImanager: one task (the {task} a server operation answered) with its journal',
+      tag: 'dci',
+      params: idParams,
+      handler: ({ core, principal, params }) => dciTask(core.tasks.show(principal, params.id)),
+    }),
+    endpoint({
+      method: 'GET',
       path: '/api/ip/v3/ipnet',
-      summary: 'DCImanager: list IP networks',
+      summary: 'DCImanager: list IP networks (paged)',
       tag: 'ipam',
-      handler: ({ core, principal }) => {
-        const list = core.ipam.listNetworks(principal).map(dciIpNetwork);
-        return { list, size: list.length };
+      query: pageOnly,
+      handler: ({ core, principal, query }) => {
+        const { list, total } = core.ipam.listNetworks(principal, pageFrom(query));
+        return { list: list.map(dciIpNetwork), size: total };
       },
     }),
     endpoint({
@@ -278,11 +333,12 @@ export const dciFace: Face = {
     endpoint({
       method: 'GET',
       path: '/api/ip/v3/ippool',
-      summary: 'DCImanager: list IP pools',
+      summary: 'DCImanager: list IP pools (paged)',
       tag: 'ipam',
-      handler: ({ core, principal }) => {
-        const list = core.ipam.listPools(principal).map(dciIpPool);
-        return { list, size: list.length };
+      query: pageOnly,
+      handler: ({ core, principal, query }) => {
+        const { list, total } = core.ipam.listPools(principal, pageFrom(query));
+        return { list: list.map(dciIpPool), size: total };
       },
     }),
     endpoint({
@@ -300,21 +356,22 @@ export const dciFace: Face = {
       path: '/api/dci/v3/ip',
       summary: 'DCImanager: list IP addresses (a client sees those of its servers)',
       tag: 'ipam',
-      query: z.object(pageQuery).strict(),
+      query: pageOnly,
       handler: ({ core, principal, query }) => {
-        const { list, total } = core.ipam.listAddresses(principal, query);
+        const { list, total } = core.ipam.listAddresses(principal, pageFrom(query));
         return { list: list.map(dciIpAddress), size: total };
       },
     }),
     endpoint({
       method: 'GET',
       path: '/api/dci/v3/server/:id/ip',
-      summary: "DCImanager: a server's IP addresses",
+      summary: "DCImanager: a server's IP addresses (paged)",
       tag: 'ipam',
       params: idParams,
-      handler: ({ core, principal, params }) => {
-        const list = core.ipam.serverAddresses(principal, params.id).map(dciIpAddress);
-        return { list, size: list.length };
+      query: pageOnly,
+      handler: ({ core, principal, params, query }) => {
+        const { list, total } = core.ipam.serverAddresses(principal, params.id, pageFrom(query));
+        return { list: list.map(dciIpAddress), size: total };
       },
     }),
     endpoint({

@@ -1,12 +1,33 @@
-// DCImanager response shapes (seeds/004): servers, users, IP networks, pools and addresses.
-import type { ServerRecord } from '../../domain/server.js';
+// DCImanager response shapes (seeds/004): servers, users, IP networks, pools, addresses and tasks.
 import type { UserRecord } from '../../store/repos/users-repo.js';
-import type { IpAddress, IpNetwork, IpPool } from '../../core/ipam.js';
+import type { TaskRecord } from '../../store/repos/tasks-repo.js';
+import type { IpAddress, IpNetwork, IpPool, ServerIp } from '../../core/ipam.js';
+import type { ServerView } from '../../core/server-views.js';
 import { mainIp } from '../eq/eq-shapes.js';
 
 const familyName = (f: 4 | 6) => (f === 4 ? 'ipv4' : 'ipv6');
 
-export function dciServer(s: ServerRecord, owner?: UserRecord) {
+/** A server's address in DCImanager's address fields (name is the address), with rackhand's type and main flag. */
+export function dciServerIp(ip: ServerIp) {
+  return {
+    id: ip.id,
+    name: ip.ip,
+    ip: ip.ip,
+    family: familyName(ip.family),
+    type: ip.type,
+    main: ip.main,
+    domain: ip.domain,
+    gateway: ip.gateway ?? '',
+    mask: ip.prefix,
+    network: ip.network ?? '',
+    interface: ip.interface,
+    status: 'active',
+    status_info: {},
+  };
+}
+
+export function dciServer(v: ServerView) {
+  const s = v.server;
   return {
     id: s.id,
     name: s.name,
@@ -17,9 +38,9 @@ export function dciServer(s: ServerRecord, owner?: UserRecord) {
     type: s.type,
     location: { id: s.locationId, name: s.location, datacenter: s.datacenter },
     rack: { name: s.rack, position: s.rackPosition },
-    owner: s.ownerId === null ? null : { id: s.ownerId, email: owner?.email ?? '' },
+    owner: v.owner,
     ip: mainIp(s),
-    ip_list: s.interfaces.filter((i) => i.ip).map((i) => ({ ip: i.ip, interface: i.name })),
+    ip_list: v.ips.map(dciServerIp),
     interfaces: s.interfaces.map((i) => ({ id: i.id, name: i.name, mac: i.mac, ip: i.ip, switch: i.switch, switch_port: i.switchPort })),
     os: s.os,
     tags: s.tags,
@@ -29,6 +50,30 @@ export function dciServer(s: ServerRecord, owner?: UserRecord) {
     power_status: s.power.state,
     power_read_at: s.power.readAt,
     suspended: s.suspended,
+    // The operation in progress (an install, diagnostics or wipe), as DCImanager's `operation`.
+    operation: v.deploy && { id: v.deploy.task, name: v.deploy.kind, purpose: v.deploy.purpose, os_id: v.deploy.osId, status: v.deploy.state, key: v.deploy.key },
+  };
+}
+
+export function dciUser(u: UserRecord) {
+  return { id: u.id, email: u.email, full_name: u.fullName, server_count: u.serverCount, roles: `[@${u.role}]`, vlans_per_user: u.vlansPerUser };
+}
+
+/** A task in DCImanager's operation fields: status, status_info (the error), progress_info (the journal). */
+export function dciTask(t: TaskRecord) {
+  return {
+    id: t.id,
+    name: t.kind,
+    server_id: t.serverId,
+    status: t.state,
+    status_info: t.error ?? {},
+    progress_info: t.steps.map((st) => ({ at: st.at, name: st.name, state: st.state, message: st.message })),
+    result: t.result,
+    waiting_for: t.waitingFor,
+    requested_by: t.requestedBy,
+    created_at: t.createdAt,
+    started_at: t.startedAt,
+    finished_at: t.finishedAt,
   };
 }
 

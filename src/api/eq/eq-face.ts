@@ -11,7 +11,8 @@ import { parseInput } from '../../core/validate.js';
 import type { Face } from '../face.js';
 import { intParam } from '../params.js';
 import { EQ_PARAMS, type EqActionName, type EqParams } from './eq-params.js';
-import { eqListItem, eqShow, eqStatus } from './eq-shapes.js';
+import { eqBillingServer, eqListItem, eqShow, eqStatus } from './eq-shapes.js';
+import { pageFrom } from '../params.js';
 
 interface EqAction<A extends EqActionName> {
   /** Central may call reads with GET. */
@@ -25,9 +26,9 @@ const taskReply = (t: TaskRecord) => ({ id: t.serverId, task: t.id, state: t.sta
 function installRequest(x: EqParams<'create_pxe' | 'reinstall' | 'order_instance'>): InstallRequest {
   const {
     action: _a, token: _t, id: _id, os_id, os_name, root_pass, uefi, post_install_callback, imitate_deploy, imitate_error,
-    hostname, ssh_key, post_install_script, cloud_init_script, disk_mirror, root_size, custom_domain, no_lvm, manual_choice_dsk,
+    hostname, ssh_key, post_install_script, cloud_init_script, disk_mirror, root_size, custom_domain, no_lvm, manual_choice_dsk, boot_via,
     ...extra
-  } = x as EqParams<'create_pxe'>;
+  } = x as EqParams<'reinstall'>;
   return {
     os: os_id,
     osName: os_name,
@@ -35,6 +36,7 @@ function installRequest(x: EqParams<'create_pxe' | 'reinstall' | 'order_instance
     uefi: uefi ?? false,
     postInstallCallback: post_install_callback,
     imitate: imitate_error ? 'error' : imitate_deploy ? 'deploy' : undefined,
+    bootVia: boot_via,
     settings: {
       hostname,
       ssh_key,
@@ -44,9 +46,11 @@ function installRequest(x: EqParams<'create_pxe' | 'reinstall' | 'order_instance
       root_size,
       custom_domain,
       no_lvm: no_lvm === undefined ? undefined : no_lvm === true || no_lvm === '1' || no_lvm === 'true' || no_lvm === 'yes',
-      manual_choice_dsk: manual_choice_dsk === undefined ? undefined : String(manual_choice_dsk),
+      // The disk's serial for an image deploy; the seed's int form sends 0 for "no manual choice" (the largest disk).
+      manual_choice_dsk: manual_choice_dsk === undefined || String(manual_choice_dsk) === '0' || manual_choice_dsk === '' ? undefined : String(manual_choice_dsk),
     },
-    extra: Object.fromEntries(Object.entries(extra).filter(([, v]) => v !== undefined)),
+    // os_name picks the OS only when os_id names none; it is kept with the task either way.
+    extra: Object.fromEntries(Object.entries({ ...extra, os_name }).filter(([, v]) => v !== undefined)),
   };
 }
 
@@ -54,26 +58,28 @@ export const EQ_ACTIONS: { [A in EqActionName]: EqAction<A> } = {
   list: {
     read: true,
     handler: ({ core, principal, params: x }) => {
-      const { servers, total } = core.servers.list(principal, {
-        id: x.id,
-        location: x.location === undefined ? undefined : String(x.location),
-        type: x.type,
-        group: x.group,
-        status: x.status,
-        ip: x.ip,
-      });
-      return { list: servers.map((s) => (x.full ? { ...eqListItem(s), ...eqShow(s) } : eqListItem(s))), total };
+      const page = pageFrom(x);
+      const { list, total } = core.views.list(
+        principal,
+        { id: x.id, location: x.location === undefined ? undefined : String(x.location), type: x.type, group: x.group, status: x.status, ip: x.ip },
+        page,
+      );
+      return { list: list.map((v) => (x.full ? { ...eqListItem(v), ...eqShow(v) } : eqListItem(v))), total, ...page };
     },
   },
-  show: { read: true, handler: ({ core, principal, params }) => eqShow(core.servers.show(principal, params.id)) },
+  show: { read: true, handler: ({ core, principal, params }) => eqShow(core.views.show(principal, params.id)) },
   status: { read: true, handler: ({ core, principal, params }) => eqStatus(core.servers.show(principal, params.id)) },
   update_servers: {
-    handler: ({ core, principal }) => {
-      const servers = core.servers.updateServers(principal);
+    handler: ({ core, principal, params }) => {
+      const page = pageFrom(params);
+      const { list, total } = core.views.billed(principal, page);
       return {
-        servers: servers.map((s) => s.id),
-        billing_servers: servers.map((s) => ({ id: s.id, config: s.configuration, status: s.status, regdate: s.createdAt.slice(0, 10), name: s.name })),
-        deploy_keys: {},
+        servers: list.map((v) => v.server.id),
+        billing_servers: list.map((v) => eqBillingServer(v.server)),
+        // Servers being installed now, each with its reinstall_key (the task id when the order gave none).
+        deploy_keys: Object.fromEntries(list.filter((v) => v.deploy?.purpose === 'install').map((v) => [String(v.server.id), v.deploy!.key])),
+        total,
+        ...page,
       };
     },
   },
@@ -102,7 +108,7 @@ export const EQ_ACTIONS: { [A in EqActionName]: EqAction<A> } = {
   remove_ipmi_user: { handler: ({ core, principal, params }) => taskReply(core.power.removeUser(principal, params.id, params.username)) },
   unit_reset: { handler: ({ core, principal, params }) => taskReply(core.power.resetBmc(principal, params.id, 'cold')) },
   create_pxe: { handler: ({ core, principal, params }) => taskReply(core.deploys.createPxe(principal, params.id, installRequest(params))) },
-  clear_pxe: { handler: ({ core, principal, params }) => taskReply(core.deploys.clearPxe(principal, params.id)) },
+  clear_pxe: { handler: ({ core, principal, params }) => taskReply(core.deploys.clearPxe(principal, params.id, params.hostname)) },
   reinstall: { handler: ({ core, principal, params }) => taskReply(core.deploys.reinstall(principal, params.id, installRequest(params))) },
   order_instance: {
     handler: ({ core, principal, params }) => {

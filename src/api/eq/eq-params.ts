@@ -1,7 +1,8 @@
 // The eq module's actions and their parameters, exactly as the seed (seeds/000) documents them, as zod schemas.
 import { z } from 'zod';
-import { flagParam, intParam } from '../params.js';
+import { flagParam, intParam, pageQuery } from '../params.js';
 import { strongRootPasswordSchema } from '../../boot/templates/value-schemas.js';
+import { BOOT_VIA } from '../../domain/server.js';
 
 const str = (max = 255) => z.string().max(max);
 const base = { action: z.string(), token: z.string().optional() };
@@ -93,11 +94,12 @@ export const EQ_PARAMS = {
       group: str(128).optional(),
       status: str(32).optional(),
       ip: str(64).optional(),
+      ...pageQuery,
     })
     .strict(),
   show: z.object(withId).strict(),
   status: z.object(withId).strict(),
-  update_servers: z.object(base).strict(),
+  update_servers: z.object({ ...base, ...pageQuery }).strict(),
   on: z.object(withId).strict(),
   off: z.object(withId).strict(),
   reboot: z.object(withId).strict(),
@@ -116,7 +118,16 @@ export const EQ_PARAMS = {
   unit_reset: z.object(withId).strict(),
   create_pxe: z.object({ ...withId, ...deployExtras, ...installCore }).strict(),
   clear_pxe: z.object({ ...withId, hostname: str(253).optional() }).strict(),
-  reinstall: z.object({ ...withId, ...deployExtras, ...installCore, root_pass: strongRootPasswordSchema.pipe(z.string().max(256)) }).strict(),
+  reinstall: z
+    .object({
+      ...withId,
+      ...deployExtras,
+      ...installCore,
+      root_pass: strongRootPasswordSchema.pipe(z.string().max(256)),
+      /** rackhand's own (the seed names none): pxe, virtual_media or http; default the server's boot_via. */
+      boot_via: z.enum(BOOT_VIA).optional(),
+    })
+    .strict(),
   order_instance: z
     .object({
       ...base,

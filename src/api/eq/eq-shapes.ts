@@ -1,5 +1,7 @@
-// ServerRecord → the eq module's response shapes (seeds/000: eq/show, eq/status, eq/list).
+// ServerRecord / ServerView → the eq module's response shapes (seeds/000: eq/show, eq/status, eq/list, update_servers).
 import type { ServerRecord } from '../../domain/server.js';
+import type { ServerIp } from '../../core/ipam.js';
+import type { DeployInProgress, ServerView } from '../../core/server-views.js';
 
 export function mainIp(s: ServerRecord): string {
   return s.interfaces.find((i) => i.ip)?.ip ?? '';
@@ -9,13 +11,36 @@ export function eqServerData(s: ServerRecord) {
   return { id: s.id, name: s.name, status: s.status, location: s.location, ip: mainIp(s), type: s.type };
 }
 
-export function eqShow(s: ServerRecord, extra: { reinstall?: string } = {}) {
+/** One address as eq lists them: the seed's {IP, type} and what central also needs to route it. */
+export function eqIp(ip: ServerIp) {
+  return {
+    IP: ip.ip,
+    type: ip.type,
+    family: ip.family === 4 ? 'ipv4' : 'ipv6',
+    main: ip.main,
+    interface: ip.interface,
+    network: ip.network,
+    gateway: ip.gateway,
+    mask: ip.prefix,
+    domain: ip.domain,
+  };
+}
+
+/** The install in progress as eq shows it (null when none). */
+export function eqDeploy(d: DeployInProgress | null) {
+  return d && { task: d.task, kind: d.kind, purpose: d.purpose, os_id: d.osId, state: d.state, waiting_for: d.waitingFor, started_at: d.startedAt, key: d.key };
+}
+
+export function eqShow(v: ServerView) {
+  const s = v.server;
   return {
     server_data: eqServerData(s),
     hardware: { components: s.hardware },
     groups: s.groups,
     licenses: [],
-    reinstall: extra.reinstall ?? '',
+    // The seed's "" when no reinstall runs; otherwise its state: queued, running, or armed (create_pxe).
+    reinstall: v.deploy?.purpose === 'install' ? v.deploy.state : '',
+    deploy: eqDeploy(v.deploy),
     location: {
       dc_name: s.datacenter,
       rack_name: s.rack,
@@ -24,7 +49,7 @@ export function eqShow(s: ServerRecord, extra: { reinstall?: string } = {}) {
       location_name: s.location,
     },
     OS: s.os ? { id: s.os.id, name: s.os.name } : { id: null, name: '' },
-    IP: s.interfaces.filter((i) => i.ip).map((i) => ({ IP: i.ip, type: 'public', interface: i.name })),
+    IP: v.ips.map(eqIp),
     interfaces: s.interfaces.map((i) => ({
       id: i.id,
       type: i.name,
@@ -69,14 +94,32 @@ export function eqStatus(s: ServerRecord) {
   };
 }
 
-export function eqListItem(s: ServerRecord) {
+export function eqListItem(v: ServerView) {
+  const s = v.server;
   return {
     ...eqServerData(s),
+    IP: v.ips.map(eqIp),
     rack: s.rack,
     preset: s.preset,
     configuration: s.configuration,
     groups: s.groups,
     power: s.power.state,
     power_read_at: s.power.readAt,
+    reinstall: v.deploy?.purpose === 'install' ? v.deploy.state : '',
+  };
+}
+
+/** update_servers' billing_servers entry: the seed's fields, the billing ones from the inventory (null when not given). */
+export function eqBillingServer(s: ServerRecord) {
+  return {
+    id: s.id,
+    config: s.configuration,
+    status: s.status,
+    regdate: s.createdAt.slice(0, 10),
+    name: s.name,
+    recurring: s.billing.recurring,
+    nextduedate: s.billing.nextDueDate,
+    billingcycle: s.billing.billingCycle,
+    owner: s.ownerId,
   };
 }

@@ -2,7 +2,8 @@
 // route, its schemas and one core call.
 import { z } from 'zod';
 import { errorBody, RackhandError } from '../../errors.js';
-import { SERVER_STATUSES, macSchema, serverInputSchema } from '../../domain/server.js';
+import { BOOT_VIA, SERVER_STATUSES, macSchema, serverInputSchema } from '../../domain/server.js';
+import { BOOT_DEVICES, BOOT_MODES } from '../../bmc/bmc-driver.js';
 import { IMPORT_MODES } from '../../core/servers.js';
 import { serverWriteSchema } from '../../core/server-merge.js';
 import { TASK_STATES } from '../../store/repos/tasks-repo.js';
@@ -13,10 +14,15 @@ import { switchInputSchema, switchNameSchema } from '../../core/switch-ports.js'
 import { imageImportSchema } from '../../core/images.js';
 import { endpoint, type Face } from '../face.js';
 import { documentedAs } from '../openapi.js';
-import { flagParam, idParams, intParam, pageQuery } from '../params.js';
+import { flagParam, idParams, intParam, pageFrom, pageQuery } from '../params.js';
+import { pageOf } from '../../core/page.js';
+
+const pageOnly = z.object(pageQuery).strict();
 import { taskEvents } from './v1-events.js';
 import {
   auditListSchema,
+  bmcCertificateForgottenSchema,
+  bmcCertificateSchema,
   bmcUserAddedSchema,
   bootHistorySchema,
   hardwareSchema,
@@ -26,6 +32,7 @@ import {
   consoleSessionsSchema,
   consoleStoppedSchema,
   discoveredListSchema,
+  eventLogSchema,
   importResultSchema,
   netbootViewSchema,
   osListSchema,
@@ -87,6 +94,10 @@ const reinstallBody = z
     uefi: z.boolean().optional(),
     disk_mirror: z.union([z.literal(0), z.literal(1), z.literal(10)]).optional(),
     post_install_callback: z.string().max(2048).optional(),
+    boot_via: z
+      .enum(BOOT_VIA)
+      .optional()
+      .describe("pxe, virtual_media (the host's boot ISO through its BMC: no DHCP or TFTP needed) or http (UEFI HTTP boot); default: the server's boot_via"),
   })
   .strict();
 
@@ -130,8 +141,8 @@ export const v1Face: Face = {
       tag: 'servers',
       query: serverListQuery,
       handler: ({ core, principal, query }) => {
-        const { q, ...rest } = query;
-        return core.servers.list(principal, { ...rest, search: q, limit: query.limit ?? 1000 });
+        const { q, limit: _l, offset: _o, ...rest } = query;
+        return core.servers.list(principal, { ...rest, search: q, ...pageFrom(query) });
       },
     }),
     endpoint({
@@ -226,8 +237,8 @@ export const v1Face: Face = {
       params: idParams,
       body: z
         .object({
-          device: z.enum(['pxe', 'disk', 'cdrom', 'bios', 'none']),
-          mode: z.enum(['uefi', 'legacy', 'auto']).default('auto'),
+          device: z.enum(BOOT_DEVICES).describe('http: UEFI HTTP boot (Redfish BMCs)'),
+          mode: z.enum(BOOT_MODES).default('auto'),
           persistent: z.boolean().default(false),
         })
         .strict(),
@@ -245,6 +256,28 @@ export const v1Face: Face = {
         const r = await core.power.sensors(principal, params.id);
         return { task: r.task.id, read_at: r.task.finishedAt, sensors: r.sensors };
       },
+    }),
+    endpoint({
+      method: 'GET',
+      path: '/api/v1/servers/:id/event-log',
+      response: eventLogSchema,
+      summary: "Read the BMC's event log now (IPMI SEL, Redfish LogService; a read-only task, waited for); new critical entries are counted in /metrics",
+      tag: 'bmc',
+      params: idParams,
+      handler: async ({ core, principal, params }) => {
+        const r = await core.eventLogs.read(principal, params.id);
+        return { task: r.task.id, read_at: r.task.finishedAt, entries: r.entries };
+      },
+    }),
+    endpoint({
+      method: 'DELETE',
+      path: '/api/v1/servers/:id/event-log',
+      response: taskSchema,
+      summary: "Clear the BMC's event log (admin and tech tokens), then read it back",
+      tag: 'bmc',
+      params: idParams,
+      status: 202,
+      handler: ({ core, principal, params }) => core.eventLogs.clear(principal, params.id),
     }),
     endpoint({
       method: 'GET',
@@ -298,14 +331,33 @@ export const v1Face: Face = {
       status: 202,
       handler: ({ core, principal, params, body }) => core.power.resetBmc(principal, params.id, body.kind),
     }),
+    endpoint({
+      method: 'GET',
+      path: '/api/v1/servers/:id/bmc/certificate',
+      response: bmcCertificateSchema,
+      summary: "The TLS certificate pinned for a Redfish BMC (trusted on first use; a different one is refused)",
+      tag: 'bmc',
+      params: idParams,
+      handler: ({ core, principal, params }) => core.bmcTrust.certificate(principal, params.id),
+    }),
+    endpoint({
+      method: 'DELETE',
+      path: '/api/v1/servers/:id/bmc/certificate',
+      response: bmcCertificateForgottenSchema,
+      summary: "Accept a Redfish BMC's replaced certificate: its pin is forgotten, the next connection pins what it shows (admin tokens)",
+      tag: 'bmc',
+      params: idParams,
+      handler: ({ core, principal, params }) => core.bmcTrust.forgetCertificate(principal, params.id),
+    }),
     // ---- network boot
     endpoint({
       method: 'GET',
       path: '/api/v1/os',
       response: osListSchema,
-      summary: 'The OS catalogue (os_id numbers the eq API takes)',
+      summary: 'The OS catalogue (os_id numbers the eq API takes; paged)',
       tag: 'netboot',
-      handler: ({ core }) => ({ list: core.deploys.osList() }),
+      query: pageOnly,
+      handler: ({ core, query }) => pageOf(core.deploys.osList(), pageFrom(query)),
     }),
     endpoint({
       method: 'GET',
@@ -320,7 +372,7 @@ export const v1Face: Face = {
       method: 'POST',
       path: '/api/v1/servers/:id/reinstall',
       response: taskSchema,
-      summary: 'Reinstall: arm netboot, PXE, power, wait for the installer, disarm, boot from disk',
+      summary: 'Reinstall: arm netboot, boot it (PXE, the boot ISO as virtual media, or UEFI HTTP boot), power, wait for the installer, disarm, boot from disk',
       tag: 'netboot',
       params: idParams,
       body: reinstallBody,
@@ -332,6 +384,7 @@ export const v1Face: Face = {
           uefi: body.uefi ?? false,
           postInstallCallback: body.post_install_callback,
           settings: { hostname: body.hostname, ssh_key: body.ssh_key, disk_mirror: body.disk_mirror },
+          bootVia: body.boot_via,
         }),
     }),
     endpoint({
@@ -507,10 +560,11 @@ export const v1Face: Face = {
       method: 'GET',
       path: '/api/v1/servers/:id/console/sessions',
       response: consoleSessionsSchema,
-      summary: 'Console session audit: who, when, from where, bytes, end reason',
+      summary: 'Console session audit: who, when, from where, bytes, end reason (paged)',
       tag: 'console',
       params: idParams,
-      handler: ({ core, principal, params }) => ({ list: core.consoles.history(principal, params.id) }),
+      query: pageOnly,
+      handler: ({ core, principal, params, query }) => pageOf(core.consoles.history(principal, params.id), pageFrom(query)),
     }),
     // ---- tasks
     endpoint({
@@ -521,7 +575,7 @@ export const v1Face: Face = {
       tag: 'tasks',
       query: taskListQuery,
       handler: ({ core, principal, query }) =>
-        core.tasks.list(principal, { serverId: query.server, state: query.state, kind: query.kind, limit: query.limit, offset: query.offset }),
+        core.tasks.list(principal, { serverId: query.server, state: query.state, kind: query.kind, ...pageFrom(query) }),
     }),
     endpoint({
       method: 'GET',
@@ -547,9 +601,10 @@ export const v1Face: Face = {
       method: 'GET',
       path: '/api/v1/users',
       response: userListSchema,
-      summary: 'List users (server owners)',
+      summary: 'List users (server owners; paged)',
       tag: 'users',
-      handler: ({ core, principal }) => ({ list: core.servers.listUsers(principal) }),
+      query: pageOnly,
+      handler: ({ core, principal, query }) => core.servers.listUsers(principal, pageFrom(query)),
     }),
     endpoint({
       method: 'POST',
@@ -574,9 +629,10 @@ export const v1Face: Face = {
       method: 'GET',
       path: '/api/v1/tokens',
       response: tokenListSchema,
-      summary: 'List tokens (never their values)',
+      summary: 'List tokens (never their values; paged)',
       tag: 'auth',
-      handler: ({ core, principal }) => ({ list: core.tokens.list(principal) }),
+      query: pageOnly,
+      handler: ({ core, principal, query }) => pageOf(core.tokens.list(principal), pageFrom(query)),
     }),
     endpoint({
       method: 'POST',
@@ -637,11 +693,12 @@ export const v1Face: Face = {
       method: 'GET',
       path: '/api/v1/switches',
       response: switchListSchema,
-      summary: 'List switches (credentials shown as set / not set)',
+      summary: 'List switches (credentials shown as set / not set; paged)',
       tag: 'switches',
-      handler: ({ core, principal }) => {
-        const list = core.switchPorts.list(principal).map(v1Switch);
-        return { switches: list, total: list.length };
+      query: pageOnly,
+      handler: ({ core, principal, query }) => {
+        const { list, total } = pageOf(core.switchPorts.list(principal), pageFrom(query));
+        return { switches: list.map(v1Switch), total };
       },
     }),
     endpoint({

@@ -1,7 +1,7 @@
 // The /api/v1 answers as zod schemas: each row's `response`, rendered into the OpenAPI document. Objects are strict,
 // so the test that checks every row's real answer against its schema catches a field the document does not name.
 import { z } from 'zod';
-import { BMC_DRIVERS, SERVER_STATUSES } from '../../domain/server.js';
+import { BMC_DRIVERS, BOOT_VIA, SERVER_STATUSES } from '../../domain/server.js';
 import { ROLES } from '../../auth/tokens.js';
 import { TASK_STATES } from '../../store/repos/tasks-repo.js';
 import { IMPORT_MODES } from '../../core/servers.js';
@@ -42,10 +42,13 @@ export const serverSchema = z
         mac: z.string().nullable(),
         cipherSuite: int,
         privilege: z.enum(['user', 'operator', 'administrator']),
+        scheme: z.enum(['https', 'http']).describe('redfish: https (certificate pinned on first use) or http'),
+        legacyTls: z.boolean().describe('redfish: TLS 1.0/1.1 and weak keys accepted for this BMC'),
       })
       .strict()
       .nullable(),
     console: z.object({ type: z.literal('vnc'), host: z.string(), port: int, passwordSet: z.boolean() }).strict().nullable(),
+    bootVia: z.enum(BOOT_VIA).describe('how deploys boot the host unless a request says: pxe, virtual_media (its boot ISO) or http (UEFI HTTP boot)'),
     power: z
       .object({
         state: z.enum(['on', 'off', 'unknown']),
@@ -148,6 +151,26 @@ const sensorReading = z
 
 export const sensorsReadSchema = z.object({ task: int, read_at: time.nullable(), sensors: z.array(sensorReading) }).strict();
 
+export const eventLogSchema = z
+  .object({
+    task: int,
+    read_at: time.nullable(),
+    entries: z
+      .array(
+        z
+          .object({
+            id: z.string().describe("the BMC's id of the entry (IPMI: the SEL record id)"),
+            time: time.nullable().describe("when the BMC logged it; null when its clock was not set"),
+            severity: z.enum(['ok', 'warning', 'critical']),
+            message: z.string(),
+            raw: z.string().describe('the entry as the BMC sent it (IPMI: the 16 record bytes as hex; Redfish: the LogEntry as JSON)'),
+          })
+          .strict(),
+      )
+      .describe('oldest first'),
+  })
+  .strict();
+
 export const sensorHistorySchema = z
   .object({
     server_id: int,
@@ -167,6 +190,25 @@ export const bmcUserAddedSchema = z
   .object({ task: taskSchema, username: z.string(), password: z.string().describe('shown this once, kept nowhere'), privilege: z.enum(['user', 'operator', 'administrator']) })
   .strict();
 
+const certificatePin = z
+  .object({
+    fingerprint256: z.string().describe('SHA-256 of the DER certificate, hex pairs joined by colons'),
+    subject: z.string(),
+    validTo: z.string(),
+    pinnedAt: time,
+  })
+  .strict();
+export const bmcCertificateSchema = z
+  .object({
+    server: int,
+    endpoint: z.string().describe('host:port of the BMC'),
+    pinned: certificatePin.nullable().describe('null: none yet; the next connection pins the certificate the BMC shows'),
+  })
+  .strict();
+export const bmcCertificateForgottenSchema = bmcCertificateSchema
+  .extend({ pinned: z.null(), forgotten: certificatePin.nullable().describe('the pin that was dropped (null: there was none)') })
+  .strict();
+
 export const osListSchema = z
   .object({
     list: z.array(
@@ -183,6 +225,7 @@ export const osListSchema = z
         })
         .strict(),
     ),
+    total: int,
   })
   .strict();
 
@@ -254,6 +297,7 @@ export const consoleSessionsSchema = z
         })
         .strict(),
     ),
+    total: int,
   })
   .strict();
 
@@ -270,13 +314,13 @@ export const userSchema = z
   })
   .strict();
 
-export const userListSchema = z.object({ list: z.array(userSchema) }).strict();
+export const userListSchema = z.object({ list: z.array(userSchema), total: int }).strict();
 
 export const tokenInfoSchema = z
   .object({ id: int, name: z.string(), role: z.enum(ROLES), ownerId: int.nullable(), createdAt: time, lastUsedAt: time.nullable(), revokedAt: time.nullable() })
   .strict();
 
-export const tokenListSchema = z.object({ list: z.array(tokenInfoSchema) }).strict();
+export const tokenListSchema = z.object({ list: z.array(tokenInfoSchema), total: int }).strict();
 
 export const tokenCreatedSchema = tokenInfoSchema.extend({ token: z.string().describe('shown this once; only its hash is kept') }).strict();
 

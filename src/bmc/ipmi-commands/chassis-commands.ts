@@ -26,7 +26,7 @@ export function chassisControl(action: PowerAction): IpmiCommand<void> {
 }
 
 // Boot option parameter 5 (boot flags), data 2 bits 5:2: the device selector.
-const DEVICE_SELECTOR: Record<BootDevice, number> = { none: 0x0, pxe: 0x1, disk: 0x2, cdrom: 0x5, bios: 0x6 };
+const DEVICE_SELECTOR: Record<Exclude<BootDevice, 'http'>, number> = { none: 0x0, pxe: 0x1, disk: 0x2, cdrom: 0x5, bios: 0x6 };
 const SELECTOR_DEVICE: Record<number, BootDevice> = { 0x1: 'pxe', 0x2: 'disk', 0x3: 'disk', 0x5: 'cdrom', 0x6: 'bios', 0x8: 'cdrom', 0xb: 'disk' };
 
 /** Completion codes meaning "this optional parameter is not there" rather than a failure. */
@@ -45,7 +45,10 @@ export function setBootOptionsInProgress(inProgress: boolean): IpmiCommand<void>
 export const keepBootFlagsValid: IpmiCommand<void> = plainCommand('Set System Boot Options (valid bit clearing)', NETFN_CHASSIS, 0x08, [0x03, 0x08], { accept: PARAMETER_UNSUPPORTED });
 
 export function setBootFlags(s: BootDeviceSetting): IpmiCommand<void> {
-  const dev = DEVICE_SELECTOR[s.device];
+  if (s.device === 'http') {
+    throw new RackhandError('BMC_UNSUPPORTED', 'IPMI has no UEFI HTTP boot device: boot pxe (rackhand answers UEFI HTTP boot clients on DHCP) or use the redfish driver', { field: 'device' });
+  }
+  const dev = DEVICE_SELECTOR[s.device as Exclude<BootDevice, 'http'>];
   if (dev === undefined) throw new RackhandError('INVALID_INPUT', `unknown boot device ${String(s.device)}`);
   if (!['uefi', 'legacy', 'auto'].includes(s.mode)) throw new RackhandError('INVALID_INPUT', `unknown boot mode ${String(s.mode)}`);
   // Valid, persistent, BIOS boot type EFI ('legacy' and 'auto' leave it clear).

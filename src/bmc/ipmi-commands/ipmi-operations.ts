@@ -289,4 +289,8 @@ export const ipmiOperations = {
   },
 
   powerReading: (r: IpmiCommandRunner): Promise<BmcPowerReading> => runCommand(r, getPowerReading),
+
+  /** Virtual media is OEM-only in IPMI (every vendor its own commands, most none): refused before anything is sent. */
+  noVirtualMedia: (): Promise<never> =>
+    Promise.reject(new RackhandError('BMC_UNSUPPORTED', 'IPMI has no standard virtual media: use the redfish driver for this BMC, or boot it by pxe')),
 };

@@ -357,4 +357,8 @@ export class IpmiDriver implements BmcDriver {
   powerReading(t: BmcTarget, o?: BmcCallOptions): Promise<BmcPowerReading> {
     return this.run(t, 'powerReading', o, (r) => ops.powerReading(r));
   }
+
+  readonly insertMedia: BmcDriver['insertMedia'] = ops.noVirtualMedia;
+  readonly ejectMedia: BmcDriver['ejectMedia'] = ops.noVirtualMedia;
+  readonly mediaStatus: BmcDriver['mediaStatus'] = ops.noVirtualMedia;
 }

@@ -164,6 +164,10 @@ export class IpmitoolDriver implements BmcDriver {
     return ops.powerReading(this.runner(t, 'powerReading', o));
   }
 
+  readonly insertMedia: BmcDriver['insertMedia'] = ops.noVirtualMedia;
+  readonly ejectMedia: BmcDriver['ejectMedia'] = ops.noVirtualMedia;
+  readonly mediaStatus: BmcDriver['mediaStatus'] = ops.noVirtualMedia;
+
   async close(): Promise<void> {
     this.closed = true;
     for (const c of this.children) killTree(c);

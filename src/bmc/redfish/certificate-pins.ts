@@ -1,4 +1,5 @@
-// Where the redfish driver keeps the TLS certificate each BMC showed first (trust on first use), and an in-memory one.
+// Where the redfish driver keeps the TLS certificate each BMC showed first (trust on first use): the interface the
+// SQLite store implements (store/repos/certificate-pins-repo.ts).
 
 /** The certificate a BMC endpoint was first seen with. */
 export interface CertificatePin {
@@ -11,31 +12,13 @@ export interface CertificatePin {
   pinnedAt: string;
 }
 
-/**
- * The pin store, keyed by the BMC endpoint "host:port". Synchronous: it is read once per new TLS connection, before
- * any request (a SQLite table of one row per endpoint fits: bmc_endpoint TEXT PRIMARY KEY, fingerprint256, subject,
- * valid_to, pinned_at).
- */
+/** The pin store, keyed by the BMC endpoint "host:port". Synchronous: it is read once per new TLS connection, before any request. */
 export interface CertificatePins {
   get(endpoint: string): CertificatePin | undefined;
   /** Records a first-seen certificate. Never replaces an existing pin: a changed certificate is refused, not learnt. */
   record(endpoint: string, pin: CertificatePin): void;
   /** An operator accepts a replaced certificate: the next connection pins whatever the BMC shows then. */
   forget(endpoint: string): boolean;
-}
-
-export class MemoryCertificatePins implements CertificatePins {
-  private readonly pins = new Map<string, CertificatePin>();
-
-  get(endpoint: string): CertificatePin | undefined {
-    return this.pins.get(endpoint);
-  }
-
-  record(endpoint: string, pin: CertificatePin): void {
-    if (!this.pins.has(endpoint)) this.pins.set(endpoint, pin);
-  }
-
-  forget(endpoint: string): boolean {
-    return this.pins.delete(endpoint);
-  }
+  /** What a person runs to accept a changed certificate of this endpoint (shown in the refusal). */
+  acceptHint?(endpoint: string): string;
 }

@@ -2,6 +2,7 @@
 // (X-Auth-Token) with Basic auth as the fallback, requests that log in again once when the session is gone, PATCH
 // with If-Match where the BMC wants one, actions that wait on their task monitor, answers mapped to error codes.
 import { RackhandError } from '../../errors.js';
+import { abortableDelay } from '../abortable-delay.js';
 import type { RedfishEndpoint, RedfishHttp, RedfishRequest, RedfishResponse } from './redfish-http.js';
 import { endpointName } from './redfish-http.js';
 import { extendedMessage, linkOf, memberLinks, objectOf, type Json } from './redfish-json.js';
@@ -248,7 +249,7 @@ export class RedfishClient {
     const deadline = Date.now() + timeoutMs;
     let wait = retryAfterMs(res.headers['retry-after']);
     for (;;) {
-      await pause(wait, signal);
+      await abortableDelay(wait, signal);
       const mon = await this.send({ method: 'GET', path: location, signal });
       const task = mon.body as Json | undefined;
       const state = typeof task?.TaskState === 'string' ? task.TaskState : undefined;
@@ -345,25 +346,6 @@ function pathOf(location: string | undefined): string | undefined {
   } catch {
     return undefined;
   }
-}
-
-/**
- * Resolves after ms; rejects with the signal's own reason as soon as it aborts (a cancelled task sees its reason, not
- * a generic AbortError). The shared abortableDelay replaces it once the BMC contract with signals is on main.
- */
-export function pause(ms: number, signal?: AbortSignal): Promise<void> {
-  if (signal?.aborted) return Promise.reject(signal.reason);
-  return new Promise((resolve, reject) => {
-    const onAbort = () => {
-      clearTimeout(timer);
-      reject(signal!.reason);
-    };
-    const timer = setTimeout(() => {
-      signal?.removeEventListener('abort', onAbort);
-      resolve();
-    }, ms);
-    signal?.addEventListener('abort', onAbort, { once: true });
-  });
 }
 
 /** Retry-After in seconds (or an HTTP date), clamped to 0.5-10 s; 1 s when absent. */

@@ -3,8 +3,12 @@
 // reading, over one RedfishClient (session, links, ETags, tasks) per BMC login, with vendor quirks in quirks/.
 import { RackhandError } from '../../errors.js';
 import type { Logger } from '../../log.js';
+import { abortableDelay } from '../abortable-delay.js';
+import { guardOwnAccount } from '../bmc-account-guard.js';
+import { BOOT_DEVICES, BOOT_MODES } from '../bmc-driver.js';
 import type {
-  BmcDeviceInfo, BmcDriver, BmcTarget, BmcUser, BootDeviceSetting, NewBmcUser, PowerAction, PowerState, SensorReading,
+  BmcCallOptions, BmcDeviceInfo, BmcDriver, BmcEventLogEntry, BmcPowerReading, BmcTarget, BmcUser, BootDeviceSetting, NewBmcUser, PowerAction,
+  PowerState, SensorReading, VirtualMediaStatus,
 } from '../bmc-driver.js';
 import { bootMinimalPayload } from './quirks/boot-minimal-payload.js';
 import { bootModeAbsent } from './quirks/boot-mode-absent.js';
@@ -12,21 +16,13 @@ import { bootOverrideRevert, type PendingOverride } from './quirks/boot-override
 import { staleImageName } from './quirks/stale-image-name.js';
 import { virtualCdUsb } from './quirks/virtual-cd-usb.js';
 import { virtualMediaLocation } from './quirks/virtual-media-location.js';
-import { pause, RedfishClient, type Resource } from './redfish-client.js';
+import { RedfishClient, type Resource } from './redfish-client.js';
 import { RedfishHttp, type RedfishEndpoint, type RedfishTrust } from './redfish-http.js';
 import { linkOf, numberOf, objectOf, stringOf, type Json } from './redfish-json.js';
 import {
   allowedResetTypes, bootMatches, bootPatchFor, bootSettingOf, firmwareItemOf, logEntryOf, powerReadingFromPower, powerStateOf,
-  resetStepsFor, roleFor, sensorFromResource, sensorsFromThermalPower, userOf, type BmcEventLogEntry, type BmcPowerReading, type BootPatch,
-  type FirmwareItem, type RedfishBootDevice,
+  resetStepsFor, roleFor, sensorFromResource, sensorsFromThermalPower, userOf, type BootPatch, type FirmwareItem,
 } from './redfish-resources.js';
-
-/** A BMC target as the redfish driver reads it: the port is the HTTPS (or HTTP) port, 443 unless the inventory says. */
-export interface RedfishTarget extends BmcTarget {
-  scheme?: 'https' | 'http';
-  /** Old firmware: TLS 1.0/1.1 and weak keys accepted for this BMC only. */
-  legacyTls?: boolean;
-}
 
 export interface RedfishDriverOptions {
   /** Pinned certificates (trust on first use) or a site CA. */
@@ -46,9 +42,6 @@ export interface RedfishDriverOptions {
   logger?: Logger;
 }
 
-/** Boot device setting with UEFI HTTP boot ('http'), which the shared BootDevice does not name yet. */
-export type RedfishBootSetting = Omit<BootDeviceSetting, 'device'> & { device: RedfishBootDevice };
-
 export interface RedfishInventory {
   manufacturer?: string;
   model?: string;
@@ -60,29 +53,10 @@ export interface RedfishInventory {
   firmwareInventory: FirmwareItem[];
 }
 
-export interface VirtualMediaStatus {
-  inserted: boolean;
-  image: string | null;
-  /** Where the BMC keeps its virtual media collection. */
-  at: 'Systems' | 'Managers';
-}
-
 const USER_NAME = /^[A-Za-z0-9._-]{1,16}$/;
 const POWER_ACTIONS: readonly string[] = ['on', 'off', 'soft', 'reset', 'cycle'] satisfies PowerAction[];
-const BOOT_DEVICES: readonly string[] = ['none', 'pxe', 'disk', 'cdrom', 'bios', 'http'] satisfies RedfishBootDevice[];
-const BOOT_MODES: readonly string[] = ['uefi', 'legacy', 'auto'];
-
-/** Passed last to every call (the shared contract's BmcCallOptions): aborting the signal stops the call. */
-export interface BmcCallOptions {
-  signal?: AbortSignal;
-}
-
-/** Never the account rackhand logs in with: removing, disabling or re-passwording it would lock rackhand out. */
-function guardOwnAccount(t: Pick<BmcTarget, 'username'>, name: string, what: string): void {
-  if (name.trim().toLowerCase() === t.username.trim().toLowerCase()) {
-    throw new RackhandError('INVALID_INPUT', `refusing to ${what} ${JSON.stringify(name)}: it is the account rackhand logs in with`, { field: 'name' });
-  }
-}
+/** Event log entries read at most (a BMC's SEL holds a few hundred to a few thousand). */
+const MAX_LOG_ENTRIES = 1000;
 
 export class RedfishDriver implements BmcDriver {
   readonly name = 'redfish';
@@ -138,7 +112,7 @@ export class RedfishDriver implements BmcDriver {
   private async waitForPower(c: RedfishClient, path: string, want: PowerState, signal?: AbortSignal): Promise<void> {
     for (let i = 0; i < 60; i++) {
       if (powerStateOf((await c.get(path, signal)).body) === want) return;
-      await pause(this.opts.powerPollMs ?? 500, signal);
+      await abortableDelay(this.opts.powerPollMs ?? 500, signal);
     }
     throw new RackhandError('BMC_TIMEOUT', `BMC ${c.name}: the system did not read ${want} during a power cycle`, { bmc: c.name });
   }
@@ -149,14 +123,13 @@ export class RedfishDriver implements BmcDriver {
     const { signal } = o;
     const c = await this.client(t);
     const sys = await c.get(await c.systemPath(signal), signal);
-    // 'http' (UefiHttp) is not in the shared BootDevice yet; it is passed through as what the BMC holds.
-    return bootSettingOf(objectOf(sys.body.Boot)) as BootDeviceSetting;
+    return bootSettingOf(objectOf(sys.body.Boot));
   }
 
-  async setBootDevice(t: BmcTarget, setting: RedfishBootSetting, o: BmcCallOptions = {}): Promise<void> {
+  async setBootDevice(t: BmcTarget, setting: BootDeviceSetting, o: BmcCallOptions = {}): Promise<void> {
     const { signal } = o;
-    if (!BOOT_DEVICES.includes(setting.device)) throw new RackhandError('INVALID_INPUT', `unknown boot device ${JSON.stringify(setting.device)}`, { field: 'device' });
-    if (!BOOT_MODES.includes(setting.mode)) throw new RackhandError('INVALID_INPUT', `unknown boot mode ${JSON.stringify(setting.mode)}`, { field: 'mode' });
+    if (!(BOOT_DEVICES as readonly string[]).includes(setting.device)) throw new RackhandError('INVALID_INPUT', `unknown boot device ${JSON.stringify(setting.device)}`, { field: 'device' });
+    if (!(BOOT_MODES as readonly string[]).includes(setting.mode)) throw new RackhandError('INVALID_INPUT', `unknown boot mode ${JSON.stringify(setting.mode)}`, { field: 'mode' });
     const c = await this.client(t);
     const sys = await c.get(await c.systemPath(signal), signal);
     const boot = objectOf(sys.body.Boot);
@@ -168,6 +141,11 @@ export class RedfishDriver implements BmcDriver {
     if (virtualCdUsb.applies(sys.body, boot, patch.BootSourceOverrideTarget)) {
       patch = { ...patch, BootSourceOverrideTarget: virtualCdUsb.target };
       this.quirk(c, virtualCdUsb.name, 'virtual media is a USB CD on this board: booting UsbCd instead of Cd');
+    }
+    if (patch.HttpBootUri && !('HttpBootUri' in boot)) {
+      const { HttpBootUri: _uri, ...rest } = patch;
+      patch = rest;
+      this.note(c, 'no-http-boot-uri', 'the system has no Boot.HttpBootUri: UEFI HTTP boot takes its URL from DHCP');
     }
     const allowed = boot['BootSourceOverrideTarget@Redfish.AllowableValues'];
     if (patch.BootSourceOverrideTarget && Array.isArray(allowed) && !allowed.includes(patch.BootSourceOverrideTarget)) {
@@ -191,7 +169,7 @@ export class RedfishDriver implements BmcDriver {
       got = objectOf(current.body.Boot);
       if (bootMatches(patch, got)) return patch;
       this.quirk(c, bootOverrideRevert.name, 'the boot override did not hold after a write: writing it again');
-      if (attempt < bootOverrideRevert.attempts) await pause(this.opts.reassertPauseMs ?? 500, signal);
+      if (attempt < bootOverrideRevert.attempts) await abortableDelay(this.opts.reassertPauseMs ?? 500, signal);
     }
     const show = (b: Json) => [b.BootSourceOverrideEnabled, b.BootSourceOverrideTarget, b.BootSourceOverrideMode].filter((x) => x !== undefined).join('/');
     throw new RackhandError(
@@ -398,19 +376,19 @@ export class RedfishDriver implements BmcDriver {
   async mediaStatus(t: BmcTarget, o: BmcCallOptions = {}): Promise<VirtualMediaStatus> {
     const { signal } = o;
     const c = await this.client(t);
-    const { device, at } = await virtualMediaLocation.find(c, signal);
-    return { inserted: device.body.Inserted === true, image: stringOf(device.body.Image) ?? null, at };
+    const { device } = await virtualMediaLocation.find(c, signal);
+    return { inserted: device.body.Inserted === true, image: stringOf(device.body.Image) ?? null };
   }
 
   /**
    * Attach the image at `image` (an http(s) URL the BMC fetches) as the virtual CD: whatever is attached is ejected
    * first and a stale image name cleared; the insert is read back.
    */
-  async insertMedia(t: BmcTarget, media: { image: string }, o: BmcCallOptions = {}): Promise<void> {
+  async insertMedia(t: BmcTarget, image: string, o: BmcCallOptions = {}): Promise<void> {
     const { signal } = o;
     let url: URL;
     try {
-      url = new URL(media.image);
+      url = new URL(image);
     } catch {
       throw new RackhandError('INVALID_INPUT', 'the virtual media image must be an http or https URL', { field: 'image' });
     }
@@ -422,16 +400,16 @@ export class RedfishDriver implements BmcDriver {
     if (insert) {
       // {Image} alone, as several firmwares refuse Inserted/WriteProtected in the action (both default to true).
       try {
-        await c.action(insert, { Image: media.image }, what, signal, this.opts.taskTimeoutMs);
+        await c.action(insert, { Image: image }, what, signal, this.opts.taskTimeoutMs);
       } catch (e) {
         if (!(e instanceof RackhandError && e.details?.status === 400 && /TransferProtocolType/.test(String(e.details?.message)))) throw e;
-        await c.action(insert, { Image: media.image, TransferProtocolType: url.protocol === 'https:' ? 'HTTPS' : 'HTTP' }, what, signal, this.opts.taskTimeoutMs);
+        await c.action(insert, { Image: image, TransferProtocolType: url.protocol === 'https:' ? 'HTTPS' : 'HTTP' }, what, signal, this.opts.taskTimeoutMs);
       }
     } else {
-      await c.patch(vm, { Image: media.image, Inserted: true, WriteProtected: true }, what, signal);
+      await c.patch(vm, { Image: image, Inserted: true, WriteProtected: true }, what, signal);
     }
     vm = await c.get(vm.path, signal);
-    if (vm.body.Inserted !== true || (vm.body.Image !== undefined && vm.body.Image !== media.image)) {
+    if (vm.body.Inserted !== true || (vm.body.Image !== undefined && vm.body.Image !== image)) {
       throw new RackhandError('BMC_ERROR', `BMC ${c.name} accepted the virtual media but does not show it inserted (Image ${JSON.stringify(vm.body.Image ?? null)})`, { bmc: c.name });
     }
   }
@@ -476,7 +454,7 @@ export class RedfishDriver implements BmcDriver {
     throw new RackhandError('BMC_UNSUPPORTED', `BMC ${c.name} has no system event log service`, { bmc: c.name });
   }
 
-  async readEventLog(t: BmcTarget, o: BmcCallOptions & { limit?: number } = {}): Promise<BmcEventLogEntry[]> {
+  async readEventLog(t: BmcTarget, o: BmcCallOptions = {}): Promise<BmcEventLogEntry[]> {
     const { signal } = o;
     const c = await this.client(t);
     const log = await this.eventLog(c, signal);
@@ -485,8 +463,7 @@ export class RedfishDriver implements BmcDriver {
     // Entries usually come inline in the collection; members given only as links are read one by one.
     const out: BmcEventLogEntry[] = [];
     let next: string | undefined = entries;
-    const limit = o.limit ?? 1000;
-    for (let page = 0; next && page < 100 && out.length < limit; page++) {
+    for (let page = 0; next && page < 100 && out.length < MAX_LOG_ENTRIES; page++) {
       const coll: Resource = await c.get(next, signal);
       const members = Array.isArray(coll.body.Members) ? (coll.body.Members as unknown[]).map(objectOf) : [];
       for (const m of members) {
@@ -495,7 +472,7 @@ export class RedfishDriver implements BmcDriver {
       }
       next = stringOf(coll.body['Members@odata.nextLink']);
     }
-    return out.slice(0, limit);
+    return out.slice(0, MAX_LOG_ENTRIES);
   }
 
   async clearEventLog(t: BmcTarget, o: BmcCallOptions = {}): Promise<void> {
@@ -572,16 +549,20 @@ export class RedfishDriver implements BmcDriver {
 
   private quirk(c: RedfishClient, name: string, what: string): void {
     c.quirks.add(name);
+    this.note(c, name, what);
+  }
+
+  /** One log line per BMC and kind of thing worked around. */
+  private note(c: RedfishClient, name: string, what: string): void {
     const key = `${c.name}|${name}`;
     if (this.reported.has(key)) return;
     this.reported.add(key);
-    this.opts.logger?.warn({ bmc: c.name, quirk: name }, `redfish quirk: ${what}`);
+    this.opts.logger?.warn({ bmc: c.name, quirk: name }, `redfish BMC ${c.name}: ${what}`);
   }
 }
 
 function endpointOf(t: BmcTarget): RedfishEndpoint {
-  const r = t as RedfishTarget;
-  return { scheme: r.scheme ?? 'https', host: t.host, port: t.port, ...(r.legacyTls ? { legacyTls: true } : {}) };
+  return { scheme: t.scheme ?? 'https', host: t.host, port: t.port, ...(t.legacyTls ? { legacyTls: true } : {}) };
 }
 
 function clientKey(t: BmcTarget): string {

@@ -154,10 +154,11 @@ function checkPin(s: TLSSocket, name: string, pins: CertificatePins): ConnectFai
     return undefined;
   }
   if (pin.fingerprint256 === seen) return undefined;
+  const accept = pins.acceptHint?.(name) ?? "forget this BMC's certificate pin";
   return new ConnectFailure(
     'changed',
     `BMC ${name} presented a different TLS certificate (SHA-256 ${seen}) from the one pinned on ${pin.pinnedAt.slice(0, 10)} ` +
-      `(SHA-256 ${pin.fingerprint256}, ${pin.subject}); refused. If the BMC's certificate was replaced on purpose, clear its pin and retry`,
+      `(SHA-256 ${pin.fingerprint256}, ${pin.subject}); refused. If it was replaced on purpose, accept the new one with: ${accept}`,
     { reason: 'certificate-changed', pinned: pin.fingerprint256, presented: seen },
   );
 }

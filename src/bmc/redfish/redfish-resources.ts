@@ -1,7 +1,10 @@
 // Pure translations between Redfish resources and rackhand's BMC shapes: power state, boot override, sensors (Thermal,
 // Power and the Sensors collection), power reading, accounts, log entries, firmware inventory.
 import { RackhandError } from '../../errors.js';
-import type { BmcPrivilege, BmcUser, BootDevice, BootMode, PowerAction, PowerState, SensorReading, SensorStatus, SensorThresholds } from '../bmc-driver.js';
+import type {
+  BmcEventLogEntry, BmcPowerReading, BmcPrivilege, BmcUser, BootDevice, BootDeviceSetting, BootMode, EventSeverity, PowerAction, PowerState,
+  SensorReading, SensorStatus, SensorThresholds,
+} from '../bmc-driver.js';
 import { numberOf, objectOf, stringOf, type Json } from './redfish-json.js';
 
 // ---------------------------------------------------------------------- power
@@ -47,15 +50,13 @@ export function resetStepsFor(action: PowerAction, allowed: string[] | undefined
 // ---------------------------------------------------------------------- boot override
 
 /** rackhand boot devices as Redfish BootSourceOverrideTarget; 'http' is UEFI HTTP boot. */
-export type RedfishBootDevice = BootDevice | 'http';
-
-const TARGET_FOR: Record<RedfishBootDevice, string> = { none: 'None', pxe: 'Pxe', disk: 'Hdd', cdrom: 'Cd', bios: 'BiosSetup', http: 'UefiHttp' };
-const DEVICE_FOR: Record<string, RedfishBootDevice> = {
+const TARGET_FOR: Record<BootDevice, string> = { none: 'None', pxe: 'Pxe', disk: 'Hdd', cdrom: 'Cd', bios: 'BiosSetup', http: 'UefiHttp' };
+const DEVICE_FOR: Record<string, BootDevice> = {
   None: 'none', Pxe: 'pxe', Hdd: 'disk', Cd: 'cdrom', UsbCd: 'cdrom', BiosSetup: 'bios', UefiHttp: 'http',
   Usb: 'disk', SDCard: 'disk', RemoteDrive: 'disk', UefiTarget: 'disk',
 };
 
-export function bootTargetFor(device: RedfishBootDevice): string {
+export function bootTargetFor(device: BootDevice): string {
   return TARGET_FOR[device];
 }
 
@@ -64,14 +65,17 @@ export interface BootPatch {
   BootSourceOverrideEnabled: 'Disabled' | 'Once' | 'Continuous';
   BootSourceOverrideTarget?: string;
   BootSourceOverrideMode?: 'UEFI' | 'Legacy';
+  /** UEFI HTTP boot: what the firmware loads (Redfish 2019.1+); absent, the firmware asks DHCP. */
+  HttpBootUri?: string;
 }
 
-export function bootPatchFor(s: { device: RedfishBootDevice; mode: BootMode; persistent: boolean }): BootPatch {
+export function bootPatchFor(s: BootDeviceSetting): BootPatch {
   if (s.device === 'none') return { BootSourceOverrideEnabled: 'Disabled' };
   return {
     BootSourceOverrideEnabled: s.persistent ? 'Continuous' : 'Once',
     BootSourceOverrideTarget: TARGET_FOR[s.device],
     ...(s.mode === 'auto' ? {} : { BootSourceOverrideMode: s.mode === 'uefi' ? 'UEFI' : 'Legacy' }),
+    ...(s.device === 'http' && s.uri ? { HttpBootUri: s.uri } : {}),
   };
 }
 
@@ -80,15 +84,18 @@ export function bootMatches(want: BootPatch, boot: Json): boolean {
   if (boot.BootSourceOverrideEnabled !== want.BootSourceOverrideEnabled) return false;
   if (want.BootSourceOverrideEnabled === 'Disabled') return true;
   if (want.BootSourceOverrideTarget !== undefined && boot.BootSourceOverrideTarget !== want.BootSourceOverrideTarget) return false;
+  if (want.HttpBootUri !== undefined && boot.HttpBootUri !== want.HttpBootUri) return false;
   return want.BootSourceOverrideMode === undefined || boot.BootSourceOverrideMode === want.BootSourceOverrideMode;
 }
 
-export function bootSettingOf(boot: Json): { device: RedfishBootDevice; mode: BootMode; persistent: boolean } {
+export function bootSettingOf(boot: Json): BootDeviceSetting {
   const enabled = boot.BootSourceOverrideEnabled;
   const target = stringOf(boot.BootSourceOverrideTarget) ?? 'None';
   const mode: BootMode = boot.BootSourceOverrideMode === 'UEFI' ? 'uefi' : boot.BootSourceOverrideMode === 'Legacy' ? 'legacy' : 'auto';
   if (enabled !== 'Once' && enabled !== 'Continuous') return { device: 'none', mode, persistent: false };
-  return { device: DEVICE_FOR[target] ?? 'none', mode, persistent: enabled === 'Continuous' };
+  const device = DEVICE_FOR[target] ?? 'none';
+  const uri = device === 'http' ? stringOf(boot.HttpBootUri) : undefined;
+  return { device, mode, persistent: enabled === 'Continuous', ...(uri ? { uri } : {}) };
 }
 
 // ---------------------------------------------------------------------- sensors and power
@@ -180,18 +187,6 @@ export function sensorFromResource(s: Json): SensorReading {
   };
 }
 
-/** Power drawn by the server as its BMC measures it (the shared contract's BmcPowerReading). */
-export interface BmcPowerReading {
-  watts: number;
-  /** Statistics over periodSeconds; null when the BMC gives none. */
-  minimumWatts: number | null;
-  maximumWatts: number | null;
-  averageWatts: number | null;
-  periodSeconds: number | null;
-  /** When the BMC took the reading (ISO 8601), or null. */
-  time: string | null;
-}
-
 /** PowerControl[0] of a Power resource (the whole system's consumption), if it reports one. */
 export function powerReadingFromPower(power: Json): BmcPowerReading | undefined {
   const c = array(power.PowerControl).find((x) => numberOf(x.PowerConsumedWatts) !== undefined);
@@ -240,20 +235,7 @@ export function userOf(account: Json, index: number): BmcUser | undefined {
 
 // ---------------------------------------------------------------------- logs and inventory
 
-export type EventSeverity = 'ok' | 'warning' | 'critical';
-
-/** One entry of the BMC's event log (the shared contract's BmcEventLogEntry). */
-export interface BmcEventLogEntry {
-  id: string;
-  /** When the BMC logged it (ISO 8601), or null. */
-  time: string | null;
-  severity: EventSeverity;
-  /** One line a person can read; the sensor type and assert/deassert appended when the BMC gives them. */
-  message: string;
-  /** The entry as the BMC sent it (JSON), for what the message leaves out (MessageId, MessageArgs, OEM fields). */
-  raw: string;
-}
-
+/** A LogEntry as the contract's entry; `raw` is the entry as the BMC sent it (JSON), MessageId and OEM fields included. */
 export function logEntryOf(e: Json, index: number): BmcEventLogEntry {
   const severity: EventSeverity = e.Severity === 'Critical' ? 'critical' : e.Severity === 'Warning' ? 'warning' : 'ok';
   const extra = [stringOf(e.SensorType), stringOf(e.EntryCode)].filter(Boolean).join(', ');

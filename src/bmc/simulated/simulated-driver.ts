@@ -2,6 +2,7 @@
 
 import { abortableDelay } from '../abortable-delay.js';
 import { RackhandError, type ErrorCode } from '../../errors.js';
+import { BOOT_DEVICES, BOOT_MODES } from '../bmc-driver.js';
 import type {
   BmcCallOptions,
   BmcDeviceInfo,
@@ -17,6 +18,7 @@ import type {
   PowerAction,
   PowerState,
   SensorReading,
+  VirtualMediaStatus,
 } from '../bmc-driver.js';
 import { guardOwnAccount } from '../bmc-account-guard.js';
 import { validPassword, validUserName } from '../ipmi-commands/user-commands.js';
@@ -67,6 +69,8 @@ export interface SimulatedBmcState {
   events: BmcEventLogEntry[];
   /** Whether this BMC measures power (DCMI); powerReading is BMC_UNSUPPORTED when not. */
   measuresPower: boolean;
+  /** The virtual CD. */
+  media: VirtualMediaStatus;
   /** Every operation that reached this BMC, in order (after faults and auth). */
   log: string[];
 }
@@ -109,6 +113,7 @@ export class SimulatedDriver implements BmcDriver {
         bmcResets: 0,
         events: [],
         measuresPower: true,
+        media: { inserted: false, image: null },
         log: [],
       };
       this.bmcs.set(key, s);
@@ -174,9 +179,10 @@ export class SimulatedDriver implements BmcDriver {
   }
 
   async setBootDevice(t: BmcTarget, setting: BootDeviceSetting, o?: BmcCallOptions): Promise<void> {
-    if (!['none', 'pxe', 'disk', 'cdrom', 'bios'].includes(setting?.device)) throw new RackhandError('INVALID_INPUT', `unknown boot device ${String(setting?.device)}`);
-    if (!['uefi', 'legacy', 'auto'].includes(setting.mode)) throw new RackhandError('INVALID_INPUT', `unknown boot mode ${String(setting.mode)}`);
-    const s = await this.enter(t, 'setBootDevice', o, `${setting.device}/${setting.mode}/${setting.persistent ? 'persistent' : 'once'}`);
+    if (!(BOOT_DEVICES as readonly string[]).includes(setting?.device)) throw new RackhandError('INVALID_INPUT', `unknown boot device ${String(setting?.device)}`);
+    if (!(BOOT_MODES as readonly string[]).includes(setting.mode)) throw new RackhandError('INVALID_INPUT', `unknown boot mode ${String(setting.mode)}`);
+    const uri = setting.uri ? ` ${setting.uri}` : '';
+    const s = await this.enter(t, 'setBootDevice', o, `${setting.device}/${setting.mode}/${setting.persistent ? 'persistent' : 'once'}${uri}`);
     s.boot = { ...setting };
   }
 
@@ -280,6 +286,21 @@ export class SimulatedDriver implements BmcDriver {
     if (!s.measuresPower) throw new RackhandError('BMC_UNSUPPORTED', 'simulated BMC does not measure power', { completionCode: 0xc1 });
     const watts = s.power === 'on' ? Math.round(180 * (1 + (this.opts.random() * 2 - 1) * this.opts.sensorJitter)) : 8;
     return { watts, minimumWatts: Math.min(watts, 8), maximumWatts: Math.max(watts, 190), averageWatts: watts, periodSeconds: 60, time: new Date().toISOString() };
+  }
+
+  async insertMedia(t: BmcTarget, url: string, o?: BmcCallOptions): Promise<void> {
+    if (!/^https?:\/\/[^\s/]+\/\S*$/.test(String(url))) throw new RackhandError('INVALID_INPUT', 'the virtual media image must be an http or https URL', { field: 'image' });
+    const s = await this.enter(t, 'insertMedia', o, url);
+    s.media = { inserted: true, image: url };
+  }
+
+  async ejectMedia(t: BmcTarget, o?: BmcCallOptions): Promise<void> {
+    const s = await this.enter(t, 'ejectMedia', o);
+    s.media = { inserted: false, image: null };
+  }
+
+  async mediaStatus(t: BmcTarget, o?: BmcCallOptions): Promise<VirtualMediaStatus> {
+    return { ...(await this.enter(t, 'mediaStatus', o)).media };
   }
 
   async close(): Promise<void> {

@@ -63,6 +63,22 @@ export function bootRoutes(d: BootRoutesDeps): { name: string; router: express.R
     text(res, d.content.hostScript(mac, remoteOf(req)).script);
   });
 
+  router.get(BOOT_PATHS.grub, (req, res) => {
+    const mac = normaliseMac(String(req.params.mac));
+    if (!mac) throw new RackhandError('INVALID_INPUT', 'not a MAC address', { field: 'mac' });
+    text(res, d.content.hostScript(mac, remoteOf(req), 'grub').script);
+  });
+
+  // Range requests too: BMCs read virtual media in pieces as the host reads its CD.
+  router.get(BOOT_PATHS.iso, (req, res, next) => {
+    const m = /^([A-Za-z0-9_-]{16,128})\.iso$/.exec(String(req.params.file));
+    if (!m) throw new RackhandError('NOT_FOUND', 'no such boot ISO');
+    const file = d.content.bootIso(m[1], remoteOf(req));
+    res.sendFile(file, { headers: { 'cache-control': 'no-store', 'content-type': 'application/x-iso9660-image' }, dotfiles: 'allow' }, (err) => {
+      if (err && !res.headersSent) next(new RackhandError('NOT_FOUND', 'no such boot ISO'));
+    });
+  });
+
   router.get(BOOT_PATHS.install, (req, res) => {
     const kind = String(req.params.kind);
     if (!CONFIG_KINDS.has(kind as ConfigKind)) throw new RackhandError('NOT_FOUND', `no install config named ${kind.slice(0, 32)}`);

@@ -63,6 +63,8 @@ export const installInputSchema = z.object({
     netmask: ipv4Schema.optional(),
     gateway: ipv4Schema.optional(),
     dns: z.array(ipAddressSchema).max(8).optional(),
+    /** No DHCP answers this host (a virtual-media boot): what it boots configures `ip` statically. */
+    staticNetwork: z.boolean().optional(),
   }),
   /** Catalogue key, numeric os_id (or its decimal string) or os_name. */
   osId: z.union([z.string().max(64), z.number().int().nonnegative()]).optional(),
@@ -109,6 +111,8 @@ export interface InstallVars extends TemplateVars {
   dns_servers: string[];
   /** The first DNS server or '': d-i takes it on its kernel line (its DHCP script drops DNS when no router is given). */
   dns_primary: string;
+  /** The kernel's ip= for the rackhand ramdisk: 'dhcp', or <ip>::<gateway>:<netmask>:::off when no DHCP answers the host. */
+  ip_config: string;
   base_url: string;
   images_url: string;
   install_url: string; // base of this host's install configs
@@ -225,6 +229,9 @@ export function buildInstallPlan(input: InstallInput, catalogue: OsCatalogue = d
   const raidDisks = mirrorLevel === 10 ? ['sda', 'sdb', 'sdc', 'sdd'] : mirrorLevel === 1 ? ['sda', 'sdb'] : [];
   const uefi = params.uefi ?? false;
   const b64 = (s: string | undefined) => (s ? Buffer.from(s, 'utf8').toString('base64') : '');
+  if (host.staticNetwork && !host.ip) {
+    throw new RackhandError('INVALID_INPUT', `boot_via: server ${host.serverId} has no IPv4 address to configure without DHCP`, { field: 'boot_via' });
+  }
 
   const vars: InstallVars = {
     server_id: String(host.serverId),
@@ -242,6 +249,7 @@ export function buildInstallPlan(input: InstallInput, catalogue: OsCatalogue = d
     gateway: host.gateway ?? '',
     dns_servers: host.dns ?? [],
     dns_primary: host.dns?.[0] ?? '',
+    ip_config: host.staticNetwork ? `${host.ip}::${host.gateway ?? ''}:${host.netmask ?? '255.255.255.0'}:::off` : 'dhcp',
     base_url: base,
     images_url: images,
     install_url: install,

@@ -218,6 +218,24 @@ export class IpamRepo {
     this.sql('DELETE FROM ip_addresses WHERE id = ?').run(id);
   }
 
+  /** The addresses of these servers, each with its pool's public flag (null: not given from a pool); no count. */
+  addressesOf(serverIds: number[]): (AddressRow & { pool_public: number | null })[] {
+    const select = `${ADDRESS_SELECT.replace('FROM ip_addresses a', 'FROM ip_addresses a LEFT JOIN ip_pools p ON p.id = a.pool_id').replace('SELECT a.*,', 'SELECT a.*, p.is_public AS pool_public,')}`;
+    return (
+      serverIds.length === 1
+        ? this.sql(`${select} WHERE a.server_id = ? ORDER BY a.id`).all(serverIds[0])
+        : this.sql(`${select} WHERE a.server_id IN (SELECT value FROM json_each(?)) ORDER BY a.id`).all(JSON.stringify(serverIds))
+    ) as (AddressRow & { pool_public: number | null })[];
+  }
+
+  /** Every pool range with its family and its pool's public flag (a short table: read once per page). */
+  rangesWithPools(): { family: IpFamily; first_key: string; last_key: string; is_public: number }[] {
+    return this.sql(
+      `SELECT n.family, r.first_key, r.last_key, p.is_public FROM ip_pool_ranges r
+       JOIN ip_networks n ON n.id = r.network_id JOIN ip_pools p ON p.id = r.pool_id`,
+    ).all() as { family: IpFamily; first_key: string; last_key: string; is_public: number }[];
+  }
+
   addresses(filter: { serverId?: number; ownerId?: number; limit?: number; offset?: number }): { rows: AddressRow[]; total: number } {
     const where: string[] = [];
     const args: Record<string, unknown> = {};

@@ -10,8 +10,17 @@ import type {
   ServerInterface,
   ServerRecord,
   ServerStatus,
+  BmcDriverName,
+  BootVia,
 } from '../../domain/server.js';
+import { defaultBmcPort } from '../../domain/server.js';
 import type { BmcTarget } from '../../bmc/bmc-driver.js';
+import { canonicalIp } from '../../domain/ip-address.js';
+
+/** The ownership rule on import: a server given an owner is rented, not free. */
+function statusForOwner(status: ServerStatus, ownerId: number | null): ServerStatus {
+  return ownerId !== null && status === 'free' ? 'rent' : status;
+}
 
 interface ServerRow {
   id: number;
@@ -40,6 +49,9 @@ interface ServerRow {
   bmc_mac: string | null;
   bmc_cipher_suite: number;
   bmc_privilege: string;
+  bmc_scheme: string;
+  bmc_legacy_tls: number;
+  boot_via: string;
   console_type: string | null;
   console_host: string | null;
   console_port: number | null;
@@ -49,6 +61,9 @@ interface ServerRow {
   bmc_reachable: number | null;
   bmc_error: string | null;
   suspended: number;
+  recurring: number | null;
+  nextduedate: string | null;
+  billingcycle: string | null;
   created_at: string;
   updated_at: string;
 }
@@ -91,12 +106,12 @@ export class ServersRepo {
     const upsert = this.sql(`
       INSERT INTO servers (id, name, status, type, location, location_id, datacenter, rack, rack_position, configuration,
         preset, os_id, os_name, owner_id, tags, groups, hardware, bmc_driver, bmc_host, bmc_port, bmc_username,
-        bmc_password_enc, bmc_model, bmc_mac, bmc_cipher_suite, bmc_privilege, console_type, console_host, console_port,
-        console_password_enc, created_at, updated_at)
+        bmc_password_enc, bmc_model, bmc_mac, bmc_cipher_suite, bmc_privilege, bmc_scheme, bmc_legacy_tls, boot_via, console_type,
+        console_host, console_port, console_password_enc, recurring, nextduedate, billingcycle, created_at, updated_at)
       VALUES (@id, @name, @status, @type, @location, @location_id, @datacenter, @rack, @rack_position, @configuration,
         @preset, @os_id, @os_name, @owner_id, @tags, @groups, @hardware, @bmc_driver, @bmc_host, @bmc_port, @bmc_username,
-        @bmc_password_enc, @bmc_model, @bmc_mac, @bmc_cipher_suite, @bmc_privilege, @console_type, @console_host,
-        @console_port, @console_password_enc, @created_at, @updated_at)
+        @bmc_password_enc, @bmc_model, @bmc_mac, @bmc_cipher_suite, @bmc_privilege, @bmc_scheme, @bmc_legacy_tls, @boot_via,
+        @console_type, @console_host, @console_port, @console_password_enc, @recurring, @nextduedate, @billingcycle, @created_at, @updated_at)
       ON CONFLICT(id) DO UPDATE SET name=excluded.name, status=excluded.status, type=excluded.type,
         location=excluded.location, location_id=excluded.location_id, datacenter=excluded.datacenter, rack=excluded.rack,
         rack_position=excluded.rack_position, configuration=excluded.configuration, preset=excluded.preset,
@@ -104,8 +119,10 @@ export class ServersRepo {
         groups=excluded.groups, hardware=excluded.hardware, bmc_driver=excluded.bmc_driver, bmc_host=excluded.bmc_host,
         bmc_port=excluded.bmc_port, bmc_username=excluded.bmc_username, bmc_password_enc=excluded.bmc_password_enc,
         bmc_model=excluded.bmc_model, bmc_mac=excluded.bmc_mac, bmc_cipher_suite=excluded.bmc_cipher_suite,
-        bmc_privilege=excluded.bmc_privilege, console_type=excluded.console_type, console_host=excluded.console_host,
+        bmc_privilege=excluded.bmc_privilege, bmc_scheme=excluded.bmc_scheme, bmc_legacy_tls=excluded.bmc_legacy_tls,
+        boot_via=excluded.boot_via, console_type=excluded.console_type, console_host=excluded.console_host,
         console_port=excluded.console_port, console_password_enc=excluded.console_password_enc,
+        recurring=excluded.recurring, nextduedate=excluded.nextduedate, billingcycle=excluded.billingcycle,
         updated_at=excluded.updated_at`);
     const dropInterfaces = this.sql('DELETE FROM interfaces WHERE server_id = ?');
     const storedInterfaces = this.sql('SELECT name, mac, ip, switch, switch_port FROM interfaces WHERE server_id = ? ORDER BY id');
@@ -135,7 +152,7 @@ export class ServersRepo {
         upsert.run({
           id: s.id,
           name: s.name,
-          status: s.status,
+          status: statusForOwner(s.status, s.owner_id ?? null),
           type: s.type,
           location: s.location,
           location_id: s.location_id ?? null,
@@ -152,17 +169,23 @@ export class ServersRepo {
           hardware: JSON.stringify(s.hardware),
           bmc_driver: s.bmc?.driver ?? null,
           bmc_host: s.bmc?.host ?? null,
-          bmc_port: s.bmc?.port ?? null,
+          bmc_port: s.bmc ? (s.bmc.port ?? defaultBmcPort(s.bmc.driver, s.bmc.scheme)) : null,
           bmc_username: s.bmc?.username ?? null,
           bmc_password_enc: bmcPassword,
           bmc_model: s.bmc?.model ?? '',
           bmc_mac: s.bmc?.mac ?? null,
           bmc_cipher_suite: s.bmc?.cipher_suite ?? 3,
           bmc_privilege: s.bmc?.privilege ?? 'administrator',
+          bmc_scheme: s.bmc?.scheme ?? 'https',
+          bmc_legacy_tls: s.bmc?.legacy_tls ? 1 : 0,
+          boot_via: s.boot_via ?? 'pxe',
           console_type: s.console?.type ?? null,
           console_host: s.console?.host ?? null,
           console_port: s.console?.port ?? null,
           console_password_enc: consolePassword,
+          recurring: s.recurring ?? null,
+          nextduedate: s.nextduedate ?? null,
+          billingcycle: s.billingcycle ?? null,
           created_at: prev?.created_at ?? now,
           updated_at: now,
         });
@@ -234,6 +257,7 @@ export class ServersRepo {
     const args: Record<string, unknown> = {};
     if (filter.id !== undefined) (where.push('s.id = @id'), (args.id = filter.id));
     if (filter.ownerId !== undefined) (where.push('s.owner_id = @owner'), (args.owner = filter.ownerId));
+    if (filter.owned) where.push('s.owner_id IS NOT NULL');
     if (filter.status) (where.push('s.status = @status'), (args.status = filter.status));
     if (filter.type) (where.push('s.type = @type COLLATE NOCASE'), (args.type = filter.type));
     if (filter.location) {
@@ -250,8 +274,11 @@ export class ServersRepo {
       args.group = filter.group;
     }
     if (filter.ip) {
-      where.push('EXISTS (SELECT 1 FROM interfaces i WHERE i.server_id = s.id AND i.ip = @ip)');
+      // An interface's own address, or any address IPAM gave the server (stored canonical).
+      where.push(`s.id IN (SELECT server_id FROM interfaces WHERE ip IN (@ip, @ipCanonical)
+        UNION SELECT server_id FROM ip_addresses WHERE ip = @ipCanonical)`);
       args.ip = filter.ip;
+      args.ipCanonical = canonicalIp(filter.ip) ?? filter.ip;
     }
     if (filter.search) {
       where.push(`(s.name LIKE @like ESCAPE '\\' OR s.rack LIKE @like ESCAPE '\\' OR CAST(s.id AS TEXT) = @search
@@ -263,8 +290,15 @@ export class ServersRepo {
     const total = (this.sql(`SELECT count(*) AS n FROM servers s ${clause}`).get(args) as { n: number }).n;
     const limit = filter.limit ?? -1;
     const offset = filter.offset ?? 0;
-    const rows = this.sql(`SELECT s.* FROM servers s ${clause} ORDER BY s.id LIMIT @limit OFFSET @offset`)
-      .all({ ...args, limit, offset }) as ServerRow[];
+    // Unfiltered (the common page), the offset is skipped in the narrow id index, then only the page's rows are read.
+    const rows = (
+      clause
+        ? this.sql(`SELECT s.* FROM servers s ${clause} ORDER BY s.id LIMIT @limit OFFSET @offset`).all({ ...args, limit, offset })
+        : this.sql(`SELECT s.* FROM servers s WHERE s.id IN (SELECT id FROM servers INDEXED BY servers_page ORDER BY id LIMIT @limit OFFSET @offset) ORDER BY s.id`).all({
+            limit,
+            offset,
+          })
+    ) as ServerRow[];
     const ifaces = this.interfacesOf(rows.map((r) => r.id));
     return { servers: rows.map((r) => toRecord(r, ifaces.get(r.id) ?? [])), total };
   }
@@ -274,13 +308,24 @@ export class ServersRepo {
     return this.sql('DELETE FROM servers WHERE id = ?').run(id).changes > 0;
   }
 
+  /** Ownership and status move together on every face: an owner makes a free server rent, a release makes a rented one free. */
   setOwner(id: number, ownerId: number | null): void {
-    const r = this.sql('UPDATE servers SET owner_id = ?, updated_at = ? WHERE id = ?').run(ownerId, nowIso(), id);
+    const r = this.sql(
+      `UPDATE servers SET owner_id = @owner,
+         status = CASE WHEN @owner IS NOT NULL AND status = 'free' THEN 'rent'
+                       WHEN @owner IS NULL AND status = 'rent' THEN 'free' ELSE status END,
+         updated_at = @now WHERE id = @id`,
+    ).run({ owner: ownerId, now: nowIso(), id });
     if (r.changes === 0) throw new RackhandError('NOT_FOUND', `server ${id} not found`, { id });
   }
 
+  /** A server with an owner is never `free`: asked to be free, it is `rent` (a deploy restoring its status, say). */
   setStatus(id: number, status: ServerStatus): void {
-    this.sql('UPDATE servers SET status = ?, updated_at = ? WHERE id = ?').run(status, nowIso(), id);
+    this.sql(`UPDATE servers SET status = CASE WHEN @status = 'free' AND owner_id IS NOT NULL THEN 'rent' ELSE @status END, updated_at = @now WHERE id = @id`).run({
+      status,
+      now: nowIso(),
+      id,
+    });
   }
 
   /** Switch ports down (DCImanager suspend): changed only once every port is confirmed. */
@@ -313,15 +358,16 @@ export class ServersRepo {
    * Atomically take the lowest-id free, unowned server matching the filters for an owner; undefined when none.
    * One statement, so two concurrent orders can never get the same server.
    */
-  claimFree(f: { preset?: string; location?: string; ownerId: number | null }): number | undefined {
+  claimFree(f: { id?: number; preset?: string; location?: string; ownerId: number | null }): number | undefined {
     const r = this.sql(
       `UPDATE servers SET status = 'rent', owner_id = @owner, updated_at = @now
        WHERE id = (SELECT id FROM servers WHERE status = 'free' AND owner_id IS NULL
+                     AND (@id IS NULL OR id = @id)
                      AND (@preset IS NULL OR preset = @preset OR configuration = @preset)
                      AND (@location IS NULL OR location = @location COLLATE NOCASE)
                    ORDER BY id LIMIT 1)
        RETURNING id`,
-    ).get({ owner: f.ownerId, now: nowIso(), preset: f.preset ?? null, location: f.location ?? null }) as { id: number } | undefined;
+    ).get({ id: f.id ?? null, owner: f.ownerId, now: nowIso(), preset: f.preset ?? null, location: f.location ?? null }) as { id: number } | undefined;
     return r?.id;
   }
 
@@ -363,8 +409,11 @@ export class ServersRepo {
 
   /** The BMC login with its password decrypted: only for drivers, never for API output. */
   bmcTarget(id: number): BmcTarget & { driver: string } {
-    const row = this.sql('SELECT bmc_driver, bmc_host, bmc_port, bmc_username, bmc_password_enc, bmc_cipher_suite, bmc_privilege FROM servers WHERE id = ?')
-      .get(id) as Pick<ServerRow, 'bmc_driver' | 'bmc_host' | 'bmc_port' | 'bmc_username' | 'bmc_password_enc' | 'bmc_cipher_suite' | 'bmc_privilege'> | undefined;
+    const row = this.sql(
+      'SELECT bmc_driver, bmc_host, bmc_port, bmc_username, bmc_password_enc, bmc_cipher_suite, bmc_privilege, bmc_scheme, bmc_legacy_tls FROM servers WHERE id = ?',
+    ).get(id) as
+      | Pick<ServerRow, 'bmc_driver' | 'bmc_host' | 'bmc_port' | 'bmc_username' | 'bmc_password_enc' | 'bmc_cipher_suite' | 'bmc_privilege' | 'bmc_scheme' | 'bmc_legacy_tls'>
+      | undefined;
     if (!row) throw new RackhandError('NOT_FOUND', `server ${id} not found`, { id });
     if (!row.bmc_driver || !row.bmc_host || !row.bmc_username) {
       throw new RackhandError('BMC_NOT_CONFIGURED', `server ${id} has no BMC configured`, { id });
@@ -372,11 +421,12 @@ export class ServersRepo {
     return {
       driver: row.bmc_driver,
       host: row.bmc_host,
-      port: row.bmc_port ?? 623,
+      port: row.bmc_port ?? defaultBmcPort(row.bmc_driver as BmcDriverName, row.bmc_scheme as 'https' | 'http'),
       username: row.bmc_username,
       password: row.bmc_password_enc ? this.secrets.open(row.bmc_password_enc, bmcContext(id)) : '',
       cipherSuite: row.bmc_cipher_suite,
       privilege: row.bmc_privilege as BmcTarget['privilege'],
+      ...(row.bmc_driver === 'redfish' ? { scheme: row.bmc_scheme as 'https' | 'http', legacyTls: row.bmc_legacy_tls === 1 } : {}),
     };
   }
 
@@ -462,21 +512,25 @@ function toRecord(r: ServerRow, interfaces: ServerInterface[]): ServerRecord {
     interfaces,
     bmc: r.bmc_driver
       ? {
-          driver: r.bmc_driver as 'ipmi',
+          driver: r.bmc_driver as BmcDriverName,
           host: r.bmc_host ?? '',
-          port: r.bmc_port ?? 623,
+          port: r.bmc_port ?? defaultBmcPort(r.bmc_driver as BmcDriverName, r.bmc_scheme as 'https' | 'http'),
           username: r.bmc_username ?? '',
           passwordSet: r.bmc_password_enc !== null,
           model: r.bmc_model,
           mac: r.bmc_mac,
           cipherSuite: r.bmc_cipher_suite,
           privilege: r.bmc_privilege as 'administrator',
+          scheme: r.bmc_scheme as 'https' | 'http',
+          legacyTls: r.bmc_legacy_tls === 1,
         }
       : null,
+    bootVia: r.boot_via as BootVia,
     console: r.console_host
       ? { type: 'vnc', host: r.console_host, port: r.console_port ?? 5900, passwordSet: r.console_password_enc !== null }
       : null,
     suspended: r.suspended === 1,
+    billing: { recurring: r.recurring, nextDueDate: r.nextduedate, billingCycle: r.billingcycle },
     power: {
       state: r.power_state as LastPower,
       readAt: r.power_read_at,

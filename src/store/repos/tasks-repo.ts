@@ -172,6 +172,20 @@ export class TasksRepo {
     );
   }
 
+  /** Unfinished tasks of one kind for these servers, newest first (no steps, no count: a hot path). */
+  unfinishedOf(kind: string, serverIds: number[]): TaskRecord[] {
+    const rows = (
+      serverIds.length === 1
+        ? this.sql(`SELECT * FROM tasks WHERE server_id = ? AND state IN ('queued','running') AND kind = ? ORDER BY id DESC`).all(serverIds[0], kind)
+        : this.sql(`SELECT * FROM tasks WHERE state IN ('queued','running') AND kind = ? AND server_id IN (SELECT value FROM json_each(?)) ORDER BY id DESC`).all(
+            kind,
+            JSON.stringify(serverIds),
+          )
+    ) as TaskRow[];
+    return rows.map((r) => toRecord(r, []));
+  }
+
+
   countsByKindAndState(): { kind: string; state: string; count: number }[] {
     return this.sql('SELECT kind, state, count(*) AS count FROM tasks GROUP BY kind, state').all() as { kind: string; state: string; count: number }[];
   }

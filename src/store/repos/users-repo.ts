@@ -58,8 +58,10 @@ export class UsersRepo {
     return r ? toRecord(r) : undefined;
   }
 
-  list(): UserRecord[] {
-    return (this.sql(`${SELECT} ORDER BY u.id`).all() as UserRow[]).map(toRecord);
+  list(page: { limit: number; offset: number }): { list: UserRecord[]; total: number } {
+    const total = (this.sql('SELECT count(*) AS n FROM users').get() as { n: number }).n;
+    const rows = this.sql(`${SELECT} ORDER BY u.id LIMIT ? OFFSET ?`).all(page.limit, page.offset) as UserRow[];
+    return { list: rows.map(toRecord), total };
   }
 }
 

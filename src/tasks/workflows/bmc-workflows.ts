@@ -160,6 +160,29 @@ export function sensorsWorkflow(d: BmcWorkflowDeps): Workflow<'sensors'> {
   };
 }
 
+/** Reads the BMC's event log (IPMI SEL, Redfish LogService), oldest first. */
+export function eventLogWorkflow(d: BmcWorkflowDeps): Workflow<'event_log'> {
+  return {
+    kind: 'event_log',
+    mutating: false,
+    run: (ctx) => ctx.step('read the event log', () => d.bmc.call(ctx.serverId!, (drv, t) => drv.readEventLog(t, { signal: ctx.signal }))),
+  };
+}
+
+export function eventLogClearWorkflow(d: BmcWorkflowDeps): Workflow<'event_log_clear'> {
+  return {
+    kind: 'event_log_clear',
+    mutating: true,
+    async run(ctx) {
+      await ctx.step('clear the event log', () => d.bmc.call(ctx.serverId!, (drv, t) => drv.clearEventLog(t, { signal: ctx.signal })));
+      const left = await ctx.step('read it back', () => d.bmc.call(ctx.serverId!, (drv, t) => drv.readEventLog(t, { signal: ctx.signal })));
+      // A BMC logs the clearing itself (IPMI "log area reset/cleared"): one entry may be left, no more.
+      if (left.length > 1) throw new RackhandError('BMC_ERROR', `the BMC still lists ${left.length} event log entries after clearing it`);
+      return { cleared: true, left: left.length };
+    },
+  };
+}
+
 export function addBmcUserWorkflow(d: BmcWorkflowDeps & { accounts: BmcAccountsRepo }): Workflow<'bmc_user_add', { password: string }> {
   return {
     kind: 'bmc_user_add',
@@ -228,5 +251,8 @@ export function bmcResetWorkflow(d: BmcWorkflowDeps): Workflow<'bmc_reset'> {
 }
 
 export function bmcWorkflows(d: BmcWorkflowDeps & { accounts: BmcAccountsRepo }): Workflow<any, any>[] {
-  return [powerWorkflow(d), bootDeviceWorkflow(d), sensorsWorkflow(d), addBmcUserWorkflow(d), removeBmcUserWorkflow(d), bmcResetWorkflow(d)];
+  return [
+    powerWorkflow(d), bootDeviceWorkflow(d), sensorsWorkflow(d), eventLogWorkflow(d), eventLogClearWorkflow(d), addBmcUserWorkflow(d), removeBmcUserWorkflow(d),
+    bmcResetWorkflow(d),
+  ];
 }

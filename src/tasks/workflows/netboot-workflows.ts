@@ -1,13 +1,16 @@
 // Workflows that boot a host from the network: create_pxe, clear_pxe, and the deploy behind reinstall,
-// order_instance, operation_os / operation_diag / operation_clear_hdd (arm → PXE → power → report → disk).
+// order_instance, operation_os / operation_diag / operation_clear_hdd (arm → PXE, its boot ISO as virtual media, or
+// UEFI HTTP boot → power → report → disk).
 import { setTimeout as sleep } from 'node:timers/promises';
 import { RackhandError } from '../../errors.js';
 import type { ServerStatus } from '../../domain/server.js';
 import type { TaskRecord } from '../../store/repos/tasks-repo.js';
+import type { NetbootState } from '../../store/repos/netboot-repo.js';
 import type { Netboot, InstallerReport } from '../../core/netboot.js';
 import { INSTALLER_SIGNAL, RESCUE_SIGNAL } from '../../core/netboot.js';
 import type { ErrorCode } from '../../errors.js';
 import type { PostInstallNotifier } from '../../core/post-install-notifier.js';
+import type { BootIsos } from '../../core/boot-isos.js';
 import type { TaskParams } from '../task-kinds.js';
 import type { Workflow, WorkflowContext } from '../task-runner.js';
 import { confirmPower, powerOnOrReset, readPower, type BmcWorkflowDeps } from './bmc-workflows.js';
@@ -19,6 +22,10 @@ export interface NetbootWorkflowDeps extends BmcWorkflowDeps {
   installTimeoutMs: number;
   /** After the report, the installer's time to unmount and sync before the reboot. */
   rebootGraceMs: number;
+  /** The hosts' boot ISOs (boot_via virtual_media). */
+  isos: Pick<BootIsos, 'build' | 'url' | 'remove'>;
+  /** What UEFI HTTP boot loads (boot_via http): the iPXE binary's URL, which then asks for the host's script. */
+  httpBootUri(): string | undefined;
 }
 
 type DeployCtx = WorkflowContext<'deploy', { root_pass?: string }>;
@@ -30,7 +37,7 @@ export function createPxeWorkflow(d: NetbootWorkflowDeps): Workflow<'create_pxe'
     async run(ctx) {
       const p = ctx.params;
       const nb = await ctx.step('arm netboot', () =>
-        d.netboot.arm(ctx.serverId!, { purpose: p.purpose, osId: p.os_id, settings: p.install, uefi: p.uefi, rootPassword: rootPass(ctx), taskId: ctx.taskId }),
+        armed(d.netboot.arm(ctx.serverId!, { purpose: p.purpose, osId: p.os_id, settings: p.install, uefi: p.uefi, rootPassword: rootPass(ctx), taskId: ctx.taskId })),
       );
       return { armed: true, os_id: nb.osId, purpose: nb.purpose };
     },
@@ -74,27 +81,57 @@ export function deployWorkflow(d: NetbootWorkflowDeps): Workflow<'deploy', { roo
             }
           });
         }
+        // Central tests its integration with imitated deploys: it hears of them as of real ones.
+        if (p.post_install_callback) await d.notifier.notify(ctx, p.post_install_callback, { status: 'ok', osId: p.os_id });
         d.servers.setStatus(serverId, p.previous_status as ServerStatus);
         if (p.post_install_callback) await d.notifier.notify(ctx, p.post_install_callback, { status: 'ok', osId: p.os_id });
         return { imitated: true, os_id: p.os_id };
       }
       const nb = await ctx.step(`arm netboot (${p.purpose})`, () =>
-        d.netboot.arm(serverId, { purpose: p.purpose, osId: p.os_id, settings: p.install, uefi: p.uefi, rootPassword: rootPass(ctx), taskId: ctx.taskId }),
+        armed(d.netboot.arm(serverId, { purpose: p.purpose, osId: p.os_id, settings: p.install, uefi: p.uefi, rootPassword: rootPass(ctx), taskId: ctx.taskId, bootVia: p.boot_via })),
       );
+      // The install's token stays out of the journal (a step's result is shown with the task): read from the store.
+      const token = () => d.netboot.state(serverId)!.token;
       const hasBmc = d.servers.get(serverId)?.bmc != null;
-      if (hasBmc) {
+      const via = p.boot_via;
+      if (hasBmc && via === 'virtual_media') {
+        // No DHCP or TFTP answers this host: its own ISO carries its address and where its boot script is.
+        const iso = await ctx.step('build the host\'s boot ISO', () => d.isos.build(d.servers.require(serverId), token(), ctx.signal));
+        await ctx.step('eject virtual media', () => bmc(ctx, (drv, t) => drv.ejectMedia(t, { signal: ctx.signal })));
+        await ctx.step(`insert the boot ISO as virtual media (${Math.round(iso.bytes / 2 ** 20)} MiB)`, () =>
+          bmc(ctx, (drv, t) => drv.insertMedia(t, d.isos.url(token()), { signal: ctx.signal })).catch((e: unknown) => {
+            throw withoutSecret(e, token());
+          }),
+        );
+        await ctx.step(`boot device cdrom (${mode(p)}, next boot)`, () => bmc(ctx, (drv, t) => drv.setBootDevice(t, { device: 'cdrom', mode: mode(p), persistent: false }, { signal: ctx.signal })));
+        await ctx.step('power on or reset into the boot ISO', () => powerOnOrReset(d, ctx));
+      } else if (hasBmc && via === 'http') {
+        const uri = d.httpBootUri();
+        await ctx.step(`boot device http (uefi, next boot${uri ? `, ${uri}` : ''})`, () =>
+          bmc(ctx, (drv, t) => drv.setBootDevice(t, { device: 'http', mode: 'uefi', persistent: false, ...(uri ? { uri } : {}) }, { signal: ctx.signal })),
+        );
+        await ctx.step('power on or reset into UEFI HTTP boot', () => powerOnOrReset(d, ctx));
+      } else if (hasBmc) {
         // Right before the power-on that depends on it: boot flags expire, and a BMC may have lost them.
         await ctx.step(`boot device pxe (${mode(p)}, next boot)`, () => bmc(ctx, (drv, t) => drv.setBootDevice(t, { device: 'pxe', mode: mode(p), persistent: false }, { signal: ctx.signal })));
         await ctx.step('power on or reset into the network boot', () => powerOnOrReset(d, ctx));
       } else ctx.note('power', 'no BMC: waiting for the host to network-boot by itself (power it on at the rack)');
+      // Once the host has what it booted in memory, its ISO is no longer needed: ejected, so no later boot finds it.
+      const ejectIso = async () => {
+        if (via !== 'virtual_media' || !hasBmc) return;
+        await ctx.step('eject virtual media', () => bmc(ctx, (drv, t) => drv.ejectMedia(t, { signal: ctx.signal })));
+        d.isos.remove(token());
+      };
       if (p.purpose === 'rescue') {
         const ready = await ctx.waitFor<{ message: string }>(RESCUE_SIGNAL, { step: 'wait for the rescue system', timeoutMs: d.installTimeoutMs });
+        await ejectIso();
         // The host stays in the rescue system, netboot armed, until clear_pxe.
         d.servers.setStatus(serverId, p.previous_status as ServerStatus);
         return { purpose: p.purpose, rescue: ready.message, armed: true };
       }
       const report = await ctx.waitFor<InstallerReport>(INSTALLER_SIGNAL, { step: 'wait for installer callback', timeoutMs: d.installTimeoutMs });
       noteHostResult(ctx, p.purpose, report);
+      await ejectIso();
       if (!report.ok) {
         await ctx.step('host report', () => {
           throw hostFailure(report);
@@ -129,11 +166,14 @@ export function deployWorkflow(d: NetbootWorkflowDeps): Workflow<'deploy', { roo
           ctx.note(`cleanup: ${name}`, `failed: ${(err as Error).message}`);
         }
       };
+      const token = d.netboot.state(serverId)?.token;
       await attempt('disarm netboot', () => d.netboot.disarm(serverId));
       if (!p.imitate && d.servers.get(serverId)?.bmc) {
         // No signal: this runs after a cancel too (the task's signal is already aborted then).
+        if (p.boot_via === 'virtual_media') await attempt('eject virtual media', () => bmc(ctx, (drv, t) => drv.ejectMedia(t)));
         await attempt('boot device disk', () => bmc(ctx, (drv, t) => drv.setBootDevice(t, { device: 'disk', mode: mode(p), persistent: true })));
       }
+      if (token && p.boot_via === 'virtual_media') d.isos.remove(token);
       // A server claimed by this order goes back to the free pool; any other gets its status back.
       if (p.release_on_failure) d.servers.release(serverId);
       else d.servers.setStatus(serverId, p.previous_status as ServerStatus);
@@ -144,6 +184,8 @@ export function deployWorkflow(d: NetbootWorkflowDeps): Workflow<'deploy', { roo
     settleInterrupted(task: TaskRecord, tools) {
       if (task.serverId === null) return;
       const p = task.params as TaskParams<'deploy'>;
+      const token = d.netboot.state(task.serverId)?.token;
+      if (token) d.isos.remove(token);
       d.netboot.disarm(task.serverId);
       if (p.release_on_failure) d.servers.release(task.serverId);
       else d.servers.setStatus(task.serverId, (p.previous_status as ServerStatus) ?? 'free');
@@ -176,6 +218,17 @@ function noteHostResult(ctx: { note(n: string, m: string): void }, purpose: stri
   }
 }
 
+/** The ISO's URL carries the install's token: a BMC that quotes it in an error must not put it in the journal. */
+function withoutSecret(e: unknown, secret: string): unknown {
+  if (!(e instanceof RackhandError) || !e.message.includes(secret)) return e;
+  return new RackhandError(e.code, e.message.split(secret).join('…'), JSON.parse(JSON.stringify(e.details ?? {}).split(secret).join('…')));
+}
+
+/** What the journal keeps of an armed netboot: never its token or the root password's hash. */
+function armed(nb: NetbootState): { osId: string; purpose: string; armedAt: string } {
+  return { osId: nb.osId, purpose: nb.purpose, armedAt: nb.armedAt };
+}
+
 function rootPass(ctx: { secrets: { root_pass?: string } | undefined }): string {
   const pass = ctx.secrets?.root_pass;
   if (!pass) throw new RackhandError('TASK_INTERRUPTED', 'the root password is gone (rackhand restarted before netboot was armed); ask again');
@@ -189,18 +242,30 @@ function rootPass(ctx: { secrets: { root_pass?: string } | undefined }): string 
  * reset, and a host that goes off in it is powered on; otherwise the deploy would report success for a host
  * left off.
  */
-async function rebootAfterInstall(d: NetbootWorkflowDeps, ctx: DeployCtx): Promise<'on' | 'reset' | 'reset, then on'> {
-  const first = await powerOnOrReset(d, ctx);
+/** After the installer reported: start the host from its disk. */
+export async function rebootAfterInstall(d: BmcWorkflowDeps, ctx: DeployCtx): Promise<'on' | 'reset' | 'reset, then on'> {
+  const first = (await readPower(d, ctx)) === 'off' ? 'on' : 'reset';
+  await d.bmc.call(ctx.serverId!, (drv, t) => drv.power(t, first, { signal: ctx.signal }));
+  // The installer may power itself off right after its callback, racing this reset, and a reset does nothing to a
+  // host that is off: whenever the host reads off after the reset, it is powered on. Done once it has read on twice
+  // and stayed on through the settle window.
   const settleUntil = Date.now() + Math.max(5_000, 10 * d.timing.powerPollMs);
-  while (Date.now() < settleUntil) {
+  const deadline = Date.now() + d.timing.powerTimeoutMs;
+  let ons = 0;
+  for (;;) {
     await sleep(d.timing.powerPollMs, undefined, { signal: ctx.signal });
-    if ((await readPower(d, ctx)) === 'off') {
+    const now = await readPower(d, ctx);
+    if (now === 'off' && first === 'reset') {
       await d.bmc.call(ctx.serverId!, (drv, t) => drv.power(t, 'on', { signal: ctx.signal }));
       await confirmPower(d, ctx, 'on', d.timing.powerTimeoutMs);
       return 'reset, then on';
     }
+    ons = now === 'on' ? ons + 1 : 0;
+    if (ons >= 2 && Date.now() >= settleUntil) return first;
+    if (Date.now() > deadline && ons < 2) {
+      throw new RackhandError('BMC_TIMEOUT', `power did not read on twice within ${Math.round(d.timing.powerTimeoutMs / 1000)} s (last read: ${now})`, { want: 'on', last: now });
+    }
   }
-  return first;
 }
 
 export function netbootWorkflows(d: NetbootWorkflowDeps): Workflow<any, any>[] {

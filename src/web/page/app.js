@@ -483,7 +483,7 @@ function renderDetail(sv) {
         h('button', { type: 'button', id: 'power-reboot', class: 'danger', disabled: !hasBmc, onclick: () => power('reboot') }, 'Reboot'),
         h('button', { type: 'button', id: 'open-console', disabled: !sv.console, title: sv.console ? '' : 'no console target configured', onclick: openConsole }, 'Open console'),
       ),
-      bootForm(hasBmc),
+      bootForm(hasBmc, sv.bmc && sv.bmc.driver),
     ),
     h('section', { 'aria-labelledby': 'tasks-title', class: 'card' }, h('h3', { id: 'tasks-title' }, 'Tasks'), h('div', { id: 'server-tasks' }, h('p', { class: 'muted' }, 'Loading…'))),
     h(
@@ -494,6 +494,7 @@ function renderDetail(sv) {
       h('div', { id: 'sensors' }),
       h('div', { id: 'history' }),
     ),
+    eventLogSection(hasBmc),
     bootHistorySection(),
     reinstallSection(sv),
     bmcSection(hasBmc),
@@ -502,12 +503,17 @@ function renderDetail(sv) {
   loadOsList();
 }
 
-function bootForm(hasBmc) {
+/** Drivers that can do more than IPMI's boot devices and network boot (BMC_DRIVER_FEATURES). */
+const REDFISH_LIKE = new Set(['redfish', 'simulated']);
+const BOOT_DEVICE_NAMES = { pxe: 'network (PXE)', http: 'UEFI HTTP boot' };
+
+function bootForm(hasBmc, driver) {
+  const devices = ['pxe', 'disk', 'cdrom', 'bios', ...(REDFISH_LIKE.has(driver) ? ['http'] : [])];
   return h(
     'form',
     { id: 'boot-form', class: 'inline', onsubmit: submitBoot },
     h('label', { for: 'boot-device' }, 'Boot device'),
-    h('select', { id: 'boot-device', name: 'device', disabled: !hasBmc }, ['pxe', 'disk', 'cdrom', 'bios'].map((d) => h('option', { value: d }, d === 'pxe' ? 'network (PXE)' : d))),
+    h('select', { id: 'boot-device', name: 'device', disabled: !hasBmc }, devices.map((d) => h('option', { value: d }, BOOT_DEVICE_NAMES[d] ?? d))),
     h('label', { for: 'boot-mode' }, 'Mode'),
     h('select', { id: 'boot-mode', name: 'mode', disabled: !hasBmc }, ['auto', 'uefi', 'legacy'].map((d) => h('option', { value: d }, d))),
     h('label', { class: 'check' }, h('input', { type: 'checkbox', id: 'boot-persistent', name: 'persistent', disabled: !hasBmc }), ' every boot'),
@@ -527,6 +533,12 @@ function reinstallSection(sv) {
       h('div', { class: 'field' }, h('label', { for: 'ri-hostname' }, 'Host name'), h('input', { id: 'ri-hostname', name: 'hostname', value: sv.name.split('.')[0], maxlength: 63, autocomplete: 'off', spellcheck: 'false' })),
       h('div', { class: 'field' }, h('label', { for: 'ri-pass' }, 'Root password'), h('input', { id: 'ri-pass', name: 'root_pass', type: 'password', minlength: 8, required: true, autocomplete: 'new-password' })),
       h('div', { class: 'field' }, h('label', { for: 'ri-key' }, 'SSH public key (optional)'), h('textarea', { id: 'ri-key', name: 'ssh_key', rows: 2, spellcheck: 'false' })),
+      h(
+        'div',
+        { class: 'field' },
+        h('label', { for: 'ri-boot-via' }, 'Boot via'),
+        h('select', { id: 'ri-boot-via', name: 'boot_via' }, BOOT_VIA.map((v) => h('option', { value: v, selected: v === (sv.bootVia || 'pxe') }, BOOT_VIA_NAMES[v]))),
+      ),
       h('p', { id: 'ri-error', class: 'error', role: 'alert' }),
       h('button', { type: 'submit', class: 'danger' }, 'Reinstall…'),
     ),
@@ -653,11 +665,15 @@ async function loadBootHistory(id) {
 /** Inventory writes carry BMC and console secrets: admin and central tokens only, as the API says. */
 const canEditInventory = () => !!state.who && (state.who.role === 'admin' || state.who.role === 'central');
 const SERVER_STATUSES = ['free', 'rent', 'reserved', 'deploying', 'maintenance', 'broken', 'suspended'];
+const BOOT_VIA = ['pxe', 'virtual_media', 'http'];
+const BOOT_VIA_NAMES = { pxe: 'network (PXE)', virtual_media: 'virtual media (its boot ISO, no DHCP)', http: 'UEFI HTTP boot' };
+/** The port a BMC gets when the form leaves it empty. */
+const bmcPortDefault = (driver, scheme) => (driver === 'redfish' ? (scheme === 'http' ? '80' : '443') : '623');
 
 /** ipmi and ipmitool, and any other driver this site's servers use (the simulated one of a demo or test site). */
 function bmcDrivers() {
   const inUse = [...state.servers.values()].map((x) => x.bmc && x.bmc.driver).filter(Boolean);
-  return [...new Set(['ipmi', 'ipmitool', ...inUse])];
+  return [...new Set(['ipmi', 'ipmitool', 'redfish', ...inUse])];
 }
 
 function field(id, label, input) {
@@ -687,14 +703,17 @@ function inventorySection(sv) {
         field('inv-datacenter', 'Datacenter', text('inv-datacenter', sv.datacenter, { maxlength: 128 })),
         field('inv-rack', 'Rack', text('inv-rack', sv.rack, { maxlength: 64 })),
         field('inv-rack-position', 'Rack position (U)', text('inv-rack-position', sv.rackPosition, { inputmode: 'numeric', pattern: '[0-9]{0,4}', maxlength: 4 })),
+        field('inv-boot-via', 'Deploys boot via', select('inv-boot-via', BOOT_VIA, sv.bootVia || 'pxe')),
       ),
       h(
         'fieldset',
         {},
         h('legend', {}, b ? 'BMC' : 'BMC (none yet: give its address, user and password)'),
-        field('inv-bmc-driver', 'Driver', select('inv-bmc-driver', bmcDrivers(), b ? b.driver : 'ipmi')),
+        field('inv-bmc-driver', 'Driver', h('select', { id: 'inv-bmc-driver', onchange: bmcPortHint }, bmcDrivers().map((o) => h('option', { value: o, selected: o === (b ? b.driver : 'ipmi') }, o)))),
         field('inv-bmc-host', 'Address', text('inv-bmc-host', b?.host, { maxlength: 253 })),
-        field('inv-bmc-port', 'Port', text('inv-bmc-port', b ? b.port : '', { inputmode: 'numeric', maxlength: 5, placeholder: '623' })),
+        field('inv-bmc-port', 'Port', text('inv-bmc-port', b ? b.port : '', { inputmode: 'numeric', maxlength: 5, placeholder: bmcPortDefault(b?.driver, b?.scheme) })),
+        field('inv-bmc-scheme', 'Redfish over', h('select', { id: 'inv-bmc-scheme', onchange: bmcPortHint }, ['https', 'http'].map((o) => h('option', { value: o, selected: o === (b ? b.scheme : 'https') }, o)))),
+        field('inv-bmc-legacy-tls', 'Old TLS (1.0/1.1) allowed', h('input', { id: 'inv-bmc-legacy-tls', type: 'checkbox', checked: !!b?.legacyTls })),
         field('inv-bmc-user', 'User name', text('inv-bmc-user', b?.username, { maxlength: 32 })),
         field('inv-bmc-pass', 'Password (write-only)', secret('inv-bmc-pass', b?.passwordSet)),
         field('inv-bmc-privilege', 'Privilege', select('inv-bmc-privilege', ['administrator', 'operator', 'user'], b ? b.privilege : 'administrator')),
@@ -713,11 +732,16 @@ function inventorySection(sv) {
   );
 }
 
+/** The empty port field shows the port the chosen driver gets. */
+function bmcPortHint() {
+  $('#inv-bmc-port').placeholder = bmcPortDefault($('#inv-bmc-driver').value, $('#inv-bmc-scheme').value);
+}
+
 /** The form's field for an API field name (details.field), to mark and focus it. */
 const INVENTORY_INPUTS = {
   name: 'inv-name', status: 'inv-status', location: 'inv-location', datacenter: 'inv-datacenter', rack: 'inv-rack', rack_position: 'inv-rack-position',
   'bmc.driver': 'inv-bmc-driver', 'bmc.host': 'inv-bmc-host', 'bmc.port': 'inv-bmc-port', 'bmc.username': 'inv-bmc-user', 'bmc.password': 'inv-bmc-pass',
-  'bmc.privilege': 'inv-bmc-privilege', bmc: 'inv-bmc-host', 'console.host': 'inv-vnc-host', 'console.port': 'inv-vnc-port', 'console.password': 'inv-vnc-pass', console: 'inv-vnc-host',
+  'bmc.privilege': 'inv-bmc-privilege', 'bmc.scheme': 'inv-bmc-scheme', 'bmc.legacy_tls': 'inv-bmc-legacy-tls', boot_via: 'inv-boot-via', bmc: 'inv-bmc-host', 'console.host': 'inv-vnc-host', 'console.port': 'inv-vnc-port', 'console.password': 'inv-vnc-pass', console: 'inv-vnc-host',
 };
 
 /**
@@ -728,8 +752,11 @@ function inventoryPatch(sv) {
   const v = (id) => $(`#${id}`).value.trim();
   const num = (id) => (v(id) === '' ? null : /^\d+$/.test(v(id)) ? Number(v(id)) : v(id));
   const patch = {};
-  const top = { name: v('inv-name'), status: v('inv-status'), location: v('inv-location'), datacenter: v('inv-datacenter'), rack: v('inv-rack'), rack_position: num('inv-rack-position') };
-  const was = { name: sv.name, status: sv.status, location: sv.location, datacenter: sv.datacenter, rack: sv.rack, rack_position: sv.rackPosition };
+  const top = {
+    name: v('inv-name'), status: v('inv-status'), location: v('inv-location'), datacenter: v('inv-datacenter'), rack: v('inv-rack'), rack_position: num('inv-rack-position'),
+    boot_via: v('inv-boot-via'),
+  };
+  const was = { name: sv.name, status: sv.status, location: sv.location, datacenter: sv.datacenter, rack: sv.rack, rack_position: sv.rackPosition, boot_via: sv.bootVia };
   for (const k of Object.keys(top)) if (top[k] !== was[k]) patch[k] = top[k];
   const part = (now, before, password) => {
     const out = {};
@@ -739,11 +766,14 @@ function inventoryPatch(sv) {
   };
   const b = sv.bmc;
   const bmc = part(
-    { driver: v('inv-bmc-driver'), host: v('inv-bmc-host'), port: num('inv-bmc-port'), username: v('inv-bmc-user'), privilege: v('inv-bmc-privilege') },
-    b && { driver: b.driver, host: b.host, port: b.port, username: b.username, privilege: b.privilege },
+    {
+      driver: v('inv-bmc-driver'), host: v('inv-bmc-host'), port: num('inv-bmc-port'), username: v('inv-bmc-user'), privilege: v('inv-bmc-privilege'),
+      scheme: v('inv-bmc-scheme'), legacy_tls: $('#inv-bmc-legacy-tls').checked,
+    },
+    b ? { driver: b.driver, host: b.host, port: b.port, username: b.username, privilege: b.privilege, scheme: b.scheme, legacy_tls: b.legacyTls } : { scheme: 'https', legacy_tls: false },
     $('#inv-bmc-pass').value,
   );
-  // A new BMC needs its address: the defaults alone (driver, privilege) are no change.
+  // A new BMC needs its address: the defaults alone (driver, privilege, scheme) are no change.
   if (bmc && (b || v('inv-bmc-host') || v('inv-bmc-user') || $('#inv-bmc-pass').value)) patch.bmc = bmc;
   const c = sv.console;
   const vnc = part({ host: v('inv-vnc-host'), port: num('inv-vnc-port') }, c && { host: c.host, port: c.port }, $('#inv-vnc-pass').value);
@@ -868,6 +898,7 @@ async function submitReinstall(e) {
   const body = { os_id: /^\d+$/.test(osId) ? Number(osId) : osId, root_pass: pass };
   if (hostname) body.hostname = hostname;
   if (key) body.ssh_key = key;
+  if ($('#ri-boot-via').value !== (sv.bootVia || 'pxe')) body.boot_via = $('#ri-boot-via').value;
   const r = await started(api('POST', `/api/v1/servers/${sv.id}/reinstall`, body), `Reinstall ${sv.name}`);
   if (r) $('#ri-pass').value = '';
 }
@@ -1027,6 +1058,77 @@ async function cancelTask(id) {
   }
 }
 
+/* ---------- BMC event log ---------- */
+
+/** Erasing what happened to the hardware: the people who look after it (admin and tech tokens), as the API says. */
+const canClearEventLog = () => !!state.who && (state.who.role === 'admin' || state.who.role === 'tech');
+
+function eventLogSection(hasBmc) {
+  return h(
+    'section',
+    { 'aria-labelledby': 'event-log-title', class: 'card' },
+    h('h3', { id: 'event-log-title' }, 'BMC event log'),
+    h(
+      'div',
+      { class: 'buttons' },
+      h('button', { type: 'button', id: 'read-event-log', disabled: !hasBmc, onclick: readEventLog }, 'Read event log'),
+      canClearEventLog() ? h('button', { type: 'button', id: 'clear-event-log', class: 'danger', disabled: !hasBmc, onclick: clearEventLog }, 'Clear event log…') : '',
+    ),
+    h('div', { id: 'event-log' }),
+  );
+}
+
+async function readEventLog() {
+  const sv = current();
+  const box = $('#event-log');
+  const btn = $('#read-event-log');
+  btn.disabled = true;
+  box.replaceChildren(h('p', { class: 'muted' }, 'Reading the BMC…'));
+  try {
+    const r = await api('GET', `/api/v1/servers/${sv.id}/event-log`);
+    if (state.currentId !== sv.id) return;
+    const rows = [...r.entries].reverse();
+    const critical = rows.filter((e) => e.severity === 'critical').length;
+    box.replaceChildren(
+      h('p', { class: 'muted', id: 'event-log-summary' }, 'Read ', when(r.read_at), ` (task ${r.task}): ${rows.length} entr${rows.length === 1 ? 'y' : 'ies'}${critical ? `, ${critical} critical` : ''}, newest first`),
+      rows.length
+        ? h(
+            'div',
+            { class: 'table-scroll' },
+            h(
+              'table',
+              { class: 'grid event-log' },
+              h('thead', {}, h('tr', {}, ['Time', 'Severity', 'What happened'].map((c) => h('th', { scope: 'col' }, c)))),
+              h(
+                'tbody',
+                {},
+                rows.map((e) =>
+                  h(
+                    'tr',
+                    { class: `sensor-${e.severity === 'ok' ? 'ok' : e.severity}` },
+                    h('td', {}, e.time ? h('time', { datetime: e.time, title: e.time }, new Date(e.time).toLocaleString()) : h('span', { class: 'muted', title: "the BMC's clock was not set" }, '—')),
+                    h('td', {}, h('span', { class: `badge sensor-badge-${e.severity === 'ok' ? 'ok' : e.severity}` }, e.severity)),
+                    h('td', { class: 'detail-text' }, e.message),
+                  ),
+                ),
+              ),
+            ),
+          )
+        : h('p', { class: 'muted' }, 'The event log is empty.'),
+    );
+  } catch (err) {
+    box.replaceChildren(h('p', { class: 'error' }, `Event log: ${err.code || ''} ${err.message}`));
+  } finally {
+    btn.disabled = false;
+  }
+}
+
+async function clearEventLog() {
+  const sv = current();
+  if (!(await confirmAction('Clear event log', `Erase the event log of ${sv.name}'s BMC? What it recorded is gone.`, 'Clear event log'))) return;
+  await started(api('DELETE', `/api/v1/servers/${sv.id}/event-log`), `Clear the event log of ${sv.name}`);
+}
+
 /* ---------- sensors ---------- */
 
 function thresholdText(t) {
@@ -1085,7 +1187,7 @@ async function readSensors() {
   }
 }
 
-const CHARTED_TYPES = ['temperature', 'fan', 'voltage'];
+const CHARTED_TYPES = ['temperature', 'fan', 'voltage', 'power'];
 
 async function loadHistory(id) {
   const box = $('#history');

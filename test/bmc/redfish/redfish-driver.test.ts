@@ -7,8 +7,8 @@ import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { RackhandError } from '../../../src/errors.js';
 import type { BmcTarget } from '../../../src/bmc/bmc-driver.js';
 import { BmcScheduler } from '../../../src/bmc/bmc-scheduler.js';
-import { MemoryCertificatePins } from '../../../src/bmc/redfish/certificate-pins.js';
-import { RedfishDriver, type RedfishDriverOptions, type RedfishTarget } from '../../../src/bmc/redfish/redfish-driver.js';
+import { MemoryCertificatePins } from '../../harness/redfish-bmc/memory-certificate-pins.js';
+import { RedfishDriver, type RedfishDriverOptions } from '../../../src/bmc/redfish/redfish-driver.js';
 import { MemoryMachine } from '../../harness/redfish-bmc/emulated-machine.js';
 import { RedfishEmulator, type RedfishEmulatorOptions } from '../../harness/redfish-bmc/redfish-emulator.js';
 import { startRedfishFarm } from '../../harness/redfish-bmc/redfish-farm.js';
@@ -24,11 +24,11 @@ afterEach(async () => {
   await Promise.all(emulators.splice(0).map((e) => e.stop()));
 });
 
-async function emulator(opts: Partial<RedfishEmulatorOptions> = {}): Promise<{ emu: RedfishEmulator; machine: MemoryMachine; t: RedfishTarget }> {
+async function emulator(opts: Partial<RedfishEmulatorOptions> = {}): Promise<{ emu: RedfishEmulator; machine: MemoryMachine; t: BmcTarget }> {
   const machine = (opts.machine as MemoryMachine | undefined) ?? new MemoryMachine({ power: 'Off' });
   const emu = await new RedfishEmulator({ machine, username: 'admin', password: PASSWORD, ...opts }).start();
   emulators.push(emu);
-  const t: RedfishTarget = { host: '127.0.0.1', port: emu.port, username: 'admin', password: PASSWORD, cipherSuite: 3, privilege: 'administrator', scheme: opts.tls === false ? 'http' : 'https' };
+  const t: BmcTarget = { host: '127.0.0.1', port: emu.port, username: 'admin', password: PASSWORD, cipherSuite: 3, privilege: 'administrator', scheme: opts.tls === false ? 'http' : 'https' };
   return { emu, machine, t };
 }
 
@@ -105,15 +105,30 @@ describe('boot override', () => {
     const d = driver();
     for (const [device, target] of [['pxe', 'Pxe'], ['disk', 'Hdd'], ['cdrom', 'Cd'], ['bios', 'BiosSetup'], ['http', 'UefiHttp']] as const) {
       await d.setBootDevice(t, { device, mode: 'uefi', persistent: false });
-      expect(emu.boot).toEqual({ enabled: 'Once', target, mode: 'UEFI' });
+      expect(emu.boot).toMatchObject({ enabled: 'Once', target, mode: 'UEFI' });
       expect(await d.getBootDevice(t)).toEqual({ device, mode: 'uefi', persistent: false });
     }
     await d.setBootDevice(t, { device: 'pxe', mode: 'legacy', persistent: true });
-    expect(emu.boot).toEqual({ enabled: 'Continuous', target: 'Pxe', mode: 'Legacy' });
+    expect(emu.boot).toMatchObject({ enabled: 'Continuous', target: 'Pxe', mode: 'Legacy' });
     await d.setBootDevice(t, { device: 'none', mode: 'auto', persistent: false });
     expect(emu.boot.enabled).toBe('Disabled');
     expect((await d.getBootDevice(t)).device).toBe('none');
     expect(d.quirksSeen(t)).toEqual([]);
+  });
+
+  it('UEFI HTTP boot with a URL: HttpBootUri written and read back; a BMC without HttpBootUri gets the target alone', async () => {
+    const { emu, t } = await emulator();
+    const d = driver();
+    const uri = 'http://10.0.0.1:8080/boot/files/ipxe.efi';
+    await d.setBootDevice(t, { device: 'http', mode: 'uefi', persistent: false, uri });
+    expect(emu.boot).toEqual({ enabled: 'Once', target: 'UefiHttp', mode: 'UEFI', httpBootUri: uri });
+    expect(await d.getBootDevice(t)).toEqual({ device: 'http', mode: 'uefi', persistent: false, uri });
+    const old = await emulator();
+    old.emu.offersHttpBootUri = false;
+    await d.setBootDevice(old.t, { device: 'http', mode: 'uefi', persistent: false, uri });
+    expect(old.emu.boot).toMatchObject({ enabled: 'Once', target: 'UefiHttp' });
+    expect(old.emu.requests.filter((r) => r.method === 'PATCH').map((r) => r.body)).toEqual([{ Boot: { BootSourceOverrideEnabled: 'Once', BootSourceOverrideTarget: 'UefiHttp', BootSourceOverrideMode: 'UEFI' } }]);
+    expect(await d.getBootDevice(old.t)).toEqual({ device: 'http', mode: 'uefi', persistent: false });
   });
 
   it('a one-time override is consumed by the power-on it was set for', async () => {
@@ -197,7 +212,7 @@ describe('accounts', () => {
     const { id } = await d.addUser(t, { name: 'ops1', password: 'ops-Secret-7', privilege: 'operator' });
     expect(id).toBe(2);
     expect(await d.listUsers(t)).toContainEqual({ id: 2, name: 'ops1', enabled: true, privilege: 'operator' });
-    const ops: RedfishTarget = { ...t, username: 'ops1', password: 'ops-Secret-7' };
+    const ops: BmcTarget = { ...t, username: 'ops1', password: 'ops-Secret-7' };
     expect(await d.powerStatus(ops)).toBe('off');
     await expect(d.addUser(ops, { name: 'ops2', password: 'ops-Secret-8', privilege: 'operator' })).rejects.toMatchObject({ code: 'BMC_AUTH_FAILED' });
     await d.setUserPassword(t, 'ops1', 'ops-Secret-9');
@@ -297,30 +312,30 @@ describe('manager, inventory, event log, virtual media', () => {
     it('inserts (ejecting what was there first), reads it back, ejects', async () => {
       const { emu, machine, t } = await emulator();
       const d = driver();
-      await d.insertMedia(t, { image: url });
+      await d.insertMedia(t, url);
       expect(readFileSync(machine.media!)).toEqual(ISO);
-      expect(await d.mediaStatus(t)).toEqual({ inserted: true, image: url, at: 'Managers' });
+      expect(await d.mediaStatus(t)).toEqual({ inserted: true, image: url });
       const other = url.replace('host-11', 'host-12');
-      await d.insertMedia(t, { image: other });
+      await d.insertMedia(t, other);
       expect(emu.media).toMatchObject({ inserted: true, image: other });
       const actions = emu.requests.filter((r) => r.path.includes('/Actions/VirtualMedia.')).map((r) => r.path.split('.').pop());
       expect(actions).toEqual(['InsertMedia', 'EjectMedia', 'InsertMedia']);
       await d.ejectMedia(t);
       expect(machine.media).toBeUndefined();
-      expect(await d.mediaStatus(t)).toEqual({ inserted: false, image: null, at: 'Managers' });
+      expect(await d.mediaStatus(t)).toEqual({ inserted: false, image: null });
     });
 
     it('an image the BMC cannot fetch is the BMC refusing; a non-URL never reaches it', async () => {
       const { emu, t } = await emulator();
       const d = driver();
-      await expect(d.insertMedia(t, { image: url.replace('/boot/iso/', '/missing/') })).rejects.toMatchObject({ code: 'BMC_ERROR', message: expect.stringContaining('could not be fetched') });
-      await expect(d.insertMedia(t, { image: 'file:///etc/passwd' })).rejects.toMatchObject({ code: 'INVALID_INPUT' });
+      await expect(d.insertMedia(t, url.replace('/boot/iso/', '/missing/'))).rejects.toMatchObject({ code: 'BMC_ERROR', message: expect.stringContaining('could not be fetched') });
+      await expect(d.insertMedia(t, 'file:///etc/passwd')).rejects.toMatchObject({ code: 'INVALID_INPUT' });
       expect(emu.media.inserted).toBe(false);
     });
 
     it('waits on the task of an asynchronous insert', async () => {
       const { emu, t } = await emulator({ quirks: { asyncTasks: true }, taskLatencyMs: 1500 });
-      await driver().insertMedia(t, { image: url });
+      await driver().insertMedia(t, url);
       expect(emu.media.inserted).toBe(true);
       expect(emu.requests.some((r) => r.path.includes('/TaskMonitors/') && r.status === 202)).toBe(true);
     });
@@ -391,7 +406,7 @@ describe('TLS trust', () => {
     const err = (await d.powerStatus(t).catch((e: unknown) => e)) as RackhandError;
     expect(err.code).toBe('BMC_AUTH_FAILED');
     expect(err.details).toMatchObject({ reason: 'certificate-changed', pinned: first.fingerprint256, presented: second.fingerprint256, phase: 'connect' });
-    expect(err.message).toMatch(/different TLS certificate .* clear its pin/);
+    expect(err.message).toMatch(/different TLS certificate .* accept the new one with: forget this BMC's certificate pin$/);
     // Refused before a byte of the request (or the password) went out.
     const before = emu.requests.length;
     await d.powerStatus(t).catch(() => undefined);
@@ -406,7 +421,7 @@ describe('TLS trust', () => {
     const d = driver();
     await expect(d.powerStatus(t)).rejects.toMatchObject({ code: 'BMC_UNREACHABLE', message: expect.stringMatching(/TLS handshake failed \(.*protocol version\).*legacy TLS/) });
     expect(emu.requests).toEqual([]);
-    const marked: RedfishTarget = { ...t, legacyTls: true };
+    const marked: BmcTarget = { ...t, legacyTls: true };
     expect(await d.powerStatus(marked)).toBe('off');
   });
 
@@ -422,7 +437,7 @@ describe('TLS trust', () => {
 });
 
 describe('unreachable BMCs', () => {
-  const target = (port: number): RedfishTarget => ({ host: '127.0.0.1', port, username: 'admin', password: PASSWORD, cipherSuite: 3, privilege: 'administrator' });
+  const target = (port: number): BmcTarget => ({ host: '127.0.0.1', port, username: 'admin', password: PASSWORD, cipherSuite: 3, privilege: 'administrator' });
 
   it.each(['blackholed', 'silent', 'refused'] as const)('%s: BMC_UNREACHABLE from the connect timeout, long before the operation timeout', async (kind) => {
     const bmc = await startUnreachableBmc(kind);

@@ -7,8 +7,9 @@ import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, expect, it } from 'vitest';
-import { MemoryCertificatePins } from '../../../src/bmc/redfish/certificate-pins.js';
-import { RedfishDriver, type RedfishTarget } from '../../../src/bmc/redfish/redfish-driver.js';
+import { MemoryCertificatePins } from '../../harness/redfish-bmc/memory-certificate-pins.js';
+import type { BmcTarget } from '../../../src/bmc/bmc-driver.js';
+import { RedfishDriver } from '../../../src/bmc/redfish/redfish-driver.js';
 import { createNetnsLab, type NetnsLab } from '../../harness/netns-lab.js';
 import { CD_BOOT_MARKER, DISK_BOOT_MARKER, QemuMachine, writeMarkerCd } from '../../harness/redfish-bmc/qemu-machine.js';
 import { RedfishEmulator } from '../../harness/redfish-bmc/redfish-emulator.js';
@@ -41,7 +42,7 @@ async function vmBehindBmc(name: string, mac: string, opts: ConstructorParameter
   const emu = await new RedfishEmulator({ machine, username: 'admin', password: PASSWORD, quirks: opts }).start();
   const d = new RedfishDriver({ trust: { mode: 'pin', pins: new MemoryCertificatePins() }, reassertPauseMs: 50 });
   cleanup.push(() => d.close(), () => emu.stop(), () => machine.close());
-  const t: RedfishTarget = { host: '127.0.0.1', port: emu.port, username: 'admin', password: PASSWORD, cipherSuite: 3, privilege: 'administrator' };
+  const t: BmcTarget = { host: '127.0.0.1', port: emu.port, username: 'admin', password: PASSWORD, cipherSuite: 3, privilege: 'administrator' };
   return { machine, emu, d, t };
 }
 
@@ -64,7 +65,7 @@ it('BIOS VM: power, one-time PXE and CD boots, virtual media, off', async () => 
 
   // Virtual media + a one-time CD boot.
   from = machine.serialOffset();
-  await d.insertMedia(t, { image: imageUrl });
+  await d.insertMedia(t, imageUrl);
   expect(await machine.insertedMedia()).toMatch(/\.iso$/);
   await d.setBootDevice(t, { device: 'cdrom', mode: 'legacy', persistent: false });
   await d.power(t, 'reset');

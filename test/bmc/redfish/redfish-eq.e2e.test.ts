@@ -7,6 +7,7 @@ import { apiClient, startRackhand, type RackhandProcess } from '../../harness/ra
 import { MemoryMachine } from '../../harness/redfish-bmc/emulated-machine.js';
 import { redfishtool } from '../../harness/redfish-bmc/redfish-clients.js';
 import { RedfishEmulator } from '../../harness/redfish-bmc/redfish-emulator.js';
+import { makeSelfSignedCert } from '../../harness/redfish-bmc/self-signed-cert.js';
 import { startUnreachableBmc, type UnreachableBmc } from '../../harness/redfish-bmc/unreachable-bmc.js';
 import { waitTask } from '../../harness/vm-bmc-netboot-lab.js';
 
@@ -151,8 +152,8 @@ describe('quirks and faults through the daemon', () => {
   it('a BMC that refuses the full override and drops the first UEFI PXE one still ends with it set', async () => {
     const { task } = await eqTask({ action: 'boot_dev', id: 4, media: 'pxe', boot_mode: 'uefi' });
     expect(task, JSON.stringify(task.steps)).toMatchObject({ state: 'succeeded', result: { device: 'pxe', mode: 'uefi' } });
-    expect(quirky.boot).toEqual({ enabled: 'Once', target: 'Pxe', mode: 'UEFI' });
-    expect(rh.output()).toMatch(/redfish quirk/);
+    expect(quirky.boot).toMatchObject({ enabled: 'Once', target: 'Pxe', mode: 'UEFI' });
+    expect(rh.output()).toMatch(/"quirk":"boot-minimal-payload"/);
   });
 
   it('wrong password → BMC_AUTH_FAILED', async () => {
@@ -164,5 +165,35 @@ describe('quirks and faults through the daemon', () => {
     const { task } = await eqTask({ action: 'on', id: 3 });
     expect(task).toMatchObject({ state: 'failed', error: { code: 'BMC_UNREACHABLE' } });
     expect((await api().get('/healthz')).status).toBe(200);
+  });
+});
+
+describe('certificate pins in SQLite', () => {
+  it('kept across a restart; a replaced certificate is refused in one line naming the command; forget-certificate (admin, audited) accepts it', async () => {
+    const cert = () => api(admin).get('/api/v1/servers/1/bmc/certificate');
+    expect((await cert()).json).toMatchObject({ server: 1, endpoint: `127.0.0.1:${emu.port}`, pinned: { fingerprint256: emu.certificate.fingerprint256 } });
+    await rh.stop();
+    await rh.restart();
+    expect((await cert()).json.pinned.fingerprint256).toBe(emu.certificate.fingerprint256);
+
+    const replaced = makeSelfSignedCert();
+    emu.rotateCertificate(replaced);
+    const { task } = await eqTask({ action: 'on', id: 1 });
+    expect(task).toMatchObject({ state: 'failed', error: { code: 'BMC_AUTH_FAILED' } });
+    expect(task.error.message).toMatch(/different TLS certificate.*refused\. If it was replaced on purpose, accept the new one with: rackhand bmc forget-certificate 1$/);
+    expect(task.error.message).not.toContain('\n');
+
+    const tech = rh.cli(['token', 'create', '--role', 'tech']).stdout.trim();
+    expect((await api(tech).del('/api/v1/servers/1/bmc/certificate')).status).toBe(403);
+    const cli = rh.cli(['bmc', 'forget-certificate', '1', '--url', rh.url, '--token', admin]);
+    expect(cli.code, cli.stderr).toBe(0);
+    expect(cli.stdout).toMatch(/server 1: forgot the certificate pinned for 127\.0\.0\.1:\d+ on \d{4}-\d\d-\d\d \(SHA-256 [0-9A-F:]+\)/);
+    const audit = (await api(admin).get('/api/v1/audit?server=1')).json.list;
+    expect(audit).toContainEqual(expect.objectContaining({ method: 'DELETE', route: '/api/v1/servers/:id/bmc/certificate', status: 200, serverId: 1 }));
+    expect(audit).toContainEqual(expect.objectContaining({ method: 'DELETE', route: '/api/v1/servers/:id/bmc/certificate', status: 403, errorCode: 'FORBIDDEN' }));
+
+    const again = await eqTask({ action: 'on', id: 1 });
+    expect(again.task.state).toBe('succeeded');
+    expect((await cert()).json.pinned.fingerprint256).toBe(replaced.fingerprint256);
   });
 });

@@ -6,8 +6,9 @@ import { createServer as createNetServer, type Server as NetServer, type Socket 
 import fc from 'fast-check';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { RackhandError } from '../../../src/errors.js';
-import { MemoryCertificatePins } from '../../../src/bmc/redfish/certificate-pins.js';
-import { RedfishDriver, type RedfishTarget } from '../../../src/bmc/redfish/redfish-driver.js';
+import { MemoryCertificatePins } from '../../harness/redfish-bmc/memory-certificate-pins.js';
+import type { BmcTarget } from '../../../src/bmc/bmc-driver.js';
+import { RedfishDriver } from '../../../src/bmc/redfish/redfish-driver.js';
 import { bootSettingOf, logEntryOf, powerReadingFromPower, sensorFromResource, sensorsFromThermalPower, userOf } from '../../../src/bmc/redfish/redfish-resources.js';
 import { extendedMessage, memberLinks } from '../../../src/bmc/redfish/redfish-json.js';
 
@@ -121,7 +122,7 @@ beforeAll(async () => {
 
 afterAll(() => new Promise<void>((r) => http.close(() => r())));
 
-const target = (p: number): RedfishTarget => ({ host: '127.0.0.1', port: p, username: 'admin', password: 'pw', cipherSuite: 3, privilege: 'administrator', scheme: 'http' });
+const target = (p: number): BmcTarget => ({ host: '127.0.0.1', port: p, username: 'admin', password: 'pw', cipherSuite: 3, privilege: 'administrator', scheme: 'http' });
 
 let succeeded = 0;
 /** Resolves when `p` settles as a value or a RackhandError; anything else, or no answer within 10 s, fails. */
@@ -160,7 +161,7 @@ describe('a hostile Redfish service', () => {
             () => d.removeUser(t, 'other'),
             () => d.deviceInfo(t),
             () => d.readEventLog(t),
-            () => d.insertMedia(t, { image: 'http://127.0.0.1:9/x.iso' }),
+            () => d.insertMedia(t, 'http://127.0.0.1:9/x.iso'),
             () => d.resetBmc(t, 'warm'),
           ]) {
             await settles(op());

@@ -25,6 +25,7 @@ describeBmcDriverContract('simulated', async () => {
     unsupported: (d) => d.powerReading(at('sim-no-dcmi')),
     measuresPower: true,
     truePower: () => driver.state(target).power,
+    trueMedia: () => driver.state(target).media.image,
     close: () => driver.close(),
   };
 });

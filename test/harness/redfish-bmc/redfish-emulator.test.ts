@@ -187,7 +187,7 @@ describe('sushy against the emulator', () => {
     expect(out.error).toBeUndefined();
     expect(machine.powerState()).toBe('On');
     expect(out.results[2]).toMatchObject({ power: 'On', boot: { enabled: 'Once', target: 'Cd', mode: 'UEFI' } });
-    expect(emu.boot).toEqual({ enabled: 'Once', target: 'Cd', mode: 'UEFI' });
+    expect(emu.boot).toMatchObject({ enabled: 'Once', target: 'Cd', mode: 'UEFI' });
     expect(out.results[3].session_uri).toMatch(/^\/redfish\/v1\/SessionService\/Sessions\/\d+$/);
     expect(emu.requests.filter((q) => q.path === emu.systemPath).every((q) => q.auth === 'session')).toBe(true);
   });

@@ -182,7 +182,7 @@ export class RedfishEmulator {
   readonly sensors: EmulatedSensor[] = DEFAULT_SENSORS.map((s) => ({ ...s }));
   readonly requests: RecordedRequest[] = [];
   /** The boot override as the BMC holds it (the independent truth tests compare with). */
-  readonly boot: { enabled: 'Disabled' | 'Once' | 'Continuous'; target: BootTarget; mode: BootMode };
+  readonly boot: { enabled: 'Disabled' | 'Once' | 'Continuous'; target: BootTarget; mode: BootMode; httpBootUri: string };
   readonly media: { image: string | null; imageName: string; inserted: boolean; writeProtected: boolean };
   /** Manager.Reset count; times the BMC was off the network. */
   managerResets = 0;
@@ -190,6 +190,8 @@ export class RedfishEmulator {
   power = { onWatts: 142, offWatts: 9 };
   /** False: a board without power metering (no PowerConsumedWatts, no power sensor). */
   measuresPower = true;
+  /** False: firmware older than Redfish 2019.1, whose Boot has no HttpBootUri (UEFI HTTP boot asks DHCP). */
+  offersHttpBootUri = true;
   /** ResetType values the system offers (a board without PowerCycle, …). */
   resetTypes: string[] = [...RESET_TYPES];
   /** BootSourceOverrideTarget values the system offers. */
@@ -219,7 +221,7 @@ export class RedfishEmulator {
     this.chassisId = opts.ids?.chassis ?? `enclosure-${tag}`;
     this.uuid = `4c4c4544-0000-4000-8000-${randomBytes(6).toString('hex')}`;
     this.accounts = [{ id: '1', userName: opts.username ?? 'admin', password: opts.password ?? 'password', roleId: 'Administrator', enabled: true }];
-    this.boot = { enabled: 'Disabled', target: 'None', mode: opts.machine.nativeMode };
+    this.boot = { enabled: 'Disabled', target: 'None', mode: opts.machine.nativeMode, httpBootUri: '' };
     this.media = { image: null, imageName: '', inserted: false, writeProtected: true };
     this.tls = opts.tls ?? true;
     this.cert = opts.cert ?? sharedTestCert();
@@ -688,6 +690,7 @@ export class RedfishEmulator {
       BootSourceOverrideEnabled: this.boot.enabled,
       BootSourceOverrideTarget: this.boot.target,
       'BootSourceOverrideTarget@Redfish.AllowableValues': this.quirks.virtualCdIsUsbCd ? [...this.bootTargets, 'UsbCd'] : [...this.bootTargets],
+      ...(this.offersHttpBootUri ? { HttpBootUri: this.boot.httpBootUri } : {}),
     };
     if (!this.quirks.noBootOverrideMode) {
       boot.BootSourceOverrideMode = this.boot.mode;
@@ -955,7 +958,7 @@ export class RedfishEmulator {
     const boot = asObject(b.Boot, '#/Boot');
     const keys = Object.keys(boot);
     for (const k of keys) {
-      const known = k === 'BootSourceOverrideEnabled' || k === 'BootSourceOverrideTarget' || (k === 'BootSourceOverrideMode' && !this.quirks.noBootOverrideMode);
+      const known = k === 'BootSourceOverrideEnabled' || k === 'BootSourceOverrideTarget' || (k === 'HttpBootUri' && this.offersHttpBootUri) || (k === 'BootSourceOverrideMode' && !this.quirks.noBootOverrideMode);
       if (!known) throw badRequest('PropertyUnknown', `The property ${k} is not in the list of valid properties for the resource.`, [`#/Boot/${k}`]);
     }
     if (this.quirks.minimalBootPatch && keys.length > 1 && keys.some((k) => k !== 'BootSourceOverrideEnabled' && k !== 'BootSourceOverrideTarget')) {
@@ -971,6 +974,13 @@ export class RedfishEmulator {
       const v = boot.BootSourceOverrideTarget;
       if (!this.bootTargets.includes(v as BootTarget) && !(v === 'UsbCd' && this.quirks.virtualCdIsUsbCd)) throw valueNotInList(v, 'BootSourceOverrideTarget');
       next.target = v as BootTarget;
+    }
+    if ('HttpBootUri' in boot) {
+      const v = boot.HttpBootUri;
+      if (typeof v !== 'string' || (v !== '' && !/^https?:\/\//.test(v))) {
+        throw badRequest('PropertyValueFormatError', `The value ${JSON.stringify(v)} for the property HttpBootUri is of a different format than the property can accept.`, ['#/Boot/HttpBootUri']);
+      }
+      next.httpBootUri = v;
     }
     if ('BootSourceOverrideMode' in boot) {
       const v = boot.BootSourceOverrideMode;
