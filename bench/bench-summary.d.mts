@@ -2,6 +2,8 @@
 export interface SummaryRow {
   name: string;
   rackhand: string;
+  /** The anchor's name (ipmipower, tftpd-hpa, …). */
+  tool: string;
   anchor: string;
   ratio: number | null;
   goal: string;

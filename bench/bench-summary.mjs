@@ -1,9 +1,10 @@
 // Benchmark summaries: the one JSON line a bench prints last under --json, which `npm run bench` (bench/all.mjs) reads.
 
 /**
- * One row of the table `npm run bench` prints. `rackhand` and `anchor` are shown as given (with their units);
- * `ratio` is the bench's own (its goal says which way is better); `met` null when the row has no goal.
- * @typedef {{ name: string, rackhand: string, anchor: string, ratio: number | null, goal: string, met: boolean | null }} SummaryRow
+ * One row of the table `npm run bench` prints. `rackhand` and `anchor` (the number of the anchor `tool`) are shown as
+ * given, with their units; `ratio` is the bench's own (its goal says which way is better); `met` null when the row
+ * has no goal.
+ * @typedef {{ name: string, rackhand: string, tool: string, anchor: string, ratio: number | null, goal: string, met: boolean | null }} SummaryRow
  */
 
 /** Prints `{"bench":NAME,"rows":[…]}` on one line of stdout. */
