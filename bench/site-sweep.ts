@@ -244,10 +244,11 @@ async function size(n: number, tmp: string): Promise<SummaryRow[]> {
     if (WITH_API) {
       const idle = await apiLoad(fresh, n, undefined);
       console.log(`  API at ${API_RATE} req/s (eq show, GET /api/v1/servers/:id; 20 connections), ${API_SECONDS} s each:`);
-      console.log(`    no sweep                       p50 ${idle.p50} ms  p99 ${idle.p99} ms  max ${idle.max} ms  errors ${idle.bad}`);
+      const thread = (x: { cpuS: number; waitS: number }): string => `  event loop ${x.cpuS.toFixed(1)} s on a CPU, ${x.waitS.toFixed(1)} s waiting for one`;
+      console.log(`    no sweep                       p50 ${idle.p50} ms  p99 ${idle.p99} ms  max ${idle.max} ms  errors ${idle.bad}${thread(idle)}`);
       for (const d of [fresh, kept]) {
         const busy = await apiLoad(d, n, d);
-        console.log(`    sweeps back to back (${d.name.padEnd(5)})   p50 ${busy.p50} ms  p99 ${busy.p99} ms  max ${busy.max} ms  errors ${busy.bad}  (${busy.sweeps} sweeps)`);
+        console.log(`    sweeps back to back (${d.name.padEnd(5)})   p50 ${busy.p50} ms  p99 ${busy.p99} ms  max ${busy.max} ms  errors ${busy.bad}  (${busy.sweeps} sweeps)${thread(busy)}`);
         rows.push({
           name: `API p99 during ${d.name === 'fresh' ? 'fresh-session' : 'kept-session'} sweeps, ${n} BMCs`,
           rackhand: `${busy.p99} ms`,
@@ -285,8 +286,26 @@ async function checkStored(d: Daemon, farm: SimFarm, since: number): Promise<voi
   if (wrong.length) throw new Error(`${d.name}: ${wrong.length} servers stored a wrong power state: ${wrong.slice(0, 5).join('; ')}`);
 }
 
+/**
+ * The daemon's main thread (its event loop): seconds on a CPU and seconds runnable but waiting for one
+ * (/proc/PID/schedstat). The wait tells a daemon starved by the sims sharing its cores from one busy with itself.
+ */
+function schedstat(pid: number | undefined): { cpuS: number; waitS: number } {
+  try {
+    const [cpu, wait] = readFileSync(`/proc/${pid}/schedstat`, 'utf8').trim().split(' ').map(Number);
+    return { cpuS: cpu! / 1e9, waitS: wait! / 1e9 };
+  } catch {
+    return { cpuS: 0, waitS: 0 };
+  }
+}
+
 /** autocannon at a fixed rate on `d` for API_SECONDS; when `sweeping` is given, power-syncs run back to back meanwhile. */
-async function apiLoad(d: Daemon, n: number, sweeping: Daemon | undefined): Promise<{ p50: number; p99: number; max: number; bad: number; sweeps: number }> {
+async function apiLoad(
+  d: Daemon,
+  n: number,
+  sweeping: Daemon | undefined,
+): Promise<{ p50: number; p99: number; max: number; bad: number; sweeps: number; cpuS: number; waitS: number }> {
+  const s0 = schedstat(d.rh.child().pid);
   let k = 0;
   let stop = false;
   let sweeps = 0;
@@ -320,7 +339,8 @@ async function apiLoad(d: Daemon, n: number, sweeping: Daemon | undefined): Prom
         (err, res) => (err ? reject(err) : resolve(res)),
       );
     });
-    return { p50: r.latency.p50, p99: r.latency.p99, max: r.latency.max, bad: r.non2xx + r.errors + r.timeouts, sweeps };
+    const s1 = schedstat(d.rh.child().pid);
+    return { p50: r.latency.p50, p99: r.latency.p99, max: r.latency.max, bad: r.non2xx + r.errors + r.timeouts, sweeps, cpuS: s1.cpuS - s0.cpuS, waitS: s1.waitS - s0.waitS };
   } finally {
     stop = true;
     await loop;
