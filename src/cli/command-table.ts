@@ -103,13 +103,6 @@ export const commandTable: CommandSpec[] = [
     ],
   },
   { name: 'task show', args: 'ID', summary: 'one task with its step journal, from the store', via: 'state', flags: [] },
-  {
-    name: 'callback-key',
-    args: '',
-    summary: 'print the key post_install_callback requests are signed with (HMAC-SHA256, base64): give it to central control',
-    via: 'state',
-    flags: [],
-  },
   { name: 'backup', args: 'FILE', summary: 'online backup of the SQLite store (safe while the daemon runs)', via: 'state', flags: [] },
   { name: 'images list', args: '', summary: 'the images booting hosts get: name, kind, files, size, sha256, source, ready', via: 'state', flags: [{ name: 'json', help: 'as JSON' }] },
   {
@@ -148,7 +141,7 @@ export const commandTable: CommandSpec[] = [
   {
     name: 'callback-key',
     args: '',
-    summary: 'print the key post_install_callback signatures use (HMAC-SHA256), for the receiving side',
+    summary: 'print the key post_install_callback signatures use (HMAC-SHA256, hex): give it to central control once',
     via: 'state',
     flags: [],
   },

@@ -173,17 +173,13 @@ async function stateCommand(spec: CommandSpec, args: string[], flags: Flags): Pr
         print(JSON.stringify(t, null, 2));
         return 0;
       }
-      case 'callback-key': {
-        print(state.secrets.derive(CALLBACK_KEY_LABEL).toString('base64'));
-        return 0;
-      }
       case 'backup': {
         await state.db.backup(args[0]);
         print(`backup written to ${args[0]}`);
         return 0;
       }
       case 'callback-key':
-        print(state.secrets.derive('post_install_callback').toString('hex'));
+        print(state.secrets.derive(CALLBACK_KEY_LABEL).toString('hex'));
         return 0;
     }
     if (spec.name.startsWith('images ')) return await imagesCommand(spec.name, args, flags, state.images, print);

@@ -297,7 +297,8 @@ async function dispatch(c: Conn, spec: CommandSpec, args: string[], v: Flags, ou
     }
     case 'audit': {
       const params = new URLSearchParams({ limit: v.limit ? String(id(v.limit as string, '--limit')) : '50' });
-      for (const f of ['server', 'task', 'token'] as const) if (v[f]) params.set(f, String(id(v[f] as string, `--${f}`)));
+      for (const f of ['server', 'task'] as const) if (v[f]) params.set(f, String(id(v[f] as string, `--${f}`)));
+      if (v.token) params.set('token_id', String(id(v.token as string, '--token')));
       if (v.errors) params.set('result', 'error');
       if (v.since) params.set('since', String(v.since));
       const r = await api<{ list: AuditLine[]; total: number }>(c, 'GET', `/api/v1/audit?${params}`);

@@ -116,7 +116,7 @@ describe('the audit log', () => {
     const byServer = await audit('?server=1001');
     expect(byServer.list.length).toBeGreaterThan(0);
     expect(byServer.list.every((e: any) => e.serverId === 1001)).toBe(true);
-    const byToken = await audit(`?token=${tokenId('client')}`);
+    const byToken = await audit(`?token_id=${tokenId('client')}`);
     expect(byToken.list.map((e: any) => e.tokenName)).toEqual(['client']);
     expect((await audit(`?since=${encodeURIComponent(new Date(Date.now() + 60_000).toISOString())}`)).total).toBe(0);
     expect((await call(site.tokens.admin, 'GET', '/api/v1/audit?result=maybe')).json.error.details.field).toBe('result');

@@ -40,6 +40,8 @@ async function installerReports(serverId: number, query = '') {
 beforeAll(async () => {
   central = await startCallbackReceiver();
   rh = await startRackhand({
+    // operation_diag and the wipes boot the ramdisk: its files must be in the store
+    placeholderImages: ['rackhand-ramdisk'],
     config: {
       bmc: { simulatedDelayMs: 5, powerPollMs: 50, sync: { enabled: false } },
       sensors: { enabled: false },
@@ -110,7 +112,7 @@ describe('install input is checked before any task, on every path', () => {
 });
 
 describe('post_install_callback', () => {
-  const key = () => Buffer.from(rh.cli(['callback-key']).stdout.trim(), 'base64');
+  const key = () => Buffer.from(rh.cli(['callback-key']).stdout.trim(), 'hex');
   const verify = (cb: { headers: Record<string, unknown>; body: string }) => {
     const m = /^t=(\d+),v1=([0-9a-f]{64})$/.exec(String(cb.headers['x-rackhand-signature']));
     expect(m, String(cb.headers['x-rackhand-signature'])).toBeTruthy();
@@ -144,7 +146,7 @@ describe('post_install_callback', () => {
     const r = await eq({ action: 'reinstall', id: 13, os_id: 900, root_pass: STRONG, post_install_callback: central.url('/cb/13') }, centralToken);
     await installerReports(13, '?status=failed&code=DISK_MISSING&reason=no%20disk%20found');
     const [cb] = await central.delivered('/cb/13');
-    expect(cb.json).toMatchObject({ server_id: 13, task: r.json.task, status: 'failed', code: 'BOOT_ERROR' });
+    expect(cb.json).toMatchObject({ server_id: 13, task: r.json.task, status: 'failed', code: 'INSTALL_FAILED' });
     expect(cb.json.reason).toContain('no disk found');
     verify(cb);
   });

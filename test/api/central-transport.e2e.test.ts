@@ -28,7 +28,7 @@ function raw(method: string, path: string, body: string | undefined, headers: Re
 }
 
 beforeAll(async () => {
-  rh = await startRackhand({ config: { bmc: { simulatedDelayMs: 5, powerPollMs: 50, sync: { enabled: false } }, sensors: { enabled: false } } });
+  rh = await startRackhand({ placeholderImages: ['rackhand-ramdisk'], config: { bmc: { simulatedDelayMs: 5, powerPollMs: 50, sync: { enabled: false } }, sensors: { enabled: false } } });
   admin = rh.cli(['token', 'create', '--role', 'admin']).stdout.trim();
   expect((await api().post('/api/v1/servers/import', makeServers(20).map((s) => ({ ...s, status: 'free', owner_id: undefined })))).status).toBe(200);
   expect((await api().post('/api/ip/v3/ipnet', { name: '192.0.2.0/24' })).status).toBe(201);

@@ -179,6 +179,8 @@ beforeAll(async () => {
   central = await startCallbackReceiver();
   lab = await startSnmpLab({ ports: 2 });
   rh = await startRackhand({
+    // operation_diag and the wipes boot the ramdisk: its files must be in the store
+    placeholderImages: ['rackhand-ramdisk'],
     config: {
       bmc: { simulatedDelayMs: 5, powerPollMs: 50, sync: { enabled: false } },
       sensors: { enabled: false },

@@ -81,7 +81,7 @@ describe('bash completion', () => {
     expect(complete(file, ['rackhand', 're'])).toEqual(['reinstall']);
     expect(complete(file, ['rackhand', 'power', ''])).toEqual(['off', 'on', 'reboot']);
     expect(complete(file, ['rackhand', 'token', ''])).toEqual(['create', 'list', 'revoke']);
-    expect(complete(file, ['rackhand', 'bmc', ''])).toEqual(['reset']);
+    expect(complete(file, ['rackhand', 'bmc', ''])).toEqual(['forget-certificate', 'reset']);
     expect(complete(file, ['rackhand', 'servers', ''])).toEqual(['import', 'list']);
     expect(complete(file, ['rackhand', 'token', 'create', '--role', ''])).toEqual(['admin', 'central', 'client', 'tech']);
     expect(complete(file, ['rackhand', '--state-dir', '/tmp', 'token', 'create', '--r'])).toEqual(['--role']);

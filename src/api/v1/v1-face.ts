@@ -667,7 +667,8 @@ export const v1Face: Face = {
         .object({
           server: intParam.optional(),
           task: intParam.optional(),
-          token: intParam.optional(),
+          // token_id, not token: `token` in a query is the caller's own credential
+          token_id: intParam.optional(),
           result: z.enum(['ok', 'error']).optional(),
           since: z.iso.datetime().optional(),
           until: z.iso.datetime().optional(),
@@ -679,7 +680,7 @@ export const v1Face: Face = {
         core.audit.list(principal, {
           serverId: q.server,
           taskId: q.task,
-          tokenId: q.token,
+          tokenId: q.token_id,
           result: q.result,
           // as stored: ISO in UTC with milliseconds, so text order is time order
           since: q.since && new Date(q.since).toISOString(),

@@ -48,6 +48,10 @@ export const serverSchema = z
       .strict()
       .nullable(),
     console: z.object({ type: z.literal('vnc'), host: z.string(), port: int, passwordSet: z.boolean() }).strict().nullable(),
+    billing: z
+      .object({ recurring: z.number().nullable(), nextDueDate: z.string().nullable(), billingCycle: z.string().nullable() })
+      .strict()
+      .describe("central's billing facts (eq update_servers); written as recurring, nextduedate, billingcycle; null: not given"),
     bootVia: z.enum(BOOT_VIA).describe('how deploys boot the host unless a request says: pxe, virtual_media (its boot ISO) or http (UEFI HTTP boot)'),
     power: z
       .object({

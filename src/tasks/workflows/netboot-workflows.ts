@@ -81,9 +81,8 @@ export function deployWorkflow(d: NetbootWorkflowDeps): Workflow<'deploy', { roo
             }
           });
         }
-        // Central tests its integration with imitated deploys: it hears of them as of real ones.
-        if (p.post_install_callback) await d.notifier.notify(ctx, p.post_install_callback, { status: 'ok', osId: p.os_id });
         d.servers.setStatus(serverId, p.previous_status as ServerStatus);
+        // Central tests its integration with imitated deploys: it hears of them as of real ones, once.
         if (p.post_install_callback) await d.notifier.notify(ctx, p.post_install_callback, { status: 'ok', osId: p.os_id });
         return { imitated: true, os_id: p.os_id };
       }
