@@ -3,7 +3,7 @@
 // and prints a --json summary line), and prints one table: bench, rackhand, anchor, ratio, goal.
 //
 // Usage: npm run bench [-- --quick] [-- --only site-sweep,tftp] [-- --log-dir DIR]
-//   --quick    smaller sizes and fewer rounds (minutes instead of ~25)
+//   --quick    smaller sizes and fewer rounds (a few minutes; the full run took ~10 on this machine)
 //   --only     run these benches only (names as in BENCHES below)
 //   --log-dir  keep each bench's full output there (default: a temp dir, named at the end)
 // The benches run one at a time: each interleaves rackhand with its anchor in its own rounds, so the ratios are
