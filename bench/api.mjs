@@ -5,7 +5,7 @@
 // while the power sync and the sensor sampling run over every BMC without pause (the BMC reads done during each
 // window are printed, so a quiet loop cannot pass for a busy one). Goals (issue 16): p99 < 20 ms, RSS < 400 MiB,
 // start < 5 s. An absolute-goal bench: no anchor. Tests never assert times; this prints them.
-//   node bench/api.mjs [--servers N] [--seconds S] [--page-rate R]
+//   node bench/api.mjs [--servers N] [--seconds S] [--page-rate R] [--json]  (--json: the summary line `npm run bench` reads)
 import autocannon from 'autocannon';
 import Database from 'better-sqlite3';
 import { spawn, spawnSync } from 'node:child_process';
@@ -14,6 +14,7 @@ import { mkdtempSync, openSync, readFileSync, rmSync, writeFileSync } from 'node
 import { loadavg, tmpdir } from 'node:os';
 import path from 'node:path';
 import { parseArgs } from 'node:util';
+import { printSummary } from './bench-summary.mjs';
 
 const { values: args } = parseArgs({
   options: {
@@ -22,6 +23,7 @@ const { values: args } = parseArgs({
     'page-rate': { type: 'string', default: '50' },
     // off: no power sync or sensor sampling (to see what the loops cost)
     loops: { type: 'string', default: 'on' },
+    json: { type: 'boolean', default: false },
   },
 });
 const N = Number(args.servers);
@@ -190,7 +192,8 @@ try {
   const t0 = performance.now();
   const imp = await fetch(`${daemon.url}/api/v1/servers/import`, { method: 'POST', headers: { ...auth, 'content-type': 'application/json' }, body });
   if (!imp.ok) throw new Error(`import failed: ${imp.status} ${await imp.text()}`);
-  say(`import      ${N} servers (${(body.length / 2 ** 20).toFixed(1)} MiB JSON, one call): ${((performance.now() - t0) / 1000).toFixed(2)} s`);
+  const importS = (performance.now() - t0) / 1000;
+  say(`import      ${N} servers (${(body.length / 2 ** 20).toFixed(1)} MiB JSON, one call): ${importS.toFixed(2)} s`);
   await stopDaemon(daemon.child);
 
   // ---- start-up on a store of N servers
@@ -260,6 +263,16 @@ try {
     `goals: start ${daemon.readyS < GOALS.startS ? 'met' : 'MISSED'}, eq show/status p99 at 500 req/s ${fixed.p99 < GOALS.p99Ms ? 'met' : 'MISSED'}, ` +
       `pages p99 ${results[1].p99 < GOALS.p99Ms && results[2].p99 < GOALS.p99Ms ? 'under' : 'OVER'} ${GOALS.p99Ms} ms, RSS ${end.peak < GOALS.rssMiB ? 'met' : 'MISSED'}`,
   );
+  if (args.json) {
+    // No anchor: absolute goals, so `ratio` is empty.
+    const row = (name, rackhand, goal, met) => ({ name, rackhand, tool: '', anchor: '', ratio: null, goal, met });
+    printSummary('api', [
+      row(`API ${N} servers: import (one call)`, `${importS.toFixed(2)} s`, '', null),
+      row(`API ${N} servers: start-up until ready`, `${daemon.readyS.toFixed(2)} s`, `< ${GOALS.startS} s`, daemon.readyS < GOALS.startS),
+      row(`API ${N} servers: daemon RSS high-water`, `${end.peak.toFixed(0)} MiB`, `< ${GOALS.rssMiB} MiB`, end.peak < GOALS.rssMiB),
+      ...results.map((r) => row(`API ${N} servers: ${r.title} p99, loops busy`, `${fmt(r.p99)} ms`, `< ${GOALS.p99Ms} ms`, r.p99 < GOALS.p99Ms)),
+    ]);
+  }
 } finally {
   if (daemon) await stopDaemon(daemon.child);
   rmSync(stateDir, { recursive: true, force: true });

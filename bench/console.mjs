@@ -1,12 +1,13 @@
 // Console proxy benchmark: rackhand's VncProxy vs websockify (the anchor) in the same run — 256 MiB each way,
 // 2,000 small echoes (p50/p99), and proxy memory with 10 concurrent sessions. Prints numbers and ratios.
 //
-//   node bench/console.mjs [MiB=256] [rounds=2] [--baseline GIT_REV] [--no-bufferutil]
+//   node bench/console.mjs [MiB=256] [rounds=2] [--baseline GIT_REV] [--no-bufferutil] [--json]
 //
 // The anchor is Debian's websockify (run by /usr/bin/python3, serving Debian's noVNC page as it does in the field);
 // when it is missing the bench installs it with apt-get (needs root), as the test command installs its peers.
 // --baseline also runs the proxy of another git revision (e.g. the hand-written websocket before `ws`) in the same
-// rounds and prints rackhand's ratio to it; --no-bufferutil runs rackhand's ws without its native unmasking helper.
+// rounds and prints rackhand's ratio to it; --no-bufferutil runs rackhand's ws without its native unmasking helper;
+// --json ends with the summary line `npm run bench` reads (bench/bench-summary.mjs).
 //
 // Roles (internal): `--targets` runs the TCP load targets, `--proxy DIR PORTS_JSON` runs rackhand's proxy from
 // the compiled console module in DIR. Targets greet with an RFB banner (the proxy insists on one), then:
@@ -20,6 +21,7 @@ import { createRequire } from 'node:module';
 import os from 'node:os';
 import path from 'node:path';
 import { fileURLToPath, pathToFileURL } from 'node:url';
+import { printSummary } from './bench-summary.mjs';
 
 const ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
 /** Debian packages of the anchor: websockify (the proxy) and novnc (the page it serves, as deployed). */
@@ -461,6 +463,8 @@ async function main() {
   const nb = args.indexOf('--no-bufferutil');
   // ws without its native (un)masking helper: what the package costs without it.
   if (nb >= 0) args.splice(nb, 1);
+  const ji = args.indexOf('--json');
+  if (ji >= 0) args.splice(ji, 1);
   const bi = args.indexOf('--baseline');
   const baseline = bi >= 0 ? args.splice(bi, 2)[1] : undefined;
   if (bi >= 0 && !baseline) throw new Error('--baseline needs a git revision');
@@ -598,6 +602,18 @@ async function main() {
         },
       }),
     );
+    if (ji >= 0) {
+      const row = (name, r, w, unit, ratio, goal, met) => ({ name: `console ${name}`, rackhand: `${r} ${unit}`, tool: 'websockify', anchor: `${w} ${unit}`, ratio, goal, met });
+      const up = R.up / W.up;
+      const down = R.down / W.down;
+      const rss = R.mem.peak.rss / W.mem.peak.rss;
+      printSummary('console', [
+        row(`upload, ${mib} MiB (best of ${rounds})`, f(R.up), f(W.up), 'MiB/s', up, '≥ 2× speed', up >= 2),
+        row(`download, ${mib} MiB (best of ${rounds})`, f(R.down), f(W.down), 'MiB/s', down, '≥ 1× speed', down >= 1),
+        row('echo p99', f(R.p99), f(W.p99), 'µs', R.p99 / W.p99, '', null),
+        row('10 sessions peak RSS', f(R.mem.peak.rss, 1), f(W.mem.peak.rss, 1), 'MiB', rss, '≤ 0.33×', rss <= 0.33),
+      ]);
+    }
   } finally {
     cleanup();
   }

@@ -8,6 +8,7 @@ import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { ensureAnchors } from './ensure-anchors.mjs';
+import { printSummary, type SummaryRow } from './bench-summary.mjs';
 import { startRackhand } from '../test/harness/rackhand-process.js';
 import { buildOsDiskImage, OS_MARKER } from '../test/harness/os-disk-image.js';
 import { sharedRamdisk } from '../test/harness/shared-ramdisk.js';
@@ -22,7 +23,7 @@ const opt = (name: string, dflt: number) => {
 const ROUNDS = opt('rounds', 7);
 const MIB = opt('mib', 256);
 /** What `--json` prints as its last line: one row per measurement, for `npm run bench`'s table. */
-const summary: { bench: string; rackhand: number; anchor?: number; ratio?: number; unit: string; goal?: string }[] = [];
+const summary: SummaryRow[] = [];
 const median = (xs: number[]) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)];
 
 /** MiB/s of one curl download to /dev/null (curl's own measure). */
@@ -72,7 +73,7 @@ http { access_log off; sendfile on; tcp_nopush on; types { application/octet-str
     const ng = median(rounds.nginx);
     console.log(`image streaming, ${MIB} MiB to curl over loopback, median of ${ROUNDS} interleaved rounds:`);
     console.log(`  rackhand ${rh_.toFixed(0)} MiB/s   nginx ${ng.toFixed(0)} MiB/s   ratio ${(rh_ / ng).toFixed(2)}x (goal >= 1.0)`);
-    summary.push({ bench: `image streaming ${MIB} MiB (vs nginx)`, rackhand: rh_, anchor: ng, ratio: rh_ / ng, unit: 'MiB/s', goal: '>= 1.0' });
+    summary.push({ name: `image streaming, ${MIB} MiB to curl`, rackhand: `${rh_.toFixed(0)} MiB/s`, tool: 'nginx', anchor: `${ng.toFixed(0)} MiB/s`, ratio: rh_ / ng, goal: '≥ 1× speed', met: rh_ >= ng });
   } finally {
     nginx?.kill('SIGTERM');
     await rh.cleanup();
@@ -105,7 +106,7 @@ async function deployTimes(): Promise<void> {
         const t = await waitTask(L.api, r.json.task, 300_000);
         const streamed = t.steps.filter((s: any) => s.name === 'host: stream image');
         const streamS = (Date.parse(streamed.at(-1).at) - Date.parse(streamed[0].at)) / 1000;
-        summary.push({ bench: `reinstall to first console line, ${MIB} MiB, ${firmware}`, rackhand: seconds, unit: 's' });
+        summary.push({ name: `reinstall to first console line, ${MIB} MiB, ${firmware}`, rackhand: `${seconds.toFixed(1)} s`, tool: '', anchor: '', ratio: null, goal: '', met: null });
         console.log(`reinstall → first console line of the installed system, ${MIB} MiB image (${(image.zstBytes / 2 ** 20).toFixed(1)} MiB zst), ${firmware}: ${seconds.toFixed(1)} s (stream step ${streamS.toFixed(1)} s; TCG VM)`);
       } finally {
         await vm.stop();
@@ -119,5 +120,5 @@ async function deployTimes(): Promise<void> {
 
 await streaming();
 if (!args.includes('--no-vm')) await deployTimes();
-if (args.includes('--json')) console.log(JSON.stringify({ summary }));
+if (args.includes('--json')) printSummary('deploy', summary);
 spawnSync('true');

@@ -18,6 +18,7 @@ import { MIGRATIONS } from '../src/store/migrations.js';
 import { CertificatePinsRepo } from '../src/store/repos/certificate-pins-repo.js';
 import { openDatabase } from '../src/store/sqlite-store.js';
 import { startRedfishFarm } from '../test/harness/redfish-bmc/redfish-farm.js';
+import { printSummary } from './bench-summary.mjs';
 
 const N = Number(process.env.BMCS ?? 200);
 const ROUNDS = Number(process.env.ROUNDS ?? 7);
@@ -146,6 +147,12 @@ async function main(): Promise<void> {
     if (rft.length) {
       console.log(`redfishtool x${RFT_PARALLEL} in parallel (Basic auth)            median ${fmt(t)}  [${list(rft)}]  wrong answers: ${rftErrors}`);
       console.log(`ratio redfishtool / rackhand: cold ${(t / c).toFixed(1)}x, warm ${(t / w).toFixed(1)}x (higher = rackhand faster)`);
+      if (process.argv.includes('--json')) {
+        const row = (name: string, ms: number) => ({
+          name: `Redfish power state, ${N} BMCs, ${name}`, rackhand: fmt(ms), tool: `redfishtool ×${RFT_PARALLEL}`, anchor: fmt(t), ratio: ms / t, goal: '≤ 1× time', met: ms <= t,
+        });
+        printSummary('redfish-fanout', [row('cold (new driver)', c), row('warm (sessions kept)', w)]);
+      }
     } else console.log('redfishtool skipped (REDFISHTOOL_ROUNDS=0)');
     if (errors || rftErrors) process.exitCode = 1;
   } finally {

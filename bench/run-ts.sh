@@ -13,6 +13,7 @@ npx --no-install tsc --ignoreConfig --outDir "$out" --rootDir . --module nodenex
 # own scripts (.py, .sh) and the benches' plain-JS helpers beside the compiled files.
 export BENCH_REPO_ROOT=$PWD
 find bench test/harness -type f ! -name '*.ts' | while read -r f; do mkdir -p "$out/$(dirname "$f")"; cp "$f" "$out/$f"; done
-echo '{"type":"module"}' > "$out/package.json"
+# src/version.ts reads the version from the package.json above it
+node -e 'const p=require("./package.json"); process.stdout.write(JSON.stringify({ type: "module", version: p.version }))' > "$out/package.json"
 ln -s "$PWD/node_modules" "$out/node_modules"
 node "$out/${entry%.ts}.js" "$@"

@@ -2,6 +2,7 @@
 // Benchmark: the running rackhand daemon's TFTP server against tftpd-hpa (in.tftpd) in the same run, same files, same clients.
 //
 // Usage: node bench/tftp.mjs [--runs 5] [--size-mib 32] [--clients 50,200] [--concurrent-mib 4] [--only 1,3] [--no-js] [--no-build]
+//        [--json]  (last line: the summary `npm run bench` reads, bench/bench-summary.mjs)
 // Set-up: installs tftpd-hpa, tftp-hpa, atftp and linux-perf when missing, and runs `npm run build` (TypeScript and
 // the native TFTP engine) unless --no-build. rackhand is `node bin/rackhand.js serve` with TFTP enabled: the
 // daemon's own code path, native engine ("rackhand") and, for reference, the JavaScript engine ("rh js", Node's
@@ -17,6 +18,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { ensureAnchors } from './ensure-anchors.mjs';
+import { printSummary } from './bench-summary.mjs';
 
 const args = process.argv.slice(2);
 const arg = (name, dflt) => {
@@ -202,6 +204,7 @@ console.log(`TFTP bench: ${SIZE_MIB} MiB file, median of ${RUNS} interleaved run
 // windowsize rows its column is its best (blksize 1468, lockstep) number.
 const w16 = ['blksize 1468', 'windowsize 16'];
 const scenarios = [
+  // lockstep: the issue's goal is at least tftpd-hpa's speed in every lockstep case
   { label: `${SIZE_MIB} MiB, tftp-hpa client, 512-byte blocks (lockstep)`, file: 'big.bin', fn: client.hpa512, n: 1, blk: 512 },
   { label: `${SIZE_MIB} MiB, atftp blksize 1468 (lockstep)`, file: 'big.bin', fn: client.atftp(['blksize 1468']), n: 1, blk: 1468 },
   ...CLIENTS.map((n) => ({
@@ -256,5 +259,23 @@ for (const s of servers.filter((x) => x.counters)) {
   console.log(`${s.name}: ${c.transfers_ok} transfers ok, ${c.transfers_failed} failed, ${c.retransmits} retransmits (the daemon's /metrics)`);
 }
 console.log(`all outputs byte-exact (sha256); load at end ${load()}`);
+if (args.includes('--json')) {
+  printSummary(
+    'tftp',
+    rows.map(([label, r]) => {
+      const speed = r['tftpd-hpa'].s / r.rackhand.s;
+      const lockstep = label.includes('(lockstep)');
+      return {
+        name: `TFTP ${label}`,
+        rackhand: `${r.rackhand.s.toFixed(3)} s, ${r.rackhand.usPerBlock.toFixed(1)} µs CPU/block`,
+        tool: 'tftpd-hpa',
+        anchor: `${r['tftpd-hpa'].s.toFixed(3)} s, ${r['tftpd-hpa'].usPerBlock.toFixed(1)} µs CPU/block`,
+        ratio: speed,
+        goal: lockstep ? '≥ 1.00× speed' : '',
+        met: lockstep ? speed >= 1 : null,
+      };
+    }),
+  );
+}
 // The servers are children holding the event loop open: exit, and the exit hook stops them.
 process.exit(0);

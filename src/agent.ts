@@ -161,6 +161,10 @@ export async function createAgent(config: ResolvedConfig, opts: { log?: Logger }
     taskCounts: () => repos.tasks.countsByKindAndState(),
     bmcReachability: () => repos.servers.bmcReachability(),
     bmcRejectedDatagrams: () => ({ ...(parts.ipmi?.stats().rejectedByReason ?? {}) }),
+    ipmi: (): Record<string, number> => {
+      const s = parts.ipmi?.stats();
+      return s ? { sessionsOpened: s.sessionsOpened, handshakes: s.handshakes, retransmits: s.retransmits } : {};
+    },
     dhcp: () => ({ ...(parts.dhcp?.counters ?? {}) }),
     tftp: () => ({ ...(parts.tftp?.stats() ?? {}) }),
     console: () => parts.vncProxy!.stats(),
@@ -174,7 +178,7 @@ export async function createAgent(config: ResolvedConfig, opts: { log?: Logger }
   const scheduler = new BmcScheduler(config.bmc.scheduler);
   // The simulated driver answers for BMCs that do not exist: only demo and test configurations get it.
   const simulated = config.bmc.allowSimulated ? new SimulatedDriver({ delayMs: config.bmc.simulatedDelayMs }) : undefined;
-  parts.ipmi = new IpmiDriver();
+  parts.ipmi = new IpmiDriver({ reuseSessions: config.bmc.ipmi.keepSessions });
   const drivers: BmcDriver[] = [
     parts.ipmi,
     new IpmitoolDriver({ binary: config.bmc.ipmitoolPath, logger: log.child({ part: 'ipmitool' }) }),

@@ -45,6 +45,17 @@ export const configSchema = z
           })
           .strict()
           .prefault({}),
+        /** The native `ipmi` driver (src/bmc/ipmi/ipmi-driver.ts). */
+        ipmi: z
+          .object({
+            /**
+             * Keep one RMCP+ session per BMC open between calls (keepalive, closed after idling): a sweep then costs
+             * one round trip per BMC. false: a session per call, closed after it, for BMCs with too few session slots.
+             */
+            keepSessions: z.boolean().default(true),
+          })
+          .strict()
+          .prefault({}),
         ipmitoolPath: z.string().min(1).default('ipmitool'),
         /** Per-BMC scheduling: see src/bmc/bmc-scheduler.ts for each setting's meaning. */
         scheduler: z

@@ -1,4 +1,5 @@
 // The power-state sync loop: jittered periodic status reads of every server's BMC, stored as last known power.
+import { setMaxListeners } from 'node:events';
 import type { Logger } from '../log.js';
 import type { ServersRepo } from '../store/repos/servers-repo.js';
 import type { BmcDrivers } from './bmc-drivers.js';
@@ -53,13 +54,19 @@ export class PowerSync {
       reads = [];
     };
     const pass = new AbortController();
+    // Every read in flight listens to the pass's signal (scheduler, driver, session: a few each), so more than
+    // Node's default of 10 is the normal case, not a leak: without this, each pass printed a MaxListenersExceededWarning.
+    setMaxListeners(0, pass.signal);
     this.passes.add(pass);
     const signal = pass.signal;
     const worker = async () => {
       while (next < ids.length && !signal.aborted) {
         const id = ids[next++];
         try {
-          reads.push({ id, state: await this.bmc.call(id, (d, t) => d.powerStatus(t, { signal })) });
+          // Awaited before `reads` is named: `reads.push(await …)` would push into the batch array of the moment the
+          // read began, which another worker may have written and replaced meanwhile (that read was then lost).
+          const state = await this.bmc.call(id, (d, t) => d.powerStatus(t, { signal }));
+          reads.push({ id, state });
         } catch (e) {
           if (signal.aborted) break; // stopped: not a fact about this BMC
           unreachable++;

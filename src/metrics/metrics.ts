@@ -27,6 +27,8 @@ export interface MetricsSources {
   dhcp?(): Record<string, number>;
   /** Inbound RMCP+ datagrams the native IPMI driver dropped, by reason (corrupt, forged, late, duplicate…). */
   bmcRejectedDatagrams?(): Record<string, number>;
+  /** The native IPMI driver's sessions opened, handshakes and retransmits. */
+  ipmi?(): Record<string, number>;
   /** TFTP server stats (TftpServerStats): counts, plus `activeTransfers` as a gauge. */
   tftp?(): Record<string, number>;
   /** Console proxy stats (VncProxyStats). */
@@ -143,6 +145,7 @@ export function createMetrics(sources: MetricsSources = {}): Metrics {
     });
   mirroredCounter('rackhand_dhcp_events_total', 'DHCP server counters (packets received, offers, acks, naks, refusals…)', () => sources.dhcp?.());
   mirroredCounter('rackhand_bmc_rejected_datagrams_total', 'RMCP+ datagrams from BMCs dropped by the native IPMI driver, by reason (decode, integrity, sequence, session-id, unexpected…)', () => sources.bmcRejectedDatagrams?.());
+  mirroredCounter('rackhand_ipmi_events_total', 'Native IPMI driver: sessions opened, handshakes started, datagrams sent again', () => sources.ipmi?.());
   mirroredCounter('rackhand_tftp_events_total', 'TFTP server counters (requests, transfers, bytes sent, retransmits…)', () => sources.tftp?.());
   new Gauge({
     name: 'rackhand_tftp_active_transfers',

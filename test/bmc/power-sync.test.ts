@@ -7,14 +7,15 @@ import { BmcScheduler } from '../../src/bmc/bmc-scheduler.js';
 import { PowerSync } from '../../src/bmc/power-sync.js';
 import { SimulatedDriver } from '../../src/bmc/simulated/simulated-driver.js';
 import { openDatabase } from '../../src/store/sqlite-store.js';
+import { MIGRATIONS } from '../../src/store/migrations.js';
 import { SecretBox } from '../../src/store/secret-box.js';
 import { ServersRepo } from '../../src/store/repos/servers-repo.js';
 
 let close: (() => void) | undefined;
 afterEach(() => close?.());
 
-function setup(n: number) {
-  const db = openDatabase(':memory:');
+function setup(n: number, concurrency = 4) {
+  const db = openDatabase(':memory:', MIGRATIONS);
   close = () => db.close();
   const servers = new ServersRepo(db, SecretBox.fromKey(Buffer.alloc(32, 1)));
   servers.upsertMany(Array.from({ length: n }, (_, i) => ({
@@ -24,7 +25,7 @@ function setup(n: number) {
   const simulated = new SimulatedDriver({ delayMs: 1, initialPower: 'on' });
   const scheduler = new BmcScheduler({ operationTimeoutMs: 600_000, minSpacingMs: 0 });
   const bmc = new BmcDrivers([scheduler.wrap(simulated)], servers);
-  const sync = new PowerSync(servers, bmc, { enabled: true, intervalMs: 60_000, jitter: 0, concurrency: 4 }, pino({ level: 'silent' }));
+  const sync = new PowerSync(servers, bmc, { enabled: true, intervalMs: 60_000, jitter: 0, concurrency }, pino({ level: 'silent' }));
   return { servers, simulated, sync };
 }
 
@@ -33,6 +34,27 @@ describe('PowerSync', () => {
     const { simulated, sync } = setup(3);
     simulated.injectFault('10.7.0.2:623', { kind: 'unreachable' });
     expect(await sync.syncOnce()).toEqual({ read: 2, unreachable: 1 });
+  });
+
+  it('a pass over many BMCs warns of no listener leak (one abort listener per read in flight on the pass signal)', async () => {
+    const { sync } = setup(40, 32);
+    const warnings: Error[] = [];
+    const onWarning = (w: Error): void => void warnings.push(w);
+    process.on('warning', onWarning);
+    try {
+      expect(await sync.syncOnce()).toEqual({ read: 40, unreachable: 0 });
+      await new Promise((r) => setImmediate(r)); // warnings are emitted on a later tick
+    } finally {
+      process.off('warning', onWarning);
+    }
+    expect(warnings.map((w) => `${w.name}: ${w.message}`)).toEqual([]);
+  });
+
+  it('a pass over more BMCs than one store batch (256) stores every read, none lost to a batch written meanwhile', async () => {
+    const { sync, servers } = setup(700, 64);
+    expect(await sync.syncOnce()).toEqual({ read: 700, unreachable: 0 });
+    const unread = servers.idsWithBmc().filter((id) => servers.get(id)?.power.state !== 'on');
+    expect(unread).toEqual([]);
   });
 
   it('stop() ends a pass stuck on hung BMCs: their calls are aborted, none is left hanging', async () => {

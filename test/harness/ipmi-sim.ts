@@ -13,7 +13,8 @@ import { join } from 'node:path';
 
 export interface SimBmc {
   index: number;
-  host: '127.0.0.1';
+  /** 127.0.0.1, or the sim's own loopback address with `ownAddresses`. */
+  host: string;
   port: number;
   username: string;
   password: string;
@@ -44,6 +45,11 @@ export interface SimFarmOptions {
   maxSessions?: number;
   /** Upper bound for all sims to answer an RMCP ping. Default 30 s. */
   readyTimeoutMs?: number;
+  /**
+   * Each sim on its own loopback address (127.1.x.y; Linux routes all of 127/8 to lo), so tools that name a host
+   * without its port in their output (ipmipower) can be told apart. Default: all on 127.0.0.1.
+   */
+  ownAddresses?: boolean;
 }
 
 export interface SimFarm {
@@ -216,13 +222,13 @@ endsdr
 `;
 
 /** An ipmi_sim LAN config: one LAN channel on 127.0.0.1:port, an admin user, the chassis hook run as `hook dir`. */
-export function lanConf(name: string, port: number, hook: string, dir: string, user: string, pass: string, maxSessions: number): string {
+export function lanConf(name: string, port: number, hook: string, dir: string, user: string, pass: string, maxSessions: number, address = '127.0.0.1'): string {
   const guid = `f00dface${port.toString(16).padStart(8, '0')}${process.pid.toString(16).padStart(16, '0')}`;
   const auths = 'none md2 md5 straight';
   return `name "${name}"
 set_working_mc 0x20
   startlan 1
-    addr 127.0.0.1 ${port}
+    addr ${address} ${port}
     priv_limit admin
     allowed_auths_callback ${auths}
     allowed_auths_user ${auths}
@@ -348,20 +354,20 @@ async function pickPorts(n: number, avoid: Set<number>): Promise<number[]> {
 // RMCP ASF Presence Ping; the sim answers with a Pong once its LAN socket is up.
 const ASF_PING = Buffer.from([0x06, 0x00, 0xff, 0x06, 0x00, 0x00, 0x11, 0xbe, 0x80, 0x01, 0x00, 0x00]);
 
-async function waitAnswering(ports: number[], timeoutMs: number, alive: (port: number) => boolean): Promise<void> {
+async function waitAnswering(ports: number[], timeoutMs: number, alive: (port: number) => boolean, hostOf: (port: number) => string = () => '127.0.0.1'): Promise<void> {
   const pending = new Set(ports);
   const sock: Socket = createSocket('udp4');
   sock.on('error', () => {}); // ICMP unreachable before the sim binds
   sock.on('message', (msg, rinfo) => {
     if (msg.length >= 9 && msg[0] === 0x06 && msg[3] === 0x06 && msg[8] === 0x40) pending.delete(rinfo.port);
   });
-  await new Promise<void>((r) => sock.bind(0, '127.0.0.1', () => r()));
+  await new Promise<void>((r) => sock.bind(0, () => r()));
   const deadline = Date.now() + timeoutMs;
   try {
     while (pending.size > 0) {
       for (const p of pending) {
         if (!alive(p)) throw new Error(`ipmi-sim on port ${p} exited during start-up`);
-        sock.send(ASF_PING, p, '127.0.0.1');
+        sock.send(ASF_PING, p, hostOf(p));
       }
       if (Date.now() > deadline) throw new Error(`ipmi-sim: ${pending.size} sims not answering after ${timeoutMs} ms`);
       await new Promise((r) => setTimeout(r, 50));
@@ -458,16 +464,17 @@ export async function startSimFarm(opts: SimFarmOptions): Promise<SimFarm> {
     for (let i = 0; i < count; i++) {
       const name = `bmc-${i}`;
       const dir = join(root, name);
+      const host = opts.ownAddresses ? `127.1.${(i + 1) >> 8}.${(i + 1) & 255}` : '127.0.0.1';
       mkdirSync(join(dir, 'ipmi_sim', name), { recursive: true });
       writeFileSync(join(dir, 'ipmi_sim', name, 'sdr.20.main'), sdrBytes);
-      writeFileSync(join(dir, 'lan.conf'), lanConf(name, ports[i]!, hook, dir, username, password, opts.maxSessions ?? 10));
+      writeFileSync(join(dir, 'lan.conf'), lanConf(name, ports[i]!, hook, dir, username, password, opts.maxSessions ?? 10, host));
       writeFileSync(join(dir, 'power'), opts.initialPower === 'off' ? '0\n' : '1\n');
       writeFileSync(join(dir, 'boot'), 'none\n');
-      bmcs.push({ index: i, host: '127.0.0.1', port: ports[i]!, username, password, dir });
+      bmcs.push({ index: i, host, port: ports[i]!, username, password, dir });
     }
     for (let i = 0; i < count; i++) launch(i);
     const byPort = new Map(bmcs.map((b) => [b.port, b.index]));
-    await waitAnswering(ports, readyTimeoutMs, (p) => isUp(byPort.get(p)!));
+    await waitAnswering(ports, readyTimeoutMs, (p) => isUp(byPort.get(p)!), (p) => bmcs[byPort.get(p)!]!.host);
     // ipmi_sim uses SO_REUSEADDR and would silently share a port someone bound in the meantime.
     const bound = boundUdpPorts();
     const shared = ports.filter((p) => (bound.get(p) ?? 0) > 1);
@@ -501,7 +508,7 @@ export async function startSimFarm(opts: SimFarmOptions): Promise<SimFarm> {
         if (isUp(i)) throw new Error(`ipmi-sim: sim ${i} already up`);
         procs.delete(i);
         launch(i);
-        await waitAnswering([b.port], readyTimeoutMs, () => isUp(i));
+        await waitAnswering([b.port], readyTimeoutMs, () => isUp(i), () => b.host);
         return;
       }
       case 'restart':

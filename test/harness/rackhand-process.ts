@@ -42,6 +42,8 @@ export interface StartOptions {
    * cli() still runs in the caller's namespace: it works on the state dir only.
    */
   netns?: string;
+  /** Options for node itself, before the daemon's script (e.g. --cpu-prof, which NODE_OPTIONS refuses). */
+  nodeArgs?: string[];
   /** Import placeholder images (test/harness/placeholder-images.ts) once the daemon has started. */
   placeholderImages?: string[];
 }
@@ -80,8 +82,8 @@ export async function startRackhand(opts: StartOptions = {}): Promise<RackhandPr
     new Promise<void>((resolve, reject) => {
       // `ip netns exec` exec()s node, so proc.pid is the daemon's own pid either way.
       proc = opts.netns
-        ? spawn('ip', ['netns', 'exec', opts.netns, process.execPath, BIN, 'serve'], { env, stdio: ['ignore', 'pipe', 'pipe'] })
-        : spawn(process.execPath, [BIN, 'serve'], { env, stdio: ['ignore', 'pipe', 'pipe'] });
+        ? spawn('ip', ['netns', 'exec', opts.netns, process.execPath, ...(opts.nodeArgs ?? []), BIN, 'serve'], { env, stdio: ['ignore', 'pipe', 'pipe'] })
+        : spawn(process.execPath, [...(opts.nodeArgs ?? []), BIN, 'serve'], { env, stdio: ['ignore', 'pipe', 'pipe'] });
       const timer = setTimeout(() => reject(new Error(`rackhand did not start:\n${out}`)), 30_000);
       // Only this launch's output: an earlier run's "listening on" line names a port that is gone.
       const from = out.length;

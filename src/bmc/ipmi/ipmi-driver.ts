@@ -9,7 +9,7 @@ import type { IpmiCommandRunner } from '../ipmi-commands/ipmi-command.js';
 import { IPMI_READ_ONLY_OPERATIONS, ipmiOperations as ops, type IpmiTargetState } from '../ipmi-commands/ipmi-operations.js';
 import { PRIVILEGE_LEVEL } from '../ipmi-commands/user-commands.js';
 import { IpmiDecodeError } from './ipmi-codec.js';
-import { IpmiSession, type IpmiSessionOptions, type RejectReason } from './ipmi-session.js';
+import { IpmiSession, type IpmiCounters, type IpmiSessionOptions, type RejectReason } from './ipmi-session.js';
 import { UdpTransport } from './ipmi-transport.js';
 
 export interface IpmiDriverOptions extends IpmiSessionOptions {
@@ -19,11 +19,6 @@ export interface IpmiDriverOptions extends IpmiSessionOptions {
   keepaliveMs?: number;
   /** Close a reused session nobody has used for this long (ms): BMCs have few session slots. */
   idleCloseMs?: number;
-  /**
-   * Wait for the answer to Close Session (default true). false sends it once and moves on: for one-shot
-   * fan-outs (powerStatusMany), where the wait is a round trip per BMC that tells the caller nothing.
-   */
-  awaitCloseReply?: boolean;
 }
 
 interface Entry {
@@ -35,6 +30,8 @@ interface Entry {
   /** Operations queued or running on this entry; it is forgotten only when none are and it holds no session. */
   pending: number;
   state: IpmiTargetState;
+  /** A one-shot session's Close Session waiting for the BMC's answer; the next session to the BMC waits for it. */
+  closing?: Promise<void>;
 }
 
 function insufficientPrivilege(e: unknown): boolean {
@@ -70,13 +67,19 @@ export class IpmiDriver implements BmcDriver {
   private readonly reuse: boolean;
   private readonly keepaliveMs: number;
   private readonly idleCloseMs: number;
-  private readonly awaitCloseReply: boolean;
   private sweeper?: NodeJS.Timeout;
   private closed = false;
   /** Shared by every session of this driver, so a fan-out does not open one socket per BMC. */
   private readonly transport: UdpTransport;
   /** Inbound datagrams dropped by this driver's sessions, by reason (forged, corrupt, late, duplicate…). */
   private readonly rejected: Partial<Record<RejectReason, number>> = {};
+  /**
+   * BMCs (host:port) that completed an RMCP+ handshake with this driver: later handshakes skip Get Channel
+   * Authentication Capabilities, a round trip that only tells RMCP+ support (a site's sweep opens thousands).
+   */
+  private readonly rmcpPlusKnown = new Set<string>();
+  /** Sessions opened, handshakes started (a session may need several), datagrams sent again. */
+  private readonly counters: IpmiCounters & { sessionsOpened: number } = { sessionsOpened: 0, handshakes: 0, retransmits: 0 };
   private readonly countReject = (reason: RejectReason): void => {
     this.rejected[reason] = (this.rejected[reason] ?? 0) + 1;
   };
@@ -85,7 +88,6 @@ export class IpmiDriver implements BmcDriver {
     this.reuse = opts.reuseSessions ?? true;
     this.keepaliveMs = opts.keepaliveMs ?? 15_000;
     this.idleCloseMs = opts.idleCloseMs ?? 120_000;
-    this.awaitCloseReply = opts.awaitCloseReply ?? true;
     this.transport = new UdpTransport();
   }
 
@@ -145,7 +147,22 @@ export class IpmiDriver implements BmcDriver {
     const s = e.session;
     e.session = undefined;
     e.state = {};
-    if (s) await s.close({ awaitReply: this.awaitCloseReply });
+    if (s) await s.close();
+  }
+
+  /**
+   * A one-shot session's close, off the caller's path: the caller has its answer a round trip sooner, while the next
+   * session to this BMC (acquire) waits until the BMC has answered Close Session — never two commands to it at once.
+   */
+  private closeLater(e: Entry, s: IpmiSession): void {
+    e.session = undefined;
+    e.state = {};
+    e.pending++; // the entry, and so its `closing`, outlives the operation
+    const closing: Promise<void> = s.close().finally(() => {
+      if (e.closing === closing) e.closing = undefined;
+      this.release(e);
+    });
+    e.closing = closing;
   }
 
   /**
@@ -159,9 +176,19 @@ export class IpmiDriver implements BmcDriver {
       && cur.privilegeLevel >= Math.min(PRIVILEGE_LEVEL[need ?? t.privilege], PRIVILEGE_LEVEL[t.privilege]);
     if (cur && same) return { s: cur, fresh: false };
     if (cur) await this.dropSession(e);
-    const s = new IpmiSession({ ...t }, { ...this.opts, transport: this.opts.transport ?? this.transport, onReject: this.countReject });
+    if (e.closing) await e.closing;
+    const s = new IpmiSession({ ...t }, { ...this.opts, transport: this.opts.transport ?? this.transport, onReject: this.countReject, counters: this.counters });
     const privilege = !this.reuse && need && PRIVILEGE_LEVEL[need] < PRIVILEGE_LEVEL[t.privilege] ? need : t.privilege;
-    await s.open({ privilege, signal });
+    const bmc = `${t.host}:${t.port}`;
+    try {
+      await s.open({ privilege, signal, skipCapabilities: this.rmcpPlusKnown.has(bmc) });
+    } catch (err) {
+      this.rmcpPlusKnown.delete(bmc);
+      throw err;
+    }
+    if (this.rmcpPlusKnown.size >= 65_536) this.rmcpPlusKnown.clear(); // bounded; a site has far fewer BMCs
+    this.rmcpPlusKnown.add(bmc);
+    this.counters.sessionsOpened++;
     e.session = s;
     e.target = t;
     if (this.reuse) {
@@ -217,7 +244,8 @@ export class IpmiDriver implements BmcDriver {
         throw err;
       } finally {
         const s = e.session;
-        if (s && (!this.reuse || !s.isActive)) await this.dropSession(e);
+        if (s && !this.reuse && s.isActive) this.closeLater(e, s);
+        else if (s && (!this.reuse || !s.isActive)) await this.dropSession(e);
       }
     }, signal).finally(() => this.release(e));
   }
@@ -226,9 +254,15 @@ export class IpmiDriver implements BmcDriver {
    * Counters for metrics: datagrams the sessions dropped (by reason, and in all), handler errors the transport
    * caught; and the exchanges waiting for an answer right now (0 once every call has ended or been cancelled).
    */
-  stats(): { rejectedDatagrams: number; rejectedByReason: Partial<Record<RejectReason, number>>; handlerErrors: number; exchangesInFlight: number } {
+  stats(): {
+    rejectedDatagrams: number; rejectedByReason: Partial<Record<RejectReason, number>>; handlerErrors: number; exchangesInFlight: number;
+    sessionsOpened: number; handshakes: number; retransmits: number;
+  } {
     const rejectedDatagrams = Object.values(this.rejected).reduce((a, b) => a + b, 0);
-    return { rejectedDatagrams, rejectedByReason: { ...this.rejected }, handlerErrors: this.transport.handlerErrors, exchangesInFlight: this.transport.clock.size };
+    return {
+      rejectedDatagrams, rejectedByReason: { ...this.rejected }, handlerErrors: this.transport.handlerErrors, exchangesInFlight: this.transport.clock.size,
+      ...this.counters,
+    };
   }
 
   /** BMC-side ids of the sessions held open right now (for tests and metrics). */
@@ -240,7 +274,10 @@ export class IpmiDriver implements BmcDriver {
     this.closed = true;
     if (this.sweeper) clearInterval(this.sweeper);
     this.sweeper = undefined;
-    await Promise.all([...this.entries.values()].map((e) => this.locked(e, () => this.dropSession(e))));
+    await Promise.all([...this.entries.values()].map((e) => this.locked(e, async () => {
+      await e.closing;
+      await this.dropSession(e);
+    })));
     this.entries.clear();
     await this.transport.close();
   }

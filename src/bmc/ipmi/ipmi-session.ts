@@ -38,6 +38,14 @@ export interface IpmiSessionOptions {
   transport?: IpmiTransport;
   /** Told about every inbound datagram the session drops (the driver counts them for metrics). */
   onReject?: (reason: RejectReason) => void;
+  /** Counted into by every session that has it (the driver's totals, for metrics). */
+  counters?: IpmiCounters;
+}
+
+/** Handshakes started and datagrams sent again, over many sessions. */
+export interface IpmiCounters {
+  handshakes: number;
+  retransmits: number;
 }
 
 /** Why an inbound datagram was dropped; counted per reason for tests and metrics. */
@@ -55,6 +63,8 @@ interface Pending {
   build: () => Buffer;
   /** The value an answer resolves to, or undefined when the packet is not the answer. */
   match: (p: Incoming) => unknown;
+  /** Recognises the answer before any verification (Close Session's, whose content nothing uses). */
+  matchUnverified?: (buf: Buffer) => boolean;
   what: string | (() => string);
   attempts: number;
   attempt: number;
@@ -185,9 +195,14 @@ export class IpmiSession {
   private onDatagram(buf: Buffer): void {
     this.stats.received++;
     try {
+      const p = this.pending;
+      if (p && !p.done && p.matchUnverified?.(buf)) {
+        this.finish(p);
+        p.resolve(true);
+        return;
+      }
       const incoming = this.verify(buf);
       if (!incoming) return;
-      const p = this.pending;
       const v = p && !p.done ? p.match(incoming) : undefined;
       if (v === undefined || !p) return this.reject('unexpected');
       this.finish(p);
@@ -256,13 +271,13 @@ export class IpmiSession {
    */
   private exchange<T>(
     build: () => Buffer, match: (p: Incoming) => T | undefined, what: string | (() => string),
-    o: { attempts?: number; waitMs?: (attempt: number) => number; silence?: () => ErrorCode; signal?: AbortSignal } = {},
+    o: { attempts?: number; waitMs?: (attempt: number) => number; silence?: () => ErrorCode; signal?: AbortSignal; matchUnverified?: (buf: Buffer) => boolean } = {},
   ): Promise<T> {
     const signal = o.signal ?? this.openSignal;
     if (signal?.aborted) return Promise.reject(signal.reason);
     return new Promise<T>((resolve, reject) => {
       const p: Pending = {
-        build, match, what, attempts: o.attempts ?? this.retries + 1, attempt: 0, rxBefore: this.stats.received, done: false,
+        build, match, matchUnverified: o.matchUnverified, what, attempts: o.attempts ?? this.retries + 1, attempt: 0, rxBefore: this.stats.received, done: false,
         deadline: 0, waitMs: o.waitMs ?? this.backoff, silence: o.silence ?? (() => this.silence(p)),
         expire: () => this.fire(p), resolve: resolve as (v: unknown) => void, reject,
       };
@@ -301,7 +316,10 @@ export class IpmiSession {
       p.reject(new RackhandError(p.silence(), `${what()}: no answer from ${this.target.host}:${this.target.port} after ${p.attempts} attempt(s)`));
       return;
     }
-    if (p.attempt > 0) this.stats.retransmits++;
+    if (p.attempt > 0) {
+      this.stats.retransmits++;
+      if (this.opts.counters) this.opts.counters.retransmits++;
+    }
     p.attempt++;
     let pkt: Buffer;
     try {
@@ -347,9 +365,10 @@ export class IpmiSession {
    * RMCP+ session already runs at User, or at the requested maximum when that is lower).
    * `privilege` is the most this session may do (requested as the RAKP 1 role); default the target's. A caller
    * that only reads (power status, sensors) asks for 'user' and saves the Set Session Privilege round trip, and
-   * the session cannot do more than read.
+   * the session cannot do more than read. `skipCapabilities`: the caller knows this BMC does RMCP+ (an earlier
+   * handshake): Get Channel Auth Caps, which tells nothing else we use, is asked only if the handshake goes wrong.
    */
-  async open(opts: { privilege?: BmcPrivilege; signal?: AbortSignal } = {}): Promise<void> {
+  async open(opts: { privilege?: BmcPrivilege; signal?: AbortSignal; skipCapabilities?: boolean } = {}): Promise<void> {
     if (this.state !== 'new') throw new RackhandError('BMC_ERROR', `session already ${this.state}`);
     opts.signal?.throwIfAborted();
     this.openSignal = opts.signal;
@@ -358,7 +377,7 @@ export class IpmiSession {
     this.state = 'opening';
     try {
       await this.openLink();
-      await this.handshake(priv);
+      await this.handshake(priv, !opts.skipCapabilities);
       this.state = 'active';
       this.sessionPrivilege = Math.min(priv, PRIVILEGE_LEVEL.user);
       if (priv > PRIVILEGE_LEVEL.user) {
@@ -384,25 +403,30 @@ export class IpmiSession {
     return this.sessionPrivilege;
   }
 
-  private async handshake(priv: number): Promise<void> {
+  private async handshake(priv: number, askCapabilities: boolean): Promise<void> {
     const t = this.target;
+    let asked = false;
     // 1. Get Channel Authentication Capabilities, IPMI 1.5 wrapper, asking for the v2.0 extended data. Stateless on
     // the BMC, so it is retransmitted like any request; no answer here means the BMC is not there.
-    const capsSeq = this.nextRqSeq();
-    const capsReq = encodeIpmiRequest({ rsAddr: BMC_SLAVE_ADDR, netFn: NETFN_APP, rsLun: 0, rqAddr: REMOTE_SWID, rqSeq: capsSeq, rqLun: 0, cmd: 0x38, data: Buffer.from([0x8e, priv]) });
-    const caps = await this.exchange(
-      () => encodeIpmi15Session({ authType: AUTH_TYPE_NONE, sequence: 0, sessionId: 0, message: capsReq }),
-      (p) => (p.kind === 'ipmi15' && p.msg.cmd === 0x38 && p.msg.rqSeq === capsSeq ? p.msg : undefined),
-      'Get Channel Authentication Capabilities',
-    );
-    if (caps.completionCode !== 0) throw completionCodeError(caps.completionCode, 'Get Channel Authentication Capabilities');
-    try {
-      this.authCapabilities = decodeAuthCapabilities(caps.data);
-    } catch (e) {
-      if (e instanceof IpmiDecodeError) throw new RackhandError('BMC_ERROR', `Get Channel Authentication Capabilities: ${e.reason}`);
-      throw e;
-    }
-    if (!this.authCapabilities.supportsIpmi20) throw new RackhandError('BMC_UNSUPPORTED', 'BMC does not support IPMI v2.0 / RMCP+');
+    const capabilities = async (): Promise<void> => {
+      asked = true;
+      const capsSeq = this.nextRqSeq();
+      const capsReq = encodeIpmiRequest({ rsAddr: BMC_SLAVE_ADDR, netFn: NETFN_APP, rsLun: 0, rqAddr: REMOTE_SWID, rqSeq: capsSeq, rqLun: 0, cmd: 0x38, data: Buffer.from([0x8e, priv]) });
+      const caps = await this.exchange(
+        () => encodeIpmi15Session({ authType: AUTH_TYPE_NONE, sequence: 0, sessionId: 0, message: capsReq }),
+        (p) => (p.kind === 'ipmi15' && p.msg.cmd === 0x38 && p.msg.rqSeq === capsSeq ? p.msg : undefined),
+        'Get Channel Authentication Capabilities',
+      );
+      if (caps.completionCode !== 0) throw completionCodeError(caps.completionCode, 'Get Channel Authentication Capabilities');
+      try {
+        this.authCapabilities = decodeAuthCapabilities(caps.data);
+      } catch (e) {
+        if (e instanceof IpmiDecodeError) throw new RackhandError('BMC_ERROR', `Get Channel Authentication Capabilities: ${e.reason}`);
+        throw e;
+      }
+      if (!this.authCapabilities.supportsIpmi20) throw new RackhandError('BMC_UNSUPPORTED', 'BMC does not support IPMI v2.0 / RMCP+');
+    };
+    if (askCapabilities) await capabilities();
 
     const username = Buffer.from(t.username, 'utf8');
     if (username.length > 16) throw new RackhandError('BMC_AUTH_FAILED', 'user name longer than 16 bytes');
@@ -427,6 +451,9 @@ export class IpmiSession {
       } catch (e) {
         if (!(e instanceof HandshakeFailure)) throw e;
         this.log?.debug({ host: t.host, port: t.port, attempt, fault: e.signature }, 'ipmi handshake failed; restarting');
+        // Skipped, and the handshake went wrong: ask now. A BMC that is gone is then told apart (unreachable, from
+        // the capabilities' own retries), and one that wants the exchange before Open Session gets it.
+        if (!asked) await capabilities();
         if (seen.has(e.signature)) throw e.error; // the same fault twice: the BMC's real answer
         last = e;
         if (e.signature === 'silence') silence = e.error;
@@ -444,6 +471,7 @@ export class IpmiSession {
   private async authenticate(priv: number, username: Buffer, kuid: Buffer, attempt: number): Promise<void> {
     const t = this.target;
     this.stats.handshakes++;
+    if (this.opts.counters) this.opts.counters.handshakes++;
     // Each step has timeoutMs × attempt to complete. Open Session goes out once: a repeat would make the BMC open a
     // second session when only the answer was lost. RAKP 1 and RAKP 3 go out a second time half-way through: if the
     // request was lost the repeat saves a restart, and a BMC that already has it ignores the repeat.
@@ -658,24 +686,26 @@ export class IpmiSession {
   }
 
   /**
-   * Close Session, then the socket. Never throws. By default one short exchange (two tries) when the session
-   * is healthy. With `awaitReply: false` the request goes out once and the answer is not waited for: a fan-out
-   * of one-shot sessions saves a round trip and the answer's verification per BMC, and a lost request leaves
-   * the BMC to expire the session by its own timeout, as any unanswered close does.
+   * Close Session, then the socket. Never throws. One short exchange (two tries) when the session is healthy. Its
+   * answer is recognised by our session id in the clear header alone, not verified nor decrypted: it carries nothing
+   * rackhand uses, and a forged one could only end the wait early. The wait itself stays, so the BMC has freed the
+   * session before the next command to it goes out.
    */
-  async close(opts: { awaitReply?: boolean } = {}): Promise<void> {
+  async close(): Promise<void> {
     this.stopKeepalive();
     if (this.state === 'closed') return;
     if (this.state === 'active') {
       const data = Buffer.allocUnsafe(4);
       putU32(data, 0, this.bmcSessionId);
-      if (opts.awaitReply === false) {
-        await this.serial(async () => {
-          if (this.state === 'active') this.send(this.encodeRequest(NETFN_APP, 0x3c, data, 0, this.nextRqSeq()));
-        });
-      } else {
-        await this.serial(() => this.requestNow(NETFN_APP, 0x3c, data, 0, 2)).catch(() => undefined);
-      }
+      const ours = (buf: Buffer): boolean => {
+        const p = decodePacket(buf, this.cs.integrityLength);
+        return p.kind === 'ipmi20' && p.packet.sessionId === this.consoleSessionId && p.packet.payloadType === PAYLOAD_IPMI;
+      };
+      await this.serial(() => {
+        if (this.state !== 'active') return Promise.resolve();
+        const rqSeq = this.nextRqSeq();
+        return this.exchange(() => this.encodeRequest(NETFN_APP, 0x3c, data, 0, rqSeq), () => undefined, 'Close Session', { attempts: 2, matchUnverified: ours });
+      }).catch(() => undefined);
     }
     this.state = 'closed';
     this.link?.close();

@@ -4,7 +4,6 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { ipmitool, startSimFarm, type SimBmc, type SimFarm } from '../../harness/ipmi-sim.js';
 import { IpmiDriver } from '../../../src/bmc/ipmi/ipmi-driver.js';
 import { IpmiSession } from '../../../src/bmc/ipmi/ipmi-session.js';
-import { powerStatusMany } from '../../../src/bmc/ipmi/ipmi-fanout.js';
 import type { BmcTarget } from '../../../src/bmc/bmc-driver.js';
 import { RackhandError } from '../../../src/errors.js';
 
@@ -186,12 +185,18 @@ describe('ipmi driver vs ipmi_sim, cross-checked with ipmitool', () => {
     expect(d.sessionIds()).toHaveLength(0);
   });
 
-  it('powerStatusMany reads every BMC from one event loop, errors per target', async () => {
-    const targets = farm.bmcs.map((b) => target(b));
-    targets.push(target(farm.bmcs[0], { password: 'wrong-password' }));
-    const res = await powerStatusMany(targets, { timeoutMs: 300, retries: 2 });
-    expect(res.slice(0, 4).map((r) => r.state)).toEqual(farm.bmcs.map((_, i) => farm.powerState(i)));
-    expect(res[4].error?.code).toBe('BMC_AUTH_FAILED');
+  it('without session reuse, reads of every BMC at once from one driver each get their own answer or error', async () => {
+    const d = new IpmiDriver({ timeoutMs: 300, retries: 2, reuseSessions: false });
+    try {
+      const targets = farm.bmcs.map((b) => target(b));
+      targets.push(target(farm.bmcs[0], { password: 'wrong-password' }));
+      const res = await Promise.allSettled(targets.map((t) => d.powerStatus(t)));
+      expect(res.slice(0, 4).map((r) => (r.status === 'fulfilled' ? r.value : r.reason))).toEqual(farm.bmcs.map((_, i) => farm.powerState(i)));
+      expect(res[4]).toMatchObject({ status: 'rejected', reason: { code: 'BMC_AUTH_FAILED' } });
+      expect(d.sessionIds()).toEqual([]);
+    } finally {
+      await d.close();
+    }
   });
 });
 
