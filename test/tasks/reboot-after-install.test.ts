@@ -31,30 +31,33 @@ function host(start: PowerState, offAfterReads: number) {
   return { deps, ctx, commands, power: () => power };
 }
 
+/** The settle window, in status reads of 5 ms: the installer's poweroff after 4 reads falls inside it. */
+const SETTLE_MS = 100;
+
 describe('reboot into the installed system', () => {
   it('the installer powers off right after the reset was acknowledged: the host is powered on, not given up on', async () => {
     // one read (before the reset) sees it on; every read after sees it off
     const h = host('on', 1);
-    await expect(rebootAfterInstall(h.deps, h.ctx)).resolves.toBe('reset, then on');
+    await expect(rebootAfterInstall(h.deps, h.ctx, SETTLE_MS)).resolves.toBe('reset, then on');
     expect(h.commands).toEqual(['reset', 'on']);
     expect(h.power()).toBe('on');
   });
 
   it('the installer powers off a little later, inside the settle window: powered on as well', async () => {
     const h = host('on', 4);
-    await expect(rebootAfterInstall(h.deps, h.ctx)).resolves.toBe('reset, then on');
+    await expect(rebootAfterInstall(h.deps, h.ctx, SETTLE_MS)).resolves.toBe('reset, then on');
     expect(h.commands).toEqual(['reset', 'on']);
   });
 
   it('a host that stays on is reset once and nothing more', async () => {
     const h = host('on', Infinity);
-    await expect(rebootAfterInstall(h.deps, h.ctx)).resolves.toBe('reset');
+    await expect(rebootAfterInstall(h.deps, h.ctx, SETTLE_MS)).resolves.toBe('reset');
     expect(h.commands).toEqual(['reset']);
   });
 
   it('a host already off is powered on', async () => {
     const h = host('off', Infinity);
-    await expect(rebootAfterInstall(h.deps, h.ctx)).resolves.toBe('on');
+    await expect(rebootAfterInstall(h.deps, h.ctx, SETTLE_MS)).resolves.toBe('on');
     expect(h.commands).toEqual(['on']);
   });
 });

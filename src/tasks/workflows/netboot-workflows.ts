@@ -242,13 +242,18 @@ function rootPass(ctx: { secrets: { root_pass?: string } | undefined }): string 
  * left off.
  */
 /** After the installer reported: start the host from its disk. */
-export async function rebootAfterInstall(d: BmcWorkflowDeps, ctx: DeployCtx): Promise<'on' | 'reset' | 'reset, then on'> {
+export async function rebootAfterInstall(
+  d: BmcWorkflowDeps,
+  ctx: DeployCtx,
+  // long enough for an installer's own poweroff after its callback to show
+  settleMs = Math.max(5_000, 10 * d.timing.powerPollMs),
+): Promise<'on' | 'reset' | 'reset, then on'> {
   const first = (await readPower(d, ctx)) === 'off' ? 'on' : 'reset';
   await d.bmc.call(ctx.serverId!, (drv, t) => drv.power(t, first, { signal: ctx.signal }));
   // The installer may power itself off right after its callback, racing this reset, and a reset does nothing to a
   // host that is off: whenever the host reads off after the reset, it is powered on. Done once it has read on twice
   // and stayed on through the settle window.
-  const settleUntil = Date.now() + Math.max(5_000, 10 * d.timing.powerPollMs);
+  const settleUntil = Date.now() + settleMs;
   const deadline = Date.now() + d.timing.powerTimeoutMs;
   let ons = 0;
   for (;;) {
