@@ -12,9 +12,8 @@
 // freed on the main thread after JS has seen it; the worker never touches it once it is reported.
 // Timers: no per-block timer; each transfer has a deadline, checked by one coarse scan per TICK_MS.
 
-#define NAPI_VERSION 8
 #define _GNU_SOURCE
-#include <node_api.h>
+#include "addon.h"
 
 #include <arpa/inet.h>
 #include <errno.h>
@@ -675,7 +674,9 @@ static napi_value js_acknowledged(napi_env env, napi_callback_info info) {
   return out;
 }
 
-static napi_value module_init(napi_env env, napi_value exports) {
+napi_value tftp_engine_exports(napi_env env) {
+  napi_value exports;
+  napi_create_object(env, &exports);
   napi_property_descriptor props[] = {
       {"init", NULL, js_init, NULL, NULL, NULL, napi_default, NULL},
       {"start", NULL, js_start, NULL, NULL, NULL, napi_default, NULL},
@@ -685,5 +686,3 @@ static napi_value module_init(napi_env env, napi_value exports) {
   napi_define_properties(env, exports, sizeof props / sizeof props[0], props);
   return exports;
 }
-
-NAPI_MODULE(NODE_GYP_MODULE_NAME, module_init)

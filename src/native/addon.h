@@ -1,0 +1,8 @@
+// The engines the rackhand_native addon carries; addon.c puts each one's functions on the module's exports.
+#ifndef RACKHAND_ADDON_H
+#define RACKHAND_ADDON_H
+#include <node_api.h>
+
+napi_value tftp_engine_exports(napi_env env);
+
+#endif
