@@ -9,9 +9,9 @@ out=$(mktemp -d "${TMPDIR:-/tmp}/rackhand-bench-build-$$-XXXX")
 trap 'rm -rf "$out"' EXIT
 npx --no-install tsc --ignoreConfig --outDir "$out" --rootDir . --module nodenext --moduleResolution nodenext \
   --target es2022 --strict --skipLibCheck --types node "$entry"
-# The compiled tree stands in for the repository: the harness finds the daemon (bin/ → dist/), templates, the
-# ramdisk sources and its own scripts (.py, .sh) and the benches' plain-JS helpers relative to itself.
-for d in bin dist pxe-templates ramdisk; do ln -s "$PWD/$d" "$out/$d"; done
+# The harness finds the repository (the daemon, templates, the ramdisk sources) through BENCH_REPO_ROOT, and its
+# own scripts (.py, .sh) and the benches' plain-JS helpers beside the compiled files.
+export BENCH_REPO_ROOT=$PWD
 find bench test/harness -type f ! -name '*.ts' | while read -r f; do mkdir -p "$out/$(dirname "$f")"; cp "$f" "$out/$f"; done
 echo '{"type":"module"}' > "$out/package.json"
 ln -s "$PWD/node_modules" "$out/node_modules"

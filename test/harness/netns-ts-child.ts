@@ -8,7 +8,8 @@ import { fileURLToPath } from 'node:url';
 import { promisify } from 'node:util';
 
 const run = promisify(execFile);
-export const REPO_ROOT = resolve(dirname(fileURLToPath(import.meta.url)), '../..');
+/** The repository (a bench compiled elsewhere by bench/run-ts.sh names it in BENCH_REPO_ROOT). */
+export const REPO_ROOT = process.env.BENCH_REPO_ROOT ?? resolve(dirname(fileURLToPath(import.meta.url)), '../..');
 
 export interface CompiledChild {
   /** The compiled entry, to run with `node <js>`. */

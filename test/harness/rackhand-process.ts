@@ -6,7 +6,8 @@ import path from 'node:path';
 import { TEST_OS_CATALOGUE } from './fixtures.js';
 import { placeholderImportArgs } from './placeholder-images.js';
 
-export const REPO_ROOT = path.resolve(import.meta.dirname, '../..');
+/** The repository (a bench compiled elsewhere by bench/run-ts.sh names it in BENCH_REPO_ROOT). */
+export const REPO_ROOT = process.env.BENCH_REPO_ROOT ?? path.resolve(import.meta.dirname, '../..');
 const BIN = path.join(REPO_ROOT, 'bin/rackhand.js');
 
 export interface RackhandProcess {
