@@ -4,5 +4,6 @@
 #include <node_api.h>
 
 napi_value tftp_engine_exports(napi_env env);
+napi_value file_sender_exports(napi_env env);
 
 #endif

@@ -3,10 +3,12 @@
 import { createRequire } from 'node:module';
 import { fileURLToPath } from 'node:url';
 import type { TftpEngineBinding } from '../boot/tftp/tftp-native-transfer.js';
+import type { FileSenderBinding } from './file-sender.js';
 
 /** What the addon exports: one object per engine, each started by its own `init`. */
 export interface NativeAddon {
   tftp: TftpEngineBinding;
+  fileSender: FileSenderBinding;
 }
 
 /** Where node-gyp leaves the addon, seen from src/native (tests) and from dist/native (the daemon). */
