@@ -7,8 +7,10 @@ import express, { type NextFunction, type Request, type Response } from 'express
 import { z } from 'zod';
 import { errorBody, RackhandError, toRackhandError } from '../../errors.js';
 import { normaliseMac } from '../../domain/server.js';
+import type { Logger } from '../../log.js';
 import type { BootContent, BootReports } from '../boot-lookup.js';
 import { BOOT_PATHS } from '../boot-urls.js';
+import { imageResponse } from './image-response.js';
 
 const CONFIG_KINDS = new Set(['preseed', 'kickstart', 'user-data', 'meta-data'] as const);
 type ConfigKind = 'preseed' | 'kickstart' | 'user-data' | 'meta-data';
@@ -41,15 +43,14 @@ export interface BootRoutesDeps {
   imagesDir: string;
   /** The configured iPXE binaries by name (UEFI HTTP boot fetches them over HTTP). */
   bootFile(name: string): Buffer | undefined;
+  /** Says when an image send fails or cannot use sendfile. */
+  log?: Logger;
 }
 
 function remoteOf(req: Request): string {
   const a = req.socket.remoteAddress ?? '';
   return a.startsWith('::ffff:') ? a.slice(7) : a;
 }
-
-/** Read size for images streamed to booting hosts. */
-const IMAGE_READ_BYTES = 512 * 1024;
 
 const text = (res: Response, body: string) => res.type('text/plain; charset=utf-8').set('cache-control', 'no-store').send(body);
 
@@ -101,10 +102,7 @@ export function bootRoutes(d: BootRoutesDeps): { name: string; router: express.R
 
   router.get(BOOT_PATHS.images, async (req, res) => {
     const rel = ([] as string[]).concat(req.params.path as unknown as string[]).join('/');
-    // `send` hands its options to fs.createReadStream: reads of 512 KiB instead of 64 KiB more than double the
-    // throughput to a host (bench/deploy.ts measures it against nginx).
-    const options: Parameters<Response['sendFile']>[1] & { highWaterMark: number } = { headers: { 'cache-control': 'no-cache' }, dotfiles: 'deny', highWaterMark: IMAGE_READ_BYTES };
-    res.sendFile(await confined(d.imagesDir, rel), options);
+    await imageResponse(req, res, await confined(d.imagesDir, rel), d.log);
   });
 
   router.get(BOOT_PATHS.files, (req, res) => {
