@@ -15,6 +15,14 @@ import { startVmBmc } from '../test/harness/vm-bmc.js';
 import { startNetbootLab, waitTask } from '../test/harness/vm-bmc-netboot-lab.js';
 
 const args = process.argv.slice(2);
+if (args.includes('--help')) {
+  console.log(`usage: bash bench/run-ts.sh bench/deploy.ts [--rounds N] [--mib N] [--no-vm] [--json]
+  --rounds N  interleaved rackhand/nginx download rounds for image streaming (default 7); the median is reported
+  --mib N     size of the streamed image and of the deployed OS image (default 256)
+  --no-vm     image streaming against nginx only (skips the reinstall timings on VMs)
+  --json      print a JSON summary as the last line`);
+  process.exit(0);
+}
 const opt = (name: string, dflt: number) => {
   const i = args.indexOf(`--${name}`);
   return i >= 0 ? Number(args[i + 1]) : dflt;
@@ -72,6 +80,7 @@ http { access_log off; sendfile on; tcp_nopush on; types { application/octet-str
     const ng = median(rounds.nginx);
     console.log(`image streaming, ${MIB} MiB to curl over loopback, median of ${ROUNDS} interleaved rounds:`);
     console.log(`  rackhand ${rh_.toFixed(0)} MiB/s   nginx ${ng.toFixed(0)} MiB/s   ratio ${(rh_ / ng).toFixed(2)}x (goal >= 1.0)`);
+    console.log(`  per round: rackhand ${rounds.rackhand.map((x) => x.toFixed(0)).join(' ')}; nginx ${rounds.nginx.map((x) => x.toFixed(0)).join(' ')} MiB/s`);
     summary.push({ bench: `image streaming ${MIB} MiB (vs nginx)`, rackhand: rh_, anchor: ng, ratio: rh_ / ng, unit: 'MiB/s', goal: '>= 1.0' });
   } finally {
     nginx?.kill('SIGTERM');
