@@ -6,4 +6,11 @@
 napi_value tftp_engine_exports(napi_env env);
 napi_value file_sender_exports(napi_env env);
 
+/* Throws a JS Error from a native function and returns from it. */
+#define THROW(env, msg)                   \
+  do {                                    \
+    napi_throw_error((env), NULL, (msg)); \
+    return NULL;                          \
+  } while (0)
+
 #endif

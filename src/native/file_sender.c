@@ -10,24 +10,22 @@
 // Ownership: start() dup()s the socket and the file, so the job owns its own descriptors; whatever Node does with
 // its socket (close it when the client goes), the job's descriptor numbers never name another file, and the job
 // closes both itself. Node never writes to the socket during a job: the response stays open until onDone.
-// Threads: each worker owns an epoll set; the main thread queues a job on the least loaded worker's inbox and
-// wakes it through an eventfd. The job's socket is watched level-triggered for EPOLLOUT only (Node's own epoll
-// reads it), and each wakeup sends at most BURST bytes per job so one fast client cannot starve the others.
-// A finished job is reported to JS through one thread-safe function and freed on the main thread.
+// Threads: the jobs run on an epoll pool (epoll_pool.c, as the TFTP engine's transfers). The job's socket is watched
+// level-triggered for EPOLLOUT only (Node's own epoll reads it), and each wakeup sends at most BURST bytes per job
+// so one fast client cannot starve the others.
 
 #define _GNU_SOURCE
 #include "addon.h"
+#include "epoll_pool.h"
 
 #include <errno.h>
 #include <fcntl.h>
-#include <pthread.h>
 #include <stdatomic.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/epoll.h>
-#include <sys/eventfd.h>
 #include <sys/sendfile.h>
 #include <sys/socket.h>
 #include <netinet/in.h>
@@ -37,14 +35,12 @@
 #define MAX_EVENTS 64
 #define BURST (2 * 1024 * 1024) /* bytes per job per wakeup, as nginx's sendfile_max_chunk */
 
-enum result { RESULT_OK, RESULT_ABORTED, RESULT_FAILED };
-
 typedef struct fs_worker fs_worker;
 typedef struct job job;
 
 struct job {
-  job *prev, *next;  /* worker's active list */
-  job *queue_next;   /* inbox, then the batch of finished jobs */
+  ep_item item;     /* first: the pool's inbox and report queue */
+  job *prev, *next; /* worker's active list */
   fs_worker *w;
   uint32_t id;
   int sock;
@@ -59,25 +55,9 @@ struct job {
 };
 
 struct fs_worker {
-  pthread_t thread;
-  int ep;
-  int efd;
-  pthread_mutex_t lock;
-  job *inbox; /* under lock */
-  atomic_int cancels;
-  atomic_int load; /* jobs assigned and not yet finished */
-  job *active;     /* worker-only */
-  job *done;       /* worker-only: finished in this loop iteration, reported at its end */
-  napi_threadsafe_function tsfn;
+  ep_worker base; /* first: the pool's part */
+  job *active;    /* worker-only */
 };
-
-typedef struct {
-  fs_worker *workers;
-  int nworkers;
-  napi_threadsafe_function tsfn;
-  int live; /* jobs JS has not been told about yet: the tsfn keeps the event loop alive while > 0 */
-  uint32_t rr;
-} sender;
 
 /* ------------------------------------------------------------------ worker side */
 
@@ -89,16 +69,14 @@ static void finish(job *j, int result, const char *message) {
   fs_worker *w = j->w;
   int off = 0; /* the last partial segment leaves now, and the connection's next response is not held back */
   setsockopt(j->sock, IPPROTO_TCP, TCP_CORK, &off, sizeof off);
-  epoll_ctl(w->ep, EPOLL_CTL_DEL, j->sock, NULL);
+  epoll_ctl(w->base.ep, EPOLL_CTL_DEL, j->sock, NULL);
   close(j->sock);
   close(j->file_fd);
   j->sock = j->file_fd = -1;
   if (j->prev) j->prev->next = j->next;
   else w->active = j->next;
   if (j->next) j->next->prev = j->prev;
-  atomic_fetch_sub(&w->load, 1);
-  j->queue_next = w->done;
-  w->done = j;
+  ep_worker_finished(&w->base, &j->item);
 }
 
 /* Sends until the socket is full (EAGAIN: epoll says when it drains), the range is done, or BURST is spent. */
@@ -147,7 +125,7 @@ static void activate(fs_worker *w, job *j) {
   int sndbuf = 4 * 1024 * 1024;
   setsockopt(j->sock, SOL_SOCKET, SO_SNDBUF, &sndbuf, sizeof sndbuf);
   struct epoll_event ev = {.events = EPOLLOUT, .data.ptr = j};
-  if (epoll_ctl(w->ep, EPOLL_CTL_ADD, j->sock, &ev) != 0) {
+  if (epoll_ctl(w->base.ep, EPOLL_CTL_ADD, j->sock, &ev) != 0) {
     char reason[96];
     snprintf(reason, sizeof reason, "epoll: %s", strerror(errno));
     finish(j, RESULT_FAILED, reason);
@@ -157,20 +135,12 @@ static void activate(fs_worker *w, job *j) {
 }
 
 static void take_inbox_and_cancels(fs_worker *w) {
-  uint64_t v;
-  ssize_t r = read(w->efd, &v, sizeof v);
-  (void)r;
-  pthread_mutex_lock(&w->lock);
-  job *in = w->inbox;
-  w->inbox = NULL;
-  pthread_mutex_unlock(&w->lock);
-  while (in) {
-    job *nx = in->queue_next;
+  for (ep_item *in = ep_worker_take_inbox(&w->base), *nx; in; in = nx) {
+    nx = in->queue_next; /* activate() may finish the job, and a finished job's queue_next is the report queue */
     in->queue_next = NULL;
-    activate(w, in);
-    in = nx;
+    activate(w, (job *)in);
   }
-  if (atomic_exchange(&w->cancels, 0) > 0) {
+  if (ep_worker_take_cancels(&w->base)) {
     for (job *j = w->active, *nx; j; j = nx) {
       nx = j->next;
       if (atomic_load_explicit(&j->cancel_flag, memory_order_acquire)) finish(j, RESULT_ABORTED, "cancelled");
@@ -182,28 +152,22 @@ static void *worker_main(void *arg) {
   fs_worker *w = arg;
   struct epoll_event evs[MAX_EVENTS];
   for (;;) {
-    int n = epoll_wait(w->ep, evs, MAX_EVENTS, -1);
+    int n = epoll_wait(w->base.ep, evs, MAX_EVENTS, -1);
     for (int i = 0; i < n; i++) {
       job *j = evs[i].data.ptr;
       if (!j) take_inbox_and_cancels(w);
       else if (!j->finished) pump(j); /* EPOLLERR/EPOLLHUP too: sendfile then says what happened */
     }
-    /* Reported only now: once JS has a job it frees it, and the events above may still name it. */
-    while (w->done) {
-      job *j = w->done;
-      w->done = j->queue_next;
-      napi_call_threadsafe_function(w->tsfn, j, napi_tsfn_blocking);
-    }
+    ep_worker_report(&w->base);
   }
   return NULL;
 }
 
 /* ------------------------------------------------------------------ main (JS) thread side */
 
-static sender *the_sender; /* one per process: the threads live as long as it does */
+static ep_pool *the_pool; /* one per process: the threads live as long as it does */
 
 static void call_js(napi_env env, napi_value cb, void *context, void *data) {
-  sender *s = context;
   job *j = data;
   if (env && cb) {
     static const char *names[] = {"ok", "aborted", "failed"};
@@ -216,50 +180,13 @@ static void call_js(napi_env env, napi_value cb, void *context, void *data) {
     napi_call_function(env, undefined, cb, 4, argv, NULL);
   }
   free(j);
-  if (--s->live == 0 && env) napi_unref_threadsafe_function(env, s->tsfn);
+  ep_pool_reported(env, context);
 }
-
-#define THROW(env, msg)                   \
-  do {                                    \
-    napi_throw_error((env), NULL, (msg)); \
-    return NULL;                          \
-  } while (0)
 
 /* init(threads, onDone): starts the workers once per process; onDone(id, result, bytes, message) is called for
    every finished job, result 'ok' | 'aborted' (the client went, or cancel) | 'failed'. */
 static napi_value js_init(napi_env env, napi_callback_info info) {
-  size_t argc = 2;
-  napi_value argv[2];
-  napi_get_cb_info(env, info, &argc, argv, NULL, NULL);
-  if (the_sender) THROW(env, "file sender already initialised");
-  int32_t threads = 1;
-  if (napi_get_value_int32(env, argv[0], &threads) != napi_ok || threads < 1 || threads > 64) THROW(env, "threads: 1..64");
-  sender *s = calloc(1, sizeof *s);
-  s->workers = calloc((size_t)threads, sizeof(fs_worker));
-  s->nworkers = threads;
-  napi_value name;
-  napi_create_string_utf8(env, "file-sender", NAPI_AUTO_LENGTH, &name);
-  if (napi_create_threadsafe_function(env, argv[1], NULL, name, 0, 1, NULL, NULL, s, call_js, &s->tsfn) != napi_ok) {
-    THROW(env, "cannot create the completion callback");
-  }
-  napi_unref_threadsafe_function(env, s->tsfn);
-  for (int i = 0; i < threads; i++) {
-    fs_worker *w = &s->workers[i];
-    w->tsfn = s->tsfn;
-    w->ep = epoll_create1(EPOLL_CLOEXEC);
-    w->efd = eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC);
-    pthread_mutex_init(&w->lock, NULL);
-    struct epoll_event ev = {.events = EPOLLIN, .data.ptr = NULL};
-    if (w->ep < 0 || w->efd < 0 || epoll_ctl(w->ep, EPOLL_CTL_ADD, w->efd, &ev) != 0) THROW(env, "cannot create an epoll set");
-    if (pthread_create(&w->thread, NULL, worker_main, w) != 0) THROW(env, "cannot start a worker thread");
-    pthread_detach(w->thread);
-  }
-  the_sender = s;
-  return NULL;
-}
-
-static void finalize_nothing(napi_env env, void *data, void *hint) {
-  (void)env, (void)data, (void)hint;
+  return ep_pool_init(env, info, &the_pool, "file sender", sizeof(fs_worker), call_js, worker_main);
 }
 
 /* start(id, socketFd, fileFd, offset, length) → handle. Both descriptors are duplicated (the caller keeps and
@@ -269,8 +196,8 @@ static napi_value js_start(napi_env env, napi_callback_info info) {
   size_t argc = 5;
   napi_value argv[5];
   napi_get_cb_info(env, info, &argc, argv, NULL, NULL);
-  sender *s = the_sender;
-  if (!s) THROW(env, "file sender not initialised");
+  ep_pool *pool = the_pool;
+  if (!pool) THROW(env, "file sender not initialised");
   uint32_t id;
   int32_t sock_fd, file_fd;
   double offset, length;
@@ -299,24 +226,9 @@ static napi_value js_start(napi_env env, napi_callback_info info) {
   j->file_fd = file;
   j->offset = (off_t)offset;
   j->remaining = (uint64_t)length;
-  /* The least loaded worker; ties go round robin. */
-  fs_worker *w = &s->workers[s->rr++ % (uint32_t)s->nworkers];
-  for (int i = 0; i < s->nworkers; i++) {
-    if (atomic_load(&s->workers[i].load) < atomic_load(&w->load)) w = &s->workers[i];
-  }
-  j->w = w;
-  atomic_fetch_add(&w->load, 1);
-  if (s->live++ == 0) napi_ref_threadsafe_function(env, s->tsfn);
-  pthread_mutex_lock(&w->lock);
-  j->queue_next = w->inbox;
-  w->inbox = j;
-  pthread_mutex_unlock(&w->lock);
-  uint64_t one = 1;
-  ssize_t r = write(w->efd, &one, sizeof one);
-  (void)r;
-  napi_value handle;
-  napi_create_external(env, j, finalize_nothing, NULL, &handle);
-  return handle;
+  j->w = (fs_worker *)ep_pool_pick(env, pool);
+  ep_worker_post(&j->w->base, &j->item);
+  return ep_item_handle(env, &j->item);
 }
 
 /* cancel(handle): the worker ends the job ('aborted', "cancelled") and closes its descriptors. Only before onDone. */
@@ -328,10 +240,7 @@ static napi_value js_cancel(napi_env env, napi_callback_info info) {
   if (argc < 1 || napi_get_value_external(env, argv[0], &p) != napi_ok || !p) THROW(env, "cancel: bad handle");
   job *j = p;
   if (atomic_exchange_explicit(&j->cancel_flag, 1, memory_order_release)) return NULL;
-  atomic_fetch_add(&j->w->cancels, 1);
-  uint64_t one = 1;
-  ssize_t r = write(j->w->efd, &one, sizeof one);
-  (void)r;
+  ep_worker_cancel(&j->w->base);
   return NULL;
 }
 
