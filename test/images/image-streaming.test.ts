@@ -7,6 +7,7 @@ import fs from 'node:fs';
 import http from 'node:http';
 import https from 'node:https';
 import net from 'node:net';
+import tls from 'node:tls';
 import os from 'node:os';
 import path from 'node:path';
 import { Writable } from 'node:stream';
@@ -68,9 +69,9 @@ async function until(cond: () => boolean, what: string): Promise<void> {
 
 /** A raw client that asks for the whole image and reads `readBytes` of the response, then stops reading. */
 async function partialClient(url: string, readBytes: number): Promise<net.Socket> {
-  const { port } = new URL(url);
-  const sock = net.connect(Number(port), '127.0.0.1');
-  await new Promise((r) => sock.once('connect', r));
+  const { port, protocol } = new URL(url);
+  const sock = protocol === 'https:' ? tls.connect({ port: Number(port), host: '127.0.0.1', rejectUnauthorized: false }) : net.connect(Number(port), '127.0.0.1');
+  await new Promise((r) => sock.once(protocol === 'https:' ? 'secureConnect' : 'connect', r));
   sock.write(`GET ${new URL(url).pathname} HTTP/1.1\r\nHost: x\r\n\r\n`);
   let got = 0;
   await new Promise<void>((resolve) => {
@@ -159,6 +160,17 @@ describe('the boot images route, through sendfile', () => {
     const fresh = await curl(url, ['-H', `If-None-Match: ${etag}`]);
     expect(fresh.status).toBe(304);
     expect(fresh.body.length).toBe(0);
+  });
+
+  it('what is not a file under the images directory is not found', async () => {
+    const base = url.slice(0, url.indexOf('/disk/disk.raw'));
+    fs.writeFileSync(path.join(dir, 'outside.raw'), 'secret');
+    fs.symlinkSync(path.join(dir, 'outside.raw'), path.join(imagesDir, 'disk', 'escape.raw'));
+    for (const p of ['/disk/missing.raw', '/disk', '/disk/escape.raw', '/disk/../../outside.raw', '/disk/.hidden']) {
+      const r = await curl(`${base}${p}`, ['--path-as-is']);
+      expect([p, r.status]).toEqual([p, 404]);
+      expect(r.body.toString()).not.toContain('secret');
+    }
   });
 
   it('one keep-alive connection carries several sendfile responses, each byte-exact', async () => {
@@ -299,5 +311,14 @@ describe('the boot images route over TLS (no sendfile: the bytes pass through Op
     expect(r.status).toBe(206);
     expect(r.body.equals(data.subarray(100, 200))).toBe(true);
     expect(logLines.filter((l) => /JavaScript/.test(l.msg)).map((l) => l.reason)).toEqual(['TLS connection']);
+  });
+
+  it('a client that leaves mid-stream: the stream closes the file, and the next download is whole', async () => {
+    const before = openDescriptors();
+    const sock = await partialClient(url, MIB);
+    sock.destroy();
+    await until(() => openDescriptors() <= before, 'the connection and the file closed');
+    expect(sha((await curl(url)).body)).toBe(sha(data));
+    await until(() => openDescriptors() <= before, 'the file of the whole download closed');
   });
 });

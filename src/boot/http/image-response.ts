@@ -1,12 +1,12 @@
 // One image file (disk image, kernel, initrd) to a booting host: the head in express (Range, If-Range, conditional
 // GET), the body by sendfile(2) in the native addon, or by a read stream where sendfile cannot run.
-import { promises as fs, type Stats } from 'node:fs';
-import type { FileHandle } from 'node:fs/promises';
+import fs, { type Stats } from 'node:fs';
 import type { Socket } from 'node:net';
 import path from 'node:path';
 import { pipeline } from 'node:stream/promises';
 import type { TLSSocket } from 'node:tls';
 import type { Request, Response } from 'express';
+import { RackhandError } from '../../errors.js';
 import type { Logger } from '../../log.js';
 import { fileSender, fileSenderError } from '../../native/file-sender.js';
 
@@ -15,23 +15,36 @@ const STREAM_READ_BYTES = 512 * 1024;
 const NOTHING = Buffer.alloc(0);
 let streamReasonLogged = false;
 
-/** Answers GET/HEAD for `file` (already confined to the images directory); settles when the response has ended. */
+/**
+ * Answers GET/HEAD for `file` (already confined to the images directory); settles when the response has ended.
+ * Opens synchronously, as nginx does: a local open and fstat take microseconds, while each thread-pool hop costs
+ * the first byte milliseconds on a loaded machine (bench/deploy.ts).
+ */
 export async function imageResponse(req: Request, res: Response, file: string, log?: Logger): Promise<void> {
-  const fh = await fs.open(file, 'r');
+  let fd: number;
+  try {
+    fd = fs.openSync(file, 'r');
+  } catch {
+    throw new RackhandError('NOT_FOUND', 'no such image');
+  }
+  let streamed = false;
   try {
     // The open file's own size and times: a file replaced meanwhile cannot mix its length with another's bytes.
-    const st = await fh.stat();
+    const st = fs.fstatSync(fd);
+    if (!st.isFile()) throw new RackhandError('NOT_FOUND', 'no such image');
     const body = head(req, res, file, st);
     if (!body || req.method === 'HEAD') return void res.end();
-    const fd = sendfileSocket(res);
-    if (typeof fd === 'number') await sendNative(res, fh, fd, body, log);
-    else {
-      if (!streamReasonLogged) log?.info({ reason: fd }, 'images stream through JavaScript (no sendfile)');
+    const socketFd = sendfileSocket(res);
+    if (typeof socketFd === 'number' && (await sendNative(res, fd, socketFd, body, log))) return;
+    if (typeof socketFd === 'string' && !streamReasonLogged) {
+      log?.info({ reason: socketFd }, 'images stream through JavaScript (no sendfile)');
       streamReasonLogged = true;
-      await sendStream(res, fh, body);
     }
+    streamed = true;
+    await sendStream(res, fd, body);
   } finally {
-    await fh.close();
+    // The read stream closes its descriptor itself, once no read is in flight on it; the native sender has its own.
+    if (!streamed) fs.closeSync(fd);
   }
 }
 
@@ -84,33 +97,38 @@ function sendfileSocket(res: Response): number | string {
   return typeof fd === 'number' && fd >= 0 ? fd : 'the connection has no descriptor';
 }
 
-async function sendNative(res: Response, fh: FileHandle, socketFd: number, span: Span, log?: Logger): Promise<void> {
+/** The body by sendfile: true when the response is over (sent, or the connection dropped), false to stream it. */
+async function sendNative(res: Response, fileFd: number, socketFd: number, span: Span, log?: Logger): Promise<boolean> {
   const socket = res.socket!;
   res.flushHeaders();
   // The head must be in the kernel before the body: an empty write completes only after every write before it.
   await new Promise<void>((resolve) => socket.write(NOTHING, () => resolve()));
-  if (socket.destroyed) return;
-  if (socket.writableLength > 0 || res.socket !== socket) return sendStream(res, fh, span);
+  if (socket.destroyed) return true;
+  if (socket.writableLength > 0 || res.socket !== socket) return false;
   let job;
   try {
-    job = fileSender()!.send(socketFd, fh.fd, span.start, span.length);
+    job = fileSender()!.send(socketFd, fileFd, span.start, span.length);
   } catch (e) {
     log?.warn({ err: (e as Error).message }, 'image: sendfile could not start; streaming through JavaScript');
-    return sendStream(res, fh, span);
+    return false;
   }
   // Node closing the connection (shutdown, a read error) would leave the job's duplicate holding it open.
   const cancel = () => job.cancel();
   res.once('close', cancel);
   const r = await job.done;
   res.off('close', cancel);
-  if (r.result === 'ok') return void res.end();
+  if (r.result === 'ok') {
+    res.end();
+    return true;
+  }
   if (r.result === 'failed') log?.warn({ file: path.basename(res.req.path), sent: r.bytes, reason: r.message }, 'image: send failed; connection dropped');
   // The head promised more bytes than arrived: only closing the connection tells the client.
   res.destroy();
+  return true;
 }
 
-async function sendStream(res: Response, fh: FileHandle, span: Span): Promise<void> {
-  const stream = fh.createReadStream({ start: span.start, end: span.start + span.length - 1, highWaterMark: STREAM_READ_BYTES, autoClose: false });
+async function sendStream(res: Response, fd: number, span: Span): Promise<void> {
+  const stream = fs.createReadStream('', { fd, start: span.start, end: span.start + span.length - 1, highWaterMark: STREAM_READ_BYTES });
   // A client that goes away ends the pipeline with an error; the connection is already gone.
   await pipeline(stream, res).catch(() => res.destroy());
 }
