@@ -14,6 +14,7 @@
 #include <stdlib.h>
 #include <sys/epoll.h>
 #include <sys/eventfd.h>
+#include <time.h>
 #include <unistd.h>
 
 static const char *start(napi_env env, ep_pool *pool, const char *name, napi_value threads, napi_value on_done,
@@ -106,6 +107,12 @@ void ep_worker_wake(ep_worker *w) {
   uint64_t one = 1;
   ssize_t r = write(w->efd, &one, sizeof one);
   (void)r; /* only fails when the counter is saturated, and then the worker is awake anyway */
+}
+
+uint64_t ep_now_ms(void) {
+  struct timespec ts;
+  clock_gettime(CLOCK_MONOTONIC, &ts);
+  return (uint64_t)ts.tv_sec * 1000 + (uint64_t)ts.tv_nsec / 1000000;
 }
 
 ep_item *ep_worker_take_inbox(ep_worker *w) {

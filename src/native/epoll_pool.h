@@ -57,6 +57,9 @@ void ep_worker_cancel(ep_worker *w);
 /* Either thread: the worker's loop turns around now (to look at its inbox and cancels). */
 void ep_worker_wake(ep_worker *w);
 
+/* Either thread: milliseconds on the monotonic clock, for the engines' deadlines. */
+uint64_t ep_now_ms(void);
+
 /* Worker thread: the items posted since the last call, oldest first, linked by queue_next. */
 ep_item *ep_worker_take_inbox(ep_worker *w);
 /* Worker thread: whether any cancel was asked since the last call. */

@@ -5,13 +5,13 @@ import { nativeAddon, nativeAddonError } from './native-addon.js';
 
 export interface FileSenderBinding {
   init(threads: number, onDone: (...a: DoneArgs) => void): void;
-  start(id: number, socketFd: number, fileFd: number, offset: number, length: number): object;
+  start(id: number, socketFd: number, fileFd: number, offset: number, length: number, stallMs: number): object;
   cancel(handle: object): void;
 }
 
 type DoneArgs = [id: number, result: FileSendResult['result'], bytes: number, message: string];
 
-/** 'aborted': the client went (or cancel()); 'failed': anything else (`message` says what). */
+/** 'aborted': the client went, stopped reading for stallMs, or cancel(); 'failed': anything else (`message` says what). */
 export interface FileSendResult {
   result: 'ok' | 'aborted' | 'failed';
   bytes: number;
@@ -28,9 +28,10 @@ export interface FileSender {
   /**
    * Starts sending `length` bytes of `fileFd` from `offset` to `socketFd`, a connected non-blocking stream socket
    * nothing else writes to until done. Both descriptors are duplicated: the caller may close its own at once.
+   * A client that takes no byte for `stallMs` (looked at once a second) ends the send.
    * Throws when the send cannot start (then nothing was sent).
    */
-  send(socketFd: number, fileFd: number, offset: number, length: number): FileSend;
+  send(socketFd: number, fileFd: number, offset: number, length: number, stallMs: number): FileSend;
 }
 
 let binding: FileSenderBinding | null | undefined;
@@ -50,11 +51,11 @@ function onDone(...[id, result, bytes, message]: DoneArgs): void {
 }
 
 const sender: FileSender = {
-  send(socketFd, fileFd, offset, length) {
+  send(socketFd, fileFd, offset, length, stallMs) {
     const b = binding!;
     const id = nextId;
     nextId = (nextId % 0xffff_ffff) + 1;
-    const handle = b.start(id, socketFd, fileFd, offset, length);
+    const handle = b.start(id, socketFd, fileFd, offset, length, stallMs);
     let finished = false;
     const done = new Promise<FileSendResult>((resolve) => {
       running.set(id, (r) => {

@@ -34,6 +34,7 @@
 
 #define MAX_EVENTS 64
 #define BURST (2 * 1024 * 1024) /* bytes per job per wakeup, as nginx's sendfile_max_chunk */
+#define SCAN_MS 1000          /* how often a worker with jobs looks for clients that stopped reading */
 
 typedef struct fs_worker fs_worker;
 typedef struct job job;
@@ -48,6 +49,8 @@ struct job {
   off_t offset;
   uint64_t remaining;
   uint64_t bytes;
+  uint64_t stall_ms;      /* a client that takes nothing for this long is let go */
+  uint64_t last_progress; /* ep_now_ms() of the last byte the socket took */
   atomic_int cancel_flag;
   int finished;
   int result;
@@ -55,8 +58,9 @@ struct job {
 };
 
 struct fs_worker {
-  ep_worker base; /* first: the pool's part */
-  job *active;    /* worker-only */
+  ep_worker base;   /* first: the pool's part */
+  job *active;      /* worker-only */
+  int active_count; /* worker-only */
 };
 
 /* ------------------------------------------------------------------ worker side */
@@ -76,6 +80,7 @@ static void finish(job *j, int result, const char *message) {
   if (j->prev) j->prev->next = j->next;
   else w->active = j->next;
   if (j->next) j->next->prev = j->prev;
+  w->active_count--;
   ep_worker_finished(&w->base, &j->item);
 }
 
@@ -87,6 +92,7 @@ static void pump(job *j) {
     ssize_t n = sendfile(j->sock, j->file_fd, &j->offset, want);
     if (n > 0) {
       j->bytes += (uint64_t)n;
+      j->last_progress = ep_now_ms();
       j->remaining -= (uint64_t)n;
       budget -= (uint64_t)n;
       if (j->remaining == 0) finish(j, RESULT_OK, "");
@@ -116,6 +122,8 @@ static void activate(fs_worker *w, job *j) {
   j->prev = NULL;
   if (w->active) w->active->prev = j;
   w->active = j;
+  w->active_count++;
+  j->last_progress = ep_now_ms();
   /* Full segments only while the body flows (as nginx's tcp_nopush; Node's sockets are TCP_NODELAY), and a send
      buffer of 8 MiB (the kernel doubles the 4 asked, up to net.core.wmem_max twice) instead of autotuning's: each
      wakeup then moves more, with fewer wakeups of this thread and the client's. The queue holds references to
@@ -151,12 +159,23 @@ static void take_inbox_and_cancels(fs_worker *w) {
 static void *worker_main(void *arg) {
   fs_worker *w = arg;
   struct epoll_event evs[MAX_EVENTS];
+  uint64_t next_scan = ep_now_ms() + SCAN_MS;
   for (;;) {
-    int n = epoll_wait(w->base.ep, evs, MAX_EVENTS, -1);
+    int n = epoll_wait(w->base.ep, evs, MAX_EVENTS, w->active_count ? SCAN_MS : -1);
     for (int i = 0; i < n; i++) {
       job *j = evs[i].data.ptr;
       if (!j) take_inbox_and_cancels(w);
       else if (!j->finished) pump(j); /* EPOLLERR/EPOLLHUP too: sendfile then says what happened */
+    }
+    /* A client that stopped reading (a hung installer) keeps its connection open and its window shut: TCP never
+       times that out, so the job does, as nginx's send_timeout. */
+    uint64_t now = ep_now_ms();
+    if (now >= next_scan) {
+      for (job *j = w->active, *nx; j; j = nx) {
+        nx = j->next;
+        if (now - j->last_progress >= j->stall_ms) finish(j, RESULT_ABORTED, "the client stopped reading");
+      }
+      next_scan = now + SCAN_MS;
     }
     ep_worker_report(&w->base);
   }
@@ -189,19 +208,20 @@ static napi_value js_init(napi_env env, napi_callback_info info) {
   return ep_pool_init(env, info, &the_pool, "file sender", sizeof(fs_worker), call_js, worker_main);
 }
 
-/* start(id, socketFd, fileFd, offset, length) → handle. Both descriptors are duplicated (the caller keeps and
-   closes its own); the socket must be a connected, non-blocking stream socket. Throws when it cannot start, and
-   then nothing was taken. */
+/* start(id, socketFd, fileFd, offset, length, stallMs) → handle. Both descriptors are duplicated (the caller keeps
+   and closes its own); the socket must be a connected, non-blocking stream socket. A client that takes no byte for
+   stallMs (checked every SCAN_MS) ends the job 'aborted'. Throws when it cannot start, and then nothing was taken. */
 static napi_value js_start(napi_env env, napi_callback_info info) {
-  size_t argc = 5;
-  napi_value argv[5];
+  size_t argc = 6;
+  napi_value argv[6];
   napi_get_cb_info(env, info, &argc, argv, NULL, NULL);
   ep_pool *pool = the_pool;
   if (!pool) THROW(env, "file sender not initialised");
   uint32_t id;
   int32_t sock_fd, file_fd;
   double offset, length;
-  if (argc < 5 || napi_get_value_uint32(env, argv[0], &id) != napi_ok || napi_get_value_int32(env, argv[1], &sock_fd) != napi_ok ||
+  uint32_t stall_ms;
+  if (argc < 6 || napi_get_value_uint32(env, argv[5], &stall_ms) != napi_ok || stall_ms < 1 || napi_get_value_uint32(env, argv[0], &id) != napi_ok || napi_get_value_int32(env, argv[1], &sock_fd) != napi_ok ||
       napi_get_value_int32(env, argv[2], &file_fd) != napi_ok || napi_get_value_double(env, argv[3], &offset) != napi_ok ||
       napi_get_value_double(env, argv[4], &length) != napi_ok || sock_fd < 0 || file_fd < 0 || !(offset >= 0) ||
       !(length > 0) || offset > 9007199254740991.0 || length > 9007199254740991.0) {
@@ -226,6 +246,7 @@ static napi_value js_start(napi_env env, napi_callback_info info) {
   j->file_fd = file;
   j->offset = (off_t)offset;
   j->remaining = (uint64_t)length;
+  j->stall_ms = stall_ms;
   j->w = (fs_worker *)ep_pool_pick(env, pool);
   ep_worker_post(&j->w->base, &j->item);
   return ep_item_handle(env, &j->item);

@@ -87,12 +87,6 @@ struct worker {
   struct mmsghdr msgs[MAX_BATCH];
 };
 
-static uint64_t now_ms(void) {
-  struct timespec ts;
-  clock_gettime(CLOCK_MONOTONIC, &ts);
-  return (uint64_t)ts.tv_sec * 1000 + (uint64_t)ts.tv_nsec / 1000000;
-}
-
 /* ------------------------------------------------------------------ worker side */
 
 static void send_error(transfer *t, int code, const char *msg) {
@@ -349,10 +343,10 @@ static void take_inbox_and_cancels(worker *w, uint64_t now) {
 static void *worker_main(void *arg) {
   worker *w = arg;
   struct epoll_event evs[MAX_BATCH];
-  uint64_t next_scan = now_ms() + TICK_MS;
+  uint64_t next_scan = ep_now_ms() + TICK_MS;
   for (;;) {
     int n = epoll_wait(w->base.ep, evs, MAX_BATCH, w->active_count ? TICK_MS : -1);
-    uint64_t now = now_ms();
+    uint64_t now = ep_now_ms();
     for (int i = 0; i < n; i++) {
       transfer *t = evs[i].data.ptr;
       if (!t) {

@@ -110,7 +110,7 @@ describe('the boot images route, through sendfile', () => {
     const send = vi.spyOn(fileSender()!, 'send');
     const r = await curl(url);
     const ranged = await curl(url, ['-r', '100-']);
-    const calls = send.mock.calls.map((c) => c.slice(2));
+    const calls = send.mock.calls.map((c) => c.slice(2, 4));
     send.mockRestore();
     expect(calls).toEqual([
       [0, data.length],
@@ -240,7 +240,7 @@ describe('the native file sender', () => {
   it('sends a byte range and reports ok with the count', async () => {
     const p = await pair();
     const f = file();
-    const job = fileSender()!.send(p.fd, f, 777, 5 * MIB + 3);
+    const job = fileSender()!.send(p.fd, f, 777, 5 * MIB + 3, 60_000);
     fs.closeSync(f); // the job holds its own duplicate
     const r = await job.done;
     p.close();
@@ -251,7 +251,7 @@ describe('the native file sender', () => {
   it('a range past the end of the file fails rather than passing a short body off as whole', async () => {
     const p = await pair();
     const f = file();
-    const r = await fileSender()!.send(p.fd, f, data.length - 100, 1000).done;
+    const r = await fileSender()!.send(p.fd, f, data.length - 100, 1000, 60_000).done;
     fs.closeSync(f);
     p.close();
     expect(r).toEqual({ result: 'failed', bytes: 100, message: 'the file ended before the range did' });
@@ -261,7 +261,7 @@ describe('the native file sender', () => {
     const p = await pair();
     p.client.pause();
     const f = file();
-    const job = fileSender()!.send(p.fd, f, 0, data.length);
+    const job = fileSender()!.send(p.fd, f, 0, data.length, 60_000);
     await new Promise((r) => setTimeout(r, 50));
     job.cancel();
     const r = await job.done;
@@ -272,7 +272,7 @@ describe('the native file sender', () => {
     p.close();
 
     const q = await pair();
-    const job2 = fileSender()!.send(q.fd, f, 0, data.length);
+    const job2 = fileSender()!.send(q.fd, f, 0, data.length, 60_000);
     q.client.once('data', () => q.client.resetAndDestroy());
     const r2 = await job2.done;
     fs.closeSync(f);
@@ -281,12 +281,26 @@ describe('the native file sender', () => {
     expect(r2.message).toBe('the client closed the connection');
   });
 
+  it('a client that stops reading is let go after stallMs without a byte', async () => {
+    const p = await pair();
+    p.client.pause();
+    const f = file();
+    const r = await fileSender()!.send(p.fd, f, 0, data.length, 300).done;
+    fs.closeSync(f);
+    p.close();
+    expect(r.result).toBe('aborted');
+    expect(r.message).toBe('the client stopped reading');
+    expect(r.bytes).toBeGreaterThan(0);
+    expect(r.bytes).toBeLessThan(data.length);
+  });
+
   it('refuses what it cannot send to and takes nothing', async () => {
     const f = file();
-    expect(() => fileSender()!.send(-1, f, 0, 10)).toThrow(/bad parameters/);
-    expect(() => fileSender()!.send(f, f, 0, 10)).toThrow(/not a stream socket/);
+    expect(() => fileSender()!.send(-1, f, 0, 10, 60_000)).toThrow(/bad parameters/);
+    expect(() => fileSender()!.send(f, f, 0, 10, 60_000)).toThrow(/not a stream socket/);
     const p = await pair();
-    expect(() => fileSender()!.send(p.fd, f, 0, 0)).toThrow(/bad parameters/);
+    expect(() => fileSender()!.send(p.fd, f, 0, 0, 60_000)).toThrow(/bad parameters/);
+    expect(() => fileSender()!.send(p.fd, f, 0, 10, 0)).toThrow(/bad parameters/);
     fs.closeSync(f);
     p.close();
   });

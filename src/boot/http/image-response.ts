@@ -12,6 +12,8 @@ import { fileSender, fileSenderError } from '../../native/file-sender.js';
 
 /** Read size of the stream path: reads of 512 KiB instead of 64 KiB more than double its throughput. */
 const STREAM_READ_BYTES = 512 * 1024;
+/** A host that takes no byte for this long is let go (nginx's send_timeout): a hung installer holds nothing. */
+const STALL_MS = 60_000;
 const NOTHING = Buffer.alloc(0);
 let streamReasonLogged = false;
 
@@ -107,7 +109,7 @@ async function sendNative(res: Response, fileFd: number, socketFd: number, span:
   if (socket.writableLength > 0 || res.socket !== socket) return false;
   let job;
   try {
-    job = fileSender()!.send(socketFd, fileFd, span.start, span.length);
+    job = fileSender()!.send(socketFd, fileFd, span.start, span.length, STALL_MS);
   } catch (e) {
     log?.warn({ err: (e as Error).message }, 'image: sendfile could not start; streaming through JavaScript');
     return false;
@@ -129,6 +131,8 @@ async function sendNative(res: Response, fileFd: number, socketFd: number, span:
 
 async function sendStream(res: Response, fd: number, span: Span): Promise<void> {
   const stream = fs.createReadStream('', { fd, start: span.start, end: span.start + span.length - 1, highWaterMark: STREAM_READ_BYTES });
+  // Here Node writes every chunk itself, so the socket's idle timer is the stall timer (sendfile bypasses it).
+  res.setTimeout(STALL_MS, () => res.destroy());
   // A client that goes away ends the pipeline with an error; the connection is already gone.
   await pipeline(stream, res).catch(() => res.destroy());
 }
