@@ -41,6 +41,12 @@ function curlSpeed(url: string): number {
   return speed / 2 ** 20;
 }
 
+/** CPU seconds a process (all its threads, those ended too) has used, from /proc (10 ms ticks). */
+function cpuSeconds(pid: number): number {
+  const f = readFileSync(`/proc/${pid}/stat`, 'utf8').split(') ')[1].split(' ');
+  return (Number(f[11]) + Number(f[12])) / 100;
+}
+
 async function streaming(): Promise<void> {
   ensureAnchors({ nginx: 'nginx', curl: 'curl' });
   const dir = mkdtempSync(path.join(tmpdir(), 'rh-bench-deploy-'));
@@ -72,14 +78,24 @@ http { access_log off; sendfile on; tcp_nopush on; types { application/octet-str
     // warm both (page cache, JIT)
     curlSpeed(urls.rackhand);
     curlSpeed(urls.nginx);
+    // The servers' own CPU for the same downloads: steadier than MiB/s on a machine others load (the client's share
+    // of the 2 cores sets MiB/s). The daemon whole; nginx's one worker (the master only supervises).
+    const pids = { rackhand: rh.child().pid!, nginx: Number(readFileSync(`/proc/${nginx.pid}/task/${nginx.pid}/children`, 'utf8').trim().split(' ')[0]) };
+    const cpu = { rackhand: 0, nginx: 0 };
     const rounds: Record<string, number[]> = { rackhand: [], nginx: [] };
     for (let i = 0; i < ROUNDS; i++) {
-      for (const k of i % 2 ? (['nginx', 'rackhand'] as const) : (['rackhand', 'nginx'] as const)) rounds[k].push(curlSpeed(urls[k]));
+      for (const k of i % 2 ? (['nginx', 'rackhand'] as const) : (['rackhand', 'nginx'] as const)) {
+        const c0 = cpuSeconds(pids[k]);
+        rounds[k].push(curlSpeed(urls[k]));
+        cpu[k] += cpuSeconds(pids[k]) - c0;
+      }
     }
     const rh_ = median(rounds.rackhand);
     const ng = median(rounds.nginx);
     console.log(`image streaming, ${MIB} MiB to curl over loopback, median of ${ROUNDS} interleaved rounds:`);
     console.log(`  rackhand ${rh_.toFixed(0)} MiB/s   nginx ${ng.toFixed(0)} MiB/s   ratio ${(rh_ / ng).toFixed(2)}x (goal >= 1.0)`);
+    const perGiB = (k: 'rackhand' | 'nginx') => (cpu[k] * 1000 * 1024) / (MIB * ROUNDS);
+    console.log(`  server CPU per GiB sent: rackhand ${perGiB('rackhand').toFixed(0)} ms   nginx ${perGiB('nginx').toFixed(0)} ms   ratio ${(perGiB('rackhand') / perGiB('nginx')).toFixed(2)}x (lower is better)`);
     console.log(`  per round: rackhand ${rounds.rackhand.map((x) => x.toFixed(0)).join(' ')}; nginx ${rounds.nginx.map((x) => x.toFixed(0)).join(' ')} MiB/s`);
     summary.push({ bench: `image streaming ${MIB} MiB (vs nginx)`, rackhand: rh_, anchor: ng, ratio: rh_ / ng, unit: 'MiB/s', goal: '>= 1.0' });
   } finally {
