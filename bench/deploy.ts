@@ -16,6 +16,14 @@ import { startVmBmc } from '../test/harness/vm-bmc.js';
 import { startNetbootLab, waitTask } from '../test/harness/vm-bmc-netboot-lab.js';
 
 const args = process.argv.slice(2);
+if (args.includes('--help')) {
+  console.log(`usage: bash bench/run-ts.sh bench/deploy.ts [--rounds N] [--mib N] [--no-vm] [--json]
+  --rounds N  interleaved rackhand/nginx download rounds for image streaming (default 7); the median is reported
+  --mib N     size of the streamed image and of the deployed OS image (default 256)
+  --no-vm     image streaming against nginx only (skips the reinstall timings on VMs)
+  --json      print a JSON summary as the last line`);
+  process.exit(0);
+}
 const opt = (name: string, dflt: number) => {
   const i = args.indexOf(`--${name}`);
   return i >= 0 ? Number(args[i + 1]) : dflt;
@@ -32,6 +40,12 @@ function curlSpeed(url: string): number {
   const [speed, size] = out.trim().split(' ').map(Number);
   if (size !== MIB << 20) throw new Error(`${url}: got ${size} bytes`);
   return speed / 2 ** 20;
+}
+
+/** CPU seconds a process (all its threads, those ended too) has used, from /proc (10 ms ticks). */
+function cpuSeconds(pid: number): number {
+  const f = readFileSync(`/proc/${pid}/stat`, 'utf8').split(') ')[1].split(' ');
+  return (Number(f[11]) + Number(f[12])) / 100;
 }
 
 async function streaming(): Promise<void> {
@@ -65,14 +79,25 @@ http { access_log off; sendfile on; tcp_nopush on; types { application/octet-str
     // warm both (page cache, JIT)
     curlSpeed(urls.rackhand);
     curlSpeed(urls.nginx);
+    // The servers' own CPU for the same downloads: steadier than MiB/s on a machine others load (the client's share
+    // of the 2 cores sets MiB/s). The daemon whole; nginx's one worker (the master only supervises).
+    const pids = { rackhand: rh.child().pid!, nginx: Number(readFileSync(`/proc/${nginx.pid}/task/${nginx.pid}/children`, 'utf8').trim().split(' ')[0]) };
+    const cpu = { rackhand: 0, nginx: 0 };
     const rounds: Record<string, number[]> = { rackhand: [], nginx: [] };
     for (let i = 0; i < ROUNDS; i++) {
-      for (const k of i % 2 ? (['nginx', 'rackhand'] as const) : (['rackhand', 'nginx'] as const)) rounds[k].push(curlSpeed(urls[k]));
+      for (const k of i % 2 ? (['nginx', 'rackhand'] as const) : (['rackhand', 'nginx'] as const)) {
+        const c0 = cpuSeconds(pids[k]);
+        rounds[k].push(curlSpeed(urls[k]));
+        cpu[k] += cpuSeconds(pids[k]) - c0;
+      }
     }
     const rh_ = median(rounds.rackhand);
     const ng = median(rounds.nginx);
     console.log(`image streaming, ${MIB} MiB to curl over loopback, median of ${ROUNDS} interleaved rounds:`);
     console.log(`  rackhand ${rh_.toFixed(0)} MiB/s   nginx ${ng.toFixed(0)} MiB/s   ratio ${(rh_ / ng).toFixed(2)}x (goal >= 1.0)`);
+    const perGiB = (k: 'rackhand' | 'nginx') => (cpu[k] * 1000 * 1024) / (MIB * ROUNDS);
+    console.log(`  server CPU per GiB sent: rackhand ${perGiB('rackhand').toFixed(0)} ms   nginx ${perGiB('nginx').toFixed(0)} ms   ratio ${(perGiB('rackhand') / perGiB('nginx')).toFixed(2)}x (lower is better)`);
+    console.log(`  per round: rackhand ${rounds.rackhand.map((x) => x.toFixed(0)).join(' ')}; nginx ${rounds.nginx.map((x) => x.toFixed(0)).join(' ')} MiB/s`);
     summary.push({ name: `image streaming, ${MIB} MiB to curl`, rackhand: `${rh_.toFixed(0)} MiB/s`, tool: 'nginx', anchor: `${ng.toFixed(0)} MiB/s`, ratio: rh_ / ng, goal: '≥ 1× speed', met: rh_ >= ng });
   } finally {
     nginx?.kill('SIGTERM');

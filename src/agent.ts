@@ -387,7 +387,7 @@ export async function createAgent(config: ResolvedConfig, opts: { log?: Logger }
       eqFace,
       dciFace,
       v1Face,
-      bootRoutes({ content, reports: netboot, imagesDir, bootFile: (name) => bootFileData.get(name) }),
+      bootRoutes({ content, reports: netboot, imagesDir, bootFile: (name) => bootFileData.get(name), log }),
       consoleRoutes({ basePath: CONSOLE_BASE, refreshTicket: (key, remote) => consoles.refreshTicket(key, remote) }),
       metricsRoutes(metrics, config.metrics.requireToken ? { authenticate: authenticateRequest } : {}),
       webPageRouter(),

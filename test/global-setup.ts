@@ -7,9 +7,9 @@ import path from 'node:path';
 export default function setup(): void {
   const root = path.resolve(import.meta.dirname, '..');
   execFileSync('npx', ['--no-install', 'tsc', '-p', path.join(root, 'tsconfig.json')], { cwd: root, stdio: 'inherit' });
-  // The native TFTP engine is built by `npm run build`; without it the daemon falls back to JavaScript, so a test
-  // run must not silently measure the fallback.
-  if (!existsSync(path.join(root, 'src/boot/tftp/native/build/Release/tftp_engine.node'))) {
+  // The native addon (src/native) is built by `npm run build`; without it the daemon falls back to JavaScript, so a
+  // test run must not silently measure the fallback.
+  if (!existsSync(path.join(root, 'src/native/build/Release/rackhand_native.node'))) {
     execFileSync('npm', ['run', 'build:native'], { cwd: root, stdio: 'inherit' });
   }
 }

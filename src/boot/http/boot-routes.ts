@@ -1,14 +1,16 @@
 // HTTP boot: per-host iPXE scripts, install configs, the installer's report and progress, images (Range) and the
 // iPXE binaries. For booting hosts, not API clients: no token; each route is scoped by MAC + address or by a
 // per-install token. Errors use the native envelope.
-import { promises as fs } from 'node:fs';
+import fs from 'node:fs';
 import path from 'node:path';
 import express, { type NextFunction, type Request, type Response } from 'express';
 import { z } from 'zod';
 import { errorBody, RackhandError, toRackhandError } from '../../errors.js';
 import { normaliseMac } from '../../domain/server.js';
+import type { Logger } from '../../log.js';
 import type { BootContent, BootReports } from '../boot-lookup.js';
 import { BOOT_PATHS } from '../boot-urls.js';
+import { imageResponse } from './image-response.js';
 
 const CONFIG_KINDS = new Set(['preseed', 'kickstart', 'user-data', 'meta-data'] as const);
 type ConfigKind = 'preseed' | 'kickstart' | 'user-data' | 'meta-data';
@@ -41,15 +43,14 @@ export interface BootRoutesDeps {
   imagesDir: string;
   /** The configured iPXE binaries by name (UEFI HTTP boot fetches them over HTTP). */
   bootFile(name: string): Buffer | undefined;
+  /** Says when an image send fails or cannot use sendfile. */
+  log?: Logger;
 }
 
 function remoteOf(req: Request): string {
   const a = req.socket.remoteAddress ?? '';
   return a.startsWith('::ffff:') ? a.slice(7) : a;
 }
-
-/** Read size for images streamed to booting hosts. */
-const IMAGE_READ_BYTES = 512 * 1024;
 
 const text = (res: Response, body: string) => res.type('text/plain; charset=utf-8').set('cache-control', 'no-store').send(body);
 
@@ -117,10 +118,7 @@ export function bootRoutes(d: BootRoutesDeps): { name: string; router: express.R
 
   router.get(BOOT_PATHS.images, async (req, res) => {
     const rel = ([] as string[]).concat(req.params.path as unknown as string[]).join('/');
-    // `send` hands its options to fs.createReadStream: reads of 512 KiB instead of 64 KiB more than double the
-    // throughput to a host (bench/deploy.ts measures it against nginx).
-    const options: Parameters<Response['sendFile']>[1] & { highWaterMark: number } = { headers: { 'cache-control': 'no-cache' }, dotfiles: 'deny', highWaterMark: IMAGE_READ_BYTES };
-    res.sendFile(await confined(d.imagesDir, rel), options);
+    await imageResponse(req, res, confined(d.imagesDir, rel), d.log);
   });
 
   router.get(BOOT_PATHS.files, (req, res) => {
@@ -143,15 +141,24 @@ function parse<T>(schema: z.ZodType<T>, value: unknown): T {
   return r.data;
 }
 
-/** The file under `root` (symlinks resolved); anything outside it is not found. */
-async function confined(root: string, rel: string): Promise<string> {
+/**
+ * The path under `root` (symlinks resolved); anything outside it is not found. Synchronous, as nginx resolves
+ * paths in its event loop: a few cached lookups on a local directory, where two thread-pool hops cost the
+ * image's first byte milliseconds on a loaded machine (bench/deploy.ts).
+ */
+function confined(root: string, rel: string): string {
   if (!rel || rel.includes('\0') || rel.split('/').some((seg) => seg === '..' || seg === '.' || seg.startsWith('.'))) {
     throw new RackhandError('NOT_FOUND', 'no such image');
   }
-  const rootReal = await fs.realpath(root).catch(() => undefined);
-  const file = rootReal && (await fs.realpath(path.join(rootReal, rel)).catch(() => undefined));
+  const real = (p: string) => {
+    try {
+      return fs.realpathSync.native(p);
+    } catch {
+      return undefined;
+    }
+  };
+  const rootReal = real(root);
+  const file = rootReal && real(path.join(rootReal, rel));
   if (!rootReal || !file || !file.startsWith(rootReal + path.sep)) throw new RackhandError('NOT_FOUND', 'no such image');
-  const st = await fs.stat(file);
-  if (!st.isFile()) throw new RackhandError('NOT_FOUND', 'no such image');
   return file;
 }

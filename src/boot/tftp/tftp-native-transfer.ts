@@ -1,13 +1,12 @@
-// One read transfer run by the native engine (native/tftp_engine.c, built by `npm run build`): the same surface as TftpTransfer.
+// One read transfer run by the native engine (src/native/tftp_engine.c, built by `npm run build`): the same surface as TftpTransfer.
 
-import { createRequire } from 'node:module';
 import os from 'node:os';
-import { fileURLToPath } from 'node:url';
+import { nativeAddon, nativeAddonError } from '../../native/native-addon.js';
 import type { BlockSource } from './tftp-block-source.js';
 import { serializeOack } from './tftp-packet.js';
 import type { TftpTransferOutcome, TftpTransferParams, TftpTransferRun } from './tftp-transfer.js';
 
-interface NativeEngine {
+export interface TftpEngineBinding {
   init(threads: number, onDone: (...a: DoneArgs) => void): void;
   start(p: NativeStart): [port: number, handle: object];
   cancel(handle: object, message: string): void;
@@ -32,10 +31,7 @@ interface NativeStart {
 
 type DoneArgs = [id: number, result: 'ok' | 'aborted' | 'failed', bytes: number, retransmits: number, badPackets: number, unknownTid: number, code: number, message: string];
 
-/** Where node-gyp leaves the addon, seen from src/boot/tftp (tests) and from dist/boot/tftp (the daemon). */
-const CANDIDATES = ['./native/build/Release/tftp_engine.node', '../../../src/boot/tftp/native/build/Release/tftp_engine.node'];
-
-let engine: NativeEngine | null | undefined;
+let engine: TftpEngineBinding | null | undefined;
 let loadError = '';
 const running = new Map<number, NativeTransfer>();
 let nextId = 1;
@@ -44,22 +40,17 @@ let nextId = 1;
  * The engine, started once per process with one epoll thread per core (at most 4); undefined when the
  * addon was not built (then `nativeEngineError()` says why and the server uses the JavaScript engine).
  */
-export function nativeEngine(): NativeEngine | undefined {
+export function nativeEngine(): TftpEngineBinding | undefined {
   if (engine !== undefined) return engine ?? undefined;
   engine = null;
-  const require = createRequire(import.meta.url);
-  const errors: string[] = [];
-  for (const rel of CANDIDATES) {
-    try {
-      const m = require(fileURLToPath(new URL(rel, import.meta.url))) as NativeEngine;
-      m.init(Math.min(4, os.availableParallelism()), onDone);
-      engine = m;
-      break;
-    } catch (e) {
-      errors.push((e as Error).message.split('\n')[0]);
-    }
+  const m = nativeAddon()?.tftp;
+  try {
+    m?.init(Math.min(4, os.availableParallelism()), onDone);
+    engine = m ?? null;
+    loadError = m ? '' : nativeAddonError();
+  } catch (e) {
+    loadError = (e as Error).message.split('\n')[0];
   }
-  loadError = errors.join('; ');
   return engine ?? undefined;
 }
 
@@ -92,7 +83,7 @@ export class NativeTransfer implements TftpTransferRun {
   private readonly source: BlockSource;
 
   constructor(
-    private readonly engine: NativeEngine,
+    private readonly engine: TftpEngineBinding,
     private readonly p: TftpTransferParams,
   ) {
     this.source = p.source;

@@ -62,7 +62,7 @@ export interface TftpServerOptions {
    */
   resolveDynamic?: (path: string, clientAddress: string) => Buffer | undefined | Promise<Buffer | undefined>;
   /**
-   * Who moves the blocks: 'native' (native/tftp_engine.c on epoll threads, built by `npm run build`),
+   * Who moves the blocks: 'native' (src/native/tftp_engine.c on epoll threads, built by `npm run build`),
    * 'js' (TftpTransfer, Node's dgram), or 'auto' (native when built, else js with a warning). Default auto.
    */
   engine?: 'auto' | 'native' | 'js';

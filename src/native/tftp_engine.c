@@ -5,29 +5,26 @@
 // send path) than tftpd-hpa spends on the whole block. bench/tftp.mjs prints both engines against it.
 // The TypeScript server keeps everything else: request vetting, paths, options, files, limits, logs.
 //
-// Threads: each worker owns an epoll set of connected, non-blocking transfer sockets. The main (JS) thread
-// creates a transfer's socket, then hands it to a worker through the worker's inbox and eventfd. The worker
+// Threads: the transfers run on an epoll pool (epoll_pool.c), each worker's set holding connected, non-blocking
+// transfer sockets. The main (JS) thread creates a transfer's socket, then posts it to a worker. The worker
 // alone touches the transfer's protocol state; the main thread only sets its cancel flag and reads its
-// acknowledged flag (atomics). A finished transfer is reported to JS through one thread-safe function and
-// freed on the main thread after JS has seen it; the worker never touches it once it is reported.
+// acknowledged flag (atomics).
 // Timers: no per-block timer; each transfer has a deadline, checked by one coarse scan per TICK_MS.
 
-#define NAPI_VERSION 8
 #define _GNU_SOURCE
-#include <node_api.h>
+#include "addon.h"
+#include "epoll_pool.h"
 
 #include <arpa/inet.h>
 #include <errno.h>
 #include <net/if.h>
 #include <netinet/in.h>
-#include <pthread.h>
 #include <stdatomic.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/epoll.h>
-#include <sys/eventfd.h>
 #include <sys/socket.h>
 #include <time.h>
 #include <unistd.h>
@@ -39,14 +36,12 @@
 #define OP_ACK 4
 #define OP_ERROR 5
 
-enum result { RESULT_OK, RESULT_ABORTED, RESULT_FAILED };
-
 typedef struct worker worker;
 typedef struct transfer transfer;
 
 struct transfer {
+  ep_item item;          /* first: the pool's inbox and report queue */
   transfer *prev, *next; /* worker's active list */
-  transfer *queue_next;  /* inbox, then the batch of finished transfers */
   worker *w;
   uint32_t id;
   int sock;
@@ -83,43 +78,16 @@ struct transfer {
 };
 
 struct worker {
-  pthread_t thread;
-  int ep;
-  int efd;
-  pthread_mutex_t lock;
-  transfer *inbox; /* under lock */
-  atomic_int cancels;
-  atomic_int load;   /* transfers assigned and not yet finished: where the next one goes */
+  ep_worker base;    /* first: the pool's part */
   transfer *active;  /* worker-only */
   int active_count;  /* worker-only */
-  transfer *done;    /* worker-only: finished in this loop iteration, reported at its end */
-  napi_threadsafe_function tsfn;
   /* scratch for sendmmsg */
   uint8_t hdr[MAX_BATCH][4];
   struct iovec iov[MAX_BATCH][2];
   struct mmsghdr msgs[MAX_BATCH];
 };
 
-typedef struct {
-  worker *workers;
-  int nworkers;
-  napi_threadsafe_function tsfn;
-  int live; /* transfers JS has not been told about yet: the tsfn keeps the event loop alive while > 0 */
-  uint32_t rr;
-} engine;
-
-static uint64_t now_ms(void) {
-  struct timespec ts;
-  clock_gettime(CLOCK_MONOTONIC, &ts);
-  return (uint64_t)ts.tv_sec * 1000 + (uint64_t)ts.tv_nsec / 1000000;
-}
-
 /* ------------------------------------------------------------------ worker side */
-
-static void report(transfer *t) {
-  t->queue_next = t->w->done;
-  t->w->done = t;
-}
 
 static void send_error(transfer *t, int code, const char *msg) {
   uint8_t pkt[200];
@@ -145,15 +113,14 @@ static void finish(transfer *t, int result, const char *message, size_t len, int
   t->message_len = len;
   if (farewell) send_error(t, 0, farewell);
   worker *w = t->w;
-  epoll_ctl(w->ep, EPOLL_CTL_DEL, t->sock, NULL);
+  epoll_ctl(w->base.ep, EPOLL_CTL_DEL, t->sock, NULL);
   close(t->sock);
   t->sock = -1;
   if (t->prev) t->prev->next = t->next;
   else w->active = t->next;
   if (t->next) t->next->prev = t->prev;
   w->active_count--;
-  atomic_fetch_sub(&w->load, 1);
-  report(t);
+  ep_worker_finished(&w->base, &t->item);
 }
 
 static void fail(transfer *t, const char *reason, const char *farewell) {
@@ -207,7 +174,7 @@ static int block_data(transfer *t, uint64_t b, const uint8_t **p, size_t *len) {
 
 static void arm_write(transfer *t, int on) {
   struct epoll_event ev = {.events = EPOLLIN | (on ? EPOLLOUT : 0), .data.ptr = t};
-  epoll_ctl(t->w->ep, EPOLL_CTL_MOD, t->sock, &ev);
+  epoll_ctl(t->w->base.ep, EPOLL_CTL_MOD, t->sock, &ev);
   t->write_blocked = on;
 }
 
@@ -345,7 +312,7 @@ static void activate(worker *w, transfer *t, uint64_t now) {
   if (w->active) w->active->prev = t;
   w->active = t;
   w->active_count++;
-  if (epoll_ctl(w->ep, EPOLL_CTL_ADD, t->sock, &ev) != 0) {
+  if (epoll_ctl(w->base.ep, EPOLL_CTL_ADD, t->sock, &ev) != 0) {
     char reason[96];
     snprintf(reason, sizeof reason, "epoll: %s", strerror(errno));
     fail(t, reason, NULL);
@@ -360,28 +327,12 @@ static void activate(worker *w, transfer *t, uint64_t now) {
 }
 
 static void take_inbox_and_cancels(worker *w, uint64_t now) {
-  uint64_t v;
-  ssize_t r = read(w->efd, &v, sizeof v);
-  (void)r;
-  pthread_mutex_lock(&w->lock);
-  transfer *in = w->inbox;
-  w->inbox = NULL;
-  pthread_mutex_unlock(&w->lock);
-  /* The inbox is newest first: start them oldest first. */
-  transfer *rev = NULL;
-  while (in) {
-    transfer *nx = in->queue_next;
-    in->queue_next = rev;
-    rev = in;
-    in = nx;
+  for (ep_item *in = ep_worker_take_inbox(&w->base), *nx; in; in = nx) {
+    nx = in->queue_next; /* activate() may finish the transfer, and a finished one's queue_next is the report queue */
+    in->queue_next = NULL;
+    activate(w, (transfer *)in, now);
   }
-  while (rev) {
-    transfer *nx = rev->queue_next;
-    rev->queue_next = NULL;
-    activate(w, rev, now);
-    rev = nx;
-  }
-  if (atomic_exchange(&w->cancels, 0) > 0) {
+  if (ep_worker_take_cancels(&w->base)) {
     for (transfer *t = w->active, *nx; t; t = nx) {
       nx = t->next;
       if (atomic_load_explicit(&t->cancel_flag, memory_order_acquire)) fail(t, t->cancel_msg, t->cancel_msg);
@@ -392,10 +343,10 @@ static void take_inbox_and_cancels(worker *w, uint64_t now) {
 static void *worker_main(void *arg) {
   worker *w = arg;
   struct epoll_event evs[MAX_BATCH];
-  uint64_t next_scan = now_ms() + TICK_MS;
+  uint64_t next_scan = ep_now_ms() + TICK_MS;
   for (;;) {
-    int n = epoll_wait(w->ep, evs, MAX_BATCH, w->active_count ? TICK_MS : -1);
-    uint64_t now = now_ms();
+    int n = epoll_wait(w->base.ep, evs, MAX_BATCH, w->active_count ? TICK_MS : -1);
+    uint64_t now = ep_now_ms();
     for (int i = 0; i < n; i++) {
       transfer *t = evs[i].data.ptr;
       if (!t) {
@@ -417,18 +368,14 @@ static void *worker_main(void *arg) {
       next_scan = now + TICK_MS;
     }
     /* Reported only now: once JS has a transfer it frees it, and the events above may still name it. */
-    while (w->done) {
-      transfer *t = w->done;
-      w->done = t->queue_next;
-      napi_call_threadsafe_function(w->tsfn, t, napi_tsfn_blocking);
-    }
+    ep_worker_report(&w->base);
   }
   return NULL;
 }
 
 /* ------------------------------------------------------------------ main (JS) thread side */
 
-static engine *the_engine; /* one per process: the threads live as long as it does */
+static ep_pool *the_pool; /* one per process: the threads live as long as it does */
 
 static void free_transfer(transfer *t) {
   free(t->oack);
@@ -438,7 +385,6 @@ static void free_transfer(transfer *t) {
 }
 
 static void call_js(napi_env env, napi_value cb, void *context, void *data) {
-  engine *eng = context;
   transfer *t = data;
   if (env && cb) {
     static const char *names[] = {"ok", "aborted", "failed"};
@@ -455,46 +401,13 @@ static void call_js(napi_env env, napi_value cb, void *context, void *data) {
     napi_call_function(env, undefined, cb, 8, argv, NULL);
   }
   free_transfer(t);
-  if (--eng->live == 0 && env) napi_unref_threadsafe_function(env, eng->tsfn);
+  ep_pool_reported(env, context);
 }
-
-#define THROW(env, msg)                        \
-  do {                                         \
-    napi_throw_error((env), NULL, (msg));      \
-    return NULL;                               \
-  } while (0)
 
 /* init(threads, onDone): starts the workers once per process; onDone(id, result, bytes, retransmits,
    badPackets, unknownTid, code, message) is called for every finished transfer. */
 static napi_value js_init(napi_env env, napi_callback_info info) {
-  size_t argc = 2;
-  napi_value argv[2];
-  napi_get_cb_info(env, info, &argc, argv, NULL, NULL);
-  if (the_engine) THROW(env, "tftp engine already initialised");
-  int32_t threads = 1;
-  if (napi_get_value_int32(env, argv[0], &threads) != napi_ok || threads < 1 || threads > 64) THROW(env, "threads: 1..64");
-  engine *eng = calloc(1, sizeof *eng);
-  eng->workers = calloc((size_t)threads, sizeof(worker));
-  eng->nworkers = threads;
-  napi_value name;
-  napi_create_string_utf8(env, "tftp-engine", NAPI_AUTO_LENGTH, &name);
-  if (napi_create_threadsafe_function(env, argv[1], NULL, name, 0, 1, NULL, NULL, eng, call_js, &eng->tsfn) != napi_ok) {
-    THROW(env, "cannot create the completion callback");
-  }
-  napi_unref_threadsafe_function(env, eng->tsfn);
-  for (int i = 0; i < threads; i++) {
-    worker *w = &eng->workers[i];
-    w->tsfn = eng->tsfn;
-    w->ep = epoll_create1(EPOLL_CLOEXEC);
-    w->efd = eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC);
-    pthread_mutex_init(&w->lock, NULL);
-    struct epoll_event ev = {.events = EPOLLIN, .data.ptr = NULL};
-    if (w->ep < 0 || w->efd < 0 || epoll_ctl(w->ep, EPOLL_CTL_ADD, w->efd, &ev) != 0) THROW(env, "cannot create an epoll set");
-    if (pthread_create(&w->thread, NULL, worker_main, w) != 0) THROW(env, "cannot start a worker thread");
-    pthread_detach(w->thread);
-  }
-  the_engine = eng;
-  return NULL;
+  return ep_pool_init(env, info, &the_pool, "tftp engine", sizeof(worker), call_js, worker_main);
 }
 
 static int get_u32(napi_env env, napi_value obj, const char *key, uint32_t *out) {
@@ -546,10 +459,6 @@ static int to_sockaddr(const char *addr, uint32_t port, struct sockaddr_storage 
   return 0;
 }
 
-static void finalize_nothing(napi_env env, void *data, void *hint) {
-  (void)env, (void)data, (void)hint;
-}
-
 /* start(params) → [port, handle]. The socket is bound to bindAddress, connected to the client, and handed
    to the least loaded worker, which sends the OACK or the first window. `data` (a Buffer) must stay
    referenced by the caller until onDone for this id; without it, `fd` is read (and not closed here). */
@@ -557,8 +466,8 @@ static napi_value js_start(napi_env env, napi_callback_info info) {
   size_t argc = 1;
   napi_value p;
   napi_get_cb_info(env, info, &argc, &p, NULL, NULL);
-  engine *eng = the_engine;
-  if (!eng) THROW(env, "tftp engine not initialised");
+  ep_pool *pool = the_pool;
+  if (!pool) THROW(env, "tftp engine not initialised");
   uint32_t id, client_port, blksize, windowsize, timeout_ms, max_timeout_ms, retries;
   double size, fd;
   char bind_addr[64], client_addr[64];
@@ -616,26 +525,13 @@ static napi_value js_start(napi_env env, napi_callback_info info) {
   t->timeout_ms = timeout_ms;
   t->max_timeout_ms = max_timeout_ms;
   t->retries = (int)retries;
-  /* The least loaded worker; ties go round robin so a lone transfer does not always land on worker 0. */
-  worker *w = &eng->workers[eng->rr++ % (uint32_t)eng->nworkers];
-  for (int i = 0; i < eng->nworkers; i++) {
-    if (atomic_load(&eng->workers[i].load) < atomic_load(&w->load)) w = &eng->workers[i];
-  }
-  t->w = w;
-  atomic_fetch_add(&w->load, 1);
-  if (eng->live++ == 0) napi_ref_threadsafe_function(env, eng->tsfn);
-  pthread_mutex_lock(&w->lock);
-  t->queue_next = w->inbox;
-  w->inbox = t;
-  pthread_mutex_unlock(&w->lock);
-  uint64_t one = 1;
-  ssize_t r = write(w->efd, &one, sizeof one);
-  (void)r;
+  t->w = (worker *)ep_pool_pick(env, pool);
+  ep_worker_post(&t->w->base, &t->item);
 
   napi_value out, vport, handle;
   napi_create_array_with_length(env, 2, &out);
   napi_create_uint32(env, port, &vport);
-  napi_create_external(env, t, finalize_nothing, NULL, &handle);
+  handle = ep_item_handle(env, &t->item);
   napi_set_element(env, out, 0, vport);
   napi_set_element(env, out, 1, handle);
   return out;
@@ -659,10 +555,7 @@ static napi_value js_cancel(napi_env env, napi_callback_info info) {
     snprintf(t->cancel_msg, sizeof t->cancel_msg, "cancelled");
   }
   if (atomic_exchange_explicit(&t->cancel_flag, 1, memory_order_release)) return NULL;
-  atomic_fetch_add(&t->w->cancels, 1);
-  uint64_t one = 1;
-  ssize_t r = write(t->w->efd, &one, sizeof one);
-  (void)r;
+  ep_worker_cancel(&t->w->base);
   return NULL;
 }
 
@@ -675,7 +568,9 @@ static napi_value js_acknowledged(napi_env env, napi_callback_info info) {
   return out;
 }
 
-static napi_value module_init(napi_env env, napi_value exports) {
+napi_value tftp_engine_exports(napi_env env) {
+  napi_value exports;
+  napi_create_object(env, &exports);
   napi_property_descriptor props[] = {
       {"init", NULL, js_init, NULL, NULL, NULL, napi_default, NULL},
       {"start", NULL, js_start, NULL, NULL, NULL, napi_default, NULL},
@@ -685,5 +580,3 @@ static napi_value module_init(napi_env env, napi_value exports) {
   napi_define_properties(env, exports, sizeof props / sizeof props[0], props);
   return exports;
 }
-
-NAPI_MODULE(NODE_GYP_MODULE_NAME, module_init)
