@@ -1,1 +1,0 @@
-cmd_Release/obj.target/tftp_engine.node := g++ -o Release/obj.target/tftp_engine.node -shared -pthread -rdynamic -m64  -Wl,-soname=tftp_engine.node -Wl,--start-group Release/obj.target/tftp_engine/tftp_engine.o -Wl,--end-group 

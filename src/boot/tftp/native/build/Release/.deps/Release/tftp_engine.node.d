@@ -1,1 +1,0 @@
-cmd_Release/tftp_engine.node := ln -f "Release/obj.target/tftp_engine.node" "Release/tftp_engine.node" 2>/dev/null || (rm -rf "Release/tftp_engine.node" && cp -af "Release/obj.target/tftp_engine.node" "Release/tftp_engine.node")
