@@ -12,7 +12,9 @@ npx --no-install tsc --ignoreConfig --outDir "$out" --rootDir . --module nodenex
 # The harness finds the repository (the daemon, templates, the ramdisk sources) through BENCH_REPO_ROOT, and its
 # own scripts (.py, .sh) and the benches' plain-JS helpers beside the compiled files.
 export BENCH_REPO_ROOT=$PWD
-find bench test/harness -type f ! -name '*.ts' | while read -r f; do mkdir -p "$out/$(dirname "$f")"; cp "$f" "$out/$f"; done
+# Compiled src/ modules read what lies beside them (templates, the native addon) and the ramdisk sources above them.
+find bench test/harness src -type f ! -name '*.ts' ! -path '*/obj.target/*' | while read -r f; do mkdir -p "$out/$(dirname "$f")"; cp "$f" "$out/$f"; done
+ln -s "$PWD/ramdisk" "$out/ramdisk"
 # src/version.ts reads the version from the package.json above it
 node -e 'const p=require("./package.json"); process.stdout.write(JSON.stringify({ type: "module", version: p.version }))' > "$out/package.json"
 ln -s "$PWD/node_modules" "$out/node_modules"
