@@ -75,6 +75,10 @@ export function createMetrics(sources: MetricsSources = {}): Metrics {
   const host = new HostHealth(sources.stateDir, sources.hostCacheMs ?? 5_000);
   if (sources.processMetrics !== false) collectDefaultMetrics({ register: registry });
   const reg = [registry];
+  // The four sensor families and the sample timestamps read the same rows: one read per scrape, not five (at a
+  // site's size the latest readings are hundreds of thousands of rows).
+  let sensorRows: SensorValueSource[] | undefined;
+  const sensorsOfThisScrape = () => (sensorRows ??= sources.sensors?.() ?? []);
 
   if (sources.info) {
     const info = sources.info;
@@ -220,7 +224,7 @@ export function createMetrics(sources: MetricsSources = {}): Metrics {
       registers: reg,
       collect() {
         this.reset();
-        for (const s of sources.sensors?.() ?? []) {
+        for (const s of sensorsOfThisScrape()) {
           if (fam.match(s.type) && s.value !== null) this.set({ server_id: String(s.serverId), sensor: s.name }, s.value);
         }
       },
@@ -244,7 +248,7 @@ export function createMetrics(sources: MetricsSources = {}): Metrics {
     collect() {
       this.reset();
       const newest = new Map<number, number>();
-      for (const s of sources.sensors?.() ?? []) newest.set(s.serverId, Math.max(newest.get(s.serverId) ?? 0, Date.parse(s.at) / 1000));
+      for (const s of sensorsOfThisScrape()) newest.set(s.serverId, Math.max(newest.get(s.serverId) ?? 0, Date.parse(s.at) / 1000));
       for (const [id, t] of newest) this.set({ server_id: String(id) }, t);
     },
   });
@@ -338,7 +342,13 @@ export function createMetrics(sources: MetricsSources = {}): Metrics {
         next();
       };
     },
-    text: () => registry.metrics(),
+    async text() {
+      try {
+        return await registry.metrics();
+      } finally {
+        sensorRows = undefined;
+      }
+    },
   };
   return metrics;
 }

@@ -267,6 +267,26 @@ describe('createMetrics on its own', () => {
     expect(fams.get('rackhand_sensor_temperature_celsius')!.samples[0].labels.sensor).toBe('CPU "1"\\temp\nx');
   });
 
+  it('reads the sensors once per scrape, and afresh for the next one', async () => {
+    let reads = 0;
+    let value = 40;
+    const m = createMetrics({
+      processMetrics: false,
+      sensors: () => {
+        reads++;
+        return [
+          { serverId: 1, name: 'CPU', type: 'temperature', value, at: new Date().toISOString() },
+          { serverId: 1, name: 'FAN1', type: 'fan', value: 3000, at: new Date().toISOString() },
+        ];
+      },
+    });
+    expect(await m.text()).toContain('rackhand_sensor_temperature_celsius{server_id="1",sensor="CPU"} 40');
+    expect(reads).toBe(1);
+    value = 41;
+    expect(await m.text()).toContain('rackhand_sensor_temperature_celsius{server_id="1",sensor="CPU"} 41');
+    expect(reads).toBe(2);
+  });
+
   it('can require a token for scrapes', async () => {
     const route = metricsRoutes(createMetrics({ processMetrics: false }), {
       authenticate: (req) => {
