@@ -2,7 +2,7 @@
 // client neither sees nor acts on another owner's server and is told NOT_FOUND, exactly as for a missing server.
 import { describe, expect, it } from 'vitest';
 import { can, canSeeServer, requireAllowed, requireVisibleServer } from '../../src/core/access.js';
-import { RackhandError } from '../../src/errors.js';
+import { thrown } from '../thrown.js';
 import type { Principal, Role } from '../../src/auth/tokens.js';
 
 const principal = (role: Role, ownerId: number | null = null): Principal => ({ tokenId: 1, name: role, role, ownerId });
@@ -66,16 +66,6 @@ describe('canSeeServer', () => {
     expect(canSeeServer(p, server)).toBe(seen);
   });
 });
-
-function thrown(fn: () => unknown): RackhandError {
-  try {
-    fn();
-  } catch (e) {
-    expect(e).toBeInstanceOf(RackhandError);
-    return e as RackhandError;
-  }
-  throw new Error('expected a RackhandError, nothing was thrown');
-}
 
 describe('requireVisibleServer', () => {
   it('returns the very server a caller may see', () => {

@@ -2,7 +2,7 @@
 // (and bound to their row), lookups by MAC and address, inspections, BMC errors, filters, claims.
 import { beforeEach, describe, expect, it } from 'vitest';
 import { memoryStore, serverInput, type MemoryStore } from './memory-store.js';
-import { RackhandError } from '../../src/errors.js';
+import { thrown } from '../thrown.js';
 
 const BMC_PASSWORD = 'bmc-Pa55-8f2e1c';
 const CONSOLE_PASSWORD = 'vnc-Pa55-77aa01';
@@ -15,16 +15,6 @@ beforeEach(() => {
 const bmc = (extra: Record<string, unknown> = {}) => ({ driver: 'ipmi', host: '10.9.0.1', username: 'ADMIN', password: BMC_PASSWORD, ...extra });
 const nic = (mac: string, ip?: string) => ({ name: 'eth0', mac, ...(ip ? { ip } : {}) });
 const row = (id: number) => store.db.prepare('SELECT * FROM servers WHERE id = ?').get(id) as Record<string, unknown>;
-
-function thrown(fn: () => unknown): RackhandError {
-  try {
-    fn();
-  } catch (e) {
-    expect(e).toBeInstanceOf(RackhandError);
-    return e as RackhandError;
-  }
-  throw new Error('expected a RackhandError, nothing was thrown');
-}
 
 describe('upsertMany', () => {
   it('creates, then updates by id, and reads back what was written', () => {
