@@ -87,6 +87,7 @@ import { dciFace } from './api/dci/dci-face.js';
 import { v1Face } from './api/v1/v1-face.js';
 import { closeTaskEvents } from './api/v1/v1-events.js';
 import { webPageRouter } from './web/web-page.js';
+import { tcpCongestionControlProblem } from './native/file-sender.js';
 
 /** The store and its repositories alone: what the bootstrap CLI commands need, without servers. */
 export function openState(config: ResolvedConfig) {
@@ -214,6 +215,9 @@ export async function createAgent(config: ResolvedConfig, opts: { log?: Logger }
   const boot = config.boot;
   const catalogue = new Catalogue(boot.osCatalogue ? osCatalogueSchema.parse({ ...defaultOsCatalogue, ...boot.osCatalogue }) : defaultOsCatalogue, images);
   const imagesDir = images.dir;
+  const congestionProblem = tcpCongestionControlProblem(boot.imageCongestionControl);
+  if (congestionProblem) log.warn(`boot.imageCongestionControl: ${congestionProblem}; image bodies go with the system's`);
+  const imageCongestionControl = congestionProblem ? '' : boot.imageCongestionControl;
   const urls = () =>
     bootUrls(boot.httpUrl ?? (boot.serverIp ? `http://${boot.serverIp}:${new URL(publicUrl()).port || 80}` : publicUrl()));
   const ipam = new Ipam(repos.ipam, repos.servers, tasks);
@@ -387,7 +391,7 @@ export async function createAgent(config: ResolvedConfig, opts: { log?: Logger }
       eqFace,
       dciFace,
       v1Face,
-      bootRoutes({ content, reports: netboot, imagesDir, bootFile: (name) => bootFileData.get(name), log }),
+      bootRoutes({ content, reports: netboot, imagesDir, bootFile: (name) => bootFileData.get(name), log, imageCongestionControl }),
       consoleRoutes({ basePath: CONSOLE_BASE, refreshTicket: (key, remote) => consoles.refreshTicket(key, remote) }),
       metricsRoutes(metrics, config.metrics.requireToken ? { authenticate: authenticateRequest } : {}),
       webPageRouter(),

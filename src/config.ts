@@ -143,6 +143,12 @@ export const configSchema = z
           .prefault({}),
         /** Kernels, initrds and images served at /boot/images/ (default <stateDir>/images). */
         imagesDir: z.string().min(1).optional(),
+        /**
+         * TCP congestion control for image bodies ('' keeps the system's). cubic, not a system default of bbr: without
+         * the fq qdisc the kernel paces bbr with a timer per socket, which cost the sender twice the CPU per GiB and
+         * 0.93x nginx's speed on loopback (bench/deploy.ts); a provisioning LAN gains nothing from bbr's pacing.
+         */
+        imageCongestionControl: z.string().regex(/^[a-z0-9_]{0,15}$/, 'a kernel congestion control name such as cubic, or empty').default('cubic'),
         /** pxe-templates directory (default: the one shipped with rackhand). */
         templatesDir: z.string().min(1).optional(),
         /** 'reservation': a host's boot script is served only to the address reserved for its MAC. */

@@ -1,11 +1,12 @@
 // Sends a file's byte range to a connected socket with sendfile(2) on the native addon's threads (file_sender.c).
 
+import { readFileSync } from 'node:fs';
 import os from 'node:os';
 import { nativeAddon, nativeAddonError } from './native-addon.js';
 
 export interface FileSenderBinding {
   init(threads: number, onDone: (...a: DoneArgs) => void): void;
-  start(id: number, socketFd: number, fileFd: number, offset: number, length: number, stallMs: number): object;
+  start(id: number, socketFd: number, fileFd: number, offset: number, length: number, stallMs: number, congestion: string): object;
   cancel(handle: object): void;
 }
 
@@ -28,10 +29,11 @@ export interface FileSender {
   /**
    * Starts sending `length` bytes of `fileFd` from `offset` to `socketFd`, a connected non-blocking stream socket
    * nothing else writes to until done. Both descriptors are duplicated: the caller may close its own at once.
-   * A client that takes no byte for `stallMs` (looked at once a second) ends the send.
+   * A client that takes no byte for `stallMs` (looked at once a second) ends the send. `congestion` names the TCP
+   * congestion control the body is sent with ('' keeps the system's; see tcpCongestionControlProblem).
    * Throws when the send cannot start (then nothing was sent).
    */
-  send(socketFd: number, fileFd: number, offset: number, length: number, stallMs: number): FileSend;
+  send(socketFd: number, fileFd: number, offset: number, length: number, stallMs: number, congestion: string): FileSend;
 }
 
 let binding: FileSenderBinding | null | undefined;
@@ -51,11 +53,11 @@ function onDone(...[id, result, bytes, message]: DoneArgs): void {
 }
 
 const sender: FileSender = {
-  send(socketFd, fileFd, offset, length, stallMs) {
+  send(socketFd, fileFd, offset, length, stallMs, congestion) {
     const b = binding!;
     const id = nextId;
     nextId = (nextId % 0xffff_ffff) + 1;
-    const handle = b.start(id, socketFd, fileFd, offset, length, stallMs);
+    const handle = b.start(id, socketFd, fileFd, offset, length, stallMs, congestion);
     let finished = false;
     const done = new Promise<FileSendResult>((resolve) => {
       running.set(id, (r) => {
@@ -95,4 +97,20 @@ export function fileSender(): FileSender | undefined {
 
 export function fileSenderError(): string {
   return loadError;
+}
+
+/**
+ * Why the kernel would not give image sockets `name` as their congestion control (the sender then keeps the system's),
+ * or undefined when it will ('' asks for nothing). Root may pick any available one; others only the allowed ones.
+ */
+export function tcpCongestionControlProblem(name: string): string | undefined {
+  if (!name) return undefined;
+  const list = process.getuid?.() === 0 ? 'available' : 'allowed';
+  let offered: string[];
+  try {
+    offered = readFileSync(`/proc/sys/net/ipv4/tcp_${list}_congestion_control`, 'utf8').trim().split(/\s+/);
+  } catch {
+    return 'the kernel does not say which TCP congestion controls it has';
+  }
+  return offered.includes(name) ? undefined : `TCP congestion control ${name} is not among the kernel's ${list} ones (${offered.join(' ')})`;
 }

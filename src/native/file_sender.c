@@ -209,12 +209,14 @@ static napi_value js_init(napi_env env, napi_callback_info info) {
   return ep_pool_init(env, info, &the_pool, "file sender", sizeof(fs_worker), call_js, worker_main);
 }
 
-/* start(id, socketFd, fileFd, offset, length, stallMs) → handle. Both descriptors are duplicated (the caller keeps
-   and closes its own); the socket must be a connected, non-blocking stream socket. A client that takes no byte for
-   stallMs (checked every SCAN_MS) ends the job 'aborted'. Throws when it cannot start, and then nothing was taken. */
+/* start(id, socketFd, fileFd, offset, length, stallMs, congestion) → handle. Both descriptors are duplicated (the
+   caller keeps and closes its own); the socket must be a connected, non-blocking stream socket. A client that takes
+   no byte for stallMs (checked every SCAN_MS) ends the job 'aborted'. `congestion`: the TCP congestion control for
+   the body ('' keeps the system's; one the kernel does not offer keeps it too: the caller checks at start-up and
+   says so). Throws when it cannot start, and then nothing was taken. */
 static napi_value js_start(napi_env env, napi_callback_info info) {
-  size_t argc = 6;
-  napi_value argv[6];
+  size_t argc = 7;
+  napi_value argv[7];
   napi_get_cb_info(env, info, &argc, argv, NULL, NULL);
   ep_pool *pool = the_pool;
   if (!pool) THROW(env, "file sender not initialised");
@@ -222,7 +224,10 @@ static napi_value js_start(napi_env env, napi_callback_info info) {
   int32_t sock_fd, file_fd;
   double offset, length;
   uint32_t stall_ms;
-  if (argc < 6 || napi_get_value_uint32(env, argv[5], &stall_ms) != napi_ok || stall_ms < 1 || napi_get_value_uint32(env, argv[0], &id) != napi_ok || napi_get_value_int32(env, argv[1], &sock_fd) != napi_ok ||
+  char congestion[16] /* the kernel's TCP_CA_NAME_MAX */ = "";
+  size_t congestion_len = 0;
+  if (argc < 7 || napi_get_value_string_utf8(env, argv[6], congestion, sizeof congestion, &congestion_len) != napi_ok ||
+      napi_get_value_uint32(env, argv[5], &stall_ms) != napi_ok || stall_ms < 1 || napi_get_value_uint32(env, argv[0], &id) != napi_ok || napi_get_value_int32(env, argv[1], &sock_fd) != napi_ok ||
       napi_get_value_int32(env, argv[2], &file_fd) != napi_ok || napi_get_value_double(env, argv[3], &offset) != napi_ok ||
       napi_get_value_double(env, argv[4], &length) != napi_ok || sock_fd < 0 || file_fd < 0 || !(offset >= 0) ||
       !(length > 0) || offset > 9007199254740991.0 || length > 9007199254740991.0) {
@@ -241,6 +246,7 @@ static napi_value js_start(napi_env env, napi_callback_info info) {
     close(sock);
     THROW(env, "start: cannot duplicate the file");
   }
+  if (congestion_len > 0) setsockopt(sock, IPPROTO_TCP, TCP_CONGESTION, congestion, (socklen_t)congestion_len);
   job *j = calloc(1, sizeof *j);
   j->id = id;
   j->sock = sock;

@@ -15,7 +15,7 @@ import express from 'express';
 import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
 import { bootRoutes } from '../../src/boot/http/boot-routes.js';
 import { createLogger } from '../../src/log.js';
-import { fileSender } from '../../src/native/file-sender.js';
+import { fileSender, tcpCongestionControlProblem } from '../../src/native/file-sender.js';
 
 const MIB = 1 << 20;
 const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'rh-image-streaming-'));
@@ -32,10 +32,10 @@ const log = createLogger({
   }),
 });
 
-function app(): express.Express {
+function app(imageCongestionControl?: string): express.Express {
   const a = express();
   // The images route reads nothing but the images directory.
-  a.use(bootRoutes({ content: {} as never, reports: {} as never, imagesDir, bootFile: () => undefined, log }).router);
+  a.use(bootRoutes({ content: {} as never, reports: {} as never, imagesDir, bootFile: () => undefined, log, imageCongestionControl }).router);
   return a;
 }
 
@@ -122,6 +122,19 @@ describe('the boot images route, through sendfile', () => {
     expect(r.headers['accept-ranges']).toBe('bytes');
     expect(sha(r.body)).toBe(sha(data));
     expect(logLines.filter((l) => /JavaScript/.test(l.msg))).toEqual([]);
+  });
+
+  it('image bodies go with the configured congestion control (boot.imageCongestionControl), else the system\'s', async () => {
+    const other = http.createServer(app('reno'));
+    const otherUrl = await listen(other);
+    const send = vi.spyOn(fileSender()!, 'send');
+    const r = await curl(otherUrl);
+    await curl(url);
+    const asked = send.mock.calls.map((c) => c[5]);
+    send.mockRestore();
+    await new Promise((res) => other.close(res));
+    expect(sha(r.body)).toBe(sha(data));
+    expect(asked).toEqual(['reno', '']);
   });
 
   it.each([
@@ -240,7 +253,7 @@ describe('the native file sender', () => {
   it('sends a byte range and reports ok with the count', async () => {
     const p = await pair();
     const f = file();
-    const job = fileSender()!.send(p.fd, f, 777, 5 * MIB + 3, 60_000);
+    const job = fileSender()!.send(p.fd, f, 777, 5 * MIB + 3, 60_000, '');
     fs.closeSync(f); // the job holds its own duplicate
     const r = await job.done;
     p.close();
@@ -248,10 +261,34 @@ describe('the native file sender', () => {
     expect((await p.received).equals(data.subarray(777, 777 + 5 * MIB + 3))).toBe(true);
   });
 
+  it('sends with the TCP congestion control asked for, and the system default when asked for none', async () => {
+    const ccOf = (port: number) => {
+      // ss shows the kernel's view of the server side of the connection: its info line names the congestion control.
+      const out = spawnSync('ss', ['-tinH', 'state', 'established', `( sport = :${port} )`], { encoding: 'utf8' }).stdout;
+      return /\b(reno|cubic|bbr)\b/.exec(out)?.[1];
+    };
+    const system = fs.readFileSync('/proc/sys/net/ipv4/tcp_congestion_control', 'utf8').trim();
+    const asked = system === 'reno' ? 'cubic' : 'reno';
+    const f = file();
+    for (const [cc, expected] of [[asked, asked], ['', system]]) {
+      const p = await pair();
+      p.client.pause(); // the connection stays established while ss looks
+      const job = fileSender()!.send(p.fd, f, 0, data.length, 60_000, cc);
+      await vi.waitFor(() => expect(ccOf(p.server.localPort!)).toBe(expected));
+      job.cancel();
+      await job.done;
+      p.close();
+    }
+    fs.closeSync(f);
+    expect(tcpCongestionControlProblem(asked)).toBeUndefined();
+    expect(tcpCongestionControlProblem('')).toBeUndefined();
+    expect(tcpCongestionControlProblem('nosuchcc')).toMatch(/^TCP congestion control nosuchcc is not among the kernel's (available|allowed) ones/);
+  });
+
   it('a range past the end of the file fails rather than passing a short body off as whole', async () => {
     const p = await pair();
     const f = file();
-    const r = await fileSender()!.send(p.fd, f, data.length - 100, 1000, 60_000).done;
+    const r = await fileSender()!.send(p.fd, f, data.length - 100, 1000, 60_000, '').done;
     fs.closeSync(f);
     p.close();
     expect(r).toEqual({ result: 'failed', bytes: 100, message: 'the file ended before the range did' });
@@ -261,7 +298,7 @@ describe('the native file sender', () => {
     const p = await pair();
     p.client.pause();
     const f = file();
-    const job = fileSender()!.send(p.fd, f, 0, data.length, 60_000);
+    const job = fileSender()!.send(p.fd, f, 0, data.length, 60_000, '');
     await new Promise((r) => setTimeout(r, 50));
     job.cancel();
     const r = await job.done;
@@ -272,7 +309,7 @@ describe('the native file sender', () => {
     p.close();
 
     const q = await pair();
-    const job2 = fileSender()!.send(q.fd, f, 0, data.length, 60_000);
+    const job2 = fileSender()!.send(q.fd, f, 0, data.length, 60_000, '');
     q.client.once('data', () => q.client.resetAndDestroy());
     const r2 = await job2.done;
     fs.closeSync(f);
@@ -285,7 +322,7 @@ describe('the native file sender', () => {
     const p = await pair();
     p.client.pause();
     const f = file();
-    const r = await fileSender()!.send(p.fd, f, 0, data.length, 300).done;
+    const r = await fileSender()!.send(p.fd, f, 0, data.length, 300, '').done;
     fs.closeSync(f);
     p.close();
     expect(r.result).toBe('aborted');
@@ -296,11 +333,11 @@ describe('the native file sender', () => {
 
   it('refuses what it cannot send to and takes nothing', async () => {
     const f = file();
-    expect(() => fileSender()!.send(-1, f, 0, 10, 60_000)).toThrow(/bad parameters/);
-    expect(() => fileSender()!.send(f, f, 0, 10, 60_000)).toThrow(/not a stream socket/);
+    expect(() => fileSender()!.send(-1, f, 0, 10, 60_000, '')).toThrow(/bad parameters/);
+    expect(() => fileSender()!.send(f, f, 0, 10, 60_000, '')).toThrow(/not a stream socket/);
     const p = await pair();
-    expect(() => fileSender()!.send(p.fd, f, 0, 0, 60_000)).toThrow(/bad parameters/);
-    expect(() => fileSender()!.send(p.fd, f, 0, 10, 0)).toThrow(/bad parameters/);
+    expect(() => fileSender()!.send(p.fd, f, 0, 0, 60_000, '')).toThrow(/bad parameters/);
+    expect(() => fileSender()!.send(p.fd, f, 0, 10, 0, '')).toThrow(/bad parameters/);
     fs.closeSync(f);
     p.close();
   });

@@ -45,6 +45,8 @@ export interface BootRoutesDeps {
   bootFile(name: string): Buffer | undefined;
   /** Says when an image send fails or cannot use sendfile. */
   log?: Logger;
+  /** boot.imageCongestionControl: the TCP congestion control image bodies are sent with ('' the system's). */
+  imageCongestionControl?: string;
 }
 
 function remoteOf(req: Request): string {
@@ -118,7 +120,7 @@ export function bootRoutes(d: BootRoutesDeps): { name: string; router: express.R
 
   router.get(BOOT_PATHS.images, async (req, res) => {
     const rel = ([] as string[]).concat(req.params.path as unknown as string[]).join('/');
-    await imageResponse(req, res, confined(d.imagesDir, rel), d.log);
+    await imageResponse(req, res, confined(d.imagesDir, rel), { log: d.log, congestionControl: d.imageCongestionControl });
   });
 
   router.get(BOOT_PATHS.files, (req, res) => {

@@ -22,7 +22,8 @@ let streamReasonLogged = false;
  * Opens synchronously, as nginx does: a local open and fstat take microseconds, while each thread-pool hop costs
  * the first byte milliseconds on a loaded machine (bench/deploy.ts).
  */
-export async function imageResponse(req: Request, res: Response, file: string, log?: Logger): Promise<void> {
+export async function imageResponse(req: Request, res: Response, file: string, opts: ImageResponseOptions = {}): Promise<void> {
+  const { log } = opts;
   let fd: number;
   try {
     fd = fs.openSync(file, 'r');
@@ -37,7 +38,7 @@ export async function imageResponse(req: Request, res: Response, file: string, l
     const body = head(req, res, file, st);
     if (!body || req.method === 'HEAD') return void res.end();
     const socketFd = sendfileSocket(res);
-    if (typeof socketFd === 'number' && (await sendNative(res, fd, socketFd, body, log))) return;
+    if (typeof socketFd === 'number' && (await sendNative(res, fd, socketFd, body, opts))) return;
     if (typeof socketFd === 'string' && !streamReasonLogged) {
       log?.info({ reason: socketFd }, 'images stream through JavaScript (no sendfile)');
       streamReasonLogged = true;
@@ -48,6 +49,12 @@ export async function imageResponse(req: Request, res: Response, file: string, l
     // The read stream closes its descriptor itself, once no read is in flight on it; the native sender has its own.
     if (!streamed) fs.closeSync(fd);
   }
+}
+
+export interface ImageResponseOptions {
+  log?: Logger;
+  /** TCP congestion control for bodies sent by sendfile ('' or unset: the system's); config boot.imageCongestionControl. */
+  congestionControl?: string;
 }
 
 interface Span {
@@ -100,7 +107,7 @@ function sendfileSocket(res: Response): number | string {
 }
 
 /** The body by sendfile: true when the response is over (sent, or the connection dropped), false to stream it. */
-async function sendNative(res: Response, fileFd: number, socketFd: number, span: Span, log?: Logger): Promise<boolean> {
+async function sendNative(res: Response, fileFd: number, socketFd: number, span: Span, { log, congestionControl = '' }: ImageResponseOptions): Promise<boolean> {
   const socket = res.socket!;
   res.flushHeaders();
   // The head must be in the kernel before the body: an empty write completes only after every write before it.
@@ -109,7 +116,7 @@ async function sendNative(res: Response, fileFd: number, socketFd: number, span:
   if (socket.writableLength > 0 || res.socket !== socket) return false;
   let job;
   try {
-    job = fileSender()!.send(socketFd, fileFd, span.start, span.length, STALL_MS);
+    job = fileSender()!.send(socketFd, fileFd, span.start, span.length, STALL_MS, congestionControl);
   } catch (e) {
     log?.warn({ err: (e as Error).message }, 'image: sendfile could not start; streaming through JavaScript');
     return false;
