@@ -1,6 +1,7 @@
 // The `rackhand` command: finds the command in the table, then serves the daemon, works on the state dir, or calls the API.
 import { existsSync, statSync } from 'node:fs';
 import path from 'node:path';
+import v8 from 'node:v8';
 import { parseArgs } from 'node:util';
 import { stringify as toYaml } from 'yaml';
 import { closestName, ConfigError, loadConfig, planReload, publicConfig, type ResolvedConfig } from '../config.js';
@@ -230,7 +231,15 @@ function checkBackupTarget(file: string): void {
   if (existsSync(file) && statSync(file).isDirectory()) throw new RackhandError('INVALID_INPUT', `cannot write the backup to ${file}: it is a directory; name a file inside it`);
 }
 
+/**
+ * The daemon's heap grows to twice what survived the last full collection before collecting again, not V8's four
+ * times on a machine with this much memory: at 50,000 servers 71 MiB survive, and the default let the heap reach
+ * 290 MiB between collections (RSS 450-500 MiB; with this, 310). API p99 and throughput were unchanged (bench/api.mjs).
+ */
+const HEAP_GROWING_PERCENT = 100;
+
 async function serve(config: ResolvedConfig, demo: boolean, reload: () => ResolvedConfig): Promise<number> {
+  v8.setFlagsFromString(`--heap-growing-percent=${HEAP_GROWING_PERCENT}`);
   let running = config;
   // SIGHUP's default is to end the process: until the agent can reload, it is ignored rather than fatal.
   process.on('SIGHUP', ignoreUntilReady);

@@ -71,12 +71,24 @@ export interface SimulatedBmcState {
   measuresPower: boolean;
   /** The virtual CD. */
   media: VirtualMediaStatus;
-  /** Every operation that reached this BMC, in order (after faults and auth). */
+  /** The operations that reached this BMC, in order (after faults and auth): the latest LOG_KEEP at least. */
   log: string[];
 }
 
 const PRIV_RANK: Record<BmcPrivilege | 'no-access', number> = { 'no-access': 0, callback: 1, user: 2, operator: 3, administrator: 4 };
 const MAX_USERS = 16;
+/**
+ * What the call records keep: tests read the latest few, and a daemon on simulated BMCs (the demo, bench/api's
+ * 50,000) runs for hours; unbounded, the records were the largest thing in its heap.
+ */
+const CALLS_KEEP = 10_000;
+const LOG_KEEP = 32;
+
+/** Appends, and once the list is twice `keep` long drops its older half: bounded, and O(1) per append on average. */
+function record(list: string[], entry: string, keep: number): void {
+  list.push(entry);
+  if (list.length >= 2 * keep) list.splice(0, list.length - keep);
+}
 
 export class SimulatedDriver implements BmcDriver {
   readonly name = 'simulated';
@@ -84,7 +96,7 @@ export class SimulatedDriver implements BmcDriver {
   private readonly faults = new Map<string, SimulatedFault[]>();
   private readonly hung = new Set<() => void>();
   private readonly opts: Required<SimulatedDriverOptions>;
-  /** Calls that entered the driver, faults included: "host:port op". */
+  /** Calls that entered the driver, faults included: "host:port op"; the latest CALLS_KEEP at least. */
   readonly calls: string[] = [];
 
   constructor(options: SimulatedDriverOptions = {}) {
@@ -321,7 +333,7 @@ export class SimulatedDriver implements BmcDriver {
     const key = `${t.host}:${t.port}`;
     const signal = o?.signal;
     signal?.throwIfAborted();
-    this.calls.push(`${key} ${op}`);
+    record(this.calls, `${key} ${op}`, CALLS_KEEP);
     await abortableDelay(this.opts.delayMs, signal);
     const fault = this.takeFault(key, op);
     if (fault) await this.fail(fault, op, signal);
@@ -330,7 +342,7 @@ export class SimulatedDriver implements BmcDriver {
     if (!u || !u.enabled || u.password !== t.password || PRIV_RANK[u.privilege] < PRIV_RANK[t.privilege]) {
       throw new RackhandError('BMC_AUTH_FAILED', 'authentication failed', { host: t.host, port: t.port });
     }
-    s.log.push(arg === undefined ? op : `${op} ${arg}`);
+    record(s.log, arg === undefined ? op : `${op} ${arg}`, LOG_KEEP);
     return s;
   }
 

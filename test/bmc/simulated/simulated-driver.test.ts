@@ -33,6 +33,20 @@ describe('SimulatedDriver', () => {
     expect(await d.getBootDevice(T)).toEqual({ device: 'pxe', mode: 'uefi', persistent: true });
   });
 
+  it('keeps bounded call records however long it runs (a daemon on simulated BMCs runs for hours)', async () => {
+    const d = new SimulatedDriver();
+    for (let k = 0; k < 5; k++) await Promise.all(Array.from({ length: 10_000 }, () => d.powerStatus(T)));
+    await d.power(T, 'on');
+    expect(d.calls.length).toBeGreaterThanOrEqual(10_000);
+    expect(d.calls.length).toBeLessThan(20_000);
+    expect(d.calls.at(-1)).toBe('10.1.0.1:623 power');
+    const log = d.state(T).log;
+    expect(log.length).toBeGreaterThanOrEqual(32);
+    expect(log.length).toBeLessThan(64);
+    expect(log.at(-1)).toBe('power on');
+    expect(log.at(-2)).toBe('powerStatus');
+  });
+
   it('returns sensors with small jitter around the nominal values', async () => {
     let x = 0;
     const d = new SimulatedDriver({ initialPower: 'on', random: () => (x = (x + 0.37) % 1) });
