@@ -3,6 +3,7 @@ import express, { type NextFunction, type Request, type Response } from 'express
 import { errorBody, toRackhandError } from '../errors.js';
 import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from 'prom-client';
 import { HostHealth } from './host-health.js';
+import { writePerServerFamilies, type FamilyHead, type PerServerSample } from './per-server-families.js';
 
 /** The latest stored sample of one sensor (SensorHistoryRepo.latest() has this shape). */
 export interface SensorValueSource {
@@ -22,7 +23,7 @@ export interface MetricsSources {
   /** Tasks in the store by kind and state. */
   taskCounts?(): { kind: string; state: string; count: number }[];
   /** Last known BMC reachability per server (null: never checked, not exported). */
-  bmcReachability?(): { serverId: number; reachable: boolean | null }[];
+  bmcReachability?(): Iterable<{ serverId: number; reachable: boolean | null }>;
   /** DHCP server counters (DhcpCounters): every field is a monotonically increasing count. */
   dhcp?(): Record<string, number>;
   /** Inbound RMCP+ datagrams the native IPMI driver dropped, by reason (corrupt, forged, late, duplicate…). */
@@ -40,10 +41,10 @@ export interface MetricsSources {
     bytesDown: number;
     closes?: Record<string, number>;
   };
-  /** Latest sensor values (SensorHistoryRepo.latest()). */
-  sensors?(): SensorValueSource[];
+  /** Latest sensor values (SensorHistoryRepo.latest(), which reads them a page at a time as they are taken). */
+  sensors?(): Iterable<SensorValueSource>;
   /** Critical BMC event log entries seen appear per server (EventLogRepo.criticalTotals()), a counter. */
-  eventLogCritical?(): { serverId: number; total: number }[];
+  eventLogCritical?(): Iterable<{ serverId: number; total: number }>;
   /** The state dir whose file system is reported as host disk. */
   stateDir?: string;
   /** How long a host health reading is reused between scrapes (ms, default 5000). */
@@ -75,10 +76,6 @@ export function createMetrics(sources: MetricsSources = {}): Metrics {
   const host = new HostHealth(sources.stateDir, sources.hostCacheMs ?? 5_000);
   if (sources.processMetrics !== false) collectDefaultMetrics({ register: registry });
   const reg = [registry];
-  // The four sensor families and the sample timestamps read the same rows: one read per scrape, not five (at a
-  // site's size the latest readings are hundreds of thousands of rows).
-  let sensorRows: SensorValueSource[] | undefined;
-  const sensorsOfThisScrape = () => (sensorRows ??= sources.sensors?.() ?? []);
 
   if (sources.info) {
     const info = sources.info;
@@ -109,19 +106,6 @@ export function createMetrics(sources: MetricsSources = {}): Metrics {
     collect() {
       this.reset();
       for (const t of sources.taskCounts?.() ?? []) this.set({ kind: t.kind, state: t.state }, t.count);
-    },
-  });
-
-  new Gauge({
-    name: 'rackhand_bmc_reachable',
-    help: 'Whether the server BMC answered its last status read (1) or not (0)',
-    labelNames: ['server_id'],
-    registers: reg,
-    collect() {
-      this.reset();
-      for (const b of sources.bmcReachability?.() ?? []) {
-        if (b.reachable !== null) this.set({ server_id: String(b.serverId) }, b.reachable ? 1 : 0);
-      }
     },
   });
 
@@ -209,49 +193,49 @@ export function createMetrics(sources: MetricsSources = {}): Metrics {
     },
   });
 
-  // One gauge per sensor kind, so each family has one unit.
-  const sensorFamilies: { name: string; help: string; match: (type: string) => boolean }[] = [
-    { name: 'rackhand_sensor_temperature_celsius', help: 'Latest temperature reading per server and sensor', match: (t) => t === 'temperature' },
-    { name: 'rackhand_sensor_fan_rpm', help: 'Latest fan speed per server and sensor', match: (t) => t === 'fan' },
-    { name: 'rackhand_sensor_voltage_volts', help: 'Latest voltage reading per server and sensor', match: (t) => t === 'voltage' },
-    { name: 'rackhand_sensor_power_watts', help: 'Latest power reading per server and sensor (DCMI, Redfish PowerControl)', match: (t) => t === 'power' },
+  // The families with a sample per server: written by writePerServerFamilies, not prom-client (see there why).
+  const perServer: FamilyHead[] = [
+    { name: 'rackhand_bmc_reachable', help: 'Whether the server BMC answered its last status read (1) or not (0)', type: 'gauge' },
+    // One gauge per sensor kind, so each family has one unit.
+    { name: 'rackhand_sensor_temperature_celsius', help: 'Latest temperature reading per server and sensor', type: 'gauge' },
+    { name: 'rackhand_sensor_fan_rpm', help: 'Latest fan speed per server and sensor', type: 'gauge' },
+    { name: 'rackhand_sensor_voltage_volts', help: 'Latest voltage reading per server and sensor', type: 'gauge' },
+    { name: 'rackhand_sensor_power_watts', help: 'Latest power reading per server and sensor (DCMI, Redfish PowerControl)', type: 'gauge' },
+    { name: 'rackhand_sensor_sample_timestamp_seconds', help: 'When each server was last sampled (unix seconds)', type: 'gauge' },
+    {
+      name: 'rackhand_bmc_event_log_critical_total',
+      help: "Critical entries that appeared in a server's BMC event log (SEL, Redfish LogService) since rackhand first read it",
+      type: 'counter',
+    },
   ];
-  for (const fam of sensorFamilies) {
-    new Gauge({
-      name: fam.name,
-      help: fam.help,
-      labelNames: ['server_id', 'sensor'],
-      registers: reg,
-      collect() {
-        this.reset();
-        for (const s of sensorsOfThisScrape()) {
-          if (fam.match(s.type) && s.value !== null) this.set({ server_id: String(s.serverId), sensor: s.name }, s.value);
-        }
-      },
-    });
+  const family = (name: string) => perServer.findIndex((f) => f.name === name);
+  const REACHABLE = family('rackhand_bmc_reachable');
+  const SAMPLED_AT = family('rackhand_sensor_sample_timestamp_seconds');
+  const CRITICAL = family('rackhand_bmc_event_log_critical_total');
+  const SENSOR_FAMILY: Record<string, number> = {
+    temperature: family('rackhand_sensor_temperature_celsius'),
+    fan: family('rackhand_sensor_fan_rpm'),
+    voltage: family('rackhand_sensor_voltage_volts'),
+    power: family('rackhand_sensor_power_watts'),
+  };
+  function* reachability(): Generator<PerServerSample> {
+    for (const b of sources.bmcReachability?.() ?? []) {
+      if (b.reachable !== null) yield { family: REACHABLE, labels: [['server_id', b.serverId]], value: b.reachable ? 1 : 0 };
+    }
   }
-  new Counter({
-    name: 'rackhand_bmc_event_log_critical_total',
-    help: "Critical entries that appeared in a server's BMC event log (SEL, Redfish LogService) since rackhand first read it",
-    labelNames: ['server_id'],
-    registers: reg,
-    collect() {
-      this.reset();
-      for (const c of sources.eventLogCritical?.() ?? []) this.inc({ server_id: String(c.serverId) }, c.total);
-    },
-  });
-  new Gauge({
-    name: 'rackhand_sensor_sample_timestamp_seconds',
-    help: 'When each server was last sampled (unix seconds)',
-    labelNames: ['server_id'],
-    registers: reg,
-    collect() {
-      this.reset();
-      const newest = new Map<number, number>();
-      for (const s of sensorsOfThisScrape()) newest.set(s.serverId, Math.max(newest.get(s.serverId) ?? 0, Date.parse(s.at) / 1000));
-      for (const [id, t] of newest) this.set({ server_id: String(id) }, t);
-    },
-  });
+  // One pass over the latest sensor rows fills the four kinds and each server's newest sample time.
+  function* sensorValues(): Generator<PerServerSample> {
+    const newest = new Map<number, number>();
+    for (const s of sources.sensors?.() ?? []) {
+      const family = SENSOR_FAMILY[s.type];
+      if (family !== undefined && s.value !== null) yield { family, labels: [['server_id', s.serverId], ['sensor', s.name]], value: s.value };
+      newest.set(s.serverId, Math.max(newest.get(s.serverId) ?? 0, Date.parse(s.at) / 1000));
+    }
+    for (const [id, t] of newest) yield { family: SAMPLED_AT, labels: [['server_id', id]], value: t };
+  }
+  function* criticalEvents(): Generator<PerServerSample> {
+    for (const c of sources.eventLogCritical?.() ?? []) yield { family: CRITICAL, labels: [['server_id', c.serverId]], value: c.total };
+  }
 
   new Gauge({
     name: 'rackhand_host_cpu_load_ratio',
@@ -343,11 +327,9 @@ export function createMetrics(sources: MetricsSources = {}): Metrics {
       };
     },
     async text() {
-      try {
-        return await registry.metrics();
-      } finally {
-        sensorRows = undefined;
-      }
+      const out = [await registry.metrics()];
+      await writePerServerFamilies(perServer, [reachability(), sensorValues(), criticalEvents()], out);
+      return out.join('');
     },
   };
   return metrics;

@@ -70,11 +70,14 @@ describe('SensorHistoryRepo', () => {
     repo.append(1, [reading('T', 'temperature', 30), reading('F', 'fan', 3000)], new Date(t0));
     repo.append(1, [reading('T', 'temperature', 31), reading('F', 'fan', 3100)], new Date(t0 + 60_000));
     repo.append(2, [reading('T', 'temperature', 50)], new Date(t0 + 30_000));
-    expect(repo.latest().map((l) => [l.serverId, l.name, l.value])).toEqual([
+    const newest = [
       [1, 'F', 3100],
       [1, 'T', 31],
       [2, 'T', 50],
-    ]);
+    ];
+    expect([...repo.latest()].map((l) => [l.serverId, l.name, l.value])).toEqual(newest);
+    // a page of one server at a time: the same rows, none twice
+    expect([...repo.latest(1)].map((l) => [l.serverId, l.name, l.value])).toEqual(newest);
     expect(repo.prune(new Date(t0 + 45_000))).toBe(3);
     expect(repo.count()).toBe(2);
     expect(repo.count(2)).toBe(0);

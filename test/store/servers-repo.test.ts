@@ -248,7 +248,9 @@ describe('BMC errors and power', () => {
     store.servers.recordPowerMany([{ id: 1, state: 'unreachable' }, { id: 2, state: 'on' }], '2025-01-01T00:05:00.000Z');
     expect(store.servers.get(1)!.power).toEqual({ state: 'on', readAt: '2025-01-01T00:00:00.000Z', bmcReachable: false, bmcError: null });
     expect(store.servers.get(2)!.power).toEqual({ state: 'on', readAt: '2025-01-01T00:05:00.000Z', bmcReachable: true, bmcError: null });
-    expect(store.servers.bmcReachability()).toEqual([{ serverId: 1, reachable: false }, { serverId: 2, reachable: true }]);
+    expect([...store.servers.bmcReachability()]).toEqual([{ serverId: 1, reachable: false }, { serverId: 2, reachable: true }]);
+    // read a page at a time: the same rows, none twice
+    expect([...store.servers.bmcReachability(1)]).toEqual([{ serverId: 1, reachable: false }, { serverId: 2, reachable: true }]);
   });
 });
 

@@ -79,23 +79,25 @@ export class SensorHistoryRepo {
     return out;
   }
 
-  /** The newest sample of every server (for /metrics). */
-  latest(): LatestSensorValue[] {
-    const rows = this.sql(
+  /**
+   * The newest sample of every server (for /metrics), ordered by server and sensor, read `servers` servers at a time
+   * as the caller takes them: a caller that yields between pages never holds the event loop for a whole site's rows.
+   */
+  *latest(servers = 200): Generator<LatestSensorValue> {
+    const read = this.sql(
       `SELECT r.* FROM sensor_readings r
-       JOIN (SELECT server_id, max(at) AS at FROM sensor_readings GROUP BY server_id) m
+       JOIN (SELECT server_id, max(at) AS at FROM sensor_readings WHERE server_id > ? GROUP BY server_id ORDER BY server_id LIMIT ?) m
          ON r.server_id = m.server_id AND r.at = m.at
        ORDER BY r.server_id, r.name`,
-    ).all() as Row[];
-    return rows.map((r) => ({
-      serverId: r.server_id,
-      at: new Date(r.at).toISOString(),
-      name: r.name,
-      type: r.type,
-      unit: r.unit,
-      value: r.value,
-      status: r.status,
-    }));
+    );
+    for (let after = 0; ; ) {
+      const rows = read.all(after, servers) as Row[];
+      for (const r of rows) {
+        yield { serverId: r.server_id, at: new Date(r.at).toISOString(), name: r.name, type: r.type, unit: r.unit, value: r.value, status: r.status };
+      }
+      if (rows.length === 0) return;
+      after = rows[rows.length - 1].server_id;
+    }
   }
 
   /** Delete samples older than `before`; returns how many rows went. */

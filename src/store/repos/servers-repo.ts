@@ -388,10 +388,18 @@ export class ServersRepo {
     this.lastBmcError.set(id, code);
   }
 
-  bmcReachability(): { serverId: number; reachable: boolean | null }[] {
-    return (this.sql('SELECT id, bmc_reachable FROM servers WHERE bmc_driver IS NOT NULL').all() as { id: number; bmc_reachable: number | null }[]).map(
-      (r) => ({ serverId: r.id, reachable: r.bmc_reachable === null ? null : r.bmc_reachable === 1 }),
-    );
+  /**
+   * Every server with a BMC and its last known reachability, read PAGE rows at a time as the caller takes them, so a
+   * caller that yields between pages (the /metrics writer) never holds the event loop for a whole site's rows.
+   */
+  *bmcReachability(page = 2_000): Generator<{ serverId: number; reachable: boolean | null }> {
+    const read = this.sql('SELECT id, bmc_reachable FROM servers WHERE bmc_driver IS NOT NULL AND id > ? ORDER BY id LIMIT ?');
+    for (let after = 0; ; ) {
+      const rows = read.all(after, page) as { id: number; bmc_reachable: number | null }[];
+      for (const r of rows) yield { serverId: r.id, reachable: r.bmc_reachable === null ? null : r.bmc_reachable === 1 };
+      if (rows.length < page) return;
+      after = rows[rows.length - 1].id;
+    }
   }
 
   idsWithBmc(): number[] {
