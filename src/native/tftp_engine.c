@@ -20,6 +20,7 @@
 #include <net/if.h>
 #include <netinet/in.h>
 #include <stdatomic.h>
+#include <stdbool.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -68,6 +69,7 @@ struct transfer {
   atomic_int acked;
   atomic_int cancel_flag;
   char cancel_msg[160]; /* written before cancel_flag is set (release), read after it is seen (acquire) */
+  int cancel_silent;    /* the same: end without an ERROR to a client that has moved on */
   /* outcome */
   int finished;
   int result;
@@ -335,7 +337,7 @@ static void take_inbox_and_cancels(worker *w, uint64_t now) {
   if (ep_worker_take_cancels(&w->base)) {
     for (transfer *t = w->active, *nx; t; t = nx) {
       nx = t->next;
-      if (atomic_load_explicit(&t->cancel_flag, memory_order_acquire)) fail(t, t->cancel_msg, t->cancel_msg);
+      if (atomic_load_explicit(&t->cancel_flag, memory_order_acquire)) fail(t, t->cancel_msg, t->cancel_silent ? NULL : t->cancel_msg);
     }
   }
 }
@@ -545,15 +547,19 @@ static transfer *handle_of(napi_env env, napi_callback_info info, napi_value *ar
   return t;
 }
 
-/* cancel(handle, message): the worker ends the transfer with ERROR 0 `message`. Only before onDone. */
+/* cancel(handle, message, tellClient): the worker ends the transfer, with ERROR 0 `message` to the client when
+   tellClient. Only before onDone. */
 static napi_value js_cancel(napi_env env, napi_callback_info info) {
-  napi_value argv[2];
-  transfer *t = handle_of(env, info, argv, 2);
+  napi_value argv[3];
+  transfer *t = handle_of(env, info, argv, 3);
   if (!t) THROW(env, "cancel: bad handle");
   size_t len;
   if (napi_get_value_string_latin1(env, argv[1], t->cancel_msg, sizeof t->cancel_msg, &len) != napi_ok) {
     snprintf(t->cancel_msg, sizeof t->cancel_msg, "cancelled");
   }
+  bool tell = true;
+  napi_get_value_bool(env, argv[2], &tell); /* not a boolean (an older caller): tell, as before */
+  t->cancel_silent = !tell;
   if (atomic_exchange_explicit(&t->cancel_flag, 1, memory_order_release)) return NULL;
   ep_worker_cancel(&t->w->base);
   return NULL;

@@ -9,7 +9,7 @@ import type { TftpTransferOutcome, TftpTransferParams, TftpTransferRun } from '.
 export interface TftpEngineBinding {
   init(threads: number, onDone: (...a: DoneArgs) => void): void;
   start(p: NativeStart): [port: number, handle: object];
-  cancel(handle: object, message: string): void;
+  cancel(handle: object, message: string, tellClient: boolean): void;
   acknowledged(handle: object): boolean;
 }
 
@@ -123,10 +123,10 @@ export class NativeTransfer implements TftpTransferRun {
     }
   }
 
-  cancel(reason: string): void {
+  cancel(reason: string, tellClient = true): void {
     if (this.finished) return;
     if (this.handle === undefined) this.cancelledBeforeStart = reason;
-    else this.engine.cancel(this.handle, reason);
+    else this.engine.cancel(this.handle, reason, tellClient);
   }
 
   /** The engine is done with the transfer (its socket is closed): release the source, then report. */

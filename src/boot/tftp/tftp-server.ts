@@ -77,6 +77,7 @@ export interface TftpServerStats {
   refusedClientLimit: number; // of those: the client address already had maxTransfersPerClient transfers
   evicted: number; // never-acknowledged transfers ended to make room for a new request
   expired: number; // transfers ended at maxTransferMs
+  superseded: number; // transfers ended because their client sent another request from the same port
   handlerErrors: number; // exceptions caught in a datagram or transfer handler (a bug or a failing hook), never fatal
   duplicateRequests: number; // retransmitted RRQs for a transfer already running
   transfersStarted: number;
@@ -107,9 +108,11 @@ interface Slot {
   transfer: TftpTransferRun | 'opening';
   client: string;
   startedAt: number;
+  /** The request as received: the same bytes again are a retransmission, other bytes a new request. */
+  request: Buffer;
 }
 
-type EndCause = 'evicted' | 'expired';
+type EndCause = 'evicted' | 'expired' | 'superseded';
 
 export class TftpServer {
   private readonly address: string;
@@ -149,6 +152,7 @@ export class TftpServer {
     refusedClientLimit: 0,
     evicted: 0,
     expired: 0,
+    superseded: 0,
     handlerErrors: 0,
     duplicateRequests: 0,
     transfersStarted: 0,
@@ -291,7 +295,13 @@ export class TftpServer {
     }
     const key = `${rinfo.address}|${rinfo.port}`;
     const recent = this.recentlyDone.get(key);
-    if (this.transfers.has(key) || (recent && recent.until > Date.now() && recent.request.equals(msg))) {
+    const running = this.transfers.get(key);
+    if (running && running.transfer !== 'opening' && !running.request.equals(msg)) {
+      // Another request from the port of a running transfer: the client gave that one up, as a PXE ROM does after its
+      // tsize probe (an ERROR to the transfer's port, then at once the real request here; the two may be read in
+      // either order). Taken for a duplicate, the real request waited for the ROM's retransmit.
+      this.end(key, running.transfer, 'superseded', 'superseded by a new request from the same port', false);
+    } else if (running || (recent && recent.until > Date.now() && recent.request.equals(msg))) {
       this.counters.duplicateRequests += 1;
       return;
     }
@@ -304,7 +314,7 @@ export class TftpServer {
       this.refuse(rinfo, TFTP_ERROR.NOT_DEFINED, 'Server busy, try again later', { file: pkt.filename });
       return;
     }
-    this.claim(key, rinfo.address);
+    this.claim(key, rinfo.address, msg);
     const p = this.serve(pkt, msg, rinfo, key)
       .catch((e: unknown) => {
         this.handlerError(e, rinfo.address);
@@ -314,8 +324,8 @@ export class TftpServer {
     this.settling.add(p);
   }
 
-  private claim(key: string, client: string): void {
-    this.transfers.set(key, { transfer: 'opening', client, startedAt: Date.now() });
+  private claim(key: string, client: string, request: Buffer): void {
+    this.transfers.set(key, { transfer: 'opening', client, startedAt: Date.now(), request: Buffer.from(request) });
     this.perClient.set(client, (this.perClient.get(client) ?? 0) + 1);
   }
 
@@ -343,11 +353,11 @@ export class TftpServer {
     return false;
   }
 
-  private end(key: string, transfer: TftpTransferRun, cause: EndCause, message: string): void {
+  private end(key: string, transfer: TftpTransferRun, cause: EndCause, message: string, tellClient = true): void {
     this.endedBy.set(transfer, cause);
     this.counters[cause] += 1;
     this.release(key, transfer);
-    transfer.cancel(message);
+    transfer.cancel(message, tellClient);
   }
 
   private sweep(): void {
@@ -475,6 +485,7 @@ export class TftpServer {
           log?.debug({ ...base, cause }, 'tftp transfer ended by the server');
           // Evicted transfers are a flood's, never acknowledged by anyone: not a host's history.
           if (cause === 'expired') this.event('tftp-failed', rinfo.address, `${norm.relative}: took longer than ${this.maxTransferMs} ms, ended`);
+          if (cause === 'superseded') this.event('tftp-aborted', rinfo.address, `${norm.relative}: the client sent a new request from the same port`);
         } else if (o.result === 'ok') {
           this.counters.transfersOk += 1;
           this.rememberDone(key, raw);

@@ -53,8 +53,8 @@ export interface TftpTransferRun {
   readonly acknowledged: boolean;
   /** Sends the OACK or first window; never throws (a failure ends the transfer). */
   start(): Promise<void>;
-  /** Ends the transfer from outside with ERROR 0 `reason`. */
-  cancel(reason: string): void;
+  /** Ends the transfer from outside with ERROR 0 `reason`, or without a word to a client that has moved on. */
+  cancel(reason: string, tellClient?: boolean): void;
 }
 
 export interface TftpTransferEvents {
@@ -166,10 +166,10 @@ export class TftpTransfer implements TftpTransferRun {
     else this.pump();
   }
 
-  /** Ends the transfer from outside (server stopping). */
-  cancel(reason: string): void {
+  /** Ends the transfer from outside (server stopping, evicting, or the client moved on). */
+  cancel(reason: string, tellClient = true): void {
     if (this.finished) return;
-    this.finish({ result: 'failed', reason }, serializeError(TFTP_ERROR.NOT_DEFINED, reason));
+    this.finish({ result: 'failed', reason }, tellClient ? serializeError(TFTP_ERROR.NOT_DEFINED, reason) : undefined);
   }
 
   /** True once the client acknowledged the OACK or a block. */
