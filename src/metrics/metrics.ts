@@ -227,8 +227,8 @@ export function createMetrics(sources: MetricsSources = {}): Metrics {
   function* sensorValues(): Generator<PerServerSample> {
     const newest = new Map<number, number>();
     for (const s of sources.sensors?.() ?? []) {
-      const family = SENSOR_FAMILY[s.type];
-      if (family !== undefined && s.value !== null) yield { family, labels: [['server_id', s.serverId], ['sensor', s.name]], value: s.value };
+      const kind = SENSOR_FAMILY[s.type];
+      if (kind !== undefined && s.value !== null) yield { family: kind, labels: [['server_id', s.serverId], ['sensor', s.name]], value: s.value };
       newest.set(s.serverId, Math.max(newest.get(s.serverId) ?? 0, Date.parse(s.at) / 1000));
     }
     for (const [id, t] of newest) yield { family: SAMPLED_AT, labels: [['server_id', id]], value: t };

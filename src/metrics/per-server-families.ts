@@ -43,7 +43,7 @@ export async function writePerServerFamilies(heads: readonly FamilyHead[], sourc
 }
 
 /** Label values: backslash, double quote and line feed escaped (the text format's rule). */
-export function escapeLabel(v: string): string {
+function escapeLabel(v: string): string {
   return /[\\"\n]/.test(v) ? v.replace(/[\\"\n]/g, (c) => (c === '\n' ? '\\n' : `\\${c}`)) : v;
 }
 
