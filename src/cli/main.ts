@@ -234,7 +234,8 @@ function checkBackupTarget(file: string): void {
 /**
  * The daemon's heap grows to twice what survived the last full collection before collecting again, not V8's four
  * times on a machine with this much memory: at 50,000 servers 71 MiB survive, and the default let the heap reach
- * 290 MiB between collections (RSS 450-500 MiB; with this, 310). API p99 and throughput were unchanged (bench/api.mjs).
+ * 290 MiB between collections (RSS 450-500 MiB; with this, 310). API p99 and throughput stayed within their run-to-run
+ * spread (bench/api.mjs).
  */
 const HEAP_GROWING_PERCENT = 100;
 
