@@ -32,6 +32,15 @@ describe('config', () => {
     expect(() => loadConfig({ env: { RACKHAND_HTTP_LISTN: 'x' } })).toThrow(/RACKHAND_HTTP_LISTN/);
   });
 
+  it('boot.imageCongestionControl: cubic by default, empty for the system\'s, anything but a kernel name refused naming the key', () => {
+    expect(loadConfig({ env: {} }).boot.imageCongestionControl).toBe('cubic');
+    expect(loadConfig({ env: { RACKHAND_BOOT_IMAGE_CONGESTION_CONTROL: '' } }).boot.imageCongestionControl).toBe('');
+    expect(loadConfig({ env: { RACKHAND_BOOT_IMAGE_CONGESTION_CONTROL: 'reno' } }).boot.imageCongestionControl).toBe('reno');
+    for (const bad of ['Bad Name', 'x'.repeat(16), 'cubic;reboot']) {
+      expect(() => loadConfig({ env: { RACKHAND_BOOT_IMAGE_CONGESTION_CONTROL: bad } })).toThrow(/boot\.imageCongestionControl: a kernel congestion control name/);
+    }
+  });
+
   it('an ill-typed key stops start-up naming it', () => {
     expect(() => loadConfig({ file: file('http:\n  bodyLimitBytes: lots\n'), env: {} })).toThrow(/http\.bodyLimitBytes/);
     expect(() => loadConfig({ env: { RACKHAND_HTTP_LISTEN: 'nowhere' } })).toThrow(ConfigError);
