@@ -9,12 +9,12 @@
 import autocannon from 'autocannon';
 import Database from 'better-sqlite3';
 import { spawn, spawnSync } from 'node:child_process';
-import http from 'node:http';
 import { mkdtempSync, openSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { loadavg, tmpdir } from 'node:os';
 import path from 'node:path';
 import { parseArgs } from 'node:util';
 import { printSummary } from './bench-summary.mjs';
+import { paced } from './paced-load.mjs';
 
 const { values: args } = parseArgs({
   options: {
@@ -118,49 +118,6 @@ function makeServers(n) {
       interfaces: [{ name: 'eth0', mac: `52:54:00:${h.slice(0, 2)}:${h.slice(2, 4)}:${h.slice(4)}`, ip: `10.${id >> 16}.${(id >> 8) & 255}.${id & 255}`, switch: `sw-${id % 200}`, switch_port: `Gi1/0/${id % 48}` }],
       bmc: { driver: 'simulated', host: `10.99.${(id >> 8) & 255}.${id & 255}`, username: 'ADMIN', password: 'bench-pass', model: 'Supermicro X11' },
     };
-  });
-}
-
-/**
- * Open-loop load at a steady rate: request k is due at start + k/rate and its latency is counted from then, so a
- * stall delays (and is charged to) every request due during it. autocannon's own rate mode is not used for this:
- * each connection fires its quota back to back at the start of every second, and its coordinated-omission
- * correction assumes a 1 ms interval (Math.ceil(1/rate)), which overstates the tail.
- */
-function paced(url, rate, seconds, pick) {
-  const agent = new http.Agent({ keepAlive: true, maxSockets: 64 });
-  const total = Math.round(rate * seconds);
-  const latency = new Float64Array(total);
-  let done = 0;
-  let errors = 0;
-  const start = performance.now() + 20;
-  return new Promise((resolve) => {
-    const finish = (k, due, ok) => {
-      latency[k] = performance.now() - due;
-      if (!ok) errors++;
-      if (++done === total) {
-        agent.destroy();
-        const sorted = Array.from(latency).sort((a, b) => a - b);
-        const at = (q) => sorted[Math.min(total - 1, Math.floor(q * total))];
-        resolve({ requests: total, rate: total / ((performance.now() - start) / 1000), p50: at(0.5), p99: at(0.99), max: sorted[total - 1], errors });
-      }
-    };
-    const fire = (k) => {
-      const due = start + (k * 1000) / rate;
-      const { method, path, headers } = pick();
-      const req = http.request(url + path, { agent, method, headers }, (res) => {
-        res.resume();
-        res.on('end', () => finish(k, due, res.statusCode < 300));
-      });
-      req.on('error', () => finish(k, due, false));
-      req.end();
-    };
-    let next = 0;
-    const tick = () => {
-      while (next < total && start + (next * 1000) / rate <= performance.now()) fire(next++);
-      if (next < total) setTimeout(tick, Math.max(0, start + (next * 1000) / rate - performance.now()));
-    };
-    setTimeout(tick, 20);
   });
 }
 

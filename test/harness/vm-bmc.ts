@@ -14,7 +14,7 @@ import { join } from 'node:path';
 import type { NetnsLab } from './netns-lab.js';
 import { stopChild } from './netns-lab.js';
 import { buildQemuArgv, prepareQemuFiles, shellQuote, type Firmware, type QemuVmSpec } from './qemu-vm.js';
-import { lanConf } from './ipmi-sim.js';
+import { hookPower, lanConf } from './ipmi-sim.js';
 
 const HOOK = join(import.meta.dirname, 'vm-bmc-hook.sh');
 
@@ -205,7 +205,7 @@ export async function startVmBmc(o: VmBmcOptions): Promise<VmBmc> {
     writeFileSync(join(dir, 'qemu-pxe.argv'), shellQuote(['qemu-system-x86_64', ...buildQemuArgv(spec('network'))]) + '\n');
     writeFileSync(join(dir, 'qemu-disk.argv'), shellQuote(['qemu-system-x86_64', ...buildQemuArgv(spec('disk'))]) + '\n');
     writeFileSync(join(dir, 'boot'), `${o.initialBoot ?? 'none'}\n`);
-    writeFileSync(join(dir, 'lan.conf'), lanConf(o.name, o.bmcPort, `/bin/sh ${HOOK}`, dir, username, password, 10));
+    writeFileSync(join(dir, 'lan.conf'), lanConf(o.name, o.bmcPort, hookPower(`/bin/sh ${HOOK}`, dir), username, password, 10));
     writeFileSync(join(dir, 'bmc.emu'), EMU);
 
     const log = openSync(join(dir, 'ipmi_sim.log'), 'a');
