@@ -32,7 +32,7 @@ import { EventLogRepo } from './store/repos/event-log-repo.js';
 import { BmcScheduler } from './bmc/bmc-scheduler.js';
 import { BmcDrivers } from './bmc/bmc-drivers.js';
 import type { BmcDriver } from './bmc/bmc-driver.js';
-import { IpmiDriver } from './bmc/ipmi/ipmi-driver.js';
+import { IpmiThreadDriver } from './bmc/ipmi/ipmi-thread.js';
 import { IpmitoolDriver } from './bmc/ipmitool/ipmitool-driver.js';
 import { RedfishDriver } from './bmc/redfish/redfish-driver.js';
 import { SimulatedDriver } from './bmc/simulated/simulated-driver.js';
@@ -156,7 +156,7 @@ export async function createAgent(config: ResolvedConfig, opts: { log?: Logger }
   const publicUrl = () => config.http.publicUrl?.replace(/\/$/, '') ?? boundUrl;
 
   // Metrics read every part through getters, so they are made first and filled as the parts appear.
-  const parts: { dhcp?: DhcpServer; tftp?: TftpServer; vncProxy?: VncProxy; ipmi?: IpmiDriver } = {};
+  const parts: { dhcp?: DhcpServer; tftp?: TftpServer; vncProxy?: VncProxy; ipmi?: IpmiThreadDriver } = {};
   const metrics = createMetrics({
     info: { version: VERSION, site: config.site.name },
     taskCounts: () => repos.tasks.countsByKindAndState(),
@@ -179,7 +179,8 @@ export async function createAgent(config: ResolvedConfig, opts: { log?: Logger }
   const scheduler = new BmcScheduler(config.bmc.scheduler);
   // The simulated driver answers for BMCs that do not exist: only demo and test configurations get it.
   const simulated = config.bmc.allowSimulated ? new SimulatedDriver({ delayMs: config.bmc.simulatedDelayMs }) : undefined;
-  parts.ipmi = new IpmiDriver({ reuseSessions: config.bmc.ipmi.keepSessions });
+  // Its own thread: a site sweep's handshakes and packet crypto do not queue the API's requests behind them.
+  parts.ipmi = new IpmiThreadDriver({ reuseSessions: config.bmc.ipmi.keepSessions });
   const drivers: BmcDriver[] = [
     parts.ipmi,
     new IpmitoolDriver({ binary: config.bmc.ipmitoolPath, logger: log.child({ part: 'ipmitool' }) }),

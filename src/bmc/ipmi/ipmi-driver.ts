@@ -61,6 +61,9 @@ export function sessionRunner(s: IpmiSession, signal?: AbortSignal, probe = fals
   };
 }
 
+/** What the driver counts, for metrics: dropped datagrams by reason, sessions, handshakes, retransmits. */
+export type IpmiDriverStats = ReturnType<IpmiDriver['stats']>;
+
 export class IpmiDriver implements BmcDriver {
   readonly name = 'ipmi';
   private readonly entries = new Map<string, Entry>();

@@ -1,0 +1,186 @@
+// The `ipmi` driver run on a worker thread: RMCP+ handshakes, AES and HMAC on every packet, and the UDP sockets of a
+// site sweep stay off the event loop that answers the API. This side is a BmcDriver like any other (the scheduler and
+// the metrics wrap it on the main thread); each call crosses as one message and its answer as one more.
+import { Worker } from 'node:worker_threads';
+import { RackhandError, type ErrorCode } from '../../errors.js';
+import type {
+  BmcCallOptions, BmcDeviceInfo, BmcDriver, BmcEventLogEntry, BmcOperation, BmcPowerReading, BmcTarget, BmcUser,
+  BootDeviceSetting, NewBmcUser, PowerAction, PowerState, SensorReading, VirtualMediaStatus,
+} from '../bmc-driver.js';
+import type { IpmiDriverOptions, IpmiDriverStats } from './ipmi-driver.js';
+
+/** The driver options that cross to the thread (plain data: no logger, transport or callbacks). */
+export type IpmiThreadOptions = Pick<IpmiDriverOptions, 'reuseSessions' | 'keepaliveMs' | 'idleCloseMs' | 'timeoutMs' | 'retries'>;
+
+export type ToIpmiThread =
+  | { kind: 'call'; id: number; op: BmcOperation; target: BmcTarget; args: unknown[] }
+  | { kind: 'cancel'; id: number }
+  | { kind: 'close' };
+
+export interface ThreadError {
+  code: ErrorCode;
+  message: string;
+  details?: Record<string, unknown>;
+}
+
+export type FromIpmiThread =
+  | { kind: 'done'; id: number; value?: unknown; error?: ThreadError; stats: IpmiDriverStats }
+  | { kind: 'closed' };
+
+interface Call {
+  resolve: (v: unknown) => void;
+  reject: (e: unknown) => void;
+  settled: () => void;
+}
+
+const NO_STATS: IpmiDriverStats = {
+  rejectedDatagrams: 0, rejectedByReason: {}, handlerErrors: 0, exchangesInFlight: 0, sessionsOpened: 0, handshakes: 0, retransmits: 0,
+};
+
+export class IpmiThreadDriver implements BmcDriver {
+  readonly name = 'ipmi';
+  private worker?: Worker;
+  private readonly calls = new Map<number, Call>();
+  private nextId = 1;
+  /** The thread's counters as of its last answer: every answer carries them, so they are current after any call. */
+  private lastStats: IpmiDriverStats = NO_STATS;
+
+  /** `entry`: the worker script; the compiled ipmi-worker.js beside this file unless a test names another. */
+  constructor(
+    private readonly opts: IpmiThreadOptions = {},
+    private readonly entry: URL = new URL('./ipmi-worker.js', import.meta.url),
+  ) {}
+
+  stats(): IpmiDriverStats {
+    return this.lastStats;
+  }
+
+  /** Started at the first call, so a daemon without IPMI BMCs runs no thread for them. */
+  private thread(): Worker {
+    if (this.worker) return this.worker;
+    const w = new Worker(this.entry, { workerData: this.opts });
+    w.unref(); // referenced only while a call waits (see call())
+    w.on('message', (m: FromIpmiThread) => {
+      if (m.kind !== 'done') return;
+      this.lastStats = m.stats;
+      const c = this.calls.get(m.id);
+      if (!c) return; // cancelled meanwhile
+      c.settled();
+      if (m.error) c.reject(new RackhandError(m.error.code, m.error.message, m.error.details));
+      else c.resolve(m.value);
+    });
+    // A thread that dies (a bug, out of memory) fails the calls it held; the next call starts a new one.
+    const lost = (why: string): void => {
+      if (this.worker !== w) return;
+      this.worker = undefined;
+      for (const c of [...this.calls.values()]) {
+        c.settled();
+        c.reject(new RackhandError('BMC_ERROR', `the IPMI thread stopped (${why}); the call may or may not have reached the BMC`));
+      }
+    };
+    w.on('error', (e) => lost(e.message));
+    w.on('exit', (code) => lost(`exit code ${code}`));
+    this.worker = w;
+    return w;
+  }
+
+  private call<T>(op: BmcOperation, target: BmcTarget, args: unknown[], o?: BmcCallOptions): Promise<T> {
+    const signal = o?.signal;
+    if (signal?.aborted) return Promise.reject(signal.reason);
+    const w = this.thread();
+    const id = this.nextId++;
+    return new Promise<T>((resolve, reject) => {
+      const onAbort = (): void => {
+        settled();
+        w.postMessage({ kind: 'cancel', id } satisfies ToIpmiThread);
+        reject(signal!.reason);
+      };
+      const settled = (): void => {
+        this.calls.delete(id);
+        signal?.removeEventListener('abort', onAbort);
+        if (this.calls.size === 0) w.unref();
+      };
+      if (this.calls.size === 0) w.ref();
+      this.calls.set(id, { resolve: resolve as (v: unknown) => void, reject, settled });
+      signal?.addEventListener('abort', onAbort, { once: true });
+      w.postMessage({ kind: 'call', id, op, target, args } satisfies ToIpmiThread);
+    });
+  }
+
+  powerStatus(t: BmcTarget, o?: BmcCallOptions): Promise<PowerState> {
+    return this.call('powerStatus', t, [], o);
+  }
+  power(t: BmcTarget, action: PowerAction, o?: BmcCallOptions): Promise<void> {
+    return this.call('power', t, [action], o);
+  }
+  getBootDevice(t: BmcTarget, o?: BmcCallOptions): Promise<BootDeviceSetting> {
+    return this.call('getBootDevice', t, [], o);
+  }
+  setBootDevice(t: BmcTarget, setting: BootDeviceSetting, o?: BmcCallOptions): Promise<void> {
+    return this.call('setBootDevice', t, [setting], o);
+  }
+  sensors(t: BmcTarget, o?: BmcCallOptions): Promise<SensorReading[]> {
+    return this.call('sensors', t, [], o);
+  }
+  listUsers(t: BmcTarget, o?: BmcCallOptions): Promise<BmcUser[]> {
+    return this.call('listUsers', t, [], o);
+  }
+  addUser(t: BmcTarget, user: NewBmcUser, o?: BmcCallOptions): Promise<{ id: number }> {
+    return this.call('addUser', t, [user], o);
+  }
+  setUserPassword(t: BmcTarget, name: string, password: string, o?: BmcCallOptions): Promise<void> {
+    return this.call('setUserPassword', t, [name, password], o);
+  }
+  setUserEnabled(t: BmcTarget, name: string, enabled: boolean, o?: BmcCallOptions): Promise<void> {
+    return this.call('setUserEnabled', t, [name, enabled], o);
+  }
+  removeUser(t: BmcTarget, name: string, o?: BmcCallOptions): Promise<void> {
+    return this.call('removeUser', t, [name], o);
+  }
+  resetBmc(t: BmcTarget, kind: 'cold' | 'warm', o?: BmcCallOptions): Promise<void> {
+    return this.call('resetBmc', t, [kind], o);
+  }
+  deviceInfo(t: BmcTarget, o?: BmcCallOptions): Promise<BmcDeviceInfo> {
+    return this.call('deviceInfo', t, [], o);
+  }
+  readEventLog(t: BmcTarget, o?: BmcCallOptions): Promise<BmcEventLogEntry[]> {
+    return this.call('readEventLog', t, [], o);
+  }
+  clearEventLog(t: BmcTarget, o?: BmcCallOptions): Promise<void> {
+    return this.call('clearEventLog', t, [], o);
+  }
+  powerReading(t: BmcTarget, o?: BmcCallOptions): Promise<BmcPowerReading> {
+    return this.call('powerReading', t, [], o);
+  }
+  insertMedia(t: BmcTarget, url: string, o?: BmcCallOptions): Promise<void> {
+    return this.call('insertMedia', t, [url], o);
+  }
+  ejectMedia(t: BmcTarget, o?: BmcCallOptions): Promise<void> {
+    return this.call('ejectMedia', t, [], o);
+  }
+  mediaStatus(t: BmcTarget, o?: BmcCallOptions): Promise<VirtualMediaStatus> {
+    return this.call('mediaStatus', t, [], o);
+  }
+
+  /** Closes the thread's sessions (Close Session to each BMC), then the thread. */
+  async close(): Promise<void> {
+    const w = this.worker;
+    if (!w) return;
+    this.worker = undefined;
+    w.ref();
+    await new Promise<void>((resolve) => {
+      const t = setTimeout(resolve, 10_000); // sessions that do not close in time are the BMCs' to expire
+      w.on('message', (m: FromIpmiThread) => {
+        if (m.kind !== 'closed') return;
+        clearTimeout(t);
+        resolve();
+      });
+      w.once('exit', () => {
+        clearTimeout(t);
+        resolve();
+      });
+      w.postMessage({ kind: 'close' } satisfies ToIpmiThread);
+    });
+    await w.terminate();
+  }
+}
