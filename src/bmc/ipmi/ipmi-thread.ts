@@ -1,6 +1,7 @@
 // The `ipmi` driver run on a worker thread: RMCP+ handshakes, AES and HMAC on every packet, and the UDP sockets of a
 // site sweep stay off the event loop that answers the API. This side is a BmcDriver like any other (the scheduler and
-// the metrics wrap it on the main thread); each call crosses as one message and its answer as one more.
+// the metrics wrap it on the main thread). Calls cross in batches, one message per event-loop turn each way: a sweep
+// starts and finishes dozens of calls per turn, and a message per call cost each thread a wake-up per BMC.
 import { Worker } from 'node:worker_threads';
 import { RackhandError, type ErrorCode } from '../../errors.js';
 import type {
@@ -12,6 +13,7 @@ import type { IpmiDriverOptions, IpmiDriverStats } from './ipmi-driver.js';
 /** The driver options that cross to the thread (plain data: no logger, transport or callbacks). */
 export type IpmiThreadOptions = Pick<IpmiDriverOptions, 'reuseSessions' | 'keepaliveMs' | 'idleCloseMs' | 'timeoutMs' | 'retries'>;
 
+/** One request to the thread; the main thread posts them as arrays, in order. */
 export type ToIpmiThread =
   | { kind: 'call'; id: number; op: BmcOperation; target: BmcTarget; args: unknown[] }
   | { kind: 'cancel'; id: number }
@@ -23,8 +25,14 @@ export interface ThreadError {
   details?: Record<string, unknown>;
 }
 
+export interface CallDone {
+  id: number;
+  value?: unknown;
+  error?: ThreadError;
+}
+
 export type FromIpmiThread =
-  | { kind: 'done'; id: number; value?: unknown; error?: ThreadError; stats: IpmiDriverStats }
+  | { kind: 'done'; answers: CallDone[]; stats: IpmiDriverStats }
   | { kind: 'closed' };
 
 interface Call {
@@ -42,6 +50,8 @@ export class IpmiThreadDriver implements BmcDriver {
   private worker?: Worker;
   private readonly calls = new Map<number, Call>();
   private nextId = 1;
+  /** Requests of this turn, posted together when it ends. */
+  private outbox: ToIpmiThread[] = [];
   /** The thread's counters as of its last answer: every answer carries them, so they are current after any call. */
   private lastStats: IpmiDriverStats = NO_STATS;
 
@@ -63,11 +73,13 @@ export class IpmiThreadDriver implements BmcDriver {
     w.on('message', (m: FromIpmiThread) => {
       if (m.kind !== 'done') return;
       this.lastStats = m.stats;
-      const c = this.calls.get(m.id);
-      if (!c) return; // cancelled meanwhile
-      c.settled();
-      if (m.error) c.reject(new RackhandError(m.error.code, m.error.message, m.error.details));
-      else c.resolve(m.value);
+      for (const a of m.answers) {
+        const c = this.calls.get(a.id);
+        if (!c) continue; // cancelled meanwhile
+        c.settled();
+        if (a.error) c.reject(new RackhandError(a.error.code, a.error.message, a.error.details));
+        else c.resolve(a.value);
+      }
     });
     // A thread that dies (a bug, out of memory) fails the calls it held; the next call starts a new one.
     const lost = (why: string): void => {
@@ -84,6 +96,16 @@ export class IpmiThreadDriver implements BmcDriver {
     return w;
   }
 
+  private post(w: Worker, m: ToIpmiThread): void {
+    if (this.outbox.push(m) > 1) return;
+    setImmediate(() => {
+      const batch = this.outbox;
+      this.outbox = [];
+      // A thread lost meanwhile already failed these calls; a new one must not get the old batch.
+      if (this.worker === w) w.postMessage(batch);
+    });
+  }
+
   private call<T>(op: BmcOperation, target: BmcTarget, args: unknown[], o?: BmcCallOptions): Promise<T> {
     const signal = o?.signal;
     if (signal?.aborted) return Promise.reject(signal.reason);
@@ -92,7 +114,7 @@ export class IpmiThreadDriver implements BmcDriver {
     return new Promise<T>((resolve, reject) => {
       const onAbort = (): void => {
         settled();
-        w.postMessage({ kind: 'cancel', id } satisfies ToIpmiThread);
+        this.post(w, { kind: 'cancel', id });
         reject(signal!.reason);
       };
       const settled = (): void => {
@@ -103,7 +125,7 @@ export class IpmiThreadDriver implements BmcDriver {
       if (this.calls.size === 0) w.ref();
       this.calls.set(id, { resolve: resolve as (v: unknown) => void, reject, settled });
       signal?.addEventListener('abort', onAbort, { once: true });
-      w.postMessage({ kind: 'call', id, op, target, args } satisfies ToIpmiThread);
+      this.post(w, { kind: 'call', id, op, target, args });
     });
   }
 
@@ -179,7 +201,8 @@ export class IpmiThreadDriver implements BmcDriver {
         clearTimeout(t);
         resolve();
       });
-      w.postMessage({ kind: 'close' } satisfies ToIpmiThread);
+      w.postMessage([...this.outbox, { kind: 'close' }] satisfies ToIpmiThread[]);
+      this.outbox = [];
     });
     await w.terminate();
   }

@@ -1,11 +1,12 @@
 // The worker thread of IpmiThreadDriver (ipmi-thread.ts): one IpmiDriver, its sessions and sockets, answering the
-// calls the main thread posts. Nothing thrown here may end the thread: every call settles as one 'done' message.
+// calls the main thread posts. Nothing thrown here may end the thread: every call settles as one answer, and the
+// answers of an event-loop turn go back as one message.
 import { readlinkSync } from 'node:fs';
 import { setPriority } from 'node:os';
 import { parentPort, workerData } from 'node:worker_threads';
 import { RackhandError } from '../../errors.js';
 import { IpmiDriver } from './ipmi-driver.js';
-import type { FromIpmiThread, IpmiThreadOptions, ThreadError, ToIpmiThread } from './ipmi-thread.js';
+import type { CallDone, FromIpmiThread, IpmiThreadOptions, ThreadError, ToIpmiThread } from './ipmi-thread.js';
 
 const port = parentPort!;
 
@@ -28,11 +29,22 @@ function threadError(e: unknown): ThreadError {
   return { code: 'BMC_ERROR', message: e instanceof Error ? e.message : String(e) };
 }
 
-function answer(m: FromIpmiThread): void {
-  port.postMessage(m);
+let outbox: CallDone[] = [];
+
+function answer(a: CallDone): void {
+  if (outbox.push(a) > 1) return;
+  setImmediate(() => {
+    const answers = outbox;
+    outbox = [];
+    port.postMessage({ kind: 'done', answers, stats: driver.stats() } satisfies FromIpmiThread);
+  });
 }
 
-port.on('message', (m: ToIpmiThread) => {
+port.on('message', (batch: ToIpmiThread[]) => {
+  for (const m of batch) handle(m);
+});
+
+function handle(m: ToIpmiThread): void {
   switch (m.kind) {
     case 'call': {
       const ac = new AbortController();
@@ -41,8 +53,8 @@ port.on('message', (m: ToIpmiThread) => {
       Promise.resolve()
         .then(() => method.call(driver, m.target, ...m.args, { signal: ac.signal }))
         .then(
-          (value) => answer({ kind: 'done', id: m.id, value, stats: driver.stats() }),
-          (e: unknown) => answer({ kind: 'done', id: m.id, error: threadError(e), stats: driver.stats() }),
+          (value) => answer({ id: m.id, value }),
+          (e: unknown) => answer({ id: m.id, error: threadError(e) }),
         )
         .finally(() => running.delete(m.id));
       return;
@@ -52,7 +64,7 @@ port.on('message', (m: ToIpmiThread) => {
       return;
     case 'close':
       for (const ac of running.values()) ac.abort(new RackhandError('BMC_ERROR', 'driver closing'));
-      void driver.close().finally(() => answer({ kind: 'closed' }));
+      void driver.close().finally(() => port.postMessage({ kind: 'closed' } satisfies FromIpmiThread));
       return;
   }
-});
+}
