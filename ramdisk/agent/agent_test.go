@@ -1,9 +1,12 @@
-// Unit tests of the agent's parsers: kernel command line, LLDP frames (with garbage and truncation), partition paths.
+// Unit tests of the agent's parsers: kernel command line, LLDP frames (with garbage and truncation), partition paths;
+// and the rescue job's wait for its SSH server to listen.
 package main
 
 import (
 	"math/rand"
+	"net"
 	"testing"
+	"time"
 )
 
 func TestParseBootArgs(t *testing.T) {
@@ -88,5 +91,33 @@ func TestPickDisks(t *testing.T) {
 	}
 	if _, err := pickDisks(ds[:1], "largest", "", 2); err == nil {
 		t.Fatal("a mirror on one disk must fail")
+	}
+}
+
+func TestWaitListening(t *testing.T) {
+	// A port nobody listens on yet: the wait ends when the listener appears, not before.
+	probe, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	addr := probe.Addr().String()
+	probe.Close()
+	if err := waitListening(addr, 200*time.Millisecond); err == nil {
+		t.Fatal("nothing listens: want an error")
+	}
+	opened := make(chan net.Listener, 1)
+	go func() {
+		time.Sleep(300 * time.Millisecond)
+		l, err := net.Listen("tcp", addr)
+		if err != nil {
+			t.Error(err)
+		}
+		opened <- l
+	}()
+	if err := waitListening(addr, 5*time.Second); err != nil {
+		t.Fatalf("listener opened after 300 ms: %v", err)
+	}
+	if l := <-opened; l != nil {
+		l.Close()
 	}
 }

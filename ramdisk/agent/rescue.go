@@ -4,6 +4,7 @@ package main
 import (
 	"context"
 	"fmt"
+	"net"
 	"os"
 	"os/exec"
 	"strings"
@@ -53,6 +54,12 @@ func runRescue(ctx context.Context, c *client, params map[string]interface{}) re
 	}
 	exited := make(chan error, 1)
 	go func() { exited <- ssh.Wait() }()
+	// "ssh root@…" is a promise the moment the task shows it: dropbear has forked by now but may not listen yet.
+	if err := waitListening("127.0.0.1:22", 15*time.Second); err != nil {
+		_ = ssh.Process.Kill()
+		c.failedStep("start SSH", err.Error())
+		return failed("AGENT_ERROR", "dropbear is not listening on port 22: "+err.Error())
+	}
 	var addrs []string
 	for _, n := range physicalNics() {
 		for _, a := range strings.Fields(addrsOf(n)) {
@@ -88,5 +95,20 @@ func runRescue(ctx context.Context, c *client, params map[string]interface{}) re
 		default:
 			misses = 0
 		}
+	}
+}
+
+// waitListening returns once a TCP connection to addr succeeds, or the last dial error after `within`.
+func waitListening(addr string, within time.Duration) error {
+	deadline := time.Now().Add(within)
+	for {
+		conn, err := net.DialTimeout("tcp", addr, time.Second)
+		if err == nil {
+			return conn.Close()
+		}
+		if time.Now().After(deadline) {
+			return err
+		}
+		time.Sleep(100 * time.Millisecond)
 	}
 }

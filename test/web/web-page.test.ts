@@ -193,7 +193,8 @@ describe('the technician page', () => {
     // a reload finds the running deploy and the armed netboot through the API
     await page.reload();
     await page.locator('#server-tasks li.task-running').waitFor();
-    expect(await page.locator('#netboot-state').textContent()).toMatch(/^armed: install debian-12, since (just now|\d+ s ago) \(task \d+\)$/);
+    // the tasks and the server's facts come from separate requests: either may render first
+    await expect.poll(() => page.locator('#netboot-state').textContent()).toMatch(/^armed: install debian-12, since (just now|\d+ s ago) \(task \d+\)$/);
 
     // The installer calls back: the deploy disarms, boots from disk, reboots and succeeds.
     const cb = await site.installerCallback(1007);
