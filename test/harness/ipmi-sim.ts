@@ -64,7 +64,7 @@ export interface SimFarm {
   bmcs: SimBmc[];
   root: string;
   fault(index: number, kind: SimFault, arg?: number): Promise<void>;
-  /** Power as the hook file says: the independent truth behind the BMC. */
+  /** Power as the hook file says (power 'process': whether the sim's child lives): the independent truth behind the BMC. */
   powerState(index: number): 'on' | 'off';
   /** Set power behind the BMC's back (as if someone pressed the button). power 'process': off only. */
   setPower(index: number, state: 'on' | 'off'): void;
@@ -488,8 +488,10 @@ export async function startSimFarm(opts: SimFarmOptions): Promise<SimFarm> {
       writeFileSync(join(dir, 'ipmi_sim', name, 'sdr.20.main'), sdrBytes);
       const power = processModel ? processPower(opts.initialPower !== 'off') : hookPower(hook, dir);
       writeFileSync(join(dir, 'lan.conf'), lanConf(name, ports[i]!, power, username, password, opts.maxSessions ?? 10, host));
-      writeFileSync(join(dir, 'power'), opts.initialPower === 'off' ? '0\n' : '1\n');
-      writeFileSync(join(dir, 'boot'), 'none\n');
+      if (!processModel) {
+        writeFileSync(join(dir, 'power'), opts.initialPower === 'off' ? '0\n' : '1\n');
+        writeFileSync(join(dir, 'boot'), 'none\n');
+      }
       bmcs.push({ index: i, host, port: ports[i]!, username, password, dir });
     }
     for (let i = 0; i < count; i++) launch(i);

@@ -52,7 +52,7 @@ export class IpmiThreadDriver implements BmcDriver {
   private nextId = 1;
   /** Requests of this turn, posted together when it ends. */
   private outbox: ToIpmiThread[] = [];
-  /** The thread's counters as of its last answer: every answer carries them, so they are current after any call. */
+  /** The thread's counters as of its last answers: every batch of answers carries them, so they are current after any call. */
   private lastStats: IpmiDriverStats = NO_STATS;
 
   /** `entry`: the worker script; the compiled ipmi-worker.js beside this file unless a test names another. */
