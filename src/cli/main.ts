@@ -242,8 +242,12 @@ const HEAP_GROWING_PERCENT = 100;
 async function serve(config: ResolvedConfig, demo: boolean, reload: () => ResolvedConfig): Promise<number> {
   v8.setFlagsFromString(`--heap-growing-percent=${HEAP_GROWING_PERCENT}`);
   let running = config;
-  // SIGHUP's default is to end the process: until the agent can reload, it is ignored rather than fatal.
-  process.on('SIGHUP', ignoreUntilReady);
+  // One SIGHUP handler for the whole run, set before anything slow: the default ends the process. A SIGHUP during
+  // start-up is applied once the agent runs. Swapping handlers instead loses a signal that lands between the two
+  // (Node drops it with the closed handle): a reload sent just after "listening" did nothing, unlogged.
+  let reloadNow: (() => void) | undefined;
+  let hangupDuringStart = false;
+  process.on('SIGHUP', () => (reloadNow ? reloadNow() : (hangupDuringStart = true)));
   const found = checkStateDir(config, 'serve');
   // Held until this process ends: a second daemon on the same store would settle this one's running tasks.
   const lock = acquireStateLock(config.stateDir);
@@ -261,6 +265,10 @@ async function serve(config: ResolvedConfig, demo: boolean, reload: () => Resolv
     await agent.stop().catch(() => undefined);
     throw Object.assign(e as Error, { listen: config.http.listen });
   }
+  reloadNow = () => {
+    running = reloadConfig(agent, running, reload);
+  };
+  if (hangupDuringStart) reloadNow();
   console.error(`rackhand ${config.site.name}: listening on ${url} (state in ${config.stateDir})`);
   const stateFlag = path.resolve('var') === config.stateDir ? '' : ` --state-dir ${path.relative(process.cwd(), config.stateDir) || '.'}`;
   if (demo) {
@@ -272,10 +280,6 @@ async function serve(config: ResolvedConfig, demo: boolean, reload: () => Resolv
   } else if (!agent.repos.tokens.list().some((t) => !t.revokedAt)) {
     console.error(`no API token yet: create one with  ${self()} token create --role admin${stateFlag}`);
   }
-  process.off('SIGHUP', ignoreUntilReady);
-  process.on('SIGHUP', () => {
-    running = reloadConfig(agent, running, reload);
-  });
   await new Promise<void>((resolve) => {
     let stopping = false;
     const stop = (sig: string) => {
@@ -295,10 +299,6 @@ async function serve(config: ResolvedConfig, demo: boolean, reload: () => Resolv
   });
   lock.release();
   return 0;
-}
-
-function ignoreUntilReady(): void {
-  console.error('rackhand: SIGHUP during start-up ignored; send it again once the daemon listens');
 }
 
 /**

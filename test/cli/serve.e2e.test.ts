@@ -1,8 +1,10 @@
 // `rackhand serve` as an operator meets it: one daemon per state dir, bootstrap commands beside it.
-import { spawnSync } from 'node:child_process';
+import { spawn, spawnSync } from 'node:child_process';
 import fs from 'node:fs';
+import os from 'node:os';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { apiClient, REPO_ROOT, startRackhand, testConfig, type RackhandProcess } from '../harness/rackhand-process.js';
+import { LOCK_FILE_NAME } from '../../src/store/state-lock.js';
 import { buildCli } from './tech-cli-runner.js';
 
 const BIN = `${REPO_ROOT}/bin/rackhand.js`;
@@ -138,5 +140,38 @@ describe('signals', () => {
     d.child().kill('SIGTERM');
     expect(JSON.parse(await line).msg).toMatch(/^stopping \(SIGTERM\): running BMC operations finish first/);
     expect(await exited).toBe(0);
+  });
+});
+
+describe('a SIGHUP during start-up', () => {
+  it('is applied once the daemon runs: neither fatal nor lost', async () => {
+    const stateDir = fs.mkdtempSync(`${os.tmpdir()}/rackhand-hup-`);
+    const configFile = `${stateDir}/test-config.json`;
+    const base = { bmc: { sync: { enabled: false } }, sensors: { enabled: false }, log: { level: 'info' } };
+    fs.writeFileSync(configFile, JSON.stringify(testConfig({ ...base, site: { name: 'before' } })));
+    const child = spawn(process.execPath, [BIN, 'serve'], {
+      env: { ...process.env, RACKHAND_STATE_DIR: stateDir, RACKHAND_CONFIG: configFile, RACKHAND_HTTP_LISTEN: '127.0.0.1:0' },
+      stdio: ['ignore', 'pipe', 'pipe'],
+    });
+    let out = '';
+    child.stdout!.on('data', (b) => (out += b));
+    child.stderr!.on('data', (b) => (out += b));
+    const exited = new Promise<string>((r) => child.once('exit', (code, sig) => r(String(code ?? sig))));
+    try {
+      // The lock is taken after the handler is set and before the agent starts: the signal lands mid-start.
+      const lock = `${stateDir}/${LOCK_FILE_NAME}`;
+      await expect.poll(() => fs.existsSync(lock) && fs.readFileSync(lock, 'utf8').trim() === String(child.pid), { timeout: 30_000, interval: 2 }).toBe(true);
+      fs.writeFileSync(configFile, JSON.stringify(testConfig({ ...base, site: { name: 'after' } })));
+      child.kill('SIGHUP');
+      const reloaded = () => out.split('\n').find((l) => l.includes('configuration reloaded'));
+      await expect.poll(reloaded, { timeout: 30_000 }).toBeTruthy();
+      expect(JSON.parse(reloaded()!).msg).toBe('configuration reloaded (SIGHUP): nothing applied; needs a restart: site.name ("before" → "after")');
+      expect(out).toMatch(/listening on/);
+      expect(child.exitCode).toBeNull();
+    } finally {
+      child.kill('SIGTERM');
+      await exited;
+      fs.rmSync(stateDir, { recursive: true, force: true });
+    }
   });
 });
