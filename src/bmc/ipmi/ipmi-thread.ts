@@ -4,10 +4,7 @@
 // starts and finishes dozens of calls per turn, and a message per call cost each thread a wake-up per BMC.
 import { Worker } from 'node:worker_threads';
 import { RackhandError, type ErrorCode } from '../../errors.js';
-import type {
-  BmcCallOptions, BmcDeviceInfo, BmcDriver, BmcEventLogEntry, BmcOperation, BmcPowerReading, BmcTarget, BmcUser,
-  BootDeviceSetting, NewBmcUser, PowerAction, PowerState, SensorReading, VirtualMediaStatus,
-} from '../bmc-driver.js';
+import { BMC_OPERATIONS, type BmcCallOptions, type BmcDriver, type BmcOperation, type BmcTarget } from '../bmc-driver.js';
 import type { IpmiDriverOptions, IpmiDriverStats } from './ipmi-driver.js';
 
 /** The driver options that cross to the thread (plain data: no logger, transport or callbacks). */
@@ -44,6 +41,10 @@ interface Call {
 const NO_STATS: IpmiDriverStats = {
   rejectedDatagrams: 0, rejectedByReason: {}, handlerErrors: 0, exchangesInFlight: 0, sessionsOpened: 0, handshakes: 0, retransmits: 0,
 };
+
+// Every operation of the contract is the same call across, made in the static block from BMC_OPERATIONS: adding one to
+// the contract needs nothing here.
+export interface IpmiThreadDriver extends Pick<BmcDriver, BmcOperation> {}
 
 export class IpmiThreadDriver implements BmcDriver {
   readonly name = 'ipmi';
@@ -129,61 +130,6 @@ export class IpmiThreadDriver implements BmcDriver {
     });
   }
 
-  powerStatus(t: BmcTarget, o?: BmcCallOptions): Promise<PowerState> {
-    return this.call('powerStatus', t, [], o);
-  }
-  power(t: BmcTarget, action: PowerAction, o?: BmcCallOptions): Promise<void> {
-    return this.call('power', t, [action], o);
-  }
-  getBootDevice(t: BmcTarget, o?: BmcCallOptions): Promise<BootDeviceSetting> {
-    return this.call('getBootDevice', t, [], o);
-  }
-  setBootDevice(t: BmcTarget, setting: BootDeviceSetting, o?: BmcCallOptions): Promise<void> {
-    return this.call('setBootDevice', t, [setting], o);
-  }
-  sensors(t: BmcTarget, o?: BmcCallOptions): Promise<SensorReading[]> {
-    return this.call('sensors', t, [], o);
-  }
-  listUsers(t: BmcTarget, o?: BmcCallOptions): Promise<BmcUser[]> {
-    return this.call('listUsers', t, [], o);
-  }
-  addUser(t: BmcTarget, user: NewBmcUser, o?: BmcCallOptions): Promise<{ id: number }> {
-    return this.call('addUser', t, [user], o);
-  }
-  setUserPassword(t: BmcTarget, name: string, password: string, o?: BmcCallOptions): Promise<void> {
-    return this.call('setUserPassword', t, [name, password], o);
-  }
-  setUserEnabled(t: BmcTarget, name: string, enabled: boolean, o?: BmcCallOptions): Promise<void> {
-    return this.call('setUserEnabled', t, [name, enabled], o);
-  }
-  removeUser(t: BmcTarget, name: string, o?: BmcCallOptions): Promise<void> {
-    return this.call('removeUser', t, [name], o);
-  }
-  resetBmc(t: BmcTarget, kind: 'cold' | 'warm', o?: BmcCallOptions): Promise<void> {
-    return this.call('resetBmc', t, [kind], o);
-  }
-  deviceInfo(t: BmcTarget, o?: BmcCallOptions): Promise<BmcDeviceInfo> {
-    return this.call('deviceInfo', t, [], o);
-  }
-  readEventLog(t: BmcTarget, o?: BmcCallOptions): Promise<BmcEventLogEntry[]> {
-    return this.call('readEventLog', t, [], o);
-  }
-  clearEventLog(t: BmcTarget, o?: BmcCallOptions): Promise<void> {
-    return this.call('clearEventLog', t, [], o);
-  }
-  powerReading(t: BmcTarget, o?: BmcCallOptions): Promise<BmcPowerReading> {
-    return this.call('powerReading', t, [], o);
-  }
-  insertMedia(t: BmcTarget, url: string, o?: BmcCallOptions): Promise<void> {
-    return this.call('insertMedia', t, [url], o);
-  }
-  ejectMedia(t: BmcTarget, o?: BmcCallOptions): Promise<void> {
-    return this.call('ejectMedia', t, [], o);
-  }
-  mediaStatus(t: BmcTarget, o?: BmcCallOptions): Promise<VirtualMediaStatus> {
-    return this.call('mediaStatus', t, [], o);
-  }
-
   /** Closes the thread's sessions (Close Session to each BMC), then the thread. */
   async close(): Promise<void> {
     const w = this.worker;
@@ -205,5 +151,17 @@ export class IpmiThreadDriver implements BmcDriver {
       this.outbox = [];
     });
     await w.terminate();
+  }
+
+  static {
+    for (const [op, between] of Object.entries(BMC_OPERATIONS) as [BmcOperation, number][]) {
+      Object.defineProperty(this.prototype, op, {
+        value(this: IpmiThreadDriver, target: BmcTarget, ...rest: unknown[]): Promise<unknown> {
+          // Exactly `between` arguments, so the worker finds the options where the contract puts them.
+          const args = Array.from({ length: between }, (_, i) => rest[i]);
+          return this.call(op, target, args, rest[between] as BmcCallOptions | undefined);
+        },
+      });
+    }
   }
 }
