@@ -316,7 +316,7 @@ export async function createAgent(config: ResolvedConfig, opts: { log?: Logger }
       repos.bmcAccounts,
       tasks,
       { sensorsWaitMs: config.bmc.sensorsWaitMs, maxAddedBmcUsers: config.bmc.maxAddedUsers },
-      powerSync,
+      { power: powerSync, sensors: sampler },
       repos.sensors,
     ),
     deploys,

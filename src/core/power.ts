@@ -54,8 +54,8 @@ export class Power {
     private readonly accounts: BmcAccountsRepo,
     private readonly tasks: TaskRunner,
     private readonly settings: PowerSettings,
-    /** The site-wide power read (the periodic sync, on demand). */
-    private readonly sweep: { syncOnce(): Promise<unknown> },
+    /** The site-wide loops, run on demand: the power read and the sensor sampling. */
+    private readonly sweeps: { power: { syncOnce(): Promise<unknown> }; sensors: { sampleOnce(): Promise<unknown> } },
     /** Where a fresh read is kept, beside the periodic samples (the 24-hour chart shows it). */
     private readonly sensorHistory?: Pick<SensorHistoryRepo, 'append'>,
   ) {}
@@ -137,7 +137,13 @@ export class Power {
 
   syncAll(p: Principal): Promise<unknown> {
     requireAllowed(can.seeAllServers(p), 'sync the whole site');
-    return this.sweep.syncOnce();
+    return this.sweeps.power.syncOnce();
+  }
+
+  /** One pass of the sensor sampling over every BMC now, stored as history like the periodic ones. */
+  sampleAll(p: Principal): Promise<unknown> {
+    requireAllowed(can.seeAllServers(p), "sample the whole site's sensors");
+    return this.sweeps.sensors.sampleOnce();
   }
 
   private withBmc(p: Principal, serverId: number): ServerRecord {

@@ -85,6 +85,7 @@ describe('every /api/v1 answer matches its documented schema', () => {
     await check('PUT', '/api/v1/servers/:id', '/api/v1/servers/3001', { rack: 'R2' });
     await check('DELETE', '/api/v1/servers/:id', '/api/v1/servers/3001');
     await check('POST', '/api/v1/power-sync', '/api/v1/power-sync');
+    await check('POST', '/api/v1/sensor-sync', '/api/v1/sensor-sync');
     await check('POST', '/api/v1/servers/:id/power', '/api/v1/servers/1001/power', { action: 'on' });
     await check('POST', '/api/v1/servers/:id/boot-device', '/api/v1/servers/1002/boot-device', { device: 'pxe' });
     await check('GET', '/api/v1/servers/:id/sensors', '/api/v1/servers/1003/sensors');

@@ -147,4 +147,22 @@ describe('site sweep through the daemon (POST /api/v1/power-sync)', () => {
     expect(opens(fresh)).toEqual(before.map((n) => n + 2));
     expect(overlaps(fresh)).toBe(0);
   });
+
+  it('a sensor sweep on demand (POST /api/v1/sensor-sync) during a power sweep: every BMC sampled and stored, one exchange in flight per BMC', async () => {
+    const kept = sites[0]!;
+    const api = apiClient(() => kept.rh.url, kept.token);
+    const [sensors, power] = await Promise.all([api.post('/api/v1/sensor-sync'), api.post('/api/v1/power-sync')]);
+    expect(power.json).toEqual({ read: N, unreachable: 0 });
+    expect(sensors.status, sensors.text).toBe(200);
+    expect(sensors.json).toMatchObject({ servers: N, read: N, failed: 0, pruned: 0 });
+    for (const id of [1, N]) {
+      const series = (await api.get(`/api/v1/servers/${id}/sensors/history?hours=1`)).json.sensors as { name: string; points: { value: number }[] }[];
+      // The farm's sensors, as each sim reports them
+      expect(series.find((s) => s.name === 'CPU1 Temp')?.points.at(-1)?.value).toBe(45);
+      expect(series.find((s) => s.name === 'FAN1')?.points.at(-1)?.value).toBe(4800);
+    }
+    expect(sensors.json.stored).toBeGreaterThanOrEqual(3 * N);
+    expect(overlaps(kept)).toBe(0);
+    expect(opens(kept)).toEqual(Array(N).fill(1)); // the kept sessions served both sweeps
+  });
 });

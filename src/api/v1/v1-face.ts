@@ -37,6 +37,7 @@ import {
   netbootViewSchema,
   osListSchema,
   powerSyncSchema,
+  sensorSyncSchema,
   sensorHistorySchema,
   sensorsReadSchema,
   serverDetailSchema,
@@ -216,6 +217,14 @@ export const v1Face: Face = {
       summary: "Read every BMC's power state now (the periodic sync, on demand)",
       tag: 'bmc',
       handler: ({ core, principal }) => core.power.syncAll(principal),
+    }),
+    endpoint({
+      method: 'POST',
+      path: '/api/v1/sensor-sync',
+      response: sensorSyncSchema,
+      summary: "Sample every BMC's sensors now (the periodic sampling, on demand; stored as history)",
+      tag: 'bmc',
+      handler: ({ core, principal }) => core.power.sampleAll(principal),
     }),
     endpoint({
       method: 'POST',

@@ -190,6 +190,16 @@ export const sensorHistorySchema = z
 
 export const powerSyncSchema = z.object({ read: int, unreachable: int }).strict();
 
+export const sensorSyncSchema = z
+  .object({
+    servers: int.describe('servers with a BMC'),
+    read: int,
+    failed: int.describe("BMCs that did not answer (each logged at debug); their history has no sample from this pass"),
+    stored: int.describe('readings stored'),
+    pruned: int.describe('readings past sensors.retentionDays removed'),
+  })
+  .strict();
+
 export const bmcUserAddedSchema = z
   .object({ task: taskSchema, username: z.string(), password: z.string().describe('shown this once, kept nowhere'), privilege: z.enum(['user', 'operator', 'administrator']) })
   .strict();
