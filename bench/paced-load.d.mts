@@ -12,6 +12,8 @@ export interface PacedResult {
   p50: number;
   p99: number;
   max: number;
+  /** p99 of how late the generator sent a request (its own event loop's delay), in milliseconds. */
+  sendLagP99: number;
   /** Failed requests and answers other than 2xx. */
   errors: number;
 }

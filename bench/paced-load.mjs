@@ -11,6 +11,9 @@ export function paced(url, rate, seconds, pick) {
   const agent = new http.Agent({ keepAlive: true, maxSockets: 64 });
   const total = Math.round(rate * seconds);
   const latency = new Float64Array(total);
+  // How late the generator itself sent each request: a starved client's lateness is in `latency` too, and this tells
+  // it apart from the server's.
+  const sendLag = new Float64Array(total);
   let done = 0;
   let errors = 0;
   const start = performance.now() + 20;
@@ -20,13 +23,18 @@ export function paced(url, rate, seconds, pick) {
       if (!ok) errors++;
       if (++done === total) {
         agent.destroy();
-        const sorted = Array.from(latency).sort((a, b) => a - b);
-        const at = (q) => sorted[Math.min(total - 1, Math.floor(q * total))];
-        resolve({ requests: total, rate: total / ((performance.now() - start) / 1000), p50: at(0.5), p99: at(0.99), max: sorted[total - 1], errors });
+        const quantile = (xs) => {
+          const sorted = Array.from(xs).sort((a, b) => a - b);
+          return (q) => sorted[Math.min(total - 1, Math.floor(q * total))];
+        };
+        const at = quantile(latency);
+        const lag = quantile(sendLag);
+        resolve({ requests: total, rate: total / ((performance.now() - start) / 1000), p50: at(0.5), p99: at(0.99), max: at(1), sendLagP99: lag(0.99), errors });
       }
     };
     const fire = (k) => {
       const due = start + (k * 1000) / rate;
+      sendLag[k] = performance.now() - due;
       const { method, path, headers } = pick();
       const req = http.request(url + path, { agent, method, headers }, (res) => {
         res.resume();

@@ -1,6 +1,7 @@
 // Benchmark: the site power sweep as the product runs it — `POST /api/v1/power-sync` on a real `rackhand serve`
 // (built dist/) whose inventory holds N ipmi_sim BMCs (driver ipmi): scheduler, driver, store — against FreeIPMI
-// `ipmipower --stat` on the same BMCs, interleaved in the same run; then the API's p99 while sweeps run.
+// `ipmipower --stat` on the same BMCs, interleaved in the same run; then the API's p99 while power sweeps run, alone
+// and with sensor sweeps (`POST /api/v1/sensor-sync`) at the same time.
 //
 // Usage: bash bench/site-sweep.sh [--bmcs 200,1000] [--rounds 7] [--api-seconds 10] [--api-rate 500] [--no-api] [--json]
 //        [--farm process|hook] [--cpu-prof DIR]
@@ -273,13 +274,20 @@ async function size(n: number, tmp: string): Promise<SummaryRow[]> {
     if (WITH_API) {
       const idle = await apiLoad(fresh, n, undefined);
       console.log(`  API at ${API_RATE} req/s, open loop (eq show, GET /api/v1/servers/:id), ${API_SECONDS} s each:`);
-      const thread = (x: { cpuS: number; waitS: number }): string => `  event loop ${x.cpuS.toFixed(1)} s on a CPU, ${x.waitS.toFixed(1)} s waiting for one`;
+      const thread = (x: { cpuS: number; waitS: number; sendLagP99: number }): string =>
+        `  event loop ${x.cpuS.toFixed(1)} s on a CPU, ${x.waitS.toFixed(1)} s waiting for one; the load generator sent late by ${x.sendLagP99.toFixed(1)} ms p99`;
       console.log(`    no sweep                       p50 ${idle.p50.toFixed(1)} ms  p99 ${idle.p99.toFixed(1)} ms  max ${idle.max.toFixed(0)} ms  errors ${idle.bad}${thread(idle)}`);
-      for (const d of [fresh, kept]) {
-        const busy = await apiLoad(d, n, d);
-        console.log(`    sweeps back to back (${d.name.padEnd(5)})   p50 ${busy.p50.toFixed(1)} ms  p99 ${busy.p99.toFixed(1)} ms  max ${busy.max.toFixed(0)} ms  errors ${busy.bad}  (${busy.sweeps} sweeps)${thread(busy)}`);
+      const phases = [
+        { d: fresh, sensors: false, label: 'sweeps back to back (fresh)', row: 'fresh-session sweeps' },
+        { d: kept, sensors: false, label: 'sweeps back to back (kept) ', row: 'kept-session sweeps' },
+        { d: kept, sensors: true, label: 'and sensor sweeps (kept)    ', row: 'kept-session power and sensor sweeps' },
+      ];
+      for (const { d, sensors, label, row } of phases) {
+        const busy = await apiLoad(d, n, d, sensors);
+        const passes = `${busy.sweeps} sweeps${sensors ? `, ${busy.sensorSweeps} sensor sweeps` : ''}`;
+        console.log(`    ${label}    p50 ${busy.p50.toFixed(1)} ms  p99 ${busy.p99.toFixed(1)} ms  max ${busy.max.toFixed(0)} ms  errors ${busy.bad}  (${passes})${thread(busy)}`);
         rows.push({
-          name: `API p99 during ${d.name === 'fresh' ? 'fresh-session' : 'kept-session'} sweeps, ${n} BMCs`,
+          name: `API p99 during ${row}, ${n} BMCs`,
           rackhand: `${busy.p99.toFixed(1)} ms`,
           tool: 'rackhand, no sweep', anchor: `${idle.p99.toFixed(1)} ms`,
           ratio: null,
@@ -328,24 +336,29 @@ function schedstat(pid: number | undefined): { cpuS: number; waitS: number } {
   }
 }
 
-/** Open-loop requests at API_RATE on `d` for API_SECONDS (latency from when each was due); when `sweeping` is given, power-syncs run back to back meanwhile. */
+/**
+ * Open-loop requests at API_RATE on `d` for API_SECONDS (latency from when each was due); when `sweeping` is given,
+ * power-syncs run back to back meanwhile, and with `sensors` sensor-syncs too (each a pass of the sensor sampling).
+ */
 async function apiLoad(
   d: Daemon,
   n: number,
   sweeping: Daemon | undefined,
-): Promise<{ p50: number; p99: number; max: number; bad: number; sweeps: number; cpuS: number; waitS: number }> {
+  sensors = false,
+): Promise<{ p50: number; p99: number; max: number; bad: number; sweeps: number; sensorSweeps: number; cpuS: number; waitS: number; sendLagP99: number }> {
   const s0 = schedstat(d.rh.child().pid);
   let k = 0;
   let stop = false;
-  let sweeps = 0;
-  const loop = (async () => {
-    if (!sweeping) return;
-    while (!stop) {
-      const r = await fetch(`${sweeping.rh.url}/api/v1/power-sync`, { method: 'POST', headers: { authorization: `Bearer ${sweeping.token}` } });
-      await r.text();
-      if (!stop) sweeps++;
+  const passes = { 'power-sync': 0, 'sensor-sync': 0 };
+  const backToBack = async (what: keyof typeof passes): Promise<void> => {
+    while (sweeping && !stop) {
+      const r = await fetch(`${sweeping.rh.url}/api/v1/${what}`, { method: 'POST', headers: { authorization: `Bearer ${sweeping.token}` } });
+      const text = await r.text();
+      if (!r.ok) throw new Error(`${what}: ${r.status} ${text}`);
+      if (!stop) passes[what]++;
     }
-  })();
+  };
+  const loop = Promise.all([backToBack('power-sync'), sensors ? backToBack('sensor-sync') : undefined]);
   try {
     const r = await paced(d.rh.url, API_RATE, API_SECONDS, () => {
       const id = 1 + Math.floor(Math.random() * n);
@@ -354,7 +367,7 @@ async function apiLoad(
         : { method: 'GET', path: `/api/v1/servers/${id}`, headers: { authorization: `Bearer ${d.token}` } };
     });
     const s1 = schedstat(d.rh.child().pid);
-    return { p50: r.p50, p99: r.p99, max: r.max, bad: r.errors, sweeps, cpuS: s1.cpuS - s0.cpuS, waitS: s1.waitS - s0.waitS };
+    return { p50: r.p50, p99: r.p99, max: r.max, bad: r.errors, sweeps: passes['power-sync'], sensorSweeps: passes['sensor-sync'], cpuS: s1.cpuS - s0.cpuS, waitS: s1.waitS - s0.waitS, sendLagP99: r.sendLagP99 };
   } finally {
     stop = true;
     await loop;
