@@ -13,11 +13,12 @@ import {
 } from './chassis-commands.js';
 import { getPowerReading } from './dcmi-commands.js';
 import { bmcReset, getDeviceId, getLanChannel } from './device-commands.js';
-import { runCommand, runCommands, type IpmiCommand, type IpmiCommandRunner } from './ipmi-command.js';
+import { decodeReply, runCommand, runCommands, type IpmiCommand, type IpmiCommandRunner } from './ipmi-command.js';
+import type { SdrCacheSlot } from './sdr-cache.js';
 import { convertReading, decodeSdrHeader, decodeSensorRecord, sensorTypeName, splitSdrRecords, unitName, type SensorRecord } from './sdr-records.js';
 import { SEL_RECORD_BYTES, clearSel, decodeSelRecord, getSelEntry, getSelInfo, reserveSel } from './sel-commands.js';
 import {
-  SDR_RESERVATION_LOST, SDR_TOO_MANY_BYTES, getSdr, getSensorReading, getSensorThresholds, reserveSdrRepository,
+  SDR_RESERVATION_LOST, SDR_TOO_MANY_BYTES, getSdr, getSdrRepositoryStamp, getSensorReading, getSensorThresholds, reserveSdrRepository,
 } from './sensor-commands.js';
 import {
   NO_ACCESS, PRIVILEGE_LEVEL, getUserAccess, getUserName, privilegeName, setUserAccess, setUserEnabled, setUserName,
@@ -83,6 +84,27 @@ async function findUser(r: IpmiCommandRunner, state: IpmiTargetState, name: stri
 /** 20 printable characters from the CSPRNG: what a removed slot's password becomes, so nobody knows it. */
 function scrambledPassword(): string {
   return Array.from({ length: 20 }, () => String.fromCharCode(randomInt(0x21, 0x7f))).join('');
+}
+
+/**
+ * The SDR records from the cache while the BMC's repository stamp is the one they were read under; else walked and
+ * kept. A BMC without Get SDR Repository Info is walked every time.
+ */
+async function sdrRecords(r: IpmiCommandRunner, cache: SdrCacheSlot | undefined): Promise<Buffer[]> {
+  if (!cache) return walkSdr(r);
+  const [info] = await r.send([getSdrRepositoryStamp]);
+  let stamp: string | undefined;
+  try {
+    stamp = info ? decodeReply(getSdrRepositoryStamp, info) : undefined;
+  } catch {
+    stamp = undefined; // not answered (or malformed): nothing to tell a changed repository by
+  }
+  const kept = stamp === undefined ? undefined : cache.get(stamp);
+  if (kept) return splitSdrRecords(kept);
+  // A change during the walk is stored under the stamp read before it: the next read sees a new stamp and walks again.
+  const records = await walkSdr(r);
+  if (stamp !== undefined) cache.set(stamp, Buffer.concat(records));
+  return records;
 }
 
 /** SDR records, walked with Get SDR in parts (some BMCs return at most a few bytes per call). */
@@ -169,8 +191,9 @@ export const ipmiOperations = {
     }
   },
 
-  async sensors(r: IpmiCommandRunner): Promise<SensorReading[]> {
-    const raw = r.dump ? splitSdrRecords(await r.dump('sdr')) : await walkSdr(r);
+  /** `sdrCache`: this BMC's place in the driver's SDR cache; without it the SDR is read whole every time. */
+  async sensors(r: IpmiCommandRunner, sdrCache?: SdrCacheSlot): Promise<SensorReading[]> {
+    const raw = r.dump ? splitSdrRecords(await r.dump('sdr')) : await sdrRecords(r, sdrCache);
     const records: SensorRecord[] = [];
     for (const b of raw) {
       try {

@@ -1,10 +1,26 @@
-// Sensor and SDR repository commands: Reserve SDR Repository, Get SDR, Get Sensor Reading, Get Sensor Thresholds.
+// Sensor and SDR repository commands: Get SDR Repository Info, Reserve SDR Repository, Get SDR, Get Sensor Reading,
+// Get Sensor Thresholds.
 import type { SensorStatus, SensorThresholds } from '../bmc-driver.js';
 import { need, type IpmiCommand } from './ipmi-command.js';
 import { decodeThresholds, sensorStatus, type SensorConversion } from './sdr-records.js';
 
 export const NETFN_SENSOR = 0x04;
 export const NETFN_STORAGE = 0x0a;
+
+/**
+ * Get SDR Repository Info, as a stamp of what changes when the repository does: record count, free space, and the
+ * most recent addition and erase timestamps (response bytes 2-13). Equal stamps: the same records.
+ */
+export const getSdrRepositoryStamp: IpmiCommand<string> = {
+  name: 'Get SDR Repository Info',
+  netFn: NETFN_STORAGE,
+  cmd: 0x20,
+  data: Buffer.alloc(0),
+  decode: ({ data }) => {
+    need('Get SDR Repository Info', data, 13);
+    return data.subarray(1, 13).toString('hex');
+  },
+};
 
 export const reserveSdrRepository: IpmiCommand<number> = {
   name: 'Reserve SDR Repository',

@@ -8,6 +8,7 @@ import type {
 import type { IpmiCommandRunner } from '../ipmi-commands/ipmi-command.js';
 import { IPMI_READ_ONLY_OPERATIONS, ipmiOperations as ops, type IpmiTargetState } from '../ipmi-commands/ipmi-operations.js';
 import { PRIVILEGE_LEVEL } from '../ipmi-commands/user-commands.js';
+import { SdrCache } from '../ipmi-commands/sdr-cache.js';
 import { IpmiDecodeError } from './ipmi-codec.js';
 import { IpmiSession, type IpmiCounters, type IpmiSessionOptions, type RejectReason } from './ipmi-session.js';
 import { UdpTransport } from './ipmi-transport.js';
@@ -81,6 +82,8 @@ export class IpmiDriver implements BmcDriver {
    * Authentication Capabilities, a round trip that only tells RMCP+ support (a site's sweep opens thousands).
    */
   private readonly rmcpPlusKnown = new Set<string>();
+  /** Each BMC's SDR between sensor reads (a sensor pass reads every BMC's). */
+  private readonly sdrCache = new SdrCache();
   /** Sessions opened, handshakes started (a session may need several), datagrams sent again. */
   private readonly counters: IpmiCounters & { sessionsOpened: number } = { sessionsOpened: 0, handshakes: 0, retransmits: 0 };
   private readonly countReject = (reason: RejectReason): void => {
@@ -304,7 +307,7 @@ export class IpmiDriver implements BmcDriver {
   }
 
   sensors(t: BmcTarget, o?: BmcCallOptions): Promise<SensorReading[]> {
-    return this.run(t, 'sensors', o, (r) => ops.sensors(r));
+    return this.run(t, 'sensors', o, (r) => ops.sensors(r, this.sdrCache.slot(`${t.host}:${t.port}`)));
   }
 
   listUsers(t: BmcTarget, o?: BmcCallOptions): Promise<BmcUser[]> {

@@ -2,6 +2,7 @@
 // and the simulator's own hook files; faults: sim killed / hung / failing, wrong password, session limit.
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { ipmitool, startSimFarm, type SimBmc, type SimFarm } from '../../harness/ipmi-sim.js';
+import { startUdpProxy } from '../../harness/udp-proxy.js';
 import { IpmiDriver } from '../../../src/bmc/ipmi/ipmi-driver.js';
 import { IpmiSession } from '../../../src/bmc/ipmi/ipmi-session.js';
 import type { BmcTarget } from '../../../src/bmc/bmc-driver.js';
@@ -117,6 +118,34 @@ describe('ipmi driver vs ipmi_sim, cross-checked with ipmitool', () => {
       expect(Number(cols[1])).toBeCloseTo(s.value!, 3);
       expect(cols[2]).toBe(s.unit);
       expect(cols[3]).toBe(s.status);
+    }
+  });
+
+  it('sensors again: the SDR from the cache (its repository stamp unchanged), the same answer for a third of the datagrams', async () => {
+    const b = farm.bmcs[1];
+    let sent = 0;
+    const proxy = await startUdpProxy({ host: b.host, port: b.port }, (d) => {
+      if (d.dir === 'to-server') sent++;
+      return undefined;
+    });
+    const reader = new IpmiDriver({ timeoutMs: 300, retries: 2 });
+    try {
+      const t = target(b, { host: '127.0.0.1', port: proxy.port });
+      await reader.powerStatus(t); // the session open, so both reads below count only their own commands
+      let before = sent;
+      const first = await reader.sensors(t);
+      const walked = sent - before;
+      before = sent;
+      expect(await reader.sensors(t)).toEqual(first);
+      const cached = sent - before;
+      // The walk: Get SDR Repository Info, Reserve, 2-4 Get SDR per record, 4 readings, 3 thresholds (26 datagrams
+      // here); from the cache: the repository info, the readings and thresholds (8). Retransmits may add a few.
+      expect(walked).toBeGreaterThan(20);
+      expect(cached).toBeLessThan(walked / 2);
+      expect(first.map((s) => s.name)).toEqual(expect.arrayContaining(['CPU1 Temp', 'FAN1', '12V', 'PS1 Status']));
+    } finally {
+      await reader.close();
+      await proxy.stop();
     }
   });
 
