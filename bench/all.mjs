@@ -6,10 +6,10 @@
 //   --quick    smaller sizes and fewer rounds (a few minutes; the full run took ~10 on this machine)
 //   --only     run these benches only (names as in BENCHES below)
 //   --log-dir  keep each bench's full output there (default: a temp dir, named at the end)
-// The benches run one at a time: each interleaves rackhand with its anchor in its own rounds, so the ratios are
-// fair even on a shared machine; running two benches at once would make neither fair.
+// The benches run one at a time, each once the CPUs are idle: each interleaves rackhand with its anchor in its own
+// rounds, so the ratios are fair even on a shared machine; running two benches at once would make neither fair.
 import { spawn, execFileSync } from 'node:child_process';
-import { mkdirSync, mkdtempSync, writeFileSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
 import { availableParallelism, loadavg, tmpdir, totalmem } from 'node:os';
 import path from 'node:path';
 import { findSummary } from './bench-summary.mjs';
@@ -50,10 +50,32 @@ console.error(`npm run bench${QUICK ? ' --quick' : ''}: building (TypeScript and
 // Its output to stderr: stdout is the table alone.
 execFileSync('npm', ['run', '--silent', 'build'], { cwd: root, stdio: ['ignore', 2, 'inherit'] });
 
+/** Idle and total CPU time of the machine so far (/proc/stat, clock ticks). */
+function cpuTicks() {
+  const f = readFileSync('/proc/stat', 'utf8').split('\n')[0].trim().split(/\s+/).slice(1).map(Number);
+  return { idle: f[3] + f[4], total: f.reduce((a, b) => a + b, 0) };
+}
+
+/**
+ * Waits (at most 60 s) until the CPUs were at least 90 % idle over a whole second: a bench that starts while the last
+ * one's processes still wind down (200 TFTP clients, 1,000 simulators) measures their tail, rackhand and anchor alike.
+ */
+async function settle() {
+  const t0 = performance.now();
+  for (;;) {
+    const a = cpuTicks();
+    await new Promise((r) => setTimeout(r, 1000));
+    const b = cpuTicks();
+    const idle = (b.idle - a.idle) / Math.max(1, b.total - a.total);
+    if (idle >= 0.9 || performance.now() - t0 > 60_000) return { idle, waitedS: (performance.now() - t0) / 1000 };
+  }
+}
+
 /** Runs one bench, its output passed through to stderr and kept in the log dir; its summary rows, or one failure row. */
 async function runBench(b) {
+  const quiet = await settle();
   const t0 = performance.now();
-  console.error(`\n=== ${b.name}: ${b.cmd.join(' ')}`);
+  console.error(`\n=== ${b.name}: ${b.cmd.join(' ')}  (started after ${quiet.waitedS.toFixed(0)} s, CPUs ${(quiet.idle * 100).toFixed(0)} % idle)`);
   const child = spawn(b.cmd[0], b.cmd.slice(1), { cwd: root, env: { ...process.env, ...b.env }, stdio: ['ignore', 'pipe', 'pipe'] });
   let out = '';
   child.stdout.on('data', (d) => {
