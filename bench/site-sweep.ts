@@ -223,7 +223,7 @@ async function size(n: number, tmp: string): Promise<SummaryRow[]> {
       const d0 = cpuMs(pid);
       const startedAt = Date.now();
       const t = performance.now();
-      const r = await fetch(`${d.rh.url}/api/v1/power-sync`, { method: 'POST', headers: { authorization: `Bearer ${d.token}` } });
+      const r = await postSync(d, 'power-sync');
       const body = (await r.json()) as { read?: number; unreachable?: number };
       const ms = performance.now() - t;
       const round: Round = { ms, clientCpuMs: cpuMs(pid) - d0, simCpuMs: simsCpu() - c0 };
@@ -286,7 +286,7 @@ async function size(n: number, tmp: string): Promise<SummaryRow[]> {
         if (sensors) {
           // A daemon that has run a while has every BMC's SDR (the sensor records) in its cache: one pass first.
           const t = performance.now();
-          const r = await fetch(`${d.rh.url}/api/v1/sensor-sync`, { method: 'POST', headers: { authorization: `Bearer ${d.token}` } });
+          const r = await postSync(d, 'sensor-sync');
           const pass = (await r.json()) as { read?: number };
           check('first sensor pass', r.ok && pass.read === n, JSON.stringify(pass));
           console.log(`    (a first sensor pass, every SDR walked: ${sec(performance.now() - t)})`);
@@ -344,6 +344,11 @@ function schedstat(pid: number | undefined): { cpuS: number; waitS: number } {
   }
 }
 
+/** One pass of a site-wide loop on demand: `power-sync` or `sensor-sync`. */
+function postSync(d: Daemon, what: 'power-sync' | 'sensor-sync'): Promise<Response> {
+  return fetch(`${d.rh.url}/api/v1/${what}`, { method: 'POST', headers: { authorization: `Bearer ${d.token}` } });
+}
+
 /** Sensor reads the daemon has made that the BMC answered (rackhand_bmc_command_duration_seconds, op "sensors", ok). */
 async function sensorReads(d: Daemon): Promise<number> {
   const text = await (await fetch(`${d.rh.url}/metrics`)).text();
@@ -364,14 +369,15 @@ async function apiLoad(
   const s0 = schedstat(d.rh.child().pid);
   let k = 0;
   let stop = false;
-  const passes = { 'power-sync': 0, 'sensor-sync': 0 };
-  // A sensor pass of 1,000 BMCs (4 at a time, as the sampler runs) outlasts the window: its reads are counted instead.
-  const backToBack = async (what: keyof typeof passes): Promise<void> => {
+  // Power sweeps are counted; a sensor pass of 1,000 BMCs (4 at a time, as the sampler runs) outlasts the window, so
+  // its reads are counted instead (sensorReads).
+  let sweeps = 0;
+  const backToBack = async (what: Parameters<typeof postSync>[1]): Promise<void> => {
     while (sweeping && !stop) {
-      const r = await fetch(`${sweeping.rh.url}/api/v1/${what}`, { method: 'POST', headers: { authorization: `Bearer ${sweeping.token}` } });
+      const r = await postSync(sweeping, what);
       const text = await r.text();
       if (!r.ok) throw new Error(`${what}: ${r.status} ${text}`);
-      if (!stop) passes[what]++;
+      if (!stop && what === 'power-sync') sweeps++;
     }
   };
   const loop = Promise.all([backToBack('power-sync'), sensors ? backToBack('sensor-sync') : undefined]);
@@ -384,7 +390,7 @@ async function apiLoad(
     });
     const s1 = schedstat(d.rh.child().pid);
     const reads = (await sensorReads(d)) - reads0;
-    return { p50: r.p50, p99: r.p99, max: r.max, bad: r.errors, sweeps: passes['power-sync'], sensorReads: reads, cpuS: s1.cpuS - s0.cpuS, waitS: s1.waitS - s0.waitS, sendLagP99: r.sendLagP99 };
+    return { p50: r.p50, p99: r.p99, max: r.max, bad: r.errors, sweeps, sensorReads: reads, cpuS: s1.cpuS - s0.cpuS, waitS: s1.waitS - s0.waitS, sendLagP99: r.sendLagP99 };
   } finally {
     stop = true;
     await loop;

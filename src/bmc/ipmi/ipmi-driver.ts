@@ -103,6 +103,11 @@ export class IpmiDriver implements BmcDriver {
     return `${t.host}:${t.port}:${t.username}`;
   }
 
+  /** The BMC itself, whoever logs in: what it answers for every user (RMCP+ support, its SDR). */
+  private static bmcOf(t: BmcTarget): string {
+    return `${t.host}:${t.port}`;
+  }
+
   private entry(t: BmcTarget): Entry {
     const key = IpmiDriver.keyOf(t);
     let e = this.entries.get(key);
@@ -185,7 +190,7 @@ export class IpmiDriver implements BmcDriver {
     if (e.closing) await e.closing;
     const s = new IpmiSession({ ...t }, { ...this.opts, transport: this.opts.transport ?? this.transport, onReject: this.countReject, counters: this.counters });
     const privilege = !this.reuse && need && PRIVILEGE_LEVEL[need] < PRIVILEGE_LEVEL[t.privilege] ? need : t.privilege;
-    const bmc = `${t.host}:${t.port}`;
+    const bmc = IpmiDriver.bmcOf(t);
     try {
       await s.open({ privilege, signal, skipCapabilities: this.rmcpPlusKnown.has(bmc) });
     } catch (err) {
@@ -307,7 +312,7 @@ export class IpmiDriver implements BmcDriver {
   }
 
   sensors(t: BmcTarget, o?: BmcCallOptions): Promise<SensorReading[]> {
-    return this.run(t, 'sensors', o, (r) => ops.sensors(r, this.sdrCache.slot(`${t.host}:${t.port}`)));
+    return this.run(t, 'sensors', o, (r) => ops.sensors(r, this.sdrCache.slot(IpmiDriver.bmcOf(t))));
   }
 
   listUsers(t: BmcTarget, o?: BmcCallOptions): Promise<BmcUser[]> {

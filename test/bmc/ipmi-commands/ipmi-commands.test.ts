@@ -9,7 +9,7 @@ import { getDeviceId, getLanChannel } from '../../../src/bmc/ipmi-commands/devic
 import { decodeReply, type IpmiCommand, type IpmiCommandRunner, type IpmiReply } from '../../../src/bmc/ipmi-commands/ipmi-command.js';
 import { ipmiOperations } from '../../../src/bmc/ipmi-commands/ipmi-operations.js';
 import { clearSel, decodeSelRecord, getSelEntry, getSelInfo, reserveSel } from '../../../src/bmc/ipmi-commands/sel-commands.js';
-import { getSdr, getSensorReading, getSensorThresholds, reserveSdrRepository } from '../../../src/bmc/ipmi-commands/sensor-commands.js';
+import { getSdr, getSdrRepositoryStamp, getSensorReading, getSensorThresholds, reserveSdrRepository } from '../../../src/bmc/ipmi-commands/sensor-commands.js';
 import {
   getUserAccess, getUserName, privilegeName, setUserAccess, setUserName, setUserPassword, validUserName,
 } from '../../../src/bmc/ipmi-commands/user-commands.js';
@@ -118,7 +118,7 @@ describe('response decoders', () => {
   it('every decoder, on any bytes and any completion code: a value or a RackhandError, never anything else', () => {
     const conversion = { format: 'unsigned' as const, m: 1, b: 0, k1: 0, k2: 0, linearization: 0 };
     const cmds: IpmiCommand<unknown>[] = [
-      getChassisStatus, getBootFlags, getDeviceId, getLanChannel(0x0e), getUserAccess(1, 2), getUserName(2), reserveSdrRepository,
+      getChassisStatus, getBootFlags, getDeviceId, getLanChannel(0x0e), getUserAccess(1, 2), getUserName(2), reserveSdrRepository, getSdrRepositoryStamp,
       getSdr(1, 0, 0, 5), getSensorReading(0x01, 1, 0), getSensorThresholds(conversion, 1, 0), getSelInfo, reserveSel, getSelEntry(0),
       clearSel(1, 'status'), getPowerReading,
     ];
