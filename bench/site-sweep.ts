@@ -107,6 +107,7 @@ async function startDaemon(name: string, keepSessions: boolean, farm: SimFarm): 
     // Product defaults for the scheduler and the driver; only the periodic loops are off, so each sweep is the bench's.
     config: { bmc: { sync: { enabled: false }, ipmi: { keepSessions } }, sensors: { enabled: false } },
     env: { RACKHAND_LOG_LEVEL: 'warn' },
+    ownSession: true,
     nodeArgs: CPU_PROF ? ['--cpu-prof', `--cpu-prof-dir=${CPU_PROF}`, `--cpu-prof-name=${name}-${farm.bmcs.length}.cpuprofile`] : [],
   });
   const token = rh.cli(['token', 'create', '--role', 'admin']).stdout.trim();
@@ -274,8 +275,8 @@ async function size(n: number, tmp: string): Promise<SummaryRow[]> {
     if (WITH_API) {
       const idle = await apiLoad(fresh, n, undefined);
       console.log(`  API at ${API_RATE} req/s, open loop (eq show, GET /api/v1/servers/:id), ${API_SECONDS} s each:`);
-      const thread = (x: { cpuS: number; waitS: number; sendLagP99: number }): string =>
-        `  event loop ${x.cpuS.toFixed(1)} s on a CPU, ${x.waitS.toFixed(1)} s waiting for one; the load generator sent late by ${x.sendLagP99.toFixed(1)} ms p99`;
+      const thread = (x: { cpuS: number; waitS: number; sendLagP99: number; lagP99Ms: number; lagMaxMs: number }): string =>
+        `\n      event loop ${x.cpuS.toFixed(1)} s on a CPU, ${x.waitS.toFixed(1)} s waiting for one, its delay p99 ${x.lagP99Ms.toFixed(1)} ms max ${x.lagMaxMs.toFixed(0)} ms; the load generator sent late by ${x.sendLagP99.toFixed(1)} ms p99`;
       console.log(`    no sweep                       p50 ${idle.p50.toFixed(1)} ms  p99 ${idle.p99.toFixed(1)} ms  max ${idle.max.toFixed(0)} ms  errors ${idle.bad}${thread(idle)}`);
       const phases = [
         { d: fresh, sensors: false, label: 'sweeps back to back (fresh)', row: 'fresh-session sweeps' },
@@ -349,10 +350,20 @@ function postSync(d: Daemon, what: 'power-sync' | 'sensor-sync'): Promise<Respon
   return fetch(`${d.rh.url}/api/v1/${what}`, { method: 'POST', headers: { authorization: `Bearer ${d.token}` } });
 }
 
-/** Sensor reads the daemon has made that the BMC answered (rackhand_bmc_command_duration_seconds, op "sensors", ok). */
-async function sensorReads(d: Daemon): Promise<number> {
+/**
+ * From the daemon's /metrics: the sensor reads it has made that the BMC answered (rackhand_bmc_command_duration_seconds,
+ * op "sensors", ok), and how late its event loop ran timers since the previous scrape (prom-client's
+ * nodejs_eventloop_lag_*, reset by each scrape): a main thread blocked by its own work shows here, one waiting for a CPU
+ * mostly does not.
+ */
+async function scrape(d: Daemon): Promise<{ sensorReads: number; lagP99Ms: number; lagMaxMs: number }> {
   const text = await (await fetch(`${d.rh.url}/metrics`)).text();
-  return [...text.matchAll(/^rackhand_bmc_command_duration_seconds_count\{[^}]*op="sensors",result="ok"[^}]*\} (\d+)$/gm)].reduce((a, m) => a + Number(m[1]), 0);
+  const gauge = (name: string): number => Number(new RegExp(`^${name} (\\S+)$`, 'm').exec(text)?.[1] ?? NaN) * 1000;
+  return {
+    sensorReads: [...text.matchAll(/^rackhand_bmc_command_duration_seconds_count\{[^}]*op="sensors",result="ok"[^}]*\} (\d+)$/gm)].reduce((a, m) => a + Number(m[1]), 0),
+    lagP99Ms: gauge('nodejs_eventloop_lag_p99_seconds'),
+    lagMaxMs: gauge('nodejs_eventloop_lag_max_seconds'),
+  };
 }
 
 /**
@@ -364,8 +375,8 @@ async function apiLoad(
   n: number,
   sweeping: Daemon | undefined,
   sensors = false,
-): Promise<{ p50: number; p99: number; max: number; bad: number; sweeps: number; sensorReads: number; cpuS: number; waitS: number; sendLagP99: number }> {
-  const reads0 = await sensorReads(d);
+): Promise<{ p50: number; p99: number; max: number; bad: number; sweeps: number; sensorReads: number; cpuS: number; waitS: number; sendLagP99: number; lagP99Ms: number; lagMaxMs: number }> {
+  const reads0 = (await scrape(d)).sensorReads;
   const s0 = schedstat(d.rh.child().pid);
   let k = 0;
   let stop = false;
@@ -389,8 +400,8 @@ async function apiLoad(
         : { method: 'GET', path: `/api/v1/servers/${id}`, headers: { authorization: `Bearer ${d.token}` } };
     });
     const s1 = schedstat(d.rh.child().pid);
-    const reads = (await sensorReads(d)) - reads0;
-    return { p50: r.p50, p99: r.p99, max: r.max, bad: r.errors, sweeps, sensorReads: reads, cpuS: s1.cpuS - s0.cpuS, waitS: s1.waitS - s0.waitS, sendLagP99: r.sendLagP99 };
+    const end = await scrape(d);
+    return { p50: r.p50, p99: r.p99, max: r.max, bad: r.errors, sweeps, sensorReads: end.sensorReads - reads0, cpuS: s1.cpuS - s0.cpuS, waitS: s1.waitS - s0.waitS, sendLagP99: r.sendLagP99, lagP99Ms: end.lagP99Ms, lagMaxMs: end.lagMaxMs };
   } finally {
     stop = true;
     await loop;

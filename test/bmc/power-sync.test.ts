@@ -3,7 +3,8 @@
 import { pino } from 'pino';
 import { afterEach, describe, expect, it } from 'vitest';
 import { BmcDrivers } from '../../src/bmc/bmc-drivers.js';
-import { BmcScheduler } from '../../src/bmc/bmc-scheduler.js';
+import { BmcScheduler, DEFAULT_BMC_SCHEDULER_OPTIONS } from '../../src/bmc/bmc-scheduler.js';
+import { configSchema } from '../../src/config.js';
 import { PowerSync } from '../../src/bmc/power-sync.js';
 import { SimulatedDriver } from '../../src/bmc/simulated/simulated-driver.js';
 import { openDatabase } from '../../src/store/sqlite-store.js';
@@ -26,7 +27,7 @@ function setup(n: number, concurrency = 4) {
   const scheduler = new BmcScheduler({ operationTimeoutMs: 600_000, minSpacingMs: 0 });
   const bmc = new BmcDrivers([scheduler.wrap(simulated)], servers);
   const sync = new PowerSync(servers, bmc, { enabled: true, intervalMs: 60_000, jitter: 0, concurrency }, pino({ level: 'silent' }));
-  return { servers, simulated, sync };
+  return { servers, simulated, sync, bmc };
 }
 
 describe('PowerSync', () => {
@@ -66,5 +67,23 @@ describe('PowerSync', () => {
     await sync.stop();
     await pass;
     expect(simulated.hangingCalls).toBe(0);
+  });
+
+  it("with the default settings a sweep leaves the scheduler room: an operator's call starts while every read of the sweep hangs", async () => {
+    const defaults = configSchema.parse({}).bmc.sync.concurrency;
+    expect(defaults).toBeLessThan(DEFAULT_BMC_SCHEDULER_OPTIONS.maxParallel);
+    const n = DEFAULT_BMC_SCHEDULER_OPTIONS.maxParallel + 10; // more BMCs than the scheduler runs at once
+    const { simulated, sync, bmc } = setup(n, defaults);
+    simulated.injectFault('*', { kind: 'hang' });
+    const pass = sync.syncOnce();
+    const ac = new AbortController();
+    const operator = bmc.call(n, (d, t) => d.powerStatus(t, { signal: ac.signal })).catch(() => 'aborted');
+    for (let i = 0; i < 500 && simulated.hangingCalls < defaults + 1; i++) await new Promise((r) => setTimeout(r, 10));
+    // The sweep's lanes and the operator's call are all at their BMCs (with 64 lanes, the call waited for a slot).
+    expect(simulated.hangingCalls).toBe(defaults + 1);
+    ac.abort();
+    await sync.stop();
+    await pass;
+    expect(await operator).toBe('aborted');
   });
 });

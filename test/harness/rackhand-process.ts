@@ -46,6 +46,12 @@ export interface StartOptions {
   nodeArgs?: string[];
   /** Import placeholder images (test/harness/placeholder-images.ts) once the daemon has started. */
   placeholderImages?: string[];
+  /**
+   * Start the daemon in a session of its own (setsid), as systemd starts a service: with the kernel's autogroup
+   * scheduling it then gets its own share of the CPUs instead of splitting the caller's with it (a bench's load
+   * generator, which in a datacenter runs on another machine).
+   */
+  ownSession?: boolean;
 }
 
 /**
@@ -82,8 +88,8 @@ export async function startRackhand(opts: StartOptions = {}): Promise<RackhandPr
     new Promise<void>((resolve, reject) => {
       // `ip netns exec` exec()s node, so proc.pid is the daemon's own pid either way.
       proc = opts.netns
-        ? spawn('ip', ['netns', 'exec', opts.netns, process.execPath, ...(opts.nodeArgs ?? []), BIN, 'serve'], { env, stdio: ['ignore', 'pipe', 'pipe'] })
-        : spawn(process.execPath, [...(opts.nodeArgs ?? []), BIN, 'serve'], { env, stdio: ['ignore', 'pipe', 'pipe'] });
+        ? spawn('ip', ['netns', 'exec', opts.netns, process.execPath, ...(opts.nodeArgs ?? []), BIN, 'serve'], { env, stdio: ['ignore', 'pipe', 'pipe'], detached: opts.ownSession })
+        : spawn(process.execPath, [...(opts.nodeArgs ?? []), BIN, 'serve'], { env, stdio: ['ignore', 'pipe', 'pipe'], detached: opts.ownSession });
       const timer = setTimeout(() => reject(new Error(`rackhand did not start:\n${out}`)), 30_000);
       // Only this launch's output: an earlier run's "listening on" line names a port that is gone.
       const from = out.length;
