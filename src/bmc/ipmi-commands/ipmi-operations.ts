@@ -87,11 +87,12 @@ function scrambledPassword(): string {
 }
 
 /**
- * The SDR records from the cache while the BMC's repository stamp is the one they were read under; else walked and
- * kept. A BMC without Get SDR Repository Info is walked every time.
+ * The SDR records from the cache while the BMC's repository stamp is the one they were read under; else read whole
+ * (a runner's dump, or walked) and kept. A BMC without Get SDR Repository Info is read whole every time.
  */
 async function sdrRecords(r: IpmiCommandRunner, cache: SdrCacheSlot | undefined): Promise<Buffer[]> {
-  if (!cache) return walkSdr(r);
+  const readWhole = async (): Promise<Buffer[]> => (r.dump ? splitSdrRecords(await r.dump('sdr')) : walkSdr(r));
+  if (!cache) return readWhole();
   const [info] = await r.send([getSdrRepositoryStamp]);
   let stamp: string | undefined;
   try {
@@ -101,8 +102,8 @@ async function sdrRecords(r: IpmiCommandRunner, cache: SdrCacheSlot | undefined)
   }
   const kept = stamp === undefined ? undefined : cache.get(stamp);
   if (kept) return splitSdrRecords(kept);
-  // A change during the walk is stored under the stamp read before it: the next read sees a new stamp and walks again.
-  const records = await walkSdr(r);
+  // A change during the read is stored under the stamp read before it: the next read sees a new stamp and reads again.
+  const records = await readWhole();
   if (stamp !== undefined) cache.set(stamp, Buffer.concat(records));
   return records;
 }
@@ -193,7 +194,7 @@ export const ipmiOperations = {
 
   /** `sdrCache`: this BMC's place in the driver's SDR cache; without it the SDR is read whole every time. */
   async sensors(r: IpmiCommandRunner, sdrCache?: SdrCacheSlot): Promise<SensorReading[]> {
-    const raw = r.dump ? splitSdrRecords(await r.dump('sdr')) : await sdrRecords(r, sdrCache);
+    const raw = await sdrRecords(r, sdrCache);
     const records: SensorRecord[] = [];
     for (const b of raw) {
       try {

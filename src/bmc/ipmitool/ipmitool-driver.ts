@@ -15,6 +15,7 @@ import type {
 } from '../bmc-driver.js';
 import type { IpmiCommand, IpmiCommandRunner, IpmiReply } from '../ipmi-commands/ipmi-command.js';
 import { IPMI_READ_ONLY_OPERATIONS, ipmiOperations as ops, type IpmiTargetState } from '../ipmi-commands/ipmi-operations.js';
+import { SdrCache } from '../ipmi-commands/sdr-cache.js';
 import { classifyFailure, failureToError, parseRawBytes } from './ipmitool-output.js';
 
 /** pino-compatible subset; the driver logs argv and outcomes, never output or secrets. */
@@ -86,6 +87,9 @@ function rawArgs(c: IpmiCommand<unknown>): string[] {
   return ['raw', hex(c.netFn), hex(c.cmd), ...[...c.data].map(hex)];
 }
 
+/** The BMC itself (host:port), whoever logs in: its state and SDR are the same for every user. */
+const bmcOf = (t: BmcTarget): string => `${t.host}:${t.port}`;
+
 const UNABLE = /^Unable to send RAW command .*?rsp=0x([0-9a-fA-F]{1,2})\)/;
 
 export class IpmitoolDriver implements BmcDriver {
@@ -94,6 +98,8 @@ export class IpmitoolDriver implements BmcDriver {
   private readonly logger: IpmitoolLogger | undefined;
   private readonly children = new Set<ChildProcess>();
   private readonly states = new Map<string, IpmiTargetState>();
+  /** Each BMC's SDR between sensor reads: `sdr dump` (every record, two exchanges or more each) only when it changed. */
+  private readonly sdrCache = new SdrCache();
   private closed = false;
 
   constructor(options: IpmitoolDriverOptions = {}) {
@@ -121,7 +127,7 @@ export class IpmitoolDriver implements BmcDriver {
   }
 
   sensors(t: BmcTarget, o?: BmcCallOptions): Promise<SensorReading[]> {
-    return ops.sensors(this.runner(t, 'sensors', o));
+    return ops.sensors(this.runner(t, 'sensors', o), this.sdrCache.slot(bmcOf(t)));
   }
 
   listUsers(t: BmcTarget, o?: BmcCallOptions): Promise<BmcUser[]> {
@@ -177,7 +183,7 @@ export class IpmitoolDriver implements BmcDriver {
   // ------------------------------------------------------------ runner
 
   private state(t: BmcTarget): IpmiTargetState {
-    const key = `${t.host}:${t.port}`;
+    const key = bmcOf(t);
     let s = this.states.get(key);
     if (!s) {
       s = {};

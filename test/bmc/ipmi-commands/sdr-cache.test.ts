@@ -78,6 +78,16 @@ class FakeBmc implements IpmiCommandRunner {
   }
 }
 
+/** The same BMC through a runner that reads a repository whole in one go (ipmitool's `sdr dump`); counts the dumps. */
+class DumpingBmc extends FakeBmc {
+  dumps = 0;
+  async dump(repository: 'sdr' | 'sel'): Promise<Buffer> {
+    if (repository !== 'sdr') throw new Error(`unexpected ${repository} dump`);
+    this.dumps++;
+    return Buffer.concat(this.records);
+  }
+}
+
 const names = (rs: { name: string; value: number | null }[]) => rs.map((r) => `${r.name}=${r.value}`);
 
 describe('SDR cache between sensor reads', () => {
@@ -102,6 +112,19 @@ describe('SDR cache between sensor reads', () => {
     bmc.take('Get SDR');
     expect(names(await ipmiOperations.sensors(bmc, slot))).toEqual(['CPU1 Temp=41', 'CPU2 Temp=42']);
     expect(bmc.take('Get SDR')).toBeGreaterThan(1);
+  });
+
+  it('a runner that dumps the SDR (ipmitool) dumps it once, then only when the stamp changes', async () => {
+    const bmc = new DumpingBmc();
+    const slot = new SdrCache().slot('10.0.0.1:623');
+    expect(names(await ipmiOperations.sensors(bmc, slot))).toEqual(['CPU1 Temp=41']);
+    expect(names(await ipmiOperations.sensors(bmc, slot))).toEqual(['CPU1 Temp=41']);
+    expect(bmc.dumps).toBe(1);
+    expect(bmc.take('Get SDR')).toBe(0); // never walked: the dump is the whole read
+    bmc.records.push(sensorRecord(2, 2, 'CPU2 Temp'));
+    bmc.addedAt++;
+    expect(names(await ipmiOperations.sensors(bmc, slot))).toEqual(['CPU1 Temp=41', 'CPU2 Temp=42']);
+    expect(bmc.dumps).toBe(2);
   });
 
   it('a BMC without Get SDR Repository Info is walked every time, and nothing of it is kept', async () => {

@@ -147,6 +147,28 @@ describe('IpmitoolDriver sensors', () => {
     expect(sdr.stdout).toMatch(/FAN1\s*\|\s*4800 RPM/);
     expect(sdr.stdout).toMatch(/12V\s*\|\s*12 Volts/);
   });
+
+  it('sensors again: no `sdr dump` while the repository stamp is unchanged, the same answer in fewer datagrams', async () => {
+    const b = farm.bmcs[SIM.sensors]!;
+    let sent = 0;
+    const proxy = await startUdpProxy({ host: b.host, port: b.port }, (d) => {
+      if (d.dir === 'to-server') sent++;
+      return undefined;
+    });
+    try {
+      const t = target(SIM.sensors, { host: '127.0.0.1', port: proxy.port }); // a BMC this driver has not cached
+      const first = await driver.sensors(t);
+      const dumped = sent;
+      sent = 0;
+      expect(await driver.sensors(t)).toEqual(first);
+      // First: the stamp's session, the dump's (Reserve and Get SDR for each record) and the readings'. Again: the
+      // stamp's and the readings' sessions only; on a real BMC's hundred records the dump is hundreds of exchanges.
+      expect(sent).toBeLessThan(dumped);
+      expect(first.map((s) => s.name)).toEqual(expect.arrayContaining(['CPU1 Temp', 'FAN1', '12V', 'PS1 Status']));
+    } finally {
+      await proxy.stop();
+    }
+  });
 });
 
 describe('IpmitoolDriver users', () => {
