@@ -11,7 +11,7 @@ import { sha512Crypt } from '../boot/templates/index.js';
 import { requireVisibleServer } from './access.js';
 import type { InstallPlans } from './install-plans.js';
 import type { BootEventSink } from '../boot/boot-event.js';
-import type { BootVia } from '../domain/server.js';
+import type { BootVia, ServerRecord } from '../domain/server.js';
 
 /** The signal a deploy waits for; its payload is what the installer (or the ramdisk agent) reported. */
 export const INSTALLER_SIGNAL = 'installer report';
@@ -75,8 +75,10 @@ export class Netboot {
   }
 
   /** What the API shows of a host's netboot state (never its token). */
-  view(p: Principal, serverId: number) {
-    requireVisibleServer(p, this.servers.get(serverId), serverId);
+  /** `server`: its id, or its record as the caller has just read it (GET /servers/:id: the server is read once). */
+  view(p: Principal, server: number | ServerRecord) {
+    const serverId = typeof server === 'number' ? server : server.id;
+    requireVisibleServer(p, typeof server === 'number' ? this.servers.get(serverId) : server, serverId);
     const nb = this.netboot.get(serverId);
     return nb
       ? { armed: !nb.callbackAt, purpose: nb.purpose, osId: nb.osId, armedAt: nb.armedAt, callbackAt: nb.callbackAt, task: nb.taskId }

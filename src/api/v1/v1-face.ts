@@ -178,7 +178,10 @@ export const v1Face: Face = {
       summary: 'One server, with its netboot state',
       tag: 'servers',
       params: idParams,
-      handler: ({ core, principal, params }) => ({ ...core.servers.show(principal, params.id), netboot: core.netboot.view(principal, params.id) }),
+      handler: ({ core, principal, params }) => {
+        const server = core.servers.show(principal, params.id);
+        return { ...server, netboot: core.netboot.view(principal, server) };
+      },
     }),
     endpoint({
       method: 'PUT',
