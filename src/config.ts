@@ -44,7 +44,7 @@ export const configSchema = z
             /**
              * Reads in flight at once: half the scheduler's maxParallel, so a sweep leaves room for tasks and API
              * calls. Measured at 1,000 BMCs on 2 cores: 32 sweeps as fast as 64 (the CPUs are the limit either way),
-             * and the API's p99 during back-to-back sweeps fell from 16-39 ms to 9-13 ms (bench/site-sweep.ts).
+             * and the API's p99 during back-to-back sweeps fell from 12-39 ms to 7-14 ms (bench/site-sweep.ts).
              */
             concurrency: z.number().int().min(1).max(10_000).default(32),
           })
