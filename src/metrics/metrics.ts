@@ -58,9 +58,11 @@ export interface Metrics {
   contentType: string;
   /** Called by the BMC layer after every command. */
   observeBmcCommand(driver: string, op: string, seconds: number, ok: boolean): void;
-  /** Adds the HTTP request histogram to every route of the instance (call before listen). */
   /** Express middleware timing every request into the HTTP histogram (mount it first). */
   httpTimer(): express.RequestHandler;
+  /** The scrape as the text format, in pieces to write in turn (a piece is at most a few hundred KiB). */
+  chunks(): Promise<string[]>;
+  /** The same as one string. */
   text(): Promise<string>;
 }
 
@@ -326,10 +328,13 @@ export function createMetrics(sources: MetricsSources = {}): Metrics {
         next();
       };
     },
-    async text() {
+    async chunks() {
       const out = [await registry.metrics()];
       await writePerServerFamilies(perServer, [reachability(), sensorValues(), criticalEvents()], out);
-      return out.join('');
+      return out;
+    },
+    async text() {
+      return (await metrics.chunks()).join('');
     },
   };
   return metrics;
@@ -355,8 +360,15 @@ export function metricsRoutes(metrics: Metrics, opts: MetricsRouteOptions = {}):
   router.get(opts.path ?? '/metrics', async (req, res) => {
     try {
       opts.authenticate?.(req);
-      const body = await metrics.text();
-      res.set('cache-control', 'no-store').type(metrics.contentType).send(body);
+      const chunks = await metrics.chunks();
+      // Written piece by piece (chunked), yielding between pieces: no one 2 MiB string to build, hash (ETag) and send.
+      res.set('cache-control', 'no-store').type(metrics.contentType);
+      for (const c of chunks) {
+        if (res.destroyed) return; // the scraper went away
+        res.write(c);
+        await new Promise((resolve) => setImmediate(resolve));
+      }
+      res.end();
     } catch (e) {
       const err = toRackhandError(e);
       res.status(err.status).json(errorBody(err));

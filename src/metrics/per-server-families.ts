@@ -24,22 +24,35 @@ export interface PerServerSample {
 const SLICE = 2_000;
 
 /**
- * Appends every family (HELP, TYPE, then its samples) to `out`. The sources are drained in turn, lazily, one slice
- * at a time; a source may feed several families (one pass over the sensor rows fills five).
+ * Appends every family (HELP, TYPE, then its samples) to `out`, its samples a slice per element: the route writes
+ * them one by one, never one string of the whole scrape (2 MiB at 50,000 servers, which held the event loop for
+ * 20-30 ms to build and to send). Each slice's lines are joined into one string as soon as it is full, so what the
+ * scrape holds until it is written is a few flat strings, not one small string per sample for every young-generation
+ * collection to copy (at 50,000 servers those collections took 6-12 ms each, every 25-30 ms of a scrape). The
+ * sources are drained in turn, lazily, one slice at a time; a source may feed several families (one pass over the
+ * sensor rows fills five).
  */
 export async function writePerServerFamilies(heads: readonly FamilyHead[], sources: readonly Iterable<PerServerSample>[], out: string[]): Promise<void> {
-  const bodies: string[][] = heads.map(() => []);
+  const bodies = heads.map(() => ({ slices: [] as string[], lines: [] as string[] }));
   let sinceYield = 0;
   for (const source of sources) {
     for (const s of source) {
-      bodies[s.family].push(`${heads[s.family].name}{${s.labels.map(([k, v]) => `${k}="${escapeLabel(String(v))}"`).join(',')}} ${formatValue(s.value)}\n`);
+      const body = bodies[s.family];
+      body.lines.push(`${heads[s.family].name}{${s.labels.map(([k, v]) => `${k}="${escapeLabel(String(v))}"`).join(',')}} ${formatValue(s.value)}\n`);
+      if (body.lines.length >= SLICE) {
+        body.slices.push(body.lines.join(''));
+        body.lines = [];
+      }
       if (++sinceYield >= SLICE) {
         sinceYield = 0;
         await new Promise((resolve) => setImmediate(resolve));
       }
     }
   }
-  heads.forEach((h, i) => out.push(`# HELP ${h.name} ${escapeHelp(h.help)}\n# TYPE ${h.name} ${h.type}\n`, bodies[i].join('')));
+  heads.forEach((h, i) => {
+    out.push(`# HELP ${h.name} ${escapeHelp(h.help)}\n# TYPE ${h.name} ${h.type}\n`, ...bodies[i].slices);
+    if (bodies[i].lines.length) out.push(bodies[i].lines.join(''));
+  });
 }
 
 /** Label values: backslash, double quote and line feed escaped (the text format's rule). */

@@ -313,6 +313,24 @@ describe('createMetrics on its own', () => {
     expect(turns).toBeGreaterThanOrEqual(20);
   });
 
+  it('a scrape of 50,000 servers is sent in pieces of at most 256 KiB, chunked, never as one string hashed for an ETag', async () => {
+    const servers = Array.from({ length: 50_000 }, (_, i) => ({ serverId: i + 1, reachable: i % 7 !== 0 }));
+    const m = createMetrics({ processMetrics: false, bmcReachability: () => servers });
+    const pieces = await m.chunks();
+    expect(Math.max(...pieces.map((p) => p.length))).toBeLessThanOrEqual(256 * 1024);
+    const app = await serveFaces([metricsRoutes(m)]);
+    try {
+      const r = await app.request('/metrics');
+      expect(r.status).toBe(200);
+      expect(r.headers.get('transfer-encoding')).toBe('chunked');
+      expect(r.headers.get('etag')).toBeNull();
+      expect(r.text.match(/^rackhand_bmc_reachable\{server_id="\d+"\} [01]$/gm)).toHaveLength(50_000);
+      expect(r.text).toBe(pieces.join(''));
+    } finally {
+      await app.close();
+    }
+  });
+
   it('can require a token for scrapes', async () => {
     const route = metricsRoutes(createMetrics({ processMetrics: false }), {
       authenticate: (req) => {
