@@ -15,6 +15,14 @@ export interface BmcTarget {
   legacyTls?: boolean;
 }
 
+/**
+ * The BMC itself (host:port), whoever logs in: the unit of "one command at a time" and of what a BMC answers the same
+ * for every user (RMCP+ support, its SDR, its user table).
+ */
+export function bmcAddress(t: Pick<BmcTarget, 'host' | 'port'>): string {
+  return `${t.host}:${t.port}`;
+}
+
 export type BmcPrivilege = 'callback' | 'user' | 'operator' | 'administrator';
 
 export type PowerState = 'on' | 'off';

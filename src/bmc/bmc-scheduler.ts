@@ -1,7 +1,7 @@
 // Per-BMC scheduling of driver calls: one command in flight per BMC, spacing, a global cap, timeouts, busy backoff, a circuit breaker.
 
 import { RackhandError } from '../errors.js';
-import type { BmcDriver, BmcTarget } from './bmc-driver.js';
+import { bmcAddress, type BmcDriver, type BmcTarget } from './bmc-driver.js';
 import { withBmcMiddleware, type BmcMiddleware } from './bmc-middleware.js';
 
 export interface BmcSchedulerOptions {
@@ -135,7 +135,7 @@ export class BmcScheduler {
   }
 
   circuit(target: Target): CircuitState {
-    const lane = this.lanes.get(keyOf(target));
+    const lane = this.lanes.get(bmcAddress(target));
     if (!lane || lane.openUntil === undefined) return 'closed';
     return this.openRemaining(lane) > 0 ? 'open' : 'half-open';
   }
@@ -153,7 +153,7 @@ export class BmcScheduler {
   // ------------------------------------------------------------ internals
 
   private lane(t: Target): BmcLane {
-    const key = keyOf(t);
+    const key = bmcAddress(t);
     let lane = this.lanes.get(key);
     if (!lane) {
       lane = { key, queue: [], running: false, nextAt: 0, timer: undefined, failures: 0, openUntil: undefined, trial: false, ready: false };
@@ -311,8 +311,4 @@ export class BmcScheduler {
       }
     }
   }
-}
-
-function keyOf(t: Target): string {
-  return `${t.host}:${t.port}`;
 }

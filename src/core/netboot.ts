@@ -74,8 +74,10 @@ export class Netboot {
     return this.netboot.get(serverId);
   }
 
-  /** What the API shows of a host's netboot state (never its token). */
-  /** `server`: its id, or its record as the caller has just read it (GET /servers/:id: the server is read once). */
+  /**
+   * What the API shows of a host's netboot state (never its token). `server`: its id, or its record as the caller has
+   * just read it (GET /servers/:id: the server is read once).
+   */
   view(p: Principal, server: number | ServerRecord) {
     const serverId = typeof server === 'number' ? server : server.id;
     requireVisibleServer(p, typeof server === 'number' ? this.servers.get(serverId) : server, serverId);

@@ -5,6 +5,7 @@ import type {
   BmcCallOptions, BmcDeviceInfo, BmcDriver, BmcEventLogEntry, BmcOperation, BmcPowerReading, BmcPrivilege, BmcTarget,
   BmcUser, BootDeviceSetting, NewBmcUser, PowerAction, PowerState, SensorReading,
 } from '../bmc-driver.js';
+import { bmcAddress } from '../bmc-driver.js';
 import type { IpmiCommandRunner } from '../ipmi-commands/ipmi-command.js';
 import { IPMI_READ_ONLY_OPERATIONS, ipmiOperations as ops, type IpmiTargetState } from '../ipmi-commands/ipmi-operations.js';
 import { PRIVILEGE_LEVEL } from '../ipmi-commands/user-commands.js';
@@ -103,11 +104,6 @@ export class IpmiDriver implements BmcDriver {
     return `${t.host}:${t.port}:${t.username}`;
   }
 
-  /** The BMC itself, whoever logs in: what it answers for every user (RMCP+ support, its SDR). */
-  private static bmcOf(t: BmcTarget): string {
-    return `${t.host}:${t.port}`;
-  }
-
   private entry(t: BmcTarget): Entry {
     const key = IpmiDriver.keyOf(t);
     let e = this.entries.get(key);
@@ -190,7 +186,7 @@ export class IpmiDriver implements BmcDriver {
     if (e.closing) await e.closing;
     const s = new IpmiSession({ ...t }, { ...this.opts, transport: this.opts.transport ?? this.transport, onReject: this.countReject, counters: this.counters });
     const privilege = !this.reuse && need && PRIVILEGE_LEVEL[need] < PRIVILEGE_LEVEL[t.privilege] ? need : t.privilege;
-    const bmc = IpmiDriver.bmcOf(t);
+    const bmc = bmcAddress(t);
     try {
       await s.open({ privilege, signal, skipCapabilities: this.rmcpPlusKnown.has(bmc) });
     } catch (err) {
@@ -312,7 +308,7 @@ export class IpmiDriver implements BmcDriver {
   }
 
   sensors(t: BmcTarget, o?: BmcCallOptions): Promise<SensorReading[]> {
-    return this.run(t, 'sensors', o, (r) => ops.sensors(r, this.sdrCache.slot(IpmiDriver.bmcOf(t))));
+    return this.run(t, 'sensors', o, (r) => ops.sensors(r, this.sdrCache.slot(bmcAddress(t))));
   }
 
   listUsers(t: BmcTarget, o?: BmcCallOptions): Promise<BmcUser[]> {

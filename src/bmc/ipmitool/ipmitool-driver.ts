@@ -13,6 +13,7 @@ import type {
   BmcCallOptions, BmcDeviceInfo, BmcDriver, BmcEventLogEntry, BmcOperation, BmcPowerReading, BmcPrivilege, BmcTarget,
   BmcUser, BootDeviceSetting, NewBmcUser, PowerAction, PowerState, SensorReading,
 } from '../bmc-driver.js';
+import { bmcAddress } from '../bmc-driver.js';
 import type { IpmiCommand, IpmiCommandRunner, IpmiReply } from '../ipmi-commands/ipmi-command.js';
 import { IPMI_READ_ONLY_OPERATIONS, ipmiOperations as ops, type IpmiTargetState } from '../ipmi-commands/ipmi-operations.js';
 import { SdrCache } from '../ipmi-commands/sdr-cache.js';
@@ -87,9 +88,6 @@ function rawArgs(c: IpmiCommand<unknown>): string[] {
   return ['raw', hex(c.netFn), hex(c.cmd), ...[...c.data].map(hex)];
 }
 
-/** The BMC itself (host:port), whoever logs in: its state and SDR are the same for every user. */
-const bmcOf = (t: BmcTarget): string => `${t.host}:${t.port}`;
-
 const UNABLE = /^Unable to send RAW command .*?rsp=0x([0-9a-fA-F]{1,2})\)/;
 
 export class IpmitoolDriver implements BmcDriver {
@@ -127,7 +125,7 @@ export class IpmitoolDriver implements BmcDriver {
   }
 
   sensors(t: BmcTarget, o?: BmcCallOptions): Promise<SensorReading[]> {
-    return ops.sensors(this.runner(t, 'sensors', o), this.sdrCache.slot(bmcOf(t)));
+    return ops.sensors(this.runner(t, 'sensors', o), this.sdrCache.slot(bmcAddress(t)));
   }
 
   listUsers(t: BmcTarget, o?: BmcCallOptions): Promise<BmcUser[]> {
@@ -183,7 +181,7 @@ export class IpmitoolDriver implements BmcDriver {
   // ------------------------------------------------------------ runner
 
   private state(t: BmcTarget): IpmiTargetState {
-    const key = bmcOf(t);
+    const key = bmcAddress(t);
     let s = this.states.get(key);
     if (!s) {
       s = {};

@@ -2,7 +2,7 @@
 
 import { abortableDelay } from '../abortable-delay.js';
 import { RackhandError, type ErrorCode } from '../../errors.js';
-import { BOOT_DEVICES, BOOT_MODES } from '../bmc-driver.js';
+import { BOOT_DEVICES, BOOT_MODES, bmcAddress } from '../bmc-driver.js';
 import type {
   BmcCallOptions,
   BmcDeviceInfo,
@@ -111,7 +111,7 @@ export class SimulatedDriver implements BmcDriver {
 
   /** The state behind host:port (created on first use with `t`'s credentials as the admin user). */
   state(t: Pick<BmcTarget, 'host' | 'port'> & Partial<BmcTarget>): SimulatedBmcState {
-    const key = `${t.host}:${t.port}`;
+    const key = bmcAddress(t);
     let s = this.bmcs.get(key);
     if (!s) {
       s = {
@@ -330,7 +330,7 @@ export class SimulatedDriver implements BmcDriver {
 
   /** Delay, faults, then authentication: what every operation goes through before touching state. */
   private async enter(t: BmcTarget, op: SimulatedOp, o: BmcCallOptions | undefined, arg?: string): Promise<SimulatedBmcState> {
-    const key = `${t.host}:${t.port}`;
+    const key = bmcAddress(t);
     const signal = o?.signal;
     signal?.throwIfAborted();
     record(this.calls, `${key} ${op}`, CALLS_KEEP);
