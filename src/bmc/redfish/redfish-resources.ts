@@ -232,8 +232,10 @@ export function userOf(account: Json, index: number): BmcUser | undefined {
   return { id: accountNumberOf(account.Id) ?? index + 1, name, enabled: account.Enabled !== false, privilege: privilegeOf(account.RoleId) };
 }
 
-/** An account Id that is a whole number ("3", or 3 from BMCs that send numbers); anything else is no number.
- * Only strings and numbers are converted: Number() of an arbitrary value can throw (an object without a prototype). */
+/**
+ * An account Id that is a whole number ("3", or 3 from BMCs that send numbers); anything else is no number.
+ * Only strings and numbers are converted: Number() of an arbitrary value can throw (an object without a prototype).
+ */
 function accountNumberOf(v: unknown): number | undefined {
   const digits = typeof v === 'number' ? String(v) : stringOf(v);
   return digits !== undefined && /^\d+$/.test(digits) ? Number(digits) : undefined;
