@@ -11,7 +11,7 @@ import { parseInput } from '../../core/validate.js';
 import type { Face } from '../face.js';
 import { intParam } from '../params.js';
 import { EQ_PARAMS, type EqActionName, type EqParams } from './eq-params.js';
-import { eqBillingServer, eqListItem, eqShow, eqStatus } from './eq-shapes.js';
+import { eqBillingServer, eqFullListItem, eqListItem, eqShow, eqStatus } from './eq-shapes.js';
 import { pageFrom } from '../params.js';
 
 interface EqAction<A extends EqActionName> {
@@ -64,7 +64,7 @@ export const EQ_ACTIONS: { [A in EqActionName]: EqAction<A> } = {
         { id: x.id, location: x.location === undefined ? undefined : String(x.location), type: x.type, group: x.group, status: x.status, ip: x.ip },
         page,
       );
-      return { list: list.map((v) => (x.full ? { ...eqListItem(v), ...eqShow(v) } : eqListItem(v))), total, ...page };
+      return { list: x.full ? list.map(eqFullListItem) : list.map(eqListItem), total, ...page };
     },
   },
   show: { read: true, handler: ({ core, principal, params }) => eqShow(core.views.show(principal, params.id)) },

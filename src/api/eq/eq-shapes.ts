@@ -119,6 +119,16 @@ export function eqListItem(v: ServerView) {
   };
 }
 
+/**
+ * One server of eq list with full=1: the list item's fields the show shape lacks, then the show shape (which has the
+ * rest, and wins where both have one: location, IP, power). Not `{ ...eqListItem(v), ...eqShow(v) }`: merging two
+ * objects that way made a V8 dictionary, ~18 µs an item instead of ~3.
+ */
+export function eqFullListItem(v: ServerView) {
+  const s = v.server;
+  return { id: s.id, name: s.name, status: s.status, ip: mainIp(s), type: s.type, rack: s.rack, power_read_at: s.power.readAt, ...eqShow(v) };
+}
+
 /** update_servers' billing_servers entry: the seed's fields, the billing ones from the inventory (null when not given). */
 export function eqBillingServer(s: ServerRecord) {
   return {
