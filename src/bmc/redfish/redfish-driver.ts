@@ -18,7 +18,7 @@ import { virtualCdUsb } from './quirks/virtual-cd-usb.js';
 import { virtualMediaLocation } from './quirks/virtual-media-location.js';
 import { RedfishClient, type Resource } from './redfish-client.js';
 import { RedfishHttp, type RedfishEndpoint, type RedfishTrust } from './redfish-http.js';
-import { linkOf, numberOf, objectOf, stringOf, type Json } from './redfish-json.js';
+import { linkOf, numberOf, objectOf, shownValues, stringOf, type Json } from './redfish-json.js';
 import {
   allowedResetTypes, bootMatches, bootPatchFor, bootSettingOf, firmwareItemOf, logEntryOf, powerReadingFromPower, powerStateOf,
   resetStepsFor, roleFor, sensorFromResource, sensorsFromThermalPower, userOf, type BootPatch, type FirmwareItem,
@@ -149,7 +149,7 @@ export class RedfishDriver implements BmcDriver {
     }
     const allowed = boot['BootSourceOverrideTarget@Redfish.AllowableValues'];
     if (patch.BootSourceOverrideTarget && Array.isArray(allowed) && !allowed.includes(patch.BootSourceOverrideTarget)) {
-      throw new RackhandError('BMC_UNSUPPORTED', `BMC ${c.name} does not offer boot target ${patch.BootSourceOverrideTarget} (it offers ${allowed.join(', ')})`, { bmc: c.name });
+      throw new RackhandError('BMC_UNSUPPORTED', `BMC ${c.name} does not offer boot target ${patch.BootSourceOverrideTarget} (it offers ${shownValues(allowed)})`, { bmc: c.name });
     }
     const written = await this.writeBoot(c, sys, patch, signal);
     if (written.BootSourceOverrideEnabled === 'Once') this.pending.set(c, { patch: written, at: Date.now() });

@@ -27,6 +27,17 @@ export function numberOf(v: unknown): number | undefined {
   return typeof v === 'number' && Number.isFinite(v) ? v : undefined;
 }
 
+/**
+ * A list of values a BMC allows, as a person reads it in one error line: its strings only, at most 10, each cut at
+ * 40 characters, "and N more" for the rest (a BMC's AllowableValues can be anything, of any length).
+ */
+export function shownValues(values: unknown[] | undefined): string {
+  const strings = (values ?? []).filter((v): v is string => typeof v === 'string');
+  if (strings.length === 0) return 'none';
+  const shown = strings.slice(0, 10).map((v) => (v.length > 40 ? `${v.slice(0, 40)}…` : v)).join(', ');
+  return strings.length > 10 ? `${shown} and ${strings.length - 10} more` : shown;
+}
+
 /** What an error answer says: its @Message.ExtendedInfo messages, else error.message; at most 300 characters. */
 export function extendedMessage(body: unknown): string | undefined {
   const err = objectOf(objectOf(body).error);

@@ -5,7 +5,7 @@ import type {
   BmcEventLogEntry, BmcPowerReading, BmcPrivilege, BmcUser, BootDevice, BootDeviceSetting, BootMode, EventSeverity, PowerAction, PowerState,
   SensorReading, SensorStatus, SensorThresholds,
 } from '../bmc-driver.js';
-import { numberOf, objectOf, stringOf, type Json } from './redfish-json.js';
+import { numberOf, objectOf, shownValues, stringOf, type Json } from './redfish-json.js';
 
 // ---------------------------------------------------------------------- power
 
@@ -44,7 +44,7 @@ const RESET_CHOICES: Record<PowerAction, string[][]> = {
 /** The ResetType steps for an action, given what the system allows (all allowed when it does not say). */
 export function resetStepsFor(action: PowerAction, allowed: string[] | undefined): string[] {
   for (const steps of RESET_CHOICES[action]) if (!allowed || steps.every((s) => allowed.includes(s))) return steps;
-  throw new RackhandError('BMC_UNSUPPORTED', `the BMC offers no reset type for power ${action} (it allows ${allowed?.join(', ') || 'none'})`, { action, allowed });
+  throw new RackhandError('BMC_UNSUPPORTED', `the BMC offers no reset type for power ${action} (it allows ${shownValues(allowed)})`, { action });
 }
 
 // ---------------------------------------------------------------------- boot override

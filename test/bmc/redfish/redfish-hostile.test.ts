@@ -9,8 +9,9 @@ import { RackhandError } from '../../../src/errors.js';
 import { MemoryCertificatePins } from '../../harness/redfish-bmc/memory-certificate-pins.js';
 import type { BmcTarget } from '../../../src/bmc/bmc-driver.js';
 import { RedfishDriver } from '../../../src/bmc/redfish/redfish-driver.js';
-import { bootSettingOf, logEntryOf, powerReadingFromPower, sensorFromResource, sensorsFromThermalPower, userOf } from '../../../src/bmc/redfish/redfish-resources.js';
-import { extendedMessage, memberLinks } from '../../../src/bmc/redfish/redfish-json.js';
+import { bootSettingOf, logEntryOf, powerReadingFromPower, resetStepsFor, sensorFromResource, sensorsFromThermalPower, userOf } from '../../../src/bmc/redfish/redfish-resources.js';
+import { extendedMessage, memberLinks, shownValues } from '../../../src/bmc/redfish/redfish-json.js';
+import { thrown } from '../../thrown.js';
 
 const VOCAB = [
   'Systems', 'Managers', 'Chassis', 'Members', 'Links', 'Sessions', 'ManagedBy', 'PowerState', 'Boot', 'Actions', '#ComputerSystem.Reset',
@@ -242,6 +243,17 @@ describe('resource decoders', () => {
       // The first example is the counterexample CI found: Number() of an object without a prototype throws a TypeError.
       { numRuns: 2000, examples: [[{ UserName: 'On', Id: Object.create(null) }, 0]] },
     );
+  });
+
+  it("put a BMC's allowed values into one short error line, however many and however long they are", () => {
+    const huge = Array.from({ length: 10_000 }, (_, i) => `Reset${i}-${'x'.repeat(1_000)}`);
+    const e = thrown(() => resetStepsFor('off', huge));
+    expect(e).toMatchObject({ code: 'BMC_UNSUPPORTED', message: expect.stringContaining('and 9990 more') });
+    expect(e.message.length).toBeLessThan(600);
+    expect(JSON.stringify(e.details).length).toBeLessThan(100);
+    // Only its strings are shown: an object without a prototype, numbers and nulls are left out, never converted.
+    expect(shownValues(['Pxe', Object.create(null), 7, null, 'Hdd'])).toBe('Pxe, Hdd');
+    expect(shownValues([])).toBe('none');
   });
 
   it('number an account by its Id only when the Id is a whole number, else by its place', () => {
