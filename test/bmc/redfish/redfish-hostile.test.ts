@@ -9,7 +9,7 @@ import { RackhandError } from '../../../src/errors.js';
 import { MemoryCertificatePins } from '../../harness/redfish-bmc/memory-certificate-pins.js';
 import type { BmcTarget } from '../../../src/bmc/bmc-driver.js';
 import { RedfishDriver } from '../../../src/bmc/redfish/redfish-driver.js';
-import { bootSettingOf, logEntryOf, powerReadingFromPower, resetStepsFor, sensorFromResource, sensorsFromThermalPower, userOf } from '../../../src/bmc/redfish/redfish-resources.js';
+import { allowedResetTypes, bootSettingOf, logEntryOf, powerReadingFromPower, resetStepsFor, sensorFromResource, sensorsFromThermalPower, userOf } from '../../../src/bmc/redfish/redfish-resources.js';
 import { extendedMessage, memberLinks, shownValues } from '../../../src/bmc/redfish/redfish-json.js';
 import { thrown } from '../../thrown.js';
 
@@ -239,6 +239,8 @@ describe('resource decoders', () => {
         bootSettingOf(o);
         extendedMessage(v);
         memberLinks(v);
+        allowedResetTypes(o, o);
+        shownValues(Array.isArray(v) ? v : undefined);
       }),
       // The first example is the counterexample CI found: Number() of an object without a prototype throws a TypeError.
       { numRuns: 2000, examples: [[{ UserName: 'On', Id: Object.create(null) }, 0]] },
